@@ -1,0 +1,116 @@
+/**
+ * What a command runs with: its streams, environment and working folder, plus the helpers every
+ * command uses (pipe output, logs and progress on stderr, reading the descriptor from the pipe).
+ */
+import type { Readable, Writable } from "node:stream";
+import { BtkitError, redact } from "../errors.js";
+import { parseDescriptor, serializeDescriptor, type Descriptor } from "../protocol/descriptor.js";
+import { Storage } from "../io/storage.js";
+import { s3SettingsFromEnv } from "../io/s3.js";
+
+export interface CliIo {
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean; columns?: number };
+  env: Record<string, string | undefined>;
+  cwd?: string;
+  /** aborted on Ctrl-C (the bin wires SIGINT to it) */
+  signal?: AbortSignal;
+}
+
+export class StdoutClosed extends Error {
+  constructor() {
+    super("stdout closed");
+  }
+}
+
+export class CliContext {
+  readonly io: CliIo;
+  readonly cwd: string;
+  quiet = false;
+  #storage: Storage | undefined;
+  #stdoutClosed = false;
+
+  constructor(io: CliIo) {
+    this.io = io;
+    this.cwd = io.cwd ?? process.cwd();
+    io.stdout.on?.("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") this.#stdoutClosed = true;
+    });
+  }
+
+  get env(): Record<string, string | undefined> {
+    return this.io.env;
+  }
+
+  /** Storage configured from the environment (AWS config, AWS_ENDPOINT_URL_S3, BTKIT_S3_*). */
+  storage(): Storage {
+    this.#storage ??= new Storage({ cwd: this.cwd, env: this.io.env, s3: s3SettingsFromEnv(this.io.env) });
+    return this.#storage;
+  }
+
+  /** Writes pipe data to stdout; a closed stdout (EPIPE) throws StdoutClosed, which main ends on quietly. */
+  async out(text: string): Promise<void> {
+    if (this.#stdoutClosed) throw new StdoutClosed();
+    const stdout = this.io.stdout;
+    await new Promise<void>((resolve, reject) => {
+      const ok = stdout.write(text, (err) => {
+        if (err) {
+          if ((err as NodeJS.ErrnoException).code === "EPIPE") {
+            this.#stdoutClosed = true;
+            reject(new StdoutClosed());
+          } else reject(err);
+        } else if (ok) resolve();
+      });
+      if (!ok) stdout.once("drain", resolve);
+    });
+  }
+
+  /** A line to stderr (redacted). */
+  log(message: string): void {
+    if (this.quiet) return;
+    this.io.stderr.write(`${redact(message)}\n`);
+  }
+
+  /** A warning to stderr, shown even with --quiet. */
+  warn(message: string): void {
+    this.io.stderr.write(`btkit: warning: ${redact(message)}\n`);
+  }
+
+  get stderrIsTTY(): boolean {
+    return this.io.stderr.isTTY === true && this.io.env.CI !== "true";
+  }
+
+  /** Prints a descriptor as one JSON line on stdout (validated first). */
+  async emitDescriptor(d: Descriptor): Promise<void> {
+    await this.out(`${serializeDescriptor(d)}\n`);
+  }
+
+  /**
+   * Reads the descriptor: from --descriptor (a path or URI; a folder or prefix means its
+   * btkit.json), else from stdin when it is not a terminal.
+   */
+  async readDescriptor(from: string | undefined): Promise<{ descriptor: Descriptor; source: string }> {
+    if (from !== undefined && from !== "-") {
+      const storage = this.storage();
+      let loc = storage.parse(from);
+      if (!/\.json$/i.test(from)) loc = storage.child(loc, "btkit.json");
+      const where = loc.kind === "local" ? loc.path : `s3://${loc.bucket}/${loc.key}`;
+      const text = await storage.readText(loc);
+      return { descriptor: parseDescriptor(text, where), source: where };
+    }
+    if (this.io.stdin.isTTY) {
+      throw new BtkitError("PROTO_NO_INPUT", "no descriptor: pipe one in (btkit prep ... | btkit NEXT) or give --descriptor PATH|URI");
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of this.io.stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+    const text = Buffer.concat(chunks).toString("utf8").trim();
+    if (text.length === 0) {
+      throw new BtkitError("PROTO_NO_INPUT", "no descriptor on stdin (the previous command printed nothing, or failed): give --descriptor PATH|URI");
+    }
+    // The pipe carries one document; tolerate several lines by taking the last one (a rerun that
+    // printed twice), but each must be valid.
+    const lines = text.split("\n").filter((l) => l.trim().length > 0);
+    return { descriptor: parseDescriptor(lines[lines.length - 1]!, "descriptor on stdin"), source: "stdin" };
+  }
+}

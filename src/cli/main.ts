@@ -1,0 +1,110 @@
+/**
+ * The CLI's one entry point: main(argv, io) returns an exit code and never exits the process.
+ * stdout carries only pipe data; everything else goes to stderr.
+ */
+import { BtkitError, EXIT, redact, registerEnvSecrets } from "../errors.js";
+import { VERSION } from "../version.js";
+import { closest, formatHelp, parseArgs } from "./args.js";
+import type { Command } from "./command.js";
+import { COMMANDS } from "./commands.js";
+import { CliContext, StdoutClosed, type CliIo } from "./context.js";
+
+export type { CliIo } from "./context.js";
+
+function topHelp(commands: readonly Command[]): string {
+  const width = Math.max(8, ...commands.map((c) => c.spec.name.length)) + 2;
+  return [
+    `btkit ${VERSION}: batch transform kit for Amazon SageMaker Batch Transform`,
+    "",
+    "Usage: btkit COMMAND [options]",
+    "       btkit prep INPUT... --out DIR | btkit submit ... --wait | btkit join --out FILE",
+    "",
+    "Commands:",
+    ...commands.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    `  ${"help".padEnd(width)}show help for a command (btkit help COMMAND)`,
+    "",
+    "Options:",
+    "  -h, --help      show help",
+    "  -V, --version   print the version",
+    "",
+    "Each command reads the previous command's descriptor (one JSON line) on stdin or from",
+    "--descriptor, and prints its own on stdout. Logs and progress go to stderr.",
+    "",
+    "Exit codes:",
+    `  ${EXIT.ok}   ok`,
+    `  ${EXIT.internal}   internal error (a bug; please report it with the stack printed)`,
+    `  ${EXIT.usage}   usage error (unknown flag, bad value, missing argument)`,
+    `  ${EXIT.jobFailed}   the transform job ended Failed`,
+    `  ${EXIT.jobStopped}   the transform job ended Stopped`,
+    `  ${EXIT.timeout}   waiting for the job timed out (the job goes on)`,
+    `  ${EXIT.data}  bad input data (invalid rows, count mismatch, schema conflict)`,
+    `  ${EXIT.noInput}  an input does not exist`,
+    `  ${EXIT.service}  AWS (or the emulator) refused or failed a call`,
+    `  ${EXIT.io}  reading or writing failed (network, disk, corrupt gzip, verification)`,
+    `  ${EXIT.conflict}  an output or job exists with other settings`,
+    `  ${EXIT.interrupted} interrupted (Ctrl-C)`,
+    "",
+    "Environment: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL[_S3|_SAGEMAKER] as for the AWS CLI;",
+    "BTKIT_S3_PATH_STYLE=1 and BTKIT_S3_CHECKSUMS=WHEN_REQUIRED for S3-compatible servers.",
+    "",
+  ].join("\n");
+}
+
+export async function main(argv: readonly string[], io: CliIo, commands: readonly Command[] = COMMANDS): Promise<number> {
+  registerEnvSecrets(io.env);
+  const ctx = new CliContext(io);
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "--help" || first === "-h") {
+    io.stderr.write(topHelp(commands));
+    return first === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (first === "--version" || first === "-V" || first === "version") {
+    await ctx.out(`${VERSION}\n`).catch(() => undefined);
+    return EXIT.ok;
+  }
+  if (first === "help") {
+    if (rest.length === 0) {
+      await ctx.out(topHelp(commands)).catch(() => undefined);
+      return EXIT.ok;
+    }
+    const cmd = commands.find((c) => c.spec.name === rest[0]);
+    if (!cmd) return unknownCommand(ctx, rest[0]!, commands);
+    await ctx.out(formatHelp(cmd.spec)).catch(() => undefined);
+    return EXIT.ok;
+  }
+  const cmd = commands.find((c) => c.spec.name === first);
+  if (!cmd) return unknownCommand(ctx, first, commands);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    await ctx.out(formatHelp(cmd.spec)).catch(() => undefined);
+    return EXIT.ok;
+  }
+  try {
+    const args = parseArgs(cmd.spec, rest);
+    ctx.quiet = args.flags.quiet === true;
+    return await cmd.run(ctx, args);
+  } catch (err) {
+    return reportError(ctx, err, cmd.spec.name);
+  }
+}
+
+function unknownCommand(ctx: CliContext, name: string, commands: readonly Command[]): number {
+  const near = closest(name, [...commands.map((c) => c.spec.name), "help"]);
+  ctx.io.stderr.write(`btkit: error [USAGE_UNKNOWN_COMMAND]: no command ${JSON.stringify(name)}${near ? `; did you mean ${near}?` : ""} (btkit --help lists them)\n`);
+  return EXIT.usage;
+}
+
+/** Prints an error to stderr and returns its exit status. */
+export function reportError(ctx: CliContext, err: unknown, command: string): number {
+  if (err instanceof StdoutClosed) return EXIT.ok;
+  if (err instanceof BtkitError) {
+    const lines = [`btkit ${command}: error [${err.code}]: ${err.message}`];
+    const where = Object.entries(err.context).filter(([k]) => k !== "expected" && k !== "got" && k !== "option");
+    if (where.length > 0) lines.push(`  at ${where.map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}`);
+    if (err.code.startsWith("USAGE_")) lines.push(`  see: btkit help ${command}`);
+    ctx.io.stderr.write(`${redact(lines.join("\n"))}\n`);
+    return err.exitCode;
+  }
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  ctx.io.stderr.write(`btkit ${command}: internal error [INTERNAL]: ${redact(text)}\n  this is a bug in btkit; please report it with the lines above\n`);
+  return EXIT.internal;
+}

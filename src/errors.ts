@@ -1,0 +1,223 @@
+/**
+ * One error class for the whole toolkit, with a closed table of codes.
+ *
+ * Every code belongs to an area (its prefix) and maps to one exit status, so the CLI can turn any
+ * failure into a documented exit code. Messages read "what went wrong: expected X, got Y (where)",
+ * and never carry credentials, signatures or presigned URLs: see {@link redact}.
+ */
+
+/** Exit statuses of the `btkit` command. Documented in README.md and ARCHITECTURE.md. */
+export const EXIT = {
+  ok: 0,
+  /** an unexpected failure: a bug in btkit, reported with its stack */
+  internal: 1,
+  /** the command line is wrong: unknown flag, bad value, missing argument */
+  usage: 2,
+  /** the transform job ended Failed */
+  jobFailed: 3,
+  /** the transform job ended Stopped */
+  jobStopped: 4,
+  /** waiting for the job timed out (`--timeout`); the job goes on */
+  timeout: 5,
+  /** the input data is invalid (bad rows, count mismatch, schema conflict) */
+  data: 65,
+  /** an input location does not exist */
+  noInput: 66,
+  /** AWS or the emulator refused or failed a call */
+  service: 69,
+  /** reading or writing a location failed (network, disk, corrupt gzip, verification) */
+  io: 74,
+  /** a file or job already exists with other settings */
+  conflict: 75,
+  /** interrupted by the user (Ctrl-C); a job keeps running unless told to stop */
+  interrupted: 130,
+} as const;
+export type ExitKind = keyof typeof EXIT;
+
+/**
+ * The closed table of error codes: code -> exit kind and a one-line meaning.
+ * Adding a code means adding a row here (and to ARCHITECTURE.md, which a test checks).
+ */
+export const ERROR_CODES = {
+  // usage and options
+  USAGE_UNKNOWN_COMMAND: ["usage", "no such command"],
+  USAGE_UNKNOWN_FLAG: ["usage", "an unknown or misspelled flag"],
+  USAGE_BAD_VALUE: ["usage", "a flag or argument has a value of the wrong form"],
+  USAGE_MISSING: ["usage", "a required flag or argument is missing"],
+  OPT_INVALID: ["usage", "a library option is invalid"],
+
+  // io: locations, reads, writes
+  IO_BAD_LOCATION: ["usage", "a location is not a local path, file:// or s3:// URI, or escapes its prefix"],
+  IO_NOT_FOUND: ["noInput", "a location does not exist"],
+  IO_READ_FAILED: ["io", "reading a location failed"],
+  IO_WRITE_FAILED: ["io", "writing a location failed; nothing was left under the final name"],
+  IO_GZIP_CORRUPT: ["io", "a gzip stream is truncated or corrupt"],
+  IO_VERIFY_FAILED: ["io", "a written object does not match what was sent (size or checksum)"],
+  IO_EXISTS: ["conflict", "a location exists and overwriting was not asked for"],
+  IO_S3: ["service", "S3 refused or failed a call"],
+
+  // pipe protocol
+  PROTO_NO_INPUT: ["usage", "no descriptor on stdin and no --descriptor given"],
+  PROTO_INVALID: ["data", "a descriptor is not valid JSON or misses or mistypes a field"],
+  PROTO_VERSION: ["data", "a descriptor has an unknown major protocol version"],
+
+  // prep
+  PREP_NO_INPUT: ["noInput", "no input rows or files"],
+  PREP_FORMAT: ["data", "an input cannot be read in its format (detected or given)"],
+  PREP_HEADER: ["data", "a CSV header is empty, duplicated or missing"],
+  PREP_RAGGED_ROW: ["data", "a CSV row has a different number of fields than the header"],
+  PREP_QUOTE: ["data", "a CSV quote is unbalanced or misplaced"],
+  PREP_ENCODING: ["data", "input is not valid UTF-8 or holds a NUL byte"],
+  PREP_JSON: ["data", "a JSON line or element is invalid, not an object, or has duplicate keys"],
+  PREP_TYPE: ["data", "a value does not fit its column type"],
+  PREP_SCHEMA: ["data", "columns or schemas of several inputs do not agree, or --schema is invalid"],
+  PREP_COLUMN: ["usage", "a column named in --features, --keep or --drop does not exist"],
+  PREP_RECORD_TOO_LARGE: ["data", "an encoded record is larger than the payload limit"],
+  PREP_NEWLINE: ["data", "a value holds a newline that the CSV model input cannot carry"],
+  PREP_OUT_EXISTS: ["conflict", "the output holds a different preparation; use --overwrite"],
+  PREP_MERGE: ["data", "part descriptors cannot be merged"],
+
+  // submit
+  SUBMIT_INVALID_REQUEST: ["usage", "the CreateTransformJob request breaks a service constraint"],
+  SUBMIT_MODEL_CONFLICT: ["conflict", "a model of that name exists with other settings"],
+  SUBMIT_JOB_CONFLICT: ["conflict", "a job of that name exists with another request"],
+  SUBMIT_SERVICE: ["service", "SageMaker refused or failed a call"],
+  SUBMIT_NO_JOB: ["usage", "the descriptor has no job section"],
+  SUBMIT_JOB_FAILED: ["jobFailed", "the transform job ended Failed"],
+  SUBMIT_JOB_STOPPED: ["jobStopped", "the transform job ended Stopped"],
+  SUBMIT_TIMEOUT: ["timeout", "waiting for the job timed out; the job goes on"],
+  SUBMIT_INTERRUPTED: ["interrupted", "interrupted while waiting"],
+
+  // emulator
+  EMU_VALIDATION: ["service", "the emulator rejected a request as the service would"],
+  EMU_NOT_FOUND: ["service", "the emulator has no such model or job"],
+  EMU_IN_USE: ["service", "a model or job of that name exists in the emulator"],
+  EMU_MODEL: ["service", "the model process could not be started or never became healthy"],
+  EMU_STATE: ["io", "the emulator state folder cannot be read or written"],
+
+  // join
+  JOIN_MISSING_OUTPUT: ["data", "a shard has no .out file"],
+  JOIN_COUNT_MISMATCH: ["data", "an .out file has a different number of lines than its shard"],
+  JOIN_BLANK_LINE: ["data", "an .out file holds a blank line"],
+  JOIN_PARSE: ["data", "a prediction line cannot be parsed in the expected format"],
+  JOIN_TYPE_CONFLICT: ["data", "a prediction value conflicts with the type inferred before"],
+  JOIN_PAIRING: ["usage", "input and output files cannot be paired by name"],
+
+  INTERNAL: ["internal", "an unexpected failure (a bug): please report it"],
+} as const satisfies Record<string, readonly [ExitKind, string]>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Where and what: every field optional, all plain data (safe to log as JSON). */
+export interface ErrorContext {
+  location?: string;
+  input?: string;
+  shard?: string;
+  /** global or file row number (1-based data row, header not counted) */
+  row?: number;
+  /** physical line number in a file (1-based) */
+  line?: number;
+  column?: string;
+  field?: string;
+  option?: string;
+  expected?: unknown;
+  got?: unknown;
+  job?: string;
+  /** the AWS request id of the failed call, when there was one */
+  requestId?: string;
+  /** the HTTP status of the failed call, when there was one */
+  httpStatus?: number;
+  [key: string]: unknown;
+}
+
+export class BtkitError extends Error {
+  override readonly name = "BtkitError";
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(redact(message), options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    const ctx: ErrorContext = {};
+    for (const [k, v] of Object.entries(context)) {
+      if (v !== undefined) ctx[k] = typeof v === "string" ? redact(v) : v;
+    }
+    const meta = awsMetadata(options?.cause);
+    if (meta.requestId !== undefined && ctx.requestId === undefined) ctx.requestId = meta.requestId;
+    if (meta.httpStatus !== undefined && ctx.httpStatus === undefined) ctx.httpStatus = meta.httpStatus;
+    this.context = ctx;
+  }
+
+  /** The exit status the CLI uses for this error. */
+  get exitCode(): number {
+    return EXIT[ERROR_CODES[this.code][0]];
+  }
+
+  toJSON(): { code: ErrorCode; message: string; context: ErrorContext } {
+    return { code: this.code, message: this.message, context: this.context };
+  }
+}
+
+export function isBtkitError(err: unknown, code?: ErrorCode): err is BtkitError {
+  return err instanceof BtkitError && (code === undefined || err.code === code);
+}
+
+/** Request id and HTTP status of an AWS SDK v3 service exception, if `err` is one. */
+export function awsMetadata(err: unknown): { requestId?: string; httpStatus?: number; name?: string } {
+  if (typeof err !== "object" || err === null) return {};
+  const e = err as { $metadata?: { requestId?: string; httpStatusCode?: number }; name?: unknown };
+  const out: { requestId?: string; httpStatus?: number; name?: string } = {};
+  if (e.$metadata?.requestId) out.requestId = e.$metadata.requestId;
+  if (typeof e.$metadata?.httpStatusCode === "number") out.httpStatus = e.$metadata.httpStatusCode;
+  if (typeof e.name === "string") out.name = e.name;
+  return out;
+}
+
+/** Short text of any thrown value, redacted: for wrapping causes into messages. */
+export function describeCause(err: unknown): string {
+  if (err instanceof Error) {
+    const meta = awsMetadata(err);
+    const name = meta.name && meta.name !== "Error" ? `${meta.name}: ` : "";
+    return redact(`${name}${err.message}`);
+  }
+  return redact(String(err));
+}
+
+const SECRET_PATTERNS: Array<[RegExp, string]> = [
+  // query-string credentials of presigned URLs
+  [/([?&](?:X-Amz-(?:Signature|Credential|Security-Token)|Signature|AWSAccessKeyId|x-amz-security-token)=)[^&\s"']+/gi, "$1[redacted]"],
+  // Authorization headers (SigV4 or other)
+  [/(authorization["']?\s*[:=]\s*["']?)[^"'\n]+/gi, "$1[redacted]"],
+  [/(Credential=)[^,\s]+/g, "$1[redacted]"],
+  [/(Signature=)[0-9a-f]+/gi, "$1[redacted]"],
+  // access key ids
+  [/\b(?:AKIA|ASIA|AIDA|AROA|ANPA|ANVA|AGPA)[A-Z0-9]{12,}\b/g, "[redacted-key-id]"],
+  // secret / session tokens given as key=value or "key": "value"
+  [/((?:aws_)?(?:secret_access_key|secretAccessKey|session_token|sessionToken)["']?\s*[:=]\s*["']?)[^"'\s,}]+/gi, "$1[redacted]"],
+];
+
+const registeredSecrets = new Set<string>();
+
+/**
+ * Registers literal secrets (for example the secret key the process was configured with) so that
+ * {@link redact} removes them wherever they appear, whatever their shape.
+ */
+export function registerSecret(secret: string | undefined): void {
+  if (secret && secret.length >= 8) registeredSecrets.add(secret);
+}
+
+/** Removes credentials, signatures and presigned-URL parameters from a text. */
+export function redact(text: string): string {
+  let out = text;
+  for (const s of registeredSecrets) out = out.split(s).join("[redacted]");
+  for (const [re, rep] of SECRET_PATTERNS) out = out.replace(re, rep);
+  return out;
+}
+
+/** Registers the secrets found in an environment (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, ...). */
+export function registerEnvSecrets(env: Record<string, string | undefined>): void {
+  registerSecret(env.AWS_SECRET_ACCESS_KEY);
+  registerSecret(env.AWS_SESSION_TOKEN);
+  registerSecret(env.AWS_SECURITY_TOKEN);
+  registerSecret(env.AWS_ACCESS_KEY_ID);
+}

@@ -1,0 +1,555 @@
+/**
+ * Storage: read, write (atomically), list, head, exists and delete on local paths and S3, the one
+ * place that knows how. Knows nothing of SageMaker.
+ *
+ * - Reads stream, and gunzip when the bytes start with the gzip magic (1f 8b); a truncated or
+ *   corrupt gzip stream is IO_GZIP_CORRUPT, and a body shorter than its Content-Length is
+ *   IO_READ_FAILED: never a silently short stream.
+ * - Local writes go to a temporary name in the same folder, are fsynced and renamed.
+ * - S3 writes upload to a temporary key with bounded memory (part size x queue size), are verified
+ *   (size, and the ETag against MD5s we computed while streaming), then copied to the final key
+ *   with our sha256 as metadata and verified again; the temporary key is deleted. On any failure
+ *   the final key is untouched and nothing of ours is left behind.
+ */
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { Readable, pipeline } from "node:stream";
+import { finished } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import {
+  AbortMultipartUploadCommand,
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  UploadPartCopyCommand,
+  CreateMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { BtkitError, describeCause } from "../errors.js";
+import { bodyChunks, collect, Digest, type Body } from "./body.js";
+import { baseName, childLocation, formatLocation, parseLocation, type Location } from "./location.js";
+import { createS3Client, type S3Settings } from "./s3.js";
+
+export interface WriteResult {
+  location: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface WriteOptions {
+  /** refuse when the target exists (IO_EXISTS); default false: replace it */
+  noOverwrite?: boolean;
+  contentType?: string;
+  /** extra S3 metadata (ASCII keys and values) */
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface ReadOptions {
+  /** "auto" (default): gunzip when the bytes are gzip; "never": raw bytes */
+  decompress?: "auto" | "never";
+  signal?: AbortSignal;
+}
+
+export interface ObjectInfo {
+  location: string;
+  /** path relative to the listed prefix */
+  relative: string;
+  size: number;
+  /** our sha256 metadata, when the object was written by btkit (S3) */
+  sha256?: string;
+}
+
+export interface StorageOptions {
+  s3?: S3Settings;
+  /** an S3 client to use instead of one built from settings (tests inject wrapped clients) */
+  s3Client?: S3Client;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
+export const BTKIT_SHA256_META = "btkit-sha256";
+const COPY_LIMIT = 5 * 1024 * 1024 * 1024;
+const COPY_PART = 512 * 1024 * 1024;
+
+export class Storage {
+  readonly #opts: StorageOptions;
+  #s3: S3Client | undefined;
+
+  constructor(options: StorageOptions = {}) {
+    this.#opts = options;
+    this.#s3 = options.s3Client;
+  }
+
+  /** The S3 client, built on first use from the settings and the standard AWS configuration. */
+  s3(): S3Client {
+    this.#s3 ??= createS3Client(this.#opts.s3 ?? {}, this.#opts.env ?? process.env);
+    return this.#s3;
+  }
+
+  get partSize(): number {
+    return this.#opts.s3?.partSizeBytes ?? 8 * 1024 * 1024;
+  }
+
+  get queueSize(): number {
+    return this.#opts.s3?.queueSize ?? 4;
+  }
+
+  parse(text: string): Location {
+    return parseLocation(text, this.#opts.cwd);
+  }
+
+  #loc(l: Location | string): Location {
+    return typeof l === "string" ? this.parse(l) : l;
+  }
+
+  /** Opens a location for reading: a stream of (decompressed) bytes. */
+  async read(where: Location | string, options: ReadOptions = {}): Promise<Readable> {
+    const loc = this.#loc(where);
+    const raw = loc.kind === "local" ? await this.#readLocal(loc) : await this.#readS3(loc, options.signal);
+    if (options.decompress === "never") return raw;
+    return gunzipIfGzip(raw, formatLocation(loc));
+  }
+
+  /** Reads a whole (small) location as text. */
+  async readText(where: Location | string, options: ReadOptions = {}): Promise<string> {
+    const loc = this.#loc(where);
+    const stream = await this.read(loc, options);
+    try {
+      return (await collect(stream)).toString("utf8");
+    } catch (err) {
+      throw readError(loc, err);
+    }
+  }
+
+  async #readLocal(loc: Extract<Location, { kind: "local" }>): Promise<Readable> {
+    try {
+      const st = await fs.stat(loc.path);
+      if (st.isDirectory()) throw new BtkitError("IO_READ_FAILED", `cannot read ${loc.path}: it is a folder`, { location: loc.path });
+    } catch (err) {
+      if (err instanceof BtkitError) throw err;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new BtkitError("IO_NOT_FOUND", `no such file: ${loc.path}`, { location: loc.path }, { cause: err });
+      }
+      throw readError(loc, err);
+    }
+    const stream = createReadStream(loc.path, { highWaterMark: 1024 * 1024 });
+    return mapErrors(stream, (err) => readError(loc, err));
+  }
+
+  async #readS3(loc: Extract<Location, { kind: "s3" }>, signal?: AbortSignal): Promise<Readable> {
+    const where = formatLocation(loc);
+    let res;
+    try {
+      res = await this.s3().send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: signal });
+    } catch (err) {
+      throw s3Error(err, "read", where);
+    }
+    const body = res.Body as Readable | undefined;
+    if (!body) throw new BtkitError("IO_READ_FAILED", `S3 returned no body for ${where}`, { location: where });
+    const expected = res.ContentLength;
+    let seen = 0;
+    const counted = async function* (): AsyncGenerator<Buffer> {
+      try {
+        for await (const c of body) {
+          seen += (c as Buffer).length;
+          yield c as Buffer;
+        }
+      } catch (err) {
+        throw new BtkitError("IO_READ_FAILED", `reading ${where} failed after ${seen} bytes: ${describeCause(err)}`, { location: where, expected, got: seen }, { cause: err });
+      }
+      if (expected !== undefined && seen !== expected) {
+        throw new BtkitError("IO_READ_FAILED", `reading ${where} ended short: expected ${expected} bytes, got ${seen}`, { location: where, expected, got: seen });
+      }
+    };
+    return Readable.from(counted(), { objectMode: false, highWaterMark: 1024 * 1024 });
+  }
+
+  /** Writes a body atomically; resolves once the data is durable (local) or verified (S3). */
+  async write(where: Location | string, body: Body, options: WriteOptions = {}): Promise<WriteResult> {
+    const loc = this.#loc(where);
+    if (options.noOverwrite && (await this.exists(loc))) {
+      throw new BtkitError("IO_EXISTS", `${formatLocation(loc)} exists; refusing to replace it`, { location: formatLocation(loc) });
+    }
+    return loc.kind === "local" ? this.#writeLocal(loc, body, options) : this.#writeS3(loc, body, options);
+  }
+
+  async #writeLocal(loc: Extract<Location, { kind: "local" }>, body: Body, options: WriteOptions): Promise<WriteResult> {
+    const dir = path.dirname(loc.path);
+    const base = path.basename(loc.path);
+    try {
+      await fs.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw new BtkitError("IO_WRITE_FAILED", `cannot create folder ${dir}: ${describeCause(err)}`, { location: loc.path }, { cause: err });
+    }
+    await removeStaleTemps(dir, base);
+    const tmp = path.join(dir, `.${base}.btkit-${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+    const digest = new Digest();
+    let handle: fs.FileHandle | undefined;
+    try {
+      handle = await fs.open(tmp, "wx");
+      const out = createWriteStream("", { fd: handle.fd, autoClose: false, highWaterMark: 1024 * 1024 });
+      try {
+        for await (const chunk of bodyChunks(body)) {
+          options.signal?.throwIfAborted();
+          digest.update(chunk);
+          if (!out.write(chunk)) await waitDrain(out);
+        }
+        out.end();
+        await finished(out);
+      } catch (err) {
+        out.destroy();
+        throw err;
+      }
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await fs.rename(tmp, loc.path);
+      await syncDir(dir);
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      if (err instanceof BtkitError) throw err;
+      throw new BtkitError("IO_WRITE_FAILED", `writing ${loc.path} failed: ${describeCause(err)}; nothing was left under that name`, { location: loc.path }, { cause: err });
+    }
+    return { location: loc.path, bytes: digest.bytes, sha256: digest.finish() };
+  }
+
+  async #writeS3(loc: Extract<Location, { kind: "s3" }>, body: Body, options: WriteOptions): Promise<WriteResult> {
+    const where = formatLocation(loc);
+    const s3 = this.s3();
+    const tmpKey = `${loc.key}.btkit-${randomBytes(6).toString("hex")}.tmp`;
+    const digest = new Digest(this.partSize);
+    const counted = async function* (): AsyncGenerator<Buffer> {
+      for await (const chunk of bodyChunks(body)) {
+        digest.update(chunk);
+        yield chunk;
+      }
+    };
+    const upload = new Upload({
+      client: s3,
+      params: { Bucket: loc.bucket, Key: tmpKey, Body: Readable.from(counted()), ContentType: options.contentType },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+      abortController: abortControllerFor(options.signal),
+    });
+    let etag: string | undefined;
+    try {
+      const res = await upload.done();
+      etag = res.ETag;
+    } catch (err) {
+      await this.#deleteQuiet(loc.bucket, tmpKey);
+      if (err instanceof BtkitError) throw err;
+      throw new BtkitError("IO_WRITE_FAILED", `uploading ${where} failed: ${describeCause(err)}; nothing was written under that key`, { location: where }, { cause: err });
+    }
+    const sha256 = digest.finish();
+    try {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: tmpKey }));
+      if (head.ContentLength !== digest.bytes) {
+        throw new BtkitError("IO_VERIFY_FAILED", `S3 stored ${head.ContentLength} bytes for ${where}, expected ${digest.bytes}`, { location: where, expected: digest.bytes, got: head.ContentLength });
+      }
+      const tag = (etag ?? head.ETag ?? "").replaceAll('"', "");
+      const expectedTags = digest.expectedEtags();
+      // An MD5-shaped ETag (no SSE-KMS) must match what we sent; other ETags carry no checksum.
+      if (/^[0-9a-f]{32}(-\d+)?$/.test(tag) && !expectedTags.includes(tag)) {
+        throw new BtkitError("IO_VERIFY_FAILED", `S3 checksum of ${where} does not match the bytes sent: ETag ${tag}, expected ${expectedTags.join(" or ")}`, { location: where, expected: expectedTags, got: tag });
+      }
+      const metadata = { ...options.metadata, [BTKIT_SHA256_META]: sha256, "btkit-bytes": String(digest.bytes) };
+      await this.#copy(loc.bucket, tmpKey, loc.key, digest.bytes, metadata, options.contentType);
+      const final = await s3.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+      if (final.ContentLength !== digest.bytes || final.Metadata?.[BTKIT_SHA256_META] !== sha256) {
+        await this.#deleteQuiet(loc.bucket, loc.key);
+        throw new BtkitError("IO_VERIFY_FAILED", `S3 object ${where} does not match after copy: expected ${digest.bytes} bytes with sha256 ${sha256}, got ${final.ContentLength} bytes with ${final.Metadata?.[BTKIT_SHA256_META] ?? "no"} sha256`, { location: where });
+      }
+    } catch (err) {
+      await this.#deleteQuiet(loc.bucket, tmpKey);
+      if (err instanceof BtkitError) throw err;
+      throw new BtkitError("IO_WRITE_FAILED", `finishing ${where} failed: ${describeCause(err)}`, { location: where }, { cause: err });
+    }
+    await this.#deleteQuiet(loc.bucket, tmpKey);
+    return { location: where, bytes: digest.bytes, sha256 };
+  }
+
+  async #copy(bucket: string, from: string, to: string, size: number, metadata: Record<string, string>, contentType?: string): Promise<void> {
+    const s3 = this.s3();
+    const source = `${bucket}/${encodeURIComponent(from).replaceAll("%2F", "/")}`;
+    if (size <= COPY_LIMIT) {
+      await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: source, MetadataDirective: "REPLACE", Metadata: metadata, ContentType: contentType }));
+      return;
+    }
+    // CopyObject takes at most 5 GiB: larger objects are copied part by part.
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: to, Metadata: metadata, ContentType: contentType }));
+    try {
+      const parts: { ETag: string; PartNumber: number }[] = [];
+      for (let start = 0, n = 1; start < size; start += COPY_PART, n++) {
+        const end = Math.min(size, start + COPY_PART) - 1;
+        const r = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: to, UploadId, PartNumber: n, CopySource: source, CopySourceRange: `bytes=${start}-${end}` }));
+        parts.push({ ETag: r.CopyPartResult?.ETag ?? "", PartNumber: n });
+      }
+      await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: to, UploadId, MultipartUpload: { Parts: parts } }));
+    } catch (err) {
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: to, UploadId })).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async #deleteQuiet(bucket: string, key: string): Promise<void> {
+    await this.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
+  }
+
+  /** Size and btkit checksum of an object, or undefined when it does not exist. */
+  async head(where: Location | string): Promise<ObjectInfo | undefined> {
+    const loc = this.#loc(where);
+    if (loc.kind === "local") {
+      try {
+        const st = await fs.stat(loc.path);
+        if (!st.isFile()) return undefined;
+        return { location: loc.path, relative: path.basename(loc.path), size: st.size };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
+        throw readError(loc, err);
+      }
+    }
+    try {
+      const h = await this.s3().send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+      const info: ObjectInfo = { location: formatLocation(loc), relative: baseName(loc), size: h.ContentLength ?? 0 };
+      const sha = h.Metadata?.[BTKIT_SHA256_META];
+      if (sha) info.sha256 = sha;
+      return info;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw s3Error(err, "head", formatLocation(loc));
+    }
+  }
+
+  async exists(where: Location | string): Promise<boolean> {
+    return (await this.head(where)) !== undefined;
+  }
+
+  /** Deletes an object or file; a missing one is not an error. */
+  async delete(where: Location | string): Promise<void> {
+    const loc = this.#loc(where);
+    if (loc.kind === "local") {
+      await fs.rm(loc.path, { force: true });
+      return;
+    }
+    try {
+      await this.s3().send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+    } catch (err) {
+      if (!isNotFound(err)) throw s3Error(err, "delete", formatLocation(loc));
+    }
+  }
+
+  /**
+   * Lists the objects under a prefix, in key order. S3: a literal key prefix, every page (past
+   * 1,000 keys). Local: the files below a folder, recursively, in path order (temporary files of
+   * unfinished writes are not listed).
+   */
+  async *list(where: Location | string): AsyncGenerator<ObjectInfo> {
+    const loc = this.#loc(where);
+    if (loc.kind === "local") {
+      yield* listLocal(loc.path);
+      return;
+    }
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.s3().send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: loc.key, ContinuationToken: token }));
+      } catch (err) {
+        throw s3Error(err, "list", formatLocation(loc));
+      }
+      for (const o of page.Contents ?? []) {
+        if (!o.Key || /\.btkit-[0-9a-f]+\.tmp$/.test(o.Key)) continue;
+        yield { location: `s3://${loc.bucket}/${o.Key}`, relative: o.Key.slice(loc.key.length), size: o.Size ?? 0 };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  /** The location of a name under a folder or prefix. */
+  child(base: Location | string, name: string): Location {
+    return childLocation(this.#loc(base), name);
+  }
+}
+
+async function* listLocal(dir: string): AsyncGenerator<ObjectInfo> {
+  const walk = async function* (d: string): AsyncGenerator<string> {
+    let entries;
+    try {
+      entries = await fs.readdir(d, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw new BtkitError("IO_READ_FAILED", `cannot list ${d}: ${describeCause(err)}`, { location: d }, { cause: err });
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) yield* walk(p);
+      else if (e.isFile() && !/^\..*\.btkit-.*\.tmp$/.test(e.name)) yield p;
+    }
+  };
+  const files: string[] = [];
+  for await (const f of walk(dir)) files.push(f);
+  // key order, like S3 (a/b sorts before a-c only when compared as whole relative paths)
+  const rels = files.map((f) => path.relative(dir, f).split(path.sep).join("/")).sort();
+  for (const rel of rels) {
+    const p = path.join(dir, rel);
+    const st = await fs.stat(p);
+    yield { location: p, relative: rel, size: st.size };
+  }
+}
+
+async function removeStaleTemps(dir: string, base: string): Promise<void> {
+  // A killed writer leaves its temporary file; the next write of the same name removes it.
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${base}.btkit-`;
+  for (const n of names) {
+    if (n.startsWith(prefix) && n.endsWith(".tmp")) {
+      const pid = Number(n.slice(prefix.length).split("-")[0]);
+      if (pid !== process.pid && !processAlive(pid)) await fs.rm(path.join(dir, n), { force: true }).catch(() => undefined);
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  let h: fs.FileHandle | undefined;
+  try {
+    h = await fs.open(dir, "r");
+    await h.sync();
+  } catch {
+    // some filesystems refuse fsync on folders; the rename is still atomic
+  } finally {
+    await h?.close().catch(() => undefined);
+  }
+}
+
+function waitDrain(out: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      out.off("error", onError);
+      resolve();
+    };
+    const onError = (err: Error): void => {
+      out.off("drain", onDrain);
+      reject(err);
+    };
+    out.once("drain", onDrain);
+    out.once("error", onError);
+  });
+}
+
+function abortControllerFor(signal?: AbortSignal): AbortController | undefined {
+  if (!signal) return undefined;
+  const ac = new AbortController();
+  if (signal.aborted) ac.abort(signal.reason);
+  else signal.addEventListener("abort", () => ac.abort(signal.reason), { once: true });
+  return ac;
+}
+
+function mapErrors(stream: Readable, map: (err: unknown) => Error): Readable {
+  const out = Readable.from(
+    (async function* () {
+      try {
+        for await (const c of stream) yield c as Buffer;
+      } catch (err) {
+        throw map(err);
+      }
+    })(),
+    { objectMode: false, highWaterMark: 1024 * 1024 },
+  );
+  return out;
+}
+
+/** Gunzips a stream when its first bytes are the gzip magic; maps zlib errors to IO_GZIP_CORRUPT. */
+export function gunzipIfGzip(raw: Readable, where: string): Readable {
+  const source = raw[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  let ended = false;
+  const gen = async function* (): AsyncGenerator<Buffer> {
+    while (headBytes < 2) {
+      const r = await source.next();
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      const b = r.value as Buffer;
+      head.push(b);
+      headBytes += b.length;
+    }
+    const first = Buffer.concat(head);
+    const rest = async function* (): AsyncGenerator<Buffer> {
+      if (first.length > 0) yield first;
+      if (ended) return;
+      while (true) {
+        const r = await source.next();
+        if (r.done) return;
+        yield r.value as Buffer;
+      }
+    };
+    if (!(first.length >= 2 && first[0] === GZIP_MAGIC[0] && first[1] === GZIP_MAGIC[1])) {
+      yield* rest();
+      return;
+    }
+    const gz = createGunzip({ chunkSize: 256 * 1024 });
+    const piped = pipeline(Readable.from(rest()), gz, () => undefined);
+    try {
+      for await (const c of piped) yield c as Buffer;
+    } catch (err) {
+      if (err instanceof BtkitError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "Z_BUF_ERROR" || code === "Z_DATA_ERROR" || code === "ERR_STREAM_PREMATURE_CLOSE") {
+        throw new BtkitError("IO_GZIP_CORRUPT", `gzip data in ${where} is ${code === "Z_DATA_ERROR" ? "corrupt" : "truncated"}: ${(err as Error).message}`, { location: where }, { cause: err });
+      }
+      throw new BtkitError("IO_READ_FAILED", `reading ${where} failed: ${describeCause(err)}`, { location: where }, { cause: err });
+    }
+  };
+  return Readable.from(gen(), { objectMode: false, highWaterMark: 1024 * 1024 });
+}
+
+function readError(loc: Location, err: unknown): Error {
+  if (err instanceof BtkitError) return err;
+  const where = formatLocation(loc);
+  return new BtkitError("IO_READ_FAILED", `reading ${where} failed: ${describeCause(err)}`, { location: where }, { cause: err });
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
+}
+
+function s3Error(err: unknown, what: string, where: string): BtkitError {
+  if (err instanceof BtkitError) return err;
+  const e = err as { name?: string };
+  if (e?.name === "NoSuchKey" || e?.name === "NotFound") {
+    return new BtkitError("IO_NOT_FOUND", `no such S3 object: ${where}`, { location: where }, { cause: err });
+  }
+  if (e?.name === "NoSuchBucket") {
+    return new BtkitError("IO_NOT_FOUND", `no such S3 bucket for ${where}`, { location: where }, { cause: err });
+  }
+  return new BtkitError("IO_S3", `S3 ${what} of ${where} failed: ${describeCause(err)}`, { location: where }, { cause: err });
+}

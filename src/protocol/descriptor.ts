@@ -1,0 +1,329 @@
+/**
+ * The descriptor: the versioned document that flows through the pipe (one JSON line on stdout)
+ * and is stored next to the data as `btkit.json`, written last. See ARCHITECTURE.md for the table.
+ *
+ * Version rule: `btkit` is "MAJOR.MINOR". Readers accept any minor of a major they know (unknown
+ * fields are kept), and reject an unknown major with PROTO_VERSION.
+ */
+import { BtkitError } from "../errors.js";
+import {
+  arrayOf,
+  bool,
+  int,
+  isoTime,
+  nonEmptyStr,
+
+  object,
+  oneOf,
+  optional,
+  recordOf,
+  sha256,
+  str,
+  unknownValue,
+  type Checker,
+} from "./check.js";
+
+export const PROTOCOL_MAJOR = 1;
+export const PROTOCOL_VERSION = "1.0";
+
+export const COLUMN_TYPES = ["int64", "float64", "bool", "utf8", "timestamp", "json", "null"] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+export const COLUMN_ROLES = ["feature", "keep"] as const;
+export type ColumnRole = (typeof COLUMN_ROLES)[number];
+export const CONTENT_TYPES = ["text/csv", "application/jsonlines"] as const;
+export type ContentType = (typeof CONTENT_TYPES)[number];
+export const COMPRESSIONS = ["None", "Gzip"] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+export const INPUT_FORMATS = ["csv", "tsv", "jsonl", "json", "parquet", "arrow"] as const;
+export type InputFormat = (typeof INPUT_FORMATS)[number];
+
+export interface ToolInfo {
+  name: string;
+  version: string;
+}
+
+export interface SourceInput {
+  location: string;
+  format: InputFormat;
+  /** "gzip" when the bytes were gzip (detected by magic bytes) */
+  compression: "none" | "gzip";
+  rows: number;
+  bytes?: number;
+}
+
+export interface SkipCount {
+  reason: string;
+  count: number;
+}
+
+export interface SourceSection {
+  inputs: SourceInput[];
+  /** the options that shaped the output (delimiter, policies, shard sizing, ...) */
+  options: Record<string, unknown>;
+  rowsRead: number;
+  rowsWritten: number;
+  rowsSkipped: number;
+  /** every reason rows were skipped, with counts: never silent */
+  skipped: SkipCount[];
+  /** where skipped rows were written, when any were */
+  rejectLocation?: string;
+  /** other counted normalizations (BOM stripped, newlines replaced, ...) */
+  notes?: SkipCount[];
+  /** set when this descriptor is one part of a split preparation */
+  part?: { index: number; count: number };
+}
+
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+  /** "feature": sent to the model (order in modelInput.features); "keep": stored in the sidecar */
+  roles: ColumnRole[];
+}
+
+export interface ModelInputSection {
+  contentType: ContentType;
+  splitType: "Line";
+  compression: Compression;
+  /** feature columns in the order the model sees them */
+  features: string[];
+  /** the largest encoded record in bytes, without its newline */
+  maxRecordBytes: number;
+}
+
+export interface ShardEntry {
+  name: string;
+  location: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+  maxRecordBytes: number;
+  sidecar: string;
+  /** global row number (0-based) of the shard's first line */
+  firstRow: number;
+}
+
+export interface ManifestSection {
+  /** the SageMaker ManifestFile */
+  location: string;
+  /** the prefix every shard location starts with (the manifest's {"prefix": ...}) */
+  prefix: string;
+}
+
+export const JOB_STATUSES = ["InProgress", "Completed", "Failed", "Stopping", "Stopped"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export interface JobRecord {
+  backend: "sagemaker" | "emulator";
+  name: string;
+  arn: string;
+  /** the exact CreateTransformJob request sent */
+  request: Record<string, unknown>;
+  outputLocation: string;
+  accept: string;
+  assembleWith: "None" | "Line";
+  status: JobStatus;
+  failureReason?: string;
+  /** endpoint of the service, when not the default AWS one (emulator runs) */
+  endpoint?: string;
+  region?: string;
+  createdAt?: string;
+  startedAt?: string;
+  endedAt?: string;
+  instanceSeconds?: number;
+  /** the shards this job was given (all of them unless it retried some) */
+  shards?: string[];
+}
+
+export interface JobSection extends JobRecord {
+  /** earlier jobs for the same data (a --retry-failed run keeps the first here) */
+  history?: JobRecord[];
+}
+
+export interface ResultsSection {
+  location: string;
+  format: string;
+  partitioned: boolean;
+  rows: number;
+  rowsPerShard: Record<string, number>;
+  missing: string[];
+  files: string[];
+  part?: { index: number; count: number };
+}
+
+export interface Descriptor {
+  btkit: string;
+  createdAt: string;
+  tool: ToolInfo;
+  source: SourceSection;
+  schema: { columns: ColumnSpec[] };
+  modelInput: ModelInputSection;
+  shards: ShardEntry[];
+  manifest: ManifestSection;
+  job?: JobSection;
+  results?: ResultsSection;
+}
+
+const part = object({ index: int, count: int });
+const skipCount: Checker<SkipCount> = object({ reason: str, count: int });
+
+const checkSource: Checker<SourceSection> = object({
+  inputs: arrayOf(
+    object({
+      location: nonEmptyStr,
+      format: oneOf(INPUT_FORMATS),
+      compression: oneOf(["none", "gzip"] as const),
+      rows: int,
+      bytes: optional(int),
+    }),
+  ),
+  options: recordOf(unknownValue),
+  rowsRead: int,
+  rowsWritten: int,
+  rowsSkipped: int,
+  skipped: arrayOf(skipCount),
+  rejectLocation: optional(nonEmptyStr),
+  notes: optional(arrayOf(skipCount)),
+  part: optional(part),
+});
+
+const checkColumn: Checker<ColumnSpec> = object({
+  name: nonEmptyStr,
+  type: oneOf(COLUMN_TYPES),
+  roles: arrayOf(oneOf(COLUMN_ROLES)),
+});
+
+const checkShard: Checker<ShardEntry> = object({
+  name: nonEmptyStr,
+  location: nonEmptyStr,
+  rows: int,
+  bytes: int,
+  sha256,
+  maxRecordBytes: int,
+  sidecar: nonEmptyStr,
+  firstRow: int,
+});
+
+const jobFields = {
+  backend: oneOf(["sagemaker", "emulator"] as const),
+  name: nonEmptyStr,
+  arn: nonEmptyStr,
+  request: recordOf(unknownValue),
+  outputLocation: nonEmptyStr,
+  accept: nonEmptyStr,
+  assembleWith: oneOf(["None", "Line"] as const),
+  status: oneOf(JOB_STATUSES),
+  failureReason: optional(str),
+  endpoint: optional(str),
+  region: optional(str),
+  createdAt: optional(isoTime),
+  startedAt: optional(isoTime),
+  endedAt: optional(isoTime),
+  instanceSeconds: optional(int),
+  shards: optional(arrayOf(nonEmptyStr)),
+};
+const checkJobRecord: Checker<JobRecord> = object(jobFields);
+const checkJob: Checker<JobSection> = object({ ...jobFields, history: optional(arrayOf(checkJobRecord)) });
+
+const checkResults: Checker<ResultsSection> = object({
+  location: nonEmptyStr,
+  format: nonEmptyStr,
+  partitioned: bool,
+  rows: int,
+  rowsPerShard: recordOf(int),
+  missing: arrayOf(str),
+  files: arrayOf(str),
+  part: optional(part),
+});
+
+const checkDescriptorBody: Checker<Descriptor> = object({
+  btkit: str,
+  createdAt: isoTime,
+  tool: object({ name: str, version: str }),
+  source: checkSource,
+  schema: object({ columns: arrayOf(checkColumn) }),
+  modelInput: object({
+    contentType: oneOf(CONTENT_TYPES),
+    splitType: oneOf(["Line"] as const),
+    compression: oneOf(COMPRESSIONS),
+    features: arrayOf(nonEmptyStr),
+    maxRecordBytes: int,
+  }),
+  shards: arrayOf(checkShard),
+  manifest: object({ location: nonEmptyStr, prefix: nonEmptyStr }),
+  job: optional(checkJob),
+  results: optional(checkResults),
+});
+
+/**
+ * Validates a parsed descriptor: version first (an unknown major is PROTO_VERSION), then every
+ * field, then the cross-field rules (feature columns exist, shard rows add up, first rows follow).
+ */
+export function validateDescriptor(value: unknown): Descriptor {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new BtkitError("PROTO_INVALID", `invalid descriptor: expected a JSON object, got ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`, { field: "" });
+  }
+  const version = (value as { btkit?: unknown }).btkit;
+  const m = typeof version === "string" ? /^(\d+)\.(\d+)$/.exec(version) : null;
+  if (!m) {
+    throw new BtkitError("PROTO_INVALID", `invalid descriptor field btkit: expected a protocol version such as "${PROTOCOL_VERSION}", got ${JSON.stringify(version) ?? "nothing"}`, { field: "btkit" });
+  }
+  if (Number(m[1]) !== PROTOCOL_MAJOR) {
+    throw new BtkitError("PROTO_VERSION", `unsupported descriptor protocol ${version}: this btkit reads major version ${PROTOCOL_MAJOR} (${PROTOCOL_VERSION}); upgrade btkit or re-run the earlier stage with this version`, { field: "btkit", expected: PROTOCOL_VERSION, got: version });
+  }
+  const d = checkDescriptorBody(value, "");
+  crossCheck(d);
+  return d;
+}
+
+function crossCheck(d: Descriptor): void {
+  const names = new Set<string>();
+  for (const [i, c] of d.schema.columns.entries()) {
+    if (names.has(c.name)) invalid(`schema.columns[${i}].name`, `unique column names`, c.name);
+    names.add(c.name);
+  }
+  for (const [i, f] of d.modelInput.features.entries()) {
+    const col = d.schema.columns.find((c) => c.name === f);
+    if (!col || !col.roles.includes("feature")) invalid(`modelInput.features[${i}]`, "a schema column with role feature", f);
+  }
+  let next = 0;
+  let rows = 0;
+  const shardNames = new Set<string>();
+  for (const [i, s] of d.shards.entries()) {
+    if (shardNames.has(s.name)) invalid(`shards[${i}].name`, "unique shard names", s.name);
+    shardNames.add(s.name);
+    if (d.source.part === undefined && s.firstRow !== next) invalid(`shards[${i}].firstRow`, `${next} (the rows of the shards before it)`, s.firstRow);
+    next = s.firstRow + s.rows;
+    rows += s.rows;
+    if (!s.location.startsWith(d.manifest.prefix)) invalid(`shards[${i}].location`, `a location under the manifest prefix ${d.manifest.prefix}`, s.location);
+  }
+  if (rows !== d.source.rowsWritten) invalid("source.rowsWritten", `${rows} (the sum of shard rows)`, d.source.rowsWritten);
+}
+
+function invalid(field: string, expected: string, got: unknown): never {
+  throw new BtkitError("PROTO_INVALID", `invalid descriptor field ${field}: expected ${expected}, got ${JSON.stringify(got)}`, { field, expected, got });
+}
+
+/** Parses and validates descriptor text (one JSON document, surrounding whitespace allowed). */
+export function parseDescriptor(text: string, where = "descriptor"): Descriptor {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new BtkitError("PROTO_INVALID", `${where} is not valid JSON: ${(err as Error).message}`, { location: where }, { cause: err });
+  }
+  try {
+    return validateDescriptor(value);
+  } catch (err) {
+    if (err instanceof BtkitError && where !== "descriptor") {
+      throw new BtkitError(err.code, `${where}: ${err.message}`, { ...err.context, location: where }, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Serializes a descriptor as one JSON line (validated first: we never write what we would not read). */
+export function serializeDescriptor(d: Descriptor): string {
+  validateDescriptor(JSON.parse(JSON.stringify(d)));
+  return JSON.stringify(d);
+}
+

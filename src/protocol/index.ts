@@ -1,0 +1,3 @@
+export * from "./descriptor.js";
+export * from "./layout.js";
+export type { Checker } from "./check.js";

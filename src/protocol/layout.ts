@@ -1,0 +1,62 @@
+/**
+ * The contract between stages that is not in the descriptor itself: where prep puts things under
+ * --out, how shards and their outputs are named, and the sidecar's shape. prepare writes by it,
+ * submit and join read by it; none of them imports the others.
+ */
+import type { ColumnType } from "./descriptor.js";
+
+/** Names under prep's --out folder or prefix. */
+export const LAYOUT = {
+  descriptor: "btkit.json",
+  /** the SageMaker ManifestFile */
+  manifest: "manifest.json",
+  /** model-input shards live here, and nothing else: an S3Prefix on it never catches other files */
+  shardsDir: "shards/",
+  sidecarsDir: "sidecars/",
+  /** rows skipped under --on-invalid skip, as JSON Lines with input, line, reason */
+  rejects: "rejects.jsonl",
+  /** submit's default output location, beside (never under) shards/ */
+  outputDir: "output/",
+} as const;
+
+/**
+ * Shard base names: `part-00000` for a whole preparation; `part-<i>of<N>-00000` for part i of N
+ * (--part), so parts prepared on different machines never collide. Extensions follow: `.csv`,
+ * `.jsonl`, plus `.gz` when gzipped.
+ */
+export function shardBaseName(index: number, part?: { index: number; count: number }): string {
+  const n = String(index).padStart(5, "0");
+  if (!part) return `part-${n}`;
+  const w = String(part.count).length;
+  return `part-${String(part.index).padStart(w, "0")}of${part.count}-${n}`;
+}
+
+/**
+ * The .out object SageMaker writes for an input object: the input's key relative to the input
+ * prefix plus ".out", under the output path (sagemaker-semantics.md §2.2, rule 13). For a gzip
+ * input the name keeps ".gz" (rule 20, UNCONFIRMED: the emulator has an option).
+ */
+export function outputNameFor(shardName: string): string {
+  return `${shardName}.out`;
+}
+
+/**
+ * Sidecars are Arrow IPC stream files, one per shard, line-aligned with it: row k of the sidecar
+ * is line k of the shard. They hold the keep columns (in schema order) and ROW_COLUMN, the global
+ * 0-based row number (Int64).
+ */
+export const SIDECAR_ROW_COLUMN = "__btkit_row";
+export const SIDECAR_EXTENSION = ".arrow";
+
+/** The Arrow type each column type is stored as, in sidecars and joined outputs. */
+export const ARROW_TYPE_OF: Record<ColumnType, string> = {
+  int64: "Int64",
+  float64: "Float64",
+  bool: "Bool",
+  utf8: "Utf8",
+  /** microseconds since the epoch, UTC */
+  timestamp: "Timestamp(MICROSECOND, UTC)",
+  /** JSON text of a nested value */
+  json: "Utf8",
+  null: "Null",
+};
