@@ -23,6 +23,7 @@ export async function* bodyChunks(body: Body): AsyncGenerator<Buffer> {
 export class Digest {
   bytes = 0;
   readonly #sha = createHash("sha256");
+  readonly #md5 = createHash("md5");
   readonly #partSize: number;
   #partMd5: Hash | undefined;
   #partFill = 0;
@@ -35,6 +36,7 @@ export class Digest {
   update(chunk: Buffer): void {
     this.bytes += chunk.length;
     this.#sha.update(chunk);
+    if (this.#partSize > 0) this.#md5.update(chunk);
     if (this.#partSize <= 0) return;
     let off = 0;
     while (off < chunk.length) {
@@ -59,11 +61,14 @@ export class Digest {
     return this.#sha.digest("hex");
   }
 
-  /** The ETag S3 gives an unencrypted (or SSE-S3) object uploaded in these parts, or whole. */
+  /**
+   * The ETags an unencrypted (or SSE-S3) object with these bytes may carry: the MD5 of the whole
+   * (a single PUT, and S3-compatible servers that hash the assembled object) or the multipart form
+   * md5(part md5s)-N. Call after finish().
+   */
   expectedEtags(): string[] {
     const parts = this.partMd5s.length === 0 ? [createHash("md5").digest()] : this.partMd5s;
-    const out: string[] = [];
-    if (parts.length === 1) out.push(parts[0]!.toString("hex"));
+    const out: string[] = [this.#md5.digest("hex")];
     const combined = createHash("md5");
     for (const p of parts) combined.update(p);
     out.push(`${combined.digest("hex")}-${parts.length}`);

@@ -24,7 +24,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   UploadPartCopyCommand,
   CreateMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -359,20 +359,26 @@ export class Storage {
       yield* listLocal(loc.path);
       return;
     }
-    let token: string | undefined;
-    do {
+    // ListObjects (v1) paged by Marker = the last key seen: AWS documents this paging when no
+    // delimiter is used, and S3-compatible servers (s3rver) implement v1 paging correctly where
+    // their ListObjectsV2 continuation fails past 1,000 keys.
+    let marker: string | undefined;
+    while (true) {
       let page;
       try {
-        page = await this.s3().send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: loc.key, ContinuationToken: token }));
+        page = await this.s3().send(new ListObjectsCommand({ Bucket: loc.bucket, Prefix: loc.key, Marker: marker }));
       } catch (err) {
         throw s3Error(err, "list", formatLocation(loc));
       }
-      for (const o of page.Contents ?? []) {
+      const contents = page.Contents ?? [];
+      for (const o of contents) {
         if (!o.Key || /\.btkit-[0-9a-f]+\.tmp$/.test(o.Key)) continue;
         yield { location: `s3://${loc.bucket}/${o.Key}`, relative: o.Key.slice(loc.key.length), size: o.Size ?? 0 };
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+      const last = contents[contents.length - 1]?.Key;
+      if (!page.IsTruncated || last === undefined) break;
+      marker = page.NextMarker ?? last;
+    }
   }
 
   /** The location of a name under a folder or prefix. */
