@@ -46,7 +46,13 @@ export function createS3Client(settings: S3Settings, env: Record<string, string 
   const config: S3ClientConfig = {
     forcePathStyle: settings.forcePathStyle ?? fromEnv.forcePathStyle ?? endpoint !== undefined,
     maxAttempts: settings.maxAttempts ?? 3,
-    requestHandler: { requestTimeout: settings.requestTimeoutMs ?? 120_000, connectionTimeout: 10_000 },
+    // requestTimeout only warns unless throwOnRequestTimeout is set: a stalled server must be an error.
+    requestHandler: {
+      requestTimeout: settings.requestTimeoutMs ?? 120_000,
+      socketTimeout: settings.requestTimeoutMs ?? 120_000,
+      connectionTimeout: 10_000,
+      throwOnRequestTimeout: true,
+    },
   };
   if (endpoint) config.endpoint = endpoint;
   const region = settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;

@@ -1,5 +1,6 @@
 /** Runs the CLI's main() in-process with captured streams. */
 import { PassThrough, Readable } from "node:stream";
+import type { Command } from "../../src/cli/command.js";
 import { main } from "../../src/cli/main.js";
 
 export interface CliRun {
@@ -8,7 +9,7 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCli(argv: string[], options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliRun> {
+export async function runCli(argv: string[], options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {}, commands?: Command[]): Promise<CliRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
@@ -22,6 +23,6 @@ export async function runCli(argv: string[], options: { stdin?: string; env?: Re
     stderr,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", BTKIT_PROGRESS_INTERVAL_MS: "0", ...options.env },
     cwd: options.cwd,
-  });
+  }, commands);
   return { code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
 }

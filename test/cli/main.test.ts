@@ -1,0 +1,212 @@
+import { spawn } from "node:child_process";
+import { PassThrough, Readable, Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { parseArgs, type CommandSpec } from "../../src/cli/args.js";
+import { COMMON_FLAGS, type Command } from "../../src/cli/command.js";
+import { main } from "../../src/cli/main.js";
+import { BtkitError, EXIT, isBtkitError } from "../../src/errors.js";
+import { VERSION } from "../../src/version.js";
+import { runCli } from "../helpers/cli.js";
+import { sampleDescriptor } from "../helpers/descriptor.js";
+import { tempDir } from "../helpers/tmp.js";
+import fs from "node:fs/promises";
+import path from "node:path";
+
+const spec: CommandSpec = {
+  name: "demo",
+  summary: "a command for tests",
+  usage: "INPUT... [--shard-rows N]",
+  positionals: { name: "INPUT", min: 1, max: 3 },
+  flags: {
+    "shard-rows": { type: "int", help: "rows per shard", min: 1 },
+    format: { type: "string", help: "output format", choices: ["csv", "jsonl"], default: "csv" },
+    gzip: { type: "int", help: "gzip level", bareValue: "6", min: 0, max: 9, value: "LEVEL" },
+    env: { type: "string", help: "K=V", multiple: true },
+    "dry-run": { type: "boolean", help: "print only" },
+    ...COMMON_FLAGS,
+  },
+};
+
+function parseError(argv: string[]): BtkitError {
+  try {
+    parseArgs(spec, argv);
+  } catch (err) {
+    if (isBtkitError(err)) return err;
+    throw err;
+  }
+  throw new Error("expected a usage error");
+}
+
+describe("argument parsing", () => {
+  it("parses flags, defaults, repeated flags, bare values and positionals", () => {
+    const a = parseArgs(spec, ["in.csv", "--shard-rows", "100", "--env", "A=1", "--env=B=2", "--gzip", "b.csv", "--dry-run"]);
+    expect(a.positionals).toEqual(["in.csv", "b.csv"]);
+    expect(a.flags).toMatchObject({ "shard-rows": 100, env: ["A=1", "B=2"], gzip: 6, "dry-run": true, format: "csv" });
+    expect(parseArgs(spec, ["x", "--gzip", "1"]).flags.gzip).toBe(1);
+    expect(parseArgs(spec, ["x", "--no-dry-run"]).flags["dry-run"]).toBe(false);
+    expect([...parseArgs(spec, ["x", "--format=jsonl"]).given]).toEqual(["format"]);
+  });
+
+  it("a misspelled flag is a usage error suggesting the right one", () => {
+    const err = parseError(["x", "--dry-rn"]);
+    expect(err.code).toBe("USAGE_UNKNOWN_FLAG");
+    expect(err.message).toContain("did you mean --dry-run?");
+    expect(err.exitCode).toBe(EXIT.usage);
+    expect(parseError(["x", "--shardrows", "3"]).message).toContain("--shard-rows");
+  });
+
+  it.each([
+    [["x", "--shard-rows", "ten"], "USAGE_BAD_VALUE", "expects a whole number"],
+    [["x", "--shard-rows", "0"], "USAGE_BAD_VALUE", "at least 1"],
+    [["x", "--format", "jsnl"], "USAGE_BAD_VALUE", "did you mean jsonl?"],
+    [["x", "--shard-rows"], "USAGE_MISSING", "needs a value"],
+    [[], "USAGE_MISSING", "needs INPUT"],
+    [["a", "b", "c", "d"], "USAGE_BAD_VALUE", "unexpected argument"],
+    [["x", "--format", "csv", "--format", "jsonl"], "USAGE_BAD_VALUE", "given twice"],
+  ])("%j is %s", (argv, code, text) => {
+    const err = parseError(argv);
+    expect(err.code).toBe(code);
+    expect(err.message).toContain(text);
+  });
+});
+
+describe("main", () => {
+  const ran: string[][] = [];
+  const demo: Command = {
+    spec,
+    async run(ctx, args) {
+      ran.push(args.positionals);
+      if (args.positionals[0] === "fail") throw new BtkitError("PREP_RAGGED_ROW", "row 3 has 2 fields, expected 3", { input: "a.csv", line: 4 });
+      if (args.positionals[0] === "crash") throw new TypeError("boom");
+      ctx.log("working");
+      await ctx.out('{"ok":true}\n');
+      return 0;
+    },
+  };
+
+  async function run(argv: string[], env: Record<string, string> = {}) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(argv, {
+      stdin: Readable.from([]),
+      stdout: new Writable({ write: (c, _e, cb) => (out.push(String(c)), cb()) }),
+      stderr: new Writable({ write: (c, _e, cb) => (err.push(String(c)), cb()) }),
+      env,
+    }, [demo]);
+    return { code, stdout: out.join(""), stderr: err.join("") };
+  }
+
+  it("prints the version on stdout, help on request, and usage for no command", async () => {
+    expect(await run(["--version"])).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
+    const help = await run(["help", "demo"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: btkit demo INPUT...");
+    expect(help.stdout).toContain("--gzip[=LEVEL]");
+    expect(help.stdout).toContain("(csv|jsonl) [default: csv]");
+    const top = await run(["--help"]);
+    expect(top.stderr).toContain("demo");
+    expect(top.stderr).toContain("Exit codes:");
+    expect((await run([])).code).toBe(EXIT.usage);
+  });
+
+  it("keeps stdout for pipe data and logs on stderr", async () => {
+    const r = await run(["demo", "in.csv"]);
+    expect(r).toEqual({ code: 0, stdout: '{"ok":true}\n', stderr: "working\n" });
+    expect((await run(["demo", "in.csv", "--quiet"])).stderr).toBe("");
+  });
+
+  it("maps errors to exit codes with code and place on stderr", async () => {
+    const r = await run(["demo", "fail"]);
+    expect(r.code).toBe(EXIT.data);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("error [PREP_RAGGED_ROW]: row 3 has 2 fields, expected 3");
+    expect(r.stderr).toContain("input=a.csv line=4");
+    const c = await run(["demo", "crash"]);
+    expect(c.code).toBe(EXIT.internal);
+    expect(c.stderr).toContain("internal error [INTERNAL]: TypeError: boom");
+    const u = await run(["dmeo"]);
+    expect(u.code).toBe(EXIT.usage);
+    expect(u.stderr).toContain("did you mean demo?");
+    const f = await run(["demo", "x", "--dry-rn"]);
+    expect(f.code).toBe(EXIT.usage);
+    expect(f.stderr).toContain("did you mean --dry-run?");
+  });
+
+  it("never prints credentials from the environment, even inside an error", async () => {
+    const canary = "CanarySecretValue0123456789xyz";
+    const leaky: Command = {
+      spec: { ...spec, name: "leak", positionals: { name: "X", min: 0, max: 1 } },
+      async run() {
+        throw new BtkitError("IO_S3", `request failed: https://b/k?X-Amz-Signature=abc123def&secret=${canary} key AKIACANARYKEY0000000`);
+      },
+    };
+    const err: string[] = [];
+    const code = await main(["leak"], {
+      stdin: Readable.from([]),
+      stdout: new PassThrough(),
+      stderr: new Writable({ write: (c, _e, cb) => (err.push(String(c)), cb()) }),
+      env: { AWS_ACCESS_KEY_ID: "AKIACANARYKEY0000000", AWS_SECRET_ACCESS_KEY: canary },
+    }, [leaky]);
+    expect(code).toBe(EXIT.service);
+    const text = err.join("");
+    expect(text).toContain("error [IO_S3]");
+    expect(text).not.toContain(canary);
+    expect(text).not.toContain("AKIACANARYKEY0000000");
+    expect(text).not.toContain("abc123def");
+  });
+
+  it("reads the descriptor from stdin or --descriptor, and explains when there is none", async () => {
+    const reader: Command = {
+      spec: { ...spec, name: "read", positionals: { name: "X", min: 0, max: 0 }, flags: { descriptor: { type: "string", help: "d" }, ...COMMON_FLAGS } },
+      async run(ctx, args) {
+        const { descriptor, source } = await ctx.readDescriptor(args.flags.descriptor as string | undefined);
+        await ctx.out(`${source} ${descriptor.shards.length}\n`);
+        return 0;
+      },
+    };
+    const d = JSON.stringify(sampleDescriptor());
+    const fromStdin = await runCli(["read"], { stdin: `${d}\n` }, [reader]);
+    expect(fromStdin).toMatchObject({ code: 0, stdout: "stdin 2\n" });
+    const { dir, cleanup } = await tempDir();
+    try {
+      await fs.writeFile(path.join(dir, "btkit.json"), d);
+      const fromFolder = await runCli(["read", "--descriptor", dir], {}, [reader]);
+      expect(fromFolder).toMatchObject({ code: 0, stdout: `${path.join(dir, "btkit.json")} 2\n` });
+    } finally {
+      await cleanup();
+    }
+    const none = await runCli(["read"], { stdin: "" }, [reader]);
+    expect(none.code).toBe(EXIT.usage);
+    expect(none.stderr).toContain("[PROTO_NO_INPUT]");
+    const bad = await runCli(["read"], { stdin: '{"btkit":"9.0"}' }, [reader]);
+    expect(bad.code).toBe(EXIT.data);
+    expect(bad.stderr).toContain("[PROTO_VERSION]");
+  });
+
+  it("ends quietly with exit 0 when stdout is closed (EPIPE)", async () => {
+    const err: string[] = [];
+    const epipe = new Writable({
+      write: (_c, _e, cb) => cb(Object.assign(new Error("write EPIPE"), { code: "EPIPE" })),
+    });
+    epipe.on("error", () => undefined);
+    const code = await main(["demo", "in.csv"], {
+      stdin: Readable.from([]),
+      stdout: epipe,
+      stderr: new Writable({ write: (c, _e, cb) => (err.push(String(c)), cb()) }),
+      env: {},
+    }, [demo]);
+    expect(code).toBe(0);
+    expect(err.join("")).toBe("working\n");
+  });
+});
+
+describe("the bin", () => {
+  it("runs as a process and prints the version", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "bin/btkit.ts", "--version"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    const code = await new Promise((r) => child.on("exit", r));
+    expect(code).toBe(0);
+    expect(stdout).toBe(`${VERSION}\n`);
+  });
+});

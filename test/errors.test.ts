@@ -1,0 +1,41 @@
+import fs from "node:fs";
+import { describe, expect, it } from "vitest";
+import { BtkitError, ERROR_CODES, EXIT, redact, registerSecret } from "../src/errors.js";
+
+describe("BtkitError", () => {
+  it("carries code, context, cause, and the request id of an AWS cause", () => {
+    const cause = Object.assign(new Error("Access Denied"), { name: "AccessDenied", $metadata: { requestId: "REQ123", httpStatusCode: 403 } });
+    const err = new BtkitError("IO_S3", "S3 read failed", { location: "s3://b/k" }, { cause });
+    expect(err.code).toBe("IO_S3");
+    expect(err.cause).toBe(cause);
+    expect(err.context).toEqual({ location: "s3://b/k", requestId: "REQ123", httpStatus: 403 });
+    expect(err.exitCode).toBe(EXIT.service);
+    expect(JSON.parse(JSON.stringify(err))).toEqual({ code: "IO_S3", message: "S3 read failed", context: err.context });
+  });
+
+  it("maps every code to a documented exit status, and ARCHITECTURE.md lists every code", () => {
+    const arch = fs.readFileSync(new URL("../ARCHITECTURE.md", import.meta.url), "utf8");
+    for (const [code, [kind]] of Object.entries(ERROR_CODES)) {
+      expect(EXIT[kind], code).toBeTypeOf("number");
+      expect(arch, `ARCHITECTURE.md lists ${code}`).toContain(`\`${code}\``);
+    }
+  });
+
+  it("redacts presigned URLs, authorization headers, key ids and registered secrets", () => {
+    registerSecret("canarySecretKey0123456789abcdef");
+    const text = [
+      "GET https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F2026&X-Amz-Signature=deadbeef01&X-Amz-Security-Token=tok",
+      "authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261122/us-east-1/s3/aws4_request, Signature=abcdef0123",
+      "key AKIAIOSFODNN7EXAMPLE and secret canarySecretKey0123456789abcdef",
+      'config {"secretAccessKey": "wJalrXUtnFEMI/K7MDENG"}',
+    ].join("\n");
+    const out = redact(text);
+    for (const leak of ["AKIAIOSFODNN7EXAMPLE", "deadbeef01", "abcdef0123", "canarySecretKey0123456789abcdef", "wJalrXUtnFEMI", "=tok"]) {
+      expect(out, leak).not.toContain(leak);
+    }
+    expect(out).toContain("X-Amz-Algorithm=AWS4-HMAC-SHA256");
+    const err = new BtkitError("IO_S3", "failed with secret canarySecretKey0123456789abcdef", { location: "https://x/?X-Amz-Signature=ff00" });
+    expect(err.message).not.toContain("canarySecretKey");
+    expect(err.context.location).toBe("https://x/?X-Amz-Signature=[redacted]");
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * A loopback HTTP proxy in front of a real server that injects faults into chosen requests:
+ * reset the connection, answer 503 SlowDown, stall (never answer), or cut a response body short.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type Fault = "reset" | "slowdown" | "stall" | "cut-body";
+
+export interface FaultRule {
+  /** which requests: method and a test on the path (with query) */
+  match: (req: { method: string; url: string }) => boolean;
+  fault: Fault;
+  /** how many matching requests get the fault (default: all) */
+  times?: number;
+}
+
+export interface FaultProxy {
+  endpoint: string;
+  rules: FaultRule[];
+  /** requests seen, as "METHOD url" */
+  seen: string[];
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const t = new URL(target);
+  const rules: FaultRule[] = [];
+  const seen: string[] = [];
+  const sockets = new Set<import("node:net").Socket>();
+  const server = http.createServer((req, res) => {
+    const info = { method: req.method ?? "GET", url: req.url ?? "/" };
+    seen.push(`${info.method} ${info.url}`);
+    const rule = rules.find((r) => (r.times === undefined || r.times > 0) && r.match(info));
+    if (rule && rule.times !== undefined) rule.times -= 1;
+    const fault = rule?.fault;
+    if (fault === "reset") {
+      req.socket.destroy();
+      return;
+    }
+    if (fault === "slowdown") {
+      req.resume();
+      req.on("end", () => {
+        const body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>FAULTPROXY</RequestId></Error>';
+        res.writeHead(503, { "content-type": "application/xml", "content-length": Buffer.byteLength(body), "x-amz-request-id": "FAULTPROXY" });
+        res.end(body);
+      });
+      return;
+    }
+    if (fault === "stall") {
+      req.resume();
+      return; // never answers; the client's timeout must fire
+    }
+    const upstream = http.request(
+      { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        if (fault === "cut-body") {
+          const len = Number(up.headers["content-length"] ?? 0);
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          let sent = 0;
+          const limit = Math.max(1, Math.floor(len / 2));
+          up.on("data", (c: Buffer) => {
+            if (sent >= limit) return;
+            const part = c.subarray(0, limit - sent);
+            sent += part.length;
+            res.write(part);
+            if (sent >= limit) {
+              up.destroy();
+              res.socket?.destroy();
+            }
+          });
+          return;
+        }
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on("error", () => res.socket?.destroy());
+    req.pipe(upstream);
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    rules,
+    seen,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import { ListObjectsCommand } from "@aws-sdk/client-s3";
+import { randomBytes } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { isBtkitError, type BtkitError } from "../../src/errors.js";
+import { collect } from "../../src/io/body.js";
+import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.js";
+import { startS3, type TestS3 } from "../helpers/s3server.js";
+
+let s3: TestS3;
+let proxy: FaultProxy;
+beforeAll(async () => {
+  s3 = await startS3(["faults"]);
+  proxy = await startFaultProxy(s3.endpoint);
+});
+afterAll(async () => {
+  await proxy?.close();
+  await s3?.close();
+});
+afterEach(() => {
+  proxy.rules.length = 0;
+});
+
+function storage() {
+  return s3.storage({ s3: { ...s3.settings, endpoint: proxy.endpoint, requestTimeoutMs: 1500, maxAttempts: 2 } });
+}
+
+async function keys(prefix: string): Promise<string[]> {
+  const r = await s3.client.send(new ListObjectsCommand({ Bucket: "faults", Prefix: prefix }));
+  return (r.Contents ?? []).map((o) => o.Key!);
+}
+
+const isPut = (r: { method: string; url: string }) => r.method === "PUT";
+const isPartUpload = (r: { method: string; url: string }) => r.method === "PUT" && r.url.includes("partNumber=2");
+
+describe("S3 faults through a loopback proxy", () => {
+  it("a connection reset on every upload is IO_WRITE_FAILED and leaves nothing under the key", async () => {
+    proxy.rules.push({ match: isPut, fault: "reset" });
+    const err = (await storage().write("s3://faults/reset/a.bin", randomBytes(1000)).catch((e: unknown) => e)) as BtkitError;
+    expect(isBtkitError(err, "IO_WRITE_FAILED")).toBe(true);
+    expect(err.context.location).toBe("s3://faults/reset/a.bin");
+    expect(await keys("reset/")).toEqual([]);
+  });
+
+  it("503 SlowDown on a multipart part is retried by the SDK, then fails coded with nothing left (parts aborted)", async () => {
+    proxy.rules.push({ match: isPartUpload, fault: "slowdown" });
+    const data = randomBytes(11 * 1024 * 1024);
+    const err = (await storage().write("s3://faults/slow/b.bin", data).catch((e: unknown) => e)) as BtkitError;
+    expect(isBtkitError(err, "IO_WRITE_FAILED")).toBe(true);
+    expect(await keys("slow/")).toEqual([]);
+    // the part was tried more than once: retries happened before giving up
+    expect(proxy.seen.filter((s) => s.startsWith("PUT") && s.includes("partNumber=2")).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a transient 503 is retried and the write succeeds with the right bytes", async () => {
+    proxy.rules.push({ match: isPut, fault: "slowdown", times: 1 });
+    const data = randomBytes(4096);
+    const res = await storage().write("s3://faults/transient/c.bin", data);
+    expect(res.bytes).toBe(4096);
+    expect((await collect(await s3.storage().read("s3://faults/transient/c.bin"))).equals(data)).toBe(true);
+  });
+
+  it("a stalled server is a timeout error, not a hang, and leaves nothing", async () => {
+    proxy.rules.push({ match: isPut, fault: "stall" });
+    const err = (await storage().write("s3://faults/stall/d.bin", randomBytes(100)).catch((e: unknown) => e)) as BtkitError;
+    expect(isBtkitError(err, "IO_WRITE_FAILED")).toBe(true);
+    expect(await keys("stall/")).toEqual([]);
+  });
+
+  it("a read whose body is cut short is IO_READ_FAILED, never a short stream", async () => {
+    const data = randomBytes(300_000);
+    await s3.storage().write("s3://faults/cut/e.bin", data);
+    proxy.rules.push({ match: (r) => r.method === "GET" && r.url.includes("cut/e.bin"), fault: "cut-body" });
+    const err = (await collect(await storage().read("s3://faults/cut/e.bin")).catch((e: unknown) => e)) as BtkitError;
+    expect(isBtkitError(err, "IO_READ_FAILED")).toBe(true);
+    expect(err.context.location).toBe("s3://faults/cut/e.bin");
+  });
+});
