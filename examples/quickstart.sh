@@ -16,7 +16,7 @@ start=$(date +%s)
 
 "${btkit[@]}" prep "$demo/reviews.csv" --out "$demo/prep" --features rating,price,review --instances 2 --gzip \
   | "${btkit[@]}" submit --local --model-command "node $PWD/dist/bin/btkit.js example-model" \
-      --instance-count 2 --wait \
+      --instance-count 2 --wait --poll-seconds 1 \
   | "${btkit[@]}" join --out "$demo/joined.parquet" --format parquet \
   > "$demo/descriptor.json"
 

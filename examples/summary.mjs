@@ -18,9 +18,13 @@ console.log(`joined:  ${d.results.rows} rows -> ${out} (${table.numCols} columns
 console.log(`time:    ${seconds} s`);
 console.log("");
 const cols = table.schema.fields.map((f) => f.name);
+const isTime = cols.map((c) => String(table.schema.fields.find((f) => f.name === c).type).startsWith("Timestamp"));
 const show = (v) => (v === null || v === undefined ? "∅" : typeof v === "bigint" ? v.toString() : v instanceof Date ? v.toISOString() : String(v));
 const rows = [];
-for (let i = 0; i < Math.min(5, table.numRows); i++) rows.push(cols.map((c) => show(table.getChild(c).get(i)).slice(0, 28)));
+for (let i = 0; i < Math.min(5, table.numRows); i++) rows.push(cols.map((c, j) => {
+  const v = table.getChild(c).get(i);
+  return (isTime[j] && v !== null ? new Date(Number(v)).toISOString() : show(v)).slice(0, 28);
+}));
 const widths = cols.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j].length)));
 console.log(cols.map((c, j) => c.padEnd(widths[j])).join("  "));
 for (const r of rows) console.log(r.map((v, j) => v.padEnd(widths[j])).join("  "));

@@ -22,5 +22,6 @@ export {
   type ShardEntry,
   type SourceSection,
 } from "./protocol/descriptor.js";
+export { LAYOUT, SIDECAR_ROW_COLUMN, outputNameFor } from "./protocol/layout.js";
 export { Storage, parseLocation, formatLocation, type Location, type S3Settings, type StorageOptions, type WriteResult } from "./io/index.js";
 export { VERSION } from "./version.js";

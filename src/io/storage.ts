@@ -205,7 +205,10 @@ export class Storage {
         out.end();
         await finished(out);
       } catch (err) {
-        out.destroy();
+        // End, not destroy: an explicit destroy() closes the fd even with autoClose false, and the
+        // handle.close() below would then close it twice (an uncaught EBADF, or someone else's fd).
+        out.end();
+        await finished(out).catch(() => undefined);
         throw err;
       }
       await handle.sync();

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// Library example: an ETL step that prepares model-ready shards from rows your own code produces
+// (a database cursor, an API, a generator): no temporary file of yours, no CSV of yours.
+//
+//   node examples/etl-prepare.mjs OUT_DIR [ROWS]
+//
+// The rows are serialized as JSON Lines into an async iterable of bytes and handed to prepare() as
+// its stdin ("-"). prepare() infers the column types from a sample, writes two gzip'd CSV shards
+// (one per instance), their sidecars (the columns the model must not see), the SageMaker manifest
+// and the descriptor, and returns the descriptor. Like `btkit prep`, this script prints the
+// descriptor as one JSON line on stdout, so it pipes straight into `btkit submit`:
+//
+//   node examples/etl-prepare.mjs prep-out | btkit submit --local --model-command "btkit example-model" | btkit join --out joined.parquet
+import { prepare } from "btkit/prepare";
+
+const [out, rowsArg] = process.argv.slice(2);
+if (!out) {
+  console.error("usage: node examples/etl-prepare.mjs OUT_DIR [ROWS]");
+  process.exit(2);
+}
+const rows = Number(rowsArg ?? 5000);
+
+/** Stands in for your source: any async iterable of plain objects. */
+async function* orders(n) {
+  const cities = ["Zürich", "São Paulo", "Kraków", "Oslo", 'New York, "NY"'];
+  for (let i = 0; i < n; i++) {
+    // the source is asynchronous, as a cursor would be
+    if (i % 1000 === 0) await new Promise((r) => setImmediate(r));
+    yield {
+      order_id: i,
+      customer: `c-${(i * 7919) % 1009}`,
+      city: cities[i % cities.length],
+      quantity: 1 + (i % 9),
+      unit_price: Math.round(((i * 37) % 5000) + 99) / 100,
+      // a null now and then: it stays null in the sidecar and becomes an empty CSV field for the model
+      discount: i % 11 === 0 ? null : (i % 5) / 10,
+    };
+  }
+}
+
+/** Objects -> JSON Lines bytes, in chunks of about 64 KiB. */
+async function* jsonLines(objects) {
+  const encoder = new TextEncoder();
+  let text = "";
+  for await (const o of objects) {
+    text += `${JSON.stringify(o)}\n`;
+    if (text.length >= 65536) {
+      yield encoder.encode(text);
+      text = "";
+    }
+  }
+  if (text.length > 0) yield encoder.encode(text);
+}
+
+const started = Date.now();
+const descriptor = await prepare({
+  inputs: ["-"],
+  stdin: jsonLines(orders(rows)),
+  inputFormat: "jsonl",
+  out,
+  // the model sees these, in this order; every column is kept in the sidecar for the join
+  features: ["quantity", "unit_price", "discount"],
+  instances: 2,
+  gzipLevel: 6,
+  overwrite: true,
+  onProgress: (p) => {
+    if (p.done) console.error(`prepared ${p.rowsWritten} rows into ${p.shards} shards`);
+  },
+});
+
+const shards = descriptor.shards.map((s) => `${s.name} (${s.rows} rows)`).join(", ");
+console.error(`descriptor: ${descriptor.schema.columns.map((c) => `${c.name}:${c.type}`).join(" ")}`);
+console.error(`shards: ${shards}; manifest ${descriptor.manifest.location}; ${Date.now() - started} ms`);
+process.stdout.write(`${JSON.stringify(descriptor)}\n`);

@@ -1,0 +1,125 @@
+/** btkit join: match the job's .out files back to their rows and write the joined table. */
+import { BtkitError } from "../errors.js";
+import { COLUMN_TYPES, type ColumnType } from "../protocol/descriptor.js";
+import { join, joinFiles, parsePart, OUTPUT_FORMATS, PARQUET_COMPRESSIONS, PREDICTION_FORMATS, type OutputFormat, type ParquetCompression, type PredictionFormat } from "../join/index.js";
+import { COMMON_FLAGS, type Command } from "./command.js";
+import { Progress } from "./progress.js";
+
+export const joinCommand: Command = {
+  spec: {
+    name: "join",
+    summary: "join the job's predictions back to their rows: Parquet, Arrow, JSON Lines or CSV",
+    usage: "--out PATH|URI [--descriptor PATH|URI] [options]\n       btkit join --inputs PATH|URI... --outputs PATH|URI --out PATH|URI [options]",
+    description:
+      "Reads the descriptor (with its job section) from stdin or --descriptor. Before anything is written, every shard must have its .out with exactly one line per row: a missing .out, a count mismatch or a blank line is an error that names the shard and line. Prints the descriptor with its results section as one JSON line.",
+    examples: ["btkit prep data.csv --out s3://b/run1 | btkit submit ... | btkit join --out s3://b/run1/joined.parquet", "btkit join --descriptor run1/ --out joined/ --partitioned --format parquet"],
+    flags: {
+      descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin" },
+      inputs: { type: "string", value: "PATH|URI", multiple: true, help: "without a descriptor: model-input files (or folders of them), each paired with <name>.out under --outputs", group: "Without a descriptor" },
+      outputs: { type: "string", value: "PATH|URI", help: "without a descriptor: the folder/prefix holding the .out files", group: "Without a descriptor" },
+      "input-format": { type: "string", value: "FORMAT", choices: ["auto", "csv", "json"], default: "auto", help: "how input lines are read (auto: .csv names are CSV, others by their first line)", group: "Without a descriptor" },
+      "join-source": { type: "string", value: "SOURCE", choices: ["none", "input"], default: "none", help: "input: the outputs were made with JoinSource=Input (with a descriptor, the job request says)", group: "Without a descriptor" },
+      out: { type: "string", value: "PATH|URI", help: "where to write: a file, or a folder/prefix with --partitioned or --part", group: "Output" },
+      format: { type: "string", value: "FORMAT", choices: OUTPUT_FORMATS, default: "parquet", help: "output format", group: "Output" },
+      compression: { type: "string", value: "CODEC", choices: PARQUET_COMPRESSIONS, default: "zstd", help: "Parquet compression", group: "Output" },
+      "row-group-rows": { type: "int", value: "N", min: 1, default: 65536, help: "Parquet rows per row group", group: "Output" },
+      "parquet-version": { type: "int", value: "1|2", min: 1, max: 2, default: 1, help: "Parquet writer version: 2 (data page v2, delta encodings) is smaller on sequential numbers, but some older readers refuse it", group: "Output" },
+      partitioned: { type: "boolean", help: "one file per shard, then btkit.json last", group: "Output" },
+      part: { type: "string", value: "i/N", help: "join only slice i (0-based) of N of the shards; the parts form one dataset", group: "Output" },
+      "with-features": { type: "boolean", help: "also read the feature columns back from the model-input shards", group: "Output" },
+      "row-number": { type: "boolean", help: "keep the global row number column __btkit_row", group: "Output" },
+      "allow-missing": { type: "boolean", help: "join the shards that have an .out and list the others in results.missing", group: "Matching" },
+      "blank-lines": { type: "string", value: "POLICY", choices: ["error", "skip"], default: "error", help: "blank .out lines: error, or skip them (counted)", group: "Matching" },
+      "max-line-bytes": { type: "int", value: "N", min: 1, default: 64 * 1024 * 1024, help: "longest .out line accepted", group: "Matching" },
+      "prediction-format": { type: "string", value: "FORMAT", choices: PREDICTION_FORMATS, default: "auto", help: "how .out lines are read (auto: the job's Accept, else the first line)", group: "Predictions" },
+      "prediction-prefix": { type: "string", value: "TEXT", default: "pred_", help: "prefix of object-key and index prediction columns", group: "Predictions" },
+      "prediction-name": { type: "string", value: "NAME", default: "prediction", help: "column of a scalar prediction", group: "Predictions" },
+      "prediction-type": { type: "string", value: "NAME=TYPE", multiple: true, help: `declare a prediction column's type (${COLUMN_TYPES.join(", ")})`, group: "Predictions" },
+      "widen-to-utf8": { type: "boolean", help: "let values that conflict with their column's type become utf8 JSON text (counted)", group: "Predictions" },
+      ...COMMON_FLAGS,
+    },
+  },
+  async run(ctx, args) {
+    const f = args.flags;
+    const out = f.out as string | undefined;
+    if (out === undefined) throw new BtkitError("USAGE_MISSING", "btkit join needs --out PATH|URI: where to write the joined table", { option: "out" });
+    const types: Record<string, ColumnType> = {};
+    for (const spec of (f["prediction-type"] as string[] | undefined) ?? []) {
+      const m = /^([^=]+)=(.+)$/.exec(spec);
+      if (!m || !(COLUMN_TYPES as readonly string[]).includes(m[2]!)) {
+        throw new BtkitError("USAGE_BAD_VALUE", `--prediction-type takes NAME=TYPE with TYPE one of ${COLUMN_TYPES.join(", ")}, got ${JSON.stringify(spec)}`, { option: "prediction-type", got: spec });
+      }
+      types[m[1]!] = m[2] as ColumnType;
+    }
+    let part;
+    try {
+      part = f.part === undefined ? undefined : parsePart(f.part as string);
+    } catch (err) {
+      throw new BtkitError("USAGE_BAD_VALUE", `--part: ${(err as Error).message}`, { option: "part", got: f.part }, { cause: err });
+    }
+    const inputs = f.inputs as string[] | undefined;
+    if (inputs !== undefined) {
+      const outputs = f.outputs as string | undefined;
+      if (outputs === undefined) throw new BtkitError("USAGE_MISSING", "--inputs needs --outputs: the folder/prefix holding the .out files", { option: "outputs" });
+      if (part !== undefined) throw new BtkitError("USAGE_BAD_VALUE", "--part needs a descriptor (it slices the descriptor's shards)", { option: "part" });
+      const results = await joinFiles({
+        inputs,
+        outputs,
+        out,
+        storage: ctx.storage(),
+        inputFormat: f["input-format"] as "auto" | "csv" | "json",
+        joinSource: f["join-source"] as "none" | "input",
+        format: f.format as OutputFormat,
+        compression: f.compression as ParquetCompression,
+        rowGroupRows: f["row-group-rows"] as number,
+        partitioned: f.partitioned === true,
+        allowMissing: f["allow-missing"] === true,
+        blankLines: f["blank-lines"] as "error" | "skip",
+        maxLineBytes: f["max-line-bytes"] as number,
+        predictionFormat: f["prediction-format"] as PredictionFormat,
+        predictionPrefix: f["prediction-prefix"] as string,
+        predictionName: f["prediction-name"] as string,
+        predictionTypes: types,
+        widenToUtf8: f["widen-to-utf8"] === true,
+        signal: ctx.io.signal,
+      });
+      ctx.log(`join: ${results.rows} rows from ${results.pairs.length - results.missing.length} input files -> ${results.location}`);
+      if (results.missing.length > 0) ctx.warn(`${results.missing.length} inputs had no .out and were not joined: ${results.missing.join(", ")}`);
+      // no descriptor to extend: the results section alone, as one JSON line
+      await ctx.out(`${JSON.stringify({ results })}\n`);
+      return 0;
+    }
+    const { descriptor } = await ctx.readDescriptor(f.descriptor as string | undefined);
+    const progress = new Progress(ctx);
+    const { descriptor: joined, results } = await join({
+      descriptor,
+      out,
+      storage: ctx.storage(),
+      format: f.format as OutputFormat,
+      compression: f.compression as ParquetCompression,
+      rowGroupRows: f["row-group-rows"] as number,
+      parquetVersion: f["parquet-version"] as 1 | 2,
+      partitioned: f.partitioned === true,
+      part,
+      rowNumber: f["row-number"] === true,
+      withFeatures: f["with-features"] === true,
+      allowMissing: f["allow-missing"] === true,
+      blankLines: f["blank-lines"] as "error" | "skip",
+      maxLineBytes: f["max-line-bytes"] as number,
+      predictionFormat: f["prediction-format"] as PredictionFormat,
+      predictionPrefix: f["prediction-prefix"] as string,
+      predictionName: f["prediction-name"] as string,
+      predictionTypes: types,
+      widenToUtf8: f["widen-to-utf8"] === true,
+      signal: ctx.io.signal,
+      onProgress: (p) => {
+        if (p.phase === "check") progress.update({ label: "join: checking .out", done: p.shardsDone, total: p.shardsTotal, unit: "shards" });
+        else if (p.phase === "join") progress.update({ label: "join", done: p.rowsDone, total: p.rowsTotal, unit: "rows", detail: p.shard });
+      },
+    });
+    progress.finish({ label: "join", done: results.rows, total: results.rows, unit: "rows", detail: `-> ${results.location}` });
+    if (results.missing.length > 0) ctx.warn(`${results.missing.length} shards had no .out and were not joined: ${results.missing.join(", ")} (listed in results.missing)`);
+    await ctx.emitDescriptor(joined);
+    return 0;
+  },
+};

@@ -1,0 +1,25 @@
+/** btkit merge: thin over merge() (src/prepare). */
+import { merge } from "../prepare/index.js";
+import { parseDescriptor } from "../protocol/descriptor.js";
+import { COMMON_FLAGS, type Command } from "./command.js";
+
+export const mergeCommand: Command = {
+  spec: {
+    name: "merge",
+    summary: "combine the descriptors of btkit prep --part runs into one",
+    usage: "DESCRIPTOR...",
+    description:
+      "Reads the part descriptors (files or s3:// objects: OUT/parts/part-IofN.btkit.json, or a --part run's stdout saved to a file), checks that they are parts 0..N-1 of one preparation with one schema, renumbers rows globally (rewriting the sidecars of later parts), and writes OUT/manifest.json and OUT/btkit.json. Prints the merged descriptor as one JSON line.",
+    examples: ["btkit merge out/parts/part-0of2.btkit.json out/parts/part-1of2.btkit.json | btkit submit ..."],
+    positionals: { name: "DESCRIPTOR", min: 1, max: 100000 },
+    flags: { ...COMMON_FLAGS },
+  },
+  async run(ctx, args) {
+    const storage = ctx.storage();
+    const parts = [];
+    for (const p of args.positionals) parts.push(parseDescriptor(await storage.readText(p), p));
+    const d = await merge(parts, { storage });
+    await ctx.emitDescriptor(d);
+    return 0;
+  },
+};

@@ -1,0 +1,97 @@
+/** btkit prep: thin over prepare() (src/prepare). */
+import { BtkitError } from "../errors.js";
+import { prepare, type PrepareOptions } from "../prepare/index.js";
+import type { ColumnType } from "../protocol/descriptor.js";
+import type { ParsedArgs } from "./args.js";
+import { COMMON_FLAGS, type Command } from "./command.js";
+import { Progress, formatBytes } from "./progress.js";
+
+const list = (v: unknown): string[] | undefined => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : undefined);
+const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
+
+export const prepCommand: Command = {
+  spec: {
+    name: "prep",
+    summary: "turn tables into model-input shards, sidecars, a SageMaker manifest and a descriptor",
+    usage: "INPUT... --out LOCATION [options]",
+    description:
+      "Reads CSV/TSV (header row), JSON Lines, a JSON array of objects, Parquet or Arrow IPC, plain or gzip, from files, folders, s3:// objects or prefixes, or - (stdin), and writes under --out: shards/part-NNNNN.csv[.gz] or .jsonl[.gz], sidecars/part-NNNNN.arrow, manifest.json, rejects.jsonl (when rows were skipped) and btkit.json (last). Prints the descriptor as one JSON line on stdout. A rerun with the same inputs and options is a no-op.",
+    examples: ["btkit prep data.csv --out s3://bucket/prep/ --gzip --instances 4", "zcat x.csv.gz | btkit prep - --out ./prep --format jsonl --features a,b,c"],
+    positionals: { name: "INPUT", min: 1, max: 10000 },
+    flags: {
+      out: { type: "string", short: "o", value: "LOCATION", help: "output folder or s3:// prefix (required)", group: "Output" },
+      format: { type: "string", value: "FORMAT", choices: ["csv", "jsonl"], default: "csv", help: "model input format: headerless CSV or JSON Lines", group: "Output" },
+      gzip: { type: "int", value: "LEVEL", bareValue: "6", min: 0, max: 9, help: "gzip the shards (deterministic); bare --gzip means level 6", group: "Output" },
+      "shard-size": { type: "int", value: "BYTES", min: 1, default: 67108864, help: "target uncompressed shard size in bytes", group: "Output" },
+      "shard-rows": { type: "int", value: "N", min: 1, help: "rows per shard (instead of --shard-size; not with --instances)", group: "Output" },
+      instances: { type: "int", value: "N", min: 1, help: "shard count at least N and a multiple of N, balanced by size", group: "Output" },
+      overwrite: { type: "boolean", help: "replace an --out that holds a different preparation", group: "Output" },
+      part: { type: "string", value: "I/N", help: "prepare only slice I (0-based) of N of the input files, into the same --out as the other parts; combine with btkit merge", group: "Output" },
+      "input-format": { type: "string", value: "FORMAT", choices: ["csv", "tsv", "jsonl", "json", "parquet", "arrow"], help: "input format: json is one JSON array of objects, arrow is Arrow IPC (file or stream) (default: from the file name, else from the first bytes, else csv)", group: "Input" },
+      delimiter: { type: "string", short: "d", value: "CHAR", help: "CSV delimiter (default: detected from the header among , TAB ; |); 'tab' or \\t for TAB", group: "Input" },
+      quote: { type: "string", value: "CHAR", default: '"', help: "CSV quote character", group: "Input" },
+      columns: { type: "string", value: "A,B,...", help: "names replacing the header's (to fix empty or duplicate names)", group: "Input" },
+      features: { type: "string", value: "A,B,...", help: "model input columns, in order (default: every column not dropped)", group: "Columns" },
+      keep: { type: "string", value: "A,B,...", help: "columns kept in the sidecar for the join (default: every column not dropped)", group: "Columns" },
+      drop: { type: "string", value: "A,B,...", help: "columns removed entirely", group: "Columns" },
+      schema: { type: "string", value: "A:TYPE,...", help: "column types (int64, float64, bool, utf8, timestamp, json, null), or a JSON object", group: "Columns" },
+      text: { type: "boolean", help: "read every CSV column as text (no type inference)", group: "Columns" },
+      "sample-rows": { type: "int", value: "N", min: 1, default: 1000, help: "rows sampled to infer column types", group: "Columns" },
+      "max-payload-mb": { type: "number", value: "MB", min: 0, max: 100, default: 6, help: "largest encoded record (SageMaker MaxPayloadInMB)", group: "Checks" },
+      newlines: { type: "string", value: "POLICY", choices: ["reject", "replace", "escape"], default: "reject", help: "line breaks in values headed for CSV output", group: "Checks" },
+      "on-invalid": { type: "string", value: "POLICY", choices: ["fail", "skip"], default: "fail", help: "invalid rows: stop, or skip them to rejects.jsonl (counted)", group: "Checks" },
+      "blank-lines": { type: "string", value: "POLICY", choices: ["error", "skip"], default: "error", help: "blank lines inside the data", group: "Checks" },
+      ...COMMON_FLAGS,
+    },
+  },
+  async run(ctx, args: ParsedArgs) {
+    const f = args.flags;
+    if (typeof f.out !== "string") {
+      throw new BtkitError("USAGE_MISSING", "prep needs --out LOCATION (a folder or s3:// prefix)", { option: "out" });
+    }
+    let delimiter = typeof f.delimiter === "string" ? f.delimiter : undefined;
+    if (delimiter === "tab" || delimiter === "\\t") delimiter = "\t";
+    let part: { index: number; count: number } | undefined;
+    if (typeof f.part === "string") {
+      const m = /^(\d+)\/(\d+)$/.exec(f.part);
+      if (!m || Number(m[1]) >= Number(m[2]) || Number(m[2]) < 1) throw new BtkitError("USAGE_BAD_VALUE", `--part expects I/N with 0 <= I < N, got ${JSON.stringify(f.part)}`, { option: "part", got: f.part });
+      part = { index: Number(m[1]), count: Number(m[2]) };
+    }
+    const progress = new Progress(ctx);
+    const options: PrepareOptions = {
+      inputs: args.positionals,
+      out: f.out,
+      storage: ctx.storage(),
+      stdin: ctx.io.stdin,
+      inputFormat: f["input-format"] as PrepareOptions["inputFormat"],
+      delimiter,
+      quote: typeof f.quote === "string" ? f.quote : undefined,
+      columns: list(f.columns),
+      format: f.format as "csv" | "jsonl" | undefined,
+      gzipLevel: num(f.gzip),
+      features: list(f.features),
+      keep: list(f.keep),
+      drop: list(f.drop),
+      schema: typeof f.schema === "string" ? (f.schema as string | Record<string, ColumnType>) : undefined,
+      text: f.text === true,
+      sampleRows: num(f["sample-rows"]),
+      shardSize: num(f["shard-size"]),
+      shardRows: num(f["shard-rows"]),
+      instances: num(f.instances),
+      maxPayloadMb: num(f["max-payload-mb"]),
+      newlines: f.newlines as PrepareOptions["newlines"],
+      onInvalid: f["on-invalid"] as PrepareOptions["onInvalid"],
+      blankLines: f["blank-lines"] as PrepareOptions["blankLines"],
+      overwrite: f.overwrite === true,
+      part,
+      onProgress: (p) => {
+        const state = { label: "prep", done: p.rowsRead, unit: "rows", detail: `${formatBytes(p.bytesRead)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ""}, ${p.shards} shards${p.rowsSkipped > 0 ? `, ${p.rowsSkipped} skipped` : ""}` };
+        if (p.done) progress.finish(state);
+        else progress.update(state);
+      },
+    };
+    const d = await prepare(options);
+    await ctx.emitDescriptor(d);
+    return 0;
+  },
+};

@@ -1,0 +1,39 @@
+/** btkit status: the descriptor's job as the service sees it now (and, with --wait, until it ends). */
+import { BtkitError } from "../errors.js";
+import { describeTransformJob, updateJobSection } from "../submit/index.js";
+import { COMMON_FLAGS, type Command } from "./command.js";
+import { DEFAULT_DEPS, LOCAL_FLAGS, WAIT_FLAGS, watchAndEmit, type JobCommandDeps } from "./cmd-submit.js";
+
+export function createStatusCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command {
+  return {
+    spec: {
+      name: "status",
+      summary: "show (or wait for) the transform job of a submitted descriptor",
+      usage: "[--descriptor PATH|URI] [--wait]",
+      description: "Describes the descriptor's job, prints the descriptor with the job's current status, and with --wait reattaches to it until it ends. The exit code says how the job ended (0 while it runs).",
+      flags: {
+        descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin" },
+        ...LOCAL_FLAGS,
+        ...WAIT_FLAGS,
+        ...COMMON_FLAGS,
+      },
+    },
+    async run(ctx, args) {
+      const { descriptor, source } = await ctx.readDescriptor(args.flags.descriptor as string | undefined);
+      const job = descriptor.job;
+      if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: run btkit submit first", { location: source });
+      const backend = await deps.backend(ctx, args, { job });
+      try {
+        const d = await describeTransformJob(job.name, backend.sagemaker);
+        if (!d) throw new BtkitError("SUBMIT_SERVICE", `no transform job named ${job.name} at ${job.endpoint ?? "SageMaker"}${job.region ? ` (${job.region})` : ""}`, { job: job.name });
+        const updated = { ...descriptor, job: updateJobSection(job, d) };
+        ctx.log(`job ${job.name}: ${updated.job.status}${updated.job.failureReason ? `: ${updated.job.failureReason}` : ""}`);
+        return await watchAndEmit(ctx, args, updated, backend, source);
+      } finally {
+        await backend.close();
+      }
+    },
+  };
+}
+
+export const statusCommand = createStatusCommand();

@@ -1,0 +1,43 @@
+/** btkit stop: stops the descriptor's job (Stopping, then Stopped; a stopped job stores no output). */
+import { BtkitError } from "../errors.js";
+import { describeTransformJob, stopTransformJob, updateJobSection } from "../submit/index.js";
+import { COMMON_FLAGS, type Command } from "./command.js";
+import { DEFAULT_DEPS, LOCAL_FLAGS, type JobCommandDeps } from "./cmd-submit.js";
+
+export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command {
+  return {
+    spec: {
+      name: "stop",
+      summary: "stop the transform job of a submitted descriptor",
+      usage: "[--descriptor PATH|URI]",
+      flags: {
+        descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin" },
+        ...LOCAL_FLAGS,
+        ...COMMON_FLAGS,
+      },
+    },
+    async run(ctx, args) {
+      const { descriptor, source } = await ctx.readDescriptor(args.flags.descriptor as string | undefined);
+      const job = descriptor.job;
+      if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: nothing to stop", { location: source });
+      const backend = await deps.backend(ctx, args, { job });
+      try {
+        const before = await describeTransformJob(job.name, backend.sagemaker);
+        if (!before) throw new BtkitError("SUBMIT_SERVICE", `no transform job named ${job.name}`, { job: job.name });
+        if (before.TransformJobStatus === "InProgress") {
+          await stopTransformJob(job.name, { client: backend.sagemaker });
+          ctx.log(`stopping job ${job.name}`);
+        } else {
+          ctx.log(`job ${job.name} is already ${before.TransformJobStatus}: nothing to stop`);
+        }
+        const after = (await describeTransformJob(job.name, backend.sagemaker)) ?? before;
+        await ctx.emitDescriptor({ ...descriptor, job: updateJobSection(job, after) });
+        return 0;
+      } finally {
+        await backend.close();
+      }
+    },
+  };
+}
+
+export const stopCommand = createStopCommand();

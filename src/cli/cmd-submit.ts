@@ -1,0 +1,373 @@
+/**
+ * btkit submit: descriptor on stdin (or --descriptor) -> CreateTransformJob -> the descriptor with
+ * its job section on stdout. Thin over btkit/submit; the clients come from the standard AWS
+ * configuration (or from the deps, for tests and --local).
+ */
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { SageMakerClient, type CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
+import { createHash } from "node:crypto";
+import { BtkitError } from "../errors.js";
+import type { Descriptor, JobSection } from "../protocol/descriptor.js";
+import { outputNameFor } from "../protocol/layout.js";
+import {
+  buildTransformJobRequest,
+  createLogTailer,
+  defaultOutputUri,
+  ensureModel,
+  estimateCost,
+  estimateInstanceSeconds,
+  formatCost,
+  historyWith,
+  jobRecord,
+  missingShards,
+  requestWarnings,
+  retryRequest,
+  stopTransformJob,
+  submitTransformJob,
+  updateJobSection,
+  waitForTransformJob,
+  writeRetryManifest,
+  type LogsLike,
+  type SageMakerLike,
+  type TransformRequestOptions,
+} from "../submit/index.js";
+import type { FlagSpec, ParsedArgs } from "./args.js";
+import { COMMON_FLAGS, type Command } from "./command.js";
+import type { CliContext } from "./context.js";
+import { Progress } from "./progress.js";
+
+/** The clients a job command talks to. */
+export interface Backend {
+  kind: "sagemaker" | "emulator";
+  sagemaker: SageMakerLike;
+  logs: LogsLike;
+  endpoint?: string;
+  region?: string;
+  /** the emulator runs in this process (--local): it lives only as long as the command */
+  local?: boolean;
+  close(): Promise<void>;
+}
+
+/** How job commands get their backend: AWS from the environment unless a test or --local says otherwise. */
+export interface JobCommandDeps {
+  /** `job`: the descriptor's job, when the command acts on it; `outputLocation`: where output goes */
+  backend(ctx: CliContext, args: ParsedArgs, hint: { job?: JobSection; outputLocation?: string }): Promise<Backend>;
+}
+
+function credentialsFromEnv(env: Record<string, string | undefined>): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined {
+  if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return undefined;
+  return { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN };
+}
+
+/**
+ * AWS from the standard configuration: AWS_REGION (or AWS_DEFAULT_REGION), AWS_PROFILE, and
+ * AWS_ENDPOINT_URL_SAGEMAKER / AWS_ENDPOINT_URL_CLOUDWATCH_LOGS / AWS_ENDPOINT_URL. A descriptor
+ * whose job ran on another endpoint (an emulator) is reached there.
+ */
+export function awsBackend(ctx: CliContext, job?: JobSection): Backend {
+  const env = ctx.env;
+  const region = job?.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const credentials = credentialsFromEnv(env);
+  const smEndpoint = job?.endpoint ?? env.AWS_ENDPOINT_URL_SAGEMAKER ?? env.AWS_ENDPOINT_URL;
+  const logsEndpoint = job?.endpoint ?? env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ?? env.AWS_ENDPOINT_URL;
+  const sagemaker = new SageMakerClient({ region, endpoint: smEndpoint, ...(credentials ? { credentials } : {}) });
+  const logs = new CloudWatchLogsClient({ region, endpoint: logsEndpoint, ...(credentials ? { credentials } : {}) });
+  // An endpoint on loopback is an emulator (`btkit emulator`), which also reads file:// locations.
+  const loopback = smEndpoint !== undefined && /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(smEndpoint);
+  return {
+    kind: job?.backend ?? (loopback ? "emulator" : "sagemaker"),
+    sagemaker,
+    logs,
+    endpoint: smEndpoint,
+    region,
+    close: async () => {
+      sagemaker.destroy();
+      logs.destroy();
+    },
+  };
+}
+
+export const DEFAULT_DEPS: JobCommandDeps = {
+  backend: async (ctx, args, hint) => {
+    if (args.flags.local !== true && args.flags.state === undefined) return awsBackend(ctx, hint.job);
+    const local = await import("./local-emulator.js");
+    const state = args.flags.state === undefined ? local.defaultStateDir(ctx, hint.outputLocation ?? hint.job?.outputLocation ?? ".") : ctx.storage().parse(String(args.flags.state));
+    if (typeof state !== "string" && state.kind !== "local") throw new BtkitError("USAGE_BAD_VALUE", "--state must be a local folder", { option: "--state" });
+    return local.startLocalBackend(ctx, typeof state === "string" ? state : state.path);
+  },
+};
+
+const G_REQ = "Request";
+const G_MODEL = "Model";
+const G_WAIT = "Waiting";
+const G_OUT = "Input and output";
+const G_LOCAL = "Local (emulator)";
+
+/** Flags that choose the in-process emulator instead of AWS. */
+export const LOCAL_FLAGS = {
+  local: { type: "boolean", help: "run on the emulator in this process (on 127.0.0.1) instead of AWS; implies --wait", group: G_LOCAL },
+  state: { type: "string", value: "DIR", help: "the emulator's state folder (implies --local); default: emulator-state/ beside the output folder", group: G_LOCAL },
+} as const satisfies Record<string, FlagSpec>;
+
+/** Flags shared by submit and status (waiting and watching). */
+export const WAIT_FLAGS = {
+  wait: { type: "boolean", help: "wait for the job to end, with progress on stderr; the exit code says how it ended", group: G_WAIT },
+  timeout: { type: "number", value: "SECONDS", min: 0, help: "stop waiting after this long (exit 5; the job goes on); default: no limit", group: G_WAIT },
+  "poll-seconds": { type: "number", value: "SECONDS", min: 0, default: 5, help: "first interval between status polls; it grows by half up to 60 s", group: G_WAIT },
+  logs: { type: "boolean", help: "stream the job's CloudWatch logs (/aws/sagemaker/TransformJobs, <job>/...) to stderr while waiting", group: G_WAIT },
+  "stop-on-interrupt": { type: "boolean", help: "on Ctrl-C stop the job instead of detaching from it", group: G_WAIT },
+  "price-per-hour": { type: "number", value: "USD", min: 0, help: "instance price for the cost report; default: a bundled us-east-1 on-demand table", group: G_WAIT },
+} as const satisfies Record<string, FlagSpec>;
+
+const FLAGS = {
+  descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin (a folder means its btkit.json)", group: G_OUT },
+  model: { type: "string", value: "NAME", help: "the SageMaker model to run (created first with --model-data/--image)", group: G_MODEL },
+  "model-data": { type: "string", value: "S3URI", help: "model.tar.gz to create the model from when it does not exist", group: G_MODEL },
+  image: { type: "string", value: "URI", help: "inference image of the model to create", group: G_MODEL },
+  role: { type: "string", value: "ARN", help: "execution role of the model to create", group: G_MODEL },
+  "instance-type": { type: "string", value: "TYPE", default: "ml.m5.large", help: "transform instance type", group: G_REQ },
+  "instance-count": { type: "int", value: "N", default: 1, help: "number of instances (1-100); each takes whole shards", group: G_REQ },
+  strategy: { type: "string", value: "S", choices: ["MultiRecord", "SingleRecord"], default: "MultiRecord", help: "BatchStrategy", group: G_REQ },
+  "max-payload-mb": { type: "int", value: "MB", help: "MaxPayloadInMB (0-100); default: unset when the largest record fits 6 MB, else the size it needs", group: G_REQ },
+  concurrency: { type: "int", value: "N", help: "MaxConcurrentTransforms per instance; default: unset (the container decides, else 1)", group: G_REQ },
+  output: { type: "string", value: "URI", help: "S3OutputPath; default: output/ beside the manifest", group: G_OUT },
+  accept: { type: "string", value: "MIME", help: "TransformOutput.Accept; default: the descriptor's content type", group: G_REQ },
+  "input-filter": { type: "string", value: "JSONPATH", help: "DataProcessing.InputFilter", group: G_REQ },
+  "output-filter": { type: "string", value: "JSONPATH", help: "DataProcessing.OutputFilter", group: G_REQ },
+  "join-source": { type: "string", value: "S", choices: ["Input", "None"], help: "DataProcessing.JoinSource", group: G_REQ },
+  env: { type: "string", value: "K=V", multiple: true, help: "container environment variable", group: G_REQ },
+  tag: { type: "string", value: "K=V", multiple: true, help: "tag on the job", group: G_REQ },
+  "output-kms-key": { type: "string", value: "KEY", help: "TransformOutput.KmsKeyId", group: G_REQ },
+  "volume-kms-key": { type: "string", value: "KEY", help: "TransformResources.VolumeKmsKeyId", group: G_REQ },
+  "invocation-timeout": { type: "int", value: "SECONDS", help: "ModelClientConfig.InvocationsTimeoutInSeconds (1-3600; service default 600)", group: G_REQ },
+  "invocation-retries": { type: "int", value: "N", help: "ModelClientConfig.InvocationsMaxRetries (0-3; service default 3)", group: G_REQ },
+  name: { type: "string", value: "NAME", help: "an explicit job name instead of the derived one", group: G_REQ },
+  "name-prefix": { type: "string", value: "P", default: "btkit", help: "prefix of the derived job name (<prefix>-<hash of data and request>)", group: G_REQ },
+  new: { type: "boolean", help: "launch a fresh job even when this request ran before", group: G_REQ },
+  "dry-run": { type: "boolean", help: "print the request as JSON for aws sagemaker create-transform-job --cli-input-json; call nothing", group: G_REQ },
+  "expected-seconds-per-shard": { type: "number", value: "SECONDS", min: 0, help: "with --dry-run: estimate instance-seconds and cost", group: G_REQ },
+  "retry-failed": { type: "boolean", help: "relaunch only the shards of the descriptor's job that have no .out, into the same output", group: G_REQ },
+  ...LOCAL_FLAGS,
+  "model-command": { type: "string", value: "CMD", help: "with --local: the model is this command, started with `serve` (port from SAGEMAKER_BIND_TO_PORT)", group: G_LOCAL },
+  "model-url": { type: "string", value: "URL", help: "with --local: the model is already served at this URL", group: G_LOCAL },
+  ...WAIT_FLAGS,
+  ...COMMON_FLAGS,
+} as const satisfies Record<string, FlagSpec>;
+
+function str(args: ParsedArgs, name: string): string | undefined {
+  const v = args.flags[name];
+  return v === undefined ? undefined : String(v);
+}
+
+function num(args: ParsedArgs, name: string): number | undefined {
+  const v = args.flags[name];
+  return v === undefined ? undefined : Number(v);
+}
+
+function pairs(args: ParsedArgs, name: string): Record<string, string> | undefined {
+  const vs = args.flags[name] as string[] | undefined;
+  if (vs === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const v of vs) {
+    const eq = String(v).indexOf("=");
+    if (eq <= 0) throw new BtkitError("USAGE_BAD_VALUE", `--${name} expects KEY=VALUE, got ${JSON.stringify(v)}`, { option: `--${name}`, got: v });
+    out[String(v).slice(0, eq)] = String(v).slice(eq + 1);
+  }
+  return out;
+}
+
+/** The model name derived from what it is made of, when --model is not given with --image. */
+function derivedModelName(image: string, data: string | undefined, role: string | undefined): string {
+  return `btkit-model-${createHash("sha256").update(JSON.stringify([image, data ?? null, role ?? null])).digest("hex").slice(0, 16)}`;
+}
+
+export function requestOptions(args: ParsedArgs, model: string | undefined, allowFileUris: boolean): TransformRequestOptions {
+  return {
+    model,
+    instanceType: str(args, "instance-type"),
+    instanceCount: num(args, "instance-count"),
+    strategy: str(args, "strategy") as TransformRequestOptions["strategy"],
+    maxPayloadMb: num(args, "max-payload-mb"),
+    concurrency: num(args, "concurrency"),
+    output: str(args, "output"),
+    accept: str(args, "accept"),
+    inputFilter: str(args, "input-filter"),
+    outputFilter: str(args, "output-filter"),
+    joinSource: str(args, "join-source") as TransformRequestOptions["joinSource"],
+    environment: pairs(args, "env"),
+    tags: pairs(args, "tag"),
+    outputKmsKey: str(args, "output-kms-key"),
+    volumeKmsKey: str(args, "volume-kms-key"),
+    invocationTimeoutSeconds: num(args, "invocation-timeout"),
+    invocationRetries: num(args, "invocation-retries"),
+    jobName: str(args, "name"),
+    namePrefix: str(args, "name-prefix"),
+    nameSalt: args.flags.new === true ? `${Date.now()}-${Math.random()}` : undefined,
+    allowFileUris,
+  };
+}
+
+function fmtSecs(s: number): string {
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m${String(sec).padStart(2, "0")}s` : m > 0 ? `${m}m${String(sec).padStart(2, "0")}s` : `${sec}s`;
+}
+
+/**
+ * Waits for the descriptor's job (when --wait), reports progress, logs and cost, prints the
+ * updated descriptor and returns the exit code (or throws the coded error of how the job ended).
+ */
+export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descriptor, backend: Backend, source: string): Promise<number> {
+  const job = d.job!;
+  let current = d;
+  // an in-process emulator stops its jobs when it closes: --local always waits
+  const wait = args.flags.wait === true || backend.local === true;
+  if (wait) {
+    const names = (job.shards ?? d.shards.map((s) => s.name)).map(outputNameFor);
+    const progress = new Progress(ctx);
+    const waiter = waitForTransformJob(job.name, {
+      client: backend.sagemaker,
+      storage: ctx.storage(),
+      outputLocation: job.outputLocation,
+      expectedOutputs: names,
+      pollSeconds: num(args, "poll-seconds"),
+      timeoutSeconds: num(args, "timeout"),
+      signal: ctx.io.signal,
+      logs: args.flags.logs === true ? createLogTailer(job.name, { client: backend.logs }) : undefined,
+    });
+    for await (const ev of waiter) {
+      for (const l of ev.logs) ctx.log(`[${l.stream}] ${l.message}`);
+      current = { ...current, job: updateJobSection(current.job!, ev.description) };
+      const state = { label: `job ${ev.job}`, done: ev.outputsPresent, total: ev.outputsExpected, unit: ".out files", detail: `${ev.status}, job elapsed ${fmtSecs(ev.elapsedSeconds)}, waited` };
+      if (ev.interrupted) {
+        progress.finish();
+        if (args.flags["stop-on-interrupt"] === true) {
+          await stopTransformJob(ev.job, { client: backend.sagemaker });
+          ctx.warn(`interrupted: stopping job ${ev.job} (--stop-on-interrupt); no output is stored for a stopped job`);
+          current = { ...current, job: { ...current.job!, status: "Stopping" } };
+        } else {
+          const how = `btkit status --wait${backend.local ? " --local" : ""} --descriptor ${source === "stdin" ? "<the descriptor printed on stdout>" : source}`;
+          ctx.warn(
+            backend.local
+              ? `interrupted: the in-process emulator stops job ${ev.job} as it exits; rerun the same btkit submit --local to see its end (${how})`
+              : `interrupted: detached from job ${ev.job}, which goes on; reattach with: ${how} (or rerun the same btkit submit: it attaches)`,
+          );
+        }
+        await ctx.emitDescriptor(current);
+        throw new BtkitError("SUBMIT_INTERRUPTED", `interrupted while waiting for job ${ev.job}`, { job: ev.job });
+      }
+      if (ev.terminal || ev.timedOut) progress.finish(state);
+      else progress.update(state, true);
+    }
+  }
+  const final = current.job!;
+  if (final.instanceSeconds !== undefined) {
+    const type = String((final.request.TransformResources as { InstanceType?: string } | undefined)?.InstanceType ?? "");
+    const cost = estimateCost(final.instanceSeconds, type, num(args, "price-per-hour"));
+    ctx.log(cost ? `job ${final.name}: ${formatCost(cost)}` : `job ${final.name}: ${final.instanceSeconds} instance-seconds (no price known for ${type}: give --price-per-hour)`);
+  }
+  await ctx.emitDescriptor(current);
+  if (final.status === "Failed") throw new BtkitError("SUBMIT_JOB_FAILED", `transform job ${final.name} failed: ${final.failureReason ?? "(no FailureReason given)"}`, { job: final.name });
+  if (final.status === "Stopped") throw new BtkitError("SUBMIT_JOB_STOPPED", `transform job ${final.name} was stopped`, { job: final.name });
+  if (wait && final.status !== "Completed") {
+    throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for job ${final.name} after ${num(args, "timeout")} s; it is ${final.status} and goes on (btkit status --wait reattaches)`, { job: final.name });
+  }
+  return 0;
+}
+
+export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command {
+  return {
+    spec: {
+      name: "submit",
+      summary: "launch (or attach to) the transform job for a prepared descriptor",
+      usage: "[--descriptor PATH|URI] --model NAME [options]",
+      description:
+        "Builds the CreateTransformJob request from the descriptor (manifest, content type, split, compression and payload size come from it) plus the options, checks every service constraint, and launches the job under a name derived from the data and the request, so a rerun attaches to the job instead of paying twice. Prints the descriptor with its job section.",
+      examples: [
+        "btkit prep data.csv --out s3://b/run1 | btkit submit --model my-model --wait > run1.json",
+        "btkit submit --descriptor s3://b/run1 --model my-model --instance-count 4 --dry-run",
+      ],
+      flags: FLAGS,
+    },
+    async run(ctx, args) {
+      const { descriptor: input, source } = await ctx.readDescriptor(str(args, "descriptor"));
+      const dryRun = args.flags["dry-run"] === true;
+      const local = args.flags.local === true || args.flags.state !== undefined;
+      const modelCommand = str(args, "model-command");
+      const modelUrl = str(args, "model-url");
+      if ((modelCommand !== undefined || modelUrl !== undefined) && !local) {
+        throw new BtkitError("USAGE_MISSING", "--model-command and --model-url run the model on the emulator: add --local", { option: "--local" });
+      }
+      if (modelCommand !== undefined && modelUrl !== undefined) throw new BtkitError("USAGE_BAD_VALUE", "give --model-command or --model-url, not both", { option: "--model-url" });
+      if ((modelCommand !== undefined || modelUrl !== undefined) && args.flags.image !== undefined) throw new BtkitError("USAGE_BAD_VALUE", "--image and --model-command/--model-url both say what the model runs: give one", { option: "--image" });
+      // the emulator's image forms (DESIGN.md §6): a command started with `serve`, or a running server
+      const image = modelCommand !== undefined ? `local-cmd:${modelCommand}` : modelUrl !== undefined ? `local-url:${modelUrl}` : str(args, "image");
+      const modelData = str(args, "model-data");
+      const role = str(args, "role");
+      if ((modelData !== undefined || role !== undefined) && image === undefined) {
+        throw new BtkitError("USAGE_MISSING", "--model-data and --role create a model and need --image URI", { option: "--image" });
+      }
+      const model = str(args, "model") ?? (image !== undefined ? derivedModelName(image, modelData, role) : undefined);
+      const retry = args.flags["retry-failed"] === true;
+      const outputHint = retry ? input.job?.outputLocation : (str(args, "output") ?? defaultOutputUri(input));
+      const backend = dryRun ? undefined : await deps.backend(ctx, args, { job: retry ? input.job : undefined, outputLocation: outputHint });
+      try {
+        // file:// locations are the emulator's extension: AWS gets s3:// only (checked before sending)
+        const allowFile = backend?.kind === "emulator" || (dryRun && local);
+        let request: CreateTransformJobRequest;
+        let shards: string[] | undefined;
+        let history: JobSection["history"];
+        if (retry) {
+          if (!input.job) throw new BtkitError("SUBMIT_NO_JOB", "--retry-failed needs a descriptor printed by btkit submit (it has no job section)", {});
+          if (input.job.status === "InProgress" || input.job.status === "Stopping") {
+            throw new BtkitError("SUBMIT_INVALID_REQUEST", `--retry-failed: job ${input.job.name} is still ${input.job.status}; wait for it first (btkit status --wait)`, { job: input.job.name });
+          }
+          const missing = await missingShards(input, ctx.storage());
+          if (missing.length === 0) {
+            ctx.log(`every shard of job ${input.job.name} has its .out file: nothing to retry`);
+            await ctx.emitDescriptor(input);
+            return 0;
+          }
+          shards = missing.map((s) => s.name);
+          const manifest = dryRun ? `${input.manifest.location.replace(/[^/]*$/, "")}manifest-retry-${(input.job.history?.length ?? 0) + 1}.json` : await writeRetryManifest(input, missing, ctx.storage());
+          ctx.log(`retrying ${missing.length} shard(s) without output: ${shards.join(", ")} (manifest ${manifest})`);
+          request = retryRequest(input, manifest, { namePrefix: str(args, "name-prefix"), allowFileUris: allowFile });
+          history = historyWith(input);
+        } else {
+          request = buildTransformJobRequest(input, requestOptions(args, model, allowFile));
+        }
+        for (const w of requestWarnings(input, request, shards?.length)) ctx.warn(w);
+        if (dryRun) {
+          const seconds = num(args, "expected-seconds-per-shard");
+          if (seconds !== undefined) {
+            const count = request.TransformResources?.InstanceCount ?? 1;
+            const est = estimateInstanceSeconds(shards?.length ?? input.shards.length, count, seconds);
+            const cost = estimateCost(est, request.TransformResources?.InstanceType ?? "", num(args, "price-per-hour"));
+            ctx.log(`estimate: ${cost ? formatCost(cost) : `${est} instance-seconds (no price known: give --price-per-hour)`}`);
+          }
+          await ctx.out(`${JSON.stringify(request, null, 2)}\n`);
+          return 0;
+        }
+        const be = backend!;
+        if (image !== undefined && !retry) {
+          const { created } = await ensureModel({ name: model!, image, modelDataUrl: modelData, role }, { client: be.sagemaker });
+          ctx.log(created ? `created model ${model}` : `model ${model} exists with the same settings`);
+        }
+        const result = await submitTransformJob(request, { client: be.sagemaker });
+        ctx.log(result.attached ? `attached to existing job ${result.name} (${result.description.TransformJobStatus}); nothing launched` : `launched job ${result.name}`);
+        const record = jobRecord(request, result.description, { backend: be.kind, endpoint: be.kind === "emulator" ? be.endpoint : undefined, region: be.region, shards });
+        if (!retry && input.job) {
+          // the same job again keeps its history; another job for the same data records the earlier ones
+          history = input.job.name === result.name ? input.job.history : historyWith(input).filter((h) => h.name !== result.name);
+        }
+        const d: Descriptor = { ...input, job: history && history.length > 0 ? { ...record, history } : record };
+        return await watchAndEmit(ctx, args, d, be, source);
+      } finally {
+        await backend?.close();
+      }
+    },
+  };
+}
+
+export const submitCommand = createSubmitCommand();

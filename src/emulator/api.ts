@@ -1,0 +1,202 @@
+/**
+ * The SageMaker control-plane operations the emulator answers (awsJson1_1 bodies in, out).
+ * Errors are ApiErrors in the shapes the service uses: a duplicate job name is ResourceInUse, an
+ * unknown job ResourceNotFound; models answer ValidationException for both ("Cannot create
+ * already existing model", "Could not find model"), as the service does.
+ */
+import { ApiError, validation } from "./api-error.js";
+import { planDataProcessing } from "./data-processing.js";
+import type { SliceEnd } from "./jsonpath.js";
+import type { JobRecord, ModelRecord, StateStore, TransformJobStatus } from "./state.js";
+import { validateCreateModel, validateCreateTransformJob } from "./validate.js";
+
+type Json = Record<string, unknown>;
+
+export interface ApiContext {
+  state: StateStore;
+  region: string;
+  account: string;
+  sliceEnd: SliceEnd;
+  /** starts running a job that was just created */
+  launch(job: JobRecord): void;
+  /** asks a running job to stop */
+  stop(job: JobRecord): void;
+}
+
+const sec = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms / 1000);
+
+function page<T>(items: T[], body: Json, max = 100): { items: T[]; next?: string } {
+  const mr = body.MaxResults;
+  if (mr !== undefined && (typeof mr !== "number" || mr < 1 || mr > max)) {
+    throw validation(`1 validation error detected: Value '${String(mr)}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and ${max}`);
+  }
+  const limit = (mr as number | undefined) ?? max;
+  let start = 0;
+  if (typeof body.NextToken === "string") {
+    start = Number(Buffer.from(body.NextToken, "base64url").toString("utf8"));
+    if (!Number.isInteger(start) || start < 0) throw validation(`Invalid pagination token: ${body.NextToken}`);
+  }
+  const slice = items.slice(start, start + limit);
+  const out: { items: T[]; next?: string } = { items: slice };
+  if (start + limit < items.length) out.next = Buffer.from(String(start + limit)).toString("base64url");
+  return out;
+}
+
+function timeFilter(body: Json, created: number, modified?: number): boolean {
+  const t = (k: string): number | undefined => (typeof body[k] === "number" ? (body[k] as number) * 1000 : undefined);
+  const ca = t("CreationTimeAfter");
+  const cb = t("CreationTimeBefore");
+  const ma = t("LastModifiedTimeAfter");
+  const mb = t("LastModifiedTimeBefore");
+  if (ca !== undefined && !(created > ca)) return false;
+  if (cb !== undefined && !(created < cb)) return false;
+  if (modified !== undefined && ma !== undefined && !(modified > ma)) return false;
+  if (modified !== undefined && mb !== undefined && !(modified < mb)) return false;
+  return true;
+}
+
+function sortBy<T>(items: T[], key: (t: T) => string | number, order: unknown): T[] {
+  items.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  if (order !== "Ascending") items.reverse();
+  return items;
+}
+
+function describeJob(j: JobRecord): Json {
+  const r = j.request;
+  const out: Json = {
+    TransformJobName: r.TransformJobName,
+    TransformJobArn: j.arn,
+    TransformJobStatus: j.status,
+    ModelName: r.ModelName,
+    TransformInput: {
+      DataSource: r.TransformInput.DataSource,
+      ContentType: r.TransformInput.ContentType,
+      CompressionType: r.TransformInput.CompressionType ?? "None",
+      SplitType: r.TransformInput.SplitType ?? "None",
+    },
+    TransformOutput: { S3OutputPath: r.TransformOutput.S3OutputPath, Accept: r.TransformOutput.Accept, AssembleWith: r.TransformOutput.AssembleWith ?? "None", KmsKeyId: r.TransformOutput.KmsKeyId ?? "" },
+    TransformResources: r.TransformResources,
+    CreationTime: sec(j.creationTime),
+    TransformStartTime: sec(j.startTime),
+    TransformEndTime: sec(j.endTime),
+    FailureReason: j.failureReason,
+    MaxConcurrentTransforms: r.MaxConcurrentTransforms,
+    MaxPayloadInMB: r.MaxPayloadInMB,
+    BatchStrategy: r.BatchStrategy,
+    ModelClientConfig: r.ModelClientConfig,
+    Environment: r.Environment ?? {},
+    DataProcessing: { InputFilter: r.DataProcessing?.InputFilter ?? "$", JoinSource: r.DataProcessing?.JoinSource ?? "None", OutputFilter: r.DataProcessing?.OutputFilter ?? "$" },
+  };
+  return out;
+}
+
+export async function callSageMaker(op: string, body: Json, ctx: ApiContext): Promise<Json> {
+  const { state } = ctx;
+  const modelArn = (name: string): string => `arn:aws:sagemaker:${ctx.region}:${ctx.account}:model/${name.toLowerCase()}`;
+  switch (op) {
+    case "CreateModel": {
+      const req = validateCreateModel(body);
+      if (state.models.has(req.ModelName)) throw validation(`Cannot create already existing model "${modelArn(req.ModelName)}".`);
+      const m: ModelRecord = { request: req, arn: modelArn(req.ModelName), creationTime: Date.now() };
+      await state.saveModel(m);
+      state.models.set(req.ModelName, m);
+      return { ModelArn: m.arn };
+    }
+    case "DescribeModel": {
+      const name = String(body.ModelName ?? "");
+      const m = state.models.get(name);
+      if (!m) throw validation(`Could not find model "${modelArn(name)}".`);
+      const pc: Json = { Image: m.request.PrimaryContainer.Image, Environment: m.request.PrimaryContainer.Environment ?? {} };
+      if (m.request.PrimaryContainer.ModelDataUrl !== undefined) pc.ModelDataUrl = m.request.PrimaryContainer.ModelDataUrl;
+      return { ModelName: name, PrimaryContainer: pc, ExecutionRoleArn: m.request.ExecutionRoleArn, CreationTime: sec(m.creationTime), ModelArn: m.arn };
+    }
+    case "DeleteModel": {
+      const name = String(body.ModelName ?? "");
+      if (!state.models.has(name)) throw validation(`Could not find model "${modelArn(name)}".`);
+      await state.deleteModel(name);
+      state.models.delete(name);
+      return {};
+    }
+    case "ListModels": {
+      let ms = [...state.models.values()].filter((m) => timeFilter(body, m.creationTime));
+      if (typeof body.NameContains === "string") ms = ms.filter((m) => m.request.ModelName.includes(body.NameContains as string));
+      sortBy(ms, (m) => (body.SortBy === "Name" ? m.request.ModelName : m.creationTime), body.SortOrder);
+      const p = page(ms, body);
+      return { Models: p.items.map((m) => ({ ModelName: m.request.ModelName, ModelArn: m.arn, CreationTime: sec(m.creationTime) })), NextToken: p.next };
+    }
+    case "CreateTransformJob": {
+      const req = validateCreateTransformJob(body);
+      try {
+        planDataProcessing(req.DataProcessing, req.TransformInput.ContentType, req.TransformOutput.Accept, ctx.sliceEnd);
+      } catch (err) {
+        throw validation((err as Error).message);
+      }
+      if (state.jobs.has(req.TransformJobName)) {
+        throw new ApiError("ResourceInUse", `Job name must be unique within an AWS account and region, and a job with this name already exists (${`arn:aws:sagemaker:${ctx.region}:${ctx.account}:transform-job/${req.TransformJobName.toLowerCase()}`})`);
+      }
+      const model = state.models.get(req.ModelName);
+      if (!model) throw validation(`Could not find model "${modelArn(req.ModelName)}".`);
+      const now = Date.now();
+      const j: JobRecord = {
+        request: req,
+        arn: `arn:aws:sagemaker:${ctx.region}:${ctx.account}:transform-job/${req.TransformJobName.toLowerCase()}`,
+        modelArn: model.arn,
+        status: "InProgress",
+        creationTime: now,
+        lastModifiedTime: now,
+        startTime: now,
+      };
+      await state.saveJob(j);
+      state.jobs.set(req.TransformJobName, j);
+      ctx.launch(j);
+      return { TransformJobArn: j.arn };
+    }
+    case "DescribeTransformJob": {
+      const name = String(body.TransformJobName ?? "");
+      const j = state.jobs.get(name);
+      if (!j) throw new ApiError("ResourceNotFound", `Could not find requested job with name ${name}`);
+      return describeJob(j);
+    }
+    case "StopTransformJob": {
+      const name = String(body.TransformJobName ?? "");
+      const j = state.jobs.get(name);
+      if (!j) throw new ApiError("ResourceNotFound", `Could not find requested job with name ${name}`);
+      if (j.status === "InProgress") ctx.stop(j);
+      else if (j.status !== "Stopping" && j.status !== "Stopped") throw validation(`The request was rejected because the transform job is in status ${j.status}.`);
+      return {};
+    }
+    case "ListTransformJobs": {
+      const statuses: TransformJobStatus[] = ["InProgress", "Completed", "Failed", "Stopping", "Stopped"];
+      if (body.StatusEquals !== undefined && !statuses.includes(body.StatusEquals as TransformJobStatus)) {
+        throw validation(`1 validation error detected: Value '${String(body.StatusEquals)}' at 'statusEquals' failed to satisfy constraint: Member must satisfy enum value set: [${statuses.join(", ")}]`);
+      }
+      let js = [...state.jobs.values()].filter((j) => timeFilter(body, j.creationTime, j.lastModifiedTime));
+      if (typeof body.NameContains === "string") {
+        const nc = body.NameContains.toLowerCase();
+        js = js.filter((j) => j.request.TransformJobName.toLowerCase().includes(nc));
+      }
+      if (body.StatusEquals !== undefined) js = js.filter((j) => j.status === body.StatusEquals);
+      const by = body.SortBy ?? "CreationTime";
+      sortBy(js, (j) => (by === "Name" ? j.request.TransformJobName : by === "Status" ? j.status : j.creationTime), body.SortOrder);
+      const p = page(js, body);
+      return {
+        TransformJobSummaries: p.items.map((j) => ({
+          TransformJobName: j.request.TransformJobName,
+          TransformJobArn: j.arn,
+          CreationTime: sec(j.creationTime),
+          TransformEndTime: sec(j.endTime),
+          LastModifiedTime: sec(j.lastModifiedTime),
+          TransformJobStatus: j.status,
+          FailureReason: j.failureReason,
+        })),
+        NextToken: p.next,
+      };
+    }
+    default:
+      throw new ApiError("UnknownOperationException", `The emulator does not implement SageMaker.${op}`);
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * The transform executor: runs one job the way Batch Transform does (reference "Rules a faithful
+ * local emulator must follow", 1-21).
+ *
+ * - Objects are the unit of work (rule 1): a shared queue; each instance takes the next whole
+ *   object; with K objects and N > K instances only K instances start (the rest would be idle).
+ * - Each instance is one model process (or URL), healthy on GET /ping before any invocation
+ *   (rule 10), asked GET /execution-parameters once (rule 9).
+ * - Records stream from the object (Line split, optional gunzip) into batches; at most
+ *   MaxConcurrentTransforms requests are in flight per instance (rule 12); results are written in
+ *   input order (rule 14) through one atomic write per object, so an object's `.out` exists
+ *   complete or not at all (rule 16), and a stop aborts every unfinished write (rule 17).
+ */
+import { createGunzip } from "node:zlib";
+import { Readable } from "node:stream";
+import { childLocation, parseLocation, type Location, type Storage } from "../io/index.js";
+import { filterInput, planDataProcessing, processOutput, type DataPlan } from "./data-processing.js";
+import { listInputs, type InputObject } from "./inputs.js";
+import type { SliceEnd } from "./jsonpath.js";
+import type { LogStore } from "./logs.js";
+import { executionParameters, request, resolveImage, startInstance, waitHealthy, InvokeTimeout, type ModelInstance } from "./model-runtime.js";
+import { Batcher, batchBody, LineSplitter, RangeBatcher, RecordTooLargeError, type Batch, type BatchStrategy } from "./records.js";
+import type { JobRequest, ModelRequest } from "./validate.js";
+
+/** Behaviour switches where the service is UNCONFIRMED, and local settings. */
+export interface ExecutorSettings {
+  storage: Storage;
+  imageMap: Readonly<Record<string, string>>;
+  host: string;
+  baseEnv: Record<string, string | undefined>;
+  cwd: string | undefined;
+  healthTimeoutMs: number;
+  pingIntervalMs: number;
+  defaultBatchStrategy: BatchStrategy;
+  assembleLine: "append-if-missing" | "always";
+  outputKeys: "relative" | "basename";
+  gzipOutputName: "keep" | "strip";
+  skipFolderMarkers: boolean;
+  sliceEnd: SliceEnd;
+}
+
+export type JobOutcome = { status: "Completed" } | { status: "Failed"; reason: string } | { status: "Stopped" };
+
+class FileFailure extends Error {}
+
+class Semaphore {
+  #free: number;
+  readonly #waiters: Array<() => void> = [];
+  constructor(n: number) {
+    this.#free = n;
+  }
+  async acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return;
+    }
+    await new Promise<void>((r) => this.#waiters.push(r));
+  }
+  release(): void {
+    const w = this.#waiters.shift();
+    if (w) w();
+    else this.#free++;
+  }
+}
+
+/** A stable fake EC2 instance id per job and instance number. */
+export function instanceId(job: string, n: number): string {
+  let h = 2166136261;
+  for (const ch of job) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  return `i-${h.toString(16).padStart(8, "0")}${(n + 1).toString(16).padStart(9, "0")}`;
+}
+
+/** The container environment (rule 11): model env, SAGEMAKER_* only where the request set them, job env. */
+export function containerEnv(job: JobRequest, model: ModelRequest): Record<string, string> {
+  const env: Record<string, string> = { ...(model.PrimaryContainer.Environment ?? {}) };
+  env.SAGEMAKER_BATCH = "true";
+  if (job.MaxPayloadInMB !== undefined) env.SAGEMAKER_MAX_PAYLOAD_IN_MB = String(job.MaxPayloadInMB);
+  if (job.BatchStrategy !== undefined) env.SAGEMAKER_BATCH_STRATEGY = job.BatchStrategy === "SingleRecord" ? "SINGLE_RECORD" : "MULTI_RECORD";
+  if (job.MaxConcurrentTransforms !== undefined && job.MaxConcurrentTransforms > 0) env.SAGEMAKER_MAX_CONCURRENT_TRANSFORMS = String(job.MaxConcurrentTransforms);
+  return { ...env, ...(job.Environment ?? {}) };
+}
+
+function excerpt(b: Buffer): string {
+  const t = b.toString("utf8").trim().replace(/\s+/g, " ");
+  return t.length > 200 ? `${t.slice(0, 200)}...` : t;
+}
+
+interface Effective {
+  mct: number;
+  strategy: BatchStrategy;
+  payloadMB: number;
+}
+
+interface FileContext {
+  job: JobRequest;
+  plan: DataPlan;
+  eff: Effective;
+  inst: ModelInstance;
+  sem: Semaphore;
+  settings: ExecutorSettings;
+  signal: AbortSignal;
+  outBase: Location;
+}
+
+/** Runs a job to its end. Never throws: every failure becomes a Failed outcome. */
+export async function runJob(job: JobRequest, model: ModelRequest, settings: ExecutorSettings, logs: LogStore, signal: AbortSignal): Promise<JobOutcome> {
+  const name = job.TransformJobName;
+  let plan: DataPlan;
+  let inputs: InputObject[];
+  let outBase: Location;
+  try {
+    plan = planDataProcessing(job.DataProcessing, job.TransformInput.ContentType, job.TransformOutput.Accept, settings.sliceEnd);
+    outBase = parseLocation(job.TransformOutput.S3OutputPath);
+    const src = job.TransformInput.DataSource.S3DataSource;
+    inputs = await listInputs(settings.storage, src.S3DataType, src.S3Uri, settings.skipFolderMarkers);
+    if (inputs.length === 0) return { status: "Failed", reason: `ClientError: no input objects found at ${src.S3Uri}` };
+  } catch (err) {
+    return { status: "Failed", reason: `ClientError: ${(err as Error).message}` };
+  }
+  const image = resolveImage(model.PrimaryContainer.Image, settings.imageMap);
+  if (typeof image === "string") return { status: "Failed", reason: `ClientError: ${image}` };
+
+  const queue = [...inputs];
+  const failures: string[] = [];
+  const instanceErrors: string[] = [];
+  const count = Math.min(job.TransformResources.InstanceCount, inputs.length);
+  const env = containerEnv(job, model);
+
+  const runInstance = async (n: number): Promise<void> => {
+    const id = instanceId(name, n);
+    const containerLog = (m: string): void => logs.put(`${name}/${id}`, m);
+    const dataLog = (m: string): void => logs.put(`${name}/${id}/data-log`, `[sagemaker logs]: ${m}`);
+    let inst: ModelInstance | undefined;
+    try {
+      inst = await startInstance(image, { host: settings.host, env, baseEnv: settings.baseEnv, cwd: settings.cwd, maxSockets: 64, log: containerLog });
+      const unhealthy = await waitHealthy(inst, settings.healthTimeoutMs, settings.pingIntervalMs, signal);
+      if (signal.aborted) return;
+      if (unhealthy !== undefined) {
+        instanceErrors.push(unhealthy);
+        dataLog(unhealthy);
+        return;
+      }
+      const ep = await executionParameters(inst, signal);
+      // precedence (rule 9, §4.3): request -> /execution-parameters -> defaults
+      const eff: Effective = {
+        mct: job.MaxConcurrentTransforms !== undefined && job.MaxConcurrentTransforms > 0 ? job.MaxConcurrentTransforms : (ep.MaxConcurrentTransforms ?? 1),
+        strategy: job.BatchStrategy ?? ep.BatchStrategy ?? settings.defaultBatchStrategy,
+        payloadMB: job.MaxPayloadInMB ?? ep.MaxPayloadInMB ?? 6,
+      };
+      dataLog(`MaxConcurrentTransforms=${eff.mct}, MaxPayloadInMB=${eff.payloadMB}, BatchStrategy=${eff.strategy === "SingleRecord" ? "SINGLE_RECORD" : "MULTI_RECORD"}`);
+      const sem = new Semaphore(eff.mct);
+      const ctx: FileContext = { job, plan, eff, inst, sem, settings, signal, outBase };
+      const worker = async (): Promise<void> => {
+        while (!signal.aborted) {
+          const file = queue.shift();
+          if (!file) return;
+          try {
+            const n = await processFile(file, ctx);
+            dataLog(`${file.display}: completed, ${n.records} records in ${n.requests} requests`);
+          } catch (err) {
+            if (signal.aborted) return;
+            const msg = err instanceof FileFailure ? err.message : `internal error: ${(err as Error).message}`;
+            failures.push(`${file.display}: ${msg}`);
+            dataLog(`${file.display}: ClientError: ${msg}`);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: eff.mct }, worker));
+    } catch (err) {
+      instanceErrors.push(`instance ${id}: ${(err as Error).message}`);
+    } finally {
+      await inst?.close();
+    }
+  };
+
+  await Promise.all(Array.from({ length: count }, (_, n) => runInstance(n)));
+  if (signal.aborted) return { status: "Stopped" };
+  if (queue.length > 0 || instanceErrors.length > 0) {
+    const why = instanceErrors[0] ?? "no instance could process the input";
+    const left = queue.length > 0 ? `; ${queue.length} of ${inputs.length} input objects were not processed` : "";
+    return { status: "Failed", reason: clip(`AlgorithmError: ${why}${left}${failures.length > 0 ? `; first failed object: ${failures[0]}` : ""}`) };
+  }
+  if (failures.length > 0) {
+    return { status: "Failed", reason: clip(`ClientError: ${failures.length} of ${inputs.length} input objects failed; first: ${failures[0]}. See the job's data-log streams for each object.`) };
+  }
+  return { status: "Completed" };
+}
+
+function clip(s: string): string {
+  return s.length > 1024 ? `${s.slice(0, 1021)}...` : s;
+}
+
+async function* chunksOf(settings: ExecutorSettings, file: InputObject, gzip: boolean, signal: AbortSignal): AsyncGenerator<Buffer> {
+  let stream: Readable = await settings.storage.read(file.location, { decompress: "never", signal });
+  if (gzip) stream = stream.pipe(createGunzip());
+  try {
+    for await (const c of stream) yield c as Buffer;
+  } catch (err) {
+    if (gzip && (err as NodeJS.ErrnoException).code?.startsWith("Z_")) throw new FileFailure(`cannot gunzip the object (CompressionType Gzip): ${(err as Error).message}`);
+    throw err;
+  } finally {
+    stream.destroy();
+  }
+}
+
+interface Sent {
+  batch: Batch;
+  originals: Buffer[] | undefined;
+}
+
+async function* batchesOf(file: InputObject, ctx: FileContext, stats: { records: number }): AsyncGenerator<Sent> {
+  const { job, plan, eff, settings, signal } = ctx;
+  const limit = eff.payloadMB * 1024 * 1024;
+  const gzip = job.TransformInput.CompressionType === "Gzip";
+  const chunks = chunksOf(settings, file, gzip, signal);
+  if ((job.TransformInput.SplitType ?? "None") === "None") {
+    // the entire (decompressed) object in one request (rule 4); larger than the limit fails it (rule 7)
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    for await (const c of chunks) {
+      bytes += c.length;
+      if (limit > 0 && bytes > limit) throw new FileFailure(`the object is larger than MaxPayloadInMB (${eff.payloadMB} MB) and SplitType is None`);
+      parts.push(c);
+    }
+    const whole = Buffer.concat(parts);
+    stats.records = 1;
+    const rec = plan.inputFilter ? filterWithContext(plan, whole, 0) : whole;
+    yield { batch: { first: 0, records: [rec], count: 1, bytes: rec.length }, originals: plan.join ? [whole] : undefined };
+    return;
+  }
+  const tooLarge = (err: unknown): unknown =>
+    err instanceof RecordTooLargeError ? new FileFailure(`record ${err.record + 1}: ${err.bytes} bytes, larger than MaxPayloadInMB (${eff.payloadMB} MB)`) : err;
+  if (eff.strategy === "MultiRecord" && !plan.inputFilter && !plan.join) {
+    // fast path: no record is needed on its own, so batches are cut from the byte stream
+    const rb = new RangeBatcher(limit);
+    const out: Batch[] = [];
+    try {
+      for await (const c of chunks) {
+        rb.push(c, out);
+        for (const b of out) {
+          stats.records += b.count;
+          yield { batch: b, originals: undefined };
+        }
+        out.length = 0;
+      }
+      rb.end(out);
+    } catch (err) {
+      throw tooLarge(err);
+    }
+    for (const b of out) {
+      stats.records += b.count;
+      yield { batch: b, originals: undefined };
+    }
+    return;
+  }
+  const splitter = new LineSplitter();
+  const batcher = new Batcher(eff.strategy, limit);
+  const pending: Buffer[] = [];
+  const originals: Buffer[] = [];
+  let index = 0;
+  const take = (b: Batch): Sent => ({ batch: b, originals: plan.join ? originals.splice(0, b.count) : undefined });
+  const add = (rec: Buffer): Batch | undefined => {
+    const sent = plan.inputFilter ? filterWithContext(plan, rec, index) : rec;
+    if (plan.join) originals.push(rec);
+    index++;
+    try {
+      return batcher.add(sent);
+    } catch (err) {
+      throw tooLarge(err);
+    }
+  };
+  for await (const c of chunks) {
+    pending.length = 0;
+    splitter.push(c, pending);
+    for (const rec of pending) {
+      const b = add(rec);
+      if (b) yield take(b);
+    }
+  }
+  pending.length = 0;
+  splitter.end(pending);
+  for (const rec of pending) {
+    const b = add(rec);
+    if (b) yield take(b);
+  }
+  const last = batcher.flush();
+  if (last) yield take(last);
+  stats.records = index;
+}
+
+function filterWithContext(plan: DataPlan, rec: Buffer, index: number): Buffer {
+  try {
+    return filterInput(plan, rec);
+  } catch (err) {
+    throw new FileFailure(`record ${index + 1}: ${(err as Error).message}`);
+  }
+}
+
+function recordSpan(b: Batch): string {
+  return b.count === 1 ? `record ${b.first + 1}` : `records ${b.first + 1}-${b.first + b.count}`;
+}
+
+async function invoke(sent: Sent, ctx: FileContext, signal: AbortSignal): Promise<Buffer> {
+  const { job, inst, plan, settings } = ctx;
+  const headers: Record<string, string> = {};
+  if (job.TransformInput.ContentType !== undefined) headers["content-type"] = job.TransformInput.ContentType;
+  if (job.TransformOutput.Accept !== undefined) headers.accept = job.TransformOutput.Accept;
+  const timeoutMs = (job.ModelClientConfig?.InvocationsTimeoutInSeconds ?? 600) * 1000;
+  const retries = job.ModelClientConfig?.InvocationsMaxRetries ?? 3;
+  const body = batchBody(sent.batch);
+  let last = "";
+  // Every non-2xx answer, timeout and connection error is retried (what the service retries is
+  // UNCONFIRMED, reference §4.4).
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    signal.throwIfAborted();
+    try {
+      const r = await request(inst, "POST", "/invocations", body, headers, timeoutMs, signal);
+      if (r.status >= 200 && r.status < 300) {
+        let out = r.body;
+        if (plan.perRecordOutput) {
+          try {
+            out = processOutput(plan, sent.batch.count, sent.originals, out);
+          } catch (err) {
+            const off = (err as { offset?: number }).offset;
+            const where = off === undefined ? recordSpan(sent.batch) : `record ${sent.batch.first + off + 1}`;
+            throw new FileFailure(`${where}: ${(err as Error).message}`);
+          }
+        }
+        if (job.TransformOutput.AssembleWith === "Line" && (settings.assembleLine === "always" || out.length === 0 || out[out.length - 1] !== 10)) {
+          out = Buffer.concat([out, Buffer.from("\n")]);
+        }
+        return out;
+      }
+      last = `the model answered HTTP ${r.status}: ${excerpt(r.body)}`;
+    } catch (err) {
+      if (err instanceof FileFailure) throw err;
+      if (signal.aborted) throw err;
+      last = err instanceof InvokeTimeout ? `InvocationsTimeoutInSeconds (${timeoutMs / 1000} s) expired: ${err.message}` : `the request failed: ${(err as Error).message}`;
+    }
+  }
+  throw new FileFailure(`${recordSpan(sent.batch)}: ${last} (after ${retries} ${retries === 1 ? "retry" : "retries"})`);
+}
+
+function outputLocation(file: InputObject, ctx: FileContext): Location {
+  let rel = ctx.settings.outputKeys === "basename" ? file.rel.slice(file.rel.lastIndexOf("/") + 1) : file.rel.replace(/^\/+/, "");
+  if (ctx.job.TransformInput.CompressionType === "Gzip" && ctx.settings.gzipOutputName === "strip") rel = rel.replace(/\.gz$/i, "");
+  return childLocation(ctx.outBase, `${rel}.out`);
+}
+
+/** Processes one object; returns counts, or throws FileFailure (nothing is written then). */
+async function processFile(file: InputObject, ctx: FileContext): Promise<{ records: number; requests: number }> {
+  const { eff, sem, signal } = ctx;
+  const fileAbort = new AbortController();
+  const onStop = (): void => fileAbort.abort();
+  signal.addEventListener("abort", onStop, { once: true });
+  const stats = { records: 0, requests: 0 };
+  const results = async function* (): AsyncGenerator<Buffer> {
+    const window: Array<Promise<Buffer>> = [];
+    try {
+      for await (const sent of batchesOf(file, ctx, stats)) {
+        if (window.length >= eff.mct) yield await window.shift()!;
+        await sem.acquire();
+        stats.requests++;
+        const p = invoke(sent, ctx, fileAbort.signal).finally(() => sem.release());
+        p.catch(() => undefined);
+        window.push(p);
+      }
+      while (window.length > 0) yield await window.shift()!;
+      signal.throwIfAborted();
+    } finally {
+      fileAbort.abort();
+    }
+  };
+  try {
+    await ctx.settings.storage.write(outputLocation(file, ctx), results(), { signal });
+  } catch (err) {
+    if (err instanceof FileFailure || signal.aborted) throw err;
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof FileFailure) throw cause;
+    throw new FileFailure((err as Error).message);
+  } finally {
+    signal.removeEventListener("abort", onStop);
+  }
+  return stats;
+}

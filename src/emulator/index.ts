@@ -1,0 +1,207 @@
+/**
+ * btkit/emulator: a local SageMaker for Batch Transform.
+ *
+ * `startEmulator(options)` starts an HTTP server that speaks the SageMaker JSON protocol
+ * (awsJson1_1: `POST /`, `X-Amz-Target: SageMaker.<Op>`) for CreateModel, DescribeModel,
+ * DeleteModel, ListModels, CreateTransformJob, DescribeTransformJob, ListTransformJobs and
+ * StopTransformJob, and the CloudWatch Logs calls DescribeLogStreams, GetLogEvents and
+ * FilterLogEvents (`X-Amz-Target: Logs_20140328.<Op>`) for the group
+ * /aws/sagemaker/TransformJobs. Errors use the AWS JSON error shape, so the AWS SDKs raise
+ * ValidationException, ResourceInUse and ResourceNotFound. Any request is accepted whatever
+ * its signature: the emulator does not check SigV4 (use any access key and secret).
+ *
+ * What a model runs is said by CreateModel's PrimaryContainer.Image:
+ * - `local-cmd:<shell command line>`: each instance runs `sh -c '<cmd> serve'` with
+ *   SAGEMAKER_BIND_TO_PORT=<a free port> plus the container environment (model Environment,
+ *   SAGEMAKER_BATCH=true, the SAGEMAKER_* values the job set, job Environment).
+ * - `local-url:<http://host:port>`: the model is already served there (no process).
+ * - any other image URI: looked up in `imageMap` (URI -> command, run as local-cmd); otherwise the
+ *   job fails with a FailureReason saying so.
+ *
+ * Inputs and outputs are `s3://` (through `storage`) or, as a local extension, `file://`.
+ * The executor follows reference/sagemaker-semantics.md, "Rules a faithful local emulator must
+ * follow"; see executor.ts. Where the service is UNCONFIRMED, EmulatorOptions has a switch.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import { Storage, s3SettingsFromEnv } from "../io/index.js";
+import { ApiError } from "./api-error.js";
+import { callSageMaker, type ApiContext } from "./api.js";
+import { runJob, type ExecutorSettings } from "./executor.js";
+import type { SliceEnd } from "./jsonpath.js";
+import { LogStore } from "./logs.js";
+import type { BatchStrategy } from "./records.js";
+import { StateStore, type JobRecord } from "./state.js";
+
+export { startExampleModel, predict, type ExampleModelOptions, type RunningExampleModel } from "./example-model.js";
+export { LOG_GROUP } from "./logs.js";
+export { RESTART_REASON } from "./state.js";
+
+export interface EmulatorOptions {
+  /** address to listen on; default "127.0.0.1" */
+  host?: string;
+  /** port; default 0 (a free port) */
+  port?: number;
+  /** region in ARNs; default AWS_REGION from `env`, else "us-east-1" */
+  region?: string;
+  /** folder for job and model state (JSON files); default none: state lives in memory only */
+  stateDir?: string;
+  /** storage for s3:// and file:// inputs and outputs; default one configured from `env` */
+  storage?: Storage;
+  /** image URI -> shell command (run like local-cmd:); default {} */
+  imageMap?: Record<string, string>;
+  /** environment model processes inherit (SAGEMAKER_* removed); default process.env */
+  env?: Record<string, string | undefined>;
+  /** working folder of model processes; default the current one */
+  cwd?: string;
+  /** how long an instance may take to answer GET /ping with 200; default 1,800,000 ms (30 min, reference §7.4) */
+  healthTimeoutMs?: number;
+  /** pause between pings; default 200 ms */
+  pingIntervalMs?: number;
+  /** UNCONFIRMED: BatchStrategy when neither the request nor /execution-parameters sets it; default "MultiRecord" (rule 9) */
+  defaultBatchStrategy?: BatchStrategy;
+  /** UNCONFIRMED: AssembleWith Line adds `\n` after a response only when it does not end with one ("append-if-missing", default) or always ("always") */
+  assembleLine?: "append-if-missing" | "always";
+  /** UNCONFIRMED: `.out` keys keep the input's path below the prefix ("relative", default) or only its base name ("basename") */
+  outputKeys?: "relative" | "basename";
+  /** UNCONFIRMED: a Gzip input `x.csv.gz` gives `x.csv.gz.out` ("keep", default) or `x.csv.out` ("strip"); output is never compressed */
+  gzipOutputName?: "keep" | "strip";
+  /** UNCONFIRMED: skip zero-byte keys ending in `/` (folder markers) under an S3Prefix; default true */
+  skipFolderMarkers?: boolean;
+  /** UNCONFIRMED: DataProcessing slice `[s:e]` includes e ("inclusive", default, as the docs' text says) or not ("exclusive") */
+  sliceEnd?: SliceEnd;
+}
+
+export interface RunningEmulator {
+  /** http://127.0.0.1:PORT */
+  endpoint: string;
+  region: string;
+  /** stops accepting calls, stops running jobs (they end Stopped) and their model processes */
+  close(): Promise<void>;
+}
+
+const ACCOUNT = "123456789012";
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const env = options.env ?? process.env;
+  const host = options.host ?? "127.0.0.1";
+  const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1";
+  const settings: ExecutorSettings = {
+    storage: options.storage ?? new Storage({ env, s3: s3SettingsFromEnv(env) }),
+    imageMap: options.imageMap ?? {},
+    host,
+    baseEnv: env,
+    cwd: options.cwd,
+    healthTimeoutMs: options.healthTimeoutMs ?? 1_800_000,
+    pingIntervalMs: options.pingIntervalMs ?? 200,
+    defaultBatchStrategy: options.defaultBatchStrategy ?? "MultiRecord",
+    assembleLine: options.assembleLine ?? "append-if-missing",
+    outputKeys: options.outputKeys ?? "relative",
+    gzipOutputName: options.gzipOutputName ?? "keep",
+    skipFolderMarkers: options.skipFolderMarkers ?? true,
+    sliceEnd: options.sliceEnd ?? "inclusive",
+  };
+  const state = new StateStore(options.stateDir);
+  await state.load();
+  const logs = new LogStore(region, ACCOUNT);
+  let closing = false;
+  const running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+
+  const finish = async (j: JobRecord, status: JobRecord["status"], reason?: string): Promise<void> => {
+    const now = Date.now();
+    j.status = status;
+    if (reason !== undefined) j.failureReason = reason;
+    j.endTime = now;
+    j.lastModifiedTime = now;
+    await state.saveJob(j).catch(() => undefined);
+  };
+
+  const api: ApiContext = {
+    state,
+    region,
+    account: ACCOUNT,
+    sliceEnd: settings.sliceEnd,
+    launch(j) {
+      const abort = new AbortController();
+      const model = state.models.get(j.request.ModelName)!;
+      const done = (async () => {
+        const outcome = await runJob(j.request, model.request, settings, logs, abort.signal).catch((err: unknown) => ({ status: "Failed" as const, reason: `InternalServerError: ${(err as Error).message}` }));
+        // on close() the job is left as it was persisted (InProgress): a restart reports it Failed
+        if (closing) return;
+        if (abort.signal.aborted) await finish(j, "Stopped");
+        else await finish(j, outcome.status, outcome.status === "Failed" ? outcome.reason : undefined);
+      })().finally(() => running.delete(j.request.TransformJobName));
+      running.set(j.request.TransformJobName, { abort, done });
+    },
+    stop(j) {
+      j.status = "Stopping";
+      j.lastModifiedTime = Date.now();
+      void state.saveJob(j).catch(() => undefined);
+      running.get(j.request.TransformJobName)?.abort.abort();
+    },
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      void handle(req, Buffer.concat(chunks)).then(([status, body, type]) => {
+        const text = JSON.stringify(body);
+        const headers: Record<string, string | number> = {
+          "content-type": "application/x-amz-json-1.1",
+          "content-length": Buffer.byteLength(text),
+          "x-amzn-requestid": randomUUID(),
+        };
+        if (type !== undefined) headers["x-amzn-errortype"] = type;
+        res.writeHead(status, headers).end(text);
+      });
+    });
+  });
+
+  const handle = async (req: http.IncomingMessage, raw: Buffer): Promise<[number, unknown, string?]> => {
+    try {
+      const target = String(req.headers["x-amz-target"] ?? "");
+      if (req.method !== "POST") throw new ApiError("UnknownOperationException", "expected POST / with an X-Amz-Target header");
+      let body: Record<string, unknown> = {};
+      if (raw.length > 0) {
+        try {
+          body = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+        } catch {
+          throw new ApiError("SerializationException", "the request body is not valid JSON");
+        }
+      }
+      const dot = target.indexOf(".");
+      const service = target.slice(0, dot);
+      const op = target.slice(dot + 1);
+      if (service === "SageMaker") return [200, await callSageMaker(op, body, api)];
+      if (service === "Logs_20140328") {
+        if (op === "DescribeLogStreams") return [200, logs.describeLogStreams(body)];
+        if (op === "GetLogEvents") return [200, logs.getLogEvents(body)];
+        if (op === "FilterLogEvents") return [200, logs.filterLogEvents(body)];
+      }
+      throw new ApiError("UnknownOperationException", `The emulator does not implement ${target || "(no X-Amz-Target)"}`);
+    } catch (err) {
+      if (err instanceof ApiError) return [err.status, { __type: err.type, message: err.message }, err.type];
+      return [500, { __type: "InternalFailure", message: (err as Error).message }, "InternalFailure"];
+    }
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    region,
+    close: async () => {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      for (const r of running.values()) r.abort.abort();
+      await Promise.all([...running.values()].map((r) => r.done));
+      await closed;
+    },
+  };
+}

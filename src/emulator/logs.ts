@@ -1,0 +1,147 @@
+/**
+ * An in-memory CloudWatch Logs store for group /aws/sagemaker/TransformJobs (reference §7.5,
+ * rule 22), and the Logs API calls that read it: DescribeLogStreams, GetLogEvents,
+ * FilterLogEvents. Streams: `<job>/<instance-id>` (model process stdout/stderr) and
+ * `<job>/<instance-id>/data-log` (the executor's per-object messages). Logs are kept in memory
+ * only: they do not survive an emulator restart.
+ */
+import { ApiError } from "./api-error.js";
+
+export const LOG_GROUP = "/aws/sagemaker/TransformJobs";
+
+interface LogEvent {
+  timestamp: number;
+  message: string;
+  ingestionTime: number;
+}
+
+interface Stream {
+  name: string;
+  creationTime: number;
+  events: LogEvent[];
+}
+
+type Json = Record<string, unknown>;
+
+export class LogStore {
+  readonly #streams = new Map<string, Stream>();
+  readonly #region: string;
+  readonly #account: string;
+
+  constructor(region: string, account: string) {
+    this.#region = region;
+    this.#account = account;
+  }
+
+  /** Appends one event (creates the stream on first use). */
+  put(stream: string, message: string): void {
+    const now = Date.now();
+    let s = this.#streams.get(stream);
+    if (!s) {
+      s = { name: stream, creationTime: now, events: [] };
+      this.#streams.set(stream, s);
+    }
+    s.events.push({ timestamp: now, message, ingestionTime: now });
+  }
+
+  #group(body: Json): void {
+    const g = body.logGroupName ?? body.logGroupIdentifier;
+    if (g !== LOG_GROUP) throw new ApiError("ResourceNotFoundException", `The specified log group does not exist: ${String(g)}`);
+  }
+
+  describeLogStreams(body: Json): Json {
+    this.#group(body);
+    const prefix = typeof body.logStreamNamePrefix === "string" ? body.logStreamNamePrefix : "";
+    const orderBy = body.orderBy === "LastEventTime" ? "LastEventTime" : "LogStreamName";
+    if (orderBy === "LastEventTime" && prefix !== "") throw new ApiError("InvalidParameterException", "Cannot order by LastEventTime with a logStreamNamePrefix.");
+    const limit = typeof body.limit === "number" ? Math.min(50, Math.max(1, body.limit)) : 50;
+    const list = [...this.#streams.values()].filter((s) => s.name.startsWith(prefix));
+    const last = (s: Stream): number => s.events[s.events.length - 1]?.timestamp ?? s.creationTime;
+    list.sort((a, b) => (orderBy === "LogStreamName" ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : last(a) - last(b)));
+    if (body.descending === true) list.reverse();
+    const start = typeof body.nextToken === "string" ? Number(body.nextToken) || 0 : 0;
+    const page = list.slice(start, start + limit);
+    const out: Json = {
+      logStreams: page.map((s) => ({
+        logStreamName: s.name,
+        creationTime: s.creationTime,
+        firstEventTimestamp: s.events[0]?.timestamp,
+        lastEventTimestamp: s.events[s.events.length - 1]?.timestamp,
+        lastIngestionTime: s.events[s.events.length - 1]?.ingestionTime,
+        uploadSequenceToken: "0",
+        arn: `arn:aws:logs:${this.#region}:${this.#account}:log-group:${LOG_GROUP}:log-stream:${s.name}`,
+        storedBytes: 0,
+      })),
+    };
+    if (start + limit < list.length) out.nextToken = String(start + limit);
+    return out;
+  }
+
+  getLogEvents(body: Json): Json {
+    this.#group(body);
+    const name = body.logStreamName;
+    const s = typeof name === "string" ? this.#streams.get(name) : undefined;
+    if (!s) throw new ApiError("ResourceNotFoundException", `The specified log stream does not exist: ${String(name)}`);
+    const limit = typeof body.limit === "number" ? Math.min(10000, Math.max(1, body.limit)) : 10000;
+    const inRange = (e: LogEvent): boolean =>
+      (typeof body.startTime !== "number" || e.timestamp >= body.startTime) && (typeof body.endTime !== "number" || e.timestamp < body.endTime);
+    const all = s.events.map((e, i) => ({ e, i })).filter((x) => inRange(x.e));
+    let page: typeof all;
+    const token = typeof body.nextToken === "string" ? body.nextToken : undefined;
+    if (token?.startsWith("f/")) {
+      const from = Number(token.slice(2));
+      page = all.filter((x) => x.i >= from).slice(0, limit);
+    } else if (token?.startsWith("b/")) {
+      const before = Number(token.slice(2));
+      const older = all.filter((x) => x.i < before);
+      page = older.slice(Math.max(0, older.length - limit));
+    } else if (token !== undefined) {
+      throw new ApiError("InvalidParameterException", `The specified nextToken is invalid: ${token}`);
+    } else if (body.startFromHead === true) page = all.slice(0, limit);
+    else page = all.slice(Math.max(0, all.length - limit));
+    const firstIdx = page[0]?.i ?? (token?.startsWith("f/") ? Number(token.slice(2)) : all.length);
+    const nextIdx = page.length > 0 ? page[page.length - 1]!.i + 1 : firstIdx;
+    return {
+      events: page.map((x) => ({ timestamp: x.e.timestamp, message: x.e.message, ingestionTime: x.e.ingestionTime })),
+      nextForwardToken: `f/${String(nextIdx).padStart(20, "0")}`,
+      nextBackwardToken: `b/${String(firstIdx).padStart(20, "0")}`,
+    };
+  }
+
+  filterLogEvents(body: Json): Json {
+    this.#group(body);
+    const names = Array.isArray(body.logStreamNames) ? (body.logStreamNames as unknown[]).filter((x): x is string => typeof x === "string") : undefined;
+    const prefix = typeof body.logStreamNamePrefix === "string" ? body.logStreamNamePrefix : undefined;
+    if (names && prefix !== undefined) throw new ApiError("InvalidParameterException", "You cannot specify both logStreamNames and logStreamNamePrefix.");
+    const terms = parseFilterPattern(typeof body.filterPattern === "string" ? body.filterPattern : "");
+    const limit = typeof body.limit === "number" ? Math.min(10000, Math.max(1, body.limit)) : 10000;
+    const events: Array<Json & { timestamp: number; k: string }> = [];
+    for (const s of this.#streams.values()) {
+      if (names && !names.includes(s.name)) continue;
+      if (prefix !== undefined && !s.name.startsWith(prefix)) continue;
+      s.events.forEach((e, i) => {
+        if (typeof body.startTime === "number" && e.timestamp < body.startTime) return;
+        if (typeof body.endTime === "number" && e.timestamp > body.endTime) return;
+        if (!terms.every((t) => e.message.includes(t))) return;
+        const k = `${String(e.timestamp).padStart(15, "0")}/${s.name}/${String(i).padStart(12, "0")}`;
+        events.push({ logStreamName: s.name, timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime, eventId: k, k });
+      });
+    }
+    events.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    const after = typeof body.nextToken === "string" ? body.nextToken : "";
+    const rest = events.filter((e) => e.k > after);
+    const page = rest.slice(0, limit);
+    const out: Json = { events: page.map(({ k: _k, ...e }) => e), searchedLogStreams: [] };
+    if (rest.length > page.length) out.nextToken = page[page.length - 1]!.k;
+    return out;
+  }
+}
+
+/** Filter patterns: space-separated terms and "quoted phrases", all of which must occur. */
+function parseFilterPattern(p: string): string[] {
+  const terms: string[] = [];
+  const re = /"([^"]*)"|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(p)) !== null) terms.push(m[1] ?? m[2]!);
+  return terms.filter((t) => t.length > 0);
+}

@@ -1,0 +1,119 @@
+/**
+ * The emulator's records of models and jobs, and their persistence: with a state folder, each
+ * model and job is one JSON file (`models/<name>.json`, `jobs/<name>.json`) written atomically
+ * (temporary file, fsync, rename) on every change, and reloaded on start. A job that was
+ * InProgress when the emulator stopped is reloaded as Failed ("the emulator restarted while the
+ * job was running"), one that was Stopping as Stopped: its model processes died with the
+ * emulator, and a half-run job is never resumed behind the user's back.
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { BtkitError, describeCause } from "../errors.js";
+import type { JobRequest, ModelRequest } from "./validate.js";
+
+export type TransformJobStatus = "InProgress" | "Completed" | "Failed" | "Stopping" | "Stopped";
+
+export interface ModelRecord {
+  request: ModelRequest;
+  arn: string;
+  /** epoch ms */
+  creationTime: number;
+}
+
+export interface JobRecord {
+  request: JobRequest;
+  arn: string;
+  modelArn: string;
+  status: TransformJobStatus;
+  failureReason?: string;
+  creationTime: number;
+  lastModifiedTime: number;
+  startTime?: number;
+  endTime?: number;
+}
+
+export const RESTART_REASON = "the emulator restarted while the job was running";
+
+export class StateStore {
+  readonly models = new Map<string, ModelRecord>();
+  readonly jobs = new Map<string, JobRecord>();
+  readonly #dir: string | undefined;
+
+  constructor(dir: string | undefined) {
+    this.#dir = dir;
+  }
+
+  async load(): Promise<void> {
+    const dir = this.#dir;
+    if (dir === undefined) return;
+    try {
+      await fs.mkdir(path.join(dir, "models"), { recursive: true });
+      await fs.mkdir(path.join(dir, "jobs"), { recursive: true });
+    } catch (err) {
+      throw new BtkitError("EMU_STATE", `cannot create the emulator state folder ${dir}: ${describeCause(err)}`, { location: dir }, { cause: err });
+    }
+    for (const m of await readAll<ModelRecord>(path.join(dir, "models"))) this.models.set(m.request.ModelName, m);
+    for (const j of await readAll<JobRecord>(path.join(dir, "jobs"))) {
+      if (j.status === "InProgress" || j.status === "Stopping") {
+        const now = Date.now();
+        if (j.status === "InProgress") {
+          j.status = "Failed";
+          j.failureReason = RESTART_REASON;
+        } else j.status = "Stopped";
+        j.endTime = now;
+        j.lastModifiedTime = now;
+        await this.saveJob(j);
+      }
+      this.jobs.set(j.request.TransformJobName, j);
+    }
+  }
+
+  async saveModel(m: ModelRecord): Promise<void> {
+    if (this.#dir) await writeAtomic(path.join(this.#dir, "models", `${m.request.ModelName}.json`), m);
+  }
+
+  async deleteModel(name: string): Promise<void> {
+    if (this.#dir) await fs.rm(path.join(this.#dir, "models", `${name}.json`), { force: true });
+  }
+
+  async saveJob(j: JobRecord): Promise<void> {
+    if (this.#dir) await writeAtomic(path.join(this.#dir, "jobs", `${j.request.TransformJobName}.json`), j);
+  }
+}
+
+async function readAll<T>(dir: string): Promise<T[]> {
+  const out: T[] = [];
+  let names: string[];
+  try {
+    names = (await fs.readdir(dir)).filter((n) => n.endsWith(".json")).sort();
+  } catch (err) {
+    throw new BtkitError("EMU_STATE", `cannot list the emulator state folder ${dir}: ${describeCause(err)}`, { location: dir }, { cause: err });
+  }
+  for (const n of names) {
+    const p = path.join(dir, n);
+    try {
+      out.push(JSON.parse(await fs.readFile(p, "utf8")) as T);
+    } catch (err) {
+      throw new BtkitError("EMU_STATE", `the emulator state file ${p} cannot be read: ${describeCause(err)}`, { location: p }, { cause: err });
+    }
+  }
+  return out;
+}
+
+async function writeAtomic(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    const h = await fs.open(tmp, "w");
+    try {
+      await h.writeFile(`${JSON.stringify(value, null, 2)}\n`);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw new BtkitError("EMU_STATE", `cannot write the emulator state file ${file}: ${describeCause(err)}`, { location: file }, { cause: err });
+  }
+}

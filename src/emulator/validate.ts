@@ -1,0 +1,226 @@
+/**
+ * Request validation as the service does it (reference rule 8 and §8), with the service's
+ * message shape ("1 validation error detected: Value 'x' at 'field' failed to satisfy
+ * constraint: ...") where the constraint comes from the API model.
+ */
+import { validation } from "./api-error.js";
+import { JsonPathError, parseJsonPath } from "./jsonpath.js";
+
+const JOB_NAME_RE = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+const MODEL_NAME_RE = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
+const ENV_KEY_RE = /^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$/;
+const S3_URI_RE = /^(https|s3):\/\/([^/]+)\/?(.*)$/;
+
+type Json = Record<string, unknown>;
+
+function constraint(value: unknown, field: string, what: string): never {
+  const shown = typeof value === "string" ? value : JSON.stringify(value);
+  throw validation(`1 validation error detected: Value '${shown}' at '${field}' failed to satisfy constraint: ${what}`);
+}
+
+function obj(v: unknown, field: string, required: boolean): Json | undefined {
+  if (v === undefined || v === null) {
+    if (required) throw validation(`1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+    return undefined;
+  }
+  if (typeof v !== "object" || Array.isArray(v)) throw validation(`Value at '${field}' must be a structure`);
+  return v as Json;
+}
+
+function str(v: unknown, field: string, required: boolean): string | undefined {
+  if (v === undefined || v === null) {
+    if (required) throw validation(`1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+    return undefined;
+  }
+  if (typeof v !== "string") throw validation(`Value at '${field}' must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function int(v: unknown, field: string, min: number, max: number | undefined): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v)) throw validation(`Value at '${field}' must be an integer, got ${JSON.stringify(v)}`);
+  if (v < min) constraint(v, field, `Member must have value greater than or equal to ${min}`);
+  if (max !== undefined && v > max) constraint(v, field, `Member must have value less than or equal to ${max}`);
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, field: string, values: readonly T[]): T | undefined {
+  const s = str(v, field, false);
+  if (s === undefined) return undefined;
+  if (!(values as readonly string[]).includes(s)) constraint(s, field, `Member must satisfy enum value set: [${values.join(", ")}]`);
+  return s as T;
+}
+
+function pattern(v: string, field: string, re: RegExp, min: number, max: number, shown: string): void {
+  if (v.length < min) constraint(v, field, `Member must have length greater than or equal to ${min}`);
+  if (v.length > max) constraint(v, field, `Member must have length less than or equal to ${max}`);
+  if (!re.test(v)) constraint(v, field, `Member must satisfy regular expression pattern: ${shown}`);
+}
+
+function environment(v: unknown, field: string, maxEntries: number): Record<string, string> | undefined {
+  const e = obj(v, field, false);
+  if (!e) return undefined;
+  const keys = Object.keys(e);
+  if (keys.length > maxEntries) constraint(`{${keys.length} entries}`, field, `Member must have length less than or equal to ${maxEntries}`);
+  const out: Record<string, string> = {};
+  for (const k of keys) {
+    if (!ENV_KEY_RE.test(k)) constraint(k, `${field}.key`, "Member must satisfy regular expression pattern: [a-zA-Z_][a-zA-Z0-9_]{0,1023}");
+    const val = e[k];
+    if (typeof val !== "string") throw validation(`Value of ${field}.${k} must be a string`);
+    if (val.length > 10240) constraint(`${val.slice(0, 20)}...`, `${field}.${k}`, "Member must have length less than or equal to 10240");
+    out[k] = val;
+  }
+  return out;
+}
+
+function s3Uri(v: unknown, field: string): string {
+  const s = str(v, field, true)!;
+  if (s.length > 1024) constraint(s, field, "Member must have length less than or equal to 1024");
+  // file:// is a local extension of the emulator (documented in index.ts)
+  if (!S3_URI_RE.test(s) && !s.startsWith("file:///")) constraint(s, field, "Member must satisfy regular expression pattern: (https|s3)://([^/]+)/?(.*)");
+  return s;
+}
+
+export interface ModelRequest {
+  ModelName: string;
+  PrimaryContainer: { Image: string; Environment?: Record<string, string>; ModelDataUrl?: string };
+  ExecutionRoleArn?: string;
+}
+
+export function validateCreateModel(body: Json): ModelRequest {
+  const name = str(body.ModelName, "modelName", true)!;
+  pattern(name, "modelName", MODEL_NAME_RE, 1, 63, "^[a-zA-Z0-9]([\\-a-zA-Z0-9]*[a-zA-Z0-9])?$");
+  let pc = obj(body.PrimaryContainer, "primaryContainer", false);
+  if (!pc) {
+    const containers = body.Containers;
+    if (Array.isArray(containers) && containers.length === 1) pc = obj(containers[0], "containers.1", true);
+    else if (Array.isArray(containers) && containers.length > 1) throw validation("The emulator runs single-container models only; inference pipelines (several Containers) are not supported");
+    else throw validation("Either PrimaryContainer or Containers must be specified");
+  }
+  const image = str(pc!.Image, "primaryContainer.image", true)!;
+  if (image.length === 0 || image.length > 255) constraint(image, "primaryContainer.image", "Member must have length less than or equal to 255");
+  const env = environment(pc!.Environment, "primaryContainer.environment", 100);
+  const out: ModelRequest = { ModelName: name, PrimaryContainer: { Image: image } };
+  if (env) out.PrimaryContainer.Environment = env;
+  const md = str(pc!.ModelDataUrl, "primaryContainer.modelDataUrl", false);
+  if (md !== undefined) out.PrimaryContainer.ModelDataUrl = md;
+  const role = str(body.ExecutionRoleArn, "executionRoleArn", false);
+  if (role !== undefined) out.ExecutionRoleArn = role;
+  return out;
+}
+
+export interface JobRequest {
+  TransformJobName: string;
+  ModelName: string;
+  MaxConcurrentTransforms?: number;
+  ModelClientConfig?: { InvocationsTimeoutInSeconds?: number; InvocationsMaxRetries?: number };
+  MaxPayloadInMB?: number;
+  BatchStrategy?: "MultiRecord" | "SingleRecord";
+  Environment?: Record<string, string>;
+  TransformInput: {
+    DataSource: { S3DataSource: { S3DataType: "S3Prefix" | "ManifestFile"; S3Uri: string } };
+    ContentType?: string;
+    CompressionType?: "None" | "Gzip";
+    SplitType?: "None" | "Line" | "RecordIO" | "TFRecord";
+  };
+  TransformOutput: { S3OutputPath: string; Accept?: string; AssembleWith?: "None" | "Line"; KmsKeyId?: string };
+  TransformResources: { InstanceType: string; InstanceCount: number; VolumeKmsKeyId?: string };
+  DataProcessing?: { InputFilter?: string; OutputFilter?: string; JoinSource?: "Input" | "None" };
+  Tags?: unknown[];
+}
+
+function filter(v: unknown, field: string): string | undefined {
+  const s = str(v, field, false);
+  if (s === undefined) return undefined;
+  if (s.length > 63) constraint(s, field, "Member must have length less than or equal to 63");
+  try {
+    parseJsonPath(s);
+  } catch (err) {
+    if (err instanceof JsonPathError) throw validation(err.message);
+    throw err;
+  }
+  return s;
+}
+
+/** Validates a CreateTransformJob request; returns it normalized (known fields only). */
+export function validateCreateTransformJob(body: Json): JobRequest {
+  const name = str(body.TransformJobName, "transformJobName", true)!;
+  pattern(name, "transformJobName", JOB_NAME_RE, 1, 63, "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}");
+  const model = str(body.ModelName, "modelName", true)!;
+  pattern(model, "modelName", MODEL_NAME_RE, 0, 63, "^[a-zA-Z0-9]([\\-a-zA-Z0-9]*[a-zA-Z0-9])?$");
+  const mct = int(body.MaxConcurrentTransforms, "maxConcurrentTransforms", 0, undefined);
+  const mp = int(body.MaxPayloadInMB, "maxPayloadInMB", 0, undefined);
+  // documented service limits (reference §4.1): max 100 MB, and MCT x MP <= 100 when MCT is set
+  if (mp !== undefined && mp > 100) throw validation(`MaxPayloadInMB must be at most 100, got ${mp}`);
+  if (mct !== undefined && mct > 0 && mp !== undefined && mct * mp > 100) {
+    throw validation(`MaxConcurrentTransforms * MaxPayloadInMB must not exceed 100 MB, got ${mct} * ${mp} = ${mct * mp}`);
+  }
+  const bs = oneOf(body.BatchStrategy, "batchStrategy", ["MultiRecord", "SingleRecord"] as const);
+  const mcc = obj(body.ModelClientConfig, "modelClientConfig", false);
+  const env = environment(body.Environment, "environment", 16);
+  const ti = obj(body.TransformInput, "transformInput", true)!;
+  const ds = obj(ti.DataSource, "transformInput.dataSource", true)!;
+  const s3 = obj(ds.S3DataSource, "transformInput.dataSource.s3DataSource", true)!;
+  const dataType = oneOf(s3.S3DataType, "transformInput.dataSource.s3DataSource.s3DataType", ["ManifestFile", "S3Prefix", "AugmentedManifestFile", "Converse"] as const);
+  if (dataType === undefined) throw validation("1 validation error detected: Value null at 'transformInput.dataSource.s3DataSource.s3DataType' failed to satisfy constraint: Member must not be null");
+  if (dataType !== "S3Prefix" && dataType !== "ManifestFile") throw validation(`S3DataType ${dataType} is not compatible with batch transform; use S3Prefix or ManifestFile`);
+  const inUri = s3Uri(s3.S3Uri, "transformInput.dataSource.s3DataSource.s3Uri");
+  const contentType = str(ti.ContentType, "transformInput.contentType", false);
+  if (contentType !== undefined && contentType.length > 256) constraint(contentType, "transformInput.contentType", "Member must have length less than or equal to 256");
+  const compression = oneOf(ti.CompressionType, "transformInput.compressionType", ["None", "Gzip"] as const);
+  const split = oneOf(ti.SplitType, "transformInput.splitType", ["None", "Line", "RecordIO", "TFRecord"] as const);
+  if (split === "RecordIO" || split === "TFRecord") throw validation(`The emulator does not implement SplitType ${split}; use Line or None`);
+  const to = obj(body.TransformOutput, "transformOutput", true)!;
+  const outUri = s3Uri(to.S3OutputPath, "transformOutput.s3OutputPath");
+  const accept = str(to.Accept, "transformOutput.accept", false);
+  if (accept !== undefined && accept.length > 256) constraint(accept, "transformOutput.accept", "Member must have length less than or equal to 256");
+  const assemble = oneOf(to.AssembleWith, "transformOutput.assembleWith", ["None", "Line"] as const);
+  const kms = str(to.KmsKeyId, "transformOutput.kmsKeyId", false);
+  const tr = obj(body.TransformResources, "transformResources", true)!;
+  const itype = str(tr.InstanceType, "transformResources.instanceType", true)!;
+  if (!/^ml\.[a-z0-9]+\.[a-z0-9]+$/.test(itype)) constraint(itype, "transformResources.instanceType", "Member must satisfy enum value set of ml.* instance types");
+  if (tr.InstanceCount === undefined || tr.InstanceCount === null) throw validation("1 validation error detected: Value null at 'transformResources.instanceCount' failed to satisfy constraint: Member must not be null");
+  const count = int(tr.InstanceCount, "transformResources.instanceCount", 1, 100)!;
+  const dp = obj(body.DataProcessing, "dataProcessing", false);
+  const req: JobRequest = {
+    TransformJobName: name,
+    ModelName: model,
+    TransformInput: { DataSource: { S3DataSource: { S3DataType: dataType, S3Uri: inUri } } },
+    TransformOutput: { S3OutputPath: outUri },
+    TransformResources: { InstanceType: itype, InstanceCount: count },
+  };
+  if (mct !== undefined) req.MaxConcurrentTransforms = mct;
+  if (mp !== undefined) req.MaxPayloadInMB = mp;
+  if (bs !== undefined) req.BatchStrategy = bs;
+  if (env !== undefined) req.Environment = env;
+  if (mcc) {
+    const t = int(mcc.InvocationsTimeoutInSeconds, "modelClientConfig.invocationsTimeoutInSeconds", 1, 3600);
+    const r = int(mcc.InvocationsMaxRetries, "modelClientConfig.invocationsMaxRetries", 0, 3);
+    req.ModelClientConfig = {};
+    if (t !== undefined) req.ModelClientConfig.InvocationsTimeoutInSeconds = t;
+    if (r !== undefined) req.ModelClientConfig.InvocationsMaxRetries = r;
+  }
+  if (contentType !== undefined) req.TransformInput.ContentType = contentType;
+  if (compression !== undefined) req.TransformInput.CompressionType = compression;
+  if (split !== undefined) req.TransformInput.SplitType = split;
+  if (accept !== undefined) req.TransformOutput.Accept = accept;
+  if (assemble !== undefined) req.TransformOutput.AssembleWith = assemble;
+  if (kms !== undefined) req.TransformOutput.KmsKeyId = kms;
+  const vkms = str(tr.VolumeKmsKeyId, "transformResources.volumeKmsKeyId", false);
+  if (vkms !== undefined) req.TransformResources.VolumeKmsKeyId = vkms;
+  if (dp) {
+    const d: NonNullable<JobRequest["DataProcessing"]> = {};
+    const inF = filter(dp.InputFilter, "dataProcessing.inputFilter");
+    const outF = filter(dp.OutputFilter, "dataProcessing.outputFilter");
+    const join = oneOf(dp.JoinSource, "dataProcessing.joinSource", ["Input", "None"] as const);
+    if (inF !== undefined) d.InputFilter = inF;
+    if (outF !== undefined) d.OutputFilter = outF;
+    if (join !== undefined) d.JoinSource = join;
+    req.DataProcessing = d;
+  }
+  if (Array.isArray(body.Tags)) {
+    if (body.Tags.length > 50) constraint(`[${body.Tags.length} tags]`, "tags", "Member must have length less than or equal to 50");
+    req.Tags = body.Tags;
+  }
+  return req;
+}

@@ -1,0 +1,217 @@
+/**
+ * The aligner: for each shard, in order, reads the sidecar's record batches and the .out lines in
+ * lockstep (batch of n rows <-> the next n lines), checks the row numbers, parses the
+ * predictions, and yields joined record batches: keep columns (their sidecar data, untouched),
+ * the row number when asked, then the prediction columns.
+ */
+import { Field, makeData, RecordBatch, RecordBatchReader, Schema, Struct, type Data } from "apache-arrow";
+import { BtkitError } from "../errors.js";
+import type { ColumnType, ContentType } from "../protocol/descriptor.js";
+import { FeatureParser, type FeatureColumn } from "./features.js";
+import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
+import { arrowTypeOf, fieldOf } from "./columns.js";
+import { LineReader, type BlankLinePolicy } from "./lines.js";
+import { PredictionParser, type PredictionParserOptions } from "./predictions.js";
+
+/** One shard to join: what the descriptor says and how to open its files. */
+export interface ShardInput {
+  name: string;
+  rows: number;
+  firstRow: number;
+  /** where the .out is, for messages */
+  outLocation: string;
+  sidecarLocation: string;
+  openSidecar(): Promise<AsyncIterable<Uint8Array>>;
+  openOut(): Promise<AsyncIterable<Uint8Array>>;
+  /** the model-input shard, for features (withFeatures) */
+  shardLocation?: string;
+  openShard?(): Promise<AsyncIterable<Uint8Array>>;
+}
+
+export interface AlignerOptions {
+  /** the keep columns, in order, with their types; default: every sidecar column but the row number */
+  keep?: Array<{ name: string; type: ColumnType }>;
+  /** keep the sidecar's row number column (__btkit_row); default false */
+  rowNumber?: boolean;
+  /** rows per joined batch (larger sidecar batches are sliced); default 16384 */
+  batchRows?: number;
+  /** blank .out lines: "error" (default) or "skip" (counted) */
+  blankLines?: BlankLinePolicy;
+  /** longest .out line accepted in bytes; default 64 MiB */
+  maxLineBytes?: number;
+  /** how predictions are parsed */
+  predictions?: PredictionParserOptions;
+  /** also read the model-input shards' feature columns (those not kept already); default none */
+  features?: { contentType: ContentType; columns: FeatureColumn[] };
+}
+
+export interface ResolvedAlignerOptions {
+  keep: Array<{ name: string; type: ColumnType }> | undefined;
+  rowNumber: boolean;
+  batchRows: number;
+  blankLines: BlankLinePolicy;
+  maxLineBytes: number;
+  predictions: PredictionParserOptions;
+  features: { contentType: ContentType; columns: FeatureColumn[] } | undefined;
+}
+
+export function resolveAlignerOptions(o: AlignerOptions = {}): ResolvedAlignerOptions {
+  const batchRows = o.batchRows ?? 16384;
+  if (!Number.isInteger(batchRows) || batchRows < 1) throw new BtkitError("OPT_INVALID", `batchRows must be a whole number >= 1, got ${batchRows}`, { option: "batchRows", got: batchRows });
+  const blankLines = o.blankLines ?? "error";
+  if (blankLines !== "error" && blankLines !== "skip") throw new BtkitError("OPT_INVALID", `blankLines must be "error" or "skip", got ${JSON.stringify(blankLines)}`, { option: "blankLines", got: blankLines });
+  const maxLineBytes = o.maxLineBytes ?? 64 * 1024 * 1024;
+  if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) throw new BtkitError("OPT_INVALID", `maxLineBytes must be a whole number >= 1, got ${maxLineBytes}`, { option: "maxLineBytes", got: maxLineBytes });
+  return { keep: o.keep, rowNumber: o.rowNumber ?? false, batchRows, blankLines, maxLineBytes, predictions: o.predictions ?? {}, features: o.features };
+}
+
+/** A joined batch and the shard it came from. */
+export interface JoinedBatch {
+  shard: string;
+  batch: RecordBatch;
+}
+
+/** Per-shard counts the aligner gathered. */
+export interface ShardStats {
+  rows: number;
+  blankLinesSkipped: number;
+  crlfStripped: number;
+}
+
+/**
+ * Creates the aligner stage. The returned function takes the shards (in order) and yields joined
+ * batches; `stats` and `schema()` are filled as it runs.
+ */
+export function createAligner(options: AlignerOptions = {}): {
+  align: (shards: AsyncIterable<ShardInput> | Iterable<ShardInput>) => AsyncGenerator<JoinedBatch>;
+  stats: Map<string, ShardStats>;
+  parser: PredictionParser;
+  /** the joined schema (known after the first batch; from the sidecar and declared types otherwise) */
+  schema: () => Schema | undefined;
+} {
+  const o = resolveAlignerOptions(options);
+  const parser = new PredictionParser(o.predictions);
+  const features = o.features && o.features.columns.length > 0 ? new FeatureParser(o.features.columns, o.features.contentType) : undefined;
+  const stats = new Map<string, ShardStats>();
+  let schema: Schema | undefined;
+  let keepFields: Field[] | undefined;
+
+  const baseFields = (sidecar: Schema, shard: ShardInput): Field[] => {
+    const fields: Field[] = [];
+    const byName = new Map(sidecar.fields.map((f) => [f.name, f]));
+    const keep = o.keep ?? sidecar.fields.filter((f) => f.name !== SIDECAR_ROW_COLUMN).map((f) => ({ name: f.name, type: undefined as ColumnType | undefined }));
+    for (const k of keep) {
+      const f = byName.get(k.name);
+      if (!f) sidecarError(shard, `has no column ${JSON.stringify(k.name)}; it holds ${sidecar.fields.map((x) => x.name).join(", ")}`, k.name);
+      if (k.type !== undefined) {
+        if (f.type.typeId !== arrowTypeOf(k.type).typeId) sidecarError(shard, `column ${k.name} is ${String(f.type)}, expected ${String(arrowTypeOf(k.type))} for type ${k.type}`, k.name);
+        fields.push(fieldOf(k.name, k.type));
+      } else fields.push(f);
+    }
+    const row = byName.get(SIDECAR_ROW_COLUMN);
+    if (!row || String(row.type) !== "Int64") sidecarError(shard, `has no Int64 column ${SIDECAR_ROW_COLUMN}`, SIDECAR_ROW_COLUMN);
+    if (o.rowNumber) fields.push(fieldOf(SIDECAR_ROW_COLUMN, "int64"));
+    if (features) fields.push(...features.fields());
+    return fields;
+  };
+
+  const makeSchema = (base: Field[], preds: Field[]): Schema => {
+    const seen = new Set<string>();
+    for (const f of [...base, ...preds]) {
+      if (seen.has(f.name)) {
+        throw new BtkitError("OPT_INVALID", `prediction column ${f.name} has the name of a kept column: choose another prefix (--prediction-prefix) or scalar name (--prediction-name)`, { column: f.name, option: "prefix" });
+      }
+      seen.add(f.name);
+    }
+    return new Schema([...base, ...preds]);
+  };
+
+  async function* align(shards: AsyncIterable<ShardInput> | Iterable<ShardInput>): AsyncGenerator<JoinedBatch> {
+    for await (const shard of shards) {
+      const st: ShardStats = { rows: 0, blankLinesSkipped: 0, crlfStripped: 0 };
+      stats.set(shard.name, st);
+      const out = new LineReader(await shard.openOut(), { location: shard.outLocation, shard: shard.name, blankLines: o.blankLines, maxLineBytes: o.maxLineBytes });
+      const shardLocation = shard.shardLocation ?? shard.name;
+      let inputLines: LineReader | undefined;
+      if (features) {
+        if (!shard.openShard) throw new BtkitError("OPT_INVALID", `features were asked for, but shard ${shard.name} has no model-input location`, { shard: shard.name, option: "features" });
+        inputLines = new LineReader(await shard.openShard(), { location: shardLocation, shard: shard.name, blankLines: "error", maxLineBytes: o.maxLineBytes });
+      }
+      let reader: RecordBatchReader;
+      try {
+        reader = await RecordBatchReader.from(await shard.openSidecar());
+        await reader.open();
+      } catch (err) {
+        if (err instanceof BtkitError) throw err;
+        sidecarError(shard, `cannot be read as an Arrow IPC stream: ${(err as Error).message}`, undefined, err);
+      }
+      const base = baseFields(reader.schema, shard);
+      keepFields ??= base;
+      let next = shard.firstRow;
+      const src = { shard: shard.name, location: shard.outLocation };
+      try {
+        for await (const sb of reader as AsyncIterable<RecordBatch>) {
+          for (let off = 0; off < sb.numRows; off += o.batchRows) {
+            const part = off === 0 && sb.numRows <= o.batchRows ? sb : sb.slice(off, Math.min(sb.numRows, off + o.batchRows));
+            const n = part.numRows;
+            const rowVec = part.getChild(SIDECAR_ROW_COLUMN)!;
+            const r0 = rowVec.get(0) as bigint | null;
+            const r1 = rowVec.get(n - 1) as bigint | null;
+            if (r0 !== BigInt(next) || r1 !== BigInt(next + n - 1)) {
+              sidecarError(shard, `row numbers ${String(r0)}..${String(r1)} at sidecar row ${next - shard.firstRow} do not follow the shard (expected ${next}..${next + n - 1})`, SIDECAR_ROW_COLUMN);
+            }
+            const lines = await out.take(n);
+            if (lines.lines.length < n) {
+              throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} ends after ${next - shard.firstRow + lines.lines.length} lines, but shard ${shard.name} has ${shard.rows} rows`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, got: next - shard.firstRow + lines.lines.length });
+            }
+            const preds = parser.parse(lines, src);
+            let featureData: Data[] = [];
+            if (features && inputLines) {
+              const inLines = await inputLines.take(n);
+              if (inLines.lines.length < n) {
+                throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} ends after ${next - shard.firstRow + inLines.lines.length} lines, but shard ${shard.name} has ${shard.rows} rows`, { shard: shard.name, location: shardLocation, expected: shard.rows, got: next - shard.firstRow + inLines.lines.length });
+              }
+              featureData = features.parse(inLines, { shard: shard.name, location: shardLocation });
+            }
+            schema ??= makeSchema(base, parser.fields() ?? []);
+            const children: Data[] = [];
+            const sidecarFields = base.length - (features ? features.fields().length : 0);
+            for (const f of base.slice(0, sidecarFields)) children.push(f.name === SIDECAR_ROW_COLUMN ? rowVec.data[0]! : part.getChild(f.name)!.data[0]!);
+            children.push(...featureData);
+            children.push(...preds);
+            yield { shard: shard.name, batch: new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children })) };
+            next += n;
+            st.rows += n;
+          }
+        }
+      } catch (err) {
+        if (err instanceof BtkitError) throw err;
+        sidecarError(shard, `cannot be read: ${(err as Error).message}`, undefined, err);
+      }
+      if (st.rows !== shard.rows) sidecarError(shard, `has ${st.rows} rows, but the shard has ${shard.rows}`, undefined);
+      const extra = await out.take(1);
+      if (extra.lines.length > 0) {
+        throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} has more lines than shard ${shard.name}'s ${shard.rows} rows (line ${extra.lineNumber(0)} is one too many)`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, line: extra.lineNumber(0) });
+      }
+      if (inputLines) {
+        const more = await inputLines.take(1);
+        if (more.lines.length > 0) {
+          throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} has more lines than its ${shard.rows} rows (line ${more.lineNumber(0)} is one too many)`, { shard: shard.name, location: shardLocation, expected: shard.rows, line: more.lineNumber(0) });
+        }
+      }
+      st.blankLinesSkipped = out.blank;
+      st.crlfStripped = out.crlf;
+    }
+  }
+
+  return {
+    align,
+    stats,
+    parser,
+    schema: () => schema ?? (keepFields ? makeSchema(keepFields, parser.fieldsWithoutData()) : undefined),
+  };
+}
+
+function sidecarError(shard: ShardInput, what: string, column: string | undefined, cause?: unknown): never {
+  throw new BtkitError("JOIN_SIDECAR", `the sidecar of shard ${shard.name} (${shard.sidecarLocation}) ${what}`, { shard: shard.name, location: shard.sidecarLocation, column }, cause === undefined ? undefined : { cause });
+}

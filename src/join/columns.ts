@@ -1,0 +1,167 @@
+/**
+ * Typed column accumulators: values are pushed one by one into preallocated typed arrays and
+ * turned into Arrow Data without going through Arrow's generic builders (the hot path of join).
+ */
+import { Bool, Data, Field, Float64, Int64, makeData, Null, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
+import type { ColumnType } from "../protocol/descriptor.js";
+
+/** Field metadata key carrying the btkit column type (json and utf8 share Arrow's Utf8). */
+export const TYPE_METADATA_KEY = "btkit.type";
+
+/** The Arrow type of a column type (layout.ts ARROW_TYPE_OF). */
+export function arrowTypeOf(type: ColumnType): DataType {
+  switch (type) {
+    case "int64":
+      return new Int64();
+    case "float64":
+      return new Float64();
+    case "bool":
+      return new Bool();
+    case "utf8":
+    case "json":
+      return new Utf8();
+    case "timestamp":
+      return new TimestampMicrosecond("UTC");
+    case "null":
+      return new Null();
+  }
+}
+
+export function fieldOf(name: string, type: ColumnType): Field {
+  return new Field(name, arrowTypeOf(type), true, new Map([[TYPE_METADATA_KEY, type]]));
+}
+
+/** The btkit column type recorded on a field, or one derived from its Arrow type. */
+export function columnTypeOfField(field: Field): ColumnType {
+  const meta = field.metadata.get(TYPE_METADATA_KEY);
+  if (meta === "int64" || meta === "float64" || meta === "bool" || meta === "utf8" || meta === "json" || meta === "timestamp" || meta === "null") return meta;
+  const t = String(field.type);
+  if (t === "Int64") return "int64";
+  if (t === "Float64") return "float64";
+  if (t === "Bool") return "bool";
+  if (t === "Utf8") return "utf8";
+  if (t.startsWith("Timestamp")) return "timestamp";
+  if (t === "Null") return "null";
+  return "utf8";
+}
+
+/** A column being filled for one batch of known length. */
+export interface Accumulator {
+  readonly type: ColumnType;
+  /** row i's value is null */
+  setNull(i: number): void;
+  finish(length: number): Data;
+}
+
+abstract class Validity {
+  bits: Uint8Array;
+  nulls = 0;
+  constructor(length: number) {
+    this.bits = new Uint8Array((length + 7) >> 3).fill(0xff);
+  }
+  setNull(i: number): void {
+    this.bits[i >> 3]! &= ~(1 << (i & 7));
+    this.nulls++;
+  }
+  protected bitmap(): Uint8Array | undefined {
+    return this.nulls === 0 ? undefined : this.bits;
+  }
+}
+
+export class Float64Acc extends Validity implements Accumulator {
+  readonly type = "float64" as const;
+  readonly values: Float64Array;
+  constructor(length: number) {
+    super(length);
+    this.values = new Float64Array(length);
+  }
+  finish(length: number): Data {
+    return makeData({ type: new Float64(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.values });
+  }
+}
+
+export class Int64Acc extends Validity implements Accumulator {
+  readonly type: "int64" | "timestamp";
+  readonly values: BigInt64Array;
+  constructor(length: number, type: "int64" | "timestamp" = "int64") {
+    super(length);
+    this.type = type;
+    this.values = new BigInt64Array(length);
+  }
+  finish(length: number): Data {
+    if (this.type === "timestamp") {
+      return makeData({ type: new TimestampMicrosecond("UTC"), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.values });
+    }
+    return makeData({ type: new Int64(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.values });
+  }
+}
+
+export class BoolAcc extends Validity implements Accumulator {
+  readonly type = "bool" as const;
+  readonly values: Uint8Array;
+  constructor(length: number) {
+    super(length);
+    this.values = new Uint8Array((length + 7) >> 3);
+  }
+  set(i: number, v: boolean): void {
+    if (v) this.values[i >> 3]! |= 1 << (i & 7);
+  }
+  finish(length: number): Data {
+    return makeData({ type: new Bool(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.values });
+  }
+}
+
+export class Utf8Acc extends Validity implements Accumulator {
+  readonly type: "utf8" | "json";
+  readonly values: string[];
+  constructor(length: number, type: "utf8" | "json" = "utf8") {
+    super(length);
+    this.type = type;
+    this.values = new Array<string>(length).fill("");
+  }
+  finish(length: number): Data {
+    const values = this.values;
+    const joined = values.join("");
+    const data = Buffer.from(joined, "utf8");
+    const offsets = new Int32Array(length + 1);
+    let at = 0;
+    if (data.length === joined.length) {
+      for (let i = 0; i < length; i++) {
+        at += values[i]!.length;
+        offsets[i + 1] = at;
+      }
+    } else {
+      for (let i = 0; i < length; i++) {
+        at += Buffer.byteLength(values[i]!, "utf8");
+        offsets[i + 1] = at;
+      }
+    }
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    return makeData({ type: new Utf8(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), valueOffsets: offsets, data: bytes });
+  }
+}
+
+export class NullAcc implements Accumulator {
+  readonly type = "null" as const;
+  setNull(): void {}
+  finish(length: number): Data {
+    return makeData({ type: new Null(), length });
+  }
+}
+
+export function accumulatorFor(type: ColumnType, length: number): Accumulator {
+  switch (type) {
+    case "float64":
+      return new Float64Acc(length);
+    case "int64":
+    case "timestamp":
+      return new Int64Acc(length, type);
+    case "bool":
+      return new BoolAcc(length);
+    case "utf8":
+    case "json":
+      return new Utf8Acc(length, type);
+    case "null":
+      return new NullAcc();
+  }
+}

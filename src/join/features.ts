@@ -1,0 +1,108 @@
+/**
+ * The feature parser (--with-features): reads the model-input shard's lines back into typed
+ * columns, by the descriptor's schema. CSV shards (text/csv) hold the features in
+ * modelInput.features order; JSON Lines shards hold an object per line (by name) or an array (by
+ * position). An empty CSV field is null. A value that does not fit its type is JOIN_PARSE naming
+ * shard, line and column: the shard is not what prep wrote.
+ */
+import type { Data, Field } from "apache-arrow";
+import { BtkitError } from "../errors.js";
+import type { ColumnType, ContentType } from "../protocol/descriptor.js";
+import { accumulatorFor, fieldOf, Int64Acc, type Accumulator } from "./columns.js";
+import { splitCsvLine } from "./csv-fields.js";
+import type { LineBatch } from "./lines.js";
+import type { BatchSource } from "./predictions.js";
+import { excerpt, SET_OK, setValue } from "./values.js";
+
+export interface FeatureColumn {
+  name: string;
+  type: ColumnType;
+  /** position in the model input (modelInput.features order) */
+  index: number;
+}
+
+const INT_RE = /^-?\d+$/;
+
+export class FeatureParser {
+  readonly #columns: FeatureColumn[];
+  readonly #contentType: ContentType;
+
+  constructor(columns: FeatureColumn[], contentType: ContentType) {
+    this.#columns = columns;
+    this.#contentType = contentType;
+  }
+
+  fields(): Field[] {
+    return this.#columns.map((c) => fieldOf(c.name, c.type));
+  }
+
+  parse(batch: LineBatch, src: BatchSource): Data[] {
+    const n = batch.lines.length;
+    const cols = this.#columns;
+    const accs = cols.map((c) => accumulatorFor(c.type, n));
+    for (let i = 0; i < n; i++) {
+      const line = batch.lines[i]!;
+      if (this.#contentType === "text/csv") {
+        const fields = splitCsvLine(line);
+        if (fields === undefined) this.#fail(src, batch.lineNumber(i), undefined, `is not valid CSV: ${excerpt(line)}`);
+        for (let j = 0; j < cols.length; j++) {
+          const c = cols[j]!;
+          const text = fields[c.index];
+          if (text === undefined) this.#fail(src, batch.lineNumber(i), c.name, `has ${fields.length} fields, fewer than the ${c.index + 1} the features need`);
+          this.#setText(accs[j]!, i, text, c, src, batch.lineNumber(i));
+        }
+      } else {
+        let v: unknown;
+        try {
+          v = JSON.parse(line);
+        } catch {
+          this.#fail(src, batch.lineNumber(i), undefined, `is not valid JSON: ${excerpt(line)}`);
+        }
+        for (let j = 0; j < cols.length; j++) {
+          const c = cols[j]!;
+          const value = Array.isArray(v) ? (v as unknown[])[c.index] : typeof v === "object" && v !== null ? (v as Record<string, unknown>)[c.name] : undefined;
+          if (setValue(accs[j]!, i, value, false) !== SET_OK) this.#fail(src, batch.lineNumber(i), c.name, `holds ${excerpt(JSON.stringify(value) ?? "nothing")}, not a ${c.type}`);
+        }
+      }
+    }
+    return accs.map((a) => a.finish(n));
+  }
+
+  #setText(acc: Accumulator, i: number, text: string, c: FeatureColumn, src: BatchSource, line: number): void {
+    if (text.length === 0) {
+      acc.setNull(i);
+      return;
+    }
+    let value: unknown = text;
+    switch (c.type) {
+      case "int64":
+        if (!INT_RE.test(text)) break;
+        (acc as Int64Acc).values[i] = BigInt(text);
+        return;
+      case "float64":
+        value = Number(text);
+        if (Number.isNaN(value) && text !== "NaN") value = text;
+        break;
+      case "bool":
+        value = text === "true" || text === "1" ? true : text === "false" || text === "0" ? false : text;
+        break;
+      case "timestamp":
+        value = INT_RE.test(text) ? Number(text) : text;
+        break;
+      case "json":
+        try {
+          value = JSON.parse(text);
+        } catch {
+          break;
+        }
+        break;
+      default:
+        break;
+    }
+    if (setValue(acc, i, value, false) !== SET_OK) this.#fail(src, line, c.name, `holds ${excerpt(JSON.stringify(text))}, not a ${c.type}`);
+  }
+
+  #fail(src: BatchSource, line: number, column: string | undefined, what: string): never {
+    throw new BtkitError("JOIN_PARSE", `line ${line} of model-input shard ${src.location} (shard ${src.shard})${column ? `, feature ${column},` : ""} ${what}`, { shard: src.shard, location: src.location, line, column });
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * Line reading for .out files and model-input shards. Lines end at "\n" only (SageMaker splits on
+ * "\n"; a bare "\r" stays inside its line: reliability.md O13). One trailing "\r" per line is
+ * stripped and counted (O14). A last line without "\n" is a line. Line numbers are physical
+ * (1-based), whatever the blank-line policy: a skipped blank line still has its number
+ * (style.md, "What to avoid" 2).
+ */
+import { isUtf8 } from "node:buffer";
+import { BtkitError } from "../errors.js";
+
+export type BlankLinePolicy = "error" | "skip";
+
+export interface LineBatch {
+  lines: string[];
+  /** physical 1-based line number of lines[i] */
+  lineNumber(i: number): number;
+}
+
+export interface LineReaderOptions {
+  /** where, for messages */
+  location: string;
+  shard?: string;
+  blankLines: BlankLinePolicy;
+  /** longest line accepted, in bytes */
+  maxLineBytes: number;
+}
+
+export class LineReader {
+  readonly #it: AsyncIterator<Buffer>;
+  readonly #o: LineReaderOptions;
+  #lines: string[] = [];
+  /** physical number of #lines[0] */
+  #firstNo = 1;
+  /** physical number of each of #lines, when blank lines were skipped in their span */
+  #numbers: number[] | undefined;
+  #pos = 0;
+  #carry: Buffer[] = [];
+  #carryBytes = 0;
+  #eof = false;
+  /** physical lines read so far (blank ones included) */
+  #physical = 0;
+  /** lines whose trailing "\r" was stripped */
+  crlf = 0;
+  /** blank lines skipped under the skip policy */
+  blank = 0;
+
+  constructor(source: AsyncIterable<Buffer | Uint8Array>, options: LineReaderOptions) {
+    this.#it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    this.#o = options;
+  }
+
+  /** Up to n lines (fewer only at the end). */
+  async take(n: number): Promise<LineBatch> {
+    const lines: string[] = [];
+    let numbers: number[] | undefined;
+    let first = 0;
+    while (lines.length < n) {
+      if (this.#pos >= this.#lines.length) {
+        if (!(await this.#fill())) break;
+        continue;
+      }
+      const k = Math.min(n - lines.length, this.#lines.length - this.#pos);
+      const regionNumbers = this.#numbers;
+      if (numbers === undefined && regionNumbers === undefined && (lines.length === 0 || first + lines.length === this.#firstNo + this.#pos)) {
+        if (lines.length === 0) first = this.#firstNo + this.#pos;
+      } else {
+        if (numbers === undefined) {
+          numbers = [];
+          for (let i = 0; i < lines.length; i++) numbers.push(first + i);
+        }
+        for (let i = 0; i < k; i++) numbers.push(regionNumbers === undefined ? this.#firstNo + this.#pos + i : regionNumbers[this.#pos + i]!);
+      }
+      for (let i = 0; i < k; i++) lines.push(this.#lines[this.#pos + i]!);
+      this.#pos += k;
+    }
+    if (numbers === undefined) return { lines, lineNumber: (i) => first + i };
+    const nums = numbers;
+    return { lines, lineNumber: (i) => nums[i]! };
+  }
+
+  async #fill(): Promise<boolean> {
+    while (!this.#eof) {
+      const r = await this.#it.next();
+      if (r.done) {
+        this.#eof = true;
+        if (this.#carryBytes > 0) {
+          const rest = Buffer.concat(this.#carry);
+          this.#carry = [];
+          this.#carryBytes = 0;
+          this.#decode(rest, false);
+          return true;
+        }
+        return false;
+      }
+      const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+      const last = chunk.lastIndexOf(10);
+      if (last < 0) {
+        this.#carry.push(chunk);
+        this.#carryBytes += chunk.length;
+        if (this.#carryBytes > this.#o.maxLineBytes) this.#tooLong();
+        continue;
+      }
+      const head = this.#carryBytes > 0 ? Buffer.concat([...this.#carry, chunk.subarray(0, last + 1)]) : chunk.subarray(0, last + 1);
+      this.#carry = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
+      this.#carryBytes = chunk.length - last - 1;
+      this.#decode(head, true);
+      if (this.#lines.length > 0) return true;
+    }
+    return false;
+  }
+
+  #tooLong(): never {
+    const line = this.#physical + 1;
+    throw new BtkitError("JOIN_PARSE", `line ${line} of ${this.#o.location} is longer than ${this.#o.maxLineBytes} bytes (maxLineBytes): is this really a line-per-record file?`, { location: this.#o.location, shard: this.#o.shard, line });
+  }
+
+  #decode(region: Buffer, endsWithNewline: boolean): void {
+    if (!isUtf8(region)) this.#badUtf8(region);
+    const parts = region.toString("utf8").split("\n");
+    if (endsWithNewline) parts.pop();
+    this.#firstNo = this.#physical + 1;
+    this.#physical += parts.length;
+    this.#numbers = undefined;
+    this.#pos = 0;
+    let kept = 0;
+    for (let i = 0; i < parts.length; i++) {
+      let line = parts[i]!;
+      if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) {
+        line = line.slice(0, -1);
+        this.crlf++;
+      }
+      if (line.length === 0) {
+        const no = this.#firstNo + i;
+        if (this.#o.blankLines === "error") {
+          throw new BtkitError("JOIN_BLANK_LINE", `line ${no} of ${this.#o.location} is blank: a blank line shifts every later prediction (AssembleWith=Line adding a newline after a response that already ended with one?); use --blank-lines skip if blank lines carry no record`, { location: this.#o.location, shard: this.#o.shard, line: no });
+        }
+        if (this.#numbers === undefined) {
+          this.#numbers = [];
+          for (let j = 0; j < kept; j++) this.#numbers.push(this.#firstNo + j);
+        }
+        this.blank++;
+        continue;
+      }
+      this.#numbers?.push(this.#firstNo + i);
+      parts[kept++] = line;
+    }
+    parts.length = kept;
+    this.#lines = parts;
+  }
+
+  #badUtf8(region: Buffer): never {
+    let start = 0;
+    let line = this.#physical + 1;
+    while (start < region.length) {
+      const nl = region.indexOf(10, start);
+      const end = nl < 0 ? region.length : nl;
+      if (!isUtf8(region.subarray(start, end))) {
+        let off = start;
+        while (off < end && isUtf8(region.subarray(start, off + 1))) off++;
+        throw new BtkitError("JOIN_PARSE", `line ${line} of ${this.#o.location} is not valid UTF-8 (byte ${off - start + 1} of the line)`, { location: this.#o.location, shard: this.#o.shard, line });
+      }
+      start = end + 1;
+      line++;
+    }
+    throw new BtkitError("JOIN_PARSE", `${this.#o.location} is not valid UTF-8`, { location: this.#o.location, shard: this.#o.shard });
+  }
+}
+
+/** What a pre-pass over an .out file found: counts and the first suspicious lines. */
+export interface LineScan {
+  /** physical lines (a last line without "\n" counts) */
+  lines: number;
+  blank: number;
+  firstBlank?: number;
+  crlf: number;
+  /** the first line that starts with "[" (a whole mini-batch as one JSON array?) */
+  firstArray?: number;
+  /** the first line, up to 100 bytes */
+  firstLine: string;
+  bytes: number;
+}
+
+/**
+ * Counts the lines of a byte stream without decoding them (the check that runs before anything is
+ * published), noting blank lines, CRLF endings and lines that start a JSON array.
+ */
+export async function scanLines(source: AsyncIterable<Buffer | Uint8Array>): Promise<LineScan> {
+  const scan: LineScan = { lines: 0, blank: 0, crlf: 0, firstLine: "", bytes: 0 };
+  let lineStart = true;
+  let prevCr = false;
+  let lineLen = 0;
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  for await (const raw of source) {
+    const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+    scan.bytes += chunk.length;
+    if (scan.lines === 0 && headBytes < 100) {
+      head.push(chunk);
+      headBytes += chunk.length;
+    }
+    let i = 0;
+    while (i < chunk.length) {
+      if (lineStart && chunk[i] === 91 && scan.firstArray === undefined) scan.firstArray = scan.lines + 1;
+      const nl = chunk.indexOf(10, i);
+      if (nl < 0) {
+        lineLen += chunk.length - i;
+        prevCr = chunk[chunk.length - 1] === 13;
+        lineStart = false;
+        break;
+      }
+      const len = lineLen + (nl - i);
+      const cr = nl > i ? chunk[nl - 1] === 13 : prevCr && len > 0;
+      if (cr) scan.crlf++;
+      if (len === 0 || (cr && len === 1)) {
+        scan.blank++;
+        scan.firstBlank ??= scan.lines + 1;
+      }
+      scan.lines++;
+      lineLen = 0;
+      prevCr = false;
+      lineStart = true;
+      i = nl + 1;
+    }
+  }
+  if (lineLen > 0) {
+    scan.lines++;
+    if (prevCr) scan.crlf++;
+    if (prevCr && lineLen === 1) {
+      scan.blank++;
+      scan.firstBlank ??= scan.lines;
+    }
+  }
+  const first = Buffer.concat(head);
+  const nl = first.indexOf(10);
+  scan.firstLine = first.subarray(0, nl < 0 ? Math.min(first.length, 100) : Math.min(nl, 100)).toString("utf8").replace(/\r$/, "");
+  return scan;
+}

@@ -1,0 +1,189 @@
+/**
+ * Joining without a descriptor: each input file (the model input, headerless CSV or JSON Lines,
+ * maybe gzipped) is paired with `<its name>.out` under the outputs folder/prefix (SageMaker's
+ * naming for flat inputs: sagemaker-semantics.md §2.2), and the two are read in lockstep. Input
+ * lines become columns the same way predictions do, with the input prefix (JSON object keys as
+ * in_<key>, CSV fields and array items as in_0, in_1, ..., a scalar as `input`), so names never
+ * collide with prediction columns. A JoinSource=Input output (§5.4, §5.5) is parsed too: its CSV
+ * rows drop as many leading fields as the input has columns; its JSON lines give SageMakerOutput.
+ */
+import { makeData, RecordBatch, Schema, Struct, type Data } from "apache-arrow";
+import { BtkitError } from "../errors.js";
+import { baseName, formatLocation, toUri, type Location } from "../io/location.js";
+import { Storage } from "../io/storage.js";
+import { LineReader, scanLines, type BlankLinePolicy } from "./lines.js";
+import { PredictionParser, type PredictionFormat } from "./predictions.js";
+import type { ColumnType } from "../protocol/descriptor.js";
+import { createWriter, EXTENSION_OF, type OutputFormat, type ParquetCompression } from "./writers.js";
+import { shardStem } from "./plan.js";
+
+export interface JoinFilesOptions {
+  /** input files, or folders/prefixes whose files are all inputs; required */
+  inputs: string[];
+  /** the folder/prefix holding the .out files; required */
+  outputs: string;
+  /** where to write (a file, or a folder/prefix when partitioned); required */
+  out: string;
+  /** how input lines are read: "auto" (default: .csv names are CSV, others by their first line), "csv" or "json" */
+  inputFormat?: "auto" | "csv" | "json";
+  /** prefix of input array/CSV columns; default "in_" */
+  inputPrefix?: string;
+  /** "input" when the outputs were made with JoinSource=Input; default "none" */
+  joinSource?: "none" | "input";
+  format?: OutputFormat;
+  compression?: ParquetCompression;
+  rowGroupRows?: number;
+  partitioned?: boolean;
+  allowMissing?: boolean;
+  blankLines?: BlankLinePolicy;
+  predictionFormat?: PredictionFormat;
+  predictionPrefix?: string;
+  predictionName?: string;
+  predictionTypes?: Record<string, ColumnType>;
+  widenToUtf8?: boolean;
+  /** rows per joined batch; default 16384 */
+  batchRows?: number;
+  maxLineBytes?: number;
+  storage?: Storage;
+  signal?: AbortSignal;
+}
+
+export interface JoinFilesResult {
+  location: string;
+  format: OutputFormat;
+  partitioned: boolean;
+  rows: number;
+  rowsPerShard: Record<string, number>;
+  missing: string[];
+  files: string[];
+  pairs: Array<{ input: string; output: string }>;
+}
+
+/** Pairs inputs with their .out files by name; two inputs with one name are JOIN_PAIRING. */
+export async function pairFiles(storage: Storage, inputs: string[], outputs: string): Promise<Array<{ name: string; input: Location; output: Location }>> {
+  const files: Location[] = [];
+  for (const text of inputs) {
+    const loc = storage.parse(text);
+    const head = await storage.head(loc).catch(() => undefined);
+    if (head) files.push(loc);
+    else {
+      const listed: Location[] = [];
+      for await (const o of storage.list(loc)) listed.push(storage.parse(o.location));
+      if (listed.length === 0) throw new BtkitError("IO_NOT_FOUND", `no input file or folder at ${formatLocation(loc)}`, { location: formatLocation(loc) });
+      listed.sort((a, b) => formatLocation(a).localeCompare(formatLocation(b)));
+      files.push(...listed.filter((l) => !baseName(l).startsWith(".")));
+    }
+  }
+  const outBase = storage.parse(outputs);
+  const seen = new Map<string, string>();
+  return files.map((input) => {
+    const name = baseName(input);
+    const before = seen.get(name);
+    if (before !== undefined) {
+      throw new BtkitError("JOIN_PAIRING", `two inputs are named ${name} (${before} and ${formatLocation(input)}): SageMaker would write one ${name}.out for both; pair them in separate runs`, { input: formatLocation(input), got: name });
+    }
+    seen.set(name, formatLocation(input));
+    return { name, input, output: storage.child(outBase, `${name}.out`) };
+  });
+}
+
+export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesResult> {
+  const storage = options.storage ?? new Storage();
+  if (!Array.isArray(options.inputs) || options.inputs.length === 0) throw new BtkitError("OPT_INVALID", "joinFiles needs inputs: the model-input files", { option: "inputs" });
+  const format = options.format ?? "parquet";
+  const blankLines = options.blankLines ?? "error";
+  const batchRows = options.batchRows ?? 16384;
+  const maxLineBytes = options.maxLineBytes ?? 64 * 1024 * 1024;
+  const pairs = await pairFiles(storage, options.inputs, options.outputs);
+  const present: typeof pairs = [];
+  const missing: string[] = [];
+  for (const p of pairs) {
+    if (await storage.exists(p.output)) present.push(p);
+    else missing.push(p.name);
+  }
+  if (missing.length > 0 && !(options.allowMissing ?? false)) {
+    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${pairs.length} inputs have no .out under ${options.outputs}: ${missing.join(", ")}; transform them again, or join the rest with --allow-missing`, { location: options.outputs, missing });
+  }
+  // counts first: every .out has as many lines as its input
+  for (const p of present) {
+    const a = await scanLines(await storage.read(p.input, { signal: options.signal }));
+    const b = await scanLines(await storage.read(p.output, { signal: options.signal }));
+    const na = blankLines === "skip" ? a.lines - a.blank : a.lines;
+    const nb = blankLines === "skip" ? b.lines - b.blank : b.lines;
+    if (na !== nb) {
+      throw new BtkitError("JOIN_COUNT_MISMATCH", `${formatLocation(p.output)} has ${nb} lines, but its input ${formatLocation(p.input)} has ${na}${b.blank > 0 ? ` (line ${b.firstBlank} is blank)` : ""}`, { shard: p.name, location: formatLocation(p.output), expected: na, got: nb, line: b.firstBlank });
+    }
+  }
+  const inputFormat = options.inputFormat ?? "auto";
+  const inputParser = new PredictionParser({ format: inputFormat === "auto" ? (present.some((p) => /\.csv(\.gz)?$/i.test(p.name)) ? "csv" : "auto") : inputFormat, prefix: options.inputPrefix ?? "in_", scalarName: "input", widenToUtf8: options.widenToUtf8 });
+  const joinSource = options.joinSource ?? "none";
+  let predParser: PredictionParser | undefined;
+  let schema: Schema | undefined;
+  const rowsPerShard: Record<string, number> = {};
+  const emptySchema = (): Schema | undefined => schema;
+  const writer = createWriter({ format, compression: options.compression, rowGroupRows: options.rowGroupRows, emptySchema });
+
+  async function* batchesOf(list: typeof present): AsyncGenerator<RecordBatch> {
+    for (const p of list) {
+      const src = { shard: p.name, location: formatLocation(p.input) };
+      const outSrc = { shard: p.name, location: formatLocation(p.output) };
+      const inLines = new LineReader(await storage.read(p.input, { signal: options.signal }), { location: src.location, shard: p.name, blankLines, maxLineBytes });
+      const outLines = new LineReader(await storage.read(p.output, { signal: options.signal }), { location: outSrc.location, shard: p.name, blankLines, maxLineBytes });
+      rowsPerShard[p.name] = 0;
+      for (;;) {
+        const a = await inLines.take(batchRows);
+        const b = await outLines.take(batchRows);
+        if (a.lines.length !== b.lines.length) {
+          throw new BtkitError("JOIN_COUNT_MISMATCH", `${outSrc.location} and ${src.location} have different line counts`, { shard: p.name, location: outSrc.location });
+        }
+        if (a.lines.length === 0) break;
+        const inData: Data[] = inputParser.parse(a, src);
+        predParser ??= new PredictionParser({
+          format: options.predictionFormat,
+          prefix: options.predictionPrefix,
+          scalarName: options.predictionName,
+          types: options.predictionTypes,
+          widenToUtf8: options.widenToUtf8,
+          joinSource,
+          echoedFields: inputParser.fields()!.length,
+        });
+        const predData = predParser.parse(b, outSrc);
+        if (!schema) {
+          const fields = [...inputParser.fields()!, ...predParser.fields()!];
+          const names = new Set<string>();
+          for (const f of fields) {
+            if (names.has(f.name)) throw new BtkitError("OPT_INVALID", `column ${f.name} comes from both the input and the predictions: choose another --input-prefix or --prediction-prefix`, { column: f.name });
+            names.add(f.name);
+          }
+          schema = new Schema(fields);
+        }
+        const n = a.lines.length;
+        rowsPerShard[p.name] = (rowsPerShard[p.name] ?? 0) + n;
+        yield new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children: [...inData, ...predData] }));
+      }
+    }
+  }
+
+  const outLoc = storage.parse(options.out);
+  const files: string[] = [];
+  let location: string;
+  const partitioned = options.partitioned ?? false;
+  if (partitioned) {
+    location = toUri(outLoc).replace(/\/?$/, "/");
+    try {
+      for (const p of present) {
+        const w = await storage.write(storage.child(outLoc, `${shardStem(p.name)}${EXTENSION_OF[format]}`), writer(batchesOf([p])), { signal: options.signal });
+        files.push(toUri(storage.parse(w.location)));
+      }
+    } catch (err) {
+      await Promise.all(files.map((f) => storage.delete(f).catch(() => undefined)));
+      throw err;
+    }
+  } else {
+    const w = await storage.write(outLoc, writer(batchesOf(present)), { signal: options.signal });
+    location = toUri(storage.parse(w.location));
+    files.push(location);
+  }
+  const rows = Object.values(rowsPerShard).reduce((x, y) => x + y, 0);
+  return { location, format, partitioned, rows, rowsPerShard, missing, files, pairs: pairs.map((p) => ({ input: toUri(p.input), output: toUri(p.output) })) };
+}

@@ -1,0 +1,346 @@
+/**
+ * The prediction parser: turns .out lines into typed prediction columns.
+ *
+ * - json: each line is JSON.parse'd (one call per line, no streaming parser on the hot path). An
+ *   object becomes one column per key, named prefix + key (one level; deeper values are JSON
+ *   text); an array becomes prefix + index columns; a scalar becomes `scalarName`.
+ * - csv: each line's fields (RFC 4180) become prefix + index columns; a single field becomes
+ *   `scalarName`. "" is null; numeric text is a number.
+ * - text: the whole line is `scalarName` (utf8).
+ * - auto: the job's Accept when known (text/csv -> csv, JSON types -> json), else the first line
+ *   decides (JSON when it parses as JSON, csv when it holds a comma, text otherwise).
+ *
+ * Columns and types come from the first non-empty batch, then stay fixed (a streaming writer
+ * cannot change its schema). Inside that batch int64 and float64 widen to float64; any other mix
+ * is JOIN_TYPE_CONFLICT unless widenToUtf8 (then utf8, values as JSON text, counted). After it, a
+ * value that does not fit its column, a key or width not seen in the first batch is
+ * JOIN_TYPE_CONFLICT naming shard, line and column: declare the type with `types` to settle it.
+ *
+ * JoinSource=Input outputs (sagemaker-semantics.md §5.4, §5.5): JSON lines hold the prediction
+ * under SageMakerOutput; CSV lines are the input fields followed by the prediction fields, so the
+ * first `echoedFields` fields are dropped.
+ */
+import type { Data, Field } from "apache-arrow";
+import { BtkitError } from "../errors.js";
+import type { ColumnType } from "../protocol/descriptor.js";
+import { accumulatorFor, fieldOf } from "./columns.js";
+import { splitCsvLine } from "./csv-fields.js";
+import { FlatObjectReader } from "./fast-json.js";
+import type { LineBatch } from "./lines.js";
+import { csvValue, excerpt, mergeTypes, SET_OK, SET_WIDENED, setValue, typeOfValue } from "./values.js";
+
+export type PredictionFormat = "auto" | "json" | "csv" | "text";
+export const PREDICTION_FORMATS = ["auto", "json", "csv", "text"] as const;
+
+export interface PredictionParserOptions {
+  /** how .out lines are read; default "auto" */
+  format?: PredictionFormat;
+  /** the job's Accept, used by "auto"; default none */
+  accept?: string;
+  /** prefix of object-key and index columns; default "pred_" */
+  prefix?: string;
+  /** the column of a scalar prediction; default "prediction" */
+  scalarName?: string;
+  /** declared column types by final column name; default none (inferred) */
+  types?: Record<string, ColumnType>;
+  /** let conflicting values become utf8 (JSON text), counted; default false */
+  widenToUtf8?: boolean;
+  /** "input" for outputs made with JoinSource=Input; default "none" */
+  joinSource?: "none" | "input";
+  /** JoinSource=Input with CSV: how many leading fields echo the input; default 0 */
+  echoedFields?: number;
+}
+
+export interface ResolvedPredictionParserOptions {
+  format: PredictionFormat;
+  accept: string | undefined;
+  prefix: string;
+  scalarName: string;
+  types: Record<string, ColumnType>;
+  widenToUtf8: boolean;
+  joinSource: "none" | "input";
+  echoedFields: number;
+}
+
+export function resolvePredictionParserOptions(o: PredictionParserOptions = {}): ResolvedPredictionParserOptions {
+  const format = o.format ?? "auto";
+  if (!PREDICTION_FORMATS.includes(format)) {
+    throw new BtkitError("OPT_INVALID", `prediction format must be one of ${PREDICTION_FORMATS.join(", ")}, got ${JSON.stringify(format)}`, { option: "format", got: format });
+  }
+  const echoedFields = o.echoedFields ?? 0;
+  if (!Number.isInteger(echoedFields) || echoedFields < 0) {
+    throw new BtkitError("OPT_INVALID", `echoedFields must be a whole number >= 0, got ${echoedFields}`, { option: "echoedFields", got: echoedFields });
+  }
+  return {
+    format,
+    accept: o.accept,
+    prefix: o.prefix ?? "pred_",
+    scalarName: o.scalarName ?? "prediction",
+    types: { ...(o.types ?? {}) },
+    widenToUtf8: o.widenToUtf8 ?? false,
+    joinSource: o.joinSource ?? "none",
+    echoedFields,
+  };
+}
+
+type Shape = "object" | "array" | "scalar";
+
+interface Column {
+  name: string;
+  /** object key or array index */
+  key: string | number;
+  type: ColumnType;
+}
+
+/** Where a batch comes from, for messages. */
+export interface BatchSource {
+  shard: string;
+  location: string;
+}
+
+export class PredictionParser {
+  readonly options: ResolvedPredictionParserOptions;
+  #format: Exclude<PredictionFormat, "auto"> | undefined;
+  #shape: Shape | undefined;
+  #columns: Column[] | undefined;
+  #keyIndex = new Map<string, number>();
+  #fast: FlatObjectReader | undefined;
+  /** values written as utf8 JSON text under widenToUtf8 */
+  widened = 0;
+
+  constructor(options: PredictionParserOptions = {}) {
+    this.options = resolvePredictionParserOptions(options);
+    if (this.options.format !== "auto") this.#format = this.options.format;
+    else if (this.options.accept !== undefined) {
+      const a = this.options.accept.toLowerCase();
+      if (a.startsWith("text/csv")) this.#format = "csv";
+      else if (a.includes("json")) this.#format = "json";
+    }
+  }
+
+  /** The format in use, once known. */
+  get format(): Exclude<PredictionFormat, "auto"> | undefined {
+    return this.#format;
+  }
+
+  /** The prediction fields, once the first non-empty batch fixed them (or from declared types). */
+  fields(): Field[] | undefined {
+    return this.#columns?.map((c) => fieldOf(c.name, c.type));
+  }
+
+  /** Fields to use when no line was ever seen: the declared types only. */
+  fieldsWithoutData(): Field[] {
+    return this.fields() ?? Object.entries(this.options.types).map(([n, t]) => fieldOf(n, t));
+  }
+
+  /** Parses one batch of lines into one Data per prediction column (fixing the columns on the first call with lines). */
+  parse(batch: LineBatch, src: BatchSource): Data[] {
+    const n = batch.lines.length;
+    if (n === 0 && this.#columns === undefined) return [];
+    if (this.#format === undefined) this.#format = sniff(batch.lines[0]!);
+    let values: unknown[] | undefined;
+    if (this.#columns === undefined) {
+      values = this.#decode(batch, src);
+      this.#infer(values, batch, src);
+    }
+    const cols = this.#columns!;
+    const accs = cols.map((c) => accumulatorFor(c.type, n));
+    const widen = this.options.widenToUtf8;
+    const shape = this.#shape!;
+    if (values === undefined && this.#fast !== undefined) {
+      // the flat-object fast path; a line it does not take goes through JSON.parse below
+      const fast = this.#fast;
+      const row = new Array<unknown>(cols.length);
+      let slow: number[] | undefined;
+      for (let i = 0; i < n; i++) {
+        if (fast.read(batch.lines[i]!, row)) {
+          for (let j = 0; j < cols.length; j++) this.#set(accs[j]!, i, row[j], widen, cols[j]!, batch, src);
+        } else (slow ??= []).push(i);
+      }
+      if (slow === undefined) return accs.map((a) => a.finish(n));
+      values = new Array<unknown>(n);
+      const one = { lines: [""], lineNumber: (_: number) => 0 };
+      for (const i of slow) {
+        one.lines[0] = batch.lines[i]!;
+        one.lineNumber = () => batch.lineNumber(i);
+        values[i] = this.#decode(one, src)[0];
+      }
+      for (const i of slow) this.#fillRow(values[i], i, accs, cols, widen, batch, src, shape);
+      return accs.map((a) => a.finish(n));
+    }
+    values ??= this.#decode(batch, src);
+    for (let i = 0; i < n; i++) this.#fillRow(values[i], i, accs, cols, widen, batch, src, shape);
+    return accs.map((a) => a.finish(n));
+  }
+
+  #fillRow(v: unknown, i: number, accs: ReturnType<typeof accumulatorFor>[], cols: Column[], widen: boolean, batch: LineBatch, src: BatchSource, shape: Shape): void {
+    {
+      if (shape === "object") {
+        if (typeof v !== "object" || v === null || Array.isArray(v)) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
+        const obj = v as Record<string, unknown>;
+        for (const k in obj) {
+          if (!this.#keyIndex.has(k)) {
+            throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has key ${JSON.stringify(k)} that the first batch did not have; columns are fixed by the first batch: declare it with --prediction-type ${this.options.prefix}${k}=TYPE`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), column: `${this.options.prefix}${k}` });
+          }
+        }
+        for (let j = 0; j < cols.length; j++) this.#set(accs[j]!, i, obj[cols[j]!.key as string], widen, cols[j]!, batch, src);
+      } else if (shape === "array") {
+        if (!Array.isArray(v)) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
+        if (v.length !== cols.length) {
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${v.length} values, expected ${cols.length} as in the first batch: ${excerpt(batch.lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: cols.length, got: v.length });
+        }
+        for (let j = 0; j < cols.length; j++) this.#set(accs[j]!, i, v[j], widen, cols[j]!, batch, src);
+      } else {
+        const s = this.#format === "csv" ? (v as unknown[])[0] : v;
+        if (this.#format !== "text" && (typeof s === "object" && s !== null)) this.#shapeConflict(s, batch.lineNumber(i), src, batch.lines[i]!);
+        if (this.#format === "csv" && (v as unknown[]).length !== 1) {
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${(v as unknown[]).length} fields, expected 1 as in the first batch`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: 1, got: (v as unknown[]).length });
+        }
+        this.#set(accs[0]!, i, s, widen, cols[0]!, batch, src);
+      }
+    }
+  }
+
+  #set(acc: ReturnType<typeof accumulatorFor>, i: number, v: unknown, widen: boolean, col: Column, batch: LineBatch, src: BatchSource): void {
+    const r = setValue(acc, i, v, widen);
+    if (r === SET_OK) return;
+    if (r === SET_WIDENED) {
+      this.widened++;
+      return;
+    }
+    const line = batch.lineNumber(i);
+    throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}): column ${col.name} is ${col.type} (from the first batch), got ${typeOfValue(v)} ${excerpt(JSON.stringify(v) ?? String(v))}; declare it with --prediction-type ${col.name}=TYPE${col.type !== "utf8" ? "" : " or use --widen-to-utf8"}`, { shard: src.shard, location: src.location, line, column: col.name, expected: col.type, got: typeOfValue(v) });
+  }
+
+  #shapeConflict(v: unknown, line: number, src: BatchSource, text: string): never {
+    const got = Array.isArray(v) ? "an array" : typeof v === "object" && v !== null ? "an object" : "a scalar";
+    throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}) is ${got}, but the first batch held ${this.#shape === "object" ? "objects" : this.#shape === "array" ? "arrays" : "scalars"}: ${excerpt(text)}`, { shard: src.shard, location: src.location, line, expected: this.#shape, got });
+  }
+
+  #decode(batch: LineBatch, src: BatchSource): unknown[] {
+    const lines = batch.lines;
+    const n = lines.length;
+    const out = new Array<unknown>(n);
+    const input = this.options.joinSource === "input";
+    if (this.#format === "json") {
+      for (let i = 0; i < n; i++) {
+        let v: unknown;
+        try {
+          v = JSON.parse(lines[i]!);
+        } catch (err) {
+          throw new BtkitError("JOIN_PARSE", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) is not valid JSON (${(err as Error).message}): ${excerpt(lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i) }, { cause: err });
+        }
+        if (input) {
+          if (typeof v !== "object" || v === null || !("SageMakerOutput" in v)) {
+            throw new BtkitError("JOIN_PARSE", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has no SageMakerOutput, which JoinSource=Input output holds: ${excerpt(lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i) });
+          }
+          v = (v as { SageMakerOutput: unknown }).SageMakerOutput;
+        }
+        out[i] = v;
+      }
+    } else if (this.#format === "csv") {
+      const skip = input ? this.options.echoedFields : 0;
+      for (let i = 0; i < n; i++) {
+        const fields = splitCsvLine(lines[i]!);
+        if (fields === undefined) {
+          throw new BtkitError("JOIN_PARSE", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) is not valid CSV (a quote is unbalanced or misplaced): ${excerpt(lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i) });
+        }
+        if (fields.length <= skip) {
+          throw new BtkitError("JOIN_PARSE", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${fields.length} fields, but JoinSource=Input output holds ${skip} input fields followed by the prediction`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: `> ${skip}`, got: fields.length });
+        }
+        const vals = new Array<unknown>(fields.length - skip);
+        for (let j = skip; j < fields.length; j++) vals[j - skip] = csvValue(fields[j]!);
+        out[i] = vals;
+      }
+    } else {
+      for (let i = 0; i < n; i++) out[i] = lines[i];
+    }
+    return out;
+  }
+
+  #infer(values: unknown[], batch: LineBatch, src: BatchSource): void {
+    const o = this.options;
+    const first = values[0];
+    let shape: Shape;
+    if (this.#format === "csv") shape = (first as unknown[]).length === 1 ? "scalar" : "array";
+    else if (this.#format === "text") shape = "scalar";
+    else shape = Array.isArray(first) ? "array" : typeof first === "object" && first !== null ? "object" : "scalar";
+    this.#shape = shape;
+    const cols: Column[] = [];
+    const lineOf: number[] = [];
+    const add = (name: string, key: string | number): number => {
+      cols.push({ name, key, type: "null" });
+      lineOf.push(0);
+      return cols.length - 1;
+    };
+    const observe = (j: number, v: unknown, i: number): void => {
+      const col = cols[j]!;
+      const t = typeOfValue(v);
+      const m = mergeTypes(col.type, t);
+      if (m !== undefined) {
+        if (m !== col.type) lineOf[j] = batch.lineNumber(i);
+        col.type = m;
+        return;
+      }
+      if (o.widenToUtf8) {
+        col.type = "utf8";
+        return;
+      }
+      throw new BtkitError("JOIN_TYPE_CONFLICT", `column ${col.name} is ${col.type} at line ${lineOf[j]} but ${t} at line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}); declare it with --prediction-type ${col.name}=TYPE or use --widen-to-utf8`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), column: col.name, expected: col.type, got: t });
+    };
+    if (shape === "object") {
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        if (typeof v !== "object" || v === null || Array.isArray(v)) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
+        for (const k in v as Record<string, unknown>) {
+          let j = this.#keyIndex.get(k);
+          if (j === undefined) {
+            j = add(`${o.prefix}${k}`, k);
+            this.#keyIndex.set(k, j);
+          }
+          observe(j, (v as Record<string, unknown>)[k], i);
+        }
+      }
+      for (const name of Object.keys(o.types)) {
+        if (name.startsWith(o.prefix) && !cols.some((c) => c.name === name)) {
+          const k = name.slice(o.prefix.length);
+          this.#keyIndex.set(k, add(name, k));
+        }
+      }
+    } else if (shape === "array") {
+      const width = (first as unknown[]).length;
+      for (let j = 0; j < width; j++) add(`${o.prefix}${j}`, j);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        if (!Array.isArray(v)) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
+        if (v.length !== width) {
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${v.length} values, but line ${batch.lineNumber(0)} has ${width}: ${excerpt(batch.lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: width, got: v.length });
+        }
+        for (let j = 0; j < width; j++) observe(j, v[j], i);
+      }
+    } else {
+      add(o.scalarName, 0);
+      for (let i = 0; i < values.length; i++) {
+        const v = this.#format === "csv" ? (values[i] as unknown[])[0] : values[i];
+        if (this.#format === "json" && typeof v === "object" && v !== null) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
+        observe(0, v, i);
+      }
+    }
+    for (const c of cols) {
+      const declared = o.types[c.name];
+      if (declared !== undefined) c.type = declared;
+    }
+    this.#columns = cols;
+    if (shape === "object" && this.#format === "json" && o.joinSource === "none") this.#fast = new FlatObjectReader(cols.map((c) => c.key as string));
+  }
+}
+
+/** The format of a first line: JSON when it parses, CSV when it has a comma, text otherwise. */
+export function sniff(line: string): "json" | "csv" | "text" {
+  try {
+    JSON.parse(line);
+    return "json";
+  } catch {
+    return line.includes(",") ? "csv" : "text";
+  }
+}

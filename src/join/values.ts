@@ -1,0 +1,110 @@
+/**
+ * Putting one JS value into a typed accumulator, with the documented widening rules:
+ * - an integer fits int64 and float64 columns; a non-integer number fits float64 only;
+ * - a JSON-typed column takes any value as its JSON text (null stays null);
+ * - a utf8 column takes strings; other values only with widenToUtf8 (their JSON text, counted);
+ * - a timestamp column takes microseconds since the epoch or an ISO 8601 string;
+ * anything else is a conflict the caller reports (shard, line, column).
+ */
+import { BoolAcc, Float64Acc, Int64Acc, Utf8Acc, type Accumulator } from "./columns.js";
+import type { ColumnType } from "../protocol/descriptor.js";
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** The narrowest column type of a value. */
+export function typeOfValue(v: unknown): ColumnType {
+  if (v === null || v === undefined) return "null";
+  switch (typeof v) {
+    case "boolean":
+      return "bool";
+    case "number":
+      return Number.isInteger(v) && Math.abs(v) <= MAX_SAFE ? "int64" : "float64";
+    case "string":
+      return "utf8";
+    default:
+      return "json";
+  }
+}
+
+/**
+ * The type two values of one column share, or undefined when they conflict. int64 widens to
+ * float64; null goes with anything; everything else must agree (utf8 widening is the caller's
+ * explicit option).
+ */
+export function mergeTypes(a: ColumnType, b: ColumnType): ColumnType | undefined {
+  if (a === b || b === "null") return a;
+  if (a === "null") return b;
+  if ((a === "int64" && b === "float64") || (a === "float64" && b === "int64")) return "float64";
+  return undefined;
+}
+
+/** Outcome of setValue: "ok", "widened" (to utf8 text) or "conflict". */
+export type SetOutcome = 0 | 1 | 2;
+export const SET_OK = 0;
+export const SET_WIDENED = 1;
+export const SET_CONFLICT = 2;
+
+export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: boolean): SetOutcome {
+  if (v === null || v === undefined) {
+    acc.setNull(i);
+    return SET_OK;
+  }
+  switch (acc.type) {
+    case "float64":
+      if (typeof v !== "number") return SET_CONFLICT;
+      (acc as Float64Acc).values[i] = v;
+      return SET_OK;
+    case "int64":
+      if (typeof v !== "number" || !Number.isInteger(v) || Math.abs(v) > MAX_SAFE) return SET_CONFLICT;
+      (acc as Int64Acc).values[i] = BigInt(v);
+      return SET_OK;
+    case "timestamp": {
+      if (typeof v === "number" && Number.isInteger(v)) {
+        (acc as Int64Acc).values[i] = BigInt(v);
+        return SET_OK;
+      }
+      if (typeof v === "string") {
+        const ms = Date.parse(v);
+        if (Number.isNaN(ms)) return SET_CONFLICT;
+        const frac = /\.(\d{4,6})/.exec(v);
+        const micros = frac ? Number(frac[1]!.padEnd(6, "0").slice(3, 6)) : 0;
+        (acc as Int64Acc).values[i] = BigInt(ms) * 1000n + BigInt(micros);
+        return SET_OK;
+      }
+      return SET_CONFLICT;
+    }
+    case "bool":
+      if (typeof v !== "boolean") return SET_CONFLICT;
+      (acc as BoolAcc).set(i, v);
+      return SET_OK;
+    case "utf8":
+      if (typeof v === "string") {
+        (acc as Utf8Acc).values[i] = v;
+        return SET_OK;
+      }
+      if (!widenToUtf8) return SET_CONFLICT;
+      (acc as Utf8Acc).values[i] = JSON.stringify(v);
+      return SET_WIDENED;
+    case "json":
+      (acc as Utf8Acc).values[i] = JSON.stringify(v);
+      return SET_OK;
+    case "null":
+      return SET_CONFLICT;
+  }
+}
+
+/** A CSV field as a value: "" is null, numbers are numbers, "true"/"false" stay text. */
+export function csvValue(text: string): unknown {
+  if (text.length === 0) return null;
+  const c = text.charCodeAt(0);
+  if ((c >= 48 && c <= 57) || c === 45 || c === 46) {
+    if (NUMBER_RE.test(text)) return Number(text);
+  }
+  return text;
+}
+const NUMBER_RE = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** Up to 100 characters of a line, for messages. */
+export function excerpt(line: string): string {
+  return line.length <= 100 ? line : `${line.slice(0, 100)}...`;
+}

@@ -1,0 +1,361 @@
+/**
+ * The byte-level fast path for CSV input: type checks and record encoders that read field bytes
+ * straight from the scanner's buffer (RawRecords) and write the encoded line into a reusable
+ * buffer, making no strings. They cover the common case only and answer "not here" (false, -1)
+ * for anything else (a value that does not fit its type, a line break headed for CSV, another
+ * quote character, a record over the payload limit): the caller then takes the string path
+ * (encode.ts, schema.ts), which decides and reports exactly as before. Output is byte-identical
+ * to the string path's.
+ */
+import type { ColumnType } from "../protocol/descriptor.js";
+import { FIELD, type RawRecords } from "./csv-scanner.js";
+import { daysFromCivil, daysInMonth, fits, isTimestampText } from "./schema.js";
+
+const QUOTE = 34;
+const COMMA = 44;
+const LF = 10;
+const CR = 13;
+const BACKSLASH = 92;
+const MINUS = 45;
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Whether buf[s, e) is a JSON integer (the INT_RE of schema.ts); the int64 range is checked for up to 18 digits only. */
+function intSyntax(buf: Buffer, s: number, e: number): boolean {
+  let k = s;
+  if (buf[k] === MINUS) k++;
+  if (k >= e) return false;
+  if (buf[k] === 48) return k + 1 === e;
+  for (; k < e; k++) if (!isDigit(buf[k]!)) return false;
+  return true;
+}
+
+/** JSON number syntax (FLOAT_RE of schema.ts); sets hasExp when an exponent is present. */
+function floatSyntax(buf: Buffer, s: number, e: number): 0 | 1 | 2 {
+  let k = s;
+  if (buf[k] === MINUS) k++;
+  if (k >= e) return 0;
+  if (buf[k] === 48) k++;
+  else if (isDigit(buf[k]!)) while (k < e && isDigit(buf[k]!)) k++;
+  else return 0;
+  if (k < e && buf[k] === 46) {
+    k++;
+    const d = k;
+    while (k < e && isDigit(buf[k]!)) k++;
+    if (k === d) return 0;
+  }
+  if (k === e) return 1;
+  if (buf[k] !== 101 && buf[k] !== 69) return 0;
+  k++;
+  if (k < e && (buf[k] === 43 || buf[k] === MINUS)) k++;
+  const d = k;
+  while (k < e && isDigit(buf[k]!)) k++;
+  return k === e && k > d ? 2 : 0;
+}
+
+function boolBytes(buf: Buffer, s: number, e: number): boolean {
+  const n = e - s;
+  if (n === 4) {
+    const a = buf[s]!;
+    return (a === 116 && buf[s + 1] === 114 && buf[s + 2] === 117 && buf[s + 3] === 101) || (a === 84 && ((buf[s + 1] === 114 && buf[s + 2] === 117 && buf[s + 3] === 101) || (buf[s + 1] === 82 && buf[s + 2] === 85 && buf[s + 3] === 69)));
+  }
+  if (n === 5) {
+    const a = buf[s]!;
+    return (
+      (a === 102 && buf[s + 1] === 97 && buf[s + 2] === 108 && buf[s + 3] === 115 && buf[s + 4] === 101) ||
+      (a === 70 && ((buf[s + 1] === 97 && buf[s + 2] === 108 && buf[s + 3] === 115 && buf[s + 4] === 101) || (buf[s + 1] === 65 && buf[s + 2] === 76 && buf[s + 3] === 83 && buf[s + 4] === 69)))
+    );
+  }
+  return false;
+}
+
+/** Copies buf[s, e) to dst at `at`; returns the count (a byte loop for short spans: Buffer.copy has a fixed cost per call). */
+export function copyBytes(buf: Buffer, s: number, e: number, dst: Buffer, at: number): number {
+  const n = e - s;
+  if (n > 48) return buf.copy(dst, at, s, e);
+  for (let i = s; i < e; i++) dst[at++] = buf[i]!;
+  return n;
+}
+
+function two(buf: Buffer, k: number): number {
+  const a = buf[k]! - 48;
+  const b = buf[k + 1]! - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * Microseconds since the epoch of the common ISO 8601 forms, from bytes: YYYY-MM-DD, optionally
+ * with [T ]HH:MM, :SS, .fraction (1-9 digits) and Z. NaN when the text is not one of these forms
+ * or out of range (then timestampMicros/isTimestampText on the text decide), including zone
+ * offsets and results beyond the safe integers. Agrees with timestampMicros where it answers.
+ */
+export function timestampBytes(buf: Buffer, s: number, e: number): number {
+  const n = e - s;
+  if (n < 10 || buf[s + 4] !== MINUS || buf[s + 7] !== MINUS) return NaN;
+  const y1 = two(buf, s);
+  const y2 = two(buf, s + 2);
+  const mo = two(buf, s + 5);
+  const d = two(buf, s + 8);
+  if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || d < 1) return NaN;
+  const y = y1 * 100 + y2;
+  if (d > daysInMonth(y, mo)) return NaN;
+  let k = s + 10;
+  let h = 0;
+  let mi = 0;
+  let sec = 0;
+  let frac = 0;
+  if (k < e && buf[k] !== 90) {
+    if ((buf[k] !== 84 && buf[k] !== 32) || k + 6 > e || buf[k + 3] !== 58) return NaN;
+    h = two(buf, k + 1);
+    mi = two(buf, k + 4);
+    if (h < 0 || h > 23 || mi < 0 || mi > 59) return NaN;
+    k += 6;
+    if (k < e && buf[k] === 58) {
+      if (k + 3 > e) return NaN;
+      sec = two(buf, k + 1);
+      if (sec < 0 || sec > 59) return NaN;
+      k += 3;
+      if (k < e && buf[k] === 46) {
+        k++;
+        const f0 = k;
+        let scale = 100000;
+        while (k < e && isDigit(buf[k]!)) {
+          if (scale >= 1) frac += (buf[k]! - 48) * scale;
+          scale /= 10;
+          k++;
+        }
+        if (k === f0 || k - f0 > 9) return NaN;
+      }
+    }
+  }
+  if (k < e) {
+    if (buf[k] !== 90 || k + 1 !== e) return NaN;
+  }
+  const us = (daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000000 + frac;
+  return Number.isSafeInteger(us) ? us : NaN;
+}
+
+/** Clinger's fast path: the value of a plain decimal (no exponent, at most 15 digits) as int / 10^k, exactly rounded; NaN otherwise. */
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+export function decimalBytes(buf: Buffer, s: number, e: number): number {
+  let k = s;
+  const neg = buf[k] === MINUS;
+  if (neg) k++;
+  let m = 0;
+  let digits = 0;
+  let scale = -1;
+  for (; k < e; k++) {
+    const c = buf[k]!;
+    if (c === 46) {
+      if (scale >= 0) return NaN;
+      scale = 0;
+      continue;
+    }
+    if (c < 48 || c > 57) return NaN;
+    m = m * 10 + (c - 48);
+    digits++;
+    if (scale >= 0) scale++;
+  }
+  if (digits === 0 || digits > 15) return NaN;
+  const v = scale > 0 ? m / POW10[scale]! : m;
+  return neg ? -v : v;
+}
+
+/** Whether field f of raw records fits a column type (the fits() of schema.ts for CSV text, without strings where possible). */
+export function fieldFits(raw: RawRecords, f: number, type: ColumnType): boolean {
+  const s = raw.start[f]!;
+  const e = raw.stop[f]!;
+  const flag = raw.flag[f]!;
+  if (flag === FIELD.unquoted && s === e) return true; // null
+  if (flag === FIELD.escaped) return fits(type, raw.value(f), undefined);
+  const buf = raw.buf;
+  switch (type) {
+    case "utf8":
+      return true;
+    case "int64":
+      if (e - s < 19) return intSyntax(buf, s, e);
+      return fits(type, raw.value(f), undefined);
+    case "float64": {
+      const syn = floatSyntax(buf, s, e);
+      if (syn === 0) return false;
+      // without an exponent, a finite double has at most 309 integer digits
+      if (syn === 1 && e - s < 300) return true;
+      return fits(type, raw.value(f), undefined);
+    }
+    case "bool":
+      return boolBytes(buf, s, e);
+    case "timestamp":
+      if (!Number.isNaN(timestampBytes(buf, s, e))) return true;
+      // the syntax is ASCII only: a latin1 view decides the same as the UTF-8 text
+      return isTimestampText(buf.toString("latin1", s, e));
+    default:
+      return fits(type, raw.value(f), undefined);
+  }
+}
+
+/** A growable output buffer for one encoded line. */
+export class LineBuffer {
+  buf = Buffer.allocUnsafe(64 * 1024);
+
+  ensure(n: number): Buffer {
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
+    return this.buf;
+  }
+}
+
+/** An upper bound of the bytes a record's fields take (its span in the buffer). */
+function span(raw: RawRecords, r: number): number {
+  const a = raw.firstField[r]!;
+  const b = raw.firstField[r + 1]!;
+  return b > a ? raw.stop[b - 1]! - raw.start[a]! + 2 : 0;
+}
+
+/**
+ * Encodes record r as a headerless CSV line (makeCsvEncoder's output) into out; returns its length,
+ * or -1 when the string path must decide (a value with a line break, or a quote character other
+ * than `"`). `fields`: the feature fields within the record in order, all when undefined.
+ */
+export function encodeCsvRaw(raw: RawRecords, r: number, fields: readonly number[] | undefined, out: LineBuffer): number {
+  if (raw.quote !== QUOTE) return -1;
+  const first = raw.firstField[r]!;
+  const n = fields === undefined ? raw.firstField[r + 1]! - first : fields.length;
+  const dst = out.ensure(span(raw, r) + 3 * n + 8);
+  const buf = raw.buf;
+  const multiline = raw.multiline[r] === 1;
+  let at = 0;
+  for (let k = 0; k < n; k++) {
+    if (k > 0) dst[at++] = COMMA;
+    const f = first + (fields === undefined ? k : fields[k]!);
+    const s = raw.start[f]!;
+    const e = raw.stop[f]!;
+    const flag = raw.flag[f]!;
+    if (s === e) {
+      if (flag !== FIELD.unquoted) {
+        dst[at++] = QUOTE;
+        dst[at++] = QUOTE;
+      }
+      continue;
+    }
+    let quote = flag === FIELD.escaped;
+    if (!quote) {
+      for (let i = s; i < e; i++) {
+        const c = buf[i]!;
+        if (c === COMMA) quote = true;
+        else if (multiline && (c === LF || c === CR)) return -1;
+      }
+    } else if (multiline) {
+      for (let i = s; i < e; i++) {
+        const c = buf[i]!;
+        if (c === LF || c === CR) return -1;
+      }
+    }
+    // a quoted value's bytes already hold its quotes doubled: exactly the RFC 4180 form
+    if (quote) dst[at++] = QUOTE;
+    at += copyBytes(buf, s, e, dst, at);
+    if (quote) dst[at++] = QUOTE;
+  }
+  return at;
+}
+
+const HEX = "0123456789abcdef";
+
+/**
+ * A JSON Lines encoder over raw records (makeJsonlEncoder's output) for the given feature names
+ * and types; it returns the line's length, or -1 for a quote character other than `"`.
+ */
+export function makeJsonlRawEncoder(features: readonly string[], types: readonly ColumnType[]): (raw: RawRecords, r: number, fields: readonly number[] | undefined, out: LineBuffer) => number {
+  const keys = features.map((f, i) => Buffer.from(`${i > 0 ? "," : "{"}${JSON.stringify(f)}:`, "utf8"));
+  const keyBytes = keys.reduce((a, k) => a + k.length, 0);
+  const NULL = Buffer.from("null");
+  const TRUE = Buffer.from("true");
+  const FALSE = Buffer.from("false");
+  return (raw, r, fields, out) => {
+    if (raw.quote !== QUOTE) return -1;
+    const first = raw.firstField[r]!;
+    const n = features.length;
+    const dst = out.ensure(span(raw, r) * 6 + keyBytes + 8 * n + 8);
+    const buf = raw.buf;
+    let at = 0;
+    if (n === 0) dst[at++] = 123; // "{"
+    for (let k = 0; k < n; k++) {
+      at += copyBytes(keys[k]!, 0, keys[k]!.length, dst, at);
+      const f = first + (fields === undefined ? k : fields[k]!);
+      const s = raw.start[f]!;
+      const e = raw.stop[f]!;
+      const flag = raw.flag[f]!;
+      if (flag === FIELD.unquoted && s === e) {
+        at += copyBytes(NULL, 0, 4, dst, at);
+        continue;
+      }
+      const escaped = flag === FIELD.escaped;
+      switch (types[k]) {
+        case "int64":
+        case "float64":
+        case "json":
+          if (!escaped) {
+            at += copyBytes(buf, s, e, dst, at);
+            continue;
+          }
+          for (let i = s; i < e; i++) {
+            const c = buf[i]!;
+            dst[at++] = c;
+            if (c === QUOTE) i++;
+          }
+          continue;
+        case "bool":
+          at += buf[s] === 116 || buf[s] === 84 ? copyBytes(TRUE, 0, 4, dst, at) : copyBytes(FALSE, 0, 5, dst, at);
+          continue;
+        default: {
+          // JSON.stringify of the text: escape " \ and control characters; UTF-8 bytes pass
+          dst[at++] = QUOTE;
+          for (let i = s; i < e; i++) {
+            const c = buf[i]!;
+            if (c >= 0x20 && c !== QUOTE && c !== BACKSLASH) {
+              dst[at++] = c;
+              continue;
+            }
+            if (escaped && c === QUOTE) i++;
+            if (c === QUOTE || c === BACKSLASH) {
+              dst[at++] = BACKSLASH;
+              dst[at++] = c;
+              continue;
+            }
+            if (c >= 0x20) {
+              dst[at++] = c;
+              continue;
+            }
+            dst[at++] = BACKSLASH;
+            switch (c) {
+              case 8:
+                dst[at++] = 98;
+                break;
+              case 9:
+                dst[at++] = 116;
+                break;
+              case 10:
+                dst[at++] = 110;
+                break;
+              case 12:
+                dst[at++] = 102;
+                break;
+              case 13:
+                dst[at++] = 114;
+                break;
+              default:
+                dst[at++] = 117;
+                dst[at++] = 48;
+                dst[at++] = 48;
+                dst[at++] = HEX.charCodeAt(c >> 4);
+                dst[at++] = HEX.charCodeAt(c & 15);
+            }
+          }
+          dst[at++] = QUOTE;
+        }
+      }
+    }
+    dst[at++] = 125; // "}"
+    return at;
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Parallel, deterministic gzip of one stream (the pigz method): the data is cut into fixed-size
+ * blocks, each block is raw-deflated on its own (primed with the previous block's last 32 KiB as
+ * the dictionary, ended with a sync flush), and the results are concatenated in order into ONE
+ * gzip member with a fixed header (mtime 0, no name, OS 255) and the CRC-32 and size of the whole.
+ * Node runs zlib's async calls on the libuv thread pool, so blocks compress on every core while
+ * the main thread parses. The output depends only on the data, the level and the block size.
+ */
+import { crc32, constants, deflateRaw } from "node:zlib";
+
+const HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
+/** an empty final deflate block with fixed Huffman codes */
+const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
+const WINDOW = 32 * 1024;
+
+function deflateBlock(block: Buffer, level: number, dictionary: Buffer | undefined): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    deflateRaw(block, { level, finishFlush: constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+export interface ParallelGzipOptions {
+  level: number;
+  /** uncompressed bytes per block; default 1 MiB */
+  blockBytes?: number;
+  /** blocks compressing at once; default 8 */
+  inFlight?: number;
+}
+
+/**
+ * Gzips an async sequence of buffers, yielding compressed buffers in order. Memory is bounded by
+ * inFlight x blockBytes.
+ */
+export async function* parallelGzip(source: AsyncIterable<Buffer>, options: ParallelGzipOptions): AsyncGenerator<Buffer> {
+  const blockBytes = options.blockBytes ?? 1024 * 1024;
+  const inFlight = options.inFlight ?? 8;
+  const pending: Promise<Buffer>[] = [];
+  let crc = 0;
+  let size = 0;
+  let prevTail: Buffer | undefined;
+  let parts: Buffer[] = [];
+  let fill = 0;
+  yield HEADER;
+  const submit = (block: Buffer): void => {
+    crc = crc32(block, crc);
+    size += block.length;
+    const p = deflateBlock(block, options.level, prevTail);
+    p.catch(() => undefined); // awaited in order below; this only avoids an unhandled rejection meanwhile
+    pending.push(p);
+    prevTail = Buffer.from(block.subarray(Math.max(0, block.length - WINDOW)));
+  };
+  for await (const chunk of source) {
+    let c = chunk;
+    while (c.length > 0) {
+      const take = Math.min(c.length, blockBytes - fill);
+      parts.push(c.subarray(0, take));
+      fill += take;
+      c = c.subarray(take);
+      if (fill === blockBytes) {
+        submit(Buffer.concat(parts, fill));
+        parts = [];
+        fill = 0;
+        while (pending.length >= inFlight) yield await pending.shift()!;
+      }
+    }
+  }
+  if (fill > 0) submit(Buffer.concat(parts, fill));
+  while (pending.length > 0) yield await pending.shift()!;
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc >>> 0, 0);
+  trailer.writeUInt32LE(size % 2 ** 32, 4);
+  yield Buffer.concat([FINAL_BLOCK, trailer]);
+}

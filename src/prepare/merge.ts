@@ -1,0 +1,152 @@
+/**
+ * merge(): combines the descriptors of `prepare({ part })` runs (parts 0..N-1 of one dataset,
+ * prepared into the same --out, possibly on different machines) into one descriptor, and writes
+ * its manifest.json and btkit.json (last) under that --out.
+ *
+ * Row numbers: a part cannot know how many rows the parts before it hold, so its firstRow values
+ * and its sidecars' __btkit_row start at 0. merge renumbers both to global row numbers (rewriting
+ * the sidecars of parts 1..N-1 batch by batch, atomically); a sidecar that already starts at its
+ * global row is left alone, so a rerun of merge is safe.
+ */
+import { RecordBatch, RecordBatchStreamReader, RecordBatchStreamWriter, makeData, Int64, Struct, type Data } from "apache-arrow";
+import { BtkitError } from "../errors.js";
+import { childLocation, toUri } from "../io/location.js";
+import { Storage } from "../io/storage.js";
+import { PROTOCOL_VERSION, serializeDescriptor, type Descriptor, type SkipCount } from "../protocol/descriptor.js";
+import { LAYOUT, SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
+import { VERSION } from "../version.js";
+import { abortWriter, guarded } from "./sidecar.js";
+
+export interface MergeOptions {
+  /** Storage for reads and writes; default: a new Storage() */
+  storage?: Storage;
+}
+
+function mergeError(message: string, context: Record<string, unknown> = {}): never {
+  throw new BtkitError("PREP_MERGE", message, context);
+}
+
+function addCounts(into: Map<string, number>, list: SkipCount[] | undefined): void {
+  for (const s of list ?? []) into.set(s.reason, (into.get(s.reason) ?? 0) + s.count);
+}
+
+/** Merges part descriptors (any order) into one; writes manifest.json and btkit.json beside the shards. */
+export async function merge(parts: readonly Descriptor[], options: MergeOptions = {}): Promise<Descriptor> {
+  const storage = options.storage ?? new Storage();
+  if (parts.length === 0) mergeError("no descriptors to merge");
+  const count = parts[0]!.source.part?.count;
+  for (const d of parts) {
+    if (!d.source.part) mergeError("a descriptor to merge was not prepared with --part (it has no source.part)");
+    if (d.source.part.count !== count) mergeError(`parts disagree on the part count: ${count} and ${d.source.part.count}`, { expected: count, got: d.source.part.count });
+  }
+  const sorted = [...parts].sort((a, b) => a.source.part!.index - b.source.part!.index);
+  const indexes = sorted.map((d) => d.source.part!.index);
+  const want = Array.from({ length: count! }, (_, i) => i);
+  if (JSON.stringify(indexes) !== JSON.stringify(want)) mergeError(`expected parts ${want.join(", ")} of ${count}, got ${indexes.join(", ")}`, { expected: want, got: indexes });
+  const withRows = sorted.filter((d) => d.schema.columns.length > 0);
+  const ref = withRows[0] ?? sorted[0]!;
+  for (const d of withRows) {
+    const i = d.source.part!.index;
+    if (JSON.stringify(d.schema) !== JSON.stringify(ref.schema)) {
+      const col = d.schema.columns.find((c, k) => JSON.stringify(c) !== JSON.stringify(ref.schema.columns[k]))?.name ?? ref.schema.columns[d.schema.columns.length]?.name;
+      mergeError(`part ${i} has a different schema than part ${ref.source.part!.index} (column ${JSON.stringify(col)})`, { column: col, part: i });
+    }
+  }
+  for (const d of sorted) {
+    const i = d.source.part!.index;
+    const m = d.modelInput;
+    if (m.contentType !== ref.modelInput.contentType || m.compression !== ref.modelInput.compression || (d.schema.columns.length > 0 && JSON.stringify(m.features) !== JSON.stringify(ref.modelInput.features))) {
+      mergeError(`part ${i} has a different model input (content type, compression or features) than part ${ref.source.part!.index}`, { part: i });
+    }
+    if (d.manifest.prefix !== ref.manifest.prefix) mergeError(`part ${i} wrote its shards under ${d.manifest.prefix}, part ${ref.source.part!.index} under ${ref.manifest.prefix}: parts must share one --out`, { part: i, expected: ref.manifest.prefix, got: d.manifest.prefix });
+  }
+  const prefix = ref.manifest.prefix;
+  const outUri = prefix.slice(0, prefix.length - LAYOUT.shardsDir.length);
+  if (!prefix.endsWith(LAYOUT.shardsDir)) mergeError(`the shard prefix ${prefix} does not end with ${LAYOUT.shardsDir}`);
+  const out = storage.parse(outUri);
+
+  const shards: Descriptor["shards"] = [];
+  let next = 0;
+  for (const d of sorted) {
+    for (const s of d.shards) {
+      const firstRow = next + s.firstRow;
+      if (next !== 0) await renumberSidecar(storage, s.sidecar, next, firstRow);
+      shards.push({ ...s, firstRow });
+    }
+    next += d.source.rowsWritten;
+  }
+  const skipped = new Map<string, number>();
+  const notes = new Map<string, number>();
+  for (const d of sorted) {
+    addCounts(skipped, d.source.skipped);
+    addCounts(notes, d.source.notes);
+  }
+  const rejects = sorted.map((d) => d.source.rejectLocation).filter((r): r is string => r !== undefined);
+  if (rejects.length > 1) notes.set(`rejected rows are in ${rejects.length} files: ${rejects.join(", ")}`, rejects.length);
+  const { part: _part, fingerprint: _fp, ...kept } = ref.source.options;
+  const manifestLoc = childLocation(out, LAYOUT.manifest);
+  const merged: Descriptor = {
+    btkit: PROTOCOL_VERSION,
+    createdAt: new Date().toISOString(),
+    tool: { name: "btkit", version: VERSION },
+    source: {
+      inputs: sorted.flatMap((d) => d.source.inputs),
+      options: { ...kept, shardCount: shards.length, mergedParts: count },
+      rowsRead: sorted.reduce((a, d) => a + d.source.rowsRead, 0),
+      rowsWritten: sorted.reduce((a, d) => a + d.source.rowsWritten, 0),
+      rowsSkipped: sorted.reduce((a, d) => a + d.source.rowsSkipped, 0),
+      skipped: [...skipped].map(([reason, n]) => ({ reason, count: n })),
+      ...(rejects.length > 0 ? { rejectLocation: rejects[0] } : {}),
+      ...(notes.size > 0 ? { notes: [...notes].map(([reason, n]) => ({ reason, count: n })) } : {}),
+    },
+    schema: ref.schema,
+    modelInput: { ...ref.modelInput, maxRecordBytes: Math.max(...sorted.map((d) => d.modelInput.maxRecordBytes)) },
+    shards,
+    manifest: { location: toUri(manifestLoc), prefix },
+  };
+  const text = serializeDescriptor(merged);
+  // sagemaker-semantics.md §2.1: one JSON array, {"prefix"} first, then names appended verbatim
+  await storage.write(manifestLoc, `${JSON.stringify([{ prefix }, ...shards.map((s) => s.name)])}\n`, { contentType: "application/json" });
+  await storage.write(childLocation(out, LAYOUT.descriptor), `${text}\n`, { contentType: "application/json" });
+  return merged;
+}
+
+/** Adds `offset` to __btkit_row of a sidecar, unless it already starts at `firstRow`. */
+async function renumberSidecar(storage: Storage, location: string, offset: number, firstRow: number): Promise<void> {
+  const loc = storage.parse(location);
+  const reader = await RecordBatchStreamReader.from(await storage.read(loc, { decompress: "never" }));
+  await reader.open();
+  const it = reader[Symbol.asyncIterator]();
+  const head = await it.next();
+  const firstBatch = head.done ? undefined : head.value;
+  const rowsOf = (batch: RecordBatch): BigInt64Array => {
+    const rows = batch.getChild(SIDECAR_ROW_COLUMN);
+    if (!rows) mergeError(`${location} has no ${SIDECAR_ROW_COLUMN} column`, { location });
+    return rows.toArray() as BigInt64Array;
+  };
+  if (!firstBatch || firstBatch.numRows === 0 || rowsOf(firstBatch)[0] === BigInt(firstRow)) {
+    await it.return?.();
+    return;
+  }
+  const writer = new RecordBatchStreamWriter();
+  writer.reset(undefined, firstBatch.schema);
+  const written = storage.write(loc, guarded(writer), { contentType: "application/vnd.apache.arrow.stream" });
+  written.catch(() => undefined);
+  const add = BigInt(offset);
+  const shift = (batch: RecordBatch): RecordBatch => {
+    const shifted = rowsOf(batch).map((v) => v + add);
+    const children: Data[] = batch.schema.fields.map((f, i) => (f.name === SIDECAR_ROW_COLUMN ? makeData({ type: new Int64(), length: batch.numRows, nullCount: 0, data: shifted }) : batch.data.children[i]!));
+    return new RecordBatch(batch.schema, makeData({ type: new Struct(batch.schema.fields), length: batch.numRows, nullCount: 0, children }));
+  };
+  try {
+    writer.write(shift(firstBatch));
+    for (let r = await it.next(); !r.done; r = await it.next()) writer.write(shift(r.value));
+  } catch (err) {
+    abortWriter(writer, err);
+    await written.catch(() => undefined);
+    throw err;
+  }
+  writer.finish();
+  await written;
+}
+

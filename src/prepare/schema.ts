@@ -1,0 +1,204 @@
+/**
+ * Column types: inference from a sample, the fit check for every later value, and parsing of
+ * `--schema`. Pure functions. Values stay text as written (CSV) or JSON text (JSON Lines); types
+ * only decide validity, the JSON Lines encoding and the sidecar's Arrow types.
+ *
+ * Text rules (CSV): int64 = JSON integer syntax without leading zeros (so "007" and IDs with
+ * leading zeros stay utf8, C40) within the int64 range; float64 = JSON number syntax, finite;
+ * bool = true/false (also True/False/TRUE/FALSE); timestamp = ISO 8601 date or date-time (no zone
+ * means UTC); empty = null. Anything else is utf8. A column that is null throughout the sample is
+ * `null` only when the sample was the whole input, else utf8 (JSON: json), so a later value fits.
+ */
+import { BtkitError } from "../errors.js";
+import { COLUMN_TYPES, type ColumnType } from "../protocol/descriptor.js";
+import { KIND, type Kind } from "./jsonl-scanner.js";
+
+const INT_RE = /^-?(0|[1-9][0-9]*)$/;
+const FLOAT_RE = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
+const BOOL_RE = /^(true|false|True|False|TRUE|FALSE)$/;
+const TS_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+
+export function isInt64Text(v: string): boolean {
+  if (!INT_RE.test(v)) return false;
+  if (v.length < 19) return true;
+  const b = BigInt(v);
+  return b <= INT64_MAX && b >= INT64_MIN;
+}
+
+export function isFloatText(v: string): boolean {
+  return FLOAT_RE.test(v) && Number.isFinite(Number(v));
+}
+
+export function isBoolText(v: string): boolean {
+  return BOOL_RE.test(v);
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+export function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+export function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+/** Whether a text is an ISO 8601 date or date-time that timestampMicros accepts (cheaper: no BigInt). */
+export function isTimestampText(v: string): boolean {
+  const m = TS_RE.exec(v);
+  if (!m) return false;
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return false;
+  if ((m[4] !== undefined && Number(m[4]) > 23) || (m[5] !== undefined && Number(m[5]) > 59) || (m[6] !== undefined && Number(m[6]) > 59)) return false;
+  const zone = m[8];
+  return zone === undefined || zone === "Z" || (Number(zone.slice(1, 3)) <= 23 && Number(zone.slice(zone.length - 2)) <= 59);
+}
+
+/**
+ * Microseconds since the epoch (UTC) of an ISO 8601 date or date-time (no zone means UTC): a
+ * number when it is a safe integer (until the year 2255), else a bigint; undefined when the text is not one (or names an impossible date such as 2024-02-30).
+ */
+export function timestampMicros(v: string): number | bigint | undefined {
+  const m = TS_RE.exec(v);
+  if (!m) return undefined;
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const h = m[4] === undefined ? 0 : Number(m[4]);
+  const mi = m[5] === undefined ? 0 : Number(m[5]);
+  const s = m[6] === undefined ? 0 : Number(m[6]);
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
+  let offsetMin = 0;
+  const zone = m[8];
+  if (zone !== undefined && zone !== "Z") {
+    const zh = Number(zone.slice(1, 3));
+    const zm = Number(zone.slice(zone.length - 2));
+    if (zh > 23 || zm > 59) return undefined;
+    offsetMin = (zone[0] === "-" ? -1 : 1) * (zh * 60 + zm);
+  }
+  const secs = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offsetMin * 60;
+  const frac = m[7] === undefined ? 0 : Number(m[7].padEnd(6, "0").slice(0, 6));
+  const us = secs * 1000000 + frac;
+  return Number.isSafeInteger(us) ? us : BigInt(secs) * 1000000n + BigInt(frac);
+}
+
+/** The narrowest type of one value. */
+export function typeOfValue(v: string | null, kind: Kind | undefined): ColumnType {
+  if (v === null) return "null";
+  if (kind === undefined) {
+    if (INT_RE.test(v)) return isInt64Text(v) ? "int64" : "utf8";
+    if (isFloatText(v)) return "float64";
+    if (BOOL_RE.test(v)) return "bool";
+    if (timestampMicros(v) !== undefined) return "timestamp";
+    return "utf8";
+  }
+  switch (kind) {
+    case KIND.number:
+      return isInt64Text(v) ? "int64" : "float64";
+    case KIND.bool:
+      return "bool";
+    case KIND.json:
+      return "json";
+    case KIND.string:
+      return timestampMicros(v) !== undefined ? "timestamp" : "utf8";
+    default:
+      return "null";
+  }
+}
+
+/** The common type of two (null is the identity). */
+export function mergeTypes(a: ColumnType, b: ColumnType, json: boolean): ColumnType {
+  if (a === b || b === "null") return a;
+  if (a === "null") return b;
+  if ((a === "int64" && b === "float64") || (a === "float64" && b === "int64")) return "float64";
+  if (json) {
+    if ((a === "timestamp" && b === "utf8") || (a === "utf8" && b === "timestamp")) return "utf8";
+    return "json";
+  }
+  return "utf8";
+}
+
+/** Whether a value can be stored in a column of a type. */
+export function fits(type: ColumnType, v: string | null, kind: Kind | undefined): boolean {
+  if (v === null) return true;
+  switch (type) {
+    case "utf8":
+      return kind === undefined || kind === KIND.string;
+    case "json":
+      if (kind !== undefined) return true;
+      try {
+        JSON.parse(v);
+        return true;
+      } catch {
+        return false;
+      }
+    case "null":
+      return false;
+    case "int64":
+      return (kind === undefined || kind === KIND.number) && isInt64Text(v);
+    case "float64":
+      return (kind === undefined || kind === KIND.number) && isFloatText(v);
+    case "bool":
+      return kind === undefined ? BOOL_RE.test(v) : kind === KIND.bool;
+    case "timestamp":
+      return (kind === undefined || kind === KIND.string) && isTimestampText(v);
+  }
+}
+
+/**
+ * Parses `--schema`: "name:type,name:type" or a JSON object {"name": "type"}. Types are the
+ * descriptor's column types.
+ */
+export function parseSchemaOverride(text: string): Map<string, ColumnType> {
+  const out = new Map<string, ColumnType>();
+  let pairs: [string, string][];
+  if (text.trim().startsWith("{")) {
+    try {
+      pairs = Object.entries(JSON.parse(text) as Record<string, string>);
+    } catch (err) {
+      throw new BtkitError("PREP_SCHEMA", `--schema is not valid JSON: ${(err as Error).message}`, { option: "schema" }, { cause: err });
+    }
+  } else {
+    pairs = text.split(",").filter((p) => p.trim() !== "").map((p) => {
+      const at = p.lastIndexOf(":");
+      if (at <= 0) throw new BtkitError("PREP_SCHEMA", `--schema entry ${JSON.stringify(p)}: expected name:type`, { option: "schema", got: p });
+      return [p.slice(0, at), p.slice(at + 1).trim()];
+    });
+  }
+  for (const [name, type] of pairs) {
+    if (!(COLUMN_TYPES as readonly string[]).includes(type)) {
+      throw new BtkitError("PREP_SCHEMA", `--schema: column ${JSON.stringify(name)} has type ${JSON.stringify(type)}; expected one of ${COLUMN_TYPES.join(", ")}`, { option: "schema", column: name, expected: COLUMN_TYPES, got: type });
+    }
+    out.set(name, type as ColumnType);
+  }
+  return out;
+}
+
+/** Infers column types from sample rows (values in column order). */
+export function inferTypes(columns: readonly string[], sample: readonly { values: (string | null)[]; kinds?: Kind[] }[], options: { json: boolean; wholeInput: boolean; text: boolean }): ColumnType[] {
+  return columns.map((_, c) => {
+    let t: ColumnType = "null";
+    let allStrings = true;
+    for (const r of sample) {
+      const v = r.values[c] ?? null;
+      const k = r.kinds?.[c];
+      if (v !== null && k !== undefined && k !== KIND.string) allStrings = false;
+      t = mergeTypes(t, typeOfValue(v, k), options.json);
+    }
+    if (options.text) {
+      if (!options.json) return "utf8";
+      return allStrings ? "utf8" : "json";
+    }
+    if (t === "null" && !options.wholeInput) return options.json ? "json" : "utf8";
+    return t;
+  });
+}

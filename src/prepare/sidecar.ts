@@ -1,0 +1,417 @@
+/**
+ * Sidecar batches: the keep columns of a shard's rows, typed per ARROW_TYPE_OF
+ * (src/protocol/layout.ts), plus __btkit_row (Int64, the global 0-based row number), built
+ * directly as Arrow buffers in batches of bounded size and written as an Arrow IPC stream.
+ */
+import {
+  Bool,
+  Field,
+  Float64,
+  Int64,
+  Null,
+  RecordBatch,
+  RecordBatchStreamWriter,
+  Schema,
+  Struct,
+  TimestampMicrosecond,
+  Utf8,
+  makeData,
+  type Data,
+  type DataType,
+} from "apache-arrow";
+import { BtkitError } from "../errors.js";
+import type { ColumnType } from "../protocol/descriptor.js";
+import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
+import { FIELD, type RawRecords } from "./csv-scanner.js";
+import { copyBytes, decimalBytes, timestampBytes } from "./encode-bytes.js";
+import { timestampMicros } from "./schema.js";
+
+export function arrowType(type: ColumnType): DataType {
+  switch (type) {
+    case "int64":
+      return new Int64();
+    case "float64":
+      return new Float64();
+    case "bool":
+      return new Bool();
+    case "timestamp":
+      return new TimestampMicrosecond("UTC");
+    case "null":
+      return new Null();
+    default:
+      return new Utf8();
+  }
+}
+
+export function sidecarSchema(columns: readonly { name: string; type: ColumnType }[]): Schema {
+  return new Schema([...columns.map((c) => new Field(c.name, arrowType(c.type), true)), new Field(SIDECAR_ROW_COLUMN, new Int64(), false)]);
+}
+
+function validity(values: readonly (string | null)[]): { bitmap: Uint8Array; nulls: number } {
+  const bitmap = new Uint8Array((values.length + 7) >> 3);
+  let nulls = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] === null) nulls++;
+    else bitmap[i >> 3]! |= 1 << (i & 7);
+  }
+  return { bitmap, nulls };
+}
+
+/** One column of a batch as Arrow Data, from its values as text (already checked against the type). */
+export function columnData(type: ColumnType, values: readonly (string | null)[], column: string): Data {
+  const length = values.length;
+  const { bitmap, nulls } = validity(values);
+  const nullBitmap = nulls > 0 ? bitmap : undefined;
+  switch (type) {
+    case "null":
+      return makeData({ type: new Null(), length });
+    case "int64": {
+      const data = new BigInt64Array(length);
+      const halves = new Int32Array(data.buffer);
+      for (let i = 0; i < length; i++) {
+        const v = values[i];
+        if (v === null || v === undefined) continue;
+        if (v.length <= 15) setInt64(halves, data, i, Number(v));
+        else data[i] = BigInt(v);
+      }
+      return makeData({ type: new Int64(), length, nullCount: nulls, nullBitmap, data });
+    }
+    case "float64": {
+      const data = new Float64Array(length);
+      for (let i = 0; i < length; i++) {
+        const v = values[i];
+        if (v !== null && v !== undefined) data[i] = Number(v);
+      }
+      return makeData({ type: new Float64(), length, nullCount: nulls, nullBitmap, data });
+    }
+    case "bool": {
+      const data = new Uint8Array((length + 7) >> 3);
+      for (let i = 0; i < length; i++) {
+        const v = values[i];
+        if (v !== null && v !== undefined && (v.charCodeAt(0) === 116 || v.charCodeAt(0) === 84)) data[i >> 3]! |= 1 << (i & 7);
+      }
+      return makeData({ type: new Bool(), length, nullCount: nulls, nullBitmap, data });
+    }
+    case "timestamp": {
+      const data = new BigInt64Array(length);
+      const halves = new Int32Array(data.buffer);
+      for (let i = 0; i < length; i++) {
+        const v = values[i];
+        if (v === null || v === undefined) continue;
+        const us = timestampMicros(v);
+        if (us === undefined) throw new BtkitError("INTERNAL", `column ${column}: ${JSON.stringify(v)} passed the timestamp check but cannot be converted`, { column });
+        if (typeof us === "number") setInt64(halves, data, i, us);
+        else data[i] = us;
+      }
+      return makeData({ type: new TimestampMicrosecond("UTC"), length, nullCount: nulls, nullBitmap, data });
+    }
+    default: {
+      let total = 0;
+      for (let i = 0; i < length; i++) {
+        const v = values[i];
+        if (v) total += Buffer.byteLength(v, "utf8");
+      }
+      const bytes = Buffer.allocUnsafe(total);
+      const offsets = new Int32Array(length + 1);
+      let at = 0;
+      for (let i = 0; i < length; i++) {
+        const v = values[i];
+        if (v) at += bytes.write(v, at, "utf8");
+        offsets[i + 1] = at;
+      }
+      return makeData({ type: new Utf8(), length, nullCount: nulls, nullBitmap, valueOffsets: offsets, data: new Uint8Array(bytes.buffer, bytes.byteOffset, total) });
+    }
+  }
+}
+
+/**
+ * Stores a safe integer into slot i of a BigInt64Array through its Int32 view (little-endian
+ * halves), without allocating a BigInt.
+ */
+function setInt64(halves: Int32Array, data: BigInt64Array, i: number, n: number): void {
+  if (!Number.isSafeInteger(n)) {
+    data[i] = BigInt(n);
+    return;
+  }
+  const hi = Math.floor(n / 4294967296);
+  halves[2 * i] = (n - hi * 4294967296) | 0;
+  halves[2 * i + 1] = hi | 0;
+}
+
+/** One sidecar column of a batch being built, straight into Arrow buffers. */
+class ColumnBuilder {
+  readonly type: ColumnType;
+  readonly name: string;
+  length = 0;
+  nulls = 0;
+  #cap: number;
+  #valid: Uint8Array;
+  #i64: BigInt64Array | undefined;
+  #halves: Int32Array | undefined;
+  #f64: Float64Array | undefined;
+  #bits: Uint8Array | undefined;
+  #offsets: Int32Array | undefined;
+  #bytes: Buffer | undefined;
+  #at = 0;
+
+  constructor(type: ColumnType, name: string, capacity: number) {
+    this.type = type;
+    this.name = name;
+    this.#cap = Math.max(8, capacity);
+    this.#valid = new Uint8Array((this.#cap + 7) >> 3);
+    this.#alloc(this.#cap);
+  }
+
+  #alloc(cap: number): void {
+    switch (this.type) {
+      case "null":
+        return;
+      case "int64":
+      case "timestamp":
+        this.#i64 = new BigInt64Array(cap);
+        this.#halves = new Int32Array(this.#i64.buffer);
+        return;
+      case "float64":
+        this.#f64 = new Float64Array(cap);
+        return;
+      case "bool":
+        this.#bits = new Uint8Array((cap + 7) >> 3);
+        return;
+      default:
+        this.#offsets = new Int32Array(cap + 1);
+        this.#bytes ??= Buffer.allocUnsafe(64 * 1024);
+    }
+  }
+
+  #grow(): void {
+    const cap = this.#cap * 2;
+    const valid = new Uint8Array((cap + 7) >> 3);
+    valid.set(this.#valid);
+    this.#valid = valid;
+    const i64 = this.#i64;
+    const f64 = this.#f64;
+    const bits = this.#bits;
+    const offsets = this.#offsets;
+    this.#alloc(cap);
+    if (i64) this.#i64!.set(i64);
+    if (f64) this.#f64!.set(f64);
+    if (bits) this.#bits!.set(bits);
+    if (offsets) this.#offsets!.set(offsets);
+    this.#cap = cap;
+  }
+
+  #ensureBytes(n: number): Buffer {
+    let b = this.#bytes!;
+    if (this.#at + n > b.length) {
+      const nb = Buffer.allocUnsafe(Math.max(b.length * 2, this.#at + n));
+      b.copy(nb, 0, 0, this.#at);
+      this.#bytes = b = nb;
+    }
+    return b;
+  }
+
+  /** Starts a row: returns its index, the validity bit still unset. */
+  #next(): number {
+    if (this.length === this.#cap) this.#grow();
+    return this.length++;
+  }
+
+  #null(i: number): void {
+    this.nulls++;
+    if (this.#offsets) this.#offsets[i + 1] = this.#at;
+  }
+
+  /** Adds a value given as text (already checked against the type). */
+  addText(v: string | null): void {
+    const i = this.#next();
+    if (v === null) return this.#null(i);
+    this.#valid[i >> 3]! |= 1 << (i & 7);
+    switch (this.type) {
+      case "null":
+        return;
+      case "int64":
+        if (v.length <= 15) setInt64(this.#halves!, this.#i64!, i, Number(v));
+        else this.#i64![i] = BigInt(v);
+        return;
+      case "float64":
+        this.#f64![i] = Number(v);
+        return;
+      case "bool":
+        if (v.charCodeAt(0) === 116 || v.charCodeAt(0) === 84) this.#bits![i >> 3]! |= 1 << (i & 7);
+        return;
+      case "timestamp":
+        return this.#timestamp(i, v);
+      default: {
+        if (v.length > 0) {
+          const b = this.#ensureBytes(v.length * 3);
+          this.#at += b.write(v, this.#at, "utf8");
+        }
+        this.#offsets![i + 1] = this.#at;
+      }
+    }
+  }
+
+  #timestamp(i: number, v: string): void {
+    const us = timestampMicros(v);
+    if (us === undefined) throw new BtkitError("INTERNAL", `column ${this.name}: ${JSON.stringify(v)} passed the timestamp check but cannot be converted`, { column: this.name });
+    if (typeof us === "number") setInt64(this.#halves!, this.#i64!, i, us);
+    else this.#i64![i] = us;
+  }
+
+  /**
+   * Adds a value given as bytes buf[s, e) of valid UTF-8 (already checked against the type);
+   * `isNull` for a null; `quote` >= 0 when the bytes hold doubled quote characters to undo.
+   */
+  addBytes(buf: Buffer, s: number, e: number, isNull: boolean, quote: number): void {
+    const i = this.#next();
+    if (isNull) return this.#null(i);
+    this.#valid[i >> 3]! |= 1 << (i & 7);
+    switch (this.type) {
+      case "null":
+        return;
+      case "int64": {
+        if (e - s <= 15) {
+          let k = s;
+          const neg = buf[k] === 45;
+          if (neg) k++;
+          let n = 0;
+          for (; k < e; k++) n = n * 10 + (buf[k]! - 48);
+          setInt64(this.#halves!, this.#i64!, i, neg ? -n : n);
+        } else this.#i64![i] = BigInt(buf.toString("latin1", s, e));
+        return;
+      }
+      case "float64": {
+        const v = decimalBytes(buf, s, e);
+        this.#f64![i] = Number.isNaN(v) ? Number(buf.toString("latin1", s, e)) : v;
+        return;
+      }
+      case "bool":
+        if (buf[s] === 116 || buf[s] === 84) this.#bits![i >> 3]! |= 1 << (i & 7);
+        return;
+      case "timestamp": {
+        const us = timestampBytes(buf, s, e);
+        if (Number.isNaN(us)) return this.#timestamp(i, buf.toString("latin1", s, e));
+        setInt64(this.#halves!, this.#i64!, i, us);
+        return;
+      }
+      default: {
+        const b = this.#ensureBytes(e - s);
+        if (quote < 0) {
+          this.#at += copyBytes(buf, s, e, b, this.#at);
+        } else {
+          let at = this.#at;
+          for (let k = s; k < e; k++) {
+            const c = buf[k]!;
+            b[at++] = c;
+            if (c === quote) k++;
+          }
+          this.#at = at;
+        }
+        this.#offsets![i + 1] = this.#at;
+      }
+    }
+  }
+
+  /** The column as Arrow Data (buffers copied to their exact sizes); resets the builder. */
+  take(): Data {
+    const length = this.length;
+    const nulls = this.nulls;
+    const nullBitmap = nulls > 0 ? this.#valid.slice(0, (length + 7) >> 3) : undefined;
+    let d: Data;
+    switch (this.type) {
+      case "null":
+        d = makeData({ type: new Null(), length });
+        break;
+      case "int64":
+        d = makeData({ type: new Int64(), length, nullCount: nulls, nullBitmap, data: this.#i64!.slice(0, length) });
+        break;
+      case "timestamp":
+        d = makeData({ type: new TimestampMicrosecond("UTC"), length, nullCount: nulls, nullBitmap, data: this.#i64!.slice(0, length) });
+        break;
+      case "float64":
+        d = makeData({ type: new Float64(), length, nullCount: nulls, nullBitmap, data: this.#f64!.slice(0, length) });
+        break;
+      case "bool":
+        d = makeData({ type: new Bool(), length, nullCount: nulls, nullBitmap, data: this.#bits!.slice(0, (length + 7) >> 3) });
+        break;
+      default:
+        d = makeData({ type: new Utf8(), length, nullCount: nulls, nullBitmap, valueOffsets: this.#offsets!.slice(0, length + 1), data: new Uint8Array(this.#bytes!.subarray(0, this.#at)) });
+    }
+    this.length = 0;
+    this.nulls = 0;
+    this.#at = 0;
+    this.#valid.fill(0);
+    this.#i64?.fill(0n);
+    this.#f64?.fill(0);
+    this.#bits?.fill(0);
+    return d;
+  }
+}
+
+/** Collects sidecar rows and turns them into record batches. */
+export class SidecarBatcher {
+  readonly schema: Schema;
+  readonly #builders: ColumnBuilder[];
+  #rows: number[] = [];
+
+  constructor(columns: readonly { name: string; type: ColumnType }[], capacity = 2048) {
+    this.schema = sidecarSchema(columns);
+    this.#builders = columns.map((c) => new ColumnBuilder(c.type, c.name, capacity));
+  }
+
+  get length(): number {
+    return this.#rows.length;
+  }
+
+  add(values: readonly (string | null)[], row: number): void {
+    for (let c = 0; c < this.#builders.length; c++) this.#builders[c]!.addText(values[c] ?? null);
+    this.#rows.push(row);
+  }
+
+  /**
+   * Adds record r of raw CSV records (valid UTF-8, values checked against the types): the fields
+   * at `fields` (indexes within the record; all of them, in order, when undefined).
+   */
+  addRaw(raw: RawRecords, r: number, fields: readonly number[] | undefined, row: number): void {
+    const first = raw.firstField[r]!;
+    const buf = raw.buf;
+    for (let c = 0; c < this.#builders.length; c++) {
+      const f = first + (fields === undefined ? c : fields[c]!);
+      const s = raw.start[f]!;
+      const e = raw.stop[f]!;
+      const flag = raw.flag[f]!;
+      this.#builders[c]!.addBytes(buf, s, e, flag === FIELD.unquoted && s === e, flag === FIELD.escaped ? raw.quote : -1);
+    }
+    this.#rows.push(row);
+  }
+
+  take(): RecordBatch {
+    const length = this.#rows.length;
+    const children = this.#builders.map((b) => b.take());
+    const rows = new BigInt64Array(length);
+    const halves = new Int32Array(rows.buffer);
+    for (let i = 0; i < length; i++) setInt64(halves, rows, i, this.#rows[i]!);
+    children.push(makeData({ type: new Int64(), length, nullCount: 0, data: rows }));
+    const struct = makeData({ type: new Struct(this.schema.fields), length, nullCount: 0, children });
+    this.#rows = [];
+    return new RecordBatch(this.schema, struct);
+  }
+}
+
+export function makeSidecarWriter(): RecordBatchStreamWriter {
+  return new RecordBatchStreamWriter();
+}
+
+const failures = new WeakMap<object, unknown>();
+
+/** The writer's bytes; throws at the end when the writer was aborted, so a partial file is never published. */
+export async function* guarded(writer: RecordBatchStreamWriter): AsyncGenerator<Uint8Array> {
+  for await (const chunk of writer as unknown as AsyncIterable<Uint8Array>) yield chunk;
+  if (failures.has(writer)) throw failures.get(writer);
+}
+
+/** Marks a writer as failed (see guarded) and aborts it. */
+export function abortWriter(writer: RecordBatchStreamWriter, err: unknown): void {
+  failures.set(writer, err ?? new Error("aborted"));
+  writer.abort(err);
+}

@@ -1,0 +1,189 @@
+/**
+ * descriptor + options -> the CreateTransformJob request, purely. What the descriptor says (the
+ * manifest, content type, split, compression, largest record) is never asked of the user again.
+ */
+import { createHash } from "node:crypto";
+import type { BatchStrategy, CreateTransformJobRequest, JoinSource } from "@aws-sdk/client-sagemaker";
+import { BtkitError } from "../errors.js";
+import type { Descriptor } from "../protocol/descriptor.js";
+import { LAYOUT } from "../protocol/layout.js";
+import { DEFAULT_PAYLOAD_MB, MIB, validateTransformJobRequest } from "./constraints.js";
+
+export interface TransformRequestOptions {
+  /** the SageMaker model to run; required (no default) */
+  model?: string;
+  /** default "ml.m5.large" */
+  instanceType?: string;
+  /** default 1 */
+  instanceCount?: number;
+  /**
+   * BatchStrategy; default "MultiRecord", set explicitly because the service's own default is
+   * UNCONFIRMED (sagemaker-semantics.md §3.2)
+   */
+  strategy?: "MultiRecord" | "SingleRecord";
+  /**
+   * MaxPayloadInMB; default: unset when the largest record fits the service default of 6 MB
+   * (§4.1), else ceil(maxRecordBytes / 1 MiB). A value below the largest record is an error.
+   */
+  maxPayloadMb?: number;
+  /** MaxConcurrentTransforms; default unset (the container's /execution-parameters, else 1: §4.2) */
+  concurrency?: number;
+  /** S3OutputPath; default the manifest's folder + LAYOUT.outputDir (beside shards/) */
+  output?: string;
+  /** TransformOutput.Accept; default the descriptor's content type */
+  accept?: string;
+  /** DataProcessing.InputFilter (JSONPath); default unset ("$") */
+  inputFilter?: string;
+  /** DataProcessing.OutputFilter (JSONPath); default unset ("$") */
+  outputFilter?: string;
+  /** DataProcessing.JoinSource; default unset ("None") */
+  joinSource?: "Input" | "None";
+  /** Environment for the container; default none */
+  environment?: Record<string, string>;
+  /** Tags on the job; default none */
+  tags?: Record<string, string>;
+  /** TransformOutput.KmsKeyId; default unset */
+  outputKmsKey?: string;
+  /** TransformResources.VolumeKmsKeyId; default unset */
+  volumeKmsKey?: string;
+  /** ModelClientConfig.InvocationsTimeoutInSeconds; default unset (service: 600) */
+  invocationTimeoutSeconds?: number;
+  /** ModelClientConfig.InvocationsMaxRetries; default unset (service: 3) */
+  invocationRetries?: number;
+  /** an explicit job name; default derived from the content and the request (see jobNameFor) */
+  jobName?: string;
+  /** prefix of the derived job name; default "btkit" */
+  namePrefix?: string;
+  /** mixed into the derived name to force a fresh job (--new); default none */
+  nameSalt?: string;
+  /** the ManifestFile to read; default descriptor.manifest.location (--retry-failed passes its own) */
+  manifest?: string;
+  /** accept file:// locations, which only the emulator understands; default false */
+  allowFileUris?: boolean;
+}
+
+export const DEFAULT_INSTANCE_TYPE = "ml.m5.large";
+export const DEFAULT_NAME_PREFIX = "btkit";
+/** hex characters of the content hash in a derived job name */
+const HASH_CHARS = 16;
+
+/** The folder (with trailing slash) that holds a location: `s3://b/p/manifest.json` -> `s3://b/p/`. */
+export function parentUri(uri: string): string {
+  const noSlash = uri.endsWith("/") ? uri.slice(0, -1) : uri;
+  return noSlash.slice(0, noSlash.lastIndexOf("/") + 1);
+}
+
+/** The default output location: LAYOUT.outputDir beside the manifest (and shards/), without trailing slash. */
+export function defaultOutputUri(d: Descriptor): string {
+  return parentUri(d.manifest.location) + LAYOUT.outputDir.replace(/\/$/, "");
+}
+
+/** JSON with object keys sorted, so equal requests hash equally. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * The derived job name: `<prefix>-<16 hex of sha256>` over the descriptor's content identity
+ * (each shard's name and sha256, the manifest), the request without its name, and the salt.
+ * The same data with the same options always gets the same name, so a rerun finds its job.
+ */
+export function jobNameFor(d: Descriptor, request: Omit<CreateTransformJobRequest, "TransformJobName">, prefix = DEFAULT_NAME_PREFIX, salt?: string): string {
+  const identity = {
+    shards: d.shards.map((s) => [s.name, s.sha256]),
+    manifest: request.TransformInput?.DataSource?.S3DataSource?.S3Uri ?? d.manifest.location,
+    request,
+    salt: salt ?? null,
+  };
+  const hash = createHash("sha256").update(canonicalJson(identity)).digest("hex").slice(0, HASH_CHARS);
+  const room = 63 - HASH_CHARS - 1;
+  const p = prefix.slice(0, room).replace(/-+$/, "");
+  return p.length === 0 ? hash : `${p}-${hash}`;
+}
+
+function kv(m: Record<string, string> | undefined): Record<string, string> | undefined {
+  return m === undefined || Object.keys(m).length === 0 ? undefined : { ...m };
+}
+
+/**
+ * Builds the CreateTransformJob request from a descriptor and options, and checks every service
+ * constraint (SUBMIT_INVALID_REQUEST before anything is sent). Pure: no I/O.
+ */
+export function buildTransformJobRequest(d: Descriptor, options: TransformRequestOptions = {}): CreateTransformJobRequest {
+  const model = options.model;
+  if (model === undefined || model.length === 0) {
+    throw new BtkitError("SUBMIT_INVALID_REQUEST", "invalid CreateTransformJob request: ModelName is required: give --model NAME (or --model-data/--image/--role to create one)", { field: "ModelName", option: "--model" });
+  }
+  const mi = d.modelInput;
+  const needMb = Math.ceil(mi.maxRecordBytes / MIB);
+  const payload = options.maxPayloadMb ?? (needMb > DEFAULT_PAYLOAD_MB ? needMb : undefined);
+  const dataProcessing =
+    options.inputFilter === undefined && options.outputFilter === undefined && options.joinSource === undefined
+      ? undefined
+      : { InputFilter: options.inputFilter, OutputFilter: options.outputFilter, JoinSource: options.joinSource as JoinSource | undefined };
+  const clientConfig =
+    options.invocationTimeoutSeconds === undefined && options.invocationRetries === undefined
+      ? undefined
+      : { InvocationsTimeoutInSeconds: options.invocationTimeoutSeconds, InvocationsMaxRetries: options.invocationRetries };
+  const tags = kv(options.tags);
+  // Members in the model's order (§8), so --dry-run output reads like the API reference.
+  const body: Omit<CreateTransformJobRequest, "TransformJobName"> = stripUndefined({
+    ModelName: model,
+    MaxConcurrentTransforms: options.concurrency,
+    ModelClientConfig: clientConfig,
+    MaxPayloadInMB: payload,
+    BatchStrategy: (options.strategy ?? "MultiRecord") as BatchStrategy,
+    Environment: kv(options.environment),
+    TransformInput: {
+      // §2.1: a ManifestFile lists the shards under one prefix; the descriptor wrote it.
+      DataSource: { S3DataSource: { S3DataType: "ManifestFile", S3Uri: options.manifest ?? d.manifest.location } },
+      ContentType: mi.contentType,
+      CompressionType: mi.compression,
+      // §3.1: Line splitting is what makes line i of x.out answer line i of x (§3.5).
+      SplitType: "Line",
+    },
+    TransformOutput: {
+      S3OutputPath: options.output ?? defaultOutputUri(d),
+      Accept: options.accept ?? mi.contentType,
+      // §3.4: without Line, JSON results are glued together.
+      AssembleWith: "Line",
+      KmsKeyId: options.outputKmsKey,
+    },
+    TransformResources: {
+      InstanceType: (options.instanceType ?? DEFAULT_INSTANCE_TYPE) as NonNullable<CreateTransformJobRequest["TransformResources"]>["InstanceType"],
+      InstanceCount: options.instanceCount ?? 1,
+      VolumeKmsKeyId: options.volumeKmsKey,
+    },
+    DataProcessing: dataProcessing,
+    Tags: tags === undefined ? undefined : Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+  });
+  const name = options.jobName ?? jobNameFor(d, body, options.namePrefix ?? DEFAULT_NAME_PREFIX, options.nameSalt);
+  const request = { TransformJobName: name, ...body } as CreateTransformJobRequest;
+  validateTransformJobRequest(request, { maxRecordBytes: mi.maxRecordBytes, allowFileUris: options.allowFileUris ?? false });
+  return request;
+}
+
+/** Warnings about a valid request that wastes money or time. */
+export function requestWarnings(d: Descriptor, request: CreateTransformJobRequest, shardCount = d.shards.length): string[] {
+  const out: string[] = [];
+  const n = request.TransformResources?.InstanceCount ?? 1;
+  // §1 / rule 1: work is distributed by whole object; N - K instances sit idle and are billed.
+  if (shardCount < n) out.push(`${shardCount} shard(s) for ${n} instances: ${n - shardCount} instance(s) will sit idle but are billed; prepare more shards or lower --instance-count`);
+  return out;
+}
+
+/** A copy without undefined members, recursively (the request is compared and hashed as JSON). */
+export function stripUndefined<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(stripUndefined) as T;
+  if (v !== null && typeof v === "object" && !(v instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = stripUndefined(x);
+    return out as T;
+  }
+  return v;
+}

@@ -1,0 +1,149 @@
+/**
+ * The README's AWS and scale-out commands, run exactly as written, with the standard AWS endpoint
+ * variables pointing at the test S3 server and a standalone emulator (where model "my-model" runs
+ * the example model). Only the endpoints differ from a real AWS run.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { CreateModelCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmulator, type RunningEmulator } from "../../src/emulator/index.js";
+import { startS3, type TestS3 } from "../helpers/s3server.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+
+/** The first ```sh (or ```js) block after a heading. */
+function block(heading: string, lang = "sh"): string {
+  const at = readme.indexOf(`## ${heading}`);
+  expect(at, `README has a section ${heading}`).toBeGreaterThanOrEqual(0);
+  const m = new RegExp("```" + lang + "\\n([\\s\\S]*?)```").exec(readme.slice(at));
+  return m![1]!;
+}
+
+let s3: TestS3;
+let emu: RunningEmulator;
+let dir: string;
+let cleanup: () => Promise<void>;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  if (!fs.existsSync(path.join(root, "dist/bin/btkit.js"))) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+  ({ dir, cleanup } = await tempDir("btkit-readme-"));
+  s3 = await startS3(["my-bucket"]);
+  emu = await startEmulator({ storage: s3.storage(), cwd: root, pingIntervalMs: 50, healthTimeoutMs: 60_000 });
+  const sm = new SageMakerClient({ endpoint: emu.endpoint, region: "us-east-1", credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "test" } });
+  await sm.send(
+    new CreateModelCommand({
+      ModelName: "my-model",
+      ExecutionRoleArn: "arn:aws:iam::000000000000:role/btkit-test",
+      PrimaryContainer: { Image: `local-cmd:${process.execPath} ${path.join(root, "dist/bin/btkit.js")} example-model` },
+    }),
+  );
+  sm.destroy();
+  // `btkit` on PATH, as after npm install -g
+  fs.mkdirSync(path.join(dir, "bin"));
+  fs.writeFileSync(path.join(dir, "bin", "btkit"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(root, "dist/bin/btkit.js"))} "$@"\n`, { mode: 0o755 });
+  env = {
+    ...process.env,
+    ...s3.env,
+    PATH: `${path.join(dir, "bin")}:${process.env.PATH}`,
+    AWS_ENDPOINT_URL_SAGEMAKER: emu.endpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: emu.endpoint,
+    BTKIT_PROGRESS_INTERVAL_MS: "2000",
+  } as Record<string, string>;
+  execFileSync(process.execPath, [path.join(root, "examples/make-demo-data.mjs"), path.join(dir, "reviews.csv"), "800"], { stdio: "ignore" });
+});
+afterAll(async () => {
+  await emu?.close();
+  await s3?.close();
+  await cleanup?.();
+});
+
+/** Runs a script in bash; asynchronous, since the S3 server and the emulator serve from this process. */
+function bash(script: string, extra: Record<string, string> = {}, cwd = dir): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-c", `set -euo pipefail\n${script}`], { cwd, env: { ...env, ...extra }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** The bundled reviews, split in two files under s3://my-bucket/raw/. */
+async function writeRaw(): Promise<void> {
+  const text = fs.readFileSync(path.join(dir, "reviews.csv"), "utf8").split("\n");
+  const header = text[0]!;
+  const body = text.slice(1).filter((l) => l.length > 0);
+  const half = Math.floor(body.length / 2);
+  await s3.storage().write("s3://my-bucket/raw/a.csv", `${header}\n${body.slice(0, half).join("\n")}\n`);
+  await s3.storage().write("s3://my-bucket/raw/b.csv", `${header}\n${body.slice(half).join("\n")}\n`);
+}
+
+describe("README commands", () => {
+  it("the AWS pipeline runs as written", async () => {
+    const r = await bash(block("The same pipeline on AWS"));
+    expect(r.stderr).not.toMatch(/error \[/);
+    expect(r.status).toBe(0);
+    const d = JSON.parse(r.stdout);
+    expect(d.job.request.TransformResources).toEqual({ InstanceType: "ml.m5.xlarge", InstanceCount: 4 });
+    expect(d.job.status).toBe("Completed");
+    expect(d.shards.length % 4).toBe(0);
+    expect(d.results).toMatchObject({ location: "s3://my-bucket/jobs/reviews/joined.parquet", rows: 800, missing: [] });
+    expect(await s3.storage().exists("s3://my-bucket/jobs/reviews/joined.parquet")).toBe(true);
+  });
+
+  it("the library snippet runs as written", async () => {
+    await writeRaw();
+    // the snippet imports btkit and the AWS SDK as an installed package would
+    const lib = path.join(dir, "lib");
+    fs.mkdirSync(path.join(lib, "node_modules", "@aws-sdk"), { recursive: true });
+    fs.symlinkSync(root, path.join(lib, "node_modules", "btkit"));
+    fs.symlinkSync(path.join(root, "node_modules", "@aws-sdk", "client-sagemaker"), path.join(lib, "node_modules", "@aws-sdk", "client-sagemaker"));
+    fs.writeFileSync(path.join(lib, "snippet.mjs"), `${block("As a library", "js")}\nconsole.log(JSON.stringify(results));\n`);
+    const r = await bash(`node snippet.mjs`, {}, lib);
+    expect(r.stderr).not.toMatch(/error \[|Error/);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ location: "s3://my-bucket/etl/joined.parquet", rows: 800, missing: [] });
+    expect(await s3.storage().exists("s3://my-bucket/etl/joined.parquet")).toBe(true);
+  });
+
+  it("the scale-out commands (two parts, merge, two join parts) run as written", async () => {
+    await writeRaw();
+    const lines = block("Beyond one machine").split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
+    // the block's three commands: prep (per part), merge | submit, join (per part)
+    const commands: string[] = [];
+    for (const l of lines) {
+      if (/^\s/.test(l) || (commands.length > 0 && commands[commands.length - 1]!.endsWith("\\"))) commands[commands.length - 1] += `\n${l}`;
+      else commands.push(l);
+    }
+    expect(commands.length).toBe(3);
+    for (const i of ["0", "1"]) {
+      const r = await bash(commands[0]!, { i, N: "2" });
+      expect(r.stderr).not.toMatch(/error \[/);
+      expect(r.status).toBe(0);
+    }
+    const merged = await bash(commands[1]!);
+    expect(merged.stderr).not.toMatch(/error \[/);
+    expect(merged.status).toBe(0);
+    const job = JSON.parse(fs.readFileSync(path.join(dir, "job.json"), "utf8"));
+    expect(job.source.rowsWritten).toBe(800);
+    expect(job.job.status).toBe("Completed");
+    let rows = 0;
+    for (const i of ["0", "1"]) {
+      const r = await bash(commands[2]!, { i, N: "2" });
+      expect(r.stderr).not.toMatch(/error \[/);
+      expect(r.status).toBe(0);
+      rows += JSON.parse(r.stdout).results.rows as number;
+    }
+    expect(rows).toBe(800);
+    const files: string[] = [];
+    for await (const o of s3.storage().list("s3://my-bucket/joined/")) files.push(o.relative);
+    expect(files.filter((f) => f.endsWith(".parquet")).length).toBeGreaterThanOrEqual(2);
+  });
+});

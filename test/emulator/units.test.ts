@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { applyJsonPath, parseJsonPath } from "../../src/emulator/jsonpath.js";
+import { Batcher, LineSplitter, RecordTooLargeError } from "../../src/emulator/records.js";
+import { parseCsvRecord, formatCsvRecord } from "../../src/emulator/data-processing.js";
+import { predict } from "../../src/emulator/example-model.js";
+
+describe("LineSplitter", () => {
+  it("splits on \\n across chunk boundaries, keeping each record's newline and a final unterminated line", () => {
+    const s = new LineSplitter();
+    const out: Buffer[] = [];
+    for (const c of ["a,1\nb", ",2\n\nc", "c\r\nd"]) s.push(Buffer.from(c), out);
+    s.end(out);
+    expect(out.map((b) => b.toString())).toEqual(["a,1\n", "b,2\n", "\n", "cc\r\n", "d"]);
+  });
+});
+
+describe("Batcher", () => {
+  const recs = ["aaaa\n", "bb\n", "cccccc\n", "d\n"].map((s) => Buffer.from(s));
+  it("packs MultiRecord batches greedily up to the limit", () => {
+    const b = new Batcher("MultiRecord", 10);
+    const got = [...recs.map((r) => b.add(r)), b.flush()].filter((x) => x !== undefined).map((x) => ({ first: x.first, n: x.records.length, bytes: x.bytes }));
+    expect(got).toEqual([{ first: 0, n: 2, bytes: 8 }, { first: 2, n: 2, bytes: 9 }]);
+  });
+  it("0 means no limit; SingleRecord sends one each; an oversize record throws with its index", () => {
+    const u = new Batcher("MultiRecord", 0);
+    for (const r of recs) expect(u.add(r)).toBeUndefined();
+    expect(u.flush()?.records).toHaveLength(4);
+    const s = new Batcher("SingleRecord", 100);
+    expect(recs.map((r) => s.add(r)?.first)).toEqual([0, 1, 2, 3]);
+    const t = new Batcher("MultiRecord", 5);
+    t.add(recs[0]!);
+    t.add(recs[1]!);
+    expect(() => t.add(recs[2]!)).toThrow(RecordTooLargeError);
+  });
+});
+
+describe("JSONPath subset", () => {
+  const row = ["a", "b", "c", "d", "e", "f"];
+  it("selects indexes, negative indexes, slices (inclusive by default, exclusive by option) and names", () => {
+    expect(applyJsonPath(parseJsonPath("$[0,-1]"), row)).toEqual(["a", "f"]);
+    expect(applyJsonPath(parseJsonPath("$[1:4]"), row)).toEqual(["b", "c", "d", "e"]);
+    expect(applyJsonPath(parseJsonPath("$[1:4]"), row, "exclusive")).toEqual(["b", "c", "d"]);
+    expect(applyJsonPath(parseJsonPath("$[:2]"), row)).toEqual(["a", "b", "c"]);
+    expect(applyJsonPath(parseJsonPath("$[3:]"), row)).toEqual(["d", "e", "f"]);
+    const o = { id: 1, f: { x: 2, y: 3, z: 4 }, SageMakerOutput: { s: 5 } };
+    expect(applyJsonPath(parseJsonPath("$.f"), o)).toEqual({ x: 2, y: 3, z: 4 });
+    expect(applyJsonPath(parseJsonPath("$['id','SageMakerOutput']"), o)).toEqual({ id: 1, SageMakerOutput: { s: 5 } });
+    expect(applyJsonPath(parseJsonPath("$.f.['x','z']"), o)).toEqual({ x: 2, z: 4 });
+    expect(applyJsonPath(parseJsonPath("$.*"), [1, 2])).toEqual([1, 2]);
+  });
+  it("rejects what the service does not support", () => {
+    expect(() => parseJsonPath("$[0:2,4:]")).toThrow("only single range filters");
+    expect(() => parseJsonPath("$[0:2][3:4]")).toThrow("only single range filters");
+    expect(() => parseJsonPath("$..x")).toThrow("recursive descent");
+    expect(() => parseJsonPath("$[?(@.x)]")).toThrow("unsupported");
+    expect(() => parseJsonPath("$['a','b.c']")).toThrow("without nesting");
+    expect(() => applyJsonPath(parseJsonPath("$[9]"), row)).toThrow("outside the record");
+  });
+});
+
+describe("CSV records", () => {
+  it("parses RFC 4180 fields and refuses bare quotes like the service", () => {
+    expect(parseCsvRecord('a,"b,c","d""e",', "input")).toEqual(["a", "b,c", 'd"e', ""]);
+    expect(() => parseCsvRecord('a,b"c', "input")).toThrow('Failed to parse input as CSV: bare " in non quoted field');
+    expect(formatCsvRecord(["a", "b,c", 'q"'])).toBe('a,"b,c","q"""');
+  });
+});
+
+describe("example model", () => {
+  it("returns one line per record: score from numbers, length of text", () => {
+    expect(predict("1,2,ab\n3,x,4.5\n", "text/csv", "application/jsonlines")).toBe('{"score":3,"length":2}\n{"score":7.5,"length":1}\n');
+    expect(predict('1,"x,y",2\n', "text/csv", "text/csv")).toBe("3\n");
+    expect(predict('{"a":1,"b":"hey","c":[2,"3"]}\n[1]\n', "application/jsonlines", "application/jsonlines")).toBe('{"score":6,"length":3}\n{"score":1,"length":0}\n');
+    expect(predict('{\n "a": 2\n}', "application/json", "text/csv")).toBe("2\n");
+    expect(predict("1\n2\n", "text/csv", "text/csv", { dropLine: true, echoEnv: undefined, id: undefined })).toBe("1\n");
+    expect(predict("", "text/csv", "text/csv")).toBe("");
+  });
+});
+
+describe("RangeBatcher", () => {
+  it("cuts exactly the batches the record-by-record Batcher packs, across any chunking", async () => {
+    const fc = await import("fast-check");
+    const { RangeBatcher, Batcher: RecordBatcher, LineSplitter: Splitter } = await import("../../src/emulator/records.js");
+    fc.assert(
+      fc.property(fc.array(fc.string({ maxLength: 12 }).map((s) => s.replace(/\n/g, "")), { maxLength: 40 }), fc.boolean(), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 30 }), (rows, trailing, chunk, limit) => {
+        const text = rows.join("\n") + (trailing && rows.length > 0 ? "\n" : "");
+        const data = Buffer.from(text);
+        const ref: Array<{ first: number; count: number; body: string }> = [];
+        let refErr: number | undefined;
+        try {
+          const sp = new Splitter();
+          const recs: Buffer[] = [];
+          sp.push(data, recs);
+          sp.end(recs);
+          const b = new RecordBatcher("MultiRecord", limit);
+          for (const r of recs) {
+            const x = b.add(r);
+            if (x) ref.push({ first: x.first, count: x.count, body: Buffer.concat(x.records).toString() });
+          }
+          const l = b.flush();
+          if (l) ref.push({ first: l.first, count: l.count, body: Buffer.concat(l.records).toString() });
+        } catch (err) {
+          refErr = (err as { record: number }).record;
+        }
+        const got: Array<{ first: number; count: number; body: string }> = [];
+        let gotErr: number | undefined;
+        try {
+          const rb = new RangeBatcher(limit);
+          const out: import("../../src/emulator/records.js").Batch[] = [];
+          for (let i = 0; i < data.length; i += chunk) rb.push(data.subarray(i, i + chunk), out);
+          rb.end(out);
+          for (const x of out) got.push({ first: x.first, count: x.count, body: x.records[0]!.toString() });
+        } catch (err) {
+          gotErr = (err as { record: number }).record;
+        }
+        expect(gotErr).toBe(refErr);
+        if (refErr === undefined) expect(got).toEqual(ref);
+      }),
+      { seed: 4242, numRuns: 400 },
+    );
+  });
+});

@@ -1,0 +1,194 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { join, type JoinOptions } from "../../src/join/index.js";
+import { BtkitError } from "../../src/errors.js";
+import { Storage } from "../../src/io/storage.js";
+import { tempDir } from "../helpers/tmp.js";
+import { duckRows, sqlString } from "./duck.js";
+import { jsonOut, makeRows, writeFixture, type FixtureShard } from "./fixture.js";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const storage = new Storage();
+beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+afterEach(async () => cleanup());
+
+async function fixture(shards: FixtureShard[], extra: Partial<Parameters<typeof writeFixture>[2]> = {}) {
+  return writeFixture(storage, storage.parse(dir), { shards, ...extra });
+}
+
+async function failure(options: JoinOptions): Promise<BtkitError> {
+  try {
+    await join(options);
+  } catch (err) {
+    expect(err).toBeInstanceOf(BtkitError);
+    return err as BtkitError;
+  }
+  throw new Error("join did not fail");
+}
+
+async function listOut(): Promise<string[]> {
+  const names = await fs.readdir(dir);
+  return names.filter((n) => n.startsWith("joined") || n.startsWith(".joined"));
+}
+
+const lines = (rows: ReturnType<typeof makeRows>): string[] => jsonOut(rows).split("\n").slice(0, -1);
+
+describe("count checks before anything is published", () => {
+  it("fewer lines: JOIN_COUNT_MISMATCH with shard, expected and found; nothing written", async () => {
+    const a = makeRows(10, 1);
+    const b = makeRows(6, 2, 10);
+    const fx = await fixture([{ rows: a, out: jsonOut(a) }, { rows: b, out: lines(b).slice(0, 5).join("\n") + "\n" }]);
+    const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("JOIN_COUNT_MISMATCH");
+    expect(err.context).toMatchObject({ shard: "part-00001.csv", expected: 6, got: 5 });
+    expect(err.message).toContain("has 5 lines, but shard part-00001.csv has 6 rows");
+    expect(await listOut()).toEqual([]);
+  });
+
+  it("more lines, a header line first: the hint names line 1", async () => {
+    const a = makeRows(4, 3);
+    const fx = await fixture([{ rows: a, out: `label,p\n${jsonOut(a)}` }]);
+    const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("JOIN_COUNT_MISMATCH");
+    expect(err.context).toMatchObject({ expected: 4, got: 5, line: 1 });
+    expect(err.message).toContain('line 1 may be a header: "label,p"');
+  });
+
+  it("a blank line that shifts the count is named in the mismatch", async () => {
+    const a = makeRows(5, 4);
+    const l = lines(a);
+    const fx = await fixture([{ rows: a, out: [...l.slice(0, 2), "", ...l.slice(2)].join("\n") + "\n" }]);
+    const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("JOIN_COUNT_MISMATCH");
+    expect(err.context).toMatchObject({ expected: 5, got: 6, line: 3 });
+    expect(err.message).toContain("line 3 is blank");
+  });
+
+  it("a blank line with a matching count (one prediction lost) is JOIN_BLANK_LINE", async () => {
+    const a = makeRows(5, 5);
+    const l = lines(a);
+    const fx = await fixture([{ rows: a, out: [...l.slice(0, 2), "", ...l.slice(3)].join("\n") + "\n" }]);
+    const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("JOIN_BLANK_LINE");
+    expect(err.context).toMatchObject({ shard: "part-00000.csv", line: 3 });
+  });
+
+  it("one JSON array per mini-batch: the hint says the arrays hold exactly the shard's rows", async () => {
+    const a = makeRows(6, 6);
+    const preds = a.map((r) => ({ label: Number(r.id) % 3 }));
+    const fx = await fixture([{ rows: a, out: `${JSON.stringify(preds.slice(0, 4))}\n${JSON.stringify(preds.slice(4))}\n` }]);
+    const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("JOIN_COUNT_MISMATCH");
+    expect(err.context).toMatchObject({ expected: 6, got: 2, line: 1 });
+    expect(err.message).toContain("the arrays hold 6 values in all, exactly the shard's rows");
+  });
+
+  it("--blank-lines skip drops blank lines (counted) and keeps physical line numbers in errors", async () => {
+    const a = makeRows(4, 7);
+    const l = lines(a);
+    const fx = await fixture([{ rows: a, out: `${l[0]}\n\n${l[1]}\n${l[2]}\n\n${l[3]}\n` }]);
+    const out = path.join(dir, "joined.parquet");
+    const res = await join({ descriptor: fx.descriptor, out, storage, blankLines: "skip" });
+    expect(res.results.rows).toBe(4);
+    expect((res.results as unknown as { notes: unknown }).notes).toEqual([{ reason: "blank .out lines skipped (--blank-lines skip)", count: 2 }]);
+    expect((await duckRows(`SELECT pred_label FROM read_parquet(${sqlString(out)})`)).map((r) => r.pred_label)).toEqual(a.map((r) => BigInt(Number(r.id) % 3)));
+
+    // a bad value after skipped blank lines is reported at its physical line (6), not its record index (4)
+    const b = makeRows(4, 8);
+    const m = lines(b);
+    const fx2 = await writeFixture(storage, storage.parse(path.join(dir, "two")), { shards: [{ rows: b, out: `${m[0]}\n\n${m[1]}\n${m[2]}\n\n{"label":"x","p":1}\n` }] });
+    const err = await failure({ descriptor: fx2.descriptor, out: path.join(dir, "two", "joined.parquet"), storage, blankLines: "skip", batchRows: 2 });
+    expect(err.code).toBe("JOIN_TYPE_CONFLICT");
+    expect(err.context).toMatchObject({ line: 6, column: "pred_label" });
+  });
+
+  it("CRLF line ends are stripped and counted; a last line without newline counts", async () => {
+    const a = makeRows(3, 9);
+    const l = lines(a);
+    const fx = await fixture([{ rows: a, out: `${l[0]}\r\n${l[1]}\r\n${l[2]}` }]);
+    const out = path.join(dir, "joined.jsonl");
+    const res = await join({ descriptor: fx.descriptor, out, storage, format: "jsonl" });
+    expect((res.results as unknown as { notes: unknown }).notes).toEqual([{ reason: "CR before LF stripped from .out lines", count: 2 }]);
+    const got = (await fs.readFile(out, "utf8")).trim().split("\n").map((x) => JSON.parse(x) as { pred_label: number; pred_p: number });
+    expect(got.map((g) => [g.pred_label, g.pred_p])).toEqual(a.map((r) => [Number(r.id) % 3, Number(r.id) / 1000 + 0.5]));
+  });
+});
+
+describe("missing and corrupt inputs", () => {
+  it("missing .out: JOIN_MISSING_OUTPUT lists the shards and points at --retry-failed", async () => {
+    const rows = [makeRows(3, 1), makeRows(2, 2, 3), makeRows(2, 3, 5)];
+    const fx = await fixture([{ rows: rows[0]!, out: jsonOut(rows[0]!) }, { rows: rows[1]!, out: undefined }, { rows: rows[2]!, out: undefined }]);
+    const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("JOIN_MISSING_OUTPUT");
+    expect(err.context.missing).toEqual(["part-00001.csv", "part-00002.csv"]);
+    expect(err.message).toContain("btkit submit --retry-failed");
+    expect(err.message).toContain("--allow-missing");
+    expect(await listOut()).toEqual([]);
+  });
+
+  it("--allow-missing joins the complete shards and records the missing ones", async () => {
+    const a = makeRows(3, 1);
+    const b = makeRows(2, 2, 3);
+    const fx = await fixture([{ rows: a, out: jsonOut(a) }, { rows: b, out: undefined }]);
+    const out = path.join(dir, "joined.parquet");
+    const res = await join({ descriptor: fx.descriptor, out, storage, allowMissing: true });
+    expect(res.results.missing).toEqual(["part-00001.csv"]);
+    expect(res.results.rowsPerShard).toEqual({ "part-00000.csv": 3 });
+    expect((await duckRows(`SELECT id FROM read_parquet(${sqlString(out)})`)).map((r) => r.id)).toEqual([0n, 1n, 2n]);
+  });
+
+  it("truncated gzip .out: IO_GZIP_CORRUPT and nothing published", async () => {
+    const a = makeRows(200, 1);
+    const gz = gzipSync(jsonOut(a));
+    const fx = await fixture([{ rows: a, out: gz.subarray(0, gz.length - 20) }]);
+    const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("IO_GZIP_CORRUPT");
+    expect(await listOut()).toEqual([]);
+  });
+
+  it("invalid UTF-8 in an .out: JOIN_PARSE with the line", async () => {
+    const a = makeRows(3, 1);
+    const l = lines(a);
+    const fx = await fixture([{ rows: a, out: Buffer.concat([Buffer.from(`${l[0]}\n{"label":"`), Buffer.from([0xff, 0xfe]), Buffer.from(`","p":1}\n${l[2]}\n`)]) }]);
+    const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("JOIN_PARSE");
+    expect(err.context).toMatchObject({ line: 2 });
+    expect(await listOut()).toEqual([]);
+  });
+
+  it("a corrupt sidecar: JOIN_SIDECAR, nothing published", async () => {
+    const a = makeRows(5, 1);
+    const fx = await fixture([{ rows: a, out: jsonOut(a) }]);
+    await fs.writeFile(new URL(fx.descriptor.shards[0]!.sidecar), "not arrow at all");
+    const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("JOIN_SIDECAR");
+    expect(err.context.shard).toBe("part-00000.csv");
+    expect(await listOut()).toEqual([]);
+  });
+
+  it("a sidecar whose row numbers do not follow the shard: JOIN_SIDECAR", async () => {
+    const a = makeRows(4, 1);
+    const b = makeRows(4, 2, 4);
+    const fx = await fixture([{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b) }]);
+    // swap the sidecars: shard 1 now has rows 0..3
+    const d = structuredClone(fx.descriptor);
+    [d.shards[0]!.sidecar, d.shards[1]!.sidecar] = [d.shards[1]!.sidecar, d.shards[0]!.sidecar];
+    const err = await failure({ descriptor: d, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("JOIN_SIDECAR");
+    expect(err.context).toMatchObject({ shard: "part-00000.csv", column: "__btkit_row" });
+  });
+
+  it("a failed partitioned join removes the shard files it wrote", async () => {
+    const a = makeRows(3, 1);
+    const b = makeRows(3, 2, 3);
+    const fx = await fixture([{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b).replace('"label":1', '"label":"one"') }]);
+    const out = path.join(dir, "joined");
+    const err = await failure({ descriptor: fx.descriptor, out, storage, partitioned: true });
+    expect(err.code).toBe("JOIN_TYPE_CONFLICT");
+    expect(err.context).toMatchObject({ shard: "part-00001.csv", line: 2, column: "pred_label" });
+    expect(await fs.readdir(out).catch(() => [])).toEqual([]);
+  });
+});

@@ -1,0 +1,140 @@
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { join } from "../../src/join/index.js";
+import { Storage } from "../../src/io/storage.js";
+import { tempDir } from "../helpers/tmp.js";
+import { duckRows, duckTypes, sqlString } from "./duck.js";
+import { jsonOut, makeRows, writeFixture, type Row } from "./fixture.js";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const storage = new Storage();
+beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+afterEach(async () => cleanup());
+
+/** What DuckDB must read back for rows joined with jsonOut predictions. */
+function expected(rows: Row[]): Array<Record<string, unknown>> {
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    score: r.score,
+    flag: r.flag,
+    ts_us: r.ts,
+    meta: r.meta,
+    pred_label: BigInt(Number(r.id) % 3),
+    pred_p: Number(r.id) / 1000 + 0.5,
+  }));
+}
+
+const SELECT = "SELECT id, name, score, flag, epoch_us(ts) AS ts_us, meta, pred_label, pred_p";
+
+describe("join to Parquet, read back by DuckDB", () => {
+  it("joins several shards (one empty, sidecar batches sliced) value by value", async () => {
+    const a = makeRows(23, 1, 0);
+    const b = makeRows(0, 2, 23);
+    const c = makeRows(17, 3, 23);
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }, { rows: b, out: "" }, { rows: c, out: jsonOut(c) }], sidecarBatchRows: 6 });
+    const out = path.join(dir, "joined.parquet");
+    const progress: string[] = [];
+    const res = await join({ descriptor: fx.descriptor, out, storage, batchRows: 5, onProgress: (p) => progress.push(p.phase) });
+    expect(res.results.rows).toBe(40);
+    expect(res.results.rowsPerShard).toEqual({ "part-00000.csv": 23, "part-00001.csv": 0, "part-00002.csv": 17 });
+    expect(res.results.missing).toEqual([]);
+    expect(res.results.files).toEqual([`file://${out}`]);
+    expect(res.descriptor.results).toBe(res.results);
+    expect(progress).toContain("check");
+    expect(progress.at(-1)).toBe("done");
+    const rows = await duckRows(`${SELECT} FROM read_parquet(${sqlString(out)})`);
+    expect(rows).toEqual(expected([...a, ...c]));
+    const types = await duckTypes(`SELECT * FROM read_parquet(${sqlString(out)})`);
+    expect(types).toEqual({ id: "BIGINT", name: "VARCHAR", score: "DOUBLE", flag: "BOOLEAN", ts: "TIMESTAMP WITH TIME ZONE", meta: "VARCHAR", pred_label: "BIGINT", pred_p: "DOUBLE" });
+  });
+
+  it("keeps __btkit_row with rowNumber and writes snappy", async () => {
+    const a = makeRows(9, 4, 0);
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }] });
+    const out = path.join(dir, "j.parquet");
+    await join({ descriptor: fx.descriptor, out, storage, rowNumber: true, compression: "snappy" });
+    const rows = await duckRows(`SELECT __btkit_row AS r FROM read_parquet(${sqlString(out)})`);
+    expect(rows.map((r) => r.r)).toEqual(a.map((_, i) => BigInt(i)));
+    const codec = await duckRows(`SELECT DISTINCT compression FROM parquet_metadata(${sqlString(out)})`);
+    expect(codec).toEqual([{ compression: "SNAPPY" }]);
+  });
+
+  it("writes Parquet version 2 on request, read back by DuckDB", async () => {
+    const a = makeRows(30, 9);
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }] });
+    const out = path.join(dir, "v2.parquet");
+    await join({ descriptor: fx.descriptor, out, storage, parquetVersion: 2, batchRows: 7 });
+    expect(await duckRows(`${SELECT} FROM read_parquet(${sqlString(out)})`)).toEqual(expected(a));
+    const enc = await duckRows(`SELECT DISTINCT encodings FROM parquet_metadata(${sqlString(out)}) WHERE path_in_schema = 'id'`);
+    expect(String(enc[0]!.encodings)).toContain("DELTA_BINARY_PACKED");
+  });
+
+  it("uses zstd by default and streams row groups", async () => {
+    const a = makeRows(50, 5, 0);
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }] });
+    const out = path.join(dir, "j.parquet");
+    await join({ descriptor: fx.descriptor, out, storage, rowGroupRows: 16, batchRows: 8 });
+    const meta = await duckRows(`SELECT DISTINCT compression, row_group_id FROM parquet_metadata(${sqlString(out)}) ORDER BY row_group_id`);
+    expect(meta.map((m) => m.compression)).toEqual(["ZSTD", "ZSTD", "ZSTD", "ZSTD"]);
+    expect(await duckRows(`SELECT count(*)::INTEGER AS n FROM read_parquet(${sqlString(out)})`)).toEqual([{ n: 50 }]);
+  });
+
+  it("writes one file per shard plus btkit.json last, forming one dataset", async () => {
+    const a = makeRows(11, 6, 0);
+    const b = makeRows(0, 7, 11);
+    const c = makeRows(8, 8, 11);
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }, { rows: b, out: "" }, { rows: c, out: jsonOut(c) }] });
+    const out = path.join(dir, "joined");
+    const res = await join({ descriptor: fx.descriptor, out, storage, partitioned: true });
+    expect(res.results.partitioned).toBe(true);
+    expect(res.results.location).toBe(`file://${out}/`);
+    expect(res.results.files).toEqual(["part-00000", "part-00001", "part-00002"].map((n) => `file://${out}/${n}.parquet`));
+    const stored = JSON.parse(await storage.readText(path.join(out, "btkit.json"))) as { results: unknown };
+    expect(stored.results).toEqual(JSON.parse(JSON.stringify(res.results)));
+    const rows = await duckRows(`${SELECT} FROM read_parquet(${sqlString(`${out}/*.parquet`)}) ORDER BY id`);
+    expect(rows).toEqual(expected([...a, ...c]));
+  });
+
+  it("joins part i of N: the parts together hold every row once", async () => {
+    const shards = [0, 1, 2, 3, 4].map((i) => makeRows(3 + i, 10 + i, i * 10));
+    let first = 0;
+    const fixed = shards.map((rows) => {
+      const r = rows.map((x, k) => ({ ...x, id: BigInt(first + k) }));
+      first += rows.length;
+      return r;
+    });
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: fixed.map((rows) => ({ rows, out: jsonOut(rows) })) });
+    const out = path.join(dir, "ds");
+    const r0 = await join({ descriptor: fx.descriptor, out, storage, part: { index: 0, count: 2 } });
+    const r1 = await join({ descriptor: fx.descriptor, out, storage, part: { index: 1, count: 2 } });
+    expect(Object.keys(r0.results.rowsPerShard)).toEqual(["part-00000.csv", "part-00001.csv"]);
+    expect(Object.keys(r1.results.rowsPerShard)).toEqual(["part-00002.csv", "part-00003.csv", "part-00004.csv"]);
+    expect(r0.results.files).toEqual([`file://${out}/part-0of2.parquet`]);
+    expect(r0.results.part).toEqual({ index: 0, count: 2 });
+    const rows = await duckRows(`${SELECT} FROM read_parquet(${sqlString(`${out}/*.parquet`)}) ORDER BY id`);
+    expect(rows).toEqual(expected(fixed.flat()));
+  });
+
+  it("--with-features reads the feature columns back from the (gzipped) model-input shards", async () => {
+    const a = makeRows(12, 51);
+    const b = makeRows(5, 52, 12);
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b) }], gzipShards: true });
+    const out = path.join(dir, "f.parquet");
+    await join({ descriptor: fx.descriptor, out, storage, withFeatures: true, batchRows: 5 });
+    const rows = await duckRows(`SELECT id, x1, x2, pred_label FROM read_parquet(${sqlString(out)})`);
+    expect(rows).toEqual([...a, ...b].map((r) => ({ id: r.id, x1: r.x1, x2: r.x2, pred_label: BigInt(Number(r.id) % 3) })));
+
+    // a model-input shard with more lines than the descriptor says is a count mismatch naming the shard
+    const short = structuredClone(fx.descriptor);
+    short.shards[1]!.location = short.shards[0]!.location;
+    const err = await join({ descriptor: short, out: path.join(dir, "g.parquet"), storage, withFeatures: true }).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; context: unknown },
+    );
+    if (err === undefined) throw new Error("join did not fail");
+    expect(err.code).toBe("JOIN_COUNT_MISMATCH");
+    expect(err.context).toMatchObject({ shard: "part-00001.csv.gz", expected: 5 });
+  });
+});

@@ -1,0 +1,83 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { LineReader, scanLines, splitCsvLine } from "../../src/join/index.js";
+
+/** The bytes cut at the given positions, as chunks. */
+function chunks(bytes: Buffer, cuts: number[]): Buffer[] {
+  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const c of [...at, bytes.length]) {
+    if (c > prev) out.push(bytes.subarray(prev, c));
+    prev = c;
+  }
+  return out;
+}
+
+async function readAll(parts: Buffer[], take: number, blankLines: "error" | "skip" = "skip") {
+  const r = new LineReader(
+    (async function* () {
+      yield* parts;
+    })(),
+    { location: "mem", blankLines, maxLineBytes: 1 << 20 },
+  );
+  const lines: Array<[number, string]> = [];
+  for (;;) {
+    const b = await r.take(take);
+    if (b.lines.length === 0) break;
+    b.lines.forEach((l, i) => lines.push([b.lineNumber(i), l]));
+  }
+  return { lines, crlf: r.crlf, blank: r.blank };
+}
+
+describe("LineReader and scanLines", () => {
+  it("any chunking gives the same lines and physical line numbers; scanLines counts agree", async () => {
+    const line = fc.oneof(fc.string({ unit: "grapheme" }).map((s) => s.replace(/[\r\n]/g, "")), fc.constant(""), fc.constant("é🙂"));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(line, fc.boolean()), { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 8 }), fc.integer({ min: 1, max: 7 }), fc.boolean(), async (ls, cuts, take, finalNewline) => {
+        const text = ls.map(([l, cr], i) => `${l}${cr && l.length > 0 ? "\r" : ""}${i < ls.length - 1 || finalNewline ? "\n" : ""}`).join("");
+        const bytes = Buffer.from(text);
+        const got = await readAll(chunks(bytes, cuts), take);
+        const physical = text.length === 0 ? [] : (text.endsWith("\n") ? text.slice(0, -1) : text).split("\n");
+        const want = physical.map((l, i) => [i + 1, l.replace(/\r$/, "")] as [number, string]).filter(([, l]) => l.length > 0);
+        expect(got.lines).toEqual(want);
+        expect(got.blank).toBe(physical.filter((l) => l.replace(/\r$/, "") === "").length);
+        const parts = chunks(bytes, cuts);
+        const scan = await scanLines(
+          (async function* () {
+            yield* parts;
+          })(),
+        );
+        expect(scan.lines).toBe(physical.length);
+        expect(scan.blank).toBe(got.blank);
+        expect(scan.crlf).toBe(got.crlf);
+      }),
+      { seed: 7, numRuns: 300 },
+    );
+  });
+
+  it("a bare CR stays inside its line (SageMaker splits on LF only)", async () => {
+    const got = await readAll([Buffer.from("a\rb\nc\n")], 10);
+    expect(got.lines).toEqual([[1, "a\rb"], [2, "c"]]);
+  });
+
+  it("blank lines under the error policy are JOIN_BLANK_LINE with the line number", async () => {
+    await expect(readAll([Buffer.from("a\n\nb\n")], 10, "error")).rejects.toMatchObject({ code: "JOIN_BLANK_LINE", context: { line: 2 } });
+  });
+
+  it("a line longer than maxLineBytes is JOIN_PARSE", async () => {
+    const source = (async function* () {
+      yield Buffer.alloc(100, 97);
+      yield Buffer.alloc(100, 97);
+    })();
+    const r = new LineReader(source, { location: "mem", blankLines: "error", maxLineBytes: 150 });
+    await expect(r.take(1)).rejects.toMatchObject({ code: "JOIN_PARSE", context: { line: 1 } });
+  });
+
+  it("splitCsvLine follows RFC 4180 and refuses broken quoting", () => {
+    expect(splitCsvLine('a,"b,c","d""e",')).toEqual(["a", "b,c", 'd"e', ""]);
+    expect(splitCsvLine('"a"b')).toBeUndefined();
+    expect(splitCsvLine('a"b')).toBeUndefined();
+    expect(splitCsvLine('"a')).toBeUndefined();
+  });
+});

@@ -1,0 +1,132 @@
+import { makeVector, type Data } from "apache-arrow";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { PredictionParser, type PredictionParserOptions } from "../../src/join/index.js";
+import { BtkitError } from "../../src/errors.js";
+
+const SRC = { shard: "part-00003.csv", location: "file:///o/part-00003.csv.out" };
+
+function batch(lines: string[], first = 1) {
+  return { lines, lineNumber: (i: number) => first + i };
+}
+
+/** Parses batches and returns { column: values } (int64 as bigint, nulls as null). */
+function run(options: PredictionParserOptions, ...batches: string[][]): Record<string, unknown[]> {
+  const p = new PredictionParser(options);
+  const out: Record<string, unknown[]> = {};
+  let first = 1;
+  for (const b of batches) {
+    const datas: Data[] = p.parse(batch(b, first), SRC);
+    first += b.length;
+    const fields = p.fields() ?? [];
+    fields.forEach((f, j) => {
+      const v = makeVector(datas[j]!);
+      (out[`${f.name}:${f.metadata.get("btkit.type")}`] ??= []).push(...Array.from({ length: v.length }, (_, i) => v.get(i)));
+    });
+  }
+  return out;
+}
+
+function fails(options: PredictionParserOptions, ...batches: string[][]): BtkitError {
+  try {
+    run(options, ...batches);
+  } catch (err) {
+    expect(err).toBeInstanceOf(BtkitError);
+    return err as BtkitError;
+  }
+  throw new Error("did not fail");
+}
+
+describe("PredictionParser", () => {
+  it("JSON objects become prefixed columns; deeper values JSON text; missing keys null", () => {
+    expect(run({ format: "json" }, ['{"label":"pos","score":0.5,"probs":[0.1,0.9]}', '{"label":"neg","score":1,"probs":{"a":1}}', '{"label":null}'])).toEqual({
+      "pred_label:utf8": ["pos", "neg", null],
+      "pred_score:float64": [0.5, 1, null],
+      "pred_probs:json": ["[0.1,0.9]", '{"a":1}', null],
+    });
+  });
+
+  it("the fast path and JSON.parse agree, whatever the spacing, escapes or key order", () => {
+    const lines = ['{"label":"pos","score":0.25}', '{"label": "ne\\"g", "score": -1.5e-3}', '{"score":2,"label":"x"}', '{ "label" : "é🙂" , "score" : 0 }', '{"label":"a","score":10}'];
+    expect(run({ format: "json" }, lines.slice(0, 1), lines.slice(1))).toEqual({
+      "pred_label:utf8": ["pos", 'ne"g', "x", "é🙂", "a"],
+      "pred_score:float64": [0.25, -0.0015, 2, 0, 10],
+    });
+  });
+
+  it("fast path property: any flat object reads as JSON.parse reads it", () => {
+    const num = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(null));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(num, fc.string()), { minLength: 1, maxLength: 20 }), fc.boolean(), (rows, spaced) => {
+        const lines = rows.map(([a, b]) => (spaced ? `{"a": ${JSON.stringify(a)}, "b": ${JSON.stringify(b)}}` : JSON.stringify({ a, b })));
+        const got = run({ format: "json" }, ['{"a":0.5,"b":"s"}'], lines);
+        const want = lines.map((l) => JSON.parse(l) as { a: number | null; b: string });
+        expect(got["pred_a:float64"]).toEqual([0.5, ...want.map((w) => w.a)]);
+        expect(got["pred_b:utf8"]).toEqual(["s", ...want.map((w) => w.b)]);
+      }),
+      { seed: 42, numRuns: 300 },
+    );
+  });
+
+  it("int64 widens to float64 inside the first batch; a float after it is a conflict naming shard, line, column", () => {
+    expect(run({ format: "json" }, ['{"s":1}', '{"s":1.5}'])).toEqual({ "pred_s:float64": [1, 1.5] });
+    expect(run({ format: "json" }, ['{"s":1}', '{"s":2}'], ['{"s":3}'])).toEqual({ "pred_s:int64": [1n, 2n, 3n] });
+    const err = fails({ format: "json" }, ['{"s":1}', '{"s":2}'], ['{"s":3}', '{"s":3.5}']);
+    expect(err.code).toBe("JOIN_TYPE_CONFLICT");
+    expect(err.context).toMatchObject({ shard: "part-00003.csv", line: 4, column: "pred_s", expected: "int64", got: "float64" });
+    expect(err.message).toContain("--prediction-type pred_s=TYPE");
+  });
+
+  it("declared types settle it; widenToUtf8 turns conflicts into counted JSON text", () => {
+    expect(run({ format: "json", types: { pred_s: "float64" } }, ['{"s":1}'], ['{"s":3.5}'])).toEqual({ "pred_s:float64": [1, 3.5] });
+    const p = new PredictionParser({ format: "json", widenToUtf8: true });
+    p.parse(batch(['{"v":"a"}', '{"v":2}']), SRC);
+    p.parse(batch(['{"v":true}'], 3), SRC);
+    expect(p.fields()!.map((f) => String(f.type))).toEqual(["Utf8"]);
+    expect(p.widened).toBe(2);
+  });
+
+  it("a key the first batch did not have is a conflict", () => {
+    const err = fails({ format: "json" }, ['{"a":1}'], ['{"a":1,"b":2}']);
+    expect(err.code).toBe("JOIN_TYPE_CONFLICT");
+    expect(err.context).toMatchObject({ line: 2, column: "pred_b" });
+  });
+
+  it("arrays become indexed columns; scalars become prediction; a shape change is a conflict", () => {
+    expect(run({ format: "json" }, ["[0.1,0.9]", "[0.7,0.3]"])).toEqual({ "pred_0:float64": [0.1, 0.7], "pred_1:float64": [0.9, 0.3] });
+    expect(run({ format: "json" }, ["1", "0"], ["2"])).toEqual({ "prediction:int64": [1n, 0n, 2n] });
+    expect(run({ format: "json", scalarName: "y" }, ['"cat"'])).toEqual({ "y:utf8": ["cat"] });
+    expect(fails({ format: "json" }, ["[1,2]"], ["[1,2,3]"]).context).toMatchObject({ line: 2, expected: 2, got: 3 });
+    expect(fails({ format: "json" }, ['{"a":1}', "[1]"]).code).toBe("JOIN_TYPE_CONFLICT");
+  });
+
+  it("invalid JSON is JOIN_PARSE with the line and an excerpt", () => {
+    const err = fails({ format: "json" }, ['{"a":1}', '{"a":'], []);
+    expect(err.code).toBe("JOIN_PARSE");
+    expect(err.context).toMatchObject({ line: 2 });
+    expect(err.message).toContain('{"a":');
+  });
+
+  it("CSV fields become indexed columns (one field: prediction); empty is null; quotes per RFC 4180", () => {
+    expect(run({ format: "csv" }, ["0.25,pos", '0.5,"a,""b"""', ",neg"])).toEqual({ "pred_0:float64": [0.25, 0.5, null], "pred_1:utf8": ["pos", 'a,"b"', "neg"] });
+    expect(run({ format: "csv" }, ["0.8123", "0.1"])).toEqual({ "prediction:float64": [0.8123, 0.1] });
+    expect(fails({ format: "csv" }, ['1,"x'], []).code).toBe("JOIN_PARSE");
+  });
+
+  it("text keeps the whole line", () => {
+    expect(run({ format: "text" }, ["hello, world", "{not json"])).toEqual({ "prediction:utf8": ["hello, world", "{not json"] });
+  });
+
+  it("auto uses Accept, else the first line", () => {
+    expect(run({ accept: "text/csv" }, ["1"])).toEqual({ "prediction:int64": [1n] });
+    expect(run({ accept: "application/jsonlines" }, ['{"a":true}'])).toEqual({ "pred_a:bool": [true] });
+    expect(run({}, ["0.1,0.9"])).toEqual({ "pred_0:float64": [0.1], "pred_1:float64": [0.9] });
+    expect(run({}, ["cat"])).toEqual({ "prediction:utf8": ["cat"] });
+  });
+
+  it("JoinSource=Input: SageMakerOutput of JSON lines, CSV input fields dropped", () => {
+    expect(run({ format: "json", joinSource: "input" }, ['{"id":1,"SageMakerOutput":{"label":1}}', '{"SageMakerInput":[1,2],"SageMakerOutput":{"label":0}}'])).toEqual({ "pred_label:int64": [1n, 0n] });
+    expect(run({ format: "csv", joinSource: "input", echoedFields: 2 }, ["1,2,0.5", "3,4,0.25"])).toEqual({ "prediction:float64": [0.5, 0.25] });
+    expect(fails({ format: "json", joinSource: "input" }, ['{"label":1}']).code).toBe("JOIN_PARSE");
+  });
+});

@@ -1,0 +1,83 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { tableFromIPC } from "apache-arrow";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BtkitError } from "../../src/errors.js";
+import { merge, prepare } from "../../src/prepare/index.js";
+import { parseDescriptor } from "../../src/protocol/descriptor.js";
+import { runCli } from "../helpers/cli.js";
+import { tempDir } from "../helpers/tmp.js";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const files: string[] = [];
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir("btkit-merge-"));
+  for (let f = 0; f < 3; f++) {
+    const rows = ["id,v"];
+    for (let i = 0; i < 5 + f; i++) rows.push(`${f * 100 + i},r${f}-${i}`);
+    const p = path.join(dir, `in-${f}.csv`);
+    await fs.writeFile(p, `${rows.join("\n")}\n`);
+    files.push(p);
+  }
+});
+afterAll(async () => cleanup());
+
+describe("--part and merge", () => {
+  it("prepares slices of the input files into one --out and merges them into the whole, renumbering rows", async () => {
+    const o = path.join(dir, "parts");
+    const p0 = await prepare({ inputs: files, out: o, part: { index: 0, count: 2 }, shardRows: 4 });
+    const p1 = await prepare({ inputs: files, out: o, part: { index: 1, count: 2 }, shardRows: 4 });
+    expect(p0.source.inputs.map((i) => path.basename(new URL(i.location).pathname))).toEqual(["in-0.csv"]);
+    expect(p1.source.inputs.map((i) => path.basename(new URL(i.location).pathname))).toEqual(["in-1.csv", "in-2.csv"]);
+    expect(p0.source.part).toEqual({ index: 0, count: 2 });
+    expect(p1.shards.map((s) => s.name)).toEqual(["part-1of2-00000.csv", "part-1of2-00001.csv", "part-1of2-00002.csv", "part-1of2-00003.csv"]);
+    expect(p1.shards[0]!.firstRow).toBe(0);
+    await expect(fs.stat(path.join(o, "parts/part-0of2.btkit.json"))).resolves.toBeTruthy();
+    await expect(fs.stat(path.join(o, "btkit.json"))).rejects.toThrow();
+
+    const whole = await prepare({ inputs: files, out: path.join(dir, "whole"), shardRows: 4 });
+    const m = await merge([p1, p0]);
+    expect(m.source.rowsWritten).toBe(whole.source.rowsWritten);
+    expect(m.shards.map((s) => [s.rows, s.firstRow])).toEqual([[4, 0], [1, 4], [4, 5], [4, 9], [4, 13], [1, 17]]);
+    expect(m.source.part).toBeUndefined();
+    expect(parseDescriptor(await fs.readFile(path.join(o, "btkit.json"), "utf8"))).toEqual(m);
+    expect(JSON.parse(await fs.readFile(path.join(o, "manifest.json"), "utf8"))).toEqual([{ prefix: `file://${o}/shards/` }, ...m.shards.map((s) => s.name)]);
+    // sidecars now carry global row numbers, and the shard bytes are those of the whole run
+    let rows: bigint[] = [];
+    let text = "";
+    for (const s of m.shards) {
+      rows = rows.concat([...(tableFromIPC(await fs.readFile(new URL(s.sidecar))).getChild("__btkit_row")!.toArray() as BigInt64Array)]);
+      text += await fs.readFile(new URL(s.location), "utf8");
+    }
+    expect(rows).toEqual(Array.from({ length: 18 }, (_, i) => BigInt(i)));
+    let wholeText = "";
+    for (const s of whole.shards) wholeText += await fs.readFile(new URL(s.location), "utf8");
+    expect(text).toBe(wholeText);
+    // merging again does not shift the sidecars twice
+    await merge([p0, p1]);
+    const again = tableFromIPC(await fs.readFile(new URL(m.shards[2]!.sidecar))).getChild("__btkit_row")!.toArray() as BigInt64Array;
+    expect([...again]).toEqual([5n, 6n, 7n, 8n]);
+  });
+
+  it("refuses incomplete or inconsistent parts", async () => {
+    const o = path.join(dir, "bad");
+    const p0 = await prepare({ inputs: files, out: o, part: { index: 0, count: 3 } });
+    let err = await merge([p0]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BtkitError);
+    expect((err as BtkitError).code).toBe("PREP_MERGE");
+    const whole = await prepare({ inputs: files, out: path.join(dir, "w2") });
+    err = await merge([whole]).catch((e: unknown) => e);
+    expect((err as BtkitError).code).toBe("PREP_MERGE");
+  });
+
+  it("runs as btkit prep --part and btkit merge", async () => {
+    const o = path.join(dir, "cli");
+    for (const part of ["0/2", "1/2"]) expect((await runCli(["prep", ...files, "--out", o, "--part", part, "-q"])).code).toBe(0);
+    const r = await runCli(["merge", path.join(o, "parts/part-0of2.btkit.json"), path.join(o, "parts/part-1of2.btkit.json")]);
+    expect(r.code).toBe(0);
+    expect(parseDescriptor(r.stdout).source.rowsWritten).toBe(18);
+    expect((await runCli(["prep", ...files, "--out", o, "--part", "2/2"])).code).toBe(2);
+  });
+});

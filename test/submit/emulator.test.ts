@@ -1,0 +1,188 @@
+/**
+ * The submit path against the emulator over real HTTP with the real AWS SDK: --local (in-process
+ * emulator with state) and a standalone emulator reached through AWS_ENDPOINT_URL_SAGEMAKER.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { ListTransformJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startEmulator, startExampleModel, type RunningEmulator, type RunningExampleModel } from "../../src/emulator/index.js";
+import { EXIT } from "../../src/errors.js";
+import { parseDescriptor, serializeDescriptor, type Descriptor } from "../../src/protocol/descriptor.js";
+import { buildTransformJobRequest, createLogTailer, ensureModel, submitTransformJob, waitForTransformJob, type WaitEvent } from "../../src/submit/index.js";
+import { Storage } from "../../src/io/storage.js";
+import { DEFAULT_DEPS } from "../../src/cli/cmd-submit.js";
+import { tempDir } from "../helpers/tmp.js";
+import { writeTestDescriptor } from "./descriptor.js";
+import { runJobCli } from "./run.js";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let d: Descriptor;
+let model: RunningExampleModel;
+const closers: Array<() => Promise<void>> = [];
+const FAST = ["--poll-seconds", "0.05"];
+const creds = { accessKeyId: "test", secretAccessKey: "test" };
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir("btkit-submit-emu-"));
+  d = await writeTestDescriptor(dir, { shards: 3, rowsPerShard: 5 });
+  model = await startExampleModel({ port: 0, env: {} });
+  closers.push(() => model.close());
+});
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await cleanup();
+});
+
+const outDir = () => path.join(dir, "output");
+const local = (args: string[], stdin = serializeDescriptor(d)) =>
+  runJobCli(DEFAULT_DEPS, ["submit", "--local", "--state", path.join(dir, "state"), "--model-url", model.url, ...FAST, ...args], { stdin });
+
+describe("submit --local", () => {
+  it("runs the job on the in-process emulator, writes every .out, and a rerun attaches", async () => {
+    const r = await local(["--logs"]);
+    if (process.env.BTKIT_SHOW_STDERR) process.stderr.write(r.stderr);
+    expect(r.stderr).not.toContain("error");
+    expect(r.code).toBe(0);
+    const out = parseDescriptor(r.stdout);
+    expect(out.job).toMatchObject({ backend: "emulator", status: "Completed", outputLocation: d.manifest.location.replace(/manifest\.json$/, "output") });
+    expect(out.job!.instanceSeconds).toBeGreaterThanOrEqual(0);
+    expect(r.stderr).toMatch(/created model btkit-model-[0-9a-f]{16}/);
+    expect(r.stderr).toMatch(/3\/3 \.out files Completed/);
+    expect(r.stderr).toMatch(new RegExp(`\\[${out.job!.name}/[^\\]]+\\] `));
+    expect((await fs.readdir(outDir())).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    // the example model answers the CSV sum of each row, one line per record
+    const shard0 = (await fs.readFile(path.join(dir, "shards", "part-00000.csv"), "utf8")).trim().split("\n");
+    const out0 = (await fs.readFile(path.join(outDir(), "part-00000.csv.out"), "utf8")).trim().split("\n");
+    expect(out0).toEqual(shard0.map((l) => String(l.split(",").map(Number).reduce((a, b) => a + b, 0))));
+
+    const again = await local([]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`attached to existing job ${out.job!.name} (Completed); nothing launched`);
+    expect(again.stderr).toContain("with the same settings");
+    expect(parseDescriptor(again.stdout).job!.name).toBe(out.job!.name);
+  });
+
+  it("a failed shard: exit 3 with FailureReason; --retry-failed writes only the missing output", async () => {
+    // shard 1 starts with row 5, "36,1" (5*7+1): make the model fail on it
+    const port = model.port;
+    await model.close();
+    closers.pop();
+    model = await startExampleModel({ port, env: { BTKIT_EXAMPLE_FAIL_ON: "36," } });
+    closers.push(() => model.close());
+    const shard1 = await fs.readFile(path.join(dir, "shards", "part-00001.csv"), "utf8");
+    expect(shard1).toContain("36,");
+    const r = await local([]);
+    expect(r.code).toBe(EXIT.jobFailed);
+    expect(r.stderr).toContain("SUBMIT_JOB_FAILED");
+    const failed = parseDescriptor(r.stdout);
+    expect(failed.job!.failureReason).toBeTruthy();
+    expect(r.stderr).toContain(failed.job!.failureReason!);
+    expect((await fs.readdir(outDir())).sort()).toEqual(["part-00000.csv.out", "part-00002.csv.out"]);
+    const before = await Promise.all(["part-00000.csv.out", "part-00002.csv.out"].map((f) => fs.stat(path.join(outDir(), f))));
+
+    await model.close();
+    closers.pop();
+    model = await startExampleModel({ port, env: {} });
+    closers.push(() => model.close());
+    const retry = await runJobCli(DEFAULT_DEPS, ["submit", "--retry-failed", "--local", "--state", path.join(dir, "state"), ...FAST], { stdin: r.stdout });
+    expect(retry.code).toBe(0);
+    const done = parseDescriptor(retry.stdout);
+    expect(done.job).toMatchObject({ status: "Completed", shards: ["part-00001.csv"], outputLocation: failed.job!.outputLocation });
+    expect(done.job!.history!.map((h) => [h.name, h.status])).toEqual([[failed.job!.name, "Failed"]]);
+    expect(JSON.parse(await fs.readFile(path.join(dir, "manifest-retry-1.json"), "utf8"))).toEqual([{ prefix: d.manifest.prefix }, "part-00001.csv"]);
+    expect((await fs.readdir(outDir())).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    const after = await Promise.all(["part-00000.csv.out", "part-00002.csv.out"].map((f) => fs.stat(path.join(outDir(), f))));
+    expect(after.map((s) => s.mtimeMs)).toEqual(before.map((s) => s.mtimeMs));
+  });
+
+  it("refuses a model name that exists with another image", async () => {
+    const first = await local(["--model", "shared-model"]);
+    expect(first.code).toBe(0);
+    const other = await runJobCli(DEFAULT_DEPS, ["submit", "--local", "--state", path.join(dir, "state"), "--model", "shared-model", "--model-url", "http://127.0.0.1:9", ...FAST], { stdin: serializeDescriptor(d) });
+    expect(other.code).toBe(EXIT.conflict);
+    expect(other.stderr).toContain("SUBMIT_MODEL_CONFLICT");
+  });
+});
+
+describe("a standalone emulator through AWS_ENDPOINT_URL_SAGEMAKER", () => {
+  let emu: RunningEmulator;
+  let env: Record<string, string>;
+  beforeEach(async () => {
+    emu = await startEmulator({ stateDir: path.join(dir, "emu-state"), storage: new Storage(), env: process.env });
+    closers.push(() => emu.close());
+    env = { AWS_ENDPOINT_URL_SAGEMAKER: emu.endpoint, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: emu.endpoint, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" };
+  });
+
+  const cli = (argv: string[], stdin: string) => runJobCliEnv(argv, stdin, env);
+
+  it("times out (exit 5), stops (btkit stop), and status --wait ends Stopped (exit 4)", async () => {
+    const port = model.port;
+    await model.close();
+    closers.pop();
+    model = await startExampleModel({ port, env: { BTKIT_EXAMPLE_DELAY_MS: "60000" } });
+    closers.push(() => model.close());
+    const sm = new SageMakerClient({ endpoint: emu.endpoint, region: "us-east-1", credentials: creds });
+    await ensureModel({ name: "slow", image: `local-url:${model.url}` }, { client: sm });
+    const r = await cli(["submit", "--model", "slow", "--wait", "--timeout", "0.3", ...FAST], serializeDescriptor(d));
+    expect(r.code).toBe(EXIT.timeout);
+    const running = parseDescriptor(r.stdout);
+    expect(running.job).toMatchObject({ status: "InProgress", backend: "emulator", endpoint: emu.endpoint });
+    const s = await cli(["stop"], r.stdout);
+    expect(s.code).toBe(0);
+    expect(["Stopping", "Stopped"]).toContain(parseDescriptor(s.stdout).job!.status);
+    const w = await cli(["status", "--wait", ...FAST], s.stdout);
+    expect(w.code).toBe(EXIT.jobStopped);
+    expect(w.stderr).toContain("SUBMIT_JOB_STOPPED");
+    const jobs = await sm.send(new ListTransformJobsCommand({}));
+    expect(jobs.TransformJobSummaries?.map((j) => j.TransformJobStatus)).toEqual(["Stopped"]);
+    sm.destroy();
+  });
+
+  it("library: build, launch, wait with progress and logs through the SDK", async () => {
+    const sm = new SageMakerClient({ endpoint: emu.endpoint, region: "us-east-1", credentials: creds });
+    const logs = new CloudWatchLogsClient({ endpoint: emu.endpoint, region: "us-east-1", credentials: creds });
+    try {
+      await ensureModel({ name: "lib-model", image: `local-url:${model.url}` }, { client: sm });
+      const request = buildTransformJobRequest(d, { model: "lib-model", allowFileUris: true, instanceCount: 2 });
+      const launched = await submitTransformJob(request, { client: sm });
+      expect(launched.attached).toBe(false);
+      const events: WaitEvent[] = [];
+      for await (const ev of waitForTransformJob(launched.name, {
+        client: sm, storage: new Storage(), outputLocation: request.TransformOutput!.S3OutputPath!, expectedOutputs: d.shards.map((s) => `${s.name}.out`), pollSeconds: 0.05, logs: createLogTailer(launched.name, { client: logs }),
+      })) events.push(ev);
+      const last = events[events.length - 1]!;
+      expect(last).toMatchObject({ status: "Completed", terminal: true, outputsPresent: 3, outputsExpected: 3 });
+      const lines = events.flatMap((e) => e.logs);
+      expect(lines.length).toBeGreaterThan(0);
+      expect(lines.every((l) => l.stream.startsWith(`${launched.name}/`))).toBe(true);
+      // each line once: the tailer resumes where it stopped
+      expect(new Set(lines.map((l) => `${l.stream}|${l.timestamp}|${l.message}`)).size).toBe(lines.length);
+      const again = await submitTransformJob(request, { client: sm });
+      expect(again).toMatchObject({ attached: true, name: launched.name });
+      const jobs = await sm.send(new ListTransformJobsCommand({}));
+      expect(jobs.TransformJobSummaries).toHaveLength(1);
+    } finally {
+      sm.destroy();
+      logs.destroy();
+    }
+  });
+});
+
+async function runJobCliEnv(argv: string[], stdin: string, env: Record<string, string>) {
+  const { PassThrough, Readable } = await import("node:stream");
+  const { main } = await import("../../src/cli/main.js");
+  const { createSubmitCommand } = await import("../../src/cli/cmd-submit.js");
+  const { createStatusCommand } = await import("../../src/cli/cmd-status.js");
+  const { createStopCommand } = await import("../../src/cli/cmd-stop.js");
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on("data", (c: Buffer) => out.push(c));
+  stderr.on("data", (c: Buffer) => err.push(c));
+  const code = await main(argv, { stdin: Readable.from([Buffer.from(stdin)]), stdout, stderr, env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", BTKIT_PROGRESS_INTERVAL_MS: "0", ...env } }, [createSubmitCommand(), createStatusCommand(), createStopCommand()]);
+  return { code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
+}

@@ -1,0 +1,204 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EXIT } from "../../src/errors.js";
+import { parseDescriptor, serializeDescriptor, type Descriptor } from "../../src/protocol/descriptor.js";
+import { tempDir } from "../helpers/tmp.js";
+import { writeTestDescriptor } from "./descriptor.js";
+import { FakeSageMaker } from "./fake-sagemaker.js";
+import { fakeDeps, runJobCli } from "./run.js";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let d: Descriptor;
+let fake: FakeSageMaker;
+const FAST = ["--poll-seconds", "0.01"];
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir("btkit-submit-cli-"));
+  d = await writeTestDescriptor(dir, { shards: 3 });
+  fake = new FakeSageMaker();
+  fake.models.set("m", { ModelName: "m", PrimaryContainer: { Image: "img" } });
+});
+afterEach(() => cleanup());
+
+const submit = (args: string[], stdin = serializeDescriptor(d), signal?: AbortSignal) => runJobCli(fakeDeps(fake), ["submit", "--model", "m", ...args], { stdin, signal });
+
+describe("btkit submit", () => {
+  it("launches once and prints the descriptor with its job", async () => {
+    const r = await submit([]);
+    expect(r.code).toBe(0);
+    const out = parseDescriptor(r.stdout);
+    expect(out.job).toMatchObject({ backend: "emulator", status: "InProgress", accept: "text/csv", assembleWith: "Line" });
+    expect(out.job!.name).toMatch(/^btkit-[0-9a-f]{16}$/);
+    expect(out.job!.request).toMatchObject({ ModelName: "m", TransformJobName: out.job!.name });
+    expect(r.stderr).toContain(`launched job ${out.job!.name}`);
+    expect(fake.calls.filter((c) => c === "CreateTransformJob")).toHaveLength(1);
+  });
+
+  it("a rerun attaches to the job instead of launching a second one; --new launches another", async () => {
+    const first = parseDescriptor((await submit([])).stdout);
+    const again = await submit([]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`attached to existing job ${first.job!.name}`);
+    expect(parseDescriptor(again.stdout).job!.name).toBe(first.job!.name);
+    // piping the submitted descriptor back in attaches too
+    expect(parseDescriptor((await submit([], again.stdout)).stdout).job!.name).toBe(first.job!.name);
+    expect(fake.jobs.size).toBe(1);
+    const fresh = parseDescriptor((await submit(["--new"], again.stdout)).stdout);
+    expect(fresh.job!.name).not.toBe(first.job!.name);
+    expect(fake.jobs.size).toBe(2);
+    // the earlier job of the same data stays on record
+    expect(fresh.job!.history!.map((h) => h.name)).toEqual([first.job!.name]);
+  });
+
+  it("refuses a job of that name with another request", async () => {
+    await submit(["--name", "fixed-name"]);
+    const r = await submit(["--name", "fixed-name", "--instance-count", "2"]);
+    expect(r.code).toBe(EXIT.conflict);
+    expect(r.stderr).toContain("SUBMIT_JOB_CONFLICT");
+    expect(r.stderr).toContain("TransformResources.InstanceCount: job has 1, request has 2");
+    expect(r.stdout).toBe("");
+  });
+
+  it("checks constraints before any call", async () => {
+    const r = await submit(["--max-payload-mb", "50", "--concurrency", "3"]);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain("SUBMIT_INVALID_REQUEST");
+    expect(r.stderr).toContain("field=MaxConcurrentTransforms");
+    expect(fake.calls).toEqual([]);
+  });
+
+  it("--dry-run prints the request and calls nothing, with an estimate", async () => {
+    const r = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--dry-run", "--instance-count", "2", "--instance-type", "ml.m5.xlarge", "--expected-seconds-per-shard", "600", "--output", "s3://bucket/out"], { stdin: serializeDescriptor({ ...d, manifest: { ...d.manifest, location: "s3://bucket/p/manifest.json" } }) });
+    expect(r.code).toBe(0);
+    const req = JSON.parse(r.stdout);
+    expect(req).toMatchObject({ ModelName: "m", TransformResources: { InstanceCount: 2, InstanceType: "ml.m5.xlarge" } });
+    // 3 shards on 2 instances: the busier takes 2 x 600 s, both billed: 2400 instance-seconds at 0.23/h
+    expect(r.stderr).toContain("estimate: 2400 instance-seconds x 0.23 USD/hour = 0.1533 USD");
+    expect(fake.calls).toEqual([]);
+  });
+
+  it("creates the model when missing and refuses one with other settings", async () => {
+    const r = await runJobCli(fakeDeps(fake), ["submit", "--model", "new-model", "--image", "img:1", "--model-data", "s3://b/model.tar.gz", "--role", "arn:aws:iam::1:role/r"], { stdin: serializeDescriptor(d) });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("created model new-model");
+    expect(fake.models.get("new-model")).toMatchObject({ PrimaryContainer: { Image: "img:1", ModelDataUrl: "s3://b/model.tar.gz" }, ExecutionRoleArn: "arn:aws:iam::1:role/r" });
+    const again = await runJobCli(fakeDeps(fake), ["submit", "--model", "new-model", "--image", "img:1", "--model-data", "s3://b/model.tar.gz", "--role", "arn:aws:iam::1:role/r"], { stdin: serializeDescriptor(d) });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain("model new-model exists with the same settings");
+    const clash = await runJobCli(fakeDeps(fake), ["submit", "--model", "new-model", "--image", "img:2", "--model-data", "s3://b/model.tar.gz", "--role", "arn:aws:iam::1:role/r"], { stdin: serializeDescriptor(d) });
+    expect(clash.code).toBe(EXIT.conflict);
+    expect(clash.stderr).toContain("SUBMIT_MODEL_CONFLICT");
+    expect(clash.stderr).toContain('image "img:1" (want "img:2")');
+  });
+});
+
+describe("waiting", () => {
+  it("Completed: progress lines, logs, final times and instance-seconds, exit 0", async () => {
+    fake.plan = { ending: "Completed", finishAfter: 2 };
+    const r = await submit(["--wait", "--logs", "--price-per-hour", "3.6", ...FAST]);
+    expect(r.code).toBe(0);
+    const out = parseDescriptor(r.stdout);
+    expect(out.job).toMatchObject({ status: "Completed", instanceSeconds: 10 });
+    expect(out.job!.startedAt).toBeDefined();
+    expect(out.job!.endedAt).toBeDefined();
+    expect(r.stderr).toMatch(/job btkit-[0-9a-f]+: 0\/3 \.out files InProgress/);
+    expect(r.stderr).toMatch(/3\/3 \.out files Completed/);
+    expect(r.stderr).toContain("/i-0] processed 3 files");
+    expect(r.stderr).toContain("10 instance-seconds x 3.6 USD/hour = 0.0100 USD (--price-per-hour)");
+  });
+
+  it("Failed: prints FailureReason, exit 3, and the descriptor for --retry-failed", async () => {
+    fake.plan = { ending: "Failed", finishAfter: 1, failShards: ["part-00001.csv"] };
+    const r = await submit(["--wait", ...FAST]);
+    expect(r.code).toBe(EXIT.jobFailed);
+    expect(r.stderr).toContain("SUBMIT_JOB_FAILED");
+    expect(r.stderr).toContain("ClientError: See job logs for more information (part-00001.csv)");
+    const failed = parseDescriptor(r.stdout);
+    expect(failed.job!.status).toBe("Failed");
+
+    fake.plan = { ending: "Completed", finishAfter: 0 };
+    const retry = await submit(["--retry-failed", "--wait", ...FAST], r.stdout);
+    expect(retry.code).toBe(0);
+    const out = parseDescriptor(retry.stdout);
+    expect(out.job!.shards).toEqual(["part-00001.csv"]);
+    expect(out.job!.history).toHaveLength(1);
+    expect(out.job!.history![0]!.name).toBe(failed.job!.name);
+    expect(out.job!.outputLocation).toBe(failed.job!.outputLocation);
+    const manifest = JSON.parse(await fs.readFile(path.join(dir, "manifest-retry-1.json"), "utf8"));
+    expect(manifest).toEqual([{ prefix: d.manifest.prefix }, "part-00001.csv"]);
+    expect((await fs.readdir(path.join(dir, "output"))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    expect(await fs.readFile(path.join(dir, "output", "part-00001.csv.out"), "utf8")).toBe((await fs.readFile(path.join(dir, "shards", "part-00001.csv"), "utf8")).toUpperCase());
+    // nothing missing any more: a second retry launches nothing
+    const none = await submit(["--retry-failed"], retry.stdout);
+    expect(none.code).toBe(0);
+    expect(none.stderr).toContain("nothing to retry");
+    expect(fake.jobs.size).toBe(2);
+  });
+
+  it("draws a bar on a terminal", async () => {
+    // submit's own Describe calls count: the job ends at the waiter's second poll
+    fake.plan = { ending: "Completed", finishAfter: 3 };
+    const r = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--wait", ...FAST], { stdin: serializeDescriptor(d), tty: true });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("\r[--------------------] job ");
+    expect(r.stderr).toMatch(/\r\[#{20}\] job btkit-[0-9a-f]+: 3\/3 \.out files Completed/);
+  });
+
+  it("Stopped: exit 4", async () => {
+    fake.plan = { ending: "Stopped", finishAfter: 1 };
+    const r = await submit(["--wait", ...FAST]);
+    expect(r.code).toBe(EXIT.jobStopped);
+    expect(r.stderr).toContain("SUBMIT_JOB_STOPPED");
+    expect(parseDescriptor(r.stdout).job!.status).toBe("Stopped");
+  });
+
+  it("timeout: exit 5, the job goes on, status --wait reattaches", async () => {
+    fake.plan = { ending: "never", finishAfter: 0 };
+    const r = await submit(["--wait", "--timeout", "0.05", ...FAST]);
+    expect(r.code).toBe(EXIT.timeout);
+    expect(r.stderr).toContain("SUBMIT_TIMEOUT");
+    const out = parseDescriptor(r.stdout);
+    expect(out.job!.status).toBe("InProgress");
+    const name = out.job!.name;
+    const s = await runJobCli(fakeDeps(fake), ["status"], { stdin: r.stdout });
+    expect(s.code).toBe(0);
+    expect(s.stderr).toContain(`job ${name}: InProgress`);
+    fake.jobs.get(name)!.plan = { ending: "Completed", finishAfter: 0 };
+    const w = await runJobCli(fakeDeps(fake), ["status", "--wait", ...FAST], { stdin: r.stdout });
+    expect(w.code).toBe(0);
+    expect(parseDescriptor(w.stdout).job!.status).toBe("Completed");
+  });
+
+  it("Ctrl-C detaches and says how to reattach; --stop-on-interrupt stops", async () => {
+    fake.plan = { ending: "never", finishAfter: 0 };
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    const r = await submit(["--wait", "--poll-seconds", "0.02"], undefined, ac.signal);
+    expect(r.code).toBe(EXIT.interrupted);
+    expect(r.stderr).toContain("detached from job");
+    expect(r.stderr).toContain("reattach with: btkit status --wait");
+    const name = parseDescriptor(r.stdout).job!.name;
+    expect(fake.jobs.get(name)!.status).toBe("InProgress");
+
+    const ac2 = new AbortController();
+    setTimeout(() => ac2.abort(), 50);
+    const s = await submit(["--wait", "--poll-seconds", "0.02", "--stop-on-interrupt"], undefined, ac2.signal);
+    expect(s.code).toBe(EXIT.interrupted);
+    expect(s.stderr).toContain(`stopping job ${name}`);
+    expect(parseDescriptor(s.stdout).job!.status).toBe("Stopping");
+    expect(fake.calls).toContain("StopTransformJob");
+  });
+
+  it("btkit stop stops the descriptor's job", async () => {
+    fake.plan = { ending: "never", finishAfter: 0 };
+    const r = await submit([]);
+    const s = await runJobCli(fakeDeps(fake), ["stop"], { stdin: r.stdout });
+    expect(s.code).toBe(0);
+    expect(parseDescriptor(s.stdout).job!.status).toBe("Stopped");
+    const none = await runJobCli(fakeDeps(fake), ["stop"], { stdin: serializeDescriptor(d) });
+    expect(none.code).toBe(EXIT.usage);
+    expect(none.stderr).toContain("SUBMIT_NO_JOB");
+  });
+});
