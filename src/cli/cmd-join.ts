@@ -57,6 +57,23 @@ export const joinCommand: Command = {
     } catch (err) {
       throw new BtkitError("USAGE_BAD_VALUE", `--part: ${(err as Error).message}`, { option: "part", got: f.part }, { cause: err });
     }
+    // the options joinFiles and join share, from the same flags
+    const shared = {
+      storage: ctx.storage(),
+      format: f.format as OutputFormat,
+      compression: f.compression as ParquetCompression,
+      rowGroupRows: f["row-group-rows"] as number,
+      partitioned: f.partitioned === true,
+      allowMissing: f["allow-missing"] === true,
+      blankLines: f["blank-lines"] as "error" | "skip",
+      maxLineBytes: f["max-line-bytes"] as number,
+      predictionFormat: f["prediction-format"] as PredictionFormat,
+      predictionPrefix: f["prediction-prefix"] as string,
+      predictionName: f["prediction-name"] as string,
+      predictionTypes: types,
+      widenToUtf8: f["widen-to-utf8"] === true,
+      signal: ctx.io.signal,
+    };
     const inputs = f.inputs as string[] | undefined;
     if (inputs !== undefined) {
       const outputs = f.outputs as string | undefined;
@@ -66,22 +83,9 @@ export const joinCommand: Command = {
         inputs,
         outputs,
         out,
-        storage: ctx.storage(),
         inputFormat: f["input-format"] as "auto" | "csv" | "json",
         joinSource: f["join-source"] as "none" | "input",
-        format: f.format as OutputFormat,
-        compression: f.compression as ParquetCompression,
-        rowGroupRows: f["row-group-rows"] as number,
-        partitioned: f.partitioned === true,
-        allowMissing: f["allow-missing"] === true,
-        blankLines: f["blank-lines"] as "error" | "skip",
-        maxLineBytes: f["max-line-bytes"] as number,
-        predictionFormat: f["prediction-format"] as PredictionFormat,
-        predictionPrefix: f["prediction-prefix"] as string,
-        predictionName: f["prediction-name"] as string,
-        predictionTypes: types,
-        widenToUtf8: f["widen-to-utf8"] === true,
-        signal: ctx.io.signal,
+        ...shared,
       });
       ctx.log(`join: ${results.rows} rows from ${results.pairs.length - results.missing.length} input files -> ${results.location}`);
       if (results.missing.length > 0) ctx.warn(`${results.missing.length} inputs had no .out and were not joined: ${results.missing.join(", ")}`);
@@ -94,24 +98,11 @@ export const joinCommand: Command = {
     const { descriptor: joined, results } = await join({
       descriptor,
       out,
-      storage: ctx.storage(),
-      format: f.format as OutputFormat,
-      compression: f.compression as ParquetCompression,
-      rowGroupRows: f["row-group-rows"] as number,
+      ...shared,
       parquetVersion: f["parquet-version"] as 1 | 2,
-      partitioned: f.partitioned === true,
       part,
       rowNumber: f["row-number"] === true,
       withFeatures: f["with-features"] === true,
-      allowMissing: f["allow-missing"] === true,
-      blankLines: f["blank-lines"] as "error" | "skip",
-      maxLineBytes: f["max-line-bytes"] as number,
-      predictionFormat: f["prediction-format"] as PredictionFormat,
-      predictionPrefix: f["prediction-prefix"] as string,
-      predictionName: f["prediction-name"] as string,
-      predictionTypes: types,
-      widenToUtf8: f["widen-to-utf8"] === true,
-      signal: ctx.io.signal,
       onProgress: (p) => {
         if (p.phase === "check") progress.update({ label: "join: checking .out", done: p.shardsDone, total: p.shardsTotal, unit: "shards" });
         else if (p.phase === "join") progress.update({ label: "join", done: p.rowsDone, total: p.rowsTotal, unit: "rows", detail: p.shard });

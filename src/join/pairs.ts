@@ -11,13 +11,33 @@ import { makeData, RecordBatch, Schema, Struct, type Data } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import { baseName, formatLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
-import { LineReader, scanLines, type BlankLinePolicy } from "./lines.js";
-import { PredictionParser, type PredictionFormat } from "./predictions.js";
-import type { ColumnType } from "../protocol/descriptor.js";
-import { createWriter, EXTENSION_OF, type OutputFormat, type ParquetCompression } from "./writers.js";
+import { LineReader, scanLines } from "./lines.js";
+import { PredictionParser } from "./predictions.js";
+import { createWriter, EXTENSION_OF, type OutputFormat } from "./writers.js";
 import { shardStem } from "./plan.js";
+import type { JoinOptions } from "./join.js";
 
-export interface JoinFilesOptions {
+/** The options that mean the same here as in join() (see JoinOptions for each one's default). */
+type SharedJoinOptions = Pick<
+  JoinOptions,
+  | "format"
+  | "compression"
+  | "rowGroupRows"
+  | "partitioned"
+  | "allowMissing"
+  | "blankLines"
+  | "predictionFormat"
+  | "predictionPrefix"
+  | "predictionName"
+  | "predictionTypes"
+  | "widenToUtf8"
+  | "batchRows"
+  | "maxLineBytes"
+  | "storage"
+  | "signal"
+>;
+
+export interface JoinFilesOptions extends SharedJoinOptions {
   /** input files, or folders/prefixes whose files are all inputs; required */
   inputs: string[];
   /** the folder/prefix holding the .out files; required */
@@ -30,22 +50,6 @@ export interface JoinFilesOptions {
   inputPrefix?: string;
   /** "input" when the outputs were made with JoinSource=Input; default "none" */
   joinSource?: "none" | "input";
-  format?: OutputFormat;
-  compression?: ParquetCompression;
-  rowGroupRows?: number;
-  partitioned?: boolean;
-  allowMissing?: boolean;
-  blankLines?: BlankLinePolicy;
-  predictionFormat?: PredictionFormat;
-  predictionPrefix?: string;
-  predictionName?: string;
-  predictionTypes?: Record<string, ColumnType>;
-  widenToUtf8?: boolean;
-  /** rows per joined batch; default 16384 */
-  batchRows?: number;
-  maxLineBytes?: number;
-  storage?: Storage;
-  signal?: AbortSignal;
 }
 
 export interface JoinFilesResult {

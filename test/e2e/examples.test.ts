@@ -3,10 +3,11 @@
  * the package's own exports, after the build), and their output checked against values computed
  * here from the same row formula.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run, type Ran } from "../helpers/spawn.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -19,20 +20,8 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup?.());
 
-function node(script: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, "examples", script), ...args], {
-      cwd: root,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+function node(script: string, args: string[]): Promise<Ran> {
+  return run(process.execPath, [path.join(root, "examples", script), ...args], { cwd: root, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" } });
 }
 
 /** The rows etl-prepare.mjs generates, recomputed: what the example model scores for each city. */

@@ -3,13 +3,14 @@
  * variables pointing at the test S3 server and a standalone emulator (where model "my-model" runs
  * the example model). Only the endpoints differ from a real AWS run.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { CreateModelCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type RunningEmulator } from "../../src/emulator/index.js";
 import { startS3, type TestS3 } from "../helpers/s3server.js";
+import { run, type Ran } from "../helpers/spawn.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -63,16 +64,8 @@ afterAll(async () => {
 });
 
 /** Runs a script in bash; asynchronous, since the S3 server and the emulator serve from this process. */
-function bash(script: string, extra: Record<string, string> = {}, cwd = dir): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-c", `set -euo pipefail\n${script}`], { cwd, env: { ...env, ...extra }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+function bash(script: string, extra: Record<string, string> = {}, cwd = dir): Promise<Ran> {
+  return run("bash", ["-c", `set -euo pipefail\n${script}`], { cwd, env: { ...env, ...extra } });
 }
 
 /** The bundled reviews, split in two files under s3://my-bucket/raw/. */
