@@ -5,8 +5,10 @@
 
 /**
  * On-demand prices in USD per instance-hour for common transform instance types, region
- * us-east-1, as listed on the SageMaker pricing page (real-time and batch inference) in 2024.
- * These are a convenience for estimates only: give --price-per-hour for your region and date.
+ * us-east-1, as remembered from the SageMaker pricing page (real-time and batch inference) of
+ * 2024: NOT checked against the page (it could not be reached when this was written). They are a
+ * convenience for rough estimates only, and every estimate says so: give --price-per-hour for
+ * your region and date.
  */
 export const PRICE_TABLE = {
   region: "us-east-1",
@@ -47,7 +49,7 @@ export interface CostEstimate {
 export function estimateCost(seconds: number, instanceType: string, pricePerHour?: number): CostEstimate | undefined {
   const price = pricePerHour ?? PRICE_TABLE.perHour[instanceType];
   if (price === undefined) return undefined;
-  const source = pricePerHour !== undefined ? "--price-per-hour" : `bundled on-demand price for ${instanceType}, ${PRICE_TABLE.region}, ${PRICE_TABLE.asOf}`;
+  const source = pricePerHour !== undefined ? "--price-per-hour" : `bundled on-demand price for ${instanceType}, ${PRICE_TABLE.region}, ${PRICE_TABLE.asOf}, unverified: give --price-per-hour for an exact figure`;
   return { instanceSeconds: seconds, pricePerHour: price, priceSource: source, cost: Math.round((seconds / 3600) * price * 10000) / 10000 };
 }
 
