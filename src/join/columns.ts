@@ -2,30 +2,14 @@
  * Typed column accumulators: values are pushed one by one into preallocated typed arrays and
  * turned into Arrow Data without going through Arrow's generic builders (the hot path of join).
  */
-import { Bool, Data, Field, Float64, Int64, makeData, Null, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
+import { Bool, Data, Field, Float64, Int64, makeData, Null, TimestampMicrosecond, Utf8 } from "apache-arrow";
 import type { ColumnType } from "../protocol/descriptor.js";
+import { arrowTypeOf } from "../protocol/arrow-types.js";
 
 /** Field metadata key carrying the btkit column type (json and utf8 share Arrow's Utf8). */
 export const TYPE_METADATA_KEY = "btkit.type";
 
-/** The Arrow type of a column type (layout.ts ARROW_TYPE_OF). */
-export function arrowTypeOf(type: ColumnType): DataType {
-  switch (type) {
-    case "int64":
-      return new Int64();
-    case "float64":
-      return new Float64();
-    case "bool":
-      return new Bool();
-    case "utf8":
-    case "json":
-      return new Utf8();
-    case "timestamp":
-      return new TimestampMicrosecond("UTC");
-    case "null":
-      return new Null();
-  }
-}
+export { arrowTypeOf };
 
 export function fieldOf(name: string, type: ColumnType): Field {
   return new Field(name, arrowTypeOf(type), true, new Map([[TYPE_METADATA_KEY, type]]));

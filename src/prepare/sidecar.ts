@@ -17,31 +17,17 @@ import {
   Utf8,
   makeData,
   type Data,
-  type DataType,
 } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import type { ColumnType } from "../protocol/descriptor.js";
+import { arrowTypeOf } from "../protocol/arrow-types.js";
 import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
 import { copyBytes, decimalBytes, timestampBytes } from "./encode-bytes.js";
 import { timestampMicros } from "./schema.js";
 
-export function arrowType(type: ColumnType): DataType {
-  switch (type) {
-    case "int64":
-      return new Int64();
-    case "float64":
-      return new Float64();
-    case "bool":
-      return new Bool();
-    case "timestamp":
-      return new TimestampMicrosecond("UTC");
-    case "null":
-      return new Null();
-    default:
-      return new Utf8();
-  }
-}
+/** The Arrow type of a column's values in a sidecar. */
+export const arrowType = arrowTypeOf;
 
 export function sidecarSchema(columns: readonly { name: string; type: ColumnType }[]): Schema {
   return new Schema([...columns.map((c) => new Field(c.name, arrowType(c.type), true)), new Field(SIDECAR_ROW_COLUMN, new Int64(), false)]);

@@ -1,8 +1,8 @@
 import { parse } from "csv-parse/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BtkitError } from "../../src/errors.js";
 import { CsvScanner, type CsvRecord } from "../../src/prepare/csv-scanner.js";
+import { thrownBy } from "../helpers/errors.js";
 
 /** Scans `text` pushed in chunks of `size` bytes. */
 function scan(input: string | Buffer, size = 1 << 20, options: ConstructorParameters<typeof CsvScanner>[0] = {}): { records: CsvRecord[]; scanner: CsvScanner } {
@@ -21,16 +21,6 @@ function values(records: CsvRecord[]): (string | null)[][] {
 /** csv-parse as the oracle; it has no null, so empty unquoted fields compare as "". */
 function oracle(text: string, delimiter = ","): string[][] {
   return parse(text, { delimiter, relax_column_count: true, skip_empty_lines: false, record_delimiter: ["\r\n", "\n"] }) as string[][];
-}
-
-function caught(fn: () => unknown): BtkitError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof BtkitError) return err;
-    throw err;
-  }
-  throw new Error("expected a BtkitError");
 }
 
 // A seeded generator of CSV documents: fields with delimiters, quotes, newlines, non-ASCII, empties.
@@ -108,19 +98,19 @@ describe("CsvScanner", () => {
   });
 
   it("rejects UTF-16 input (C02)", () => {
-    const err = caught(() => scan(Buffer.from([0xff, 0xfe, 0x61, 0x00])));
+    const err = thrownBy(() => scan(Buffer.from([0xff, 0xfe, 0x61, 0x00])));
     expect(err.code).toBe("PREP_ENCODING");
     expect(err.message).toContain("UTF-16");
   });
 
   it("rejects a bare CR line ending (C05)", () => {
-    const err = caught(() => scan("a\r1\r2\r"));
+    const err = thrownBy(() => scan("a\r1\r2\r"));
     expect(err.code).toBe("PREP_FORMAT");
     expect(err.context.line).toBe(1);
   });
 
   it("names the line where an unclosed quote opened (C11)", () => {
-    const err = caught(() => scan('a,b\n1,2\n3,"open\n4,5\n6,7\n', 3));
+    const err = thrownBy(() => scan('a,b\n1,2\n3,"open\n4,5\n6,7\n', 3));
     expect(err.code).toBe("PREP_QUOTE");
     expect(err.context.line).toBe(3);
   });
@@ -128,7 +118,7 @@ describe("CsvScanner", () => {
   it("stops an unclosed quote at the record size limit with bounded memory (C11, C32)", () => {
     const s = new CsvScanner({ maxRecordBytes: 1000 });
     s.push(Buffer.from('a\n"'));
-    const err = caught(() => {
+    const err = thrownBy(() => {
       for (let i = 0; i < 100; i++) s.push(Buffer.alloc(100, 0x61));
     });
     expect(err.code).toBe("PREP_QUOTE");
@@ -136,12 +126,12 @@ describe("CsvScanner", () => {
   });
 
   it("rejects a quote inside an unquoted field and text after a closing quote (C12, C13, C14, C36)", () => {
-    expect(caught(() => scan('a,b\n1,x"y\n')).code).toBe("PREP_QUOTE");
-    const after = caught(() => scan('a,b\n1,"abc"x\n'));
+    expect(thrownBy(() => scan('a,b\n1,x"y\n')).code).toBe("PREP_QUOTE");
+    const after = thrownBy(() => scan('a,b\n1,"abc"x\n'));
     expect(after.code).toBe("PREP_QUOTE");
     expect(after.context.line).toBe(2);
-    expect(caught(() => scan('a,b\n1, "x"\n')).code).toBe("PREP_QUOTE");
-    expect(caught(() => scan('a\n"a \\"b\\""\n')).code).toBe("PREP_QUOTE");
+    expect(thrownBy(() => scan('a,b\n1, "x"\n')).code).toBe("PREP_QUOTE");
+    expect(thrownBy(() => scan('a\n"a \\"b\\""\n')).code).toBe("PREP_QUOTE");
   });
 
   it("keeps spaces, formula-like values, comment-looking lines and Unicode separators (C15, C34, C37, C39)", () => {
@@ -160,14 +150,14 @@ describe("CsvScanner", () => {
     for (const b of bad) {
       const input = Buffer.concat([Buffer.from("a,b\n1,2\n3,x"), b, Buffer.from("y\n")]);
       for (const size of [1, 7, 4096]) {
-        const err = caught(() => scan(input, size, { input: "t.csv" }));
+        const err = thrownBy(() => scan(input, size, { input: "t.csv" }));
         expect(err.code).toBe("PREP_ENCODING");
         expect(err.context.line).toBe(3);
         expect(err.context.input).toBe("t.csv");
       }
     }
     // a multibyte character split at the very end of the input is invalid too
-    expect(caught(() => scan(Buffer.concat([Buffer.from("a\nx"), Buffer.from([0xe2, 0x82])]))).code).toBe("PREP_ENCODING");
+    expect(thrownBy(() => scan(Buffer.concat([Buffer.from("a\nx"), Buffer.from([0xe2, 0x82])]))).code).toBe("PREP_ENCODING");
   });
 
   it("gives the same records as csv-parse on generated documents, for every chunk size", () => {

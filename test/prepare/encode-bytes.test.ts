@@ -17,6 +17,7 @@ import { fits, timestampMicros } from "../../src/prepare/schema.js";
 import { SidecarBatcher } from "../../src/prepare/sidecar.js";
 import type { ColumnType } from "../../src/protocol/descriptor.js";
 import { tempDir } from "../helpers/tmp.js";
+import { rejectedBy } from "../helpers/errors.js";
 
 const SEED = 20261122;
 
@@ -85,16 +86,6 @@ async function both(text: string, options: Partial<PrepareOptions>): Promise<[Ma
   await prepare({ inputs: [src], out: a, schema: SCHEMA, sampleRows: 1_000_000, shardRows: 300, ...options });
   await prepare({ inputs: [src], out: b, schema: SCHEMA, sampleRows: 1, shardRows: 300, ...options });
   return [await files(a), await files(b)];
-}
-
-async function fails(p: Promise<unknown>): Promise<BtkitError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof BtkitError) return err;
-    throw err;
-  }
-  throw new Error("expected a BtkitError");
 }
 
 describe("byte path", () => {
@@ -199,7 +190,7 @@ describe("byte path", () => {
     const run = async (lines: string[] | Buffer, options: Partial<PrepareOptions> = {}): Promise<BtkitError> => {
       const src = path.join(dir, `bad-${++n}.csv`);
       await fs.writeFile(src, Buffer.isBuffer(lines) ? lines : lines.join("\n"));
-      return fails(prepare({ inputs: [src], out: path.join(dir, `o-${++n}`), schema: SCHEMA, sampleRows: 1, ...options }));
+      return rejectedBy(prepare({ inputs: [src], out: path.join(dir, `o-${++n}`), schema: SCHEMA, sampleRows: 1, ...options }));
     };
     const at = (k: number, line: string): string[] => base.map((l, i) => (i === k ? line : l));
     const ragged = await run(at(20, "20,,1.5,3,true,x"));

@@ -25,10 +25,10 @@ import {
 } from "apache-arrow";
 import * as pw from "parquet-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BtkitError } from "../../src/errors.js";
 import { prepare } from "../../src/prepare/index.js";
 import { decimalText, isoMicros } from "../../src/prepare/arrow-values.js";
 import { tempDir } from "../helpers/tmp.js";
+import { rejectedBy } from "../helpers/errors.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -39,16 +39,6 @@ beforeAll(async () => {
 afterAll(async () => cleanup());
 
 const out = (): string => path.join(dir, `out-${++n}`);
-async function fails(p: Promise<unknown>): Promise<BtkitError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof BtkitError) return err;
-    throw err;
-  }
-  throw new Error("expected a BtkitError");
-}
-
 /** Deterministic rows: 10 of them, with nulls, int64 beyond 2^53, timestamps and nested values. */
 const ROWS = 10;
 const BIG = 9007199254740993n; // 2^53 + 1
@@ -229,7 +219,7 @@ describe("Arrow IPC and Parquet inputs", () => {
     const bin = new Table({ a: makeVector(new Int32Array([1])), blob: vectorFromArray([new Uint8Array([1, 2])], new Binary()) });
     const f = path.join(dir, "bin.arrow");
     await fs.writeFile(f, tableToIPC(bin, "file"));
-    const e = await fails(prepare({ inputs: [f], out: out() }));
+    const e = await rejectedBy(prepare({ inputs: [f], out: out() }));
     expect(e.code).toBe("PREP_FORMAT");
     expect(e.context).toMatchObject({ column: "blob", got: "Binary" });
     expect(e.message).toContain('column "blob" has Arrow type Binary');
@@ -243,7 +233,7 @@ describe("Arrow IPC and Parquet inputs", () => {
     });
     const f = path.join(dir, "bad.arrows");
     await fs.writeFile(f, tableToIPC(t, "stream"));
-    const e = await fails(prepare({ inputs: [f], out: out() }));
+    const e = await rejectedBy(prepare({ inputs: [f], out: out() }));
     expect(e.code).toBe("PREP_TYPE");
     expect(e.context).toMatchObject({ line: 2, column: "f", got: "Float64" });
     const o = out();
@@ -266,10 +256,10 @@ describe("Arrow IPC and Parquet inputs", () => {
     const o = out();
     await prepare({ inputs: [a], out: o, format: "jsonl", schema: "k:utf8" });
     expect(await fs.readFile(path.join(o, "shards/part-00000.jsonl"), "utf8")).toBe('{"k":"5","v":1}\n{"k":"6","v":2}\n');
-    const e1 = await fails(prepare({ inputs: [a], out: out(), schema: "k:bool" }));
+    const e1 = await rejectedBy(prepare({ inputs: [a], out: out(), schema: "k:bool" }));
     expect(e1.code).toBe("PREP_SCHEMA");
     expect(e1.context).toMatchObject({ column: "k", option: "schema" });
-    const e2 = await fails(prepare({ inputs: [a, b], out: out() }));
+    const e2 = await rejectedBy(prepare({ inputs: [a, b], out: out() }));
     expect(e2.code).toBe("PREP_SCHEMA");
     expect(e2.context).toMatchObject({ column: "v", expected: "v:float64", got: "v:int64" });
   });
@@ -277,7 +267,7 @@ describe("Arrow IPC and Parquet inputs", () => {
   it("a .parquet name on bytes that are not Parquet is PREP_FORMAT; an empty Parquet file gives the columns and no rows", async () => {
     const f = path.join(dir, "fake.parquet");
     await fs.writeFile(f, "a,b\n1,2\n");
-    const e = await fails(prepare({ inputs: [f], out: out() }));
+    const e = await rejectedBy(prepare({ inputs: [f], out: out() }));
     expect(e.code).toBe("PREP_FORMAT");
     expect(e.context).toMatchObject({ expected: "PAR1" });
     const empty = new Table({ a: makeVector(new BigInt64Array(0)), b: vectorFromArray([] as string[], new Utf8()) });

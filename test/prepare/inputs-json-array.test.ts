@@ -8,6 +8,7 @@ import { prepare } from "../../src/prepare/index.js";
 import { formatFromBytes, formatGuess } from "../../src/prepare/inputs.js";
 import { JsonArrayScanner } from "../../src/prepare/json-array-reader.js";
 import { JsonlScanner } from "../../src/prepare/jsonl-scanner.js";
+import { thrownBy } from "../helpers/errors.js";
 import { tempDir } from "../helpers/tmp.js";
 
 let dir: string;
@@ -22,14 +23,10 @@ const out = (): string => path.join(dir, `out-${++n}`);
 function scanError(text: string | Buffer, chunk = 5): BtkitError {
   const s = new JsonArrayScanner({ input: "x.json" });
   const b = Buffer.isBuffer(text) ? text : Buffer.from(text);
-  try {
+  return thrownBy(() => {
     for (let i = 0; i < b.length; i += chunk) s.push(b.subarray(i, i + chunk));
     s.end();
-  } catch (err) {
-    if (err instanceof BtkitError) return err;
-    throw err;
-  }
-  throw new Error("expected a BtkitError");
+  });
 }
 function scan(text: string, chunk: number): { keys: string[]; values: (string | null)[]; kinds: number[]; line: number }[] {
   const s = new JsonArrayScanner({ input: "x.json" });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { BtkitError } from "../../src/errors.js";
 import { JsonlScanner, KIND, type JsonRecord } from "../../src/prepare/jsonl-scanner.js";
+import { thrownBy } from "../helpers/errors.js";
 
 function scan(input: string | Buffer, size = 1 << 20): JsonRecord[] {
   const buf = typeof input === "string" ? Buffer.from(input, "utf8") : input;
@@ -9,16 +9,6 @@ function scan(input: string | Buffer, size = 1 << 20): JsonRecord[] {
   for (let i = 0; i < buf.length; i += size) out.push(...s.push(buf.subarray(i, i + size)));
   out.push(...s.end());
   return out;
-}
-
-function caught(fn: () => unknown): BtkitError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof BtkitError) return err;
-    throw err;
-  }
-  throw new Error("expected a BtkitError");
 }
 
 describe("JsonlScanner", () => {
@@ -60,25 +50,25 @@ describe("JsonlScanner", () => {
       ['{"a":1} // c\n', "J27"],
     ];
     for (const [text, id] of cases) {
-      const err = caught(() => scan(text));
+      const err = thrownBy(() => scan(text));
       expect([id, err.code]).toEqual([id, "PREP_JSON"]);
       expect(err.context.input).toBe("t.jsonl");
       expect(typeof err.context.line).toBe("number");
     }
-    expect(caught(() => scan('{"a":1}\n{"a":1}\r{"b":2}\n')).context.line).toBe(2);
+    expect(thrownBy(() => scan('{"a":1}\n{"a":1}\r{"b":2}\n')).context.line).toBe(2);
   });
 
   it("rejects deep nesting without crashing (J13)", () => {
-    const err = caught(() => scan(`{"a":${"[".repeat(100000)}${"]".repeat(100000)}}\n`));
+    const err = thrownBy(() => scan(`{"a":${"[".repeat(100000)}${"]".repeat(100000)}}\n`));
     expect(err.code).toBe("PREP_JSON");
   });
 
   it("rejects invalid UTF-8 and UTF-16 (J15, J17) and strips a BOM (J16)", () => {
     const bad = Buffer.concat([Buffer.from('{"a":1}\n{"a":"'), Buffer.from([0xff]), Buffer.from('"}\n')]);
-    const err = caught(() => scan(bad));
+    const err = thrownBy(() => scan(bad));
     expect(err.code).toBe("PREP_ENCODING");
     expect(err.context.line).toBe(2);
-    expect(caught(() => scan(Buffer.from([0xff, 0xfe, 0x7b, 0x00]))).code).toBe("PREP_ENCODING");
+    expect(thrownBy(() => scan(Buffer.from([0xff, 0xfe, 0x7b, 0x00]))).code).toBe("PREP_ENCODING");
     const s = new JsonlScanner();
     const r = [...s.push(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":1}\n')])), ...s.end()];
     expect(r[0]!.values).toEqual(["1"]);
@@ -92,7 +82,7 @@ describe("JsonlScanner", () => {
 
   it("stops a line longer than the limit (J26)", () => {
     const s = new JsonlScanner({ maxRecordBytes: 100 });
-    const err = caught(() => s.push(Buffer.alloc(200, 0x61)));
+    const err = thrownBy(() => s.push(Buffer.alloc(200, 0x61)));
     expect(err.code).toBe("PREP_RECORD_TOO_LARGE");
     expect(err.context.line).toBe(1);
   });

@@ -4,10 +4,10 @@ import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BtkitError } from "../../src/errors.js";
 import { prepare, type PrepareOptions } from "../../src/prepare/index.js";
 import { parseDescriptor } from "../../src/protocol/descriptor.js";
 import { tempDir } from "../helpers/tmp.js";
+import { rejectedBy } from "../helpers/errors.js";
 
 const FIX = path.resolve(import.meta.dirname, "../../fixtures/prepare");
 let dir: string;
@@ -27,16 +27,6 @@ async function write(name: string, text: string | Buffer): Promise<string> {
 
 function out(): string {
   return path.join(dir, `out-${++n}`);
-}
-
-async function fails(p: Promise<unknown>): Promise<BtkitError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof BtkitError) return err;
-    throw err;
-  }
-  throw new Error("expected a BtkitError");
 }
 
 const read = (p: string): Promise<Buffer> => fs.readFile(p);
@@ -134,7 +124,7 @@ describe("prepare", () => {
 
   it("applies the newline policy for CSV output, naming input, row and column", async () => {
     const src = await write("nl.csv", 'a,b\n1,"x\ny"\n2,"p\r\nq"\n');
-    const err = await fails(prepare({ inputs: [src], out: out() }));
+    const err = await rejectedBy(prepare({ inputs: [src], out: out() }));
     expect(err.code).toBe("PREP_NEWLINE");
     expect(err.context).toMatchObject({ input: src, row: 1, line: 2, column: "b" });
     const o = out();
@@ -151,20 +141,20 @@ describe("prepare", () => {
 
   it("fails on a value that does not fit its inferred type, naming row and column; --text and --schema avoid it", async () => {
     const src = await write("type.csv", "a,b\n1,x\n2,y\nthree,z\n");
-    const err = await fails(prepare({ inputs: [src], out: out(), sampleRows: 2 }));
+    const err = await rejectedBy(prepare({ inputs: [src], out: out(), sampleRows: 2 }));
     expect(err.code).toBe("PREP_TYPE");
     expect(err.context).toMatchObject({ row: 3, line: 4, column: "a", expected: "int64", got: "three" });
     const d = await prepare({ inputs: [src], out: out(), sampleRows: 2, text: true });
     expect(d.schema.columns.map((c) => c.type)).toEqual(["utf8", "utf8"]);
     const d2 = await prepare({ inputs: [src], out: out(), sampleRows: 2, schema: "a:utf8" });
     expect(d2.schema.columns.map((c) => c.type)).toEqual(["utf8", "utf8"]);
-    expect((await fails(prepare({ inputs: [src], out: out(), schema: "zz:int64" }))).code).toBe("PREP_SCHEMA");
-    expect((await fails(prepare({ inputs: [src], out: out(), schema: "a:integer" }))).code).toBe("PREP_SCHEMA");
+    expect((await rejectedBy(prepare({ inputs: [src], out: out(), schema: "zz:int64" }))).code).toBe("PREP_SCHEMA");
+    expect((await rejectedBy(prepare({ inputs: [src], out: out(), schema: "a:integer" }))).code).toBe("PREP_SCHEMA");
   });
 
   it("skips invalid rows to rejects.jsonl with --on-invalid skip, counted by reason", async () => {
     const src = await write("skip.csv", "a,b\n1,x\n2\n3,y,z\nfour,w\n5,v\n\n6,u\n");
-    const err = await fails(prepare({ inputs: [src], out: out(), sampleRows: 1 }));
+    const err = await rejectedBy(prepare({ inputs: [src], out: out(), sampleRows: 1 }));
     expect(err.code).toBe("PREP_RAGGED_ROW");
     expect(err.context).toMatchObject({ line: 3, expected: 2, got: 1 });
     const o = out();
@@ -193,20 +183,20 @@ describe("prepare", () => {
   });
 
   it("rejects empty, blank, duplicate and empty-named headers unless renamed (C19, C21, C23, C24)", async () => {
-    expect((await fails(prepare({ inputs: [await write("e.csv", "")], out: out() }))).code).toBe("PREP_HEADER");
-    expect((await fails(prepare({ inputs: [await write("ws.csv", "\n\n")], out: out() }))).code).toBe("PREP_HEADER");
-    const dup = await fails(prepare({ inputs: [await write("dup.csv", "a,b,a\n1,2,3\n")], out: out() }));
+    expect((await rejectedBy(prepare({ inputs: [await write("e.csv", "")], out: out() }))).code).toBe("PREP_HEADER");
+    expect((await rejectedBy(prepare({ inputs: [await write("ws.csv", "\n\n")], out: out() }))).code).toBe("PREP_HEADER");
+    const dup = await rejectedBy(prepare({ inputs: [await write("dup.csv", "a,b,a\n1,2,3\n")], out: out() }));
     expect(dup.code).toBe("PREP_HEADER");
     expect(dup.context.column).toBe("a");
     expect(dup.message).toContain("columns 1 and 3");
-    expect((await fails(prepare({ inputs: [await write("emp.csv", "a,,c\n1,2,3\n")], out: out() }))).code).toBe("PREP_HEADER");
+    expect((await rejectedBy(prepare({ inputs: [await write("emp.csv", "a,,c\n1,2,3\n")], out: out() }))).code).toBe("PREP_HEADER");
     const d = await prepare({ inputs: [path.join(dir, "dup.csv")], out: out(), columns: ["a", "b", "a2"] });
     expect(d.schema.columns.map((c) => c.name)).toEqual(["a", "b", "a2"]);
   });
 
   it("checks the record size against --max-payload-mb (C31)", async () => {
     const src = await write("big.csv", `a\n${"x".repeat(2000)}\nshort\n`);
-    const err = await fails(prepare({ inputs: [src], out: out(), maxPayloadMb: 0.001 }));
+    const err = await rejectedBy(prepare({ inputs: [src], out: out(), maxPayloadMb: 0.001 }));
     expect(err.code).toBe("PREP_RECORD_TOO_LARGE");
     expect(err.context).toMatchObject({ row: 1, line: 2, expected: 1000, got: 2000 });
   });
@@ -219,9 +209,9 @@ describe("prepare", () => {
     expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe("1.5,1\n2,2\n-0.5e3,3\n");
     const t = tableFromIPC(await read(path.join(o, "sidecars/part-00000.arrow")));
     expect(t.schema.fields.map((f) => f.name)).toEqual(["id", "__btkit_row"]);
-    const err = await fails(prepare({ inputs: [src], out: out(), features: ["nope"] }));
+    const err = await rejectedBy(prepare({ inputs: [src], out: out(), features: ["nope"] }));
     expect(err).toMatchObject({ code: "PREP_COLUMN", context: { column: "nope", option: "features" } });
-    expect((await fails(prepare({ inputs: [src], out: out(), features: ["big"], drop: ["big"] }))).code).toBe("PREP_COLUMN");
+    expect((await rejectedBy(prepare({ inputs: [src], out: out(), features: ["big"], drop: ["big"] }))).code).toBe("PREP_COLUMN");
   });
 
   it("reads several inputs in order with one row numbering; a different header is PREP_SCHEMA naming the column", async () => {
@@ -232,9 +222,9 @@ describe("prepare", () => {
     expect(d.shards.map((s) => [s.rows, s.firstRow])).toEqual([[2, 0], [1, 2]]);
     expect(d.source.inputs.map((i) => i.rows)).toEqual([1, 2]);
     const c = await write("m3.csv", "a,c\n1,x\n");
-    const err = await fails(prepare({ inputs: [a, c], out: out() }));
+    const err = await rejectedBy(prepare({ inputs: [a, c], out: out() }));
     expect(err).toMatchObject({ code: "PREP_SCHEMA", context: { column: "b", got: "c" } });
-    expect((await fails(prepare({ inputs: [a, a], out: out() }))).code).toBe("OPT_INVALID");
+    expect((await rejectedBy(prepare({ inputs: [a, a], out: out() }))).code).toBe("OPT_INVALID");
   });
 
   it("reads gzip inputs (detected by bytes) and JSON Lines with a schema drift error", async () => {
@@ -244,11 +234,11 @@ describe("prepare", () => {
     expect(d.source.inputs[0]!.compression).toBe("gzip");
     expect(d.source.rowsWritten).toBe(1);
     const jl = await write("drift.jsonl", '{"a":1}\n{"a":2,"b":3}\n');
-    const err = await fails(prepare({ inputs: [jl], out: out(), sampleRows: 1 }));
+    const err = await rejectedBy(prepare({ inputs: [jl], out: out(), sampleRows: 1 }));
     expect(err).toMatchObject({ code: "PREP_SCHEMA", context: { line: 2, column: "b" } });
     const d2 = await prepare({ inputs: [jl], out: out(), sampleRows: 5, format: "jsonl" });
     expect(d2.schema.columns.map((c) => [c.name, c.type])).toEqual([["a", "int64"], ["b", "int64"]]);
-    const dupe = await fails(prepare({ inputs: [await write("dupe.jsonl", '{"a":1,"a":2}\n')], out: out() }));
+    const dupe = await rejectedBy(prepare({ inputs: [await write("dupe.jsonl", '{"a":1,"a":2}\n')], out: out() }));
     expect(dupe).toMatchObject({ code: "PREP_JSON", context: { line: 1 } });
   });
 
@@ -258,7 +248,7 @@ describe("prepare", () => {
     const d1 = await prepare({ inputs: [src], out: o, shardRows: 1 });
     const again = await prepare({ inputs: [src], out: o, shardRows: 1 });
     expect(again).toEqual(d1);
-    const err = await fails(prepare({ inputs: [src], out: o, shardRows: 2 }));
+    const err = await rejectedBy(prepare({ inputs: [src], out: o, shardRows: 2 }));
     expect(err.code).toBe("PREP_OUT_EXISTS");
     const d3 = await prepare({ inputs: [src], out: o, shardRows: 2, overwrite: true });
     expect(d3.shards.length).toBe(2);
@@ -291,7 +281,7 @@ describe("prepare input options", () => {
   it("refuses formats this build does not read, with PREP_FORMAT", async () => {
     const p = path.join(dir, "x.parquet");
     await fs.writeFile(p, "PAR1");
-    const err = await fails(prepare({ inputs: [p], out: path.join(dir, "pq-out") }));
+    const err = await rejectedBy(prepare({ inputs: [p], out: path.join(dir, "pq-out") }));
     expect(err.code).toBe("PREP_FORMAT");
   });
 });

@@ -1,10 +1,10 @@
 import * as sm from "@aws-sdk/client-sagemaker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BtkitError } from "../../src/errors.js";
 import type { Descriptor } from "../../src/protocol/descriptor.js";
 import { buildTransformJobRequest, jobNameFor, JOB_NAME_RE, requestWarnings, type TransformRequestOptions } from "../../src/submit/index.js";
 import { tempDir } from "../helpers/tmp.js";
 import { writeTestDescriptor } from "./descriptor.js";
+import { thrownBy } from "../helpers/errors.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -16,16 +16,6 @@ beforeAll(async () => {
   d = await writeTestDescriptor(dir, { shards: 3 });
 });
 afterAll(() => cleanup());
-
-function errorOf(fn: () => unknown): BtkitError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof BtkitError) return err;
-    throw err;
-  }
-  throw new Error("expected a BtkitError");
-}
 
 describe("buildTransformJobRequest", () => {
   it("derives input, output and payload from the descriptor", () => {
@@ -58,7 +48,7 @@ describe("buildTransformJobRequest", () => {
   it("sets MaxPayloadInMB to the largest record when it exceeds the 6 MB default, and refuses less", () => {
     const big = { ...d, modelInput: { ...d.modelInput, maxRecordBytes: 7 * 1024 * 1024 + 1 } };
     expect(buildTransformJobRequest(big, base).MaxPayloadInMB).toBe(8);
-    const e = errorOf(() => buildTransformJobRequest(big, { ...base, maxPayloadMb: 7 }));
+    const e = thrownBy(() => buildTransformJobRequest(big, { ...base, maxPayloadMb: 7 }));
     expect(e.code).toBe("SUBMIT_INVALID_REQUEST");
     expect(e.context).toMatchObject({ field: "MaxPayloadInMB", option: "--max-payload-mb", expected: "at least 8", got: 7 });
   });
@@ -91,20 +81,20 @@ describe("buildTransformJobRequest", () => {
     ["accept too long", { accept: "a".repeat(257) }, "TransformOutput.Accept"],
   ];
   it.each(cases)("refuses %s naming the field", (_label, opts, field) => {
-    const e = errorOf(() => buildTransformJobRequest(d, { ...base, ...opts }));
+    const e = thrownBy(() => buildTransformJobRequest(d, { ...base, ...opts }));
     expect(e.code).toBe("SUBMIT_INVALID_REQUEST");
     expect(e.context.field).toBe(field);
     expect(e.message).toContain(field);
   });
 
   it("refuses file:// locations unless the backend is the emulator", () => {
-    const e = errorOf(() => buildTransformJobRequest(d, { model: "m" }));
+    const e = thrownBy(() => buildTransformJobRequest(d, { model: "m" }));
     expect(e.context.field).toBe("TransformInput.DataSource.S3DataSource.S3Uri");
     expect(e.message).toContain("--local");
   });
 
   it("needs a model", () => {
-    expect(errorOf(() => buildTransformJobRequest(d, {})).context).toMatchObject({ field: "ModelName", option: "--model" });
+    expect(thrownBy(() => buildTransformJobRequest(d, {})).context).toMatchObject({ field: "ModelName", option: "--model" });
   });
 
   it("warns when shards are fewer than instances", () => {

@@ -1,0 +1,25 @@
+/**
+ * The Arrow data type of each column type (layout.ts ARROW_TYPE_OF names them), shared by the
+ * sidecars prep writes and the tables join writes. Kept out of the root export so that `btkit`
+ * itself does not load apache-arrow.
+ */
+import { Bool, Float64, Int64, Null, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
+import type { ColumnType } from "./descriptor.js";
+
+export function arrowTypeOf(type: ColumnType): DataType {
+  switch (type) {
+    case "int64":
+      return new Int64();
+    case "float64":
+      return new Float64();
+    case "bool":
+      return new Bool();
+    case "utf8":
+    case "json":
+      return new Utf8();
+    case "timestamp":
+      return new TimestampMicrosecond("UTC");
+    case "null":
+      return new Null();
+  }
+}
