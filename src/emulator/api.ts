@@ -6,7 +6,7 @@
  */
 import { ApiError, validation } from "./api-error.js";
 import { planDataProcessing } from "./data-processing.js";
-import type { SliceEnd } from "./jsonpath.js";
+import type { SliceEnd } from "../protocol/jsonpath.js";
 import type { JobRecord, ModelRecord, StateStore, TransformJobStatus } from "./state.js";
 import { validateCreateModel, validateCreateTransformJob } from "./validate.js";
 

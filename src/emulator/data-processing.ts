@@ -10,7 +10,7 @@
  * - An output that cannot be parsed in the Accept format fails the object, as the service does
  *   ("Failed to parse output from the algorithm as CSV", §3.3).
  */
-import { applyJsonPath, isIdentity, isIndexOnly, parseJsonPath, type JsonPath, type SliceEnd } from "./jsonpath.js";
+import { applyJsonPath, isIdentity, isIndexOnly, parseJsonPath, type JsonPath, type SliceEnd } from "../protocol/jsonpath.js";
 
 export type RecordFormat = "csv" | "json";
 

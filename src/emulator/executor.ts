@@ -16,7 +16,7 @@ import { Readable } from "node:stream";
 import { childLocation, parseLocation, type Location, type Storage } from "../io/index.js";
 import { filterInput, planDataProcessing, processOutput, type DataPlan } from "./data-processing.js";
 import { listInputs, type InputObject } from "./inputs.js";
-import type { SliceEnd } from "./jsonpath.js";
+import type { SliceEnd } from "../protocol/jsonpath.js";
 import type { LogStore } from "./logs.js";
 import { executionParameters, request, resolveImage, startInstance, waitHealthy, InvokeTimeout, type ModelInstance } from "./model-runtime.js";
 import { Batcher, batchBody, LineSplitter, RangeBatcher, RecordTooLargeError, type Batch, type BatchStrategy } from "./records.js";

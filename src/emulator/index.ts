@@ -29,7 +29,7 @@ import { Storage, s3SettingsFromEnv } from "../io/index.js";
 import { ApiError } from "./api-error.js";
 import { callSageMaker, type ApiContext } from "./api.js";
 import { runJob, type ExecutorSettings } from "./executor.js";
-import type { SliceEnd } from "./jsonpath.js";
+import type { SliceEnd } from "../protocol/jsonpath.js";
 import { LogStore } from "./logs.js";
 import type { BatchStrategy } from "./records.js";
 import { StateStore, type JobRecord } from "./state.js";

@@ -4,7 +4,7 @@
  * constraint: ...") where the constraint comes from the API model.
  */
 import { validation } from "./api-error.js";
-import { JsonPathError, parseJsonPath } from "./jsonpath.js";
+import { JsonPathError, parseJsonPath } from "../protocol/jsonpath.js";
 
 const JOB_NAME_RE = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 const MODEL_NAME_RE = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;

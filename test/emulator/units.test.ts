@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyJsonPath, parseJsonPath } from "../../src/emulator/jsonpath.js";
+import { applyJsonPath, parseJsonPath } from "../../src/protocol/jsonpath.js";
 import { Batcher, LineSplitter, RecordTooLargeError } from "../../src/emulator/records.js";
 import { parseCsvRecord, formatCsvRecord } from "../../src/emulator/data-processing.js";
 import { predict } from "../../src/emulator/example-model.js";

@@ -1,5 +1,6 @@
 /**
- * The JSONPath subset Batch Transform's DataProcessing filters accept (reference §5.6):
+ * The JSONPath subset Batch Transform's DataProcessing filters accept
+ * (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html):
  * `$` first; `.name`; `.*` / `[*]`; `['a','b']` (several children, no nesting inside the
  * brackets); `[n]` and `[n,m,...]` with negative indexes (-1 = last); slices `[s:e]`, `[:e]`,
  * `[s:]`, and at most one slice per filter (§5.7: "only single range filters of format
