@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   SUBMIT_INVALID_REQUEST: ["usage", "the CreateTransformJob request breaks a service constraint"],
   SUBMIT_MODEL_CONFLICT: ["conflict", "a model of that name exists with other settings"],
   SUBMIT_JOB_CONFLICT: ["conflict", "a job of that name exists with another request"],
+  SUBMIT_OUTPUT_CONFLICT: ["conflict", "the output location holds .out files of another job"],
   SUBMIT_SERVICE: ["service", "SageMaker refused or failed a call"],
   SUBMIT_NO_JOB: ["usage", "the descriptor has no job section"],
   SUBMIT_JOB_FAILED: ["jobFailed", "the transform job ended Failed"],
@@ -98,6 +99,9 @@ export const ERROR_CODES = {
   // join
   JOIN_MISSING_OUTPUT: ["data", "a shard has no .out file"],
   JOIN_COUNT_MISMATCH: ["data", "an .out file has a different number of lines than its shard"],
+  JOIN_JOB_STATUS: ["data", "the descriptor's job did not complete (Failed, Stopped or still running)"],
+  JOIN_PROVENANCE: ["data", "an .out file was not written by the descriptor's job (older than the job, or another job's)"],
+  JOIN_ECHO_MISMATCH: ["data", "a JoinSource=Input .out line echoes another input record than its shard line"],
   JOIN_BLANK_LINE: ["data", "an .out file holds a blank line"],
   JOIN_PARSE: ["data", "a prediction line cannot be parsed in the expected format"],
   JOIN_TYPE_CONFLICT: ["data", "a prediction value conflicts with the type inferred before"],

@@ -10,18 +10,13 @@
  * - An output that cannot be parsed in the Accept format fails the object, as the service does
  *   ("Failed to parse output from the algorithm as CSV", §3.3).
  */
+import { recordFormatOf } from "../protocol/data-processing.js";
 import { applyJsonPath, isIdentity, isIndexOnly, parseJsonPath, type JsonPath, type SliceEnd } from "../protocol/jsonpath.js";
 
 export type RecordFormat = "csv" | "json";
 
 /** text/csv -> csv; application/json and application/jsonlines -> json; anything else undefined. */
-export function formatOf(mime: string | undefined): RecordFormat | undefined {
-  if (mime === undefined) return undefined;
-  const base = mime.split(";")[0]!.trim().toLowerCase();
-  if (base === "text/csv") return "csv";
-  if (base === "application/json" || base === "application/jsonlines" || base === "application/x-jsonlines") return "json";
-  return undefined;
-}
+export const formatOf: (mime: string | undefined) => RecordFormat | undefined = recordFormatOf;
 
 export class RecordError extends Error {}
 

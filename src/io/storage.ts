@@ -64,6 +64,8 @@ export interface ObjectInfo {
   size: number;
   /** our sha256 metadata, when the object was written by btkit (S3) */
   sha256?: string;
+  /** when the object was last written: S3 LastModified (whole seconds on AWS), a file's mtime */
+  lastModified?: Date;
 }
 
 export interface StorageOptions {
@@ -315,7 +317,7 @@ export class Storage {
       try {
         const st = await fs.stat(loc.path);
         if (!st.isFile()) return undefined;
-        return { location: loc.path, relative: path.basename(loc.path), size: st.size };
+        return { location: loc.path, relative: path.basename(loc.path), size: st.size, lastModified: st.mtime };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
         throw readError(loc, err);
@@ -323,7 +325,7 @@ export class Storage {
     }
     try {
       const h = await this.s3().send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
-      const info: ObjectInfo = { location: formatLocation(loc), relative: baseName(loc), size: h.ContentLength ?? 0 };
+      const info: ObjectInfo = { location: formatLocation(loc), relative: baseName(loc), size: h.ContentLength ?? 0, lastModified: h.LastModified };
       const sha = h.Metadata?.[BTKIT_SHA256_META];
       if (sha) info.sha256 = sha;
       return info;
@@ -376,7 +378,7 @@ export class Storage {
       const contents = page.Contents ?? [];
       for (const o of contents) {
         if (!o.Key || /\.btkit-[0-9a-f]+\.tmp$/.test(o.Key)) continue;
-        yield { location: `s3://${loc.bucket}/${o.Key}`, relative: o.Key.slice(loc.key.length), size: o.Size ?? 0 };
+        yield { location: `s3://${loc.bucket}/${o.Key}`, relative: o.Key.slice(loc.key.length), size: o.Size ?? 0, lastModified: o.LastModified };
       }
       const last = contents[contents.length - 1]?.Key;
       if (!page.IsTruncated || last === undefined) break;
@@ -413,7 +415,7 @@ async function* listLocal(dir: string): AsyncGenerator<ObjectInfo> {
   for (const rel of rels) {
     const p = path.join(dir, rel);
     const st = await fs.stat(p);
-    yield { location: p, relative: rel, size: st.size };
+    yield { location: p, relative: rel, size: st.size, lastModified: st.mtime };
   }
 }
 

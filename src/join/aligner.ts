@@ -7,6 +7,7 @@
 import { Field, makeData, RecordBatch, RecordBatchReader, Schema, Struct, type Data } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import type { ColumnType, ContentType } from "../protocol/descriptor.js";
+import { EchoSplitter, type EchoLayout } from "./echo.js";
 import { FeatureParser, type FeatureColumn } from "./features.js";
 import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { arrowTypeOf, fieldOf } from "./columns.js";
@@ -43,6 +44,8 @@ export interface AlignerOptions {
   predictions?: PredictionParserOptions;
   /** also read the model-input shards' feature columns (those not kept already); default none */
   features?: { contentType: ContentType; columns: FeatureColumn[] };
+  /** JoinSource=Input outputs: check each line's echo against its shard line (echo.ts); default none */
+  echo?: { layout: EchoLayout; inputFields: number };
 }
 
 export interface ResolvedAlignerOptions {
@@ -53,6 +56,7 @@ export interface ResolvedAlignerOptions {
   maxLineBytes: number;
   predictions: PredictionParserOptions;
   features: { contentType: ContentType; columns: FeatureColumn[] } | undefined;
+  echo: { layout: EchoLayout; inputFields: number } | undefined;
 }
 
 export function resolveAlignerOptions(o: AlignerOptions = {}): ResolvedAlignerOptions {
@@ -62,7 +66,7 @@ export function resolveAlignerOptions(o: AlignerOptions = {}): ResolvedAlignerOp
   if (blankLines !== "error" && blankLines !== "skip") throw new BtkitError("OPT_INVALID", `blankLines must be "error" or "skip", got ${JSON.stringify(blankLines)}`, { option: "blankLines", got: blankLines });
   const maxLineBytes = o.maxLineBytes ?? 64 * 1024 * 1024;
   if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) throw new BtkitError("OPT_INVALID", `maxLineBytes must be a whole number >= 1, got ${maxLineBytes}`, { option: "maxLineBytes", got: maxLineBytes });
-  return { keep: o.keep, rowNumber: o.rowNumber ?? false, batchRows, blankLines, maxLineBytes, predictions: o.predictions ?? {}, features: o.features };
+  return { keep: o.keep, rowNumber: o.rowNumber ?? false, batchRows, blankLines, maxLineBytes, predictions: o.predictions ?? {}, features: o.features, echo: o.echo };
 }
 
 /** A joined batch and the shard it came from. */
@@ -86,12 +90,15 @@ export function createAligner(options: AlignerOptions = {}): {
   align: (shards: AsyncIterable<ShardInput> | Iterable<ShardInput>) => AsyncGenerator<JoinedBatch>;
   stats: Map<string, ShardStats>;
   parser: PredictionParser;
+  /** the echo check, when the outputs carry their input (lines checked: `echo.checked`) */
+  echo: EchoSplitter | undefined;
   /** the joined schema (known after the first batch; from the sidecar and declared types otherwise) */
   schema: () => Schema | undefined;
 } {
   const o = resolveAlignerOptions(options);
   const parser = new PredictionParser(o.predictions);
   const features = o.features && o.features.columns.length > 0 ? new FeatureParser(o.features.columns, o.features.contentType) : undefined;
+  const echo = o.echo ? new EchoSplitter(o.echo.layout, o.echo.inputFields) : undefined;
   const stats = new Map<string, ShardStats>();
   let schema: Schema | undefined;
   let keepFields: Field[] | undefined;
@@ -133,8 +140,9 @@ export function createAligner(options: AlignerOptions = {}): {
       const out = new LineReader(await shard.openOut(), { location: shard.outLocation, shard: shard.name, blankLines: o.blankLines, maxLineBytes: o.maxLineBytes });
       const shardLocation = shard.shardLocation ?? shard.name;
       let inputLines: LineReader | undefined;
-      if (features) {
-        if (!shard.openShard) throw new BtkitError("OPT_INVALID", `features were asked for, but shard ${shard.name} has no model-input location`, { shard: shard.name, option: "features" });
+      echo?.startShard();
+      if (features || echo) {
+        if (!shard.openShard) throw new BtkitError("OPT_INVALID", `${features ? "features were asked for" : "the echoed inputs must be checked"}, but shard ${shard.name} has no model-input location`, { shard: shard.name, option: "features" });
         inputLines = new LineReader(await shard.openShard(), { location: shardLocation, shard: shard.name, blankLines: "error", maxLineBytes: o.maxLineBytes });
       }
       let reader: RecordBatchReader;
@@ -164,15 +172,17 @@ export function createAligner(options: AlignerOptions = {}): {
             if (lines.lines.length < n) {
               throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} ends after ${next - shard.firstRow + lines.lines.length} lines, but shard ${shard.name} has ${shard.rows} rows`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, got: next - shard.firstRow + lines.lines.length });
             }
-            const preds = parser.parse(lines, src);
             let featureData: Data[] = [];
-            if (features && inputLines) {
+            let predLines = lines;
+            if (inputLines) {
               const inLines = await inputLines.take(n);
               if (inLines.lines.length < n) {
                 throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} ends after ${next - shard.firstRow + inLines.lines.length} lines, but shard ${shard.name} has ${shard.rows} rows`, { shard: shard.name, location: shardLocation, expected: shard.rows, got: next - shard.firstRow + inLines.lines.length });
               }
-              featureData = features.parse(inLines, { shard: shard.name, location: shardLocation });
+              if (echo) predLines = echo.split(lines, inLines, src, shardLocation);
+              if (features) featureData = features.parse(inLines, { shard: shard.name, location: shardLocation });
             }
+            const preds = parser.parse(predLines, src);
             schema ??= makeSchema(base, parser.fields() ?? []);
             const children: Data[] = [];
             const sidecarFields = base.length - (features ? features.fields().length : 0);
@@ -208,6 +218,7 @@ export function createAligner(options: AlignerOptions = {}): {
     align,
     stats,
     parser,
+    echo,
     schema: () => schema ?? (keepFields ? makeSchema(keepFields, parser.fieldsWithoutData()) : undefined),
   };
 }

@@ -23,7 +23,8 @@
  */
 export { join, type JoinOptions, type JoinProgress, type JoinResult } from "./join.js";
 export { createAligner, resolveAlignerOptions, type AlignerOptions, type ResolvedAlignerOptions, type JoinedBatch, type ShardInput, type ShardStats } from "./aligner.js";
-export { PredictionParser, resolvePredictionParserOptions, sniff, PREDICTION_FORMATS, type PredictionFormat, type PredictionParserOptions, type ResolvedPredictionParserOptions, type BatchSource } from "./predictions.js";
+export { EchoSplitter, hasEcho, sameJson, type EchoLayout } from "./echo.js";
+export { PredictionParser, WidenToFloat64, resolvePredictionParserOptions, sniff, PREDICTION_FORMATS, type PredictionFormat, type PredictionParserOptions, type ResolvedPredictionParserOptions, type BatchSource } from "./predictions.js";
 export { createWriter, resolveWriterOptions, isoMicros, OUTPUT_FORMATS, PARQUET_COMPRESSIONS, EXTENSION_OF, type OutputFormat, type ParquetCompression, type WriterOptions, type ResolvedWriterOptions } from "./writers.js";
 export { LineReader, scanLines, type BlankLinePolicy, type LineBatch, type LineReaderOptions, type LineScan } from "./lines.js";
 export { parsePart, shardsOfPart, shardStem, type Part } from "./plan.js";

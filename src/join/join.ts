@@ -1,28 +1,39 @@
 /**
  * join(options): the whole join of a descriptor's shards, checked before anything is published.
  *
+ * 0. Provenance: the descriptor's job must be Completed (JOIN_JOB_STATUS names its status;
+ *    allowMissing joins the shards it did finish). Each shard's .out is read from the output of
+ *    the job that was given the shard (protocol/provenance.ts: the current job, or for shards a
+ *    --retry-failed job did not redo, the job it retried), and must have been written after that
+ *    job was created: an older .out is another job's (JOIN_PROVENANCE).
  * 1. Every shard of the part must have its .out (JOIN_MISSING_OUTPUT lists the missing ones;
  *    allowMissing joins the others and records the missing in results.missing).
  * 2. Every .out is counted first (a byte scan, no parsing): its lines must equal the shard's rows
  *    (JOIN_COUNT_MISMATCH names shard, expected, found and the first line that looks wrong) and
  *    hold no blank line unless blankLines is "skip" (JOIN_BLANK_LINE).
- * 3. The aligner streams sidecar + .out into joined batches; the writer turns them into one file
+ * 3. The aligner streams sidecar + .out into joined batches; the job's DataProcessing says what a
+ *    line holds (protocol/data-processing.ts), and JoinSource=Input echoes are compared with the
+ *    shard lines (echo.ts). A prediction column inferred int64 that meets a float later starts
+ *    the join again with that column float64 (counted in the notes). The writer turns them into one file
  *    (written atomically: a failure leaves nothing under the final name) or, partitioned, one file
  *    per shard and then the descriptor (btkit.json) last; files of a failed partitioned join are
  *    deleted.
  */
-import type { RecordBatch } from "apache-arrow";
+import { Schema, type RecordBatch } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import type { ColumnType, Descriptor, ResultsSection, ShardEntry } from "../protocol/descriptor.js";
 import { serializeDescriptor } from "../protocol/descriptor.js";
+import { isLayoutProblem, outputLayoutOf } from "../protocol/data-processing.js";
 import { LAYOUT, outputNameFor } from "../protocol/layout.js";
+import { foreignOutput, producerOf } from "../protocol/provenance.js";
 import { formatLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { createAligner, type JoinedBatch, type ShardInput } from "./aligner.js";
-import { columnTypeOfField } from "./columns.js";
+import { hasEcho } from "./echo.js";
+import { columnTypeOfField, fieldOf } from "./columns.js";
 import { LineReader, scanLines, type BlankLinePolicy, type LineScan } from "./lines.js";
 import { checkPart, shardStem, shardsOfPart, jobShards, type Part } from "./plan.js";
-import type { PredictionFormat } from "./predictions.js";
+import { WidenToFloat64, type PredictionFormat } from "./predictions.js";
 import { createWriter, EXTENSION_OF, OUTPUT_FORMATS, type OutputFormat, type ParquetCompression } from "./writers.js";
 
 export interface JoinProgress {
@@ -114,28 +125,81 @@ function resolve(o: JoinOptions): Resolved {
 }
 
 export async function join(options: JoinOptions): Promise<JoinResult> {
+  const declared: Record<string, ColumnType> = { ...options.predictionTypes };
+  const widened: WidenToFloat64[] = [];
+  while (true) {
+    try {
+      return await joinOnce({ ...options, predictionTypes: declared }, widened);
+    } catch (err) {
+      const w = widenOf(err);
+      if (w === undefined || declared[w.column] !== undefined) throw err;
+      declared[w.column] = "float64";
+      widened.push(w);
+    }
+  }
+}
+
+/** The WidenToFloat64 behind an error (a failed write wraps what its body threw). */
+function widenOf(err: unknown): WidenToFloat64 | undefined {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof WidenToFloat64) return e;
+  }
+  return undefined;
+}
+
+async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]): Promise<JoinResult> {
   const r = resolve(options);
   const d = r.descriptor;
   const storage = r.storage;
+  if (!d.job && d.shards.length === 0) return joinNothing(r, options);
   const all = jobShards(d);
   const job = d.job!;
   const shards = shardsOfPart(all, r.part);
-  const outBase = storage.parse(job.outputLocation);
-  const outOf = (s: ShardEntry): Location => storage.child(outBase, outputNameFor(s.name));
+  const outOfName = new Map<string, Location>();
+  const outOf = (s: ShardEntry): Location => outOfName.get(s.name)!;
   const rowsTotal = shards.reduce((a, s) => a + s.rows, 0);
   const progress = (p: Omit<JoinProgress, "shardsTotal" | "rowsTotal">): void => options.onProgress?.({ ...p, shardsTotal: shards.length, rowsTotal });
 
-  // 1. every .out exists
+  // 0. the job completed, and can be read
+  if (job.status !== "Completed" && !r.allowMissing) {
+    const how =
+      job.status === "InProgress" || job.status === "Stopping"
+        ? `wait for it to end (btkit status --wait), then join the descriptor it prints`
+        : `transform its missing shards again with btkit submit --retry-failed, or join the shards it finished with --allow-missing`;
+    throw new BtkitError("JOIN_JOB_STATUS", `job ${job.name} is ${job.status}${job.failureReason ? ` (${job.failureReason})` : ""}: join reads only a Completed job's output; ${how}`, { job: job.name, expected: "Completed", got: job.status });
+  }
+  const layout = outputLayoutOf(job.request, d.modelInput.features.length);
+  if (isLayoutProblem(layout)) {
+    throw new BtkitError("JOIN_PARSE", `job ${job.name}'s .out lines cannot be read: ${layout.problem} (${layout.field})`, { job: job.name, field: layout.field });
+  }
+
+  // 1. every .out exists, in the output of the job that was given its shard, and is that job's
   const present: ShardEntry[] = [];
   const missing: string[] = [];
+  const stale: string[] = [];
   for (const s of shards) {
     options.signal?.throwIfAborted();
-    if (await storage.exists(outOf(s))) present.push(s);
-    else missing.push(s.name);
+    const producer = producerOf(job, s.name);
+    const loc = storage.child(storage.parse(producer.outputLocation), outputNameFor(s.name));
+    outOfName.set(s.name, loc);
+    const info = await storage.head(loc);
+    if (info === undefined) {
+      missing.push(s.name);
+      continue;
+    }
+    const foreign = foreignOutput(producer, info.lastModified);
+    if (foreign !== undefined) {
+      if (!r.allowMissing) {
+        throw new BtkitError("JOIN_PROVENANCE", `${formatLocation(loc)} is not the output of job ${producer.name} for shard ${s.name}: ${foreign}. Transform the shard again (btkit submit --retry-failed), or join without it with --allow-missing`, { shard: s.name, location: formatLocation(loc), job: producer.name, expected: producer.createdAt, got: info.lastModified?.toISOString() });
+      }
+      stale.push(s.name);
+      missing.push(s.name);
+      continue;
+    }
+    present.push(s);
   }
   if (missing.length > 0 && !r.allowMissing) {
-    const status = job.status !== "Completed" ? ` The job ${job.name} is ${job.status}${job.failureReason ? `: ${job.failureReason}` : ""}.` : "";
-    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${shards.length} shards have no .out under ${job.outputLocation}: ${listNames(missing)}.${status} Run btkit submit --retry-failed to transform them again, or join the rest with --allow-missing`, { shard: missing[0], location: job.outputLocation, missing, job: job.name });
+    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${shards.length} shards have no .out under ${job.outputLocation}: ${listNames(missing)}. Run btkit submit --retry-failed to transform them again, or join the rest with --allow-missing`, { shard: missing[0], location: job.outputLocation, missing, job: job.name });
   }
 
   // 2. every .out has exactly the shard's rows, before anything is written
@@ -157,20 +221,20 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
     .filter((c) => !keptNames.has(c.name));
   const aligner = createAligner({
     keep,
+    echo: hasEcho(layout) ? { layout, inputFields: d.modelInput.features.length } : undefined,
     features: options.withFeatures ? { contentType: d.modelInput.contentType, columns: featureColumns } : undefined,
     rowNumber: options.rowNumber,
     batchRows: options.batchRows,
     blankLines: r.blankLines,
     maxLineBytes: options.maxLineBytes,
     predictions: {
-      format: options.predictionFormat,
+      // the echo check hands on the prediction part of each line, in the job's Accept format
+      format: hasEcho(layout) && (options.predictionFormat ?? "auto") === "auto" ? (layout.kind === "csv-join" ? "csv" : "json") : options.predictionFormat,
       accept: job.accept,
       prefix: options.predictionPrefix,
       scalarName: options.predictionName,
       types: options.predictionTypes,
       widenToUtf8: options.widenToUtf8,
-      joinSource: joinSourceOf(job.request),
-      echoedFields: d.modelInput.features.length,
     },
   });
   const writer = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: aligner.schema });
@@ -232,6 +296,10 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
     crlf += st.crlfStripped;
   }
   const notes = [
+    ...widened.map((w) => ({ reason: `prediction column ${w.column} widened from int64 to float64 (the first float is on line ${w.line} of ${w.location}, shard ${w.shard})`, count: 1 })),
+    { reason: `job ${job.name} is ${job.status}: only its finished shards were joined (--allow-missing)`, count: job.status === "Completed" ? 0 : present.length },
+    { reason: "stale .out files written before their job was created, left out (--allow-missing)", count: stale.length },
+    { reason: "JoinSource=Input lines whose echoed input was checked against the shard line", count: aligner.echo?.checked ?? 0 },
     { reason: "blank .out lines skipped (--blank-lines skip)", count: blank },
     { reason: "CR before LF stripped from .out lines", count: crlf },
     { reason: "prediction values widened to utf8 (--widen-to-utf8)", count: aligner.parser.widened },
@@ -255,6 +323,41 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
     await storage.write(storage.child(outLoc, name), `${serializeDescriptor(descriptor)}\n`, { signal: options.signal });
   }
   progress({ phase: "done", shardsDone: inputs.length, rowsDone });
+  return { descriptor, results };
+}
+
+/**
+ * A preparation with no rows has no job (submit launches nothing for it): the joined table is
+ * empty, with the kept columns, so `prep | submit | join` over an empty input ends with exit 0.
+ */
+async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResult> {
+  const d = r.descriptor;
+  const storage = r.storage;
+  const schema = new Schema(d.schema.columns.filter((c) => c.roles.includes("keep")).map((c) => fieldOf(c.name, c.type)));
+  const writer = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: () => schema });
+  const outLoc = storage.parse(r.out);
+  const ext = EXTENSION_OF[r.format];
+  const target = r.partitioned ? storage.child(outLoc, `empty${ext}`) : r.part ? storage.child(outLoc, `part-${r.part.index}of${r.part.count}${ext}`) : outLoc;
+  const none = async function* (): AsyncGenerator<RecordBatch> {};
+  const w = await storage.write(target, writer(none()), { signal: options.signal });
+  const file = toUri(storage.parse(w.location));
+  const results: ResultsSection & Record<string, unknown> = {
+    location: r.partitioned ? withSlash(toUri(outLoc)) : file,
+    format: r.format,
+    partitioned: r.partitioned,
+    rows: 0,
+    rowsPerShard: {},
+    missing: [],
+    files: [file],
+    ...(r.part ? { part: r.part } : {}),
+    columns: schema.fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })),
+    notes: [{ reason: "the preparation has no rows: no job ran, the table is empty", count: 1 }],
+  };
+  const descriptor: Descriptor = { ...d, results };
+  if (r.partitioned) {
+    const name = r.part ? `btkit-part-${r.part.index}of${r.part.count}.json` : LAYOUT.descriptor;
+    await storage.write(storage.child(outLoc, name), `${serializeDescriptor(descriptor)}\n`, { signal: options.signal });
+  }
   return { descriptor, results };
 }
 
@@ -308,10 +411,6 @@ async function arrayTotal(storage: Storage, loc: Location): Promise<number | und
   }
 }
 
-function joinSourceOf(request: Record<string, unknown>): "none" | "input" {
-  const dp = request.DataProcessing as { JoinSource?: unknown } | undefined;
-  return dp?.JoinSource === "Input" ? "input" : "none";
-}
 
 function listNames(names: string[]): string {
   return names.length <= 10 ? names.join(", ") : `${names.slice(0, 10).join(", ")} and ${names.length - 10} more`;

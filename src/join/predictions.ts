@@ -98,6 +98,27 @@ export interface BatchSource {
   location: string;
 }
 
+/**
+ * Thrown when a prediction column inferred int64 from the first batch meets a float later
+ * (regression models print `2`, then `2.5`). Every value taken before is a safe integer, exact in
+ * float64, so the join starts again with the column declared float64 (join.ts; counted in the
+ * results' notes) instead of failing. Not a BtkitError: it never leaves join().
+ */
+export class WidenToFloat64 extends Error {
+  readonly column: string;
+  readonly shard: string;
+  readonly location: string;
+  readonly line: number;
+
+  constructor(column: string, shard: string, location: string, line: number) {
+    super(`prediction column ${column} is int64 from the first batch, but line ${line} of ${location} (shard ${shard}) holds a float`);
+    this.column = column;
+    this.shard = shard;
+    this.location = location;
+    this.line = line;
+  }
+}
+
 export class PredictionParser {
   readonly options: ResolvedPredictionParserOptions;
   #format: Exclude<PredictionFormat, "auto"> | undefined;
@@ -209,6 +230,10 @@ export class PredictionParser {
       return;
     }
     const line = batch.lineNumber(i);
+    if (col.type === "int64" && typeof v === "number" && this.options.types[col.name] === undefined) {
+      // every int64 value taken so far is a safe integer (values.ts), so exact in float64
+      throw new WidenToFloat64(col.name, src.shard, src.location, line);
+    }
     throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}): column ${col.name} is ${col.type} (from the first batch), got ${typeOfValue(v)} ${excerpt(JSON.stringify(v) ?? String(v))}; declare it with --prediction-type ${col.name}=TYPE${col.type !== "utf8" ? "" : " or use --widen-to-utf8"}`, { shard: src.shard, location: src.location, line, column: col.name, expected: col.type, got: typeOfValue(v) });
   }
 

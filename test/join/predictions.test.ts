@@ -1,7 +1,7 @@
 import { makeVector, type Data } from "apache-arrow";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PredictionParser, type PredictionParserOptions } from "../../src/join/index.js";
+import { PredictionParser, WidenToFloat64, type PredictionParserOptions } from "../../src/join/index.js";
 import { BtkitError } from "../../src/errors.js";
 
 const SRC = { shard: "part-00003.csv", location: "file:///o/part-00003.csv.out" };
@@ -68,12 +68,25 @@ describe("PredictionParser", () => {
     );
   });
 
-  it("int64 widens to float64 inside the first batch; a float after it is a conflict naming shard, line, column", () => {
+  it("int64 widens to float64 inside the first batch; a float after it asks join to start again with float64; text after it is a conflict", () => {
     expect(run({ format: "json" }, ['{"s":1}', '{"s":1.5}'])).toEqual({ "pred_s:float64": [1, 1.5] });
     expect(run({ format: "json" }, ['{"s":1}', '{"s":2}'], ['{"s":3}'])).toEqual({ "pred_s:int64": [1n, 2n, 3n] });
-    const err = fails({ format: "json" }, ['{"s":1}', '{"s":2}'], ['{"s":3}', '{"s":3.5}']);
+    const p = new PredictionParser({ format: "json" });
+    p.parse(batch(['{"s":1}', '{"s":2}']), SRC);
+    let widen: unknown;
+    try {
+      p.parse(batch(['{"s":3}', '{"s":3.5}'], 3), SRC);
+    } catch (err) {
+      widen = err;
+    }
+    expect(widen).toBeInstanceOf(WidenToFloat64);
+    expect(widen).toMatchObject({ column: "pred_s", shard: "part-00003.csv", line: 4 });
+    // a declared int64 is the user's word: a float is a conflict
+    const declared = fails({ format: "json", types: { pred_s: "int64" } }, ['{"s":1}'], ['{"s":3.5}']);
+    expect(declared.code).toBe("JOIN_TYPE_CONFLICT");
+    const err = fails({ format: "json" }, ['{"s":1}', '{"s":2}'], ['{"s":3}', '{"s":"x"}']);
     expect(err.code).toBe("JOIN_TYPE_CONFLICT");
-    expect(err.context).toMatchObject({ shard: "part-00003.csv", line: 4, column: "pred_s", expected: "int64", got: "float64" });
+    expect(err.context).toMatchObject({ shard: "part-00003.csv", line: 4, column: "pred_s", expected: "int64", got: "utf8" });
     expect(err.message).toContain("--prediction-type pred_s=TYPE");
   });
 

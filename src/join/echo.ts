@@ -1,0 +1,168 @@
+/**
+ * The echo check of JoinSource=Input outputs: each .out line carries the input record it belongs
+ * to (protocol/data-processing.ts says where, from the job's DataProcessing), so join compares
+ * that echo with the shard's own line before it trusts the prediction beside it. A line that
+ * echoes another record (out of order, a stale shard next to an old .out, a hand-edited file) is
+ * JOIN_ECHO_MISMATCH naming shard, line, expected and found; pairing by position alone would give
+ * row 101 the prediction made for row 102.
+ *
+ * Comparison is by value, not by bytes: CSV fields after unquoting (the service may quote a field
+ * that did not need it, or drop quotes that were not needed), JSON values with key order ignored.
+ * What remains of each line after the echo is taken away is the prediction, handed on as a line
+ * of its own (CSV fields, or the JSON text of SageMakerOutput) to the prediction parser.
+ */
+import { BtkitError } from "../errors.js";
+import { csvJoinSources, type CsvSource, type OutputLayout } from "../protocol/data-processing.js";
+import type { SliceEnd } from "../protocol/jsonpath.js";
+import { csvField, splitCsvLine } from "./csv-fields.js";
+import type { LineBatch } from "./lines.js";
+import type { BatchSource } from "./predictions.js";
+import { excerpt } from "./values.js";
+
+/** Layouts whose lines carry an echo of the input. */
+export type EchoLayout = Extract<OutputLayout, { kind: "csv-join" | "json-join" }>;
+
+export function hasEcho(layout: OutputLayout): layout is EchoLayout {
+  return layout.kind === "csv-join" || layout.kind === "json-join";
+}
+
+export class EchoSplitter {
+  readonly #layout: EchoLayout;
+  readonly #inputFields: number;
+  /** the field sources of the current shard's CSV lines, fixed by its first line */
+  #sources: CsvSource[] | undefined;
+  /** the shard line number of the line being checked */
+  #inputNo = 0;
+  /** lines whose echo was compared */
+  checked = 0;
+
+  constructor(layout: EchoLayout, inputFields: number) {
+    this.#layout = layout;
+    this.#inputFields = inputFields;
+  }
+
+  /** Call before the first batch of each shard: the model's output width is found again per file. */
+  startShard(): void {
+    this.#sources = undefined;
+  }
+
+  /** Checks each .out line's echo against the shard line and returns the prediction parts as lines. */
+  split(out: LineBatch, input: LineBatch, src: BatchSource, shardLocation: string): LineBatch {
+    const n = out.lines.length;
+    const lines = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      this.#inputNo = input.lineNumber(i);
+      lines[i] = this.#layout.kind === "csv-join" ? this.#csv(out.lines[i]!, input.lines[i]!, out.lineNumber(i), src, shardLocation) : this.#json(out.lines[i]!, input.lines[i]!, out.lineNumber(i), src, shardLocation);
+      this.checked++;
+    }
+    return { lines, lineNumber: out.lineNumber };
+  }
+
+  #csv(line: string, inputLine: string, no: number, src: BatchSource, shardLocation: string): string {
+    const fields = splitCsvLine(line);
+    if (fields === undefined) parseError(src, no, `is not valid CSV (a quote is unbalanced or misplaced): ${excerpt(line)}`);
+    const inputs = splitCsvLine(inputLine);
+    if (inputs === undefined) parseError(src, no, `belongs to a shard line that is not valid CSV (${shardLocation}): ${excerpt(inputLine)}`);
+    const layout = this.#layout as Extract<EchoLayout, { kind: "csv-join" }>;
+    this.#sources ??= this.#resolve(layout, fields, inputs, line, inputLine, no, src, shardLocation);
+    const sources = this.#sources;
+    if (fields.length !== sources.length) {
+      parseError(src, no, `has ${fields.length} fields, but line 1 of the file had ${sources.length} (JoinSource=Input with OutputFilter ${layout.filter}): ${excerpt(line)}`);
+    }
+    const preds: string[] = [];
+    for (let p = 0; p < sources.length; p++) {
+      const s = sources[p]!;
+      if (s.from === "output") preds.push(fields[p]!);
+      else if (fields[p] !== inputs[s.index]) {
+        echoError(src, no, this.#inputNo, shardLocation, `field ${p + 1} echoes input field ${s.index + 1} as ${JSON.stringify(excerpt(fields[p]!))}, but the shard line holds ${JSON.stringify(excerpt(inputs[s.index] ?? ""))}`, inputLine, line);
+      }
+    }
+    return preds.map(csvField).join(",");
+  }
+
+  /**
+   * The field sources of a file, from its first line: the model's output width m is not known in
+   * advance, nor whether the service's slice end is inclusive (the documentation's reading) or
+   * exclusive (standard JSONPath): the first (m, slice end) whose filtered width is the line's and
+   * whose echoed fields equal the shard line's is the reading. None fitting is an echo mismatch.
+   */
+  #resolve(layout: Extract<EchoLayout, { kind: "csv-join" }>, fields: string[], inputs: string[], line: string, inputLine: string, no: number, src: BatchSource, shardLocation: string): CsvSource[] {
+    const k = this.#inputFields;
+    let widthFits = false;
+    for (let m = 1; m <= fields.length + k + 1; m++) {
+      for (const end of ["inclusive", "exclusive"] as SliceEnd[]) {
+        const sources = csvJoinSources(layout.select, k, m, end);
+        if (sources === undefined || sources.length !== fields.length) continue;
+        widthFits = true;
+        if (sources.every((s, p) => s.from === "output" || fields[p] === inputs[s.index])) return sources;
+      }
+    }
+    if (!widthFits) {
+      parseError(src, no, `has ${fields.length} fields, which no output width fits: JoinSource=Input joins the shard's ${k} input fields with the model's output, then OutputFilter ${layout.filter} selects: ${excerpt(line)}`);
+    }
+    echoError(src, no, this.#inputNo, shardLocation, `its echoed input fields differ from the shard line`, inputLine, line);
+  }
+
+  #json(line: string, inputLine: string, no: number, src: BatchSource, shardLocation: string): string {
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (err) {
+      parseError(src, no, `is not valid JSON (${(err as Error).message}): ${excerpt(line)}`);
+    }
+    if (!isObject(v) || !("SageMakerOutput" in v)) parseError(src, no, `has no SageMakerOutput, which JoinSource=Input output holds: ${excerpt(line)}`);
+    let input: unknown;
+    try {
+      input = JSON.parse(inputLine);
+    } catch {
+      parseError(src, no, `belongs to a shard line that is not valid JSON (${shardLocation}): ${excerpt(inputLine)}`);
+    }
+    const layout = this.#layout as Extract<EchoLayout, { kind: "json-join" }>;
+    if ("SageMakerInput" in v && !(isObject(input) && "SageMakerInput" in input)) {
+      // a non-object input is echoed whole under SageMakerInput
+      if (!sameJson(v.SageMakerInput, input)) echoError(src, no, this.#inputNo, shardLocation, "SageMakerInput differs from the shard line", inputLine, line);
+    } else {
+      if (!isObject(input)) parseError(src, no, `belongs to a shard line that is not a JSON object (${shardLocation}): ${excerpt(inputLine)}`);
+      let echoed = 0;
+      for (const key of Object.keys(v)) {
+        if (key === "SageMakerOutput") continue;
+        echoed++;
+        if (!(key in input)) echoError(src, no, this.#inputNo, shardLocation, `key ${JSON.stringify(key)} is not in the shard line`, inputLine, line);
+        if (!sameJson(v[key], input[key])) echoError(src, no, this.#inputNo, shardLocation, `key ${JSON.stringify(key)} echoes ${excerpt(JSON.stringify(v[key]))}, but the shard line holds ${excerpt(JSON.stringify(input[key]))}`, inputLine, line);
+      }
+      const want = layout.keys === "all" ? Object.keys(input).filter((key) => key !== "SageMakerOutput").length : layout.keys.filter((key) => key in input).length;
+      if (echoed !== want) echoError(src, no, this.#inputNo, shardLocation, `it echoes ${echoed} input keys, the shard line has ${want}${layout.keys === "all" ? "" : ` of those OutputFilter ${layout.filter} names`}`, inputLine, line);
+    }
+    return JSON.stringify(v.SageMakerOutput);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Deep equality of parsed JSON values, key order ignored. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((x, i) => sameJson(x, b[i]));
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => k in b && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+function parseError(src: BatchSource, line: number, what: string): never {
+  throw new BtkitError("JOIN_PARSE", `line ${line} of ${src.location} (shard ${src.shard}) ${what}`, { shard: src.shard, location: src.location, line });
+}
+
+function echoError(src: BatchSource, line: number, inputLine: number, shardLocation: string, what: string, expected: string, found: string): never {
+  throw new BtkitError(
+    "JOIN_ECHO_MISMATCH",
+    `line ${line} of ${src.location} (shard ${src.shard}) does not echo line ${inputLine} of ${shardLocation}: ${what}; expected ${JSON.stringify(excerpt(expected))}, found ${JSON.stringify(excerpt(found))}. Its prediction belongs to another row: the .out is out of order, or was written for other shard contents`,
+    { shard: src.shard, location: src.location, line, expected: excerpt(expected), got: excerpt(found) },
+  );
+}

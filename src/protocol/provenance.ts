@@ -1,0 +1,46 @@
+/**
+ * Which job of a descriptor wrote a shard's .out, and what that .out must look like to be that
+ * job's: under the job's own S3OutputPath, and written no earlier than the job's CreationTime. A
+ * count is not an identity: an .out of the same length left by another job must not be joined.
+ *
+ * The jobs of a descriptor are its current `job` and the earlier ones in `job.history` (a
+ * `--retry-failed` job covers only the shards listed in its `shards`; any other job covers all).
+ */
+import type { JobRecord, JobSection } from "./descriptor.js";
+
+/**
+ * The job that produced (or was to produce) a shard's .out: the current job when it was given the
+ * shard, else the latest earlier job that was, after the last job that covered every shard. So a
+ * retry's untouched shards come from the job it retried, and a fresh job (`submit --new`) never
+ * borrows an earlier job's output. A hand-edited chain that names the shard nowhere gives the
+ * current job.
+ */
+export function producerOf(job: JobSection, shard: string): JobRecord {
+  const chain: JobRecord[] = [...(job.history ?? []), job];
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const rec = chain[i]!;
+    if (rec.shards === undefined || rec.shards.includes(shard)) return rec;
+  }
+  return job;
+}
+
+/**
+ * The earliest time an .out of this job may carry: its CreationTime floored to the whole second,
+ * since S3 reports LastModified in whole seconds (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html).
+ * Undefined when the descriptor does not record when the job was created.
+ */
+export function writtenNotBefore(rec: JobRecord): Date | undefined {
+  if (rec.createdAt === undefined) return undefined;
+  const t = Date.parse(rec.createdAt);
+  return Number.isNaN(t) ? undefined : new Date(Math.floor(t / 1000) * 1000);
+}
+
+/** Why an .out is not the job's own (undefined when it is). */
+export function foreignOutput(rec: JobRecord, lastModified: Date | undefined): string | undefined {
+  const since = writtenNotBefore(rec);
+  if (since === undefined || lastModified === undefined) return undefined;
+  if (lastModified.getTime() < since.getTime()) {
+    return `it was written at ${lastModified.toISOString()}, before job ${rec.name} was created (${rec.createdAt}): it is another job's output`;
+  }
+  return undefined;
+}
