@@ -9,8 +9,12 @@ import { createHash } from "node:crypto";
 import { BtkitError } from "../errors.js";
 import type { Descriptor, JobSection } from "../protocol/descriptor.js";
 import { outputNameFor } from "../protocol/layout.js";
+import { DEFAULT_PREDICTION_NAME, DEFAULT_PREDICTION_PREFIX } from "../protocol/layout.js";
 import {
   buildTransformJobRequest,
+  describeTransformJob,
+  stripUndefined,
+  type RetryOverrides,
   createLogTailer,
   defaultOutputUri,
   ensureModel,
@@ -91,11 +95,18 @@ export const DEFAULT_DEPS: JobCommandDeps = {
   backend: async (ctx, args, hint) => {
     if (args.flags.local !== true && args.flags.state === undefined) return awsBackend(ctx, hint.job);
     const local = await import("./local-emulator.js");
-    const state = args.flags.state === undefined ? local.defaultStateDir(ctx, hint.outputLocation ?? hint.job?.outputLocation ?? ".") : ctx.storage().parse(String(args.flags.state));
+    const state = args.flags.state === undefined ? local.defaultStateDir(ctx, hint.outputLocation ?? (hint.job ? outputFolderOf(hint.job) : ".")) : ctx.storage().parse(String(args.flags.state));
     if (typeof state !== "string" && state.kind !== "local") throw new BtkitError("USAGE_BAD_VALUE", "--state must be a local folder", { option: "--state" });
     return local.startLocalBackend(ctx, typeof state === "string" ? state : state.path);
   },
 };
+
+/** The folder that holds a job's output: output/ for a job writing to its own default prefix output/<name>. */
+function outputFolderOf(job: JobSection): string {
+  const own = `/${job.name}`;
+  const out = job.outputLocation.replace(/\/$/, "");
+  return out.endsWith(own) ? out.slice(0, -own.length) : out;
+}
 
 const G_REQ = "Request";
 const G_MODEL = "Model";
@@ -130,7 +141,8 @@ const FLAGS = {
   strategy: { type: "string", value: "S", choices: ["MultiRecord", "SingleRecord"], default: "MultiRecord", help: "BatchStrategy", group: G_REQ },
   "max-payload-mb": { type: "int", value: "MB", help: "MaxPayloadInMB (0-100); default: unset when the largest record fits 6 MB, else the size it needs", group: G_REQ },
   concurrency: { type: "int", value: "N", help: "MaxConcurrentTransforms per instance; default: unset (the container decides, else 1)", group: G_REQ },
-  output: { type: "string", value: "URI", help: "S3OutputPath; default: output/ beside the manifest", group: G_OUT },
+  output: { type: "string", value: "URI", help: "S3OutputPath; default: output/<job name> beside the manifest, one prefix per job", group: G_OUT },
+  "overwrite-output": { type: "boolean", help: "launch even when --output holds .out files of another job (they are not deleted; join refuses any written before this job)", group: G_OUT },
   accept: { type: "string", value: "MIME", help: "TransformOutput.Accept; default: the descriptor's content type", group: G_REQ },
   "input-filter": { type: "string", value: "JSONPATH", help: "DataProcessing.InputFilter", group: G_REQ },
   "output-filter": { type: "string", value: "JSONPATH", help: "DataProcessing.OutputFilter", group: G_REQ },
@@ -146,7 +158,9 @@ const FLAGS = {
   new: { type: "boolean", help: "launch a fresh job even when this request ran before", group: G_REQ },
   "dry-run": { type: "boolean", help: "print the request as JSON for aws sagemaker create-transform-job --cli-input-json; call nothing", group: G_REQ },
   "expected-seconds-per-shard": { type: "number", value: "SECONDS", min: 0, help: "with --dry-run: estimate instance-seconds and cost", group: G_REQ },
-  "retry-failed": { type: "boolean", help: "relaunch only the shards of the descriptor's job that have no .out, into the same output", group: G_REQ },
+  "retry-failed": { type: "boolean", help: "relaunch only the shards of the descriptor's job that have no .out (or a stale one), into the same output; model, instance, batching, --env and --tag flags apply to the retry job", group: G_REQ },
+  "prediction-name": { type: "string", value: "NAME", help: "the column join gives a scalar prediction (recorded for join); default: prediction", group: G_REQ },
+  "prediction-prefix": { type: "string", value: "TEXT", help: "the prefix join gives object-key and index prediction columns (recorded for join); default: pred_", group: G_REQ },
   ...LOCAL_FLAGS,
   "model-command": { type: "string", value: "CMD", help: "with --local: the model is this command, started with `serve` (port from SAGEMAKER_BIND_TO_PORT)", group: G_LOCAL },
   "model-url": { type: "string", value: "URL", help: "with --local: the model is already served at this URL", group: G_LOCAL },
@@ -310,6 +324,14 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       }
       const model = str(args, "model") ?? (image !== undefined ? derivedModelName(image, modelData, role) : undefined);
       const retry = args.flags["retry-failed"] === true;
+      if (!retry && input.shards.length === 0) {
+        // nothing pointless is launched: no job, no model; join then writes an empty table
+        ctx.log("nothing to transform: the preparation has no rows; no job launched, no model created");
+        await ctx.emitDescriptor(input);
+        return 0;
+      }
+      if (retry) refuseRetryChanges(args);
+      const naming = predictionNaming(args, input);
       const outputHint = retry ? input.job?.outputLocation : (str(args, "output") ?? defaultOutputUri(input));
       const backend = dryRun ? undefined : await deps.backend(ctx, args, { job: retry ? input.job : undefined, outputLocation: outputHint });
       try {
@@ -332,7 +354,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           shards = missing.map((s) => s.name);
           const manifest = dryRun ? `${input.manifest.location.replace(/[^/]*$/, "")}manifest-retry-${(input.job.history?.length ?? 0) + 1}.json` : await writeRetryManifest(input, missing, ctx.storage());
           ctx.log(`retrying ${missing.length} shard(s) without output: ${shards.join(", ")} (manifest ${manifest})`);
-          request = retryRequest(input, manifest, { namePrefix: str(args, "name-prefix"), allowFileUris: allowFile });
+          request = retryRequest(input, manifest, { namePrefix: str(args, "name-prefix"), allowFileUris: allowFile, overrides: retryOverrides(args, model, image !== undefined) });
           history = historyWith(input);
         } else {
           request = buildTransformJobRequest(input, requestOptions(args, model, allowFile));
@@ -350,13 +372,14 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           return 0;
         }
         const be = backend!;
-        if (image !== undefined && !retry) {
+        if (image !== undefined) {
           const { created } = await ensureModel({ name: model!, image, modelDataUrl: modelData, role }, { client: be.sagemaker });
           ctx.log(created ? `created model ${model}` : `model ${model} exists with the same settings`);
         }
+        if (!retry && args.given.has("output") && args.flags["overwrite-output"] !== true) await refuseForeignOutput(ctx, request, be);
         const result = await submitTransformJob(request, { client: be.sagemaker });
         ctx.log(result.attached ? `attached to existing job ${result.name} (${result.description.TransformJobStatus}); nothing launched` : `launched job ${result.name}`);
-        const record = jobRecord(request, result.description, { backend: be.kind, endpoint: be.kind === "emulator" ? be.endpoint : undefined, region: be.region, shards });
+        const record = { ...jobRecord(request, result.description, { backend: be.kind, endpoint: be.kind === "emulator" ? be.endpoint : undefined, region: be.region, shards }), ...naming };
         if (!retry && input.job) {
           // the same job again keeps its history; another job for the same data records the earlier ones
           history = input.job.name === result.name ? input.job.history : historyWith(input).filter((h) => h.name !== result.name);
@@ -368,6 +391,84 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       }
     },
   };
+}
+
+/** Flags that would make a retry job's .out files read unlike the retried job's: refused with --retry-failed. */
+const RETRY_FIXED = ["output", "overwrite-output", "accept", "input-filter", "output-filter", "join-source"] as const;
+
+function refuseRetryChanges(args: ParsedArgs): void {
+  const fixed = RETRY_FIXED.filter((f) => args.given.has(f));
+  if (fixed.length > 0) {
+    throw new BtkitError(
+      "USAGE_BAD_VALUE",
+      `--retry-failed reuses the retried job's output location, Accept and DataProcessing, so that every shard's .out reads alike; ${fixed.map((f) => `--${f}`).join(", ")} cannot change them. Leave ${fixed.length === 1 ? "it" : "them"} out, or run a fresh job for every shard with btkit submit --new`,
+      { option: `--${fixed[0]}` },
+    );
+  }
+}
+
+/** What a retry job changes from the retried one: the model, instances, batching, environment and tags given now. */
+function retryOverrides(args: ParsedArgs, model: string | undefined, modelGiven: boolean): RetryOverrides {
+  const o = requestOptions(args, model, false);
+  const given = (f: string): boolean => args.given.has(f);
+  return {
+    model: given("model") || modelGiven ? o.model : undefined,
+    instanceType: given("instance-type") ? o.instanceType : undefined,
+    instanceCount: given("instance-count") ? o.instanceCount : undefined,
+    strategy: given("strategy") ? o.strategy : undefined,
+    maxPayloadMb: o.maxPayloadMb,
+    concurrency: o.concurrency,
+    environment: o.environment,
+    tags: o.tags,
+    outputKmsKey: o.outputKmsKey,
+    volumeKmsKey: o.volumeKmsKey,
+    invocationTimeoutSeconds: o.invocationTimeoutSeconds,
+    invocationRetries: o.invocationRetries,
+    jobName: o.jobName,
+    nameSalt: o.nameSalt,
+  };
+}
+
+/**
+ * The prediction column names join will use (recorded in the job section), refused when a kept
+ * column may carry the same name: a scalar prediction is named `predictionName`, object keys and
+ * indexes get `predictionPrefix`. Refused here, before the job, not by join after it.
+ */
+function predictionNaming(args: ParsedArgs, d: Descriptor): { predictionName?: string; predictionPrefix?: string } {
+  const name = str(args, "prediction-name") ?? d.job?.predictionName;
+  const prefix = str(args, "prediction-prefix") ?? d.job?.predictionPrefix;
+  const kept = d.schema.columns.filter((c) => c.roles.includes("keep")).map((c) => c.name);
+  const scalar = name ?? DEFAULT_PREDICTION_NAME;
+  const pre = prefix ?? DEFAULT_PREDICTION_PREFIX;
+  if (scalar.length === 0) throw new BtkitError("USAGE_BAD_VALUE", "--prediction-name must not be empty", { option: "--prediction-name" });
+  if (kept.includes(scalar)) {
+    throw new BtkitError("SUBMIT_INVALID_REQUEST", `the kept column ${JSON.stringify(scalar)} has the name join gives a scalar prediction: choose another with --prediction-name (recorded for join)`, { column: scalar, option: "--prediction-name" });
+  }
+  const clash = kept.find((c) => c.startsWith(pre));
+  if (clash !== undefined) {
+    throw new BtkitError("SUBMIT_INVALID_REQUEST", `the kept column ${JSON.stringify(clash)} starts with ${JSON.stringify(pre)}, the prefix join gives object-key and index predictions, so a prediction may take its name: choose another with --prediction-prefix (recorded for join)`, { column: clash, option: "--prediction-prefix" });
+  }
+  return stripUndefined({ predictionName: name, predictionPrefix: prefix });
+}
+
+/**
+ * An explicit --output that already holds .out files is another job's output unless this job
+ * exists (a rerun attaches): a failed shard would then be joined with another job's prediction.
+ */
+async function refuseForeignOutput(ctx: CliContext, request: CreateTransformJobRequest, be: Backend): Promise<void> {
+  const output = request.TransformOutput!.S3OutputPath!;
+  const found: string[] = [];
+  for await (const o of ctx.storage().list(output.endsWith("/") ? output : `${output}/`)) {
+    if (o.relative.endsWith(".out")) found.push(o.relative);
+    if (found.length >= 3) break;
+  }
+  if (found.length === 0) return;
+  if (await describeTransformJob(request.TransformJobName!, be.sagemaker)) return;
+  throw new BtkitError(
+    "SUBMIT_OUTPUT_CONFLICT",
+    `--output ${output} already holds .out files of another job (${found.join(", ")}${found.length >= 3 ? ", ..." : ""}): a shard this job fails would be joined with another job's prediction. Leave --output out (each job then writes to output/<job name>), give an empty location, or pass --overwrite-output (join still refuses any .out written before this job)`,
+    { location: output, option: "--overwrite-output", job: request.TransformJobName },
+  );
 }
 
 export const submitCommand = createSubmitCommand();

@@ -72,9 +72,9 @@ export interface JoinOptions {
   blankLines?: BlankLinePolicy;
   /** "auto" (default: the job's Accept, else the first line), "json", "csv" or "text" */
   predictionFormat?: PredictionFormat;
-  /** prefix of object-key and index prediction columns; default "pred_" */
+  /** prefix of object-key and index prediction columns; default what submit recorded (job.predictionPrefix), else "pred_" */
   predictionPrefix?: string;
-  /** name of a scalar prediction column; default "prediction" */
+  /** name of a scalar prediction column; default what submit recorded (job.predictionName), else "prediction" */
   predictionName?: string;
   /** declared prediction column types; default none (inferred from the first batch) */
   predictionTypes?: Record<string, ColumnType>;
@@ -187,7 +187,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
       missing.push(s.name);
       continue;
     }
-    const foreign = foreignOutput(producer, info.lastModified);
+    const foreign = foreignOutput(producer, info.lastModified, loc.kind === "s3" ? "second" : "fine");
     if (foreign !== undefined) {
       if (!r.allowMissing) {
         throw new BtkitError("JOIN_PROVENANCE", `${formatLocation(loc)} is not the output of job ${producer.name} for shard ${s.name}: ${foreign}. Transform the shard again (btkit submit --retry-failed), or join without it with --allow-missing`, { shard: s.name, location: formatLocation(loc), job: producer.name, expected: producer.createdAt, got: info.lastModified?.toISOString() });
@@ -231,8 +231,8 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
       // the echo check hands on the prediction part of each line, in the job's Accept format
       format: hasEcho(layout) && (options.predictionFormat ?? "auto") === "auto" ? (layout.kind === "csv-join" ? "csv" : "json") : options.predictionFormat,
       accept: job.accept,
-      prefix: options.predictionPrefix,
-      scalarName: options.predictionName,
+      prefix: options.predictionPrefix ?? job.predictionPrefix,
+      scalarName: options.predictionName ?? job.predictionName,
       types: options.predictionTypes,
       widenToUtf8: options.widenToUtf8,
     },

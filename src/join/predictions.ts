@@ -23,6 +23,7 @@
 import type { Data, Field } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import type { ColumnType } from "../protocol/descriptor.js";
+import { DEFAULT_PREDICTION_NAME, DEFAULT_PREDICTION_PREFIX } from "../protocol/layout.js";
 import { accumulatorFor, fieldOf } from "./columns.js";
 import { splitCsvLine } from "./csv-fields.js";
 import { FlatObjectReader } from "./fast-json.js";
@@ -74,8 +75,8 @@ export function resolvePredictionParserOptions(o: PredictionParserOptions = {}):
   return {
     format,
     accept: o.accept,
-    prefix: o.prefix ?? "pred_",
-    scalarName: o.scalarName ?? "prediction",
+    prefix: o.prefix ?? DEFAULT_PREDICTION_PREFIX,
+    scalarName: o.scalarName ?? DEFAULT_PREDICTION_NAME,
     types: { ...(o.types ?? {}) },
     widenToUtf8: o.widenToUtf8 ?? false,
     joinSource: o.joinSource ?? "none",

@@ -132,6 +132,10 @@ export interface JobRecord {
   instanceSeconds?: number;
   /** the shards this job was given (all of them unless it retried some) */
   shards?: string[];
+  /** the column join gives a scalar prediction (submit --prediction-name); default "prediction" */
+  predictionName?: string;
+  /** the prefix join gives object-key and index predictions (submit --prediction-prefix); default "pred_" */
+  predictionPrefix?: string;
 }
 
 export interface JobSection extends JobRecord {
@@ -220,6 +224,8 @@ const jobFields = {
   endedAt: optional(isoTime),
   instanceSeconds: optional(int),
   shards: optional(arrayOf(nonEmptyStr)),
+  predictionName: optional(nonEmptyStr),
+  predictionPrefix: optional(str),
 };
 const checkJobRecord: Checker<JobRecord> = object(jobFields);
 const checkJob: Checker<JobSection> = object({ ...jobFields, history: optional(arrayOf(checkJobRecord)) });

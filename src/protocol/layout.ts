@@ -41,6 +41,14 @@ export function outputNameFor(shardName: string): string {
 }
 
 /**
+ * The names join gives prediction columns unless told otherwise: a scalar prediction is
+ * DEFAULT_PREDICTION_NAME; object keys and array indexes get DEFAULT_PREDICTION_PREFIX. submit
+ * checks them (or the names it is given, recorded in the job section) against the kept columns.
+ */
+export const DEFAULT_PREDICTION_NAME = "prediction";
+export const DEFAULT_PREDICTION_PREFIX = "pred_";
+
+/**
  * Sidecars are Arrow IPC stream files, one per shard, line-aligned with it: row k of the sidecar
  * is line k of the shard. They hold the keep columns (in schema order) and ROW_COLUMN, the global
  * 0-based row number (Int64).

@@ -24,20 +24,31 @@ export function producerOf(job: JobSection, shard: string): JobRecord {
   return job;
 }
 
+/** How precise an .out's time is: S3 LastModified is whole seconds; a file's mtime is finer. */
+export type TimePrecision = "second" | "fine";
+
 /**
- * The earliest time an .out of this job may carry: its CreationTime floored to the whole second,
- * since S3 reports LastModified in whole seconds (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html).
- * Undefined when the descriptor does not record when the job was created.
+ * A local file's mtime comes from the kernel's coarse clock, which may lag the wall clock that
+ * stamped the job's CreationTime by a clock tick (up to 10 ms); 50 ms of slack covers it.
  */
-export function writtenNotBefore(rec: JobRecord): Date | undefined {
+const FINE_SLACK_MS = 50;
+
+/**
+ * The earliest time an .out of this job may carry: its CreationTime floored to the whole second
+ * for S3, whose LastModified has whole seconds
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html), or less FINE_SLACK_MS for a
+ * local file. Undefined when the descriptor does not record when the job was created.
+ */
+export function writtenNotBefore(rec: JobRecord, precision: TimePrecision): Date | undefined {
   if (rec.createdAt === undefined) return undefined;
   const t = Date.parse(rec.createdAt);
-  return Number.isNaN(t) ? undefined : new Date(Math.floor(t / 1000) * 1000);
+  if (Number.isNaN(t)) return undefined;
+  return new Date(precision === "second" ? Math.floor(t / 1000) * 1000 : t - FINE_SLACK_MS);
 }
 
-/** Why an .out is not the job's own (undefined when it is). */
-export function foreignOutput(rec: JobRecord, lastModified: Date | undefined): string | undefined {
-  const since = writtenNotBefore(rec);
+/** Why an .out is not the job's own (undefined when it is, or when the times are not known). */
+export function foreignOutput(rec: JobRecord, lastModified: Date | undefined, precision: TimePrecision): string | undefined {
+  const since = writtenNotBefore(rec, precision);
   if (since === undefined || lastModified === undefined) return undefined;
   if (lastModified.getTime() < since.getTime()) {
     return `it was written at ${lastModified.toISOString()}, before job ${rec.name} was created (${rec.createdAt}): it is another job's output`;

@@ -3,7 +3,7 @@
  * The SageMaker and CloudWatch Logs clients are always injected, so the same code drives AWS or
  * the emulator.
  */
-export { buildTransformJobRequest, requestWarnings, jobNameFor, defaultOutputUri, canonicalJson, DEFAULT_INSTANCE_TYPE, DEFAULT_NAME_PREFIX, type TransformRequestOptions } from "./request.js";
+export { buildTransformJobRequest, checkJoinable, requestWarnings, jobNameFor, defaultOutputUri, jobOutputUri, canonicalJson, stripUndefined, DEFAULT_INSTANCE_TYPE, DEFAULT_NAME_PREFIX, type TransformRequestOptions } from "./request.js";
 export { validateTransformJobRequest, JOB_NAME_RE, MODEL_NAME_RE, MAX_PAYLOAD_MB, type ConstraintOptions } from "./constraints.js";
 export {
   submitTransformJob,
@@ -21,4 +21,4 @@ export { waitForTransformJob, presentOutputs, type WaitEvent, type WaitOptions }
 export { createLogTailer, TRANSFORM_LOG_GROUP, type LogEvent, type LogTailer, type LogsLike } from "./logs.js";
 export { instanceSeconds, estimateCost, estimateInstanceSeconds, formatCost, PRICE_TABLE, type CostEstimate } from "./cost.js";
 export { jobRecord, updateJobSection, type RecordContext } from "./record.js";
-export { missingShards, writeRetryManifest, retryRequest, manifestText, historyWith } from "./retry.js";
+export { missingShards, writeRetryManifest, retryRequest, manifestText, historyWith, type RetryOverrides } from "./retry.js";

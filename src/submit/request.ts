@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { BatchStrategy, CreateTransformJobRequest, JoinSource } from "@aws-sdk/client-sagemaker";
 import { BtkitError } from "../errors.js";
 import type { Descriptor } from "../protocol/descriptor.js";
+import { isLayoutProblem, outputLayoutOf, type LayoutRequest } from "../protocol/data-processing.js";
 import { LAYOUT } from "../protocol/layout.js";
 import { DEFAULT_PAYLOAD_MB, MIB, validateTransformJobRequest } from "./constraints.js";
 
@@ -28,7 +29,10 @@ export interface TransformRequestOptions {
   maxPayloadMb?: number;
   /** MaxConcurrentTransforms; default unset (the container's /execution-parameters, else 1: §4.2) */
   concurrency?: number;
-  /** S3OutputPath; default the manifest's folder + LAYOUT.outputDir (beside shards/) */
+  /**
+   * S3OutputPath; default `output/<job name>` beside shards/ (LAYOUT.outputDir), one prefix per
+   * job as the SageMaker Python SDK does, so no job's .out is ever taken for another's
+   */
   output?: string;
   /** TransformOutput.Accept; default the descriptor's content type */
   accept?: string;
@@ -64,6 +68,7 @@ export interface TransformRequestOptions {
 
 export const DEFAULT_INSTANCE_TYPE = "ml.m5.large";
 export const DEFAULT_NAME_PREFIX = "btkit";
+const JOB_NAME_PLACEHOLDER = "{job-name}";
 /** hex characters of the content hash in a derived job name */
 const HASH_CHARS = 16;
 
@@ -73,9 +78,17 @@ export function parentUri(uri: string): string {
   return noSlash.slice(0, noSlash.lastIndexOf("/") + 1);
 }
 
-/** The default output location: LAYOUT.outputDir beside the manifest (and shards/), without trailing slash. */
+/**
+ * The folder of the default output locations: LAYOUT.outputDir beside the manifest (and shards/),
+ * without trailing slash. Each job writes under `<this>/<job name>` (jobOutputUri).
+ */
 export function defaultOutputUri(d: Descriptor): string {
   return parentUri(d.manifest.location) + LAYOUT.outputDir.replace(/\/$/, "");
+}
+
+/** A job's default S3OutputPath: its own prefix `output/<job name>` (no trailing slash). */
+export function jobOutputUri(d: Descriptor, jobName: string): string {
+  return `${defaultOutputUri(d)}/${jobName}`;
 }
 
 /** JSON with object keys sorted, so equal requests hash equally. */
@@ -148,7 +161,7 @@ export function buildTransformJobRequest(d: Descriptor, options: TransformReques
       SplitType: "Line",
     },
     TransformOutput: {
-      S3OutputPath: options.output ?? defaultOutputUri(d),
+      S3OutputPath: options.output ?? jobOutputUri(d, JOB_NAME_PLACEHOLDER),
       Accept: options.accept ?? mi.contentType,
       // §3.4: without Line, JSON results are glued together.
       AssembleWith: "Line",
@@ -162,10 +175,25 @@ export function buildTransformJobRequest(d: Descriptor, options: TransformReques
     DataProcessing: dataProcessing,
     Tags: tags === undefined ? undefined : Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
   });
+  // the name hashes the request with a placeholder for itself in the default output, filled in after
   const name = options.jobName ?? jobNameFor(d, body, options.namePrefix ?? DEFAULT_NAME_PREFIX, options.nameSalt);
+  if (options.output === undefined) body.TransformOutput!.S3OutputPath = jobOutputUri(d, name);
   const request = { TransformJobName: name, ...body } as CreateTransformJobRequest;
   validateTransformJobRequest(request, { maxRecordBytes: mi.maxRecordBytes, allowFileUris: options.allowFileUris ?? false });
+  checkJoinable(request, d);
   return request;
+}
+
+/**
+ * Refuses a request whose .out lines join could not take apart (protocol/data-processing.ts), so
+ * the user never pays for a job whose output btkit cannot read: SUBMIT_INVALID_REQUEST naming the
+ * flag that chose it.
+ */
+export function checkJoinable(request: CreateTransformJobRequest, d: Descriptor): void {
+  const layout = outputLayoutOf(request as LayoutRequest, d.modelInput.features.length);
+  if (isLayoutProblem(layout)) {
+    throw new BtkitError("SUBMIT_INVALID_REQUEST", `invalid CreateTransformJob request for btkit join: ${layout.problem}; change ${layout.option} (${layout.field}) before the job is paid for`, { field: layout.field, option: layout.option });
+  }
 }
 
 /** Warnings about a valid request that wastes money or time. */

@@ -1,7 +1,10 @@
 /**
- * --retry-failed: the shards of a finished job that have no .out (a file with a bad record gets
- * none, all or nothing: §3.5, §7.4) go into a manifest of their own beside the original, and a new
- * job writes their outputs into the same output location.
+ * --retry-failed: the shards of a finished job that have no .out of their own (a file with a bad
+ * record gets none, all or nothing: https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-errors.html;
+ * or only a stale one, written before the job: protocol/provenance.ts) go into a manifest of their
+ * own beside the original, and a new job writes their outputs into the same output location. The
+ * retry job may change the model, instances, batching, environment and tags (RetryOverrides);
+ * never what decides how its .out lines read (output location, Accept, DataProcessing).
  */
 import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
 import { BtkitError } from "../errors.js";
@@ -9,17 +12,58 @@ import type { Descriptor, JobRecord, ShardEntry } from "../protocol/descriptor.j
 import { outputNameFor } from "../protocol/layout.js";
 import type { Storage } from "../io/storage.js";
 import { validateTransformJobRequest } from "./constraints.js";
-import { DEFAULT_NAME_PREFIX, jobNameFor, parentUri, stripUndefined } from "./request.js";
-import { presentOutputs } from "./wait.js";
+import { foreignOutput, producerOf } from "../protocol/provenance.js";
+import { DEFAULT_NAME_PREFIX, jobNameFor, parentUri, stripUndefined, type TransformRequestOptions } from "./request.js";
 
-/** The shards given to the descriptor's last job that have no .out under its output location. */
+/**
+ * The shards given to the descriptor's last job that have no .out of that job under its output
+ * location: none at all, or one written before the job was created (another job's).
+ */
 export async function missingShards(d: Descriptor, storage: Storage): Promise<ShardEntry[]> {
   const job = d.job;
   if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: submit it first", {});
   const given = new Set(job.shards ?? d.shards.map((s) => s.name));
   const shards = d.shards.filter((s) => given.has(s.name));
-  const present = await presentOutputs(storage, job.outputLocation, shards.map((s) => outputNameFor(s.name)));
-  return shards.filter((s) => !present.has(outputNameFor(s.name)));
+  const prefix = job.outputLocation.endsWith("/") ? job.outputLocation : `${job.outputLocation}/`;
+  const precision = storage.parse(prefix).kind === "s3" ? "second" : "fine";
+  const found = new Map<string, Date | undefined>();
+  for await (const o of storage.list(prefix)) found.set(o.relative, o.lastModified);
+  return shards.filter((s) => {
+    const name = outputNameFor(s.name);
+    return !found.has(name) || foreignOutput(producerOf(job, s.name), found.get(name), precision) !== undefined;
+  });
+}
+
+/** What a retry job may change from the job it retries (the flags given with --retry-failed). */
+export type RetryOverrides = Pick<
+  TransformRequestOptions,
+  "model" | "instanceType" | "instanceCount" | "strategy" | "maxPayloadMb" | "concurrency" | "environment" | "tags" | "outputKmsKey" | "volumeKmsKey" | "invocationTimeoutSeconds" | "invocationRetries" | "jobName" | "nameSalt"
+>;
+
+/** The previous request with the overrides applied; Environment and Tags are merged key by key. */
+function applyOverrides(prev: CreateTransformJobRequest, o: RetryOverrides): CreateTransformJobRequest {
+  const tags = new Map((prev.Tags ?? []).map((t) => [t.Key!, t.Value ?? ""]));
+  for (const [k, v] of Object.entries(o.tags ?? {})) tags.set(k, v);
+  return stripUndefined({
+    ...prev,
+    ModelName: o.model ?? prev.ModelName,
+    MaxConcurrentTransforms: o.concurrency ?? prev.MaxConcurrentTransforms,
+    MaxPayloadInMB: o.maxPayloadMb ?? prev.MaxPayloadInMB,
+    BatchStrategy: o.strategy ?? prev.BatchStrategy,
+    Environment: o.environment === undefined ? prev.Environment : { ...prev.Environment, ...o.environment },
+    ModelClientConfig:
+      o.invocationTimeoutSeconds === undefined && o.invocationRetries === undefined
+        ? prev.ModelClientConfig
+        : { ...prev.ModelClientConfig, InvocationsTimeoutInSeconds: o.invocationTimeoutSeconds ?? prev.ModelClientConfig?.InvocationsTimeoutInSeconds, InvocationsMaxRetries: o.invocationRetries ?? prev.ModelClientConfig?.InvocationsMaxRetries },
+    TransformOutput: { ...prev.TransformOutput!, KmsKeyId: o.outputKmsKey ?? prev.TransformOutput?.KmsKeyId },
+    TransformResources: {
+      ...prev.TransformResources!,
+      InstanceType: (o.instanceType ?? prev.TransformResources?.InstanceType) as NonNullable<CreateTransformJobRequest["TransformResources"]>["InstanceType"],
+      InstanceCount: o.instanceCount ?? prev.TransformResources?.InstanceCount,
+      VolumeKmsKeyId: o.volumeKmsKey ?? prev.TransformResources?.VolumeKmsKeyId,
+    },
+    Tags: tags.size === 0 ? undefined : [...tags].map(([Key, Value]) => ({ Key, Value })),
+  });
 }
 
 /** The manifest text (§2.1): `[{"prefix": P}, entry, ...]`, each entry the shard location after P. */
@@ -39,15 +83,16 @@ export async function writeRetryManifest(d: Descriptor, shards: readonly ShardEn
  * The request of a retry job: the previous job's request with the retry manifest as input and a
  * name derived from it (so rerunning the same retry attaches instead of launching twice).
  */
-export function retryRequest(d: Descriptor, manifestUri: string, options: { namePrefix?: string; allowFileUris?: boolean } = {}): CreateTransformJobRequest {
-  const prev = d.job?.request as unknown as CreateTransformJobRequest | undefined;
-  if (!prev) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: nothing to retry", {});
+export function retryRequest(d: Descriptor, manifestUri: string, options: { namePrefix?: string; allowFileUris?: boolean; overrides?: RetryOverrides } = {}): CreateTransformJobRequest {
+  const last = d.job?.request as unknown as CreateTransformJobRequest | undefined;
+  if (!last) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: nothing to retry", {});
+  const prev = applyOverrides(last, options.overrides ?? {});
   const body = stripUndefined({
     ...prev,
     TransformJobName: undefined,
     TransformInput: { ...prev.TransformInput!, DataSource: { S3DataSource: { ...prev.TransformInput!.DataSource!.S3DataSource!, S3Uri: manifestUri } } },
   });
-  const request = { ...body, TransformJobName: jobNameFor(d, body, options.namePrefix ?? DEFAULT_NAME_PREFIX) } as CreateTransformJobRequest;
+  const request = { ...body, TransformJobName: options.overrides?.jobName ?? jobNameFor(d, body, options.namePrefix ?? DEFAULT_NAME_PREFIX, options.overrides?.nameSalt) } as CreateTransformJobRequest;
   validateTransformJobRequest(request, { maxRecordBytes: d.modelInput.maxRecordBytes, allowFileUris: options.allowFileUris ?? false });
   return request;
 }

@@ -36,7 +36,8 @@ afterEach(async () => {
   await cleanup();
 });
 
-const outDir = () => path.join(dir, "output");
+/** each job writes to its own prefix output/<job name> */
+const outDir = (job: string) => path.join(dir, "output", job);
 const local = (args: string[], stdin = serializeDescriptor(d)) =>
   runJobCli(DEFAULT_DEPS, ["submit", "--local", "--state", path.join(dir, "state"), "--model-url", model.url, ...FAST, ...args], { stdin });
 
@@ -47,15 +48,15 @@ describe("submit --local", () => {
     expect(r.stderr).not.toContain("error");
     expect(r.code).toBe(0);
     const out = parseDescriptor(r.stdout);
-    expect(out.job).toMatchObject({ backend: "emulator", status: "Completed", outputLocation: d.manifest.location.replace(/manifest\.json$/, "output") });
+    expect(out.job).toMatchObject({ backend: "emulator", status: "Completed", outputLocation: d.manifest.location.replace(/manifest\.json$/, `output/${parseDescriptor(r.stdout).job!.name}`) });
     expect(out.job!.instanceSeconds).toBeGreaterThanOrEqual(0);
     expect(r.stderr).toMatch(/created model btkit-model-[0-9a-f]{16}/);
     expect(r.stderr).toMatch(/3\/3 \.out files Completed/);
     expect(r.stderr).toMatch(new RegExp(`\\[${out.job!.name}/[^\\]]+\\] `));
-    expect((await fs.readdir(outDir())).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    expect((await fs.readdir(outDir(out.job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
     // the example model answers the CSV sum of each row, one line per record
     const shard0 = (await fs.readFile(path.join(dir, "shards", "part-00000.csv"), "utf8")).trim().split("\n");
-    const out0 = (await fs.readFile(path.join(outDir(), "part-00000.csv.out"), "utf8")).trim().split("\n");
+    const out0 = (await fs.readFile(path.join(outDir(out.job!.name), "part-00000.csv.out"), "utf8")).trim().split("\n");
     expect(out0).toEqual(shard0.map((l) => String(l.split(",").map(Number).reduce((a, b) => a + b, 0))));
 
     const again = await local([]);
@@ -80,8 +81,8 @@ describe("submit --local", () => {
     const failed = parseDescriptor(r.stdout);
     expect(failed.job!.failureReason).toBeTruthy();
     expect(r.stderr).toContain(failed.job!.failureReason!);
-    expect((await fs.readdir(outDir())).sort()).toEqual(["part-00000.csv.out", "part-00002.csv.out"]);
-    const before = await Promise.all(["part-00000.csv.out", "part-00002.csv.out"].map((f) => fs.stat(path.join(outDir(), f))));
+    expect((await fs.readdir(outDir(failed.job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00002.csv.out"]);
+    const before = await Promise.all(["part-00000.csv.out", "part-00002.csv.out"].map((f) => fs.stat(path.join(outDir(failed.job!.name), f))));
 
     await model.close();
     closers.pop();
@@ -93,8 +94,8 @@ describe("submit --local", () => {
     expect(done.job).toMatchObject({ status: "Completed", shards: ["part-00001.csv"], outputLocation: failed.job!.outputLocation });
     expect(done.job!.history!.map((h) => [h.name, h.status])).toEqual([[failed.job!.name, "Failed"]]);
     expect(JSON.parse(await fs.readFile(path.join(dir, "manifest-retry-1.json"), "utf8"))).toEqual([{ prefix: d.manifest.prefix }, "part-00001.csv"]);
-    expect((await fs.readdir(outDir())).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
-    const after = await Promise.all(["part-00000.csv.out", "part-00002.csv.out"].map((f) => fs.stat(path.join(outDir(), f))));
+    expect((await fs.readdir(outDir(failed.job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    const after = await Promise.all(["part-00000.csv.out", "part-00002.csv.out"].map((f) => fs.stat(path.join(outDir(failed.job!.name), f))));
     expect(after.map((s) => s.mtimeMs)).toEqual(before.map((s) => s.mtimeMs));
   });
 

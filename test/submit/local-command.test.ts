@@ -46,7 +46,7 @@ it("creates the model as local-cmd, runs it, and keeps state beside the output",
   const out = parseDescriptor(r.stdout);
   expect(out.job).toMatchObject({ backend: "emulator", status: "Completed" });
   const shard = (await fs.readFile(path.join(dir, "shards", "part-00001.csv"), "utf8")).trim().split("\n");
-  const got = (await fs.readFile(path.join(dir, "output", "part-00001.csv.out"), "utf8")).trim().split("\n");
+  const got = (await fs.readFile(path.join(dir, "output", out.job!.name, "part-00001.csv.out"), "utf8")).trim().split("\n");
   expect(got).toEqual(shard.map((l) => String(l.length)));
   // the default state folder sits beside output/, and a rerun there attaches
   expect((await fs.readdir(path.join(dir, "emulator-state"))).length).toBeGreaterThan(0);

@@ -23,7 +23,9 @@ describe("buildTransformJobRequest", () => {
     const stable = { ...r, TransformJobName: "<derived>", TransformInput: { ...r.TransformInput, DataSource: { S3DataSource: { ...r.TransformInput!.DataSource!.S3DataSource, S3Uri: "<manifest>" } } }, TransformOutput: { ...r.TransformOutput, S3OutputPath: "<output>" } };
     expect(stable).toMatchSnapshot();
     expect(r.TransformInput!.DataSource!.S3DataSource!.S3Uri).toBe(d.manifest.location);
-    expect(r.TransformOutput!.S3OutputPath).toBe(d.manifest.location.replace(/manifest\.json$/, "output"));
+    // one output prefix per job: output/<job name>, so no job's .out is ever taken for another's
+    expect(r.TransformOutput!.S3OutputPath).toBe(d.manifest.location.replace(/manifest\.json$/, `output/${r.TransformJobName}`));
+    expect(buildTransformJobRequest(d, { ...base, nameSalt: "other" }).TransformOutput!.S3OutputPath).not.toBe(r.TransformOutput!.S3OutputPath);
     expect(r.TransformInput!.ContentType).toBe("text/csv");
     expect(r.TransformOutput!.Accept).toBe("text/csv");
     expect(r.MaxPayloadInMB).toBeUndefined();
@@ -31,14 +33,14 @@ describe("buildTransformJobRequest", () => {
 
   it("maps every option to its field", () => {
     const r = buildTransformJobRequest(d, {
-      ...base, instanceType: "ml.c5.xlarge", instanceCount: 2, strategy: "SingleRecord", maxPayloadMb: 10, concurrency: 4, output: "s3://bucket/out", accept: "application/json",
+      ...base, instanceType: "ml.c5.xlarge", instanceCount: 2, strategy: "SingleRecord", maxPayloadMb: 10, concurrency: 4, output: "s3://bucket/out", accept: "text/csv",
       inputFilter: "$[1:]", outputFilter: "$[0,-1]", joinSource: "Input", environment: { A: "1" }, tags: { team: "ml" }, outputKmsKey: "alias/k1", volumeKmsKey: "alias/k2",
       invocationTimeoutSeconds: 120, invocationRetries: 1,
     });
     expect(r).toMatchObject({
       ModelName: "my-model", MaxConcurrentTransforms: 4, MaxPayloadInMB: 10, BatchStrategy: "SingleRecord", Environment: { A: "1" },
       ModelClientConfig: { InvocationsTimeoutInSeconds: 120, InvocationsMaxRetries: 1 },
-      TransformOutput: { S3OutputPath: "s3://bucket/out", Accept: "application/json", AssembleWith: "Line", KmsKeyId: "alias/k1" },
+      TransformOutput: { S3OutputPath: "s3://bucket/out", Accept: "text/csv", AssembleWith: "Line", KmsKeyId: "alias/k1" },
       TransformResources: { InstanceType: "ml.c5.xlarge", InstanceCount: 2, VolumeKmsKeyId: "alias/k2" },
       DataProcessing: { InputFilter: "$[1:]", OutputFilter: "$[0,-1]", JoinSource: "Input" },
       Tags: [{ Key: "team", Value: "ml" }],
@@ -85,6 +87,20 @@ describe("buildTransformJobRequest", () => {
     expect(e.code).toBe("SUBMIT_INVALID_REQUEST");
     expect(e.context.field).toBe(field);
     expect(e.message).toContain(field);
+  });
+
+  // DataProcessing join cannot read is refused before launch, naming the flag; the fix passes
+  const unreadable: Array<[string, TransformRequestOptions, string, TransformRequestOptions]> = [
+    ["a CSV join answered in JSON", { joinSource: "Input", accept: "application/json" }, "--accept", { joinSource: "Input", accept: "text/csv" }],
+    ["a CSV join filtered by name", { joinSource: "Input", outputFilter: "$.SageMakerOutput" }, "--output-filter", { joinSource: "Input", outputFilter: "$[-1]" }],
+    ["a CSV join that keeps only input fields", { joinSource: "Input", outputFilter: "$[0,1]" }, "--output-filter", { joinSource: "Input", outputFilter: "$[0,-1]" }],
+  ];
+  it.each(unreadable)("refuses %s for join, naming the flag; the suggested change passes", (_label, opts, option, fixed) => {
+    const e = thrownBy(() => buildTransformJobRequest(d, { ...base, ...opts }));
+    expect(e.code).toBe("SUBMIT_INVALID_REQUEST");
+    expect(e.context.option).toBe(option);
+    expect(e.message).toContain(`change ${option}`);
+    expect(buildTransformJobRequest(d, { ...base, ...fixed }).DataProcessing).toMatchObject({ JoinSource: "Input" });
   });
 
   it("refuses file:// locations unless the backend is the emulator", () => {

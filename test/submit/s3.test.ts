@@ -49,11 +49,11 @@ it("runs against s3:// locations, refuses s3 output without --state, and retries
   const r = await runJobCli(DEFAULT_DEPS, ["submit", "--state", state, "--model-url", model.url, "--poll-seconds", "0.05"], { stdin: serializeDescriptor(d), env: s3.env });
   expect(r.code).toBe(EXIT.jobFailed);
   const failed = parseDescriptor(r.stdout);
-  expect(failed.job!.outputLocation).toBe("s3://bt-bucket/run1/output");
+  expect(failed.job!.outputLocation).toBe(`s3://bt-bucket/run1/output/${failed.job!.name}`);
   expect(r.stderr).toMatch(/2\/3 \.out files Failed/);
   const listed = async () => {
     const names: string[] = [];
-    for await (const o of storage.list("s3://bt-bucket/run1/output/")) names.push(o.relative);
+    for await (const o of storage.list(`s3://bt-bucket/run1/output/${failed.job!.name}/`)) names.push(o.relative);
     return names.sort();
   };
   expect(await listed()).toEqual(["part-00000.csv.out", "part-00002.csv.out"]);

@@ -128,8 +128,8 @@ describe("waiting", () => {
     expect(out.job!.outputLocation).toBe(failed.job!.outputLocation);
     const manifest = JSON.parse(await fs.readFile(path.join(dir, "manifest-retry-1.json"), "utf8"));
     expect(manifest).toEqual([{ prefix: d.manifest.prefix }, "part-00001.csv"]);
-    expect((await fs.readdir(path.join(dir, "output"))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
-    expect(await fs.readFile(path.join(dir, "output", "part-00001.csv.out"), "utf8")).toBe((await fs.readFile(path.join(dir, "shards", "part-00001.csv"), "utf8")).toUpperCase());
+    expect((await fs.readdir(path.join(dir, "output", failed.job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    expect(await fs.readFile(path.join(dir, "output", failed.job!.name, "part-00001.csv.out"), "utf8")).toBe((await fs.readFile(path.join(dir, "shards", "part-00001.csv"), "utf8")).toUpperCase());
     // nothing missing any more: a second retry launches nothing
     const none = await submit(["--retry-failed"], retry.stdout);
     expect(none.code).toBe(0);
