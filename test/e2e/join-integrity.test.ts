@@ -185,6 +185,18 @@ describe("outputs of another job are never joined", () => {
   });
 });
 
+/** Swaps two lines (0-based) of an .out and joins again: refused with JOIN_ECHO_MISMATCH. */
+async function swapAndJoin(descriptor: string, file: string, i: number, j: number): Promise<CliRun> {
+  const lines = (await fs.readFile(file, "utf8")).split("\n");
+  [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+  await fs.writeFile(file, lines.join("\n"));
+  const refused = await joinTo(descriptor, "swapped.jsonl");
+  expect(refused.code).toBe(EXIT.data);
+  expect(refused.stderr).toContain("JOIN_ECHO_MISMATCH");
+  await expect(fs.stat(path.join(dir, "swapped.jsonl"))).rejects.toThrow();
+  return refused;
+}
+
 describe("JoinSource=Input echoes are compared with the input", () => {
   it("CSV: the joined rows are right, and two swapped .out lines are JOIN_ECHO_MISMATCH naming shard and line", async () => {
     const good = await model();
@@ -195,17 +207,10 @@ describe("JoinSource=Input echoes are compared with the input", () => {
     const notes = (parseDescriptor(res.stdout).results as unknown as { notes: Array<{ reason: string; count: number }> }).notes;
     expect(notes).toContainEqual({ reason: "JoinSource=Input lines whose echoed input was checked against the shard line", count: ROWS });
 
-    const file = outOf(d, "part-00000.csv");
-    const lines = (await fs.readFile(file, "utf8")).split("\n");
-    expect(lines[2]).toBe(`2,2,20,${sumOf(2)}`);
-    [lines[2], lines[3]] = [lines[3]!, lines[2]!];
-    await fs.writeFile(file, lines.join("\n"));
-    const refused = await joinTo(r.stdout, "k.jsonl");
-    expect(refused.code).toBe(EXIT.data);
-    expect(refused.stderr).toContain("JOIN_ECHO_MISMATCH");
-    expect(refused.stderr).toContain("line 3 of");
-    expect(refused.stderr).toContain("shard part-00000.csv");
-    expect(refused.stderr).toContain('expected "2,2,20", found "3,3,30,36"');
+    const swapped = await swapAndJoin(r.stdout, outOf(d, "part-00000.csv"), 2, 3);
+    expect(swapped.stderr).toContain("line 3 of");
+    expect(swapped.stderr).toContain("shard part-00000.csv");
+    expect(swapped.stderr).toContain('expected "2,2,20", found "3,3,30,36"');
   });
 
   it("JSON Lines: SageMakerOutput is the prediction, and a swapped line is JOIN_ECHO_MISMATCH", async () => {
@@ -215,15 +220,9 @@ describe("JoinSource=Input echoes are compared with the input", () => {
     ok(await joinTo(r.stdout, "j.jsonl"));
     expectRows(await joined("j.jsonl"), range(0, ROWS), sumOf, "pred_score");
 
-    const file = outOf(d, "part-00001.jsonl");
-    const lines = (await fs.readFile(file, "utf8")).split("\n");
-    [lines[0], lines[9]] = [lines[9]!, lines[0]!];
-    await fs.writeFile(file, lines.join("\n"));
-    const refused = await joinTo(r.stdout, "k.jsonl");
-    expect(refused.code).toBe(EXIT.data);
-    expect(refused.stderr).toContain("JOIN_ECHO_MISMATCH");
-    expect(refused.stderr).toContain("line 1 of");
-    expect(refused.stderr).toContain("shard part-00001.jsonl");
+    const swapped = await swapAndJoin(r.stdout, outOf(d, "part-00001.jsonl"), 0, 9);
+    expect(swapped.stderr).toContain("line 1 of");
+    expect(swapped.stderr).toContain("shard part-00001.jsonl");
   });
 });
 

@@ -4,7 +4,7 @@
  * both (join/echo.ts).
  */
 import { describe, expect, it } from "vitest";
-import { BtkitError } from "../../src/errors.js";
+import { thrownBy } from "../helpers/errors.js";
 import { EchoSplitter } from "../../src/join/echo.js";
 import { csvJoinSources, isLayoutProblem, outputLayoutOf, type LayoutRequest } from "../../src/protocol/data-processing.js";
 import type { JobRecord, JobSection } from "../../src/protocol/descriptor.js";
@@ -75,15 +75,7 @@ describe("provenance", () => {
 describe("EchoSplitter", () => {
   const src = { shard: "part-00000.csv", location: "file:///o/part-00000.csv.out" };
   const batch = (lines: string[]) => ({ lines, lineNumber: (i: number) => i + 1 });
-  const thrown = (f: () => unknown): BtkitError => {
-    try {
-      f();
-    } catch (err) {
-      if (err instanceof BtkitError) return err;
-      throw err;
-    }
-    throw new Error("expected an error");
-  };
+  const thrown = thrownBy;
 
   it("compares CSV fields by value (quotes are not the record) and hands on the output fields", () => {
     const s = new EchoSplitter({ kind: "csv-join", select: undefined, filter: "$" }, 2);
