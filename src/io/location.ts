@@ -81,10 +81,21 @@ export function childLocation(base: Location, name: string): Location {
  * service does), refused when the entry would escape the prefix.
  */
 export function manifestEntryLocation(prefix: string, entry: string): string {
-  if (entry.length === 0 || entry.startsWith("/") || entry.split("/").some((s) => s === "..") || entry.includes("\0")) {
-    bad(entry, `manifest entry escapes its prefix ${prefix}`);
+  // for file:// the entry is percent-decoded when the URI is read: check the decoded segments too
+  let decoded = entry;
+  try {
+    decoded = decodeURIComponent(entry);
+  } catch {
+    bad(entry, `manifest entry is not valid percent-encoding (under ${prefix})`);
   }
-  return prefix + entry;
+  const escapes = (e: string): boolean => e.length === 0 || e.startsWith("/") || e.split(/[/\\]/).some((s) => s === ".." || s === ".") || e.includes("\0");
+  if (escapes(entry) || (prefix.startsWith("file:") && escapes(decoded))) bad(entry, `manifest entry escapes its prefix ${prefix}`);
+  const full = prefix + entry;
+  if (prefix.startsWith("file:")) {
+    const base = parseLocation(prefix);
+    if (base.kind === "local" && !isUnder(parseLocation(full), { kind: "local", path: prefix.endsWith("/") ? base.path : path.dirname(base.path) })) bad(entry, `manifest entry escapes its prefix ${prefix}`);
+  }
+  return full;
 }
 
 /** The name after the last '/' (or path separator). */

@@ -6,6 +6,7 @@
  * fields are kept), and reject an unknown major with PROTO_VERSION.
  */
 import { BtkitError } from "../errors.js";
+import { isUnder, parseLocation } from "../io/location.js";
 import {
   arrayOf,
   bool,
@@ -291,6 +292,8 @@ function crossCheck(d: Descriptor): void {
     const col = d.schema.columns.find((c) => c.name === f);
     if (!col || !col.roles.includes("feature")) invalid(`modelInput.features[${i}]`, "a schema column with role feature", f);
   }
+  const root = parentOf(d.manifest.location);
+  if (!staysUnder(d.manifest.prefix, root)) invalid("manifest.prefix", `a prefix under the preparation ${root}`, d.manifest.prefix);
   let next = 0;
   let rows = 0;
   const shardNames = new Set<string>();
@@ -300,9 +303,38 @@ function crossCheck(d: Descriptor): void {
     if (d.source.part === undefined && s.firstRow !== next) invalid(`shards[${i}].firstRow`, `${next} (the rows of the shards before it)`, s.firstRow);
     next = s.firstRow + s.rows;
     rows += s.rows;
-    if (!s.location.startsWith(d.manifest.prefix)) invalid(`shards[${i}].location`, `a location under the manifest prefix ${d.manifest.prefix}`, s.location);
+    // Locations stay inside the preparation, after percent-decoding and normalization: a
+    // descriptor is data, and a hand-edited one must not make join read (or submit send) files
+    // elsewhere.
+    if (!PLAIN_NAME_RE.test(s.name) || s.name === "." || s.name === "..") invalid(`shards[${i}].name`, "a plain file name (no / or \\)", s.name);
+    if (s.location !== d.manifest.prefix + s.name || !staysUnder(s.location, d.manifest.prefix)) invalid(`shards[${i}].location`, `the manifest prefix followed by the shard name (${d.manifest.prefix}${s.name})`, s.location);
+    if (!staysUnder(s.sidecar, root)) invalid(`shards[${i}].sidecar`, `a location under the preparation ${root}`, s.sidecar);
   }
   if (rows !== d.source.rowsWritten) invalid("source.rowsWritten", `${rows} (the sum of shard rows)`, d.source.rowsWritten);
+}
+
+const PLAIN_NAME_RE = /^[^/\\\0]+$/;
+
+/** The folder (with trailing slash) of a location URI. */
+function parentOf(uri: string): string {
+  return uri.slice(0, uri.lastIndexOf("/") + 1);
+}
+
+/**
+ * True when `uri` lies under the folder or prefix `base` once both are parsed: file:// URIs are
+ * percent-decoded and normalized (so `%2e%2e/` and `../` cannot climb out), S3 keys are literal
+ * but may hold no `..` segment. Unparseable locations do not stay anywhere.
+ */
+export function staysUnder(uri: string, base: string): boolean {
+  try {
+    const loc = parseLocation(uri);
+    const b = parseLocation(base);
+    if (loc.kind === "s3" && b.kind === "s3") return loc.bucket === b.bucket && loc.key.startsWith(b.key.endsWith("/") || b.key === "" ? b.key : `${b.key}/`) && !/(^|\/)\.{1,2}(\/|$)/.test(loc.key);
+    return isUnder(loc, b);
+  } catch (err) {
+    if (err instanceof BtkitError) return false;
+    throw err;
+  }
 }
 
 function invalid(field: string, expected: string, got: unknown): never {

@@ -261,6 +261,15 @@ describe("executor rules", () => {
     const d2 = await runJob(sm, await exampleModel(), { inUri, outUri, TransformInput: { DataSource: { S3DataSource: { S3DataType: "ManifestFile", S3Uri: `${missing.inUri}m.json` } }, ContentType: "text/csv", SplitType: "Line" } });
     expect(d2.TransformJobStatus).toBe("Failed");
     expect(d2.FailureReason).toContain("lists nope.csv");
+    // an entry that climbs out of the prefix once percent-decoded is refused; the outside file is not read
+    const outside = await io({ "secret.csv": "42\n", "data/ok.csv": "1\n" });
+    for (const entry of ["%2e%2e/secret.csv", "%2E%2E%2Fsecret.csv", "./../secret.csv"]) {
+      const m = await io({ "m.json": JSON.stringify([{ prefix: `${outside.inUri}data/` }, entry]) });
+      const d3 = await runJob(sm, await exampleModel(), { inUri: outside.inUri, outUri: m.outUri, TransformInput: { DataSource: { S3DataSource: { S3DataType: "ManifestFile", S3Uri: `${m.inUri}m.json` } }, ContentType: "text/csv", SplitType: "Line" } });
+      expect(d3.TransformJobStatus, entry).toBe("Failed");
+      expect(d3.FailureReason, entry).toContain("escapes its prefix");
+      expect(await readOut(m.outDir), entry).toEqual({});
+    }
   });
 
   it("DataProcessing: CSV InputFilter, JoinSource Input and OutputFilter (rule 21)", async () => {

@@ -43,5 +43,12 @@ describe("locations", () => {
     expect(manifestEntryLocation("s3://b/p/", "part-1.csv")).toBe("s3://b/p/part-1.csv");
     expect(() => manifestEntryLocation("s3://b/p/", "../secret")).toThrow(/escapes its prefix/);
     expect(() => manifestEntryLocation("s3://b/p/", "/root")).toThrow(/escapes its prefix/);
+    // file:// URIs are percent-decoded when read: the decoded entry may not climb out either
+    expect(() => manifestEntryLocation("file:///d/shards/", "%2e%2e/x.csv")).toThrow(/escapes its prefix/);
+    expect(() => manifestEntryLocation("file:///d/shards/", "a/%2E%2E/%2e%2e/x.csv")).toThrow(/escapes its prefix/);
+    expect(() => manifestEntryLocation("file:///d/shards/", "./x.csv")).toThrow(/escapes its prefix/);
+    expect(manifestEntryLocation("file:///d/shards/", "part%2000.csv")).toBe("file:///d/shards/part%2000.csv");
+    // an S3 key is literal: %2e%2e is a name, not a step up
+    expect(manifestEntryLocation("s3://b/p/", "%2e%2e/x.csv")).toBe("s3://b/p/%2e%2e/x.csv");
   });
 });

@@ -62,6 +62,13 @@ describe("descriptor v1", () => {
     ["rows that do not add up", (d: Record<string, unknown>) => ((d.source as Record<string, unknown>).rowsWritten = 4), "source.rowsWritten"],
     ["a gap in first rows", (d: Record<string, unknown>) => (((d.shards as Array<Record<string, unknown>>)[1]!).firstRow = 4), "shards[1].firstRow"],
     ["a shard outside the prefix", (d: Record<string, unknown>) => (((d.shards as Array<Record<string, unknown>>)[1]!).location = "file:///elsewhere/x"), "shards[1].location"],
+    // locations stay inside the preparation after percent-decoding and normalization
+    ["a shard that climbs out with ..", (d: Record<string, unknown>) => (((d.shards as Array<Record<string, unknown>>)[1]!).location = "file:///out/shards/../../../elsewhere/x.csv"), "shards[1].location"],
+    ["a shard whose name climbs out", (d: Record<string, unknown>) => Object.assign((d.shards as Array<Record<string, unknown>>)[1]!, { name: "../x.csv", location: "file:///out/shards/../x.csv" }), "shards[1].name"],
+    ["a shard that climbs out percent-encoded", (d: Record<string, unknown>) => Object.assign((d.shards as Array<Record<string, unknown>>)[1]!, { name: "%2e%2e%2fx.csv", location: "file:///out/shards/%2e%2e%2fx.csv" }), "shards[1].location"],
+    ["a sidecar anywhere", (d: Record<string, unknown>) => (((d.shards as Array<Record<string, unknown>>)[0]!).sidecar = "file:///etc/passwd"), "shards[0].sidecar"],
+    ["a sidecar that climbs out", (d: Record<string, unknown>) => (((d.shards as Array<Record<string, unknown>>)[0]!).sidecar = "file:///out/sidecars/%2E%2E/%2e%2e/x.arrow"), "shards[0].sidecar"],
+    ["a manifest prefix outside the preparation", (d: Record<string, unknown>) => ((d.manifest as Record<string, unknown>).prefix = "file:///"), "manifest.prefix"],
   ])("rejects %s", (_name, mutate, field) => {
     const d = sampleDescriptor() as unknown as Record<string, unknown>;
     mutate(d);
