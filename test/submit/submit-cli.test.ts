@@ -69,8 +69,15 @@ describe("btkit submit", () => {
     expect(fake.calls).toEqual([]);
   });
 
+  /** The same preparation as if written to s3://bucket/p/ (AWS takes s3:// locations only). */
+  const onS3 = (x: Descriptor): Descriptor => {
+    const root = x.manifest.location.replace(/manifest\.json$/, "");
+    const move = (u: string) => `s3://bucket/p/${u.slice(root.length)}`;
+    return { ...x, manifest: { location: move(x.manifest.location), prefix: move(x.manifest.prefix) }, shards: x.shards.map((s) => ({ ...s, location: move(s.location), sidecar: move(s.sidecar) })) };
+  };
+
   it("--dry-run prints the request and calls nothing, with an estimate", async () => {
-    const r = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--dry-run", "--instance-count", "2", "--instance-type", "ml.m5.xlarge", "--expected-seconds-per-shard", "600", "--output", "s3://bucket/out"], { stdin: serializeDescriptor({ ...d, manifest: { ...d.manifest, location: "s3://bucket/p/manifest.json" } }) });
+    const r = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--dry-run", "--instance-count", "2", "--instance-type", "ml.m5.xlarge", "--expected-seconds-per-shard", "600", "--output", "s3://bucket/out"], { stdin: serializeDescriptor(onS3(d)) });
     expect(r.code).toBe(0);
     const req = JSON.parse(r.stdout);
     expect(req).toMatchObject({ ModelName: "m", TransformResources: { InstanceCount: 2, InstanceType: "ml.m5.xlarge" } });
