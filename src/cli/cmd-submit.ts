@@ -14,6 +14,7 @@ import {
   buildTransformJobRequest,
   describeTransformJob,
   stripUndefined,
+  verifyShards,
   type RetryOverrides,
   createLogTailer,
   defaultOutputUri,
@@ -377,6 +378,11 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           ctx.log(created ? `created model ${model}` : `model ${model} exists with the same settings`);
         }
         if (!retry && args.given.has("output") && args.flags["overwrite-output"] !== true) await refuseForeignOutput(ctx, request, be);
+        if (!(await describeTransformJob(request.TransformJobName!, be.sagemaker))) {
+          // before anything is paid for: the shards are what prep wrote (a rerun that attaches has used them already)
+          const checked = await verifyShards(input, ctx.storage(), { names: shards, signal: ctx.io.signal });
+          ctx.log(`checked ${checked.length} shard(s) against the descriptor's sha256`);
+        }
         const result = await submitTransformJob(request, { client: be.sagemaker });
         ctx.log(result.attached ? `attached to existing job ${result.name} (${result.description.TransformJobStatus}); nothing launched` : `launched job ${result.name}`);
         const record = { ...jobRecord(request, result.description, { backend: be.kind, endpoint: be.kind === "emulator" ? be.endpoint : undefined, region: be.region, shards }), ...naming };

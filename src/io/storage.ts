@@ -335,6 +335,44 @@ export class Storage {
     }
   }
 
+  /**
+   * The size and sha256 of the bytes stored at a location, as stored (no gunzip). An S3 object
+   * written by btkit carries its sha256 in metadata (checked against the bytes when it was
+   * written), so a HEAD answers; anything else is read and hashed. Undefined when it does not exist.
+   */
+  async digest(where: Location | string, options: { signal?: AbortSignal } = {}): Promise<{ bytes: number; sha256: string; from: "metadata" | "content" } | undefined> {
+    const loc = this.#loc(where);
+    const info = await this.head(loc);
+    if (info === undefined) return undefined;
+    if (info.sha256 !== undefined) return { bytes: info.size, sha256: info.sha256, from: "metadata" };
+    const d = new Digest();
+    const stream = await this.read(loc, { decompress: "never", signal: options.signal });
+    try {
+      for await (const chunk of stream) d.update(chunk as Buffer);
+    } catch (err) {
+      throw readError(loc, err);
+    }
+    return { bytes: d.bytes, sha256: d.finish(), from: "content" };
+  }
+
+  /**
+   * Checks that a location still holds what a descriptor recorded (size and sha256): IO_CHANGED
+   * naming the location and `what` when it was changed or replaced, IO_NOT_FOUND when it is gone.
+   */
+  async verify(where: Location | string, expected: { bytes?: number; sha256: string }, what: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const loc = this.#loc(where);
+    const got = await this.digest(loc, options);
+    const at = formatLocation(loc);
+    if (got === undefined) throw new BtkitError("IO_NOT_FOUND", `${what} ${at} is gone`, { location: at });
+    if ((expected.bytes !== undefined && got.bytes !== expected.bytes) || got.sha256 !== expected.sha256) {
+      throw new BtkitError(
+        "IO_CHANGED",
+        `${what} ${at} changed after it was written: ${got.bytes} bytes with sha256 ${got.sha256}, the descriptor records ${expected.bytes ?? "?"} bytes with ${expected.sha256}; prepare it again (btkit prep --overwrite)`,
+        { location: at, expected: expected.sha256, got: got.sha256 },
+      );
+    }
+  }
+
   async exists(where: Location | string): Promise<boolean> {
     return (await this.head(where)) !== undefined;
   }

@@ -23,6 +23,8 @@ export interface ShardInput {
   outLocation: string;
   sidecarLocation: string;
   openSidecar(): Promise<AsyncIterable<Uint8Array>>;
+  /** called once the sidecar's batches are read: checks its bytes against the descriptor (throws) */
+  checkSidecar?(): Promise<void>;
   openOut(): Promise<AsyncIterable<Uint8Array>>;
   /** the model-input shard, for features (withFeatures) */
   shardLocation?: string;
@@ -198,6 +200,7 @@ export function createAligner(options: AlignerOptions = {}): {
         if (err instanceof BtkitError) throw err;
         sidecarError(shard, `cannot be read: ${(err as Error).message}`, undefined, err);
       }
+      await shard.checkSidecar?.();
       if (st.rows !== shard.rows) sidecarError(shard, `has ${st.rows} rows, but the shard has ${shard.rows}`, undefined);
       const extra = await out.take(1);
       if (extra.lines.length > 0) {

@@ -27,6 +27,7 @@ import { isLayoutProblem, outputLayoutOf } from "../protocol/data-processing.js"
 import { LAYOUT, outputNameFor } from "../protocol/layout.js";
 import { foreignOutput, producerOf } from "../protocol/provenance.js";
 import { formatLocation, toUri, type Location } from "../io/location.js";
+import { Digest } from "../io/body.js";
 import { Storage } from "../io/storage.js";
 import { createAligner, type JoinedBatch, type ShardInput } from "./aligner.js";
 import { hasEcho } from "./echo.js";
@@ -238,17 +239,29 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     },
   });
   const writer = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: aligner.schema });
-  const inputs = present.map((s): ShardInput => ({
-    name: s.name,
-    rows: s.rows,
-    firstRow: s.firstRow,
-    outLocation: formatLocation(outOf(s)),
-    sidecarLocation: s.sidecar,
-    openOut: () => storage.read(outOf(s), { signal: options.signal }),
-    openSidecar: () => storage.read(s.sidecar, { signal: options.signal, decompress: "never" }),
-    shardLocation: s.location,
-    openShard: () => storage.read(s.location, { signal: options.signal }),
-  }));
+  const inputs = present.map((s): ShardInput => {
+    let sidecar: ReturnType<typeof hashing> | undefined;
+    return {
+      name: s.name,
+      rows: s.rows,
+      firstRow: s.firstRow,
+      outLocation: formatLocation(outOf(s)),
+      sidecarLocation: s.sidecar,
+      openOut: () => storage.read(outOf(s), { signal: options.signal }),
+      openSidecar: async () => {
+        sidecar = hashing(await storage.read(s.sidecar, { signal: options.signal, decompress: "never" }));
+        return sidecar.stream;
+      },
+      checkSidecar: async () => {
+        const got = await sidecar?.finish();
+        if (s.sidecarSha256 !== undefined && got !== undefined && got !== s.sidecarSha256) {
+          throw new BtkitError("IO_CHANGED", `the sidecar of shard ${s.name} (${s.sidecar}) changed after prep wrote it: sha256 ${got}, the descriptor records ${s.sidecarSha256}; prepare it again (btkit prep --overwrite) and transform again`, { shard: s.name, location: s.sidecar, expected: s.sidecarSha256, got });
+        }
+      },
+      shardLocation: s.location,
+      openShard: () => storage.read(s.location, { signal: options.signal }),
+    };
+  });
   let rowsDone = 0;
   let shardsDone = 0;
   const tap = async function* (batches: AsyncIterable<JoinedBatch>): AsyncGenerator<RecordBatch> {
@@ -411,6 +424,31 @@ async function arrayTotal(storage: Storage, loc: Location): Promise<number | und
   }
 }
 
+
+/**
+ * A stream that hashes the bytes passing through. The Arrow reader stops at the end-of-stream
+ * marker without asking for more, and may close its source: `finish()` reads what is left and
+ * returns the sha256 of all the bytes.
+ */
+function hashing(source: AsyncIterable<Uint8Array>): { stream: AsyncIterable<Uint8Array>; finish(): Promise<string> } {
+  const it = source[Symbol.asyncIterator]();
+  const digest = new Digest();
+  const step = async (): Promise<IteratorResult<Uint8Array>> => {
+    const r = await it.next();
+    if (!r.done) digest.update(Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+    return r;
+  };
+  const stream: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]: () => ({ next: step, return: async () => ({ done: true, value: undefined }) }),
+  };
+  return {
+    stream,
+    finish: async () => {
+      while (!(await step()).done);
+      return digest.finish();
+    },
+  };
+}
 
 function listNames(names: string[]): string {
   return names.length <= 10 ? names.join(", ") : `${names.slice(0, 10).join(", ")} and ${names.length - 10} more`;

@@ -70,8 +70,8 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
   for (const d of sorted) {
     for (const s of d.shards) {
       const firstRow = next + s.firstRow;
-      if (next !== 0) await renumberSidecar(storage, s.sidecar, next, firstRow);
-      shards.push({ ...s, firstRow });
+      const sidecarSha256 = next !== 0 ? await renumberSidecar(storage, s.sidecar, next, firstRow) : s.sidecarSha256;
+      shards.push({ ...s, firstRow, ...(sidecarSha256 !== undefined ? { sidecarSha256 } : {}) });
     }
     next += d.source.rowsWritten;
   }
@@ -111,8 +111,8 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
   return merged;
 }
 
-/** Adds `offset` to __btkit_row of a sidecar, unless it already starts at `firstRow`. */
-async function renumberSidecar(storage: Storage, location: string, offset: number, firstRow: number): Promise<void> {
+/** Adds `offset` to __btkit_row of a sidecar, unless it already starts at `firstRow`; returns the sidecar's sha256. */
+async function renumberSidecar(storage: Storage, location: string, offset: number, firstRow: number): Promise<string | undefined> {
   const loc = storage.parse(location);
   const reader = await RecordBatchStreamReader.from(await storage.read(loc, { decompress: "never" }));
   await reader.open();
@@ -126,7 +126,8 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
   };
   if (!firstBatch || firstBatch.numRows === 0 || rowsOf(firstBatch)[0] === BigInt(firstRow)) {
     await it.return?.();
-    return;
+    // renumbered by an earlier merge: what it holds now is what the merged descriptor records
+    return (await storage.digest(loc))?.sha256;
   }
   const writer = new RecordBatchStreamWriter();
   writer.reset(undefined, firstBatch.schema);
@@ -147,6 +148,6 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
     throw err;
   }
   writer.finish();
-  await written;
+  return (await written).sha256;
 }
 

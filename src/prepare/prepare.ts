@@ -277,21 +277,37 @@ async function checkExisting(storage: Storage, loc: Location, fingerprint: strin
     prev = undefined;
   }
   const same = prev !== undefined && prev.source.options.fingerprint === fingerprint && !inputs.some((i) => i.stdin);
+  let changed: string | undefined;
   if (same && prev && !overwrite) {
-    // the same preparation: a no-op, provided its shards are still there as described
-    let intact = true;
-    for (const s of prev.shards) {
-      const h = await storage.head(s.location.startsWith("file:") || s.location.startsWith("s3:") ? storage.parse(s.location) : s.location);
-      if (!h || h.size !== s.bytes) intact = false;
-    }
-    if (intact) return prev;
+    // the same preparation: a no-op, provided its shards and sidecars still hold what it records
+    changed = await firstChanged(storage, prev);
+    if (changed === undefined) return prev;
   }
   if (!overwrite) {
-    const why = inputs.some((i) => i.stdin) ? "input from stdin cannot be shown to be the same" : prev === undefined ? "its btkit.json is not a valid descriptor" : "the inputs or options differ, or its shards changed";
+    const why = inputs.some((i) => i.stdin)
+      ? "input from stdin cannot be shown to be the same"
+      : prev === undefined
+        ? "its btkit.json is not a valid descriptor"
+        : changed !== undefined
+          ? `${changed} changed after it was written`
+          : "the inputs or options differ";
     throw new BtkitError("PREP_OUT_EXISTS", `${toUri(loc)} already holds a preparation and ${why}; use --overwrite to replace it, or another --out`, { location: toUri(loc) });
   }
   // The completion marker goes first, so a crash from here on never leaves a stale "complete" output.
   await storage.delete(loc);
+  return undefined;
+}
+
+/** The first shard or sidecar of a preparation that no longer holds what it records (size, sha256), or undefined. */
+async function firstChanged(storage: Storage, d: Descriptor): Promise<string | undefined> {
+  for (const s of d.shards) {
+    const shard = await storage.digest(s.location);
+    if (!shard || shard.bytes !== s.bytes || shard.sha256 !== s.sha256) return `shard ${s.location}`;
+    if (s.sidecarSha256 !== undefined) {
+      const sidecar = await storage.digest(s.sidecar);
+      if (!sidecar || sidecar.sha256 !== s.sidecarSha256) return `sidecar ${s.sidecar}`;
+    }
+  }
   return undefined;
 }
 
@@ -834,6 +850,7 @@ class PrepareJob {
       sha256: res.shard.sha256,
       maxRecordBytes: res.maxRecordBytes,
       sidecar: toUri(childLocation(this.out, LAYOUT.sidecarsDir + names.sidecar)),
+      sidecarSha256: res.sidecar.sha256,
       firstRow: this.rowsWritten - res.rows,
     });
   }

@@ -99,6 +99,8 @@ export interface ShardEntry {
   sha256: string;
   maxRecordBytes: number;
   sidecar: string;
+  /** sha256 of the sidecar's bytes, checked by join and by a prep rerun (absent in older descriptors) */
+  sidecarSha256?: string;
   /** global row number (0-based) of the shard's first line */
   firstRow: number;
 }
@@ -205,6 +207,7 @@ const checkShard: Checker<ShardEntry> = object({
   sha256,
   maxRecordBytes: int,
   sidecar: nonEmptyStr,
+  sidecarSha256: optional(sha256),
   firstRow: int,
 });
 
@@ -292,8 +295,9 @@ function crossCheck(d: Descriptor): void {
     const col = d.schema.columns.find((c) => c.name === f);
     if (!col || !col.roles.includes("feature")) invalid(`modelInput.features[${i}]`, "a schema column with role feature", f);
   }
-  const root = parentOf(d.manifest.location);
-  if (!staysUnder(d.manifest.prefix, root)) invalid("manifest.prefix", `a prefix under the preparation ${root}`, d.manifest.prefix);
+  // the preparation's folder holds shards/ (the manifest prefix), sidecars/ and the manifest (parts/ for a --part)
+  const root = parentOf(d.manifest.prefix.replace(/\/+$/, ""));
+  if (!staysUnder(d.manifest.location, root)) invalid("manifest.location", `a location under the preparation ${root}`, d.manifest.location);
   let next = 0;
   let rows = 0;
   const shardNames = new Set<string>();

@@ -68,7 +68,7 @@ describe("descriptor v1", () => {
     ["a shard that climbs out percent-encoded", (d: Record<string, unknown>) => Object.assign((d.shards as Array<Record<string, unknown>>)[1]!, { name: "%2e%2e%2fx.csv", location: "file:///out/shards/%2e%2e%2fx.csv" }), "shards[1].location"],
     ["a sidecar anywhere", (d: Record<string, unknown>) => (((d.shards as Array<Record<string, unknown>>)[0]!).sidecar = "file:///etc/passwd"), "shards[0].sidecar"],
     ["a sidecar that climbs out", (d: Record<string, unknown>) => (((d.shards as Array<Record<string, unknown>>)[0]!).sidecar = "file:///out/sidecars/%2E%2E/%2e%2e/x.arrow"), "shards[0].sidecar"],
-    ["a manifest prefix outside the preparation", (d: Record<string, unknown>) => ((d.manifest as Record<string, unknown>).prefix = "file:///"), "manifest.prefix"],
+    ["a manifest outside the preparation", (d: Record<string, unknown>) => ((d.manifest as Record<string, unknown>).location = "file:///elsewhere/manifest.json"), "manifest.location"],
   ])("rejects %s", (_name, mutate, field) => {
     const d = sampleDescriptor() as unknown as Record<string, unknown>;
     mutate(d);

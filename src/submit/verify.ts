@@ -1,0 +1,22 @@
+/**
+ * Shards are checked against the descriptor before a job is launched: a shard changed after prep
+ * (same size, other bytes) would be transformed, and its predictions joined to the sidecar rows of
+ * what prep wrote. Local shards are read and hashed; S3 objects written by btkit answer with the
+ * sha256 in their metadata (HEAD only, no download), which storage checked when it wrote them.
+ */
+import type { Descriptor, ShardEntry } from "../protocol/descriptor.js";
+import type { Storage } from "../io/storage.js";
+
+/**
+ * Verifies the named shards (default all) of a descriptor: IO_CHANGED naming the first shard whose
+ * size or sha256 differs from the descriptor, IO_NOT_FOUND for one that is gone.
+ */
+export async function verifyShards(d: Descriptor, storage: Storage, options: { names?: readonly string[]; signal?: AbortSignal } = {}): Promise<ShardEntry[]> {
+  const wanted = options.names === undefined ? undefined : new Set(options.names);
+  const shards = d.shards.filter((s) => wanted === undefined || wanted.has(s.name));
+  for (const s of shards) {
+    options.signal?.throwIfAborted();
+    await storage.verify(s.location, { bytes: s.bytes, sha256: s.sha256 }, `shard ${s.name}`, { signal: options.signal });
+  }
+  return shards;
+}
