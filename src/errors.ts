@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   IO_GZIP_CORRUPT: ["io", "a gzip stream is truncated or corrupt"],
   IO_CHANGED: ["data", "a file no longer holds what the descriptor records (sha256 or size): changed after it was written"],
   IO_VERIFY_FAILED: ["io", "a written object does not match what was sent (size or checksum)"],
+  IO_LOCKED: ["conflict", "another btkit command is writing to the same output (its lock names it)"],
   IO_EXISTS: ["conflict", "a location exists and overwriting was not asked for"],
   IO_S3: ["service", "S3 refused or failed a call"],
 

@@ -25,7 +25,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
-import { Storage, s3SettingsFromEnv } from "../io/index.js";
+import path from "node:path";
+import { Storage, claim, lockFor, s3SettingsFromEnv } from "../io/index.js";
 import { ApiError } from "./api-error.js";
 import { callSageMaker, type ApiContext } from "./api.js";
 import { runJob, type ExecutorSettings } from "./executor.js";
@@ -102,8 +103,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     skipFolderMarkers: options.skipFolderMarkers ?? true,
     sliceEnd: options.sliceEnd ?? "inclusive",
   };
+  // one emulator per state folder: two would both launch a job of one name (two executions)
+  const held = options.stateDir === undefined ? undefined : await claim(settings.storage, lockFor({ kind: "local", path: path.resolve(options.stateDir) }, "folder"), "btkit emulator", `the emulator state folder ${options.stateDir} is in use by another emulator (another submit --local or btkit emulator)`);
   const state = new StateStore(options.stateDir);
-  await state.load();
+  try {
+    await state.load();
+  } catch (err) {
+    await held?.release();
+    throw err;
+  }
   const logs = new LogStore(region, ACCOUNT);
   let closing = false;
   const running = new Map<string, { abort: AbortController; done: Promise<void> }>();
@@ -190,6 +198,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());
+  }).catch(async (err: unknown) => {
+    await held?.release();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   return {
@@ -202,6 +213,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       for (const r of running.values()) r.abort.abort();
       await Promise.all([...running.values()].map((r) => r.done));
       await closed;
+      await held?.release();
     },
   };
 }

@@ -28,6 +28,7 @@ import { LAYOUT, outputNameFor } from "../protocol/layout.js";
 import { foreignOutput, producerOf } from "../protocol/provenance.js";
 import { formatLocation, toUri, type Location } from "../io/location.js";
 import { Digest } from "../io/body.js";
+import { lockFor, withClaim } from "../io/lock.js";
 import { Storage } from "../io/storage.js";
 import { createAligner, type JoinedBatch, type ShardInput } from "./aligner.js";
 import { hasEcho } from "./echo.js";
@@ -126,18 +127,24 @@ function resolve(o: JoinOptions): Resolved {
 }
 
 export async function join(options: JoinOptions): Promise<JoinResult> {
-  const declared: Record<string, ColumnType> = { ...options.predictionTypes };
-  const widened: WidenToFloat64[] = [];
-  while (true) {
-    try {
-      return await joinOnce({ ...options, predictionTypes: declared }, widened);
-    } catch (err) {
-      const w = widenOf(err);
-      if (w === undefined || declared[w.column] !== undefined) throw err;
-      declared[w.column] = "float64";
-      widened.push(w);
+  const r = resolve(options);
+  const out = r.storage.parse(r.out);
+  // one writer per output (per part of a shared folder): a second join there is refused, not mixed in
+  const lock = r.partitioned || r.part ? lockFor(out, "folder", r.part ? `part-${r.part.index}of${r.part.count}` : undefined) : lockFor(out, "file");
+  return withClaim(r.storage, lock, "btkit join", `${r.out} is being written by another join`, async () => {
+    const declared: Record<string, ColumnType> = { ...options.predictionTypes };
+    const widened: WidenToFloat64[] = [];
+    while (true) {
+      try {
+        return await joinOnce({ ...options, storage: r.storage, predictionTypes: declared }, widened);
+      } catch (err) {
+        const w = widenOf(err);
+        if (w === undefined || declared[w.column] !== undefined) throw err;
+        declared[w.column] = "float64";
+        widened.push(w);
+      }
     }
-  }
+  });
 }
 
 /** The WidenToFloat64 behind an error (a failed write wraps what its body threw). */

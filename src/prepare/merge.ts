@@ -10,7 +10,8 @@
  */
 import { RecordBatch, RecordBatchStreamReader, RecordBatchStreamWriter, makeData, Int64, Struct, type Data } from "apache-arrow";
 import { BtkitError } from "../errors.js";
-import { childLocation, toUri } from "../io/location.js";
+import { claim, lockFor } from "../io/lock.js";
+import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { PROTOCOL_VERSION, serializeDescriptor, type Descriptor, type SkipCount } from "../protocol/descriptor.js";
 import { LAYOUT, SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
@@ -64,7 +65,17 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
   const outUri = prefix.slice(0, prefix.length - LAYOUT.shardsDir.length);
   if (!prefix.endsWith(LAYOUT.shardsDir)) mergeError(`the shard prefix ${prefix} does not end with ${LAYOUT.shardsDir}`);
   const out = storage.parse(outUri);
+  // one writer per --out: no prep or other merge writes there meanwhile
+  const held = await claim(storage, lockFor(out, "folder"), "btkit merge", `${outUri} is being written by another prep or merge`);
+  try {
+    return await mergeInto(storage, sorted, out, prefix, count!);
+  } finally {
+    await held.release().catch(() => undefined);
+  }
+}
 
+async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, prefix: string, count: number): Promise<Descriptor> {
+  const ref = sorted.find((d) => d.schema.columns.length > 0) ?? sorted[0]!;
   const shards: Descriptor["shards"] = [];
   let next = 0;
   for (const d of sorted) {

@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { BtkitError, type ErrorCode } from "../errors.js";
+import { lockFor, withClaim } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { PROTOCOL_VERSION, parseDescriptor, serializeDescriptor, type ColumnSpec, type ColumnType, type Descriptor, type ShardEntry, type SkipCount } from "../protocol/descriptor.js";
@@ -256,15 +257,18 @@ export async function prepare(options: PrepareOptions): Promise<Descriptor> {
     .update(JSON.stringify({ protocol: PROTOCOL_VERSION.split(".")[0], inputs: inputs.map((i) => [i.uri, i.rawBytes ?? null]), options: optionRecord }))
     .digest("hex");
   const descriptorLoc = childLocation(outLoc, partNames(opts.part).descriptor);
-  const existing = await checkExisting(storage, descriptorLoc, fingerprint, inputs, opts.overwrite);
-  if (existing) return existing;
-  const job = new PrepareJob(storage, opts, outLoc, inputs, options);
-  try {
-    const d = await job.run(fingerprint);
-    return d;
-  } finally {
-    await job.cleanup();
-  }
+  // one writer per --out (per part of it): a second prep into the same place is refused, not mixed in
+  const lock = lockFor(outLoc, "folder", opts.part ? `part-${opts.part.index}of${opts.part.count}` : undefined);
+  return withClaim(storage, lock, "btkit prep", `--out ${toUri(outLoc)} is being written by another prep`, async () => {
+    const existing = await checkExisting(storage, descriptorLoc, fingerprint, inputs, opts.overwrite);
+    if (existing) return existing;
+    const job = new PrepareJob(storage, opts, outLoc, inputs, options);
+    try {
+      return await job.run(fingerprint);
+    } finally {
+      await job.cleanup();
+    }
+  });
 }
 
 async function checkExisting(storage: Storage, loc: Location, fingerprint: string, inputs: ResolvedInput[], overwrite: boolean): Promise<Descriptor | undefined> {
