@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { BtkitError } from "../errors.js";
 import type { Descriptor, JobSection } from "../protocol/descriptor.js";
 import { outputNameFor } from "../protocol/layout.js";
-import { DEFAULT_PREDICTION_NAME, DEFAULT_PREDICTION_PREFIX } from "../protocol/layout.js";
+import { DEFAULT_PREDICTION_NAME } from "../protocol/layout.js";
 import {
   buildTransformJobRequest,
   describeTransformJob,
@@ -333,7 +333,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       }
       if (retry) refuseRetryChanges(args);
       const naming = predictionNaming(args, input);
-      const outputHint = retry ? input.job?.outputLocation : (str(args, "output") ?? defaultOutputUri(input));
+      const outputHint = retry ? (input.job ? outputFolderOf(input.job) : undefined) : (str(args, "output") ?? defaultOutputUri(input));
       const backend = dryRun ? undefined : await deps.backend(ctx, args, { job: retry ? input.job : undefined, outputLocation: outputHint });
       try {
         // file:// locations are the emulator's extension: AWS gets s3:// only (checked before sending)
@@ -377,7 +377,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           const { created } = await ensureModel({ name: model!, image, modelDataUrl: modelData, role }, { client: be.sagemaker });
           ctx.log(created ? `created model ${model}` : `model ${model} exists with the same settings`);
         }
-        if (!retry && args.given.has("output") && args.flags["overwrite-output"] !== true) await refuseForeignOutput(ctx, request, be);
+        if (!retry && args.given.has("output") && args.flags["overwrite-output"] !== true) await refuseForeignOutput(ctx, request, be, input.shards.map((s) => outputNameFor(s.name)));
         if (!(await describeTransformJob(request.TransformJobName!, be.sagemaker))) {
           // before anything is paid for: the shards are what prep wrote (a rerun that attaches has used them already)
           const checked = await verifyShards(input, ctx.storage(), { names: shards, signal: ctx.io.signal });
@@ -437,23 +437,20 @@ function retryOverrides(args: ParsedArgs, model: string | undefined, modelGiven:
 
 /**
  * The prediction column names join will use (recorded in the job section), refused when a kept
- * column may carry the same name: a scalar prediction is named `predictionName`, object keys and
- * indexes get `predictionPrefix`. Refused here, before the job, not by join after it.
+ * column has the scalar prediction's name (`predictionName`): refused here, before the job, not by
+ * join after it.
  */
 function predictionNaming(args: ParsedArgs, d: Descriptor): { predictionName?: string; predictionPrefix?: string } {
   const name = str(args, "prediction-name") ?? d.job?.predictionName;
   const prefix = str(args, "prediction-prefix") ?? d.job?.predictionPrefix;
   const kept = d.schema.columns.filter((c) => c.roles.includes("keep")).map((c) => c.name);
   const scalar = name ?? DEFAULT_PREDICTION_NAME;
-  const pre = prefix ?? DEFAULT_PREDICTION_PREFIX;
   if (scalar.length === 0) throw new BtkitError("USAGE_BAD_VALUE", "--prediction-name must not be empty", { option: "--prediction-name" });
   if (kept.includes(scalar)) {
     throw new BtkitError("SUBMIT_INVALID_REQUEST", `the kept column ${JSON.stringify(scalar)} has the name join gives a scalar prediction: choose another with --prediction-name (recorded for join)`, { column: scalar, option: "--prediction-name" });
   }
-  const clash = kept.find((c) => c.startsWith(pre));
-  if (clash !== undefined) {
-    throw new BtkitError("SUBMIT_INVALID_REQUEST", `the kept column ${JSON.stringify(clash)} starts with ${JSON.stringify(pre)}, the prefix join gives object-key and index predictions, so a prediction may take its name: choose another with --prediction-prefix (recorded for join)`, { column: clash, option: "--prediction-prefix" });
-  }
+  // a kept column that starts with the prefix collides only if the model answers that key or
+  // index, which is not known before the job: join checks it (and --prediction-prefix mends it there)
   return stripUndefined({ predictionName: name, predictionPrefix: prefix });
 }
 
@@ -461,11 +458,12 @@ function predictionNaming(args: ParsedArgs, d: Descriptor): { predictionName?: s
  * An explicit --output that already holds .out files is another job's output unless this job
  * exists (a rerun attaches): a failed shard would then be joined with another job's prediction.
  */
-async function refuseForeignOutput(ctx: CliContext, request: CreateTransformJobRequest, be: Backend): Promise<void> {
+async function refuseForeignOutput(ctx: CliContext, request: CreateTransformJobRequest, be: Backend, names: string[]): Promise<void> {
   const output = request.TransformOutput!.S3OutputPath!;
+  const expected = new Set(names);
   const found: string[] = [];
   for await (const o of ctx.storage().list(output.endsWith("/") ? output : `${output}/`)) {
-    if (o.relative.endsWith(".out")) found.push(o.relative);
+    if (expected.has(o.relative)) found.push(o.relative);
     if (found.length >= 3) break;
   }
   if (found.length === 0) return;

@@ -83,8 +83,9 @@ export class EchoSplitter {
   /**
    * The field sources of a file, from its first line: the model's output width m is not known in
    * advance, nor whether the service's slice end is inclusive (the documentation's reading) or
-   * exclusive (standard JSONPath): the first (m, slice end) whose filtered width is the line's and
-   * whose echoed fields equal the shard line's is the reading. None fitting is an echo mismatch.
+   * exclusive (standard JSONPath): the first (m, slice end), smallest m first, whose filtered width
+   * is the line's and whose echoed fields equal the shard line's is the reading. A reading with no
+   * field of the model's is JOIN_PARSE (no prediction); none fitting is an echo mismatch.
    */
   #resolve(layout: Extract<EchoLayout, { kind: "csv-join" }>, fields: string[], inputs: string[], line: string, inputLine: string, no: number, src: BatchSource, shardLocation: string): CsvSource[] {
     const k = this.#inputFields;
@@ -94,7 +95,13 @@ export class EchoSplitter {
         const sources = csvJoinSources(layout.select, k, m, end);
         if (sources === undefined || sources.length !== fields.length) continue;
         widthFits = true;
-        if (sources.every((s, p) => s.from === "output" || fields[p] === inputs[s.index])) return sources;
+        const echoes = sources.every((s, p) => s.from === "output" || fields[p] === inputs[s.index]);
+        if (!echoes) continue;
+        // the line reads as input fields only: the filter kept none of the model's output
+        if (!sources.some((s) => s.from === "output")) {
+          parseError(src, no, `holds only input fields: OutputFilter ${layout.filter} kept none of the model's output, so there is no prediction to join: ${excerpt(line)}`);
+        }
+        return sources;
       }
     }
     if (!widthFits) {

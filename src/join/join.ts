@@ -140,6 +140,10 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
       } catch (err) {
         const w = widenOf(err);
         if (w === undefined || declared[w.column] !== undefined) throw err;
+        if (r.part) {
+          // parts are joined apart: widening one would give the dataset's parts different types
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `prediction column ${w.column} is int64 from the first batch of part ${r.part.index}/${r.part.count}, but line ${w.line} of ${w.location} (shard ${w.shard}) holds a value int64 cannot: the parts of one dataset must agree on types, so join every part with --prediction-type ${w.column}=float64`, { shard: w.shard, location: w.location, line: w.line, column: w.column, expected: "int64", got: "float64", option: "--prediction-type" });
+        }
         declared[w.column] = "float64";
         widened.push(w);
       }
@@ -172,7 +176,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   if (job.status !== "Completed" && !r.allowMissing) {
     const how =
       job.status === "InProgress" || job.status === "Stopping"
-        ? `wait for it to end (btkit status --wait), then join the descriptor it prints`
+        ? `wait for it to end (btkit status --wait${job.backend === "emulator" ? " --local" : ""}), then join the descriptor it prints`
         : `transform its missing shards again with btkit submit --retry-failed, or join the shards it finished with --allow-missing`;
     throw new BtkitError("JOIN_JOB_STATUS", `job ${job.name} is ${job.status}${job.failureReason ? ` (${job.failureReason})` : ""}: join reads only a Completed job's output; ${how}`, { job: job.name, expected: "Completed", got: job.status });
   }
@@ -316,7 +320,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     crlf += st.crlfStripped;
   }
   const notes = [
-    ...widened.map((w) => ({ reason: `prediction column ${w.column} widened from int64 to float64 (the first float is on line ${w.line} of ${w.location}, shard ${w.shard})`, count: 1 })),
+    ...widened.map((w) => ({ reason: `prediction column ${w.column} widened from int64 to float64 (line ${w.line} of ${w.location}, shard ${w.shard}, holds the first value int64 cannot)`, count: 1 })),
     { reason: `job ${job.name} is ${job.status}: only its finished shards were joined (--allow-missing)`, count: job.status === "Completed" ? 0 : present.length },
     { reason: "stale .out files written before their job was created, left out (--allow-missing)", count: stale.length },
     { reason: "JoinSource=Input lines whose echoed input was checked against the shard line", count: aligner.echo?.checked ?? 0 },

@@ -1,7 +1,9 @@
 /**
  * Which job of a descriptor wrote a shard's .out, and what that .out must look like to be that
- * job's: under the job's own S3OutputPath, and written no earlier than the job's CreationTime. A
- * count is not an identity: an .out of the same length left by another job must not be joined.
+ * job's: under the job's own S3OutputPath, written no earlier than the job's CreationTime and, once
+ * the job ended, no later than its TransformEndTime. A count is not an identity: an .out of the
+ * same length left by another job (before this one, or after it, such as a retry with another
+ * model, or a job sharing an explicit --output) must not be joined.
  *
  * The jobs of a descriptor are its current `job` and the earlier ones in `job.history` (a
  * `--retry-failed` job covers only the shards listed in its `shards`; any other job covers all).
@@ -46,12 +48,28 @@ export function writtenNotBefore(rec: JobRecord, precision: TimePrecision): Date
   return new Date(precision === "second" ? Math.floor(t / 1000) * 1000 : t - FINE_SLACK_MS);
 }
 
+/**
+ * The latest time an .out of this job may carry: its TransformEndTime (S3 LastModified, floored to
+ * the second, is never later than the write), plus FINE_SLACK_MS for a local file. Undefined while
+ * the job has not ended.
+ */
+export function writtenNotAfter(rec: JobRecord, precision: TimePrecision): Date | undefined {
+  if (rec.endedAt === undefined) return undefined;
+  const t = Date.parse(rec.endedAt);
+  if (Number.isNaN(t)) return undefined;
+  return new Date(precision === "second" ? t : t + FINE_SLACK_MS);
+}
+
 /** Why an .out is not the job's own (undefined when it is, or when the times are not known). */
 export function foreignOutput(rec: JobRecord, lastModified: Date | undefined, precision: TimePrecision): string | undefined {
+  if (lastModified === undefined) return undefined;
   const since = writtenNotBefore(rec, precision);
-  if (since === undefined || lastModified === undefined) return undefined;
-  if (lastModified.getTime() < since.getTime()) {
+  if (since !== undefined && lastModified.getTime() < since.getTime()) {
     return `it was written at ${lastModified.toISOString()}, before job ${rec.name} was created (${rec.createdAt}): it is another job's output`;
+  }
+  const until = writtenNotAfter(rec, precision);
+  if (until !== undefined && lastModified.getTime() > until.getTime()) {
+    return `it was written at ${lastModified.toISOString()}, after job ${rec.name} ended (${rec.endedAt}): it is another job's output`;
   }
   return undefined;
 }

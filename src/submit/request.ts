@@ -161,7 +161,8 @@ export function buildTransformJobRequest(d: Descriptor, options: TransformReques
       SplitType: "Line",
     },
     TransformOutput: {
-      S3OutputPath: options.output ?? jobOutputUri(d, JOB_NAME_PLACEHOLDER),
+      // one spelling per location: s3://b/o/ and s3://b/o are the same S3OutputPath
+      S3OutputPath: options.output?.replace(/(?<!:\/)\/+$/, "") ?? jobOutputUri(d, JOB_NAME_PLACEHOLDER),
       Accept: options.accept ?? mi.contentType,
       // §3.4: without Line, JSON results are glued together.
       AssembleWith: "Line",

@@ -16,22 +16,30 @@ import { foreignOutput, producerOf } from "../protocol/provenance.js";
 import { DEFAULT_NAME_PREFIX, jobNameFor, parentUri, stripUndefined, type TransformRequestOptions } from "./request.js";
 
 /**
- * The shards given to the descriptor's last job that have no .out of that job under its output
- * location: none at all, or one written before the job was created (another job's).
+ * The shards of the descriptor without an .out of their own: for each shard, the job that was
+ * given it (protocol/provenance.ts: the current job, or the job a retry left it to) wrote none
+ * under its output location, or the .out there is another job's (written before that job was
+ * created or after it ended). Exactly the shards join would report missing or foreign.
  */
 export async function missingShards(d: Descriptor, storage: Storage): Promise<ShardEntry[]> {
   const job = d.job;
   if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: submit it first", {});
-  const given = new Set(job.shards ?? d.shards.map((s) => s.name));
-  const shards = d.shards.filter((s) => given.has(s.name));
-  const prefix = job.outputLocation.endsWith("/") ? job.outputLocation : `${job.outputLocation}/`;
-  const precision = storage.parse(prefix).kind === "s3" ? "second" : "fine";
-  const found = new Map<string, Date | undefined>();
-  for await (const o of storage.list(prefix)) found.set(o.relative, o.lastModified);
-  return shards.filter((s) => {
+  const listed = new Map<string, Map<string, Date | undefined>>();
+  const missing: ShardEntry[] = [];
+  for (const s of d.shards) {
+    const producer = producerOf(job, s.name);
+    const prefix = producer.outputLocation.endsWith("/") ? producer.outputLocation : `${producer.outputLocation}/`;
+    let found = listed.get(prefix);
+    if (found === undefined) {
+      found = new Map();
+      for await (const o of storage.list(prefix)) found.set(o.relative, o.lastModified);
+      listed.set(prefix, found);
+    }
     const name = outputNameFor(s.name);
-    return !found.has(name) || foreignOutput(producerOf(job, s.name), found.get(name), precision) !== undefined;
-  });
+    const precision = storage.parse(prefix).kind === "s3" ? "second" : "fine";
+    if (!found.has(name) || foreignOutput(producer, found.get(name), precision) !== undefined) missing.push(s);
+  }
+  return missing;
 }
 
 /** What a retry job may change from the job it retries (the flags given with --retry-failed). */

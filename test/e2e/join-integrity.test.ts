@@ -110,6 +110,51 @@ describe("outputs of another job are never joined", () => {
     const all = ok(await joinTo(retry.stdout, "all.jsonl"));
     expect(parseDescriptor(all.stdout).results!.rows).toBe(ROWS);
     expectRows(await joined("all.jsonl"), range(0, ROWS), sumOf);
+
+    // the failed job's own descriptor still joins only what that job wrote: the retry's .out came after it ended
+    const again = ok(await joinTo(second.stdout, "b2.jsonl", "--allow-missing"));
+    expect(parseDescriptor(again.stdout).results!.missing).toEqual(["part-00001.csv"]);
+    expectRows(await joined("b2.jsonl"), [...range(0, 10), ...range(20, 30)], sumOf);
+  });
+
+  it("a later job writing into a completed job's output (--overwrite-output) does not change that job's join: its .out came after the job ended", async () => {
+    const good = await model();
+    const other = await model({ BTKIT_EXAMPLE_FAIL_ON: "no record has this" });
+    const first = ok(await local(await prep(), "--model-url", good.url));
+    const a = parseDescriptor(first.stdout);
+    const later = ok(await local(first.stdout, "--new", "--model-url", other.url, "--output", a.job!.outputLocation, "--overwrite-output"));
+    expect(parseDescriptor(later.stdout).job!.outputLocation).toBe(a.job!.outputLocation);
+    const refused = await joinTo(first.stdout, "a.jsonl");
+    expect(refused.code).toBe(EXIT.data);
+    expect(refused.stderr).toContain("JOIN_PROVENANCE");
+    expect(refused.stderr).toContain(`after job ${a.job!.name} ended`);
+    // the later job's own descriptor joins
+    ok(await joinTo(later.stdout, "b.jsonl"));
+    expectRows(await joined("b.jsonl"), range(0, ROWS), sumOf);
+  });
+
+  it("an explicit --output with .out files of other jobs only in subfolders is not refused", async () => {
+    const good = await model();
+    const first = ok(await local(await prep(), "--model-url", good.url));
+    const folder = path.dirname(new URL(parseDescriptor(first.stdout).job!.outputLocation).pathname);
+    const r = ok(await local(first.stdout, "--new", "--model-url", good.url, "--output", `file://${folder}/`));
+    expect(parseDescriptor(r.stdout).job!.outputLocation).toBe(`file://${folder}`);
+  });
+
+  it("--retry-failed also redoes a shard a retry left to the job it retried, when that .out is gone", async () => {
+    const good = await model();
+    const failing = await model({ BTKIT_EXAMPLE_FAIL_ON: "15,15,150" });
+    const failed = await local(await prep(), "--model-url", failing.url);
+    expect(failed.code).toBe(EXIT.jobFailed);
+    const retry = ok(await local(failed.stdout, "--retry-failed", "--model-url", good.url));
+    await fs.rm(outOf(parseDescriptor(retry.stdout), "part-00000.csv"));
+    const refused = await joinTo(retry.stdout, "j.jsonl");
+    expect(refused.stderr).toContain("JOIN_MISSING_OUTPUT");
+    expect(refused.stderr).toContain("--retry-failed");
+    const again = ok(await local(retry.stdout, "--retry-failed", "--model-url", good.url));
+    expect(parseDescriptor(again.stdout).job!.shards).toEqual(["part-00000.csv"]);
+    ok(await joinTo(again.stdout, "j.jsonl"));
+    expectRows(await joined("j.jsonl"), range(0, ROWS), sumOf);
   });
 
   it("an explicit --output holding another job's .out is refused (exit 75); with --overwrite-output the older .out is left out of the join", async () => {
@@ -185,11 +230,16 @@ describe("outputs of another job are never joined", () => {
   });
 });
 
-/** Swaps two lines (0-based) of an .out and joins again: refused with JOIN_ECHO_MISMATCH. */
+/**
+ * Swaps two lines (0-based) of an .out, keeping its time (an edit after the job ended is caught by
+ * provenance already: this is the line order alone), and joins again: refused with JOIN_ECHO_MISMATCH.
+ */
 async function swapAndJoin(descriptor: string, file: string, i: number, j: number): Promise<CliRun> {
   const lines = (await fs.readFile(file, "utf8")).split("\n");
   [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+  const { atime, mtime } = await fs.stat(file);
   await fs.writeFile(file, lines.join("\n"));
+  await fs.utimes(file, atime, mtime);
   const refused = await joinTo(descriptor, "swapped.jsonl");
   expect(refused.code).toBe(EXIT.data);
   expect(refused.stderr).toContain("JOIN_ECHO_MISMATCH");
@@ -251,6 +301,15 @@ describe("the job's DataProcessing decides how .out lines are read", () => {
     expectRows(await joined("b.jsonl"), range(0, ROWS), sumOf, "pred_score");
   });
 
+  it("a CSV filter that keeps only input fields of a one-field prediction is JOIN_PARSE, not a column of nulls", async () => {
+    const good = await model();
+    const r = ok(await local(await prep(), "--model-url", good.url, "--join-source", "Input", "--output-filter", "$[-2]"));
+    const refused = await joinTo(r.stdout, "j.jsonl");
+    expect(refused.code).toBe(EXIT.data);
+    expect(refused.stderr).toContain("JOIN_PARSE");
+    expect(refused.stderr).toContain("kept none of the model's output");
+  });
+
   it("a filter join could not read is refused before launch, also with --dry-run; the suggested change runs", async () => {
     const good = await model();
     const d = await prep();
@@ -306,5 +365,22 @@ describe("predictions that widen", () => {
     expect(results.notes.some((n) => n.reason.startsWith("prediction column prediction widened from int64 to float64") && n.reason.includes("part-00002.csv"))).toBe(true);
     ok(await joinTo(r.stdout, "j.jsonl"));
     expectRows(await joined("j.jsonl"), range(0, ROWS), sumOf);
+  });
+
+  it("joined as parts, the parts must agree: a part that meets a float is refused, and --prediction-type on every part settles it", async () => {
+    const good = await model();
+    const r = ok(await local(await prep(), "--model-url", good.url));
+    const part = (i: number, ...extra: string[]) => cli(["join", "--part", `${i}/2`, "--out", path.join(dir, "parts"), "--format", "jsonl", ...extra], r.stdout);
+    expect((await part(0)).code).toBe(0);
+    const refused = await part(1);
+    expect(refused.code).toBe(EXIT.data);
+    expect(refused.stderr).toContain("JOIN_TYPE_CONFLICT");
+    expect(refused.stderr).toContain("--prediction-type prediction=float64");
+    for (const i of [0, 1]) {
+      const p = ok(await part(i, "--prediction-type", "prediction=float64"));
+      expect((parseDescriptor(p.stdout).results as unknown as { columns: Array<{ name: string; type: string }> }).columns).toContainEqual({ name: "prediction", type: "float64" });
+    }
+    const rows = [...(await joined("parts/part-0of2.jsonl")), ...(await joined("parts/part-1of2.jsonl"))];
+    expectRows(rows, range(0, ROWS), sumOf);
   });
 });

@@ -69,6 +69,12 @@ describe("provenance", () => {
     expect(foreignOutput(job, new Date("2026-11-30T10:00:00.470Z"), "fine")).toBeUndefined();
     expect(foreignOutput(job, new Date("2026-11-30T10:00:00.400Z"), "fine")).toContain("another job's output");
     expect(foreignOutput({ ...job, createdAt: undefined }, new Date(0), "fine")).toBeUndefined();
+    // once the job ended, a later .out is another job's (a retry's, or one sharing the output)
+    const ended = { ...job, endedAt: "2026-11-30T10:05:00.200Z" };
+    expect(foreignOutput(ended, new Date("2026-11-30T10:05:00.000Z"), "second")).toBeUndefined();
+    expect(foreignOutput(ended, new Date("2026-11-30T10:05:01.000Z"), "second")).toContain("after job a ended");
+    expect(foreignOutput(ended, new Date("2026-11-30T10:05:00.240Z"), "fine")).toBeUndefined();
+    expect(foreignOutput(ended, new Date("2026-11-30T10:05:00.300Z"), "fine")).toContain("after job a ended");
   });
 });
 
