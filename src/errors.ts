@@ -29,8 +29,10 @@ export const EXIT = {
   io: 74,
   /** a file or job already exists with other settings */
   conflict: 75,
-  /** interrupted by the user (Ctrl-C); a job keeps running unless told to stop */
+  /** interrupted by the user (Ctrl-C, SIGINT); a job keeps running unless told to stop */
   interrupted: 130,
+  /** terminated (SIGTERM), as 128 + 15; temporaries removed as for an interrupt */
+  terminated: 143,
 } as const;
 export type ExitKind = keyof typeof EXIT;
 

@@ -84,6 +84,7 @@ export const prepCommand: Command = {
       blankLines: f["blank-lines"] as PrepareOptions["blankLines"],
       overwrite: f.overwrite === true,
       part,
+      signal: ctx.io.signal,
       onProgress: (p) => {
         const state = { label: "prep", done: p.rowsRead, unit: "rows", detail: `${formatBytes(p.bytesRead)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ""}, ${p.shards} shards${p.rowsSkipped > 0 ? `, ${p.rowsSkipped} skipped` : ""}` };
         if (p.done) progress.finish(state);

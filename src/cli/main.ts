@@ -42,7 +42,9 @@ function topHelp(commands: readonly Command[]): string {
     `  ${EXIT.service}  AWS (or the emulator) refused or failed a call`,
     `  ${EXIT.io}  reading or writing failed (network, disk, corrupt gzip, verification)`,
     `  ${EXIT.conflict}  an output or job exists with other settings`,
-    `  ${EXIT.interrupted} interrupted (Ctrl-C)`,
+    `  ${EXIT.conflict}  (also) another btkit command is writing to the same output`,
+    `  ${EXIT.interrupted} interrupted (Ctrl-C, SIGINT): temporary files removed`,
+    `  ${EXIT.terminated} terminated (SIGTERM): temporary files removed`,
     "",
     "Environment: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL[_S3|_SAGEMAKER] as for the AWS CLI;",
     "BTKIT_S3_PATH_STYLE=1 and BTKIT_S3_CHECKSUMS=WHEN_REQUIRED for S3-compatible servers.",
@@ -83,8 +85,32 @@ export async function main(argv: readonly string[], io: CliIo, commands: readonl
     ctx.quiet = args.flags.quiet === true;
     return await cmd.run(ctx, args);
   } catch (err) {
+    if (io.signal?.aborted) return reportInterrupted(ctx, err, cmd.spec.name, io.signal.reason);
     return reportError(ctx, err, cmd.spec.name);
   }
+}
+
+/** The abort reason of a signal the process received. */
+export class Interrupted extends Error {
+  readonly signal: "SIGINT" | "SIGTERM";
+
+  constructor(signal: "SIGINT" | "SIGTERM") {
+    super(`interrupted by ${signal}`);
+    this.name = "Interrupted";
+    this.signal = signal;
+  }
+}
+
+/**
+ * A command stopped by a signal ends 130 (SIGINT) or 143 (SIGTERM), whatever error the stop
+ * surfaced as (an aborted write, an aborted request): its own message when it is a coded one that
+ * says more (SUBMIT_INTERRUPTED), else that it stopped with nothing left under a final name.
+ */
+function reportInterrupted(ctx: CliContext, err: unknown, command: string, reason: unknown): number {
+  const sig = reason instanceof Interrupted ? reason.signal : "SIGINT";
+  if (err instanceof BtkitError && err.code === "SUBMIT_INTERRUPTED") reportError(ctx, err, command);
+  else ctx.io.stderr.write(`btkit ${command}: interrupted (${sig}): stopped; temporary files removed, nothing left under a final name\n`);
+  return sig === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
 }
 
 function unknownCommand(ctx: CliContext, name: string, commands: readonly Command[]): number {

@@ -104,6 +104,11 @@ export interface PrepareOptions {
   tmpDir?: string;
   /** called as work progresses (at most every 65,536 rows, and at the end) */
   onProgress?: (p: PrepareProgress) => void;
+  /**
+   * stops prep (checked every 65,536 rows and between inputs): it throws the signal's reason,
+   * with temporaries removed and nothing under a final name; default none
+   */
+  signal?: AbortSignal;
 }
 
 export interface ResolvedPrepareOptions {
@@ -382,7 +387,10 @@ class PrepareJob {
   async run(fingerprint: string): Promise<Descriptor> {
     try {
       if (this.o.instances !== undefined) await this.planBalanced();
-      for (const input of this.inputs) await this.readInput(input);
+      for (const input of this.inputs) {
+        this.opts.signal?.throwIfAborted();
+        await this.readInput(input);
+      }
       if (!this.schemaReady) await this.decideSchema(true);
       await this.flushTrailingBlanks();
       await this.closeShard();
@@ -426,9 +434,11 @@ class PrepareJob {
   }
 
   progress(done: boolean): void {
-    if (!this.opts.onProgress) return;
     if (!done && this.rowsRead - this.lastProgress < 65536) return;
     this.lastProgress = this.rowsRead;
+    // every 65,536 rows: an interrupt stops the run, whose failure path removes the temporaries
+    this.opts.signal?.throwIfAborted();
+    if (!this.opts.onProgress) return;
     this.opts.onProgress({ rowsRead: this.rowsRead, rowsWritten: this.rowsWritten, rowsSkipped: this.rowsRead - this.rowsWritten, bytesRead: this.bytesRead, bytesTotal: this.bytesTotal, shards: this.shards.length + (this.writer ? 1 : 0), input: this.currentInput, done });
   }
 
