@@ -66,6 +66,8 @@ export interface ObjectInfo {
   sha256?: string;
   /** when the object was last written: S3 LastModified (whole seconds on AWS), a file's mtime */
   lastModified?: Date;
+  /** the S3 ETag (changes whenever the object is written again) */
+  etag?: string;
 }
 
 export interface StorageOptions {
@@ -325,7 +327,7 @@ export class Storage {
     }
     try {
       const h = await this.s3().send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
-      const info: ObjectInfo = { location: formatLocation(loc), relative: baseName(loc), size: h.ContentLength ?? 0, lastModified: h.LastModified };
+      const info: ObjectInfo = { location: formatLocation(loc), relative: baseName(loc), size: h.ContentLength ?? 0, lastModified: h.LastModified, etag: h.ETag };
       const sha = h.Metadata?.[BTKIT_SHA256_META];
       if (sha) info.sha256 = sha;
       return info;
@@ -416,7 +418,7 @@ export class Storage {
       const contents = page.Contents ?? [];
       for (const o of contents) {
         if (!o.Key || /\.btkit-[0-9a-f]+\.tmp$/.test(o.Key)) continue;
-        yield { location: `s3://${loc.bucket}/${o.Key}`, relative: o.Key.slice(loc.key.length), size: o.Size ?? 0, lastModified: o.LastModified };
+        yield { location: `s3://${loc.bucket}/${o.Key}`, relative: o.Key.slice(loc.key.length), size: o.Size ?? 0, lastModified: o.LastModified, etag: o.ETag };
       }
       const last = contents[contents.length - 1]?.Key;
       if (!page.IsTruncated || last === undefined) break;

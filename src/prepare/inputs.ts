@@ -33,6 +33,10 @@ export interface ResolvedInput {
   format: ReadableFormat;
   /** raw (stored) size in bytes, when known */
   rawBytes?: number;
+  /** when it was last written, as seen when prep began (mtime or S3 LastModified) */
+  rawModified?: Date;
+  /** its S3 ETag as seen when prep began */
+  rawEtag?: string;
   /** the format is a guess (no --input-format, no telling name): decided from the first bytes (detectFormat) */
   sniff?: boolean;
 }
@@ -132,14 +136,14 @@ export async function resolveInputs(storage: Storage, inputs: readonly string[],
     const head = await storage.head(loc);
     const found: ResolvedInput[] = [];
     if (head) {
-      found.push({ display: formatLocation(loc), uri: toUri(loc), location: loc, stdin: false, ...formatGuess(formatLocation(loc), format), rawBytes: head.size });
+      found.push({ display: formatLocation(loc), uri: toUri(loc), location: loc, stdin: false, ...formatGuess(formatLocation(loc), format), rawBytes: head.size, rawModified: head.lastModified, rawEtag: head.etag });
     } else {
       const prefix = loc.kind === "s3" && loc.key !== "" && !loc.key.endsWith("/") ? { ...loc, key: `${loc.key}/` } : loc;
       for await (const o of storage.list(prefix)) {
         const base = o.relative.slice(o.relative.lastIndexOf("/") + 1);
         if (base.startsWith(".") || base.startsWith("_")) continue;
         const child = storage.parse(o.location);
-        found.push({ display: o.location, uri: toUri(child), location: child, stdin: false, ...formatGuess(o.location, format), rawBytes: o.size });
+        found.push({ display: o.location, uri: toUri(child), location: child, stdin: false, ...formatGuess(o.location, format), rawBytes: o.size, rawModified: o.lastModified, rawEtag: o.etag });
       }
       if (found.length === 0) throw new BtkitError("IO_NOT_FOUND", `no such input: ${text} (not a file, and no objects under it)`, { location: text });
     }
@@ -171,6 +175,7 @@ export async function openInput(storage: Storage, input: ResolvedInput, stdin: A
   } else raw = await storage.read(input.location!, { decompress: "never" });
   let head = Buffer.alloc(0);
   let gz: boolean | undefined;
+  let read = 0;
   const tap = async function* (): AsyncGenerator<Buffer> {
     for await (const c of raw) {
       const b = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
@@ -178,12 +183,40 @@ export async function openInput(storage: Storage, input: ResolvedInput, stdin: A
         head = Buffer.concat([head, b.subarray(0, 2)]).subarray(0, 2);
         if (head.length >= 2) gz = head[0] === 0x1f && head[1] === 0x8b;
       }
+      read += b.length;
       yield b;
     }
     gz ??= false;
+    await checkUnchanged(storage, input, read);
   };
   const stream = gunzipIfGzip(Readable.from(tap(), { objectMode: false }), input.display);
   return { chunks: stream as AsyncIterable<Buffer>, gzip: () => gz === true, close: async () => void stream.destroy() };
+}
+
+/**
+ * An input must not change while prep reads it: truncated or appended meanwhile, the rows read are
+ * not the file's, and the descriptor would record a size the input never had with those rows. At
+ * the end of the read, the bytes read must be the size seen when prep began, and the input must
+ * still have that size, time and (S3) ETag. IO_CHANGED otherwise.
+ */
+async function checkUnchanged(storage: Storage, input: ResolvedInput, read: number): Promise<void> {
+  if (input.stdin || input.location === undefined || input.rawBytes === undefined) return;
+  const now = await storage.head(input.location);
+  const why =
+    read !== input.rawBytes
+      ? `${read} bytes were read, but it had ${input.rawBytes} when prep began`
+      : now === undefined
+        ? "it was removed"
+        : now.size !== input.rawBytes
+          ? `it now has ${now.size} bytes, ${input.rawBytes} when prep began`
+          : input.rawEtag !== undefined && now.etag !== undefined && now.etag !== input.rawEtag
+            ? `its ETag is now ${now.etag}, ${input.rawEtag} when prep began`
+            : input.rawModified !== undefined && now.lastModified !== undefined && now.lastModified.getTime() !== input.rawModified.getTime()
+              ? `it was modified at ${now.lastModified.toISOString()}, after prep began`
+              : undefined;
+  if (why !== undefined) {
+    throw new BtkitError("IO_CHANGED", `input ${input.display} changed while prep read it (${why}): its rows are not one version of the file; run prep again once the input is complete`, { input: input.display, location: input.display, expected: input.rawBytes, got: now?.size });
+  }
 }
 
 /**
