@@ -18,6 +18,10 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
+function stdoutFailed(err: Error): BtkitError {
+  return new BtkitError("IO_WRITE_FAILED", `writing to stdout failed: ${err.message}`, { location: "stdout" }, { cause: err });
+}
+
 export class StdoutClosed extends Error {
   constructor() {
     super("stdout closed");
@@ -30,12 +34,14 @@ export class CliContext {
   quiet = false;
   #storage: Storage | undefined;
   #stdoutClosed = false;
+  #stdoutError: NodeJS.ErrnoException | undefined;
 
   constructor(io: CliIo) {
     this.io = io;
     this.cwd = io.cwd ?? process.cwd();
     io.stdout.on?.("error", (err: NodeJS.ErrnoException) => {
       if (err.code === "EPIPE") this.#stdoutClosed = true;
+      else this.#stdoutError ??= err;
     });
   }
 
@@ -49,9 +55,13 @@ export class CliContext {
     return this.#storage;
   }
 
-  /** Writes pipe data to stdout; a closed stdout (EPIPE) throws StdoutClosed, which main ends on quietly. */
+  /**
+   * Writes pipe data to stdout; a closed stdout (EPIPE) throws StdoutClosed, which main ends on
+   * quietly; any other failure (a full disk, ENOSPC; a size limit, EFBIG) is IO_WRITE_FAILED.
+   */
   async out(text: string): Promise<void> {
     if (this.#stdoutClosed) throw new StdoutClosed();
+    if (this.#stdoutError) throw stdoutFailed(this.#stdoutError);
     const stdout = this.io.stdout;
     await new Promise<void>((resolve, reject) => {
       const ok = stdout.write(text, (err) => {
@@ -59,7 +69,7 @@ export class CliContext {
           if ((err as NodeJS.ErrnoException).code === "EPIPE") {
             this.#stdoutClosed = true;
             reject(new StdoutClosed());
-          } else reject(err);
+          } else reject(stdoutFailed(err));
         } else if (ok) resolve();
       });
       if (!ok) stdout.once("drain", resolve);

@@ -18,9 +18,8 @@ export async function runFromProcess(): Promise<number> {
       ac.abort(new Interrupted(sig));
     });
   }
-  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code !== "EPIPE") throw err;
-  });
+  // stdout errors (EPIPE, ENOSPC) are the CLI context's to report as coded errors, never uncaught
+  process.stdout.on("error", () => undefined);
   return main(process.argv.slice(2), {
     stdin: process.stdin,
     stdout: process.stdout,

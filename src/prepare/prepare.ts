@@ -396,7 +396,9 @@ class PrepareJob {
       await this.closeShard();
       const rejectLocation = await this.closeRejects();
       return await this.publish(fingerprint, rejectLocation);
-    } catch (err) {
+    } catch (failure) {
+      // a write that failed (ENOSPC, EFBIG) is the error to report, not what it broke downstream
+      const err = this.writer ? await this.writer.cause(failure) : failure;
       await this.writer?.abort(err);
       if (this.rejects) {
         this.rejects.chan.abort(err);

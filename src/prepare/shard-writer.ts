@@ -4,6 +4,7 @@
  * are batched into Arrow record batches and streamed beside it. Memory is bounded by the block
  * size, the gzip blocks in flight and one sidecar batch.
  */
+import { BtkitError } from "../errors.js";
 import type { Storage, WriteResult } from "../io/storage.js";
 import type { Location } from "../io/location.js";
 import type { ColumnType } from "../protocol/descriptor.js";
@@ -99,6 +100,9 @@ export class ShardWriter {
   readonly #arrow = makeSidecarWriter();
   readonly #shardDone: Promise<WriteResult>;
   readonly #sidecarDone: Promise<WriteResult>;
+  /** the first write that failed, once one did */
+  #failure: unknown;
+  readonly #options: ShardWriterOptions;
   readonly #blockBytes: number;
   readonly #batchRows: number;
   #block: Buffer;
@@ -109,16 +113,22 @@ export class ShardWriter {
   bytes = 0;
 
   constructor(options: ShardWriterOptions) {
+    this.#options = options;
     this.#blockBytes = options.blockBytes ?? 1024 * 1024;
     this.#batchRows = options.batchRows ?? 2048;
     this.#block = Buffer.allocUnsafe(this.#blockBytes);
     this.#batcher = new SidecarBatcher(options.keep);
     const body = options.gzipLevel === undefined ? this.#chan : parallelGzip(this.#chan, { level: options.gzipLevel });
     this.#shardDone = options.storage.write(options.shard, body, { contentType: options.gzipLevel === undefined ? undefined : "application/gzip" });
-    this.#shardDone.catch((err) => this.#chan.fail(err));
+    this.#shardDone.catch((err: unknown) => {
+      this.#failure ??= err;
+      this.#chan.fail(err);
+    });
     this.#arrow.reset(undefined, this.#batcher.schema);
     this.#sidecarDone = options.storage.write(options.sidecar, guarded(this.#arrow), { contentType: "application/vnd.apache.arrow.stream" });
-    this.#sidecarDone.catch(() => undefined);
+    this.#sidecarDone.catch((e: unknown) => {
+      this.#failure ??= e;
+    });
   }
 
   /** bytes of the last record added (without its newline) */
@@ -193,19 +203,44 @@ export class ShardWriter {
   }
 
   async finish(): Promise<ShardWritten> {
-    await this.#flush();
-    this.#chan.close();
-    if (this.#batcher.length > 0) this.#arrow.write(this.#batcher.take());
-    this.#arrow.finish();
+    try {
+      await this.#flush();
+      this.#chan.close();
+      if (this.#batcher.length > 0) this.#arrow.write(this.#batcher.take());
+      this.#arrow.finish();
+    } catch (err) {
+      throw await this.cause(err);
+    }
     const [shard, sidecar] = await Promise.all([this.#shardDone, this.#sidecarDone]);
     return { shard, sidecar, rows: this.rows, maxRecordBytes: this.maxRecordBytes };
   }
 
-  /** Stops after a failure elsewhere; the atomic writes leave nothing under the final names. */
+  /**
+   * The error to report for a failure seen while feeding this writer: when one of its writes
+   * failed (a full disk: ENOSPC; a size limit: EFBIG), that write's coded error, not what it left
+   * behind in the feeding code ("AsyncQueue is closed", "the writer stopped reading").
+   */
+  async cause(err: unknown): Promise<unknown> {
+    if (err instanceof BtkitError && err.code.startsWith("IO_")) return err;
+    // stop both writes and look at how they ended: one that failed on its own (not on this
+    // abort) holds the cause
+    await this.abort(err);
+    const own = (await Promise.allSettled([this.#shardDone, this.#sidecarDone]))
+      .map((r) => (r.status === "rejected" ? (r.reason as unknown) : undefined))
+      .find((e) => e instanceof BtkitError && e.code.startsWith("IO_") && e.cause !== err && (e.cause as { cause?: unknown } | undefined)?.cause !== err);
+    return own ?? this.#failure ?? err;
+  }
+
+  /**
+   * Stops after a failure elsewhere; the atomic writes leave nothing under the final names, and a
+   * write that finished before the other failed (a whole shard without its sidecar) is removed.
+   */
   async abort(err: unknown): Promise<void> {
     this.#chan.fail(err);
     this.#chan.abort(err);
     abortWriter(this.#arrow, err);
-    await Promise.allSettled([this.#shardDone, this.#sidecarDone]);
+    const [shard, sidecar] = await Promise.allSettled([this.#shardDone, this.#sidecarDone]);
+    if (shard.status === "fulfilled" && sidecar.status === "rejected") await this.#options.storage.delete(this.#options.shard).catch(() => undefined);
+    if (sidecar.status === "fulfilled" && shard.status === "rejected") await this.#options.storage.delete(this.#options.sidecar).catch(() => undefined);
   }
 }

@@ -399,5 +399,10 @@ export async function* guarded(writer: RecordBatchStreamWriter): AsyncGenerator<
 /** Marks a writer as failed (see guarded) and aborts it. */
 export function abortWriter(writer: RecordBatchStreamWriter, err: unknown): void {
   failures.set(writer, err ?? new Error("aborted"));
-  writer.abort(err);
+  try {
+    writer.abort(err);
+  } catch {
+    // a writer whose sink failed has closed its queue: abort() then throws "AsyncQueue is closed",
+    // which would hide the sink's own error (ENOSPC, EFBIG): the caller reports that one
+  }
 }

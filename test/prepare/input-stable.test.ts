@@ -21,11 +21,13 @@ afterEach(() => cleanup());
 
 /** A Storage whose reads of `file` run `change` once the first chunk has been handed out. */
 class ChangingStorage extends Storage {
-  constructor(
-    private readonly file: string,
-    private readonly change: () => Promise<void>,
-  ) {
+  readonly file: string;
+  readonly change: () => Promise<void>;
+
+  constructor(file: string, change: () => Promise<void>) {
     super();
+    this.file = file;
+    this.change = change;
   }
   override async read(where: Location | string, options: ReadOptions = {}) {
     const stream = await super.read(where, options);
