@@ -51,6 +51,8 @@ function checkKey(text: string, key: string): void {
   for (const seg of key.split("/")) {
     if (seg === "..") bad(text, "the key has a '..' segment");
   }
+  // s3://bucket//x/ is nearly always a typo, and S3-compatible servers answer such keys with errors
+  if (key.startsWith("/") || key.includes("//")) bad(text, "the key has an empty segment (//): remove the extra /");
   if (key.includes("\0")) bad(text, "the key holds a NUL byte");
 }
 

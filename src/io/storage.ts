@@ -602,5 +602,10 @@ function s3Error(err: unknown, what: string, where: string): BtkitError {
   if (e?.name === "NoSuchBucket") {
     return new BtkitError("IO_NOT_FOUND", `no such S3 bucket for ${where}`, { location: where }, { cause: err });
   }
+  // a HEAD has no body, so the SDK knows a refusal only by its status ("UnknownError", "403")
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  if (status === 403) {
+    return new BtkitError("IO_S3", `S3 refused the ${what} of ${where}: access denied (HTTP 403 Forbidden); check the credentials, the region and the bucket policy`, { location: where, httpStatus: 403 }, { cause: err });
+  }
   return new BtkitError("IO_S3", `S3 ${what} of ${where} failed: ${describeCause(err)}`, { location: where }, { cause: err });
 }

@@ -197,7 +197,7 @@ export async function openInput(storage: Storage, input: ResolvedInput, stdin: A
  * An input must not change while prep reads it: truncated or appended meanwhile, the rows read are
  * not the file's, and the descriptor would record a size the input never had with those rows. At
  * the end of the read, the bytes read must be the size seen when prep began, and the input must
- * still have that size, time and (S3) ETag. IO_CHANGED otherwise.
+ * still have that size and mtime (a file) or ETag (S3). IO_CHANGED otherwise.
  */
 async function checkUnchanged(storage: Storage, input: ResolvedInput, read: number): Promise<void> {
   if (input.stdin || input.location === undefined || input.rawBytes === undefined) return;
@@ -211,7 +211,8 @@ async function checkUnchanged(storage: Storage, input: ResolvedInput, read: numb
           ? `it now has ${now.size} bytes, ${input.rawBytes} when prep began`
           : input.rawEtag !== undefined && now.etag !== undefined && now.etag !== input.rawEtag
             ? `its ETag is now ${now.etag}, ${input.rawEtag} when prep began`
-            : input.rawModified !== undefined && now.lastModified !== undefined && now.lastModified.getTime() !== input.rawModified.getTime()
+            : // S3 ETags say it all (LastModified comes in other precisions from list and head)
+              input.location.kind === "local" && input.rawModified !== undefined && now.lastModified !== undefined && now.lastModified.getTime() !== input.rawModified.getTime()
               ? `it was modified at ${now.lastModified.toISOString()}, after prep began`
               : undefined;
   if (why !== undefined) {
@@ -226,11 +227,19 @@ async function checkUnchanged(storage: Storage, input: ResolvedInput, read: numb
 export async function spillInput(storage: Storage, input: ResolvedInput, stdin: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | undefined, tmpDir: string | undefined): Promise<{ input: ResolvedInput; gzip: boolean; cleanup: () => Promise<void> }> {
   const dir = await fs.mkdtemp(path.join(tmpDir ?? os.tmpdir(), "btkit-spill-"));
   const file = path.join(dir, "input");
-  const opened = await openInput(storage, input, stdin);
-  await pipeline(Readable.from(opened.chunks), createWriteStream(file));
-  const st = await fs.stat(file);
+  let st;
+  let opened: OpenedInput;
+  try {
+    opened = await openInput(storage, input, stdin);
+    await pipeline(Readable.from(opened.chunks), createWriteStream(file));
+    st = await fs.stat(file);
+  } catch (err) {
+    // a corrupt gzip or a failed read leaves no spill file behind
+    await fs.rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
-    input: { ...input, location: { kind: "local", path: file }, stdin: false, rawBytes: st.size },
+    input: { ...input, location: { kind: "local", path: file }, stdin: false, rawBytes: st.size, rawModified: st.mtime, rawEtag: undefined },
     gzip: opened.gzip(),
     cleanup: () => fs.rm(dir, { recursive: true, force: true }),
   };

@@ -221,14 +221,11 @@ export class ShardWriter {
    * behind in the feeding code ("AsyncQueue is closed", "the writer stopped reading").
    */
   async cause(err: unknown): Promise<unknown> {
-    if (err instanceof BtkitError && err.code.startsWith("IO_")) return err;
-    // stop both writes and look at how they ended: one that failed on its own (not on this
-    // abort) holds the cause
-    await this.abort(err);
-    const own = (await Promise.allSettled([this.#shardDone, this.#sidecarDone]))
-      .map((r) => (r.status === "rejected" ? (r.reason as unknown) : undefined))
-      .find((e) => e instanceof BtkitError && e.code.startsWith("IO_") && e.cause !== err && (e.cause as { cause?: unknown } | undefined)?.cause !== err);
-    return own ?? this.#failure ?? err;
+    // a coded error (bad data, a failed write already) is its own cause
+    if (err instanceof BtkitError) return err;
+    // a failed write rejects a few ticks after it closed its queue: give it 100 ms to say so
+    for (let i = 0; i < 20 && this.#failure === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    return this.#failure ?? err;
   }
 
   /**

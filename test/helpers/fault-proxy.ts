@@ -1,11 +1,12 @@
 /**
  * A loopback HTTP proxy in front of a real server that injects faults into chosen requests:
- * reset the connection, answer 503 SlowDown, stall (never answer), or cut a response body short.
+ * reset the connection, answer 503 SlowDown, stall (never answer), cut a response body short, or
+ * answer 403 (with no body for a HEAD, as S3 does).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type Fault = "reset" | "slowdown" | "stall" | "cut-body";
+export type Fault = "reset" | "slowdown" | "stall" | "cut-body" | "forbidden";
 
 export interface FaultRule {
   /** which requests: method and a test on the path (with query) */
@@ -43,6 +44,15 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       req.on("end", () => {
         const body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>FAULTPROXY</RequestId></Error>';
         res.writeHead(503, { "content-type": "application/xml", "content-length": Buffer.byteLength(body), "x-amz-request-id": "FAULTPROXY" });
+        res.end(body);
+      });
+      return;
+    }
+    if (fault === "forbidden") {
+      req.resume();
+      req.on("end", () => {
+        const body = req.method === "HEAD" ? "" : '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
+        res.writeHead(403, { "content-type": "application/xml", "content-length": Buffer.byteLength(body) });
         res.end(body);
       });
       return;

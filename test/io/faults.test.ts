@@ -66,6 +66,15 @@ describe("S3 faults through a loopback proxy", () => {
     expect(await keys("stall/")).toEqual([]);
   });
 
+  it("a 403 on HEAD (no body to name it) says access denied, not UnknownError", async () => {
+    proxy.rules.push({ match: (r) => r.method === "HEAD", fault: "forbidden" });
+    const err = (await storage().head("s3://faults/any/key.bin").catch((e: unknown) => e)) as BtkitError;
+    expect(isBtkitError(err, "IO_S3")).toBe(true);
+    expect(err.message).toContain("access denied (HTTP 403 Forbidden)");
+    expect(err.message).not.toContain("UnknownError");
+    expect(err.context.httpStatus).toBe(403);
+  });
+
   it("a read whose body is cut short is IO_READ_FAILED, never a short stream", async () => {
     const data = randomBytes(300_000);
     await s3.storage().write("s3://faults/cut/e.bin", data);

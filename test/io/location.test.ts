@@ -17,6 +17,8 @@ describe("locations", () => {
     ["s3:///key", "bucket name is empty"],
     ["s3://Bad_Bucket/x", "not a valid S3 bucket name"],
     ["s3://bucket/a/../b", "'..' segment"],
+    ["s3://bucket//x/", "empty segment (//)"],
+    ["s3://bucket/a//b.csv", "empty segment (//)"],
     ["", "empty"],
   ])("rejects %s", (text, why) => {
     let err: unknown;

@@ -83,3 +83,13 @@ it("an input left alone prepares as before", async () => {
   const d = await prepare({ inputs: [file], out: path.join(dir, "out"), storage: new ChangingStorage(file, async () => undefined) });
   expect(d.source.rowsWritten).toBe(1000);
 });
+
+it("a corrupt gzip input with --instances (spilled to find its size) leaves no spill file", async () => {
+  const file = path.join(dir, "bad.csv.gz");
+  await fs.writeFile(file, gzipSync(`id,x\n${rows(50_000)}\n`).subarray(0, 5000));
+  const spill = path.join(dir, "spill");
+  await fs.mkdir(spill);
+  const e = await rejectedBy(prepare({ inputs: [file], out: path.join(dir, "out"), instances: 2, tmpDir: spill }));
+  expect(e.code).toBe("IO_GZIP_CORRUPT");
+  expect(await fs.readdir(spill)).toEqual([]);
+});
