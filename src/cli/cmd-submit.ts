@@ -50,6 +50,8 @@ export interface Backend {
   region?: string;
   /** the emulator runs in this process (--local): it lives only as long as the command */
   local?: boolean;
+  /** the in-process emulator's state folder (recorded in the job, so status and stop find it) */
+  stateDir?: string;
   close(): Promise<void>;
 }
 
@@ -94,9 +96,16 @@ export function awsBackend(ctx: CliContext, job?: JobSection): Backend {
 
 export const DEFAULT_DEPS: JobCommandDeps = {
   backend: async (ctx, args, hint) => {
-    if (args.flags.local !== true && args.flags.state === undefined) return awsBackend(ctx, hint.job);
+    // a job that ran on an in-process emulator is found again in the state folder it recorded
+    const recorded = hint.job?.backend === "emulator" ? hint.job.stateDir : undefined;
+    if (args.flags.local !== true && args.flags.state === undefined && recorded === undefined) return awsBackend(ctx, hint.job);
     const local = await import("./local-emulator.js");
-    const state = args.flags.state === undefined ? local.defaultStateDir(ctx, hint.outputLocation ?? (hint.job ? outputFolderOf(hint.job) : ".")) : ctx.storage().parse(String(args.flags.state));
+    const state =
+      args.flags.state !== undefined
+        ? ctx.storage().parse(String(args.flags.state))
+        : recorded !== undefined
+          ? recorded
+          : local.defaultStateDir(ctx, hint.outputLocation ?? (hint.job ? outputFolderOf(hint.job) : "."));
     if (typeof state !== "string" && state.kind !== "local") throw new BtkitError("USAGE_BAD_VALUE", "--state must be a local folder", { option: "--state" });
     return local.startLocalBackend(ctx, typeof state === "string" ? state : state.path);
   },
@@ -385,7 +394,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         }
         const result = await submitTransformJob(request, { client: be.sagemaker });
         ctx.log(result.attached ? `attached to existing job ${result.name} (${result.description.TransformJobStatus}); nothing launched` : `launched job ${result.name}`);
-        const record = { ...jobRecord(request, result.description, { backend: be.kind, endpoint: be.kind === "emulator" ? be.endpoint : undefined, region: be.region, shards }), ...naming };
+        const record = { ...jobRecord(request, result.description, { backend: be.kind, endpoint: be.kind === "emulator" ? be.endpoint : undefined, region: be.region, shards }), ...naming, ...(be.stateDir !== undefined ? { stateDir: be.stateDir } : {}) };
         if (!retry && input.job) {
           // the same job again keeps its history; another job for the same data records the earlier ones
           history = input.job.name === result.name ? input.job.history : historyWith(input).filter((h) => h.name !== result.name);

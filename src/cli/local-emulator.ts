@@ -34,6 +34,7 @@ export async function startLocalBackend(ctx: CliContext, stateDir: string): Prom
     endpoint: emulator.endpoint,
     region: emulator.region,
     local: true,
+    stateDir: path.resolve(stateDir),
     close: async () => {
       sagemaker.destroy();
       logs.destroy();

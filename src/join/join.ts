@@ -176,7 +176,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   if (job.status !== "Completed" && !r.allowMissing) {
     const how =
       job.status === "InProgress" || job.status === "Stopping"
-        ? `wait for it to end (btkit status --wait${job.backend === "emulator" ? " --local" : ""}), then join the descriptor it prints`
+        ? `wait for it to end (btkit status --wait), then join the descriptor it prints`
         : `transform its missing shards again with btkit submit --retry-failed, or join the shards it finished with --allow-missing`;
     throw new BtkitError("JOIN_JOB_STATUS", `job ${job.name} is ${job.status}${job.failureReason ? ` (${job.failureReason})` : ""}: join reads only a Completed job's output; ${how}`, { job: job.name, expected: "Completed", got: job.status });
   }

@@ -139,6 +139,8 @@ export interface JobRecord {
   predictionName?: string;
   /** the prefix join gives object-key and index predictions (submit --prediction-prefix); default "pred_" */
   predictionPrefix?: string;
+  /** a job run on an in-process emulator (submit --local): its state folder, where status and stop find it */
+  stateDir?: string;
 }
 
 export interface JobSection extends JobRecord {
@@ -230,6 +232,7 @@ const jobFields = {
   shards: optional(arrayOf(nonEmptyStr)),
   predictionName: optional(nonEmptyStr),
   predictionPrefix: optional(str),
+  stateDir: optional(nonEmptyStr),
 };
 const checkJobRecord: Checker<JobRecord> = object(jobFields);
 const checkJob: Checker<JobSection> = object({ ...jobFields, history: optional(arrayOf(checkJobRecord)) });

@@ -46,5 +46,5 @@ export function jobRecord(request: CreateTransformJobRequest, description: Trans
 export function updateJobSection(job: JobSection, description: TransformJobDescription): JobSection {
   const request = job.request as unknown as CreateTransformJobRequest;
   const fresh = jobRecord(request, description, { backend: job.backend, endpoint: job.endpoint, region: job.region, shards: job.shards });
-  return stripUndefined({ ...fresh, predictionName: job.predictionName, predictionPrefix: job.predictionPrefix, history: job.history });
+  return stripUndefined({ ...fresh, predictionName: job.predictionName, predictionPrefix: job.predictionPrefix, stateDir: job.stateDir, history: job.history });
 }

@@ -99,6 +99,27 @@ describe("submit --local", () => {
     expect(after.map((s) => s.mtimeMs)).toEqual(before.map((s) => s.mtimeMs));
   });
 
+  it("a --local job is found again by status and stop from its descriptor alone (the state folder is recorded)", async () => {
+    const port = model.port;
+    await model.close();
+    closers.pop();
+    model = await startExampleModel({ port, env: { BTKIT_EXAMPLE_DELAY_MS: "60000" } });
+    closers.push(() => model.close());
+    const r = await local(["--timeout", "0.3"]);
+    expect(r.code).toBe(EXIT.timeout);
+    const d1 = parseDescriptor(r.stdout);
+    expect(d1.job!.stateDir).toBe(path.join(dir, "state"));
+    // no --local, no --state, no AWS credentials: the recorded state folder answers
+    const s = await runJobCli(DEFAULT_DEPS, ["status"], { stdin: r.stdout, env: { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_PROFILE: "btkit-none" } });
+    expect(s.stderr).not.toContain("Credentials");
+    // the in-process emulator ended with the submit: on restart it reports the job Failed
+    expect(s.code).toBe(EXIT.jobFailed);
+    expect(parseDescriptor(s.stdout).job).toMatchObject({ name: d1.job!.name, status: "Failed", stateDir: d1.job!.stateDir });
+    const stop = await runJobCli(DEFAULT_DEPS, ["stop"], { stdin: s.stdout });
+    expect(stop.code).toBe(0);
+    expect(stop.stderr).toContain("is already Failed: nothing to stop");
+  });
+
   it("refuses a model name that exists with another image", async () => {
     const first = await local(["--model", "shared-model"]);
     expect(first.code).toBe(0);
