@@ -60,8 +60,14 @@ export interface PrepareOptions {
   delimiter?: string;
   /** CSV quote character; default `"` */
   quote?: string;
-  /** names replacing the CSV header's (same count), to fix empty or duplicate names; default: none */
+  /** names replacing the CSV header's (same count), to fix empty or duplicate names; or, with header false, naming the columns; default: none */
   columns?: string[];
+  /**
+   * whether a CSV's first row is a header: true, false (every row is data; columns named by
+   * `columns`, else column_1..column_N), or "auto" (default): a header, but a first row whose every
+   * field is a number is refused (PREP_HEADER) as data, so a header-less CSV never loses its first row
+   */
+  header?: boolean | "auto";
   /** model input format; default "csv" */
   format?: "csv" | "jsonl";
   /** gzip level 1-9 for shards, or undefined for plain; default undefined */
@@ -118,6 +124,7 @@ export interface ResolvedPrepareOptions {
   delimiter: string | undefined;
   quote: string;
   columns: string[] | undefined;
+  header: boolean | "auto";
   format: "csv" | "jsonl";
   gzipLevel: number | undefined;
   features: string[] | undefined;
@@ -192,6 +199,7 @@ export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions
     delimiter: o.delimiter ?? (o.inputFormat === "tsv" ? "\t" : undefined),
     quote: o.quote ?? '"',
     columns: o.columns,
+    header: o.header ?? "auto",
     format,
     gzipLevel,
     features: o.features,
@@ -231,6 +239,7 @@ function optionsRecord(r: ResolvedPrepareOptions): Record<string, unknown> {
     delimiter: r.delimiter ?? null,
     quote: r.quote,
     columns: r.columns ?? null,
+    header: r.header,
     format: r.format,
     gzipLevel: r.gzipLevel ?? null,
     features: r.features ?? null,
@@ -319,6 +328,23 @@ async function firstChanged(storage: Storage, d: Descriptor): Promise<string | u
   }
   return undefined;
 }
+
+/**
+ * A first row whose every field is a number is data, not a header: taking it as one would drop a
+ * row and name the columns after its values (a header-less numeric CSV is the very format
+ * SageMaker's built-in algorithms take). PREP_HEADER names both ways out.
+ */
+function refuseDataAsHeader(input: ResolvedInput, r: CsvRecord): void {
+  const values = r.values;
+  if (values.length === 0 || !values.every((v) => v !== null && NUMBER_TEXT_RE.test(v.trim()))) return;
+  const shown = values.slice(0, 5).join(",") + (values.length > 5 ? ",..." : "");
+  throw new BtkitError(
+    "PREP_HEADER",
+    `${input.display}: line ${r.line} (${shown}) looks like data, not a header: every field is a number. Give --no-header if the file has no header row (name the columns with --columns), or --header if these numbers are the column names`,
+    { input: input.display, line: r.line, option: "--no-header" },
+  );
+}
+const NUMBER_TEXT_RE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 class PrepareJob {
   readonly storage: Storage;
@@ -467,8 +493,15 @@ class PrepareJob {
       for (let r = 0; r < raw.count; r++) {
         if (header) {
           header = false;
-          this.setHeader(input, raw.toRecord(r));
-          continue;
+          const first = raw.toRecord(r);
+          if (this.o.header === false) {
+            // no header: the first row is data like the others, and the columns get names
+            this.setHeader(input, first, true);
+          } else {
+            if (this.o.header === "auto") refuseDataAsHeader(input, first);
+            this.setHeader(input, first);
+            continue;
+          }
         }
         rows++;
         // the byte path: records that are neither blank nor part of the type sample
@@ -490,7 +523,7 @@ class PrepareJob {
     }
     if (csv) await handleCsv(csv.endRaw());
     else await handleJson(jl!.end());
-    if (header) throw new BtkitError("PREP_HEADER", `${input.display} is empty: expected a header row (reliability C23)`, { input: input.display, line: 1 });
+    if (header) throw new BtkitError("PREP_HEADER", `${input.display} is empty: expected ${this.o.header === false ? "rows" : "a header row"} (reliability C23)`, { input: input.display, line: 1 });
     if (csv?.bomStripped || jl?.bomStripped) this.note("utf-8 byte order mark stripped");
     this.bytesBefore = base + (csv ? csv.bytes : jl!.bytes) + (csv?.bomStripped || jl?.bomStripped ? 3 : 0);
     this.bytesRead = this.bytesBefore;
@@ -552,14 +585,15 @@ class PrepareJob {
     return this.trailingBlankCount.get(input) ?? 0;
   }
 
-  setHeader(input: ResolvedInput, r: CsvRecord): void {
-    if (r.blank || r.values.every((v) => v === null || v.trim() === "")) {
+  /** Sets the columns from a header row, or (headerless) from --columns or column_1..column_N for the first data row. */
+  setHeader(input: ResolvedInput, r: CsvRecord, headerless = false): void {
+    if (!headerless && (r.blank || r.values.every((v) => v === null || v.trim() === ""))) {
       throw new BtkitError("PREP_HEADER", `${input.display}: line ${r.line}: the header row is empty (reliability C24)`, { input: input.display, line: r.line });
     }
-    let names = r.values.map((v) => v ?? "");
+    let names = headerless ? r.values.map((_, i) => `column_${i + 1}`) : r.values.map((v) => v ?? "");
     if (this.o.columns !== undefined) {
       if (this.o.columns.length !== names.length) {
-        throw new BtkitError("PREP_HEADER", `${input.display}: --columns names ${this.o.columns.length} columns but the header has ${names.length}`, { input: input.display, line: r.line, expected: names.length, got: this.o.columns.length });
+        throw new BtkitError("PREP_HEADER", `${input.display}: --columns names ${this.o.columns.length} columns but ${headerless ? `line ${r.line} has ${names.length} fields` : `the header has ${names.length}`}`, { input: input.display, line: r.line, expected: names.length, got: this.o.columns.length });
       }
       names = [...this.o.columns];
     }
