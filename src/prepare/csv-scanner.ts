@@ -144,6 +144,22 @@ function singleByte(value: string, option: string): number {
   return b[0]!;
 }
 
+/**
+ * "UTF-16LE" or "UTF-16BE" when the first bytes (at least 4) are ASCII text in UTF-16 with no BOM:
+ * every second byte NUL and the others not; undefined otherwise.
+ */
+export function utf16WithoutBom(head: Buffer): "UTF-16LE" | "UTF-16BE" | undefined {
+  const n = Math.min(head.length, 64) & ~1;
+  if (n < 4) return undefined;
+  let le = true;
+  let be = true;
+  for (let i = 0; i < n; i += 2) {
+    if (head[i] === 0 || head[i + 1] !== 0) le = false;
+    if (head[i] !== 0 || head[i + 1] === 0) be = false;
+  }
+  return le ? "UTF-16LE" : be ? "UTF-16BE" : undefined;
+}
+
 /** Picks the delimiter that occurs most often outside quotes in the header line (ties: the earlier candidate). */
 export function detectDelimiter(headerLine: Buffer, quote: number): string {
   const counts = new Map<number, number>();
@@ -233,6 +249,12 @@ export class CsvScanner {
         buf = buf.subarray(3);
       } else if ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff)) {
         throw new BtkitError("PREP_ENCODING", `${this.input} is UTF-16 (byte order mark ${buf[0]!.toString(16)} ${buf[1]!.toString(16)}); re-encode it to UTF-8`, { input: this.input, line: 1 });
+      } else {
+        const utf16 = utf16WithoutBom(buf);
+        if (utf16 !== undefined) {
+          // before the line-ending and NUL checks, which would name a symptom (a CR followed by NUL)
+          throw new BtkitError("PREP_ENCODING", `${this.input} looks like ${utf16} without a byte order mark (every second byte is NUL); re-encode it to UTF-8 (iconv -f ${utf16} -t UTF-8)`, { input: this.input, line: 1 });
+        }
       }
       this.#started = true;
       this.#pending = buf;

@@ -330,6 +330,17 @@ async function firstChanged(storage: Storage, d: Descriptor): Promise<string | u
 }
 
 /**
+ * The type a PREP_TYPE hint suggests: one that holds the earlier values and this one. An int64
+ * column meeting a float becomes float64; a JSON value that is not a string needs json (utf8 holds
+ * JSON strings only); anything else utf8.
+ */
+function widerType(t: ColumnType, v: string | null, kind: Kind | undefined): ColumnType {
+  if (t === "int64" && fits("float64", v, kind)) return "float64";
+  if (kind !== undefined && kind !== KIND.string) return "json";
+  return "utf8";
+}
+
+/**
  * A first row whose every field is a number is data, not a header: taking it as one would drop a
  * row and name the columns after its values (a header-less numeric CSV is the very format
  * SageMaker's built-in algorithms take). PREP_HEADER names both ways out.
@@ -768,7 +779,12 @@ class PrepareJob {
         const t = this.types[i]!;
         const k = kinds?.[i];
         if (!fits(t, v, k)) {
-          throw new BtkitError("PREP_TYPE", `${input}: line ${p.line} (row ${rowNo}), column ${JSON.stringify(columns[i])}: ${JSON.stringify(v)} is not a ${t} (the type inferred from the first ${this.o.sampleRows} rows); declare the type with --schema ${columns[i]}:utf8, or use --text`, { input, line: p.line, row: rowNo, column: columns[i], expected: t, got: v });
+          const name = columns[i]!;
+          const wider = widerType(t, v, k);
+          const how = this.o.schema.has(name)
+            ? `the type declared with --schema; declare ${wider} instead (--schema ${name}:${wider}), or skip such rows with --on-invalid skip`
+            : `the type inferred from the first ${this.o.sampleRows} rows; declare the type with --schema ${name}:${wider}${k === undefined ? ", or use --text" : ""}`;
+          throw new BtkitError("PREP_TYPE", `${input}: line ${p.line} (row ${rowNo}), column ${JSON.stringify(name)}: ${JSON.stringify(v)} is not a ${t} (${how})`, { input, line: p.line, row: rowNo, column: name, expected: t, got: v, option: `--schema ${name}:${wider}` });
         }
         if (t === "json" && k === KIND.string && v !== null) values[i] = JSON.stringify(v);
       }

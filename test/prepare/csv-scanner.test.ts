@@ -103,6 +103,18 @@ describe("CsvScanner", () => {
     expect(err.message).toContain("UTF-16");
   });
 
+  it("names UTF-16 without a byte order mark, with CRLF, as UTF-16 (not as a bare CR)", () => {
+    const text = "id,x\r\n1,2\r\n";
+    const le = thrownBy(() => scan(Buffer.from(text, "utf16le")));
+    expect(le.code).toBe("PREP_ENCODING");
+    expect(le.message).toContain("looks like UTF-16LE without a byte order mark");
+    expect(le.message).toContain("iconv -f UTF-16LE -t UTF-8");
+    const be = Buffer.from(text, "utf16le").swap16();
+    expect(thrownBy(() => scan(be)).message).toContain("UTF-16BE");
+    // UTF-8 text is not taken for UTF-16
+    expect(values(scan("id,x\r\n1,2\r\n").records)).toEqual([["id", "x"], ["1", "2"]]);
+  });
+
   it("rejects a bare CR line ending (C05)", () => {
     const err = thrownBy(() => scan("a\r1\r2\r"));
     expect(err.code).toBe("PREP_FORMAT");

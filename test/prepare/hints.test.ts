@@ -1,0 +1,49 @@
+/**
+ * A PREP_TYPE hint names a type that holds the value, says whether the failing type was inferred
+ * or declared, and following it on the same input works.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { EXIT } from "../../src/errors.js";
+import { parseDescriptor } from "../../src/protocol/descriptor.js";
+import { runCli } from "../helpers/cli.js";
+import { tempDir } from "../helpers/tmp.js";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir("btkit-hints-"));
+  await fs.writeFile(path.join(dir, "prices.csv"), `id,price\n${Array.from({ length: 20 }, (_, i) => `${i},${i}`).join("\n")}\n20,2.5\n`);
+  await fs.writeFile(path.join(dir, "titles.jsonl"), `${Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: i, title: `t${i}` })).join("\n")}\n${JSON.stringify({ id: 20, title: 1984 })}\n`);
+});
+afterEach(() => cleanup());
+
+const prep = (file: string, ...args: string[]) => runCli(["prep", file, "--out", "out", "--overwrite", "--sample-rows", "5", ...args], { cwd: dir });
+const typeOf = (stdout: string, name: string) => parseDescriptor(stdout).schema.columns.find((c) => c.name === name)?.type;
+
+it("an int column meeting a float after the sample: the hint is float64, and it works", async () => {
+  const r = await prep("prices.csv");
+  expect(r.code).toBe(EXIT.data);
+  expect(r.stderr).toContain('"2.5" is not a int64 (the type inferred from the first 5 rows; declare the type with --schema price:float64');
+  const ok = await prep("prices.csv", "--schema", "price:float64");
+  expect(ok.code, ok.stderr).toBe(0);
+  expect(typeOf(ok.stdout, "price")).toBe("float64");
+  expect(parseDescriptor(ok.stdout).source.rowsWritten).toBe(21);
+});
+
+it("a declared type that does not hold a value says declared, and names one that does", async () => {
+  const r = await prep("prices.csv", "--schema", "price:int64");
+  expect(r.code).toBe(EXIT.data);
+  expect(r.stderr).toContain("the type declared with --schema; declare float64 instead (--schema price:float64)");
+  expect(r.stderr).not.toContain("inferred");
+});
+
+it("a JSON number in a column of strings: the hint is json (utf8 holds JSON strings only), and it works", async () => {
+  const r = await prep("titles.jsonl");
+  expect(r.code).toBe(EXIT.data);
+  expect(r.stderr).toContain("declare the type with --schema title:json");
+  const ok = await prep("titles.jsonl", "--schema", "title:json");
+  expect(ok.code, ok.stderr).toBe(0);
+  expect(typeOf(ok.stdout, "title")).toBe("json");
+});
