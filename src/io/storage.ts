@@ -81,6 +81,8 @@ export interface StorageOptions {
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 export const BTKIT_SHA256_META = "btkit-sha256";
 const COPY_LIMIT = 5 * 1024 * 1024 * 1024;
+/** how long cleanup calls after a failed S3 write may take in all, each (ms) */
+const CLEANUP_MS = 10_000;
 const COPY_PART = 512 * 1024 * 1024;
 
 export class Storage {
@@ -245,7 +247,9 @@ export class Storage {
       params: { Bucket: loc.bucket, Key: tmpKey, Body: Readable.from(counted()), ContentType: options.contentType },
       partSize: this.partSize,
       queueSize: this.queueSize,
-      leavePartsOnError: false,
+      // we abort the parts ourselves: lib-storage's own abort would throw its refusal (a 405 from
+      // an S3-compatible server) in place of the failure that made it abort (a 503 SlowDown)
+      leavePartsOnError: true,
       abortController: abortControllerFor(options.signal),
     });
     let etag: string | undefined;
@@ -253,6 +257,8 @@ export class Storage {
       const res = await upload.done();
       etag = res.ETag;
     } catch (err) {
+      const uploadId = (upload as unknown as { uploadId?: string }).uploadId;
+      if (uploadId !== undefined) await s3.send(new AbortMultipartUploadCommand({ Bucket: loc.bucket, Key: tmpKey, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(CLEANUP_MS) }).catch(() => undefined);
       await this.#deleteQuiet(loc.bucket, tmpKey);
       if (err instanceof BtkitError) throw err;
       throw new BtkitError("IO_WRITE_FAILED", `uploading ${where} failed: ${describeCause(err)}; nothing was written under that key`, { location: where }, { cause: err });
@@ -308,8 +314,12 @@ export class Storage {
     }
   }
 
+  /**
+   * Cleanup after a failure: best effort, bounded by CLEANUP_MS (a stalled server would otherwise
+   * add its whole request timeout and retries again, after the failure it already caused).
+   */
   async #deleteQuiet(bucket: string, key: string): Promise<void> {
-    await this.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
+    await this.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: AbortSignal.timeout(CLEANUP_MS) }).catch(() => undefined);
   }
 
   /** Size and btkit checksum of an object, or undefined when it does not exist. */

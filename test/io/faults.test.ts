@@ -46,6 +46,8 @@ describe("S3 faults through a loopback proxy", () => {
     const data = randomBytes(11 * 1024 * 1024);
     const err = (await storage().write("s3://faults/slow/b.bin", data).catch((e: unknown) => e)) as BtkitError;
     expect(isBtkitError(err, "IO_WRITE_FAILED")).toBe(true);
+    // the first real cause, not a later cleanup call's refusal
+    expect(err.message).toContain("SlowDown");
     expect(await keys("slow/")).toEqual([]);
     // the part was tried more than once: retries happened before giving up
     expect(proxy.seen.filter((s) => s.startsWith("PUT") && s.includes("partNumber=2")).length).toBeGreaterThanOrEqual(2);
