@@ -18,7 +18,7 @@ import path from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { BtkitError } from "../errors.js";
 import { formatLocation, type Location } from "./location.js";
-import type { Storage } from "./storage.js";
+import { processAlive as alive, type Storage } from "./storage.js";
 
 export interface Claim {
   /** where the lock is */
@@ -33,15 +33,6 @@ interface Holder {
   command: string;
   since: string;
   token: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function describeHolder(h: Holder | undefined): string {

@@ -385,6 +385,60 @@ export class Storage {
     }
   }
 
+  /**
+   * Removes what failed or killed writes left under a folder or prefix: local temporaries
+   * (`.NAME.btkit-PID-RAND.tmp`) whose writer process is gone (same host), S3 temporary keys
+   * (`KEY.btkit-RAND.tmp`) older than `olderThanMs` (default 10 minutes: a live writer's temporary
+   * key exists only between its upload and its copy). Call it holding the output's claim
+   * (io/lock.ts). Returns how many were removed.
+   */
+  async removeStaleTemporaries(where: Location | string, options: { olderThanMs?: number } = {}): Promise<number> {
+    const loc = this.#loc(where);
+    let removed = 0;
+    if (loc.kind === "local") {
+      const walk = async (d: string): Promise<void> => {
+        let entries;
+        try {
+          entries = await fs.readdir(d, { withFileTypes: true });
+        } catch {
+          return;
+        }
+        for (const e of entries) {
+          const p = path.join(d, e.name);
+          if (e.isDirectory()) await walk(p);
+          const m = /^\..*\.btkit-(\d+)-[0-9a-f]+\.tmp$/.exec(e.name);
+          if (e.isFile() && m && !processAlive(Number(m[1]))) {
+            await fs.rm(p, { force: true });
+            removed++;
+          }
+        }
+      };
+      await walk(loc.path);
+      return removed;
+    }
+    const before = Date.now() - (options.olderThanMs ?? 10 * 60_000);
+    const prefix = loc.key === "" || loc.key.endsWith("/") ? loc.key : `${loc.key}/`;
+    let marker: string | undefined;
+    while (true) {
+      let page;
+      try {
+        page = await this.s3().send(new ListObjectsCommand({ Bucket: loc.bucket, Prefix: prefix, Marker: marker }));
+      } catch (err) {
+        throw s3Error(err, "list", formatLocation(loc));
+      }
+      for (const o of page.Contents ?? []) {
+        if (o.Key && /\.btkit-[0-9a-f]+\.tmp$/.test(o.Key) && (o.LastModified?.getTime() ?? Infinity) < before) {
+          await this.#deleteQuiet(loc.bucket, o.Key);
+          removed++;
+        }
+      }
+      const last = page.Contents?.[page.Contents.length - 1]?.Key;
+      if (!page.IsTruncated || last === undefined) break;
+      marker = page.NextMarker ?? last;
+    }
+    return removed;
+  }
+
   async exists(where: Location | string): Promise<boolean> {
     return (await this.head(where)) !== undefined;
   }
@@ -486,7 +540,8 @@ async function removeStaleTemps(dir: string, base: string): Promise<void> {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** True while a process of this host with that pid runs (EPERM: it runs, as another user). */
+export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);

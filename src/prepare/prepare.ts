@@ -274,6 +274,8 @@ export async function prepare(options: PrepareOptions): Promise<Descriptor> {
   // one writer per --out (per part of it): a second prep into the same place is refused, not mixed in
   const lock = lockFor(outLoc, "folder", opts.part ? `part-${opts.part.index}of${opts.part.count}` : undefined);
   return withClaim(storage, lock, "btkit prep", `--out ${toUri(outLoc)} is being written by another prep`, async () => {
+    // what killed runs left under --out goes first (no other prep writes there while we hold it)
+    await storage.removeStaleTemporaries(outLoc);
     const existing = await checkExisting(storage, descriptorLoc, fingerprint, inputs, opts.overwrite);
     if (existing) return existing;
     const job = new PrepareJob(storage, opts, outLoc, inputs, options);

@@ -70,6 +70,19 @@ describe("one writer per output", () => {
     expect((await cli(["prep", "b.csv", "--out", "out", "--overwrite"])).code).toBe(0);
   });
 
+  it("a rerun removes the temporaries a killed prep left under --out", async () => {
+    const dead = deadPid();
+    for (const sub of ["shards", "sidecars"]) {
+      await fs.mkdir(path.join(dir, "out", sub), { recursive: true });
+      await fs.writeFile(path.join(dir, "out", sub, `.part-00000.x.btkit-${dead}-0a1b2c3d.tmp`), "half a shard");
+    }
+    const live = path.join(dir, "out", "shards", `.part-00009.x.btkit-${process.pid}-0a1b2c3d.tmp`);
+    await fs.writeFile(live, "a live writer's");
+    expect((await cli(["prep", "a.csv", "--out", "out"])).code).toBe(0);
+    const left = (await fs.readdir(path.join(dir, "out"), { recursive: true })).filter((f) => f.endsWith(".tmp"));
+    expect(left).toEqual([path.join("shards", path.basename(live))]);
+  });
+
   it("two joins into one file: one is refused, the file is one join's whole output", async () => {
     const p = await cli(["prep", "a.csv", "--out", "p", "--shard-rows", "1000", "--features", "x"]);
     const model = await startExampleModel({ port: 0, env: {} });
