@@ -1,9 +1,22 @@
 /** btkit join: match the job's .out files back to their rows and write the joined table. */
 import { BtkitError } from "../errors.js";
 import { COLUMN_TYPES, type ColumnType } from "../protocol/descriptor.js";
-import { join, joinFiles, parsePart, OUTPUT_FORMATS, PARQUET_COMPRESSIONS, PREDICTION_FORMATS, type OutputFormat, type ParquetCompression, type PredictionFormat } from "../join/index.js";
+import { join, joinFiles, parsePart, EXTENSION_OF, OUTPUT_FORMATS, PARQUET_COMPRESSIONS, PREDICTION_FORMATS, type OutputFormat, type ParquetCompression, type PredictionFormat } from "../join/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import { Progress } from "./progress.js";
+
+/**
+ * The output format: --format, else the one --out's file extension names, else Parquet. A file
+ * whose extension names another format than --format is refused (a .csv holding Parquet bytes is
+ * a trap for whoever opens it).
+ */
+function formatFor(out: string, given: OutputFormat | undefined, folder: boolean): OutputFormat {
+  const named = folder ? undefined : (Object.entries(EXTENSION_OF) as Array<[OutputFormat, string]>).find(([, ext]) => out.toLowerCase().endsWith(ext))?.[0];
+  if (given !== undefined && named !== undefined && given !== named) {
+    throw new BtkitError("USAGE_BAD_VALUE", `--out ${out} ends in ${EXTENSION_OF[named]}, but --format is ${given}: give --format ${named}, or an --out ending in ${EXTENSION_OF[given]}`, { option: "--format", expected: named, got: given });
+  }
+  return given ?? named ?? "parquet";
+}
 
 export const joinCommand: Command = {
   spec: {
@@ -12,7 +25,7 @@ export const joinCommand: Command = {
     usage: "--out PATH|URI [--descriptor PATH|URI] [options]\n       btkit join --inputs PATH|URI... --outputs PATH|URI --out PATH|URI [options]",
     description:
       "Reads the descriptor (with its job section) from stdin or --descriptor. Before anything is written, every shard must have its .out with exactly one line per row: a missing .out, a count mismatch or a blank line is an error that names the shard and line. Prints the descriptor with its results section as one JSON line.",
-    examples: ["btkit prep data.csv --out s3://b/run1 | btkit submit ... | btkit join --out s3://b/run1/joined.parquet", "btkit join --descriptor run1/ --out joined/ --partitioned --format parquet"],
+    examples: ["btkit prep data.csv --out s3://b/run1 | btkit submit ... | btkit join --out s3://b/run1/joined.parquet", "btkit submit --descriptor run1/ --model m --wait > job.json && btkit join --descriptor job.json --out joined/ --partitioned"],
     flags: {
       descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin" },
       inputs: { type: "string", value: "PATH|URI", multiple: true, help: "without a descriptor: model-input files (or folders of them), each paired with <name>.out under --outputs", group: "Without a descriptor" },
@@ -20,7 +33,7 @@ export const joinCommand: Command = {
       "input-format": { type: "string", value: "FORMAT", choices: ["auto", "csv", "json"], default: "auto", help: "how input lines are read (auto: .csv names are CSV, others by their first line)", group: "Without a descriptor" },
       "join-source": { type: "string", value: "SOURCE", choices: ["none", "input"], default: "none", help: "input: the outputs were made with JoinSource=Input (with a descriptor, the job request says)", group: "Without a descriptor" },
       out: { type: "string", value: "PATH|URI", help: "where to write: a file, or a folder/prefix with --partitioned or --part", group: "Output" },
-      format: { type: "string", value: "FORMAT", choices: OUTPUT_FORMATS, default: "parquet", help: "output format", group: "Output" },
+      format: { type: "string", value: "FORMAT", choices: OUTPUT_FORMATS, help: "output format; default: from --out's extension (.parquet .arrow .arrows .jsonl .csv), else parquet", group: "Output" },
       compression: { type: "string", value: "CODEC", choices: PARQUET_COMPRESSIONS, default: "zstd", help: "Parquet compression", group: "Output" },
       "row-group-rows": { type: "int", value: "N", min: 1, default: 65536, help: "Parquet rows per row group", group: "Output" },
       "parquet-version": { type: "int", value: "1|2", min: 1, max: 2, default: 1, help: "Parquet writer version: 2 (data page v2, delta encodings) is smaller on sequential numbers, but some older readers refuse it", group: "Output" },
@@ -43,6 +56,7 @@ export const joinCommand: Command = {
     const f = args.flags;
     const out = f.out as string | undefined;
     if (out === undefined) throw new BtkitError("USAGE_MISSING", "btkit join needs --out PATH|URI: where to write the joined table", { option: "out" });
+    const format = formatFor(out, f.format as OutputFormat | undefined, f.partitioned === true || f.part !== undefined);
     const types: Record<string, ColumnType> = {};
     for (const spec of (f["prediction-type"] as string[] | undefined) ?? []) {
       const m = /^([^=]+)=(.+)$/.exec(spec);
@@ -60,7 +74,7 @@ export const joinCommand: Command = {
     // the options joinFiles and join share, from the same flags
     const shared = {
       storage: ctx.storage(),
-      format: f.format as OutputFormat,
+      format,
       compression: f.compression as ParquetCompression,
       rowGroupRows: f["row-group-rows"] as number,
       partitioned: f.partitioned === true,

@@ -21,7 +21,7 @@ export function createStatusCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
     async run(ctx, args) {
       const { descriptor, source } = await ctx.readDescriptor(args.flags.descriptor as string | undefined);
       const job = descriptor.job;
-      if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: run btkit submit first", { location: source });
+      if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: pass the descriptor btkit submit printed on stdout (save it: btkit submit ... > job.json), not prep's btkit.json", { location: source });
       const backend = await deps.backend(ctx, args, { job });
       try {
         const d = await describeTransformJob(job.name, backend.sagemaker);

@@ -19,7 +19,7 @@ export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command 
     async run(ctx, args) {
       const { descriptor, source } = await ctx.readDescriptor(args.flags.descriptor as string | undefined);
       const job = descriptor.job;
-      if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: nothing to stop", { location: source });
+      if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: nothing to stop (pass the descriptor btkit submit printed on stdout, not prep's btkit.json)", { location: source });
       const backend = await deps.backend(ctx, args, { job });
       try {
         const before = await describeTransformJob(job.name, backend.sagemaker);

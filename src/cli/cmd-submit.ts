@@ -259,6 +259,7 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
       timeoutSeconds: num(args, "timeout"),
       signal: ctx.io.signal,
       logs: args.flags.logs === true ? createLogTailer(job.name, { client: backend.logs }) : undefined,
+      onLogsFailed: (err) => ctx.warn(`--logs: the job's logs cannot be read (${err instanceof Error ? err.message : String(err)}); waiting goes on without them (an emulator's logs: set AWS_ENDPOINT_URL_CLOUDWATCH_LOGS or AWS_ENDPOINT_URL to its URL)`),
     });
     for await (const ev of waiter) {
       for (const l of ev.logs) ctx.log(`[${l.stream}] ${l.message}`);

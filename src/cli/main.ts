@@ -56,9 +56,15 @@ export async function main(argv: readonly string[], io: CliIo, commands: readonl
   registerEnvSecrets(io.env);
   const ctx = new CliContext(io);
   const [first, ...rest] = argv;
-  if (first === undefined || first === "--help" || first === "-h") {
+  if (first === undefined) {
+    // no command is a usage error: the help goes to stderr, stdout stays for pipe data
     io.stderr.write(topHelp(commands));
-    return first === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.usage;
+  }
+  if (first === "--help" || first === "-h") {
+    // asked for: to stdout like `btkit help`, so `btkit --help | less` works
+    await ctx.out(topHelp(commands)).catch(() => undefined);
+    return EXIT.ok;
   }
   if (first === "--version" || first === "-V" || first === "version") {
     await ctx.out(`${VERSION}\n`).catch(() => undefined);
@@ -104,12 +110,12 @@ export class Interrupted extends Error {
 /**
  * A command stopped by a signal ends 130 (SIGINT) or 143 (SIGTERM), whatever error the stop
  * surfaced as (an aborted write, an aborted request): its own message when it is a coded one that
- * says more (SUBMIT_INTERRUPTED), else that it stopped with nothing left under a final name.
+ * says more (SUBMIT_INTERRUPTED), else that it stopped with temporaries removed and no descriptor published.
  */
 function reportInterrupted(ctx: CliContext, err: unknown, command: string, reason: unknown): number {
   const sig = reason instanceof Interrupted ? reason.signal : "SIGINT";
   if (err instanceof BtkitError && err.code === "SUBMIT_INTERRUPTED") reportError(ctx, err, command);
-  else ctx.io.stderr.write(`btkit ${command}: interrupted (${sig}): stopped; temporary files removed, nothing left under a final name\n`);
+  else ctx.io.stderr.write(`btkit ${command}: interrupted (${sig}): stopped; temporary files removed, no descriptor published (run the same command again to start over)\n`);
   return sig === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
 }
 

@@ -47,7 +47,7 @@ export function shardStem(name: string): string {
 /** The shard entries a descriptor's job covers, checked. */
 export function jobShards(d: Descriptor): ShardEntry[] {
   if (!d.job) {
-    throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: run btkit submit first (join needs the job's output location)", { field: "job" });
+    throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: join reads the descriptor btkit submit printed on stdout (save it: btkit submit ... > job.json), not prep's btkit.json", { field: "job" });
   }
   return d.shards;
 }

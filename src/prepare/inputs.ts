@@ -148,7 +148,7 @@ export async function resolveInputs(storage: Storage, inputs: readonly string[],
       if (found.length === 0) throw new BtkitError("IO_NOT_FOUND", `no such input: ${text} (not a file, and no objects under it)`, { location: text });
     }
     for (const f of found) {
-      if (seen.has(f.uri)) throw new BtkitError("OPT_INVALID", `input ${f.display} is listed twice (reliability C45)`, { option: "input", input: f.display });
+      if (seen.has(f.uri)) throw new BtkitError("OPT_INVALID", `input ${f.display} is listed twice`, { option: "input", input: f.display });
       seen.add(f.uri);
       out.push(f);
     }

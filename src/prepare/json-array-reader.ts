@@ -166,7 +166,7 @@ export class JsonArrayScanner {
           this.#hasValue.push(false);
           if (++this.#depth > MAX_DEPTH + 1) {
             const n = this.#elements + 1;
-            throw this.#error(`element ${n} (index ${n - 1}) nests deeper than ${MAX_DEPTH} levels (reliability J13)`, n);
+            throw this.#error(`element ${n} (index ${n - 1}) nests deeper than ${MAX_DEPTH} levels`, n);
           }
           break;
         case "endObject":

@@ -150,7 +150,7 @@ export function parseObjectLine(text: string, input: string, line: number, end: 
       kinds.push(KIND.string);
     } else if (c === "{" || c === "[") {
       i = nestedEnd(text, i);
-      if (i < 0) jsonError(input, line, `the value of ${JSON.stringify(key)} nests deeper than ${MAX_DEPTH} levels (reliability J13)`);
+      if (i < 0) jsonError(input, line, `the value of ${JSON.stringify(key)} nests deeper than ${MAX_DEPTH} levels`);
       const raw = text.slice(vStart, i);
       if (LONE_SURROGATE.test(JSON.stringify(obj[key]))) jsonError(input, line, `the value of ${JSON.stringify(key)} holds a lone surrogate`);
       values.push(raw);

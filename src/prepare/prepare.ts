@@ -536,7 +536,7 @@ class PrepareJob {
     }
     if (csv) await handleCsv(csv.endRaw());
     else await handleJson(jl!.end());
-    if (header) throw new BtkitError("PREP_HEADER", `${input.display} is empty: expected ${this.o.header === false ? "rows" : "a header row"} (reliability C23)`, { input: input.display, line: 1 });
+    if (header) throw new BtkitError("PREP_HEADER", `${input.display} is empty: expected ${this.o.header === false ? "rows" : "a header row"}`, { input: input.display, line: 1 });
     if (csv?.bomStripped || jl?.bomStripped) this.note("utf-8 byte order mark stripped");
     this.bytesBefore = base + (csv ? csv.bytes : jl!.bytes) + (csv?.bomStripped || jl?.bomStripped ? 3 : 0);
     this.bytesRead = this.bytesBefore;
@@ -601,7 +601,7 @@ class PrepareJob {
   /** Sets the columns from a header row, or (headerless) from --columns or column_1..column_N for the first data row. */
   setHeader(input: ResolvedInput, r: CsvRecord, headerless = false): void {
     if (!headerless && (r.blank || r.values.every((v) => v === null || v.trim() === ""))) {
-      throw new BtkitError("PREP_HEADER", `${input.display}: line ${r.line}: the header row is empty (reliability C24)`, { input: input.display, line: r.line });
+      throw new BtkitError("PREP_HEADER", `${input.display}: line ${r.line}: the header row is empty`, { input: input.display, line: r.line });
     }
     let names = headerless ? r.values.map((_, i) => `column_${i + 1}`) : r.values.map((v) => v ?? "");
     if (this.o.columns !== undefined) {
@@ -613,9 +613,9 @@ class PrepareJob {
     const seen = new Map<string, number>();
     names.forEach((n, i) => {
       if (n === "") throw new BtkitError("PREP_HEADER", `${input.display}: header column ${i + 1} has an empty name; name it with --columns`, { input: input.display, line: r.line, column: `#${i + 1}` });
-      if ([...n].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) throw new BtkitError("PREP_HEADER", `${input.display}: header column ${i + 1} (${JSON.stringify(n)}) holds a control character (reliability C42)`, { input: input.display, line: r.line, column: n });
+      if ([...n].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) throw new BtkitError("PREP_HEADER", `${input.display}: header column ${i + 1} (${JSON.stringify(n)}) holds a control character`, { input: input.display, line: r.line, column: n });
       const prev = seen.get(n);
-      if (prev !== undefined) throw new BtkitError("PREP_HEADER", `${input.display}: header name ${JSON.stringify(n)} appears at columns ${prev + 1} and ${i + 1}; rename with --columns (reliability C19)`, { input: input.display, line: r.line, column: n });
+      if (prev !== undefined) throw new BtkitError("PREP_HEADER", `${input.display}: header name ${JSON.stringify(n)} appears at columns ${prev + 1} and ${i + 1}; rename with --columns`, { input: input.display, line: r.line, column: n });
       seen.set(n, i);
     });
     if (this.columns === undefined) {
@@ -765,7 +765,7 @@ class PrepareJob {
       if (p.csv) {
         values = p.csv.values;
         if (values.length !== columns.length) {
-          throw new BtkitError("PREP_RAGGED_ROW", `${input}: line ${p.line}: expected ${columns.length} fields (the header's), got ${values.length} (reliability C16/C17)`, { input, line: p.line, row: rowNo, expected: columns.length, got: values.length });
+          throw new BtkitError("PREP_RAGGED_ROW", `${input}: line ${p.line}: expected ${columns.length} fields (the header's), got ${values.length}`, { input, line: p.line, row: rowNo, expected: columns.length, got: values.length });
         }
       } else {
         const jv = this.jsonValues(p);
@@ -786,7 +786,7 @@ class PrepareJob {
           const how = this.o.schema.has(name)
             ? `the type declared with --schema; declare ${wider} instead (--schema ${name}:${wider}), or skip such rows with --on-invalid skip`
             : `the type inferred from the first ${this.o.sampleRows} rows; declare the type with --schema ${name}:${wider}${k === undefined ? ", or use --text" : ""}`;
-          throw new BtkitError("PREP_TYPE", `${input}: line ${p.line} (row ${rowNo}), column ${JSON.stringify(name)}: ${JSON.stringify(v)} is not a ${t} (${how})`, { input, line: p.line, row: rowNo, column: name, expected: t, got: v, option: `--schema ${name}:${wider}` });
+          throw new BtkitError("PREP_TYPE", `${input}: line ${p.line} (row ${rowNo}), column ${JSON.stringify(name)}: ${JSON.stringify(v)} does not fit ${t} (${how})`, { input, line: p.line, row: rowNo, column: name, expected: t, got: v, option: `--schema ${name}:${wider}` });
         }
         if (t === "json" && k === KIND.string && v !== null) values[i] = JSON.stringify(v);
       }

@@ -29,6 +29,8 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** a log tailer polled with each status poll */
   logs?: LogTailer;
+  /** called once when polling the logs fails; the wait goes on without them */
+  onLogsFailed?: (err: unknown) => void;
 }
 
 export interface WaitEvent {
@@ -65,6 +67,7 @@ export async function* waitForTransformJob(name: string, options: WaitOptions): 
   const poll = options.pollSeconds ?? 5;
   const maxPoll = Math.max(poll, options.maxPollSeconds ?? 60);
   const began = Date.now();
+  let logsFailed = false;
   const expected = options.expectedOutputs ?? [];
   let delay = poll;
   while (true) {
@@ -73,7 +76,16 @@ export async function* waitForTransformJob(name: string, options: WaitOptions): 
     const status = (d.TransformJobStatus ?? "InProgress") as JobStatus;
     const terminal = TERMINAL.has(status);
     const outputsPresent = options.storage && options.outputLocation ? (await presentOutputs(options.storage, options.outputLocation, expected)).size : undefined;
-    const logs = options.logs ? await options.logs.poll() : [];
+    // logs are a courtesy: a log service that cannot be reached never ends the wait
+    let logs: LogEvent[] = [];
+    if (options.logs && !logsFailed) {
+      try {
+        logs = await options.logs.poll();
+      } catch (err) {
+        logsFailed = true;
+        options.onLogsFailed?.(err);
+      }
+    }
     const created = d.CreationTime ? new Date(d.CreationTime).getTime() : began;
     const end = terminal && d.TransformEndTime ? new Date(d.TransformEndTime).getTime() : Date.now();
     const waited = (Date.now() - began) / 1000;

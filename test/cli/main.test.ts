@@ -103,10 +103,16 @@ describe("main", () => {
     expect(help.stdout).toContain("Usage: btkit demo INPUT...");
     expect(help.stdout).toContain("--gzip[=LEVEL]");
     expect(help.stdout).toContain("(csv|jsonl) [default: csv]");
+    // asked for, help goes to stdout (pipe it to a pager); no command at all is a usage error on stderr
     const top = await run(["--help"]);
-    expect(top.stderr).toContain("demo");
-    expect(top.stderr).toContain("Exit codes:");
-    expect((await run([])).code).toBe(EXIT.usage);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain("demo");
+    expect(top.stdout).toContain("Exit codes:");
+    expect(top.stderr).toBe("");
+    const none = await run([]);
+    expect(none.code).toBe(EXIT.usage);
+    expect(none.stdout).toBe("");
+    expect(none.stderr).toContain("Exit codes:");
   });
 
   it("keeps stdout for pipe data and logs on stderr", async () => {

@@ -355,6 +355,21 @@ describe("nothing pointless is launched", () => {
   });
 });
 
+describe("the output format", () => {
+  it("comes from --out's extension when --format is not given; a contradicting --format is refused, naming the one that fits", async () => {
+    const good = await model();
+    const r = ok(await local(await prep(), "--model-url", good.url));
+    ok(await cli(["join", "--out", path.join(dir, "j.csv")], r.stdout));
+    expect((await fs.readFile(path.join(dir, "j.csv"), "utf8")).split("\n")[0]).toBe("id,x,y,prediction");
+    const refused = await cli(["join", "--out", path.join(dir, "k.csv"), "--format", "parquet"], r.stdout);
+    expect(refused.code).toBe(EXIT.usage);
+    expect(refused.stderr).toContain("give --format csv");
+    ok(await cli(["join", "--out", path.join(dir, "k.csv"), "--format", "csv"], r.stdout));
+    ok(await cli(["join", "--out", path.join(dir, "j.out")], r.stdout));
+    expect((await fs.readFile(path.join(dir, "j.out"))).subarray(0, 4).toString()).toBe("PAR1");
+  });
+});
+
 describe("predictions that widen", () => {
   it("integer predictions in the first shards and floats later become one float64 column, with a note", async () => {
     const good = await model();
