@@ -28,7 +28,7 @@ export function createStatusCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         if (!d) throw new BtkitError("SUBMIT_SERVICE", `no transform job named ${job.name} at ${job.endpoint ?? "SageMaker"}${job.region ? ` (${job.region})` : ""}`, { job: job.name });
         const updated = { ...descriptor, job: updateJobSection(job, d) };
         ctx.log(`job ${job.name}: ${updated.job.status}${updated.job.failureReason ? `: ${updated.job.failureReason}` : ""}`);
-        return await watchAndEmit(ctx, args, updated, backend, source);
+        return await watchAndEmit(ctx, args, updated, backend);
       } finally {
         await backend.close();
       }

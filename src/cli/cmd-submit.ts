@@ -242,7 +242,7 @@ function fmtSecs(s: number): string {
  * Waits for the descriptor's job (when --wait), reports progress, logs and cost, prints the
  * updated descriptor and returns the exit code (or throws the coded error of how the job ended).
  */
-export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descriptor, backend: Backend, source: string): Promise<number> {
+export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descriptor, backend: Backend): Promise<number> {
   const job = d.job!;
   let current = d;
   // an in-process emulator stops its jobs when it closes: --local always waits
@@ -272,11 +272,11 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
           ctx.warn(`interrupted: stopping job ${ev.job} (--stop-on-interrupt); no output is stored for a stopped job`);
           current = { ...current, job: { ...current.job!, status: "Stopping" } };
         } else {
-          const how = `btkit status --wait${backend.local ? " --local" : ""} --descriptor ${source === "stdin" ? "<the descriptor printed on stdout>" : source}`;
+          // the descriptor to continue from is the one printed below (with the job), not the input
           ctx.warn(
             backend.local
-              ? `interrupted: the in-process emulator stops job ${ev.job} as it exits; rerun the same btkit submit --local to see its end (${how})`
-              : `interrupted: detached from job ${ev.job}, which goes on; reattach with: ${how} (or rerun the same btkit submit: it attaches)`,
+              ? `interrupted: job ${ev.job} ran on the in-process emulator, which ends with this command: the job will report Failed, and the shards it finished keep their .out. With the descriptor printed on stdout saved as job.json, transform the rest: btkit status --descriptor job.json | btkit submit --retry-failed`
+              : `interrupted: detached from job ${ev.job}, which goes on; with the descriptor printed on stdout saved as job.json, reattach: btkit status --wait --descriptor job.json (or rerun the same btkit submit: it attaches)`,
           );
         }
         await ctx.emitDescriptor(current);
@@ -316,7 +316,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       flags: FLAGS,
     },
     async run(ctx, args) {
-      const { descriptor: input, source } = await ctx.readDescriptor(str(args, "descriptor"));
+      const { descriptor: input } = await ctx.readDescriptor(str(args, "descriptor"));
       const dryRun = args.flags["dry-run"] === true;
       const local = args.flags.local === true || args.flags.state !== undefined;
       const modelCommand = str(args, "model-command");
@@ -401,7 +401,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           history = input.job.name === result.name ? input.job.history : historyWith(input).filter((h) => h.name !== result.name);
         }
         const d: Descriptor = { ...input, job: history && history.length > 0 ? { ...record, history } : record };
-        return await watchAndEmit(ctx, args, d, be, source);
+        return await watchAndEmit(ctx, args, d, be);
       } finally {
         await backend?.close();
       }

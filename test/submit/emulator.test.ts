@@ -120,6 +120,38 @@ describe("submit --local", () => {
     expect(stop.stderr).toContain("is already Failed: nothing to stop");
   });
 
+  it("Ctrl-C during submit --local: exit 130, and the advice it prints (status | submit --retry-failed) completes the job", async () => {
+    const port = model.port;
+    await model.close();
+    closers.pop();
+    model = await startExampleModel({ port, env: { BTKIT_EXAMPLE_DELAY_MS: "400" } });
+    closers.push(() => model.close());
+    const ac = new AbortController();
+    let seen = "";
+    const r = await runJobCli(DEFAULT_DEPS, ["submit", "--local", "--state", path.join(dir, "state"), "--model-url", model.url, ...FAST], {
+      stdin: serializeDescriptor(d),
+      signal: ac.signal,
+      onStderr: (t) => {
+        seen += t;
+        if (/1\/3 \.out files/.test(seen)) ac.abort();
+      },
+    });
+    expect(r.code).toBe(EXIT.interrupted);
+    expect(r.stderr).toContain("btkit status --descriptor job.json | btkit submit --retry-failed");
+    // the advice, as written: status on the printed descriptor, piped into submit --retry-failed
+    const s = await runJobCli(DEFAULT_DEPS, ["status"], { stdin: r.stdout });
+    expect(parseDescriptor(s.stdout).job!.status).toBe("Failed");
+    await model.close();
+    closers.pop();
+    model = await startExampleModel({ port, env: {} });
+    closers.push(() => model.close());
+    const retry = await runJobCli(DEFAULT_DEPS, ["submit", "--retry-failed", ...FAST], { stdin: s.stdout });
+    expect(retry.code, retry.stderr).toBe(0);
+    const done = parseDescriptor(retry.stdout);
+    expect(done.job!.status).toBe("Completed");
+    expect((await fs.readdir(outDir(parseDescriptor(r.stdout).job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+  });
+
   it("refuses a model name that exists with another image", async () => {
     const first = await local(["--model", "shared-model"]);
     expect(first.code).toBe(0);
