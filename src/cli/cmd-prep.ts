@@ -24,7 +24,7 @@ export const prepCommand: Command = {
       gzip: { type: "int", value: "LEVEL", bareValue: "6", min: 0, max: 9, help: "gzip the shards (deterministic); bare --gzip means level 6", group: "Output" },
       "shard-size": { type: "int", value: "BYTES", min: 1, default: 67108864, help: "target uncompressed shard size in bytes", group: "Output" },
       "shard-rows": { type: "int", value: "N", min: 1, help: "rows per shard (instead of --shard-size; not with --instances)", group: "Output" },
-      instances: { type: "int", value: "N", min: 1, help: "shard count at least N and a multiple of N, balanced by size", group: "Output" },
+      instances: { type: "int", value: "N", min: 1, help: "N shards or a multiple of N (each instance takes whole shards), balanced by size; fewer when there are fewer rows than N", group: "Output" },
       overwrite: { type: "boolean", help: "replace an --out that holds a different preparation", group: "Output" },
       part: { type: "string", value: "I/N", help: "prepare only slice I (0-based) of N of the input files, into the same --out as the other parts; combine with btkit merge", group: "Output" },
       "input-format": { type: "string", value: "FORMAT", choices: ["csv", "tsv", "jsonl", "json", "parquet", "arrow"], help: "input format: json is one JSON array of objects, arrow is Arrow IPC (file or stream) (default: from the file name, else from the first bytes, else csv)", group: "Input" },

@@ -293,7 +293,9 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
     ctx.log(cost ? `job ${final.name}: ${formatCost(cost)}` : `job ${final.name}: ${final.instanceSeconds} instance-seconds (no price known for ${type}: give --price-per-hour)`);
   }
   await ctx.emitDescriptor(current);
-  if (final.status === "Failed") throw new BtkitError("SUBMIT_JOB_FAILED", `transform job ${final.name} failed: ${final.failureReason ?? "(no FailureReason given)"}`, { job: final.name });
+  if (final.status === "Failed") {
+    throw new BtkitError("SUBMIT_JOB_FAILED", `transform job ${final.name} failed: ${final.failureReason ?? "(no FailureReason given)"}. Shards it finished keep their .out; once the cause is fixed, transform the others with btkit submit --retry-failed on the descriptor printed on stdout (model and instance flags may be given with it)`, { job: final.name });
+  }
   if (final.status === "Stopped") throw new BtkitError("SUBMIT_JOB_STOPPED", `transform job ${final.name} was stopped`, { job: final.name });
   if (wait && final.status !== "Completed") {
     throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for job ${final.name} after ${num(args, "timeout")} s; it is ${final.status} and goes on (btkit status --wait reattaches)`, { job: final.name });

@@ -765,7 +765,7 @@ class PrepareJob {
       if (p.csv) {
         values = p.csv.values;
         if (values.length !== columns.length) {
-          throw new BtkitError("PREP_RAGGED_ROW", `${input}: line ${p.line}: expected ${columns.length} fields (the header's), got ${values.length}`, { input, line: p.line, row: rowNo, expected: columns.length, got: values.length });
+          throw new BtkitError("PREP_RAGGED_ROW", `${input}: line ${p.line}: expected ${columns.length} fields (${this.o.header === false ? "the first row's" : "the header's"}), got ${values.length}; fix the row, or skip such rows with --on-invalid skip`, { input, line: p.line, row: rowNo, expected: columns.length, got: values.length });
         }
       } else {
         const jv = this.jsonValues(p);

@@ -25,7 +25,7 @@ const typeOf = (stdout: string, name: string) => parseDescriptor(stdout).schema.
 it("an int column meeting a float after the sample: the hint is float64, and it works", async () => {
   const r = await prep("prices.csv");
   expect(r.code).toBe(EXIT.data);
-  expect(r.stderr).toContain('"2.5" is not a int64 (the type inferred from the first 5 rows; declare the type with --schema price:float64');
+  expect(r.stderr).toContain('"2.5" does not fit int64 (the type inferred from the first 5 rows; declare the type with --schema price:float64');
   const ok = await prep("prices.csv", "--schema", "price:float64");
   expect(ok.code, ok.stderr).toBe(0);
   expect(typeOf(ok.stdout, "price")).toBe("float64");

@@ -185,7 +185,7 @@ describe("waiting", () => {
     const r = await submit(["--wait", "--poll-seconds", "0.02"], undefined, ac.signal);
     expect(r.code).toBe(EXIT.interrupted);
     expect(r.stderr).toContain("detached from job");
-    expect(r.stderr).toContain("reattach with: btkit status --wait");
+    expect(r.stderr).toContain("reattach: btkit status --wait --descriptor job.json");
     const name = parseDescriptor(r.stdout).job!.name;
     expect(fake.jobs.get(name)!.status).toBe("InProgress");
 
