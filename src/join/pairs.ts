@@ -12,6 +12,7 @@ import { BtkitError } from "../errors.js";
 import { baseName, formatLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { LineReader, scanLines } from "./lines.js";
+import { EchoSplitter } from "./echo.js";
 import { PredictionParser } from "./predictions.js";
 import { createWriter, EXTENSION_OF, type OutputFormat } from "./writers.js";
 import { shardStem } from "./plan.js";
@@ -122,6 +123,8 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
   const inputParser = new PredictionParser({ format: inputFormat === "auto" ? (present.some((p) => /\.csv(\.gz)?$/i.test(p.name)) ? "csv" : "auto") : inputFormat, prefix: options.inputPrefix ?? "in_", scalarName: "input", widenToUtf8: options.widenToUtf8 });
   const joinSource = options.joinSource ?? "none";
   let predParser: PredictionParser | undefined;
+  // JoinSource=Input outputs echo their input line: checked against it, as join() does (echo.ts)
+  let echo: EchoSplitter | undefined;
   let schema: Schema | undefined;
   const rowsPerShard: Record<string, number> = {};
   const emptySchema = (): Schema | undefined => schema;
@@ -134,6 +137,7 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
       const inLines = new LineReader(await storage.read(p.input, { signal: options.signal }), { location: src.location, shard: p.name, blankLines, maxLineBytes });
       const outLines = new LineReader(await storage.read(p.output, { signal: options.signal }), { location: outSrc.location, shard: p.name, blankLines, maxLineBytes });
       rowsPerShard[p.name] = 0;
+      echo?.startShard();
       for (;;) {
         const a = await inLines.take(batchRows);
         const b = await outLines.take(batchRows);
@@ -142,16 +146,16 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
         }
         if (a.lines.length === 0) break;
         const inData: Data[] = inputParser.parse(a, src);
+        const inputCsv = inputParser.format === "csv";
+        if (joinSource === "input") echo ??= new EchoSplitter(inputCsv ? { kind: "csv-join", select: undefined, filter: "$" } : { kind: "json-join", keys: "all", filter: "$" }, inputParser.fields()!.length);
         predParser ??= new PredictionParser({
-          format: options.predictionFormat,
+          format: echo && (options.predictionFormat ?? "auto") === "auto" ? (inputCsv ? "csv" : "json") : options.predictionFormat,
           prefix: options.predictionPrefix,
           scalarName: options.predictionName,
           types: options.predictionTypes,
           widenToUtf8: options.widenToUtf8,
-          joinSource,
-          echoedFields: inputParser.fields()!.length,
         });
-        const predData = predParser.parse(b, outSrc);
+        const predData = predParser.parse(echo ? echo.split(b, a, outSrc, src.location) : b, outSrc);
         if (!schema) {
           const fields = [...inputParser.fields()!, ...predParser.fields()!];
           const names = new Set<string>();

@@ -57,6 +57,15 @@ describe("join without a descriptor (--inputs, --outputs)", () => {
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as { results: { rows: number } }).results.rows).toBe(2);
     expect(await fs.readFile(out2, "utf8")).toBe("in_0,in_1,prediction\n1,2,0.5\n3,4,0.25\n");
+
+    // without a descriptor too, echoes are checked: swapped lines are refused, not joined to the wrong rows
+    await put("out/c.csv.out", "3,4,0.25\n1,2,0.5\n");
+    const swapped = await runCli(["join", "--inputs", path.join(dir, "in/c.csv"), "--outputs", path.join(dir, "out"), "--out", path.join(dir, "d.csv"), "--join-source", "input"]);
+    expect(swapped.code).toBe(65);
+    expect(swapped.stderr).toContain("JOIN_ECHO_MISMATCH");
+    await put("out/a.jsonl.out", '{"age":41,"city":"Roma","SageMakerOutput":{"score":0.75}}\n{"age":30,"city":"Oslo","SageMakerOutput":{"score":0.25}}\n');
+    const e = await joinFiles({ inputs: [path.join(dir, "in/a.jsonl")], outputs: path.join(dir, "out"), out: path.join(dir, "k.jsonl"), storage, joinSource: "input", format: "jsonl" }).catch((x: unknown) => x);
+    expect((e as BtkitError).code).toBe("JOIN_ECHO_MISMATCH");
   });
 
   it("two inputs with one name are JOIN_PAIRING; a missing .out is JOIN_MISSING_OUTPUT; counts must match", async () => {
