@@ -53,6 +53,7 @@ export const emulatorCommand: Command = {
       env: ctx.env,
       cwd: ctx.cwd,
     });
+    if (emu.reaped > 0) ctx.warn(`stopped ${emu.reaped} model process(es) that a killed earlier emulator left running (recorded in ${state})`);
     try {
       await ctx.out(`${emu.endpoint}\n`);
       ctx.log(`btkit emulator: serving SageMaker and CloudWatch Logs at ${emu.endpoint} (region ${emu.region}); Ctrl-C to stop`);

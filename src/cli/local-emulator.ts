@@ -23,6 +23,7 @@ export function defaultStateDir(ctx: CliContext, outputLocation: string): string
 /** Starts the emulator on 127.0.0.1 (a free port) with state in `stateDir`, and clients for it. */
 export async function startLocalBackend(ctx: CliContext, stateDir: string): Promise<Backend> {
   const emulator = await startEmulator({ host: "127.0.0.1", port: 0, stateDir, storage: ctx.storage(), env: { ...process.env, ...ctx.env }, cwd: ctx.cwd });
+  if (emulator.reaped > 0) ctx.warn(`stopped ${emulator.reaped} model process(es) that a killed earlier run left running (recorded in ${stateDir})`);
   // The emulator does not check signatures; the SDK needs some credentials to sign with.
   const credentials = { accessKeyId: "btkit-local", secretAccessKey: "btkit-local" };
   const sagemaker = new SageMakerClient({ endpoint: emulator.endpoint, region: emulator.region, credentials });

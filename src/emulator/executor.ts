@@ -37,6 +37,8 @@ export interface ExecutorSettings {
   gzipOutputName: "keep" | "strip";
   skipFolderMarkers: boolean;
   sliceEnd: SliceEnd;
+  /** told of each model process started and ended (the state records them, to reap after a kill -9) */
+  processes?: { started(pid: number, job: string): Promise<void>; ended(pid: number): Promise<void> };
 }
 
 export type JobOutcome = { status: "Completed" } | { status: "Failed"; reason: string } | { status: "Stopped" };
@@ -132,7 +134,16 @@ export async function runJob(job: JobRequest, model: ModelRequest, settings: Exe
     const dataLog = (m: string): void => logs.put(`${name}/${id}/data-log`, `[sagemaker logs]: ${m}`);
     let inst: ModelInstance | undefined;
     try {
-      inst = await startInstance(image, { host: settings.host, env, baseEnv: settings.baseEnv, cwd: settings.cwd, maxSockets: 64, log: containerLog });
+      inst = await startInstance(image, {
+        host: settings.host,
+        env,
+        baseEnv: settings.baseEnv,
+        cwd: settings.cwd,
+        maxSockets: 64,
+        log: containerLog,
+        onSpawn: settings.processes ? (pid) => settings.processes!.started(pid, name) : undefined,
+        onExit: settings.processes ? (pid) => settings.processes!.ended(pid) : undefined,
+      });
       const unhealthy = await waitHealthy(inst, settings.healthTimeoutMs, settings.pingIntervalMs, signal);
       if (signal.aborted) return;
       if (unhealthy !== undefined) {

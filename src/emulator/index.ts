@@ -25,6 +25,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
+import os from "node:os";
 import path from "node:path";
 import { Storage, claim, lockFor, s3SettingsFromEnv } from "../io/index.js";
 import { ApiError } from "./api-error.js";
@@ -33,7 +34,7 @@ import { runJob, type ExecutorSettings } from "./executor.js";
 import type { SliceEnd } from "../protocol/jsonpath.js";
 import { LogStore } from "./logs.js";
 import type { BatchStrategy } from "./records.js";
-import { StateStore, type JobRecord } from "./state.js";
+import { procStartOf, StateStore, type JobRecord } from "./state.js";
 
 export { startExampleModel, predict, type ExampleModelOptions, type RunningExampleModel } from "./example-model.js";
 export { LOG_GROUP } from "./logs.js";
@@ -80,6 +81,8 @@ export interface RunningEmulator {
   region: string;
   /** stops accepting calls, stops running jobs (they end Stopped) and their model processes */
   close(): Promise<void>;
+  /** model processes of an earlier emulator on the same state folder that this one stopped on start */
+  reaped: number;
 }
 
 const ACCOUNT = "123456789012";
@@ -106,11 +109,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   // one emulator per state folder: two would both launch a job of one name (two executions)
   const held = options.stateDir === undefined ? undefined : await claim(settings.storage, lockFor({ kind: "local", path: path.resolve(options.stateDir) }, "folder"), "btkit emulator", `the emulator state folder ${options.stateDir} is in use by another emulator (another submit --local or btkit emulator)`);
   const state = new StateStore(options.stateDir);
+  let reaped: number;
   try {
     await state.load();
+    // model processes of an emulator killed before it could stop them (we hold the folder now)
+    reaped = await state.reapProcesses(os.hostname());
   } catch (err) {
     await held?.release();
     throw err;
+  }
+  if (options.stateDir !== undefined) {
+    settings.processes = {
+      started: async (pid, job) => state.saveProcess({ pid, host: os.hostname(), procStart: await procStartOf(pid), job, startTime: Date.now() }),
+      ended: (pid) => state.deleteProcess(pid),
+    };
   }
   const logs = new LogStore(region, ACCOUNT);
   let closing = false;
@@ -206,6 +218,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   return {
     endpoint: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     region,
+    reaped,
     close: async () => {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

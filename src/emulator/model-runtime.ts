@@ -79,7 +79,21 @@ export function processEnv(base: Record<string, string | undefined>, container: 
 }
 
 /** Starts one instance of a model. */
-export async function startInstance(res: ImageResolution, options: { host: string; env: Record<string, string>; baseEnv: Record<string, string | undefined>; cwd?: string; maxSockets: number; log: LogSink }): Promise<ModelInstance> {
+export async function startInstance(
+  res: ImageResolution,
+  options: {
+    host: string;
+    env: Record<string, string>;
+    baseEnv: Record<string, string | undefined>;
+    cwd?: string;
+    maxSockets: number;
+    log: LogSink;
+    /** a model process (group) started: awaited before the instance is used */
+    onSpawn?: (pid: number) => Promise<void>;
+    /** it ended */
+    onExit?: (pid: number) => Promise<void>;
+  },
+): Promise<ModelInstance> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(1, options.maxSockets) });
   if (res.kind === "url") {
     return {
@@ -123,7 +137,9 @@ export async function startInstance(res: ImageResolution, options: { host: strin
   });
   child.on("exit", (code, signal) => {
     inst.exited = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    if (child.pid !== undefined) void options.onExit?.(child.pid).catch(() => undefined);
   });
+  if (child.pid !== undefined) await options.onSpawn?.(child.pid).catch(() => undefined);
   return inst;
 }
 

@@ -3,8 +3,11 @@
  * model and job is one JSON file (`models/<name>.json`, `jobs/<name>.json`) written atomically
  * (temporary file, fsync, rename) on every change, and reloaded on start. A job that was
  * InProgress when the emulator stopped is reloaded as Failed ("the emulator restarted while the
- * job was running"), one that was Stopping as Stopped: its model processes died with the
- * emulator, and a half-run job is never resumed behind the user's back.
+ * job was running"), one that was Stopping as Stopped, and a half-run job is never resumed behind
+ * the user's back. Model processes are recorded too (`processes/<pid>.json`) while they run: an
+ * emulator killed with -9 cannot stop them, so the next one on the state folder (which holds the
+ * folder's claim, so no live emulator owns them) stops every recorded process still running with
+ * the recorded start time, and says how many.
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
@@ -35,6 +38,16 @@ export interface JobRecord {
 
 export const RESTART_REASON = "the emulator restarted while the job was running";
 
+/** A model process the emulator started (a process group: `sh -c "CMD serve"` and its children). */
+export interface ProcessRecord {
+  pid: number;
+  host: string;
+  /** its start time as /proc/PID/stat shows it (clock ticks since boot), to tell it from a later process that got its pid */
+  procStart: string;
+  job: string;
+  startTime: number;
+}
+
 export class StateStore {
   readonly models = new Map<string, ModelRecord>();
   readonly jobs = new Map<string, JobRecord>();
@@ -50,6 +63,7 @@ export class StateStore {
     try {
       await fs.mkdir(path.join(dir, "models"), { recursive: true });
       await fs.mkdir(path.join(dir, "jobs"), { recursive: true });
+      await fs.mkdir(path.join(dir, "processes"), { recursive: true });
     } catch (err) {
       throw new BtkitError("EMU_STATE", `cannot create the emulator state folder ${dir}: ${describeCause(err)}`, { location: dir }, { cause: err });
     }
@@ -79,6 +93,50 @@ export class StateStore {
 
   async saveJob(j: JobRecord): Promise<void> {
     if (this.#dir) await writeAtomic(path.join(this.#dir, "jobs", `${j.request.TransformJobName}.json`), j);
+  }
+
+  async saveProcess(p: ProcessRecord): Promise<void> {
+    if (this.#dir) await writeAtomic(path.join(this.#dir, "processes", `${p.pid}.json`), p);
+  }
+
+  async deleteProcess(pid: number): Promise<void> {
+    if (this.#dir) await fs.rm(path.join(this.#dir, "processes", `${pid}.json`), { force: true });
+  }
+
+  /**
+   * Stops the model processes an earlier emulator left running (killed before it could stop them):
+   * those recorded on this host whose pid still belongs to the process started then. Returns how
+   * many were stopped; every record is removed.
+   */
+  async reapProcesses(host: string): Promise<number> {
+    const dir = this.#dir;
+    if (dir === undefined) return 0;
+    let reaped = 0;
+    for (const p of await readAll<ProcessRecord>(path.join(dir, "processes"))) {
+      if (p.host === host && p.procStart !== "" && (await procStartOf(p.pid)) === p.procStart) {
+        try {
+          process.kill(-p.pid, "SIGKILL");
+          reaped++;
+        } catch {
+          // gone meanwhile
+        }
+      }
+      await this.deleteProcess(p.pid);
+    }
+    return reaped;
+  }
+}
+
+/**
+ * The start time of a running process (field 22 of Linux /proc/PID/stat, clock ticks since boot;
+ * an exec does not change it), "" when it is gone or unknown.
+ */
+export async function procStartOf(pid: number): Promise<string> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+  } catch {
+    return "";
   }
 }
 
