@@ -38,6 +38,16 @@ afterEach(async () => {
 
 /** each job writes to its own prefix output/<job name> */
 const outDir = (job: string) => path.join(dir, "output", job);
+
+/** Restarts the example model on its port with other switches (the model record keeps its URL); returns the port. */
+async function restartModel(env: Record<string, string>): Promise<number> {
+  const port = model.port;
+  await model.close();
+  closers.pop();
+  model = await startExampleModel({ port, env });
+  closers.push(() => model.close());
+  return port;
+}
 const local = (args: string[], stdin = serializeDescriptor(d)) =>
   runJobCli(DEFAULT_DEPS, ["submit", "--local", "--state", path.join(dir, "state"), "--model-url", model.url, ...FAST, ...args], { stdin });
 
@@ -68,11 +78,7 @@ describe("submit --local", () => {
 
   it("a failed shard: exit 3 with FailureReason; --retry-failed writes only the missing output", async () => {
     // shard 1 starts with row 5, "36,1" (5*7+1): make the model fail on it
-    const port = model.port;
-    await model.close();
-    closers.pop();
-    model = await startExampleModel({ port, env: { BTKIT_EXAMPLE_FAIL_ON: "36," } });
-    closers.push(() => model.close());
+    await restartModel({ BTKIT_EXAMPLE_FAIL_ON: "36," });
     const shard1 = await fs.readFile(path.join(dir, "shards", "part-00001.csv"), "utf8");
     expect(shard1).toContain("36,");
     const r = await local([]);
@@ -84,10 +90,7 @@ describe("submit --local", () => {
     expect((await fs.readdir(outDir(failed.job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00002.csv.out"]);
     const before = await Promise.all(["part-00000.csv.out", "part-00002.csv.out"].map((f) => fs.stat(path.join(outDir(failed.job!.name), f))));
 
-    await model.close();
-    closers.pop();
-    model = await startExampleModel({ port, env: {} });
-    closers.push(() => model.close());
+    await restartModel({});
     const retry = await runJobCli(DEFAULT_DEPS, ["submit", "--retry-failed", "--local", "--state", path.join(dir, "state"), ...FAST], { stdin: r.stdout });
     expect(retry.code).toBe(0);
     const done = parseDescriptor(retry.stdout);
@@ -100,11 +103,7 @@ describe("submit --local", () => {
   });
 
   it("a --local job is found again by status and stop from its descriptor alone (the state folder is recorded)", async () => {
-    const port = model.port;
-    await model.close();
-    closers.pop();
-    model = await startExampleModel({ port, env: { BTKIT_EXAMPLE_DELAY_MS: "60000" } });
-    closers.push(() => model.close());
+    await restartModel({ BTKIT_EXAMPLE_DELAY_MS: "60000" });
     const r = await local(["--timeout", "0.3"]);
     expect(r.code).toBe(EXIT.timeout);
     const d1 = parseDescriptor(r.stdout);
@@ -121,11 +120,7 @@ describe("submit --local", () => {
   });
 
   it("Ctrl-C during submit --local: exit 130, and the advice it prints (status | submit --retry-failed) completes the job", async () => {
-    const port = model.port;
-    await model.close();
-    closers.pop();
-    model = await startExampleModel({ port, env: { BTKIT_EXAMPLE_DELAY_MS: "400" } });
-    closers.push(() => model.close());
+    await restartModel({ BTKIT_EXAMPLE_DELAY_MS: "400" });
     const ac = new AbortController();
     let seen = "";
     const r = await runJobCli(DEFAULT_DEPS, ["submit", "--local", "--state", path.join(dir, "state"), "--model-url", model.url, ...FAST], {
@@ -141,10 +136,7 @@ describe("submit --local", () => {
     // the advice, as written: status on the printed descriptor, piped into submit --retry-failed
     const s = await runJobCli(DEFAULT_DEPS, ["status"], { stdin: r.stdout });
     expect(parseDescriptor(s.stdout).job!.status).toBe("Failed");
-    await model.close();
-    closers.pop();
-    model = await startExampleModel({ port, env: {} });
-    closers.push(() => model.close());
+    await restartModel({});
     const retry = await runJobCli(DEFAULT_DEPS, ["submit", "--retry-failed", ...FAST], { stdin: s.stdout });
     expect(retry.code, retry.stderr).toBe(0);
     const done = parseDescriptor(retry.stdout);
@@ -173,11 +165,7 @@ describe("a standalone emulator through AWS_ENDPOINT_URL_SAGEMAKER", () => {
   const cli = (argv: string[], stdin: string) => runJobCliEnv(argv, stdin, env);
 
   it("times out (exit 5), stops (btkit stop), and status --wait ends Stopped (exit 4)", async () => {
-    const port = model.port;
-    await model.close();
-    closers.pop();
-    model = await startExampleModel({ port, env: { BTKIT_EXAMPLE_DELAY_MS: "60000" } });
-    closers.push(() => model.close());
+    await restartModel({ BTKIT_EXAMPLE_DELAY_MS: "60000" });
     const sm = new SageMakerClient({ endpoint: emu.endpoint, region: "us-east-1", credentials: creds });
     await ensureModel({ name: "slow", image: `local-url:${model.url}` }, { client: sm });
     const r = await cli(["submit", "--model", "slow", "--wait", "--timeout", "0.3", ...FAST], serializeDescriptor(d));
