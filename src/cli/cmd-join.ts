@@ -24,7 +24,7 @@ export const joinCommand: Command = {
     summary: "join the job's predictions back to their rows: Parquet, Arrow, JSON Lines or CSV",
     usage: "--out PATH|URI [--descriptor PATH|URI] [options]\n       btkit join --inputs PATH|URI... --outputs PATH|URI --out PATH|URI [options]",
     description:
-      "Reads the descriptor (with its job section) from stdin or --descriptor. Before anything is written, every shard must have its .out with exactly one line per row: a missing .out, a count mismatch or a blank line is an error that names the shard and line. Prints the descriptor with its results section as one JSON line.",
+      "Reads the descriptor btkit submit printed (with its job section) from stdin or --descriptor. Before anything is written: the job must be Completed (or --allow-missing); each shard's .out must be that job's (under its output, written while it ran) with exactly one line per row; for --join-source Input jobs every line must echo its own input record; the job's --input-filter/--output-filter decide what a line holds. Any failure names the shard, file and line. Prints the descriptor with its results section as one JSON line.",
     examples: ["btkit prep data.csv --out s3://b/run1 | btkit submit ... | btkit join --out s3://b/run1/joined.parquet", "btkit submit --descriptor run1/ --model m --wait > job.json && btkit join --descriptor job.json --out joined/ --partitioned"],
     flags: {
       descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin" },

@@ -152,7 +152,7 @@ const FLAGS = {
   "max-payload-mb": { type: "int", value: "MB", help: "MaxPayloadInMB (0-100); default: unset when the largest record fits 6 MB, else the size it needs", group: G_REQ },
   concurrency: { type: "int", value: "N", help: "MaxConcurrentTransforms per instance; default: unset (the container decides, else 1)", group: G_REQ },
   output: { type: "string", value: "URI", help: "S3OutputPath; default: output/<job name> beside the manifest, one prefix per job", group: G_OUT },
-  "overwrite-output": { type: "boolean", help: "launch even when --output holds .out files of another job (they are not deleted; join refuses any written before this job)", group: G_OUT },
+  "overwrite-output": { type: "boolean", help: "launch even when --output holds .out files of another job (they are not deleted; join takes only .out files written while this job ran)", group: G_OUT },
   accept: { type: "string", value: "MIME", help: "TransformOutput.Accept; default: the descriptor's content type", group: G_REQ },
   "input-filter": { type: "string", value: "JSONPATH", help: "DataProcessing.InputFilter", group: G_REQ },
   "output-filter": { type: "string", value: "JSONPATH", help: "DataProcessing.OutputFilter", group: G_REQ },
@@ -482,7 +482,7 @@ async function refuseForeignOutput(ctx: CliContext, request: CreateTransformJobR
   if (await describeTransformJob(request.TransformJobName!, be.sagemaker)) return;
   throw new BtkitError(
     "SUBMIT_OUTPUT_CONFLICT",
-    `--output ${output} already holds .out files of another job (${found.join(", ")}${found.length >= 3 ? ", ..." : ""}): a shard this job fails would be joined with another job's prediction. Leave --output out (each job then writes to output/<job name>), give an empty location, or pass --overwrite-output (join still refuses any .out written before this job)`,
+    `--output ${output} already holds .out files of another job (${found.join(", ")}${found.length >= 3 ? ", ..." : ""}): a shard this job fails would be joined with another job's prediction. Leave --output out (each job then writes to output/<job name>), give an empty location, or pass --overwrite-output (join takes only the .out files written while this job ran)`,
     { location: output, option: "--overwrite-output", job: request.TransformJobName },
   );
 }
