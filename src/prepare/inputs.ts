@@ -199,11 +199,11 @@ export async function openInput(storage: Storage, input: ResolvedInput, stdin: A
  * the end of the read, the bytes read must be the size seen when prep began, and the input must
  * still have that size and mtime (a file) or ETag (S3). IO_CHANGED otherwise.
  */
-async function checkUnchanged(storage: Storage, input: ResolvedInput, read: number): Promise<void> {
+async function checkUnchanged(storage: Storage, input: ResolvedInput, read: number | undefined): Promise<void> {
   if (input.stdin || input.location === undefined || input.rawBytes === undefined) return;
   const now = await storage.head(input.location);
   const why =
-    read !== input.rawBytes
+    read !== undefined && read !== input.rawBytes
       ? `${read} bytes were read, but it had ${input.rawBytes} when prep began`
       : now === undefined
         ? "it was removed"
@@ -217,6 +217,19 @@ async function checkUnchanged(storage: Storage, input: ResolvedInput, read: numb
               : undefined;
   if (why !== undefined) {
     throw new BtkitError("IO_CHANGED", `input ${input.display} changed while prep read it (${why}): its rows are not one version of the file; run prep again once the input is complete`, { input: input.display, location: input.display, expected: input.rawBytes, got: now?.size });
+  }
+}
+
+/**
+ * After a failure while reading an input: IO_CHANGED when the input changed meanwhile (a row cut
+ * in half by a writer is a symptom; the change is the cause), else undefined.
+ */
+export async function changedWhileRead(storage: Storage, input: ResolvedInput): Promise<BtkitError | undefined> {
+  try {
+    await checkUnchanged(storage, input, undefined);
+    return undefined;
+  } catch (err) {
+    return err instanceof BtkitError && err.code === "IO_CHANGED" ? err : undefined;
   }
 }
 

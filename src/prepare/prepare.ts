@@ -11,7 +11,7 @@
  * --shard-rows rows, as the data streams.
  */
 import { createHash } from "node:crypto";
-import { BtkitError, type ErrorCode } from "../errors.js";
+import { BtkitError, EXIT, type ErrorCode } from "../errors.js";
 import { lockFor, withClaim } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
@@ -21,7 +21,7 @@ import { VERSION } from "../version.js";
 import { CsvScanner, type CsvRecord, type RawRecords } from "./csv-scanner.js";
 import { makeCsvEncoder, makeJsonlEncoder, type NewlinePolicy } from "./encode.js";
 import { LineBuffer, encodeCsvRaw, fieldFits, makeJsonlRawEncoder } from "./encode-bytes.js";
-import { detectFormat, isRecordFormat, openInput, resolveInputs, spillInput, type OpenedInput, type ReadableFormat, type ResolvedInput } from "./inputs.js";
+import { changedWhileRead, detectFormat, isRecordFormat, openInput, resolveInputs, spillInput, type OpenedInput, type ReadableFormat, type ResolvedInput } from "./inputs.js";
 import type { TypedColumn } from "./arrow-values.js";
 import { openRecordInput } from "./typed-input.js";
 import { JsonlScanner, KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
@@ -488,6 +488,16 @@ class PrepareJob {
   }
 
   async readInput(input: ResolvedInput): Promise<void> {
+    try {
+      await this.readInputOnce(input);
+    } catch (err) {
+      // a data error in an input that changed while it was read is reported as the change
+      if (err instanceof BtkitError && err.code !== "IO_CHANGED" && err.exitCode === EXIT.data) throw (await changedWhileRead(this.storage, input)) ?? err;
+      throw err;
+    }
+  }
+
+  async readInputOnce(input: ResolvedInput): Promise<void> {
     this.currentInput = input.display;
     const opened = await detectFormat(await openInput(this.storage, input, this.opts.stdin), input);
     if (isRecordFormat(input.format)) return this.readRecordInput(input, opened);

@@ -70,6 +70,13 @@ it.each([
   await expect(fs.stat(path.join(out, "btkit.json"))).rejects.toThrow();
 });
 
+it("a row cut in half by a writer appending meanwhile is reported as the change, not as a ragged row", async () => {
+  const file = path.join(dir, "in.csv");
+  await fs.writeFile(file, `id,x\n${rows(200_000)}\n`);
+  const e = await rejectedBy(prepare({ inputs: [file], out: path.join(dir, "out"), storage: new ChangingStorage(file, async () => void (await fs.appendFile(file, "\n900000"))) }));
+  expect(e.code).toBe("IO_CHANGED");
+});
+
 it("a gzip input changed while read is IO_CHANGED too", async () => {
   const file = path.join(dir, "in.csv.gz");
   await fs.writeFile(file, gzipSync(`id,x\n${rows(200_000)}\n`));
