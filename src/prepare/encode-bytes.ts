@@ -87,7 +87,7 @@ function two(buf: Buffer, k: number): number {
 
 /**
  * Microseconds since the epoch of the common ISO 8601 forms, from bytes: YYYY-MM-DD, optionally
- * with [T ]HH:MM, :SS, .fraction (1-9 digits) and Z. NaN when the text is not one of these forms
+ * with [T ]HH:MM, :SS, .fraction (1-9 digits, non-zero digits only down to the microsecond) and Z. NaN when the text is not one of these forms
  * or out of range (then timestampMicros/isTimestampText on the text decide), including zone
  * offsets and results beyond the safe integers. Agrees with timestampMicros where it answers.
  */
@@ -123,6 +123,8 @@ export function timestampBytes(buf: Buffer, s: number, e: number): number {
         let scale = 100000;
         while (k < e && isDigit(buf[k]!)) {
           if (scale >= 1) frac += (buf[k]! - 48) * scale;
+          // below a microsecond: a non-zero digit would be lost (distinct instants made equal)
+          else if (buf[k] !== 48) return NaN;
           scale /= 10;
           k++;
         }

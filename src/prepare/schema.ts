@@ -51,6 +51,11 @@ export function daysInMonth(y: number, m: number): number {
 }
 
 /** Whether a text is an ISO 8601 date or date-time that timestampMicros accepts (cheaper: no BigInt). */
+/** A fraction of a second with a non-zero digit below the microsecond (which a microsecond timestamp would cut). */
+function finerThanMicros(fraction: string | undefined): boolean {
+  return fraction !== undefined && fraction.length > 6 && /[1-9]/.test(fraction.slice(6));
+}
+
 export function isTimestampText(v: string): boolean {
   const m = TS_RE.exec(v);
   if (!m) return false;
@@ -59,6 +64,7 @@ export function isTimestampText(v: string): boolean {
   const d = Number(m[3]);
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return false;
   if ((m[4] !== undefined && Number(m[4]) > 23) || (m[5] !== undefined && Number(m[5]) > 59) || (m[6] !== undefined && Number(m[6]) > 59)) return false;
+  if (finerThanMicros(m[7])) return false;
   const zone = m[8];
   return zone === undefined || zone === "Z" || (Number(zone.slice(1, 3)) <= 23 && Number(zone.slice(zone.length - 2)) <= 59);
 }
@@ -86,6 +92,9 @@ export function timestampMicros(v: string): number | bigint | undefined {
     offsetMin = (zone[0] === "-" ? -1 : 1) * (zh * 60 + zm);
   }
   const secs = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offsetMin * 60;
+  // a fraction finer than the microsecond is not a timestamp of ours: cutting it would make
+  // distinct instants equal, so such text stays text (utf8), exactly as written
+  if (finerThanMicros(m[7])) return undefined;
   const frac = m[7] === undefined ? 0 : Number(m[7].padEnd(6, "0").slice(0, 6));
   const us = secs * 1000000 + frac;
   return Number.isSafeInteger(us) ? us : BigInt(secs) * 1000000n + BigInt(frac);

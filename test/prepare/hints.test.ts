@@ -47,3 +47,18 @@ it("a JSON number in a column of strings: the hint is json (utf8 holds JSON stri
   expect(ok.code, ok.stderr).toBe(0);
   expect(typeOf(ok.stdout, "title")).toBe("json");
 });
+
+it("CSV timestamps finer than a microsecond stay text, exactly as written; declared timestamp is refused with a hint that works", async () => {
+  await fs.writeFile(path.join(dir, "ns.csv"), "id,t\n1,2024-01-01T10:20:30.123456789Z\n2,2024-01-01T10:20:30.123456788Z\n3,2024-01-01T10:20:30.5Z\n");
+  const r = await prep("ns.csv");
+  expect(r.code, r.stderr).toBe(0);
+  // two instants a nanosecond apart must not become one
+  expect(typeOf(r.stdout, "t")).toBe("utf8");
+  expect(await fs.readFile(path.join(dir, "out", "shards", "part-00000.csv"), "utf8")).toBe("1,2024-01-01T10:20:30.123456789Z\n2,2024-01-01T10:20:30.123456788Z\n3,2024-01-01T10:20:30.5Z\n");
+  const declared = await prep("ns.csv", "--schema", "t:timestamp");
+  expect(declared.code).toBe(EXIT.data);
+  expect(declared.stderr).toContain("--schema t:utf8");
+  // zeros below the microsecond cut nothing: still a timestamp
+  await fs.writeFile(path.join(dir, "us.csv"), "id,t\n1,2024-01-01T10:20:30.123456000Z\n");
+  expect(typeOf((await prep("us.csv")).stdout, "t")).toBe("timestamp");
+});
