@@ -16,9 +16,8 @@
  * value that does not fit its column, a key or width not seen in the first batch is
  * JOIN_TYPE_CONFLICT naming shard, line and column: declare the type with `types` to settle it.
  *
- * JoinSource=Input outputs (sagemaker-semantics.md §5.4, §5.5): JSON lines hold the prediction
- * under SageMakerOutput; CSV lines are the input fields followed by the prediction fields, so the
- * first `echoedFields` fields are dropped.
+ * JoinSource=Input outputs are not read here: echo.ts checks each line's echoed input against its
+ * shard line and hands this parser the prediction part alone.
  */
 import type { Data, Field } from "apache-arrow";
 import { BtkitError } from "../errors.js";
@@ -46,10 +45,6 @@ export interface PredictionParserOptions {
   types?: Record<string, ColumnType>;
   /** let conflicting values become utf8 (JSON text), counted; default false */
   widenToUtf8?: boolean;
-  /** "input" for outputs made with JoinSource=Input; default "none" */
-  joinSource?: "none" | "input";
-  /** JoinSource=Input with CSV: how many leading fields echo the input; default 0 */
-  echoedFields?: number;
 }
 
 export interface ResolvedPredictionParserOptions {
@@ -59,18 +54,12 @@ export interface ResolvedPredictionParserOptions {
   scalarName: string;
   types: Record<string, ColumnType>;
   widenToUtf8: boolean;
-  joinSource: "none" | "input";
-  echoedFields: number;
 }
 
 export function resolvePredictionParserOptions(o: PredictionParserOptions = {}): ResolvedPredictionParserOptions {
   const format = o.format ?? "auto";
   if (!PREDICTION_FORMATS.includes(format)) {
     throw new BtkitError("OPT_INVALID", `prediction format must be one of ${PREDICTION_FORMATS.join(", ")}, got ${JSON.stringify(format)}`, { option: "format", got: format });
-  }
-  const echoedFields = o.echoedFields ?? 0;
-  if (!Number.isInteger(echoedFields) || echoedFields < 0) {
-    throw new BtkitError("OPT_INVALID", `echoedFields must be a whole number >= 0, got ${echoedFields}`, { option: "echoedFields", got: echoedFields });
   }
   return {
     format,
@@ -79,8 +68,6 @@ export function resolvePredictionParserOptions(o: PredictionParserOptions = {}):
     scalarName: o.scalarName ?? DEFAULT_PREDICTION_NAME,
     types: { ...(o.types ?? {}) },
     widenToUtf8: o.widenToUtf8 ?? false,
-    joinSource: o.joinSource ?? "none",
-    echoedFields,
   };
 }
 
@@ -247,7 +234,6 @@ export class PredictionParser {
     const lines = batch.lines;
     const n = lines.length;
     const out = new Array<unknown>(n);
-    const input = this.options.joinSource === "input";
     if (this.#format === "json") {
       for (let i = 0; i < n; i++) {
         let v: unknown;
@@ -256,26 +242,16 @@ export class PredictionParser {
         } catch (err) {
           throw new BtkitError("JOIN_PARSE", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) is not valid JSON (${(err as Error).message}): ${excerpt(lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i) }, { cause: err });
         }
-        if (input) {
-          if (typeof v !== "object" || v === null || !("SageMakerOutput" in v)) {
-            throw new BtkitError("JOIN_PARSE", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has no SageMakerOutput, which JoinSource=Input output holds: ${excerpt(lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i) });
-          }
-          v = (v as { SageMakerOutput: unknown }).SageMakerOutput;
-        }
         out[i] = v;
       }
     } else if (this.#format === "csv") {
-      const skip = input ? this.options.echoedFields : 0;
       for (let i = 0; i < n; i++) {
         const fields = splitCsvLine(lines[i]!);
         if (fields === undefined) {
           throw new BtkitError("JOIN_PARSE", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) is not valid CSV (a quote is unbalanced or misplaced): ${excerpt(lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i) });
         }
-        if (fields.length <= skip) {
-          throw new BtkitError("JOIN_PARSE", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${fields.length} fields, but JoinSource=Input output holds ${skip} input fields followed by the prediction`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: `> ${skip}`, got: fields.length });
-        }
-        const vals = new Array<unknown>(fields.length - skip);
-        for (let j = skip; j < fields.length; j++) vals[j - skip] = csvValue(fields[j]!);
+        const vals = new Array<unknown>(fields.length);
+        for (let j = 0; j < fields.length; j++) vals[j] = csvValue(fields[j]!);
         out[i] = vals;
       }
     } else {
@@ -357,7 +333,7 @@ export class PredictionParser {
       if (declared !== undefined) c.type = declared;
     }
     this.#columns = cols;
-    if (shape === "object" && this.#format === "json" && o.joinSource === "none") this.#fast = new FlatObjectReader(cols.map((c) => c.key as string));
+    if (shape === "object" && this.#format === "json") this.#fast = new FlatObjectReader(cols.map((c) => c.key as string));
   }
 }
 

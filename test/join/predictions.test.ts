@@ -137,9 +137,4 @@ describe("PredictionParser", () => {
     expect(run({}, ["cat"])).toEqual({ "prediction:utf8": ["cat"] });
   });
 
-  it("JoinSource=Input: SageMakerOutput of JSON lines, CSV input fields dropped", () => {
-    expect(run({ format: "json", joinSource: "input" }, ['{"id":1,"SageMakerOutput":{"label":1}}', '{"SageMakerInput":[1,2],"SageMakerOutput":{"label":0}}'])).toEqual({ "pred_label:int64": [1n, 0n] });
-    expect(run({ format: "csv", joinSource: "input", echoedFields: 2 }, ["1,2,0.5", "3,4,0.25"])).toEqual({ "prediction:float64": [0.5, 0.25] });
-    expect(fails({ format: "json", joinSource: "input" }, ['{"label":1}']).code).toBe("JOIN_PARSE");
-  });
 });
