@@ -412,7 +412,11 @@ async function checkCounts(s: ShardEntry, where: string, scan: LineScan, policy:
     line ??= 1;
     hints.push(`line 1 may be a header: ${JSON.stringify(scan.firstLine)}`);
   }
-  throw new BtkitError("JOIN_COUNT_MISMATCH", `${where} has ${found} lines, but shard ${s.name} has ${s.rows} rows${hints.length > 0 ? `: ${hints.join("; ")}` : ""}`, { shard: s.name, location: where, expected: s.rows, got: found, line });
+  throw new BtkitError(
+    "JOIN_COUNT_MISMATCH",
+    `${where} has ${found} lines, but shard ${s.name} has ${s.rows} rows${hints.length > 0 ? `: ${hints.join("; ")}` : ""}. The model must answer one line per record; once it does, run a fresh job (btkit submit --new) and join its descriptor`,
+    { shard: s.name, location: where, expected: s.rows, got: found, line },
+  );
 }
 
 /** Values in all: a JSON array line counts its length, any other line counts one. */

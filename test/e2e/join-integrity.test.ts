@@ -355,6 +355,21 @@ describe("nothing pointless is launched", () => {
   });
 });
 
+describe("a model that answers too few lines", () => {
+  it("is JOIN_COUNT_MISMATCH naming the way out, and a fresh job with the fixed model (submit --new) joins", async () => {
+    const dropping = await model({ BTKIT_EXAMPLE_DROP_LINE: "1" });
+    const r = ok(await local(await prep(), "--model-url", dropping.url));
+    const refused = await joinTo(r.stdout, "j.jsonl");
+    expect(refused.code).toBe(EXIT.data);
+    expect(refused.stderr).toContain("JOIN_COUNT_MISMATCH");
+    expect(refused.stderr).toContain("btkit submit --new");
+    const good = await model();
+    const fresh = ok(await local(r.stdout, "--new", "--model-url", good.url));
+    ok(await joinTo(fresh.stdout, "j.jsonl"));
+    expectRows(await joined("j.jsonl"), range(0, ROWS), sumOf);
+  });
+});
+
 describe("the output format", () => {
   it("comes from --out's extension when --format is not given; a contradicting --format is refused, naming the one that fits", async () => {
     const good = await model();
