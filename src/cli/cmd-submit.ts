@@ -339,6 +339,11 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       const retry = args.flags["retry-failed"] === true;
       if (!retry && input.shards.length === 0) {
         // nothing pointless is launched: no job, no model; join then writes an empty table
+        if (dryRun) {
+          // stdout would be the request: there is none, and a descriptor there would be misread as one
+          ctx.log("nothing to transform: the preparation has no rows; no request to print");
+          return 0;
+        }
         ctx.log("nothing to transform: the preparation has no rows; no job launched, no model created");
         await ctx.emitDescriptor(input);
         return 0;

@@ -334,6 +334,9 @@ describe("nothing pointless is launched", () => {
     expect(r.stderr).toContain("nothing to transform");
     expect(parseDescriptor(r.stdout).job).toBeUndefined();
     await expect(fs.stat(path.join(dir, "state"))).rejects.toThrow();
+    const dry = ok(await local(d, "--model-command", "false", "--dry-run"));
+    expect(dry.stdout).toBe("");
+    expect(dry.stderr).toContain("no request to print");
     const j = ok(await cli(["join", "--out", path.join(dir, "empty.csv"), "--format", "csv"], r.stdout));
     expect(parseDescriptor(j.stdout).results!.rows).toBe(0);
     expect(await fs.readFile(path.join(dir, "empty.csv"), "utf8")).toBe("id,x,y\n");
