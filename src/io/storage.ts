@@ -394,47 +394,14 @@ export class Storage {
    */
   async removeStaleTemporaries(where: Location | string, options: { olderThanMs?: number } = {}): Promise<number> {
     const loc = this.#loc(where);
-    let removed = 0;
-    if (loc.kind === "local") {
-      const walk = async (d: string): Promise<void> => {
-        let entries;
-        try {
-          entries = await fs.readdir(d, { withFileTypes: true });
-        } catch {
-          return;
-        }
-        for (const e of entries) {
-          const p = path.join(d, e.name);
-          if (e.isDirectory()) await walk(p);
-          const m = /^\..*\.btkit-(\d+)-[0-9a-f]+\.tmp$/.exec(e.name);
-          if (e.isFile() && m && !processAlive(Number(m[1]))) {
-            await fs.rm(p, { force: true });
-            removed++;
-          }
-        }
-      };
-      await walk(loc.path);
-      return removed;
-    }
     const before = Date.now() - (options.olderThanMs ?? 10 * 60_000);
-    const prefix = loc.key === "" || loc.key.endsWith("/") ? loc.key : `${loc.key}/`;
-    let marker: string | undefined;
-    while (true) {
-      let page;
-      try {
-        page = await this.s3().send(new ListObjectsCommand({ Bucket: loc.bucket, Prefix: prefix, Marker: marker }));
-      } catch (err) {
-        throw s3Error(err, "list", formatLocation(loc));
-      }
-      for (const o of page.Contents ?? []) {
-        if (o.Key && /\.btkit-[0-9a-f]+\.tmp$/.test(o.Key) && (o.LastModified?.getTime() ?? Infinity) < before) {
-          await this.#deleteQuiet(loc.bucket, o.Key);
-          removed++;
-        }
-      }
-      const last = page.Contents?.[page.Contents.length - 1]?.Key;
-      if (!page.IsTruncated || last === undefined) break;
-      marker = page.NextMarker ?? last;
+    let removed = 0;
+    for await (const o of this.list(loc, { temporaries: true })) {
+      const stale = loc.kind === "local" ? deadWritersTemporary(path.basename(o.location)) : S3_TEMP_RE.test(o.location) && (o.lastModified?.getTime() ?? Infinity) < before;
+      if (!stale) continue;
+      if (loc.kind === "local") await fs.rm(o.location, { force: true });
+      else await this.#deleteQuiet(loc.bucket, o.location.slice(`s3://${loc.bucket}/`.length));
+      removed++;
     }
     return removed;
   }
@@ -459,13 +426,14 @@ export class Storage {
 
   /**
    * Lists the objects under a prefix, in key order. S3: a literal key prefix, every page (past
-   * 1,000 keys). Local: the files below a folder, recursively, in path order (temporary files of
-   * unfinished writes are not listed).
+   * 1,000 keys). Local: the files below a folder, recursively, in path order. Temporary files and
+   * keys of unfinished writes are listed only with `temporaries`.
    */
-  async *list(where: Location | string): AsyncGenerator<ObjectInfo> {
+  async *list(where: Location | string, options: { temporaries?: boolean } = {}): AsyncGenerator<ObjectInfo> {
     const loc = this.#loc(where);
+    const temporaries = options.temporaries ?? false;
     if (loc.kind === "local") {
-      yield* listLocal(loc.path);
+      yield* listLocal(loc.path, temporaries);
       return;
     }
     // ListObjects (v1) paged by Marker = the last key seen: AWS documents this paging when no
@@ -481,7 +449,7 @@ export class Storage {
       }
       const contents = page.Contents ?? [];
       for (const o of contents) {
-        if (!o.Key || /\.btkit-[0-9a-f]+\.tmp$/.test(o.Key)) continue;
+        if (!o.Key || (!temporaries && S3_TEMP_RE.test(o.Key))) continue;
         yield { location: `s3://${loc.bucket}/${o.Key}`, relative: o.Key.slice(loc.key.length), size: o.Size ?? 0, lastModified: o.LastModified, etag: o.ETag };
       }
       const last = contents[contents.length - 1]?.Key;
@@ -496,7 +464,7 @@ export class Storage {
   }
 }
 
-async function* listLocal(dir: string): AsyncGenerator<ObjectInfo> {
+async function* listLocal(dir: string, temporaries: boolean): AsyncGenerator<ObjectInfo> {
   const walk = async function* (d: string): AsyncGenerator<string> {
     let entries;
     try {
@@ -509,7 +477,7 @@ async function* listLocal(dir: string): AsyncGenerator<ObjectInfo> {
     for (const e of entries) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) yield* walk(p);
-      else if (e.isFile() && !/^\..*\.btkit-.*\.tmp$/.test(e.name)) yield p;
+      else if (e.isFile() && (temporaries || !LOCAL_TEMP_RE.test(e.name))) yield p;
     }
   };
   const files: string[] = [];
@@ -531,13 +499,21 @@ async function removeStaleTemps(dir: string, base: string): Promise<void> {
   } catch {
     return;
   }
-  const prefix = `.${base}.btkit-`;
   for (const n of names) {
-    if (n.startsWith(prefix) && n.endsWith(".tmp")) {
-      const pid = Number(n.slice(prefix.length).split("-")[0]);
-      if (pid !== process.pid && !processAlive(pid)) await fs.rm(path.join(dir, n), { force: true }).catch(() => undefined);
-    }
+    if (n.startsWith(`.${base}.btkit-`) && deadWritersTemporary(n)) await fs.rm(path.join(dir, n), { force: true }).catch(() => undefined);
   }
+}
+
+/** Temporary names of unfinished writes: local `.NAME.btkit-PID-RAND.tmp`, S3 `KEY.btkit-RAND.tmp`. */
+const LOCAL_TEMP_RE = /^\..*\.btkit-(\d+)-[0-9a-f]+\.tmp$/;
+const S3_TEMP_RE = /\.btkit-[0-9a-f]+\.tmp$/;
+
+/** True for a local temporary whose writer process (on this host) is gone. */
+function deadWritersTemporary(name: string): boolean {
+  const m = LOCAL_TEMP_RE.exec(name);
+  if (!m) return false;
+  const pid = Number(m[1]);
+  return pid !== process.pid && !processAlive(pid);
 }
 
 /** True while a process of this host with that pid runs (EPERM: it runs, as another user). */
