@@ -24,8 +24,8 @@ import { BtkitError } from "../errors.js";
 import type { ColumnType, Descriptor, ResultsSection, ShardEntry } from "../protocol/descriptor.js";
 import { serializeDescriptor } from "../protocol/descriptor.js";
 import { isLayoutProblem, outputLayoutOf } from "../protocol/data-processing.js";
-import { LAYOUT, outputNameFor } from "../protocol/layout.js";
-import { foreignOutput, producerOf } from "../protocol/provenance.js";
+import { LAYOUT } from "../protocol/layout.js";
+import { shardOutputs } from "../protocol/provenance.js";
 import { formatLocation, toUri, type Location } from "../io/location.js";
 import { Digest } from "../io/body.js";
 import { lockFor, withClaim } from "../io/lock.js";
@@ -188,27 +188,18 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   // 1. every .out exists, in the output of the job that was given its shard, and is that job's
   const present: ShardEntry[] = [];
   const missing: string[] = [];
-  const stale: string[] = [];
-  for (const s of shards) {
-    options.signal?.throwIfAborted();
-    const producer = producerOf(job, s.name);
-    const loc = storage.child(storage.parse(producer.outputLocation), outputNameFor(s.name));
-    outOfName.set(s.name, loc);
-    const info = await storage.head(loc);
-    if (info === undefined) {
-      missing.push(s.name);
-      continue;
-    }
-    const foreign = foreignOutput(producer, info.lastModified, loc.kind === "s3" ? "second" : "fine");
-    if (foreign !== undefined) {
+  const foreign: string[] = [];
+  for (const o of await shardOutputs(job, shards, storage, options.signal)) {
+    const s = o.shard;
+    outOfName.set(s.name, o.location);
+    if (o.state === "foreign") {
       if (!r.allowMissing) {
-        throw new BtkitError("JOIN_PROVENANCE", `${formatLocation(loc)} is not the output of job ${producer.name} for shard ${s.name}: ${foreign}. Transform the shard again (btkit submit --retry-failed), or join without it with --allow-missing`, { shard: s.name, location: formatLocation(loc), job: producer.name, expected: producer.createdAt, got: info.lastModified?.toISOString() });
+        throw new BtkitError("JOIN_PROVENANCE", `${formatLocation(o.location)} is not the output of job ${o.producer.name} for shard ${s.name}: ${o.why}. Transform the shard again (btkit submit --retry-failed), or join without it with --allow-missing`, { shard: s.name, location: formatLocation(o.location), job: o.producer.name, expected: o.producer.createdAt, got: o.lastModified?.toISOString() });
       }
-      stale.push(s.name);
-      missing.push(s.name);
-      continue;
+      foreign.push(s.name);
     }
-    present.push(s);
+    if (o.state === "present") present.push(s);
+    else missing.push(s.name);
   }
   if (missing.length > 0 && !r.allowMissing) {
     throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${shards.length} shards have no .out under ${job.outputLocation}: ${listNames(missing)}. Run btkit submit --retry-failed to transform them again, or join the rest with --allow-missing`, { shard: missing[0], location: job.outputLocation, missing, job: job.name });
@@ -322,7 +313,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   const notes = [
     ...widened.map((w) => ({ reason: `prediction column ${w.column} widened from int64 to float64 (line ${w.line} of ${w.location}, shard ${w.shard}, holds the first value int64 cannot)`, count: 1 })),
     { reason: `job ${job.name} is ${job.status}: only its finished shards were joined (--allow-missing)`, count: job.status === "Completed" ? 0 : present.length },
-    { reason: "stale .out files written before their job was created, left out (--allow-missing)", count: stale.length },
+    { reason: "stale .out files written before their job was created, left out (--allow-missing)", count: foreign.length },
     { reason: "JoinSource=Input lines whose echoed input was checked against the shard line", count: aligner.echo?.checked ?? 0 },
     { reason: "blank .out lines skipped (--blank-lines skip)", count: blank },
     { reason: "CR before LF stripped from .out lines", count: crlf },

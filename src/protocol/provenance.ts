@@ -8,7 +8,10 @@
  * The jobs of a descriptor are its current `job` and the earlier ones in `job.history` (a
  * `--retry-failed` job covers only the shards listed in its `shards`; any other job covers all).
  */
-import type { JobRecord, JobSection } from "./descriptor.js";
+import type { Location } from "../io/location.js";
+import type { Storage } from "../io/storage.js";
+import type { JobRecord, JobSection, ShardEntry } from "./descriptor.js";
+import { outputNameFor } from "./layout.js";
 
 /**
  * The job that produced (or was to produce) a shard's .out: the current job when it was given the
@@ -72,4 +75,48 @@ export function foreignOutput(rec: JobRecord, lastModified: Date | undefined, pr
     return `it was written at ${lastModified.toISOString()}, after job ${rec.name} ended (${rec.endedAt}): it is another job's output`;
   }
   return undefined;
+}
+
+/** Where a shard's .out is, which job was to write it, and whether that job's .out is there. */
+export interface ShardOutput {
+  shard: ShardEntry;
+  producer: JobRecord;
+  location: Location;
+  /** "present": the producer's own .out; "missing": none; "foreign": one another job wrote */
+  state: "present" | "missing" | "foreign";
+  /** why a foreign .out is not the producer's */
+  why?: string;
+  lastModified?: Date;
+}
+
+/**
+ * The .out of each shard, as join reads it and as --retry-failed decides what to transform again
+ * (one answer for both): under the producer's output location, with the producer's lifetime
+ * checked (S3 by the second, files with a clock tick's slack). One listing per output location.
+ */
+export async function shardOutputs(job: JobSection, shards: readonly ShardEntry[], storage: Storage, signal?: AbortSignal): Promise<ShardOutput[]> {
+  const listed = new Map<string, Map<string, Date | undefined>>();
+  const out: ShardOutput[] = [];
+  for (const shard of shards) {
+    signal?.throwIfAborted();
+    const producer = producerOf(job, shard.name);
+    const base = storage.parse(producer.outputLocation);
+    const location = storage.child(base, outputNameFor(shard.name));
+    const key = producer.outputLocation.replace(/\/*$/, "/");
+    let found = listed.get(key);
+    if (found === undefined) {
+      found = new Map();
+      for await (const o of storage.list(key)) found.set(o.relative, o.lastModified);
+      listed.set(key, found);
+    }
+    const name = outputNameFor(shard.name);
+    if (!found.has(name)) {
+      out.push({ shard, producer, location, state: "missing" });
+      continue;
+    }
+    const lastModified = found.get(name);
+    const why = foreignOutput(producer, lastModified, base.kind === "s3" ? "second" : "fine");
+    out.push({ shard, producer, location, state: why === undefined ? "present" : "foreign", why, lastModified });
+  }
+  return out;
 }

@@ -9,10 +9,9 @@
 import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
 import { BtkitError } from "../errors.js";
 import type { Descriptor, JobRecord, ShardEntry } from "../protocol/descriptor.js";
-import { outputNameFor } from "../protocol/layout.js";
 import type { Storage } from "../io/storage.js";
 import { validateTransformJobRequest } from "./constraints.js";
-import { foreignOutput, producerOf } from "../protocol/provenance.js";
+import { shardOutputs } from "../protocol/provenance.js";
 import { DEFAULT_NAME_PREFIX, jobNameFor, parentUri, stripUndefined, type TransformRequestOptions } from "./request.js";
 
 /**
@@ -24,22 +23,7 @@ import { DEFAULT_NAME_PREFIX, jobNameFor, parentUri, stripUndefined, type Transf
 export async function missingShards(d: Descriptor, storage: Storage): Promise<ShardEntry[]> {
   const job = d.job;
   if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: submit it first", {});
-  const listed = new Map<string, Map<string, Date | undefined>>();
-  const missing: ShardEntry[] = [];
-  for (const s of d.shards) {
-    const producer = producerOf(job, s.name);
-    const prefix = producer.outputLocation.endsWith("/") ? producer.outputLocation : `${producer.outputLocation}/`;
-    let found = listed.get(prefix);
-    if (found === undefined) {
-      found = new Map();
-      for await (const o of storage.list(prefix)) found.set(o.relative, o.lastModified);
-      listed.set(prefix, found);
-    }
-    const name = outputNameFor(s.name);
-    const precision = storage.parse(prefix).kind === "s3" ? "second" : "fine";
-    if (!found.has(name) || foreignOutput(producer, found.get(name), precision) !== undefined) missing.push(s);
-  }
-  return missing;
+  return (await shardOutputs(job, d.shards, storage)).filter((o) => o.state !== "present").map((o) => o.shard);
 }
 
 /** What a retry job may change from the job it retries (the flags given with --retry-failed). */
