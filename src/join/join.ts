@@ -313,7 +313,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   const notes = [
     ...widened.map((w) => ({ reason: `prediction column ${w.column} widened from int64 to float64 (line ${w.line} of ${w.location}, shard ${w.shard}, holds the first value int64 cannot)`, count: 1 })),
     { reason: `job ${job.name} is ${job.status}: only its finished shards were joined (--allow-missing)`, count: job.status === "Completed" ? 0 : present.length },
-    { reason: "stale .out files written before their job was created, left out (--allow-missing)", count: foreign.length },
+    { reason: "foreign .out files (written outside their job's lifetime) left out (--allow-missing)", count: foreign.length },
     { reason: "JoinSource=Input lines whose echoed input was checked against the shard line", count: aligner.echo?.checked ?? 0 },
     { reason: "blank .out lines skipped (--blank-lines skip)", count: blank },
     { reason: "CR before LF stripped from .out lines", count: crlf },

@@ -181,7 +181,7 @@ describe("outputs of another job are never joined", () => {
     const partial = ok(await joinTo(second.stdout, "b.jsonl", "--allow-missing"));
     const results = parseDescriptor(partial.stdout).results as Descriptor["results"] & { notes: Array<{ reason: string; count: number }> };
     expect(results.missing).toEqual(["part-00001.csv"]);
-    expect(results.notes).toContainEqual({ reason: "stale .out files written before their job was created, left out (--allow-missing)", count: 1 });
+    expect(results.notes).toContainEqual({ reason: "foreign .out files (written outside their job's lifetime) left out (--allow-missing)", count: 1 });
     expectRows(await joined("b.jsonl"), [...range(0, 10), ...range(20, 30)], sumOf);
   });
 
