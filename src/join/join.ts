@@ -332,12 +332,18 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     columns: schema ? schema.fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })) : [],
     notes,
   };
-  const descriptor: Descriptor = { ...d, results };
+  const done = await publishResults(r, outLoc, results, options.signal);
+  progress({ phase: "done", shardsDone: inputs.length, rowsDone });
+  return done;
+}
+
+/** The descriptor with its results; a partitioned output gets it as btkit.json (per part), written last. */
+async function publishResults(r: Resolved, outLoc: Location, results: ResultsSection, signal: AbortSignal | undefined): Promise<JoinResult> {
+  const descriptor: Descriptor = { ...r.descriptor, results };
   if (r.partitioned) {
     const name = r.part ? `btkit-part-${r.part.index}of${r.part.count}.json` : LAYOUT.descriptor;
-    await storage.write(storage.child(outLoc, name), `${serializeDescriptor(descriptor)}\n`, { signal: options.signal });
+    await r.storage.write(r.storage.child(outLoc, name), `${serializeDescriptor(descriptor)}\n`, { signal });
   }
-  progress({ phase: "done", shardsDone: inputs.length, rowsDone });
   return { descriptor, results };
 }
 
@@ -368,12 +374,7 @@ async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResul
     columns: schema.fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })),
     notes: [{ reason: "the preparation has no rows: no job ran, the table is empty", count: 1 }],
   };
-  const descriptor: Descriptor = { ...d, results };
-  if (r.partitioned) {
-    const name = r.part ? `btkit-part-${r.part.index}of${r.part.count}.json` : LAYOUT.descriptor;
-    await storage.write(storage.child(outLoc, name), `${serializeDescriptor(descriptor)}\n`, { signal: options.signal });
-  }
-  return { descriptor, results };
+  return publishResults(r, outLoc, results, options.signal);
 }
 
 async function checkCounts(s: ShardEntry, where: string, scan: LineScan, policy: BlankLinePolicy, storage: Storage, loc: Location): Promise<void> {
