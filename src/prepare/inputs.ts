@@ -200,7 +200,17 @@ export async function openInput(storage: Storage, input: ResolvedInput, stdin: A
  * still have that size and mtime (a file) or ETag (S3). IO_CHANGED otherwise.
  */
 async function checkUnchanged(storage: Storage, input: ResolvedInput, read: number | undefined): Promise<void> {
-  if (input.stdin || input.location === undefined || input.rawBytes === undefined) return;
+  const err = await changedWhileRead(storage, input, read);
+  if (err) throw err;
+}
+
+/**
+ * IO_CHANGED when the input changed since prep began (`read`: the bytes read from it, when the
+ * read ended), else undefined. After a failure while reading an input, this names the cause: a
+ * row cut in half by a writer is a symptom.
+ */
+export async function changedWhileRead(storage: Storage, input: ResolvedInput, read?: number): Promise<BtkitError | undefined> {
+  if (input.stdin || input.location === undefined || input.rawBytes === undefined) return undefined;
   const now = await storage.head(input.location);
   const why =
     read !== undefined && read !== input.rawBytes
@@ -215,22 +225,7 @@ async function checkUnchanged(storage: Storage, input: ResolvedInput, read: numb
               input.location.kind === "local" && input.rawModified !== undefined && now.lastModified !== undefined && now.lastModified.getTime() !== input.rawModified.getTime()
               ? `it was modified at ${now.lastModified.toISOString()}, after prep began`
               : undefined;
-  if (why !== undefined) {
-    throw new BtkitError("IO_CHANGED", `input ${input.display} changed while prep read it (${why}): its rows are not one version of the file; run prep again once the input is complete`, { input: input.display, location: input.display, expected: input.rawBytes, got: now?.size });
-  }
-}
-
-/**
- * After a failure while reading an input: IO_CHANGED when the input changed meanwhile (a row cut
- * in half by a writer is a symptom; the change is the cause), else undefined.
- */
-export async function changedWhileRead(storage: Storage, input: ResolvedInput): Promise<BtkitError | undefined> {
-  try {
-    await checkUnchanged(storage, input, undefined);
-    return undefined;
-  } catch (err) {
-    return err instanceof BtkitError && err.code === "IO_CHANGED" ? err : undefined;
-  }
+  return why === undefined ? undefined : new BtkitError("IO_CHANGED", `input ${input.display} changed while prep read it (${why}): its rows are not one version of the file; run prep again once the input is complete`, { input: input.display, location: input.display, expected: input.rawBytes, got: now?.size });
 }
 
 /**

@@ -492,7 +492,7 @@ class PrepareJob {
       await this.readInputOnce(input);
     } catch (err) {
       // a data error in an input that changed while it was read is reported as the change
-      if (err instanceof BtkitError && err.code !== "IO_CHANGED" && err.exitCode === EXIT.data) throw (await changedWhileRead(this.storage, input)) ?? err;
+      if (err instanceof BtkitError && err.code !== "IO_CHANGED" && err.exitCode === EXIT.data) throw (await changedWhileRead(this.storage, input).catch(() => undefined)) ?? err;
       throw err;
     }
   }
