@@ -22,13 +22,19 @@ afterEach(() => cleanup());
 const prep = (file: string, ...args: string[]) => runCli(["prep", file, "--out", "out", "--overwrite", "--sample-rows", "5", ...args], { cwd: dir });
 const typeOf = (stdout: string, name: string) => parseDescriptor(stdout).schema.columns.find((c) => c.name === name)?.type;
 
-it("an int column meeting a float after the sample: the hint is float64, and it works", async () => {
-  const r = await prep("prices.csv");
+/** prep refuses `file` with a hint containing `hint`; following it (--schema column:type) prepares the column as that type. */
+async function hintWorks(file: string, hint: string, column: string, type: string) {
+  const r = await prep(file);
   expect(r.code).toBe(EXIT.data);
-  expect(r.stderr).toContain('"2.5" does not fit int64 (the type inferred from the first 5 rows; declare the type with --schema price:float64');
-  const ok = await prep("prices.csv", "--schema", "price:float64");
+  expect(r.stderr).toContain(hint);
+  const ok = await prep(file, "--schema", `${column}:${type}`);
   expect(ok.code, ok.stderr).toBe(0);
-  expect(typeOf(ok.stdout, "price")).toBe("float64");
+  expect(typeOf(ok.stdout, column)).toBe(type);
+  return ok;
+}
+
+it("an int column meeting a float after the sample: the hint is float64, and it works", async () => {
+  const ok = await hintWorks("prices.csv", '"2.5" does not fit int64 (the type inferred from the first 5 rows; declare the type with --schema price:float64', "price", "float64");
   expect(parseDescriptor(ok.stdout).source.rowsWritten).toBe(21);
 });
 
@@ -40,12 +46,7 @@ it("a declared type that does not hold a value says declared, and names one that
 });
 
 it("a JSON number in a column of strings: the hint is json (utf8 holds JSON strings only), and it works", async () => {
-  const r = await prep("titles.jsonl");
-  expect(r.code).toBe(EXIT.data);
-  expect(r.stderr).toContain("declare the type with --schema title:json");
-  const ok = await prep("titles.jsonl", "--schema", "title:json");
-  expect(ok.code, ok.stderr).toBe(0);
-  expect(typeOf(ok.stdout, "title")).toBe("json");
+  await hintWorks("titles.jsonl", "declare the type with --schema title:json", "title", "json");
 });
 
 it("CSV timestamps finer than a microsecond stay text, exactly as written; declared timestamp is refused with a hint that works", async () => {
