@@ -17,7 +17,9 @@ import { EXIT } from "../../src/errors.js";
 import { Storage } from "../../src/io/storage.js";
 import { parseDescriptor, type Descriptor } from "../../src/protocol/descriptor.js";
 import { ensureModel } from "../../src/submit/index.js";
+import { parse } from "csv-parse/sync";
 import { runCli, type CliRun } from "../helpers/cli.js";
+import { duckRows, sqlString } from "../join/duck.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const ROWS = 30;
@@ -285,6 +287,10 @@ describe("the job's DataProcessing decides how .out lines are read", () => {
     expect((await fs.readFile(outOf(d, "part-00001.csv"), "utf8")).split("\n")[0]).toBe(`10,${10 + 100}`);
     ok(await joinTo(r.stdout, "j.jsonl"));
     expectRows(await joined("j.jsonl"), range(0, ROWS), (i) => i + yOf(i));
+    // the same join to Parquet, read back by DuckDB
+    ok(await cli(["join", "--out", path.join(dir, "j.parquet")], r.stdout));
+    const rows = await duckRows(`SELECT * FROM read_parquet(${sqlString(path.join(dir, "j.parquet"))}) ORDER BY id`);
+    expectRows(rows, range(0, ROWS), (i) => i + yOf(i));
   });
 
   it("JSON Lines: --output-filter '$.SageMakerOutput' and $['id','SageMakerOutput'] both join", async () => {
@@ -378,7 +384,9 @@ describe("the output format", () => {
     const good = await model();
     const r = ok(await local(await prep(), "--model-url", good.url));
     ok(await cli(["join", "--out", path.join(dir, "j.csv")], r.stdout));
-    expect((await fs.readFile(path.join(dir, "j.csv"), "utf8")).split("\n")[0]).toBe("id,x,y,prediction");
+    // read back by csv-parse, not by us
+    const rows = parse(await fs.readFile(path.join(dir, "j.csv")), { columns: true }) as Array<Record<string, string>>;
+    expectRows(rows, range(0, ROWS), sumOf);
     const refused = await cli(["join", "--out", path.join(dir, "k.csv"), "--format", "parquet"], r.stdout);
     expect(refused.code).toBe(EXIT.usage);
     expect(refused.stderr).toContain("give --format csv");
