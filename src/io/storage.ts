@@ -202,12 +202,23 @@ export class Storage {
     try {
       handle = await fs.open(tmp, "wx");
       const out = createWriteStream("", { fd: handle.fd, autoClose: false, highWaterMark: 1024 * 1024 });
+      // a write can fail (ENOSPC, EFBIG) while the body is being produced: keep the error for the
+      // loop to throw, never an unhandled 'error' event
+      let failed: Error | undefined;
+      out.on("error", (err) => {
+        failed ??= err;
+      });
       try {
         for await (const chunk of bodyChunks(body)) {
+          if (failed) throw failed;
           options.signal?.throwIfAborted();
           digest.update(chunk);
-          if (!out.write(chunk)) await waitDrain(out);
+          if (!out.write(chunk)) {
+            if (failed) throw failed;
+            await waitDrain(out);
+          }
         }
+        if (failed) throw failed;
         out.end();
         await finished(out);
       } catch (err) {

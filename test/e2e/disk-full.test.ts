@@ -61,6 +61,23 @@ describe.skipIf(!mounted)("a full disk", () => {
     expect(left).not.toContain("out/btkit.json");
   });
 
+  it.each([["j.arrow"], ["j.arrows"], ["j.jsonl"], ["j.csv"]])("join --out %s into it: exit 74 IO_WRITE_FAILED with ENOSPC, no temporary, no lock", (name) => {
+    emptyDevice();
+    if (!fs.existsSync(path.join(dir, "job.json"))) {
+      const p = btkit(["prep", "big.csv", "--out", "p", "--shard-rows", "100000"]);
+      expect(p.status, p.stderr).toBe(0);
+      fs.writeFileSync(path.join(dir, "prep.json"), spawnSync("cat", [path.join(dir, "p", "btkit.json")], { encoding: "utf8" }).stdout);
+      const s = spawnSync(process.execPath, [bin, "submit", "--descriptor", "p", "--local", "--model-command", `${process.execPath} ${bin} example-model`, "--poll-seconds", "0.1", "--quiet"], { cwd: dir, encoding: "utf8" });
+      expect(s.status, s.stderr).toBe(0);
+      fs.writeFileSync(path.join(dir, "job.json"), s.stdout);
+    }
+    const r = btkit(["join", "--descriptor", "job.json", "--out", path.join(full, name)]);
+    expect(r.status, r.stderr).toBe(74);
+    expect(r.stderr).toContain("[IO_WRITE_FAILED]");
+    expect(r.stderr).toContain("ENOSPC");
+    expect(filesUnder(full)).toEqual([]);
+  });
+
   it("stdout on it: the descriptor cannot be written, exit 74 naming stdout", () => {
     emptyDevice();
     const filler = fs.openSync(path.join(full, "filler"), "w");
