@@ -919,7 +919,14 @@ class PrepareJob {
     if (!w) return;
     this.writer = undefined;
     const names = this.shardName(this.shards.length);
-    const res = await w.finish();
+    let res;
+    try {
+      res = await w.finish();
+    } catch (err) {
+      // the writer is no longer this.writer: its own abort removes the half of the pair that finished
+      await w.abort(err);
+      throw err;
+    }
     this.shards.push({
       name: names.shard,
       location: toUri(childLocation(this.out, LAYOUT.shardsDir + names.shard)),

@@ -49,7 +49,7 @@ function emptyDevice(): void {
 }
 
 describe.skipIf(!mounted)("a full disk", () => {
-  it.each([[["--shard-rows", "150000"]], [["--gzip", "--shard-rows", "150000"]], [["--gzip", "--instances", "2"]], [["--format", "jsonl", "--gzip", "1"]]])("prep %j into it: exit 74 IO_WRITE_FAILED with ENOSPC, no temporaries, no descriptor", (extra) => {
+  it.each([[["--shard-rows", "150000"]], [["--gzip", "--shard-rows", "150000"]], [["--gzip", "--instances", "2"]], [["--gzip", "--instances", "8"]], [["--format", "jsonl", "--gzip", "1"]]])("prep %j into it: exit 74 IO_WRITE_FAILED with ENOSPC, no temporaries, no descriptor", (extra) => {
     emptyDevice();
     const r = btkit(["prep", "big.csv", "--out", path.join(full, "out"), ...extra]);
     expect(r.status, r.stderr).toBe(74);
@@ -59,6 +59,9 @@ describe.skipIf(!mounted)("a full disk", () => {
     const left = filesUnder(full);
     expect(left.filter((f) => f.includes(".btkit-") || f.endsWith(".tmp") || f.endsWith(".lock"))).toEqual([]);
     expect(left).not.toContain("out/btkit.json");
+    // shards and sidecars come in pairs: none is left without the other
+    const stems = (sub: string) => left.filter((f) => f.startsWith(`out/${sub}/`)).map((f) => path.basename(f).replace(/\..*$/, "")).sort();
+    expect(stems("shards")).toEqual(stems("sidecars"));
   });
 
   it.each([["j.arrow"], ["j.arrows"], ["j.jsonl"], ["j.csv"]])("join --out %s into it: exit 74 IO_WRITE_FAILED with ENOSPC, no temporary, no lock", (name) => {
