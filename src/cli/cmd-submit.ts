@@ -14,6 +14,7 @@ import {
   buildTransformJobRequest,
   describeTransformJob,
   stripUndefined,
+  verifyManifest,
   verifyShards,
   type RetryOverrides,
   createLogTailer,
@@ -397,6 +398,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         if (!retry && args.given.has("output") && args.flags["overwrite-output"] !== true) await refuseForeignOutput(ctx, request, be, input.shards.map((s) => outputNameFor(s.name)));
         if (!(await describeTransformJob(request.TransformJobName!, be.sagemaker))) {
           // before anything is paid for: the shards are what prep wrote (a rerun that attaches has used them already)
+          if (!retry) await verifyManifest(input, ctx.storage());
           const checked = await verifyShards(input, ctx.storage(), { names: shards, signal: ctx.io.signal });
           ctx.log(`checked ${checked.length} shard(s) against the descriptor's sha256`);
         }

@@ -320,6 +320,8 @@ async function checkExisting(storage: Storage, loc: Location, fingerprint: strin
 
 /** The first shard or sidecar of a preparation that no longer holds what it records (size, sha256), or undefined. */
 async function firstChanged(storage: Storage, d: Descriptor): Promise<string | undefined> {
+  const manifest = await storage.readText(d.manifest.location).catch(() => "");
+  if (manifest.trim() !== JSON.stringify([{ prefix: d.manifest.prefix }, ...d.shards.map((s) => s.name)])) return `manifest ${d.manifest.location}`;
   for (const s of d.shards) {
     const shard = await storage.digest(s.location);
     if (!shard || shard.bytes !== s.bytes || shard.sha256 !== s.sha256) return `shard ${s.location}`;

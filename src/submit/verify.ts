@@ -4,6 +4,7 @@
  * what prep wrote. Local shards are read and hashed; S3 objects written by btkit answer with the
  * sha256 in their metadata (HEAD only, no download), which storage checked when it wrote them.
  */
+import { BtkitError } from "../errors.js";
 import type { Descriptor, ShardEntry } from "../protocol/descriptor.js";
 import type { Storage } from "../io/storage.js";
 
@@ -19,4 +20,23 @@ export async function verifyShards(d: Descriptor, storage: Storage, options: { n
     await storage.verify(s.location, { bytes: s.bytes, sha256: s.sha256 }, `shard ${s.name}`, { signal: options.signal });
   }
   return shards;
+}
+
+/**
+ * The ManifestFile is what the job reads: it must list exactly the descriptor's shards under its
+ * prefix (a manifest edited after prep would send the model files that were never checked).
+ * IO_CHANGED naming it otherwise.
+ */
+export async function verifyManifest(d: Descriptor, storage: Storage): Promise<void> {
+  const want = JSON.stringify([{ prefix: d.manifest.prefix }, ...d.shards.map((s) => s.name)]);
+  let got: string;
+  try {
+    got = JSON.stringify(JSON.parse(await storage.readText(d.manifest.location)));
+  } catch (err) {
+    if (err instanceof BtkitError && err.code !== "IO_CHANGED" && err.code.startsWith("IO_")) throw err;
+    got = "(not JSON)";
+  }
+  if (got !== want) {
+    throw new BtkitError("IO_CHANGED", `the manifest ${d.manifest.location} changed after prep wrote it: it does not list exactly the descriptor's shards under ${d.manifest.prefix}; prepare it again (btkit prep --overwrite)`, { location: d.manifest.location, expected: want.slice(0, 200), got: got.slice(0, 200) });
+  }
 }

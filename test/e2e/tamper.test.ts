@@ -95,3 +95,23 @@ it("a sidecar replaced after prep: join refuses it (IO_CHANGED naming shard and 
   expect((await cli(["join", "--out", "j.csv", "--format", "csv"], again.stdout)).code).toBe(0);
   expect((await fs.readFile(path.join(dir, "j.csv"), "utf8")).split("\n")[11]).toBe("10,30,name-10,30");
 });
+
+it("a manifest edited after prep (pointing at other files) is refused by submit and by a prep rerun; prep --overwrite mends it", async () => {
+  const p = await prep();
+  expect(p.code).toBe(0);
+  const manifest = path.join(dir, "prep", "manifest.json");
+  const evil = path.join(dir, "evil");
+  await fs.mkdir(evil);
+  for (const f of await fs.readdir(path.join(dir, "prep", "shards"))) await fs.copyFile(path.join(dir, "prep", "shards", f), path.join(evil, f));
+  await fs.writeFile(manifest, JSON.stringify([{ prefix: `file://${evil}/` }, "part-00000.csv", "part-00001.csv"]));
+  const refused = await submit(p.stdout);
+  expect(refused.code).toBe(EXIT.data);
+  expect(refused.stderr).toContain("IO_CHANGED");
+  expect(refused.stderr).toContain("the manifest");
+  const rerun = await prep();
+  expect(rerun.code).toBe(EXIT.conflict);
+  expect(rerun.stderr).toContain("manifest.json changed after it was written");
+  const mended = await prep("--overwrite");
+  expect(mended.code).toBe(0);
+  expect((await submit(mended.stdout)).code).toBe(0);
+});
