@@ -40,6 +40,8 @@ export interface WriteResult {
   location: string;
   bytes: number;
   sha256: string;
+  /** S3: the final object's ETag without quotes (changes whenever the object is written again) */
+  etag?: string;
 }
 
 export interface WriteOptions {
@@ -275,6 +277,7 @@ export class Storage {
       throw new BtkitError("IO_WRITE_FAILED", `uploading ${where} failed: ${describeCause(err)}; nothing was written under that key`, { location: where }, { cause: err });
     }
     const sha256 = digest.finish();
+    let finalEtag: string | undefined;
     try {
       const head = await s3.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: tmpKey }));
       if (head.ContentLength !== digest.bytes) {
@@ -293,13 +296,14 @@ export class Storage {
         await this.#deleteQuiet(loc.bucket, loc.key);
         throw new BtkitError("IO_VERIFY_FAILED", `S3 object ${where} does not match after copy: expected ${digest.bytes} bytes with sha256 ${sha256}, got ${final.ContentLength} bytes with ${final.Metadata?.[BTKIT_SHA256_META] ?? "no"} sha256`, { location: where });
       }
+      finalEtag = final.ETag?.replaceAll('"', "");
     } catch (err) {
       await this.#deleteQuiet(loc.bucket, tmpKey);
       if (err instanceof BtkitError) throw err;
       throw new BtkitError("IO_WRITE_FAILED", `finishing ${where} failed: ${describeCause(err)}`, { location: where }, { cause: err });
     }
     await this.#deleteQuiet(loc.bucket, tmpKey);
-    return { location: where, bytes: digest.bytes, sha256 };
+    return { location: where, bytes: digest.bytes, sha256, ...(finalEtag ? { etag: finalEtag } : {}) };
   }
 
   async #copy(bucket: string, from: string, to: string, size: number, metadata: Record<string, string>, contentType?: string): Promise<void> {
@@ -361,13 +365,17 @@ export class Storage {
   /**
    * The size and sha256 of the bytes stored at a location, as stored (no gunzip). An S3 object
    * written by btkit carries its sha256 in metadata (checked against the bytes when it was
-   * written), so a HEAD answers; anything else is read and hashed. Undefined when it does not exist.
+   * written), so a HEAD answers, provided its ETag is still `etag` when one is given: metadata can
+   * be copied onto other bytes, an ETag cannot, so an object written again is read and hashed.
+   * Anything else is read and hashed too. Undefined when it does not exist.
    */
-  async digest(where: Location | string, options: { signal?: AbortSignal } = {}): Promise<{ bytes: number; sha256: string; from: "metadata" | "content" } | undefined> {
+  async digest(where: Location | string, options: { signal?: AbortSignal; etag?: string } = {}): Promise<{ bytes: number; sha256: string; from: "metadata" | "content"; etag?: string } | undefined> {
     const loc = this.#loc(where);
     const info = await this.head(loc);
     if (info === undefined) return undefined;
-    if (info.sha256 !== undefined) return { bytes: info.size, sha256: info.sha256, from: "metadata" };
+    const etag = info.etag?.replaceAll('"', "");
+    const tagged = etag !== undefined ? { etag } : {};
+    if (info.sha256 !== undefined && (options.etag === undefined || options.etag === etag)) return { bytes: info.size, sha256: info.sha256, from: "metadata", ...tagged };
     const d = new Digest();
     const stream = await this.read(loc, { decompress: "never", signal: options.signal });
     try {
@@ -375,16 +383,17 @@ export class Storage {
     } catch (err) {
       throw readError(loc, err);
     }
-    return { bytes: d.bytes, sha256: d.finish(), from: "content" };
+    return { bytes: d.bytes, sha256: d.finish(), from: "content", ...tagged };
   }
 
   /**
-   * Checks that a location still holds what a descriptor recorded (size and sha256): IO_CHANGED
-   * naming the location and `what` when it was changed or replaced, IO_NOT_FOUND when it is gone.
+   * Checks that a location still holds what a descriptor recorded (size, sha256, and for S3 the
+   * ETag it was written with, see digest): IO_CHANGED naming the location and `what` when it was
+   * changed or replaced, IO_NOT_FOUND when it is gone.
    */
-  async verify(where: Location | string, expected: { bytes?: number; sha256: string }, what: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async verify(where: Location | string, expected: { bytes?: number; sha256: string; etag?: string }, what: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const loc = this.#loc(where);
-    const got = await this.digest(loc, options);
+    const got = await this.digest(loc, { signal: options.signal, etag: expected.etag });
     const at = formatLocation(loc);
     if (got === undefined) throw new BtkitError("IO_NOT_FOUND", `${what} ${at} is gone`, { location: at });
     if ((expected.bytes !== undefined && got.bytes !== expected.bytes) || got.sha256 !== expected.sha256) {

@@ -81,8 +81,9 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
   for (const d of sorted) {
     for (const s of d.shards) {
       const firstRow = next + s.firstRow;
-      const sidecarSha256 = next !== 0 ? await renumberSidecar(storage, s.sidecar, next, firstRow) : s.sidecarSha256;
-      shards.push({ ...s, firstRow, ...(sidecarSha256 !== undefined ? { sidecarSha256 } : {}) });
+      const { sidecarSha256, sidecarEtag, ...rest } = s;
+      const sidecar = next !== 0 ? await renumberSidecar(storage, s.sidecar, next, firstRow) : { sha256: sidecarSha256, etag: sidecarEtag };
+      shards.push({ ...rest, firstRow, ...(sidecar?.sha256 !== undefined ? { sidecarSha256: sidecar.sha256 } : {}), ...(sidecar?.etag !== undefined ? { sidecarEtag: sidecar.etag } : {}) });
     }
     next += d.source.rowsWritten;
   }
@@ -122,8 +123,8 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
   return merged;
 }
 
-/** Adds `offset` to __btkit_row of a sidecar, unless it already starts at `firstRow`; returns the sidecar's sha256. */
-async function renumberSidecar(storage: Storage, location: string, offset: number, firstRow: number): Promise<string | undefined> {
+/** Adds `offset` to __btkit_row of a sidecar, unless it already starts at `firstRow`; returns the sidecar's sha256 and (S3) ETag. */
+async function renumberSidecar(storage: Storage, location: string, offset: number, firstRow: number): Promise<{ sha256?: string; etag?: string } | undefined> {
   const loc = storage.parse(location);
   const reader = await RecordBatchStreamReader.from(await storage.read(loc, { decompress: "never" }));
   await reader.open();
@@ -138,7 +139,8 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
   if (!firstBatch || firstBatch.numRows === 0 || rowsOf(firstBatch)[0] === BigInt(firstRow)) {
     await it.return?.();
     // renumbered by an earlier merge: what it holds now is what the merged descriptor records
-    return (await storage.digest(loc))?.sha256;
+    const got = await storage.digest(loc);
+    return got && { sha256: got.sha256, etag: got.etag };
   }
   const writer = new RecordBatchStreamWriter();
   writer.reset(undefined, firstBatch.schema);
@@ -159,6 +161,7 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
     throw err;
   }
   writer.finish();
-  return (await written).sha256;
+  const res = await written;
+  return { sha256: res.sha256, etag: res.etag };
 }
 

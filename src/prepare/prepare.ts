@@ -323,10 +323,10 @@ async function firstChanged(storage: Storage, d: Descriptor): Promise<string | u
   const manifest = await storage.readText(d.manifest.location).catch(() => "");
   if (manifest.trim() !== JSON.stringify([{ prefix: d.manifest.prefix }, ...d.shards.map((s) => s.name)])) return `manifest ${d.manifest.location}`;
   for (const s of d.shards) {
-    const shard = await storage.digest(s.location);
+    const shard = await storage.digest(s.location, { etag: s.etag });
     if (!shard || shard.bytes !== s.bytes || shard.sha256 !== s.sha256) return `shard ${s.location}`;
     if (s.sidecarSha256 !== undefined) {
-      const sidecar = await storage.digest(s.sidecar);
+      const sidecar = await storage.digest(s.sidecar, { etag: s.sidecarEtag });
       if (!sidecar || sidecar.sha256 !== s.sidecarSha256) return `sidecar ${s.sidecar}`;
     }
   }
@@ -935,9 +935,11 @@ class PrepareJob {
       rows: res.rows,
       bytes: res.shard.bytes,
       sha256: res.shard.sha256,
+      ...(res.shard.etag !== undefined ? { etag: res.shard.etag } : {}),
       maxRecordBytes: res.maxRecordBytes,
       sidecar: toUri(childLocation(this.out, LAYOUT.sidecarsDir + names.sidecar)),
       sidecarSha256: res.sidecar.sha256,
+      ...(res.sidecar.etag !== undefined ? { sidecarEtag: res.sidecar.etag } : {}),
       firstRow: this.rowsWritten - res.rows,
     });
   }

@@ -97,10 +97,14 @@ export interface ShardEntry {
   rows: number;
   bytes: number;
   sha256: string;
+  /** S3: the shard object's ETag as prep wrote it; verify trusts the stored sha256 only while it holds */
+  etag?: string;
   maxRecordBytes: number;
   sidecar: string;
   /** sha256 of the sidecar's bytes, checked by join and by a prep rerun (absent in older descriptors) */
   sidecarSha256?: string;
+  /** S3: the sidecar object's ETag as prep (or merge) wrote it */
+  sidecarEtag?: string;
   /** global row number (0-based) of the shard's first line */
   firstRow: number;
 }
@@ -207,9 +211,11 @@ const checkShard: Checker<ShardEntry> = object({
   rows: int,
   bytes: int,
   sha256,
+  etag: optional(nonEmptyStr),
   maxRecordBytes: int,
   sidecar: nonEmptyStr,
   sidecarSha256: optional(sha256),
+  sidecarEtag: optional(nonEmptyStr),
   firstRow: int,
 });
 

@@ -2,7 +2,9 @@
  * Shards are checked against the descriptor before a job is launched: a shard changed after prep
  * (same size, other bytes) would be transformed, and its predictions joined to the sidecar rows of
  * what prep wrote. Local shards are read and hashed; S3 objects written by btkit answer with the
- * sha256 in their metadata (HEAD only, no download), which storage checked when it wrote them.
+ * sha256 in their metadata (HEAD only, no download), which storage checked when it wrote them,
+ * while their ETag is the one the descriptor records (an object written again, even with the
+ * metadata copied, is downloaded and hashed).
  */
 import { BtkitError } from "../errors.js";
 import type { Descriptor, ShardEntry } from "../protocol/descriptor.js";
@@ -17,7 +19,7 @@ export async function verifyShards(d: Descriptor, storage: Storage, options: { n
   const shards = d.shards.filter((s) => wanted === undefined || wanted.has(s.name));
   for (const s of shards) {
     options.signal?.throwIfAborted();
-    await storage.verify(s.location, { bytes: s.bytes, sha256: s.sha256 }, `shard ${s.name}`, { signal: options.signal });
+    await storage.verify(s.location, { bytes: s.bytes, sha256: s.sha256, etag: s.etag }, `shard ${s.name}`, { signal: options.signal });
   }
   return shards;
 }

@@ -84,6 +84,12 @@ describe("prepare against S3", () => {
     const side = tableFromIPC(await collect(await storage.read(d.shards[1]!.sidecar)));
     expect(side.getChild("__btkit_row")!.toArray()).toEqual(new BigInt64Array(d.shards[1]!.rows).map((_, i) => BigInt(d.shards[1]!.firstRow + i)));
     expect(parseDescriptor(await storage.readText("s3://prep-bkt/prep/btkit.json"))).toEqual(d);
+    // each object's ETag is recorded, as S3 answers it
+    for (const s of d.shards) {
+      expect(s.etag).toBe((await storage.head(s.location))?.etag?.replaceAll('"', ""));
+      expect(s.sidecarEtag).toBe((await storage.head(s.sidecar))?.etag?.replaceAll('"', ""));
+      expect(s.etag).toMatch(/^[0-9a-f]{32}$/);
+    }
     // rerun: a no-op
     expect(await prepare({ inputs: ["s3://prep-bkt/in/"], out: "s3://prep-bkt/prep/", storage, instances: 2, gzipLevel: 1 })).toEqual(d);
   });
