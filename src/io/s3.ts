@@ -3,6 +3,7 @@
  * AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3), plus the settings S3-compatible servers need.
  */
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import { BtkitError } from "../errors.js";
 
 export interface S3Settings {
   /** endpoint URL; default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS */
@@ -23,10 +24,41 @@ export interface S3Settings {
   partSizeBytes?: number;
   /** parts in flight at once (default 4): memory is bounded by partSize x queueSize */
   queueSize?: number;
-  /** socket inactivity timeout in ms (default 120000): a stalled server is an error, not a hang */
-  requestTimeoutMs?: number;
+  /**
+   * The longest one S3 operation waits on a server that stopped answering, its retries and the
+   * cleanup after it included (ms; default 120000, env BTKIT_S3_STALL_TIMEOUT in seconds). It is
+   * split by s3Timing into a socket-inactivity timeout per attempt and a cleanup budget. A slow
+   * transfer that still moves bytes is not a stall; S3 itself keeps long CopyObject and
+   * CompleteMultipartUpload responses alive with whitespace
+   * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html).
+   */
+  stallTimeoutMs?: number;
   /** retry attempts of the SDK (default 3) */
   maxAttempts?: number;
+}
+
+/** How a stall deadline is spent: inactivity per attempt, attempts, and the cleanup afterwards (ms). */
+export interface S3Timing {
+  stallMs: number;
+  attempts: number;
+  /** socket inactivity (and connection) timeout of one attempt */
+  attemptMs: number;
+  /** all cleanup calls after a failed write together */
+  cleanupMs: number;
+}
+
+export const DEFAULT_STALL_MS = 120_000;
+
+/**
+ * Splits the stall deadline: a tenth (at most 10 s) for cleanup, a tenth for the SDK's retry
+ * backoff, the rest shared by the attempts. With the defaults: 3 attempts of 32 s, cleanup 10 s.
+ */
+export function s3Timing(settings: S3Settings): S3Timing {
+  const stallMs = settings.stallTimeoutMs ?? DEFAULT_STALL_MS;
+  const attempts = settings.maxAttempts ?? 3;
+  const cleanupMs = Math.min(10_000, Math.floor(stallMs / 10));
+  const attemptMs = Math.max(100, Math.floor((stallMs * 0.8) / attempts));
+  return { stallMs, attempts, attemptMs, cleanupMs };
 }
 
 /** Reads S3 settings from btkit's own environment variables (documented in the README). */
@@ -36,6 +68,12 @@ export function s3SettingsFromEnv(env: Record<string, string | undefined>): S3Se
   if (ps !== undefined) s.forcePathStyle = ps === "1" || ps.toLowerCase() === "true";
   const cs = env.BTKIT_S3_CHECKSUMS;
   if (cs === "WHEN_REQUIRED" || cs === "WHEN_SUPPORTED") s.checksums = cs;
+  const stall = env.BTKIT_S3_STALL_TIMEOUT;
+  if (stall !== undefined && stall !== "") {
+    const secs = Number(stall);
+    if (!Number.isFinite(secs) || secs <= 0) throw new BtkitError("USAGE_BAD_VALUE", `BTKIT_S3_STALL_TIMEOUT=${JSON.stringify(stall)}: expected a number of seconds above 0 (default ${DEFAULT_STALL_MS / 1000})`, { option: "BTKIT_S3_STALL_TIMEOUT", got: stall });
+    s.stallTimeoutMs = Math.round(secs * 1000);
+  }
   return s;
 }
 
@@ -43,14 +81,16 @@ export function createS3Client(settings: S3Settings, env: Record<string, string 
   const fromEnv = s3SettingsFromEnv(env);
   const endpoint = settings.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   const checksums = settings.checksums ?? (env.AWS_REQUEST_CHECKSUM_CALCULATION as S3Settings["checksums"]) ?? fromEnv.checksums;
+  const timing = s3Timing({ ...fromEnv, ...settings });
   const config: S3ClientConfig = {
     forcePathStyle: settings.forcePathStyle ?? fromEnv.forcePathStyle ?? endpoint !== undefined,
-    maxAttempts: settings.maxAttempts ?? 3,
-    // requestTimeout only warns unless throwOnRequestTimeout is set: a stalled server must be an error.
+    maxAttempts: timing.attempts,
+    // a stall is socket inactivity; requestTimeout (the time to the response head, which includes
+    // sending a whole part) is only a backstop. It only warns unless throwOnRequestTimeout is set.
     requestHandler: {
-      requestTimeout: settings.requestTimeoutMs ?? 120_000,
-      socketTimeout: settings.requestTimeoutMs ?? 120_000,
-      connectionTimeout: 10_000,
+      requestTimeout: Math.max(600_000, timing.attemptMs),
+      socketTimeout: timing.attemptMs,
+      connectionTimeout: Math.min(10_000, timing.attemptMs),
       throwOnRequestTimeout: true,
     },
   };

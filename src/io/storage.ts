@@ -34,7 +34,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { BtkitError, describeCause } from "../errors.js";
 import { bodyChunks, collect, Digest, type Body } from "./body.js";
 import { baseName, childLocation, formatLocation, parseLocation, type Location } from "./location.js";
-import { createS3Client, type S3Settings } from "./s3.js";
+import { DEFAULT_STALL_MS, createS3Client, s3SettingsFromEnv, s3Timing, type S3Settings } from "./s3.js";
 
 export interface WriteResult {
   location: string;
@@ -83,8 +83,6 @@ export interface StorageOptions {
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 export const BTKIT_SHA256_META = "btkit-sha256";
 const COPY_LIMIT = 5 * 1024 * 1024 * 1024;
-/** how long cleanup calls after a failed S3 write may take in all, each (ms) */
-const CLEANUP_MS = 10_000;
 const COPY_PART = 512 * 1024 * 1024;
 
 export class Storage {
@@ -94,6 +92,11 @@ export class Storage {
   constructor(options: StorageOptions = {}) {
     this.#opts = options;
     this.#s3 = options.s3Client;
+  }
+
+  /** The budget of all cleanup calls after one failed S3 write (ms): part of the stall deadline (s3.ts s3Timing). */
+  get #cleanupMs(): number {
+    return s3Timing({ ...s3SettingsFromEnv(this.#opts.env ?? process.env), ...this.#opts.s3 }).cleanupMs;
   }
 
   /** The S3 client, built on first use from the settings and the standard AWS configuration. */
@@ -171,7 +174,7 @@ export class Storage {
           yield c as Buffer;
         }
       } catch (err) {
-        throw new BtkitError("IO_READ_FAILED", `reading ${where} failed after ${seen} bytes: ${describeCause(err)}`, { location: where, expected, got: seen }, { cause: err });
+        throw new BtkitError("IO_READ_FAILED", `reading ${where} failed after ${seen} bytes: ${s3Cause(err)}`, { location: where, expected, got: seen }, { cause: err });
       }
       if (expected !== undefined && seen !== expected) {
         throw new BtkitError("IO_READ_FAILED", `reading ${where} ended short: expected ${expected} bytes, got ${seen}`, { location: where, expected, got: seen });
@@ -271,10 +274,11 @@ export class Storage {
       etag = res.ETag;
     } catch (err) {
       const uploadId = (upload as unknown as { uploadId?: string }).uploadId;
-      if (uploadId !== undefined) await s3.send(new AbortMultipartUploadCommand({ Bucket: loc.bucket, Key: tmpKey, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(CLEANUP_MS) }).catch(() => undefined);
-      await this.#deleteQuiet(loc.bucket, tmpKey);
+      const cleanup = AbortSignal.timeout(this.#cleanupMs);
+      if (uploadId !== undefined) await s3.send(new AbortMultipartUploadCommand({ Bucket: loc.bucket, Key: tmpKey, UploadId: uploadId }), { abortSignal: cleanup }).catch(() => undefined);
+      await this.#deleteQuiet(loc.bucket, tmpKey, cleanup);
       if (err instanceof BtkitError) throw err;
-      throw new BtkitError("IO_WRITE_FAILED", `uploading ${where} failed: ${describeCause(err)}; nothing was written under that key`, { location: where }, { cause: err });
+      throw new BtkitError("IO_WRITE_FAILED", `uploading ${where} failed: ${s3Cause(err)}; nothing was written under that key`, { location: where }, { cause: err });
     }
     const sha256 = digest.finish();
     let finalEtag: string | undefined;
@@ -300,7 +304,7 @@ export class Storage {
     } catch (err) {
       await this.#deleteQuiet(loc.bucket, tmpKey);
       if (err instanceof BtkitError) throw err;
-      throw new BtkitError("IO_WRITE_FAILED", `finishing ${where} failed: ${describeCause(err)}`, { location: where }, { cause: err });
+      throw new BtkitError("IO_WRITE_FAILED", `finishing ${where} failed: ${s3Cause(err)}`, { location: where }, { cause: err });
     }
     await this.#deleteQuiet(loc.bucket, tmpKey);
     return { location: where, bytes: digest.bytes, sha256, ...(finalEtag ? { etag: finalEtag } : {}) };
@@ -330,11 +334,12 @@ export class Storage {
   }
 
   /**
-   * Cleanup after a failure: best effort, bounded by CLEANUP_MS (a stalled server would otherwise
-   * add its whole request timeout and retries again, after the failure it already caused).
+   * Cleanup after a failure: best effort, bounded by the cleanup share of the stall deadline (a
+   * stalled server would otherwise add its whole timeout and retries again, after the failure it
+   * already caused); `signal` when one budget is shared by several calls.
    */
-  async #deleteQuiet(bucket: string, key: string): Promise<void> {
-    await this.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: AbortSignal.timeout(CLEANUP_MS) }).catch(() => undefined);
+  async #deleteQuiet(bucket: string, key: string, signal?: AbortSignal): Promise<void> {
+    await this.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal ?? AbortSignal.timeout(this.#cleanupMs) }).catch(() => undefined);
   }
 
   /** Size and btkit checksum of an object, or undefined when it does not exist. */
@@ -654,6 +659,16 @@ function isNotFound(err: unknown): boolean {
   return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
 }
 
+/**
+ * describeCause, plus for a timeout the deadline it enforced and how to change it: a stalled
+ * server fails the operation once BTKIT_S3_STALL_TIMEOUT seconds are spent (s3.ts s3Timing).
+ */
+function s3Cause(err: unknown): string {
+  const text = describeCause(err);
+  if ((err as { name?: string })?.name !== "TimeoutError") return text;
+  return `${text} (the S3 server stopped answering; btkit gives a stalled server BTKIT_S3_STALL_TIMEOUT seconds in all, retries and cleanup included, default ${DEFAULT_STALL_MS / 1000})`;
+}
+
 function s3Error(err: unknown, what: string, where: string): BtkitError {
   if (err instanceof BtkitError) return err;
   const e = err as { name?: string };
@@ -668,5 +683,5 @@ function s3Error(err: unknown, what: string, where: string): BtkitError {
   if (status === 403) {
     return new BtkitError("IO_S3", `S3 refused the ${what} of ${where}: access denied (HTTP 403 Forbidden); check the credentials, the region and the bucket policy`, { location: where, httpStatus: 403 }, { cause: err });
   }
-  return new BtkitError("IO_S3", `S3 ${what} of ${where} failed: ${describeCause(err)}`, { location: where }, { cause: err });
+  return new BtkitError("IO_S3", `S3 ${what} of ${where} failed: ${s3Cause(err)}`, { location: where }, { cause: err });
 }

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isBtkitError, type BtkitError } from "../../src/errors.js";
 import { collect } from "../../src/io/body.js";
+import { s3SettingsFromEnv, s3Timing } from "../../src/io/s3.js";
 import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.js";
 import { startS3, type TestS3 } from "../helpers/s3server.js";
 
@@ -21,7 +22,7 @@ afterEach(() => {
 });
 
 function storage() {
-  return s3.storage({ s3: { ...s3.settings, endpoint: proxy.endpoint, requestTimeoutMs: 1500, maxAttempts: 2 } });
+  return s3.storage({ s3: { ...s3.settings, endpoint: proxy.endpoint, stallTimeoutMs: 3000, maxAttempts: 2 } });
 }
 
 async function keys(prefix: string): Promise<string[]> {
@@ -61,11 +62,45 @@ describe("S3 faults through a loopback proxy", () => {
     expect((await collect(await s3.storage().read("s3://faults/transient/c.bin"))).equals(data)).toBe(true);
   });
 
-  it("a stalled server is a timeout error, not a hang, and leaves nothing", async () => {
+  it("a stalled server is a timeout error within the stall deadline (retries and cleanup included), and leaves nothing", async () => {
     proxy.rules.push({ match: isPut, fault: "stall" });
+    const putsBefore = proxy.seen.filter((s) => s.startsWith("PUT")).length;
+    const started = Date.now();
     const err = (await storage().write("s3://faults/stall/d.bin", randomBytes(100)).catch((e: unknown) => e)) as BtkitError;
+    const took = Date.now() - started;
     expect(isBtkitError(err, "IO_WRITE_FAILED")).toBe(true);
+    expect(err.message).toMatch(/timed out|timeout/i);
+    // the deadline is 3 s; a bound, not a speed target: without it the attempts alone took 2 x 120 s
+    expect(took).toBeLessThan(3000 + 1000);
+    // both attempts were made (maxAttempts 2), each cut by socket inactivity
+    expect(proxy.seen.filter((s) => s.startsWith("PUT")).length - putsBefore).toBe(2);
     expect(await keys("stall/")).toEqual([]);
+  });
+
+  it("a stalled read fails within the deadline too, naming BTKIT_S3_STALL_TIMEOUT", async () => {
+    await s3.storage().write("s3://faults/stall-read/e.bin", randomBytes(100));
+    proxy.rules.push({ match: (r) => r.method === "GET", fault: "stall" });
+    const started = Date.now();
+    const err = (await storage().readText("s3://faults/stall-read/e.bin").catch((e: unknown) => e)) as BtkitError;
+    expect(Date.now() - started).toBeLessThan(3000 + 1000);
+    expect(err.code).toMatch(/^IO_(S3|READ_FAILED)$/);
+    expect(err.message).toContain("BTKIT_S3_STALL_TIMEOUT");
+  });
+
+  it("BTKIT_S3_STALL_TIMEOUT sets the deadline in seconds; a bad value is a usage error naming it", () => {
+    expect(s3SettingsFromEnv({ BTKIT_S3_STALL_TIMEOUT: "30" }).stallTimeoutMs).toBe(30_000);
+    expect(s3Timing({ stallTimeoutMs: 30_000, maxAttempts: 3 })).toEqual({ stallMs: 30_000, attempts: 3, attemptMs: 8000, cleanupMs: 3000 });
+    // the defaults: 3 attempts of 32 s of inactivity, 10 s of cleanup: within 2 minutes in all
+    const d = s3Timing({});
+    expect(d.attempts * d.attemptMs + d.cleanupMs).toBeLessThanOrEqual(120_000);
+    let err: unknown;
+    try {
+      s3SettingsFromEnv({ BTKIT_S3_STALL_TIMEOUT: "soon" });
+    } catch (e) {
+      err = e;
+    }
+    expect(isBtkitError(err, "USAGE_BAD_VALUE")).toBe(true);
+    expect((err as BtkitError).message).toContain("BTKIT_S3_STALL_TIMEOUT");
   });
 
   it("a 403 on HEAD (no body to name it) says access denied, not UnknownError", async () => {
