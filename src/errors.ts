@@ -110,6 +110,7 @@ export const ERROR_CODES = {
   JOIN_PARSE: ["data", "a prediction line cannot be parsed in the expected format"],
   JOIN_TYPE_CONFLICT: ["data", "a prediction value conflicts with the type inferred before"],
   JOIN_PAIRING: ["usage", "input and output files cannot be paired by name"],
+  JOIN_OUTPUT_CONFLICT: ["conflict", "the folder to join into holds files of another joined dataset (another job, part count or format)"],
   JOIN_SIDECAR: ["data", "a sidecar misses a column or rows, or its row numbers do not follow its shard"],
 
   INTERNAL: ["internal", "an unexpected failure (a bug): please report it"],

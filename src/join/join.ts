@@ -34,6 +34,7 @@ import { createAligner, type JoinedBatch, type ShardInput } from "./aligner.js";
 import { hasEcho } from "./echo.js";
 import { columnTypeOfField, fieldOf } from "./columns.js";
 import { LineReader, scanLines, type BlankLinePolicy, type LineScan } from "./lines.js";
+import { folderDataset, prepareFolder } from "./folder.js";
 import { checkPart, shardStem, shardsOfPart, jobShards, type Part } from "./plan.js";
 import { WidenToFloat64, type PredictionFormat } from "./predictions.js";
 import { createWriter, EXTENSION_OF, OUTPUT_FORMATS, type OutputFormat, type ParquetCompression } from "./writers.js";
@@ -216,7 +217,8 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     checked++;
   }
 
-  // 3. join and write
+  // 3. join and write (into a folder: only beside files of this same dataset)
+  if (r.partitioned || r.part) await prepareFolder(storage, storage.parse(r.out), folderDataset(all, EXTENSION_OF[r.format], r.partitioned, r.part), `this join (job ${job.name})`);
   const keep = d.schema.columns.filter((c) => c.roles.includes("keep")).map((c) => ({ name: c.name, type: c.type }));
   const keptNames = new Set(keep.map((k) => k.name));
   const featureColumns = d.modelInput.features
@@ -358,6 +360,7 @@ async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResul
   const writer = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: () => schema });
   const outLoc = storage.parse(r.out);
   const ext = EXTENSION_OF[r.format];
+  if (r.partitioned || r.part) await prepareFolder(storage, outLoc, folderDataset([], ext, r.partitioned, r.part), "this join");
   const target = r.partitioned ? storage.child(outLoc, `empty${ext}`) : r.part ? storage.child(outLoc, `part-${r.part.index}of${r.part.count}${ext}`) : outLoc;
   const none = async function* (): AsyncGenerator<RecordBatch> {};
   const w = await storage.write(target, writer(none()), { signal: options.signal });

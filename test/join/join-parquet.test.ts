@@ -1,4 +1,6 @@
+import fs from "node:fs/promises";
 import path from "node:path";
+import { rejectedBy } from "../helpers/errors.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { join } from "../../src/join/index.js";
 import { Storage } from "../../src/io/storage.js";
@@ -95,6 +97,51 @@ describe("join to Parquet, read back by DuckDB", () => {
     expect(stored.results).toEqual(JSON.parse(JSON.stringify(res.results)));
     const rows = await duckRows(`${SELECT} FROM read_parquet(${sqlString(`${out}/*.parquet`)}) ORDER BY id`);
     expect(rows).toEqual(expected([...a, ...c]));
+  });
+
+  it("a folder is one dataset: files of another (more shards, another part count, another format) are refused before anything is written", async () => {
+    const a = makeRows(4, 21, 0);
+    const b = makeRows(3, 22, 4);
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b) }] });
+    const out = path.join(dir, "joined");
+    await fs.mkdir(out, { recursive: true });
+    // a third shard's file of an earlier dataset: readers of out/*.parquet would read it too
+    await fs.writeFile(path.join(out, "part-00002.parquet"), "old");
+    await fs.writeFile(path.join(out, "README.txt"), "notes");
+    const e = await rejectedBy(join({ descriptor: fx.descriptor, out, storage, partitioned: true }));
+    expect(e.code).toBe("JOIN_OUTPUT_CONFLICT");
+    expect(e.exitCode).toBe(75);
+    expect(e.message).toContain(`${out} holds 1 file(s) of another joined dataset (part-00002.parquet)`);
+    expect(e.message).toContain("Join into an empty folder, or remove those files first");
+    expect((await fs.readdir(out)).sort()).toEqual(["README.txt", "part-00002.parquet"]);
+    // the way out the message names: removing them; the README (no table) stays
+    await fs.rm(path.join(out, "part-00002.parquet"));
+    const res = await join({ descriptor: fx.descriptor, out, storage, partitioned: true });
+    expect(res.results.rows).toBe(7);
+    // the same join again replaces its own files (a rerun is no conflict)
+    await join({ descriptor: fx.descriptor, out, storage, partitioned: true });
+    expect((await fs.readdir(out)).sort()).toEqual(["README.txt", "btkit.json", "part-00000.parquet", "part-00001.parquet"]);
+    // another format into the same folder, or parts of another count, would mix
+    expect((await rejectedBy(join({ descriptor: fx.descriptor, out, storage, partitioned: true, format: "jsonl" }))).code).toBe("JOIN_OUTPUT_CONFLICT");
+    const parts = path.join(dir, "parts");
+    await join({ descriptor: fx.descriptor, out: parts, storage, part: { index: 0, count: 2 } });
+    await join({ descriptor: fx.descriptor, out: parts, storage, part: { index: 1, count: 2 } });
+    const e3 = await rejectedBy(join({ descriptor: fx.descriptor, out: parts, storage, part: { index: 0, count: 3 } }));
+    expect(e3.code).toBe("JOIN_OUTPUT_CONFLICT");
+    expect(e3.message).toContain("holds 2 file(s) of another joined dataset (part-0of2.parquet, part-1of2.parquet)");
+  });
+
+  it("a partitioned join that fails midway leaves no completion marker describing the files it began to replace", async () => {
+    const a = makeRows(4, 31, 0);
+    const b = makeRows(3, 32, 4);
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b) }] });
+    const out = path.join(dir, "joined");
+    await join({ descriptor: fx.descriptor, out, storage, partitioned: true });
+    expect(await storage.exists(path.join(out, "btkit.json"))).toBe(true);
+    // the second shard's sidecar is replaced: the rerun fails on it, after the first file was rewritten
+    await fs.writeFile(new URL(fx.descriptor.shards[1]!.sidecar), "not arrow");
+    await expect(join({ descriptor: fx.descriptor, out, storage, partitioned: true })).rejects.toThrow();
+    expect(await storage.exists(path.join(out, "btkit.json"))).toBe(false);
   });
 
   it("joins part i of N: the parts together hold every row once", async () => {

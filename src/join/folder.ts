@@ -1,0 +1,77 @@
+/**
+ * A joined dataset written into a folder (--partitioned, --part) is one dataset: readers take
+ * every table file in it (`read_parquet('out/*.parquet')`, a Spark or Athena table location). So a
+ * join into a folder must not leave files of another dataset beside its own: another job's shards,
+ * another part count, another format. This module names the files a join's dataset consists of
+ * and refuses a folder holding other dataset files (JOIN_OUTPUT_CONFLICT, exit 75) before anything
+ * is written. It also removes this join's own completion marker first, so a join that fails midway
+ * never leaves a marker describing files it has begun to replace.
+ */
+import { BtkitError } from "../errors.js";
+import type { ShardEntry } from "../protocol/descriptor.js";
+import { toUri, type Location } from "../io/location.js";
+import type { Storage } from "../io/storage.js";
+import { EXTENSION_OF } from "./writers.js";
+import { shardStem, type Part } from "./plan.js";
+
+/** The names (top level of the folder) of one joined dataset, and this join's completion marker. */
+export interface FolderDataset {
+  /** every file name the dataset may hold, whoever of its parts writes it */
+  names: Set<string>;
+  /** the marker this join writes last (removed first), if any */
+  marker?: string;
+}
+
+const TABLE_EXTENSIONS = [...new Set(Object.values(EXTENSION_OF))];
+const MARKER_RE = /^btkit(?:-part-\d+of\d+)?\.json$/;
+
+/**
+ * The dataset of a join into a folder. `shards` are all the descriptor's shards (the parts of a
+ * dataset write different ones); `ext` the format's extension. Partitioned: one file per shard
+ * (`empty.ext` when there are none) and btkit.json, or with --part i/N btkit-part-KofN.json for
+ * every K. --part without --partitioned: part-KofN.ext for every K, no marker.
+ */
+export function folderDataset(shards: readonly ShardEntry[], ext: string, partitioned: boolean, part: Part | undefined): FolderDataset {
+  const names = new Set<string>();
+  const every = (f: (k: number) => string): void => {
+    for (let k = 0; k < (part?.count ?? 1); k++) names.add(f(k));
+  };
+  if (partitioned) {
+    for (const s of shards) names.add(`${shardStem(s.name)}${ext}`);
+    names.add(`empty${ext}`);
+    if (part) every((k) => `btkit-part-${k}of${part.count}.json`);
+    else names.add("btkit.json");
+    const marker = part ? `btkit-part-${part.index}of${part.count}.json` : "btkit.json";
+    return { names, marker };
+  }
+  if (part) every((k) => `part-${k}of${part.count}${ext}`);
+  return { names };
+}
+
+/** Whether a top-level file name is a table file or a marker of some joined dataset. */
+function isDatasetFile(name: string): boolean {
+  return MARKER_RE.test(name) || TABLE_EXTENSIONS.some((e) => name.endsWith(e));
+}
+
+/**
+ * Refuses a folder that holds dataset files this dataset would not write (JOIN_OUTPUT_CONFLICT
+ * naming the first and how many), then removes this join's own marker. Files in subfolders and
+ * files that are no table (a README) are left alone.
+ */
+export async function prepareFolder(storage: Storage, folder: Location, dataset: FolderDataset, what: string): Promise<void> {
+  const where = toUri(folder);
+  const prefix = storage.parse(where.endsWith("/") ? where : `${where}/`);
+  const strangers: string[] = [];
+  for await (const o of storage.list(prefix)) {
+    if (o.relative.includes("/") || !isDatasetFile(o.relative) || dataset.names.has(o.relative)) continue;
+    strangers.push(o.relative);
+  }
+  if (strangers.length > 0) {
+    throw new BtkitError(
+      "JOIN_OUTPUT_CONFLICT",
+      `${where} holds ${strangers.length} file(s) of another joined dataset (${strangers.slice(0, 3).join(", ")}${strangers.length > 3 ? ", ..." : ""}) that ${what} would not replace: readers of the folder would mix both. Join into an empty folder, or remove those files first`,
+      { location: where, got: strangers[0], count: strangers.length },
+    );
+  }
+  if (dataset.marker !== undefined) await storage.delete(storage.child(folder, dataset.marker));
+}
