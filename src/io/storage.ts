@@ -57,6 +57,8 @@ export interface ReadOptions {
   /** "auto" (default): gunzip when the bytes are gzip; "never": raw bytes */
   decompress?: "auto" | "never";
   signal?: AbortSignal;
+  /** S3: read only this version (If-Match with the ETag seen before); another is IO_CHANGED */
+  ifMatch?: string;
 }
 
 export interface ObjectInfo {
@@ -124,7 +126,7 @@ export class Storage {
   /** Opens a location for reading: a stream of (decompressed) bytes. */
   async read(where: Location | string, options: ReadOptions = {}): Promise<Readable> {
     const loc = this.#loc(where);
-    const raw = loc.kind === "local" ? await this.#readLocal(loc) : await this.#readS3(loc, options.signal);
+    const raw = loc.kind === "local" ? await this.#readLocal(loc) : await this.#readS3(loc, options.signal, options.ifMatch);
     if (options.decompress === "never") return raw;
     return gunzipIfGzip(raw, formatLocation(loc));
   }
@@ -155,12 +157,15 @@ export class Storage {
     return mapErrors(stream, (err) => readError(loc, err));
   }
 
-  async #readS3(loc: Extract<Location, { kind: "s3" }>, signal?: AbortSignal): Promise<Readable> {
+  async #readS3(loc: Extract<Location, { kind: "s3" }>, signal?: AbortSignal, ifMatch?: string): Promise<Readable> {
     const where = formatLocation(loc);
     let res;
     try {
-      res = await this.s3().send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: signal });
+      res = await this.s3().send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}) }), { abortSignal: signal });
     } catch (err) {
+      if ((err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 412) {
+        throw new BtkitError("IO_CHANGED", `${where} was replaced since it was first seen (its ETag is no longer ${ifMatch}); run again once it is complete`, { location: where, expected: ifMatch }, { cause: err });
+      }
       throw s3Error(err, "read", where);
     }
     const body = res.Body as Readable | undefined;

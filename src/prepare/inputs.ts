@@ -172,7 +172,7 @@ export async function openInput(storage: Storage, input: ResolvedInput, stdin: A
   if (input.stdin) {
     if (!stdin) throw new BtkitError("PREP_NO_INPUT", "input - (stdin) given but no stdin stream", {});
     raw = stdin;
-  } else raw = await storage.read(input.location!, { decompress: "never" });
+  } else raw = await storage.read(input.location!, { decompress: "never", ...(input.rawEtag !== undefined ? { ifMatch: input.rawEtag } : {}) });
   let head = Buffer.alloc(0);
   let gz: boolean | undefined;
   let read = 0;

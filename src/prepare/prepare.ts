@@ -493,8 +493,8 @@ class PrepareJob {
     try {
       await this.readInputOnce(input);
     } catch (err) {
-      // a data error in an input that changed while it was read is reported as the change
-      if (err instanceof BtkitError && err.code !== "IO_CHANGED" && err.exitCode === EXIT.data) throw (await changedWhileRead(this.storage, input).catch(() => undefined)) ?? err;
+      // a data error (or a failed read) in an input that changed while it was read is reported as the change
+      if (err instanceof BtkitError && err.code !== "IO_CHANGED" && (err.exitCode === EXIT.data || err.code === "IO_READ_FAILED")) throw (await changedWhileRead(this.storage, input).catch(() => undefined)) ?? err;
       throw err;
     }
   }

@@ -1,12 +1,14 @@
 /**
  * A loopback HTTP proxy in front of a real server that injects faults into chosen requests:
  * reset the connection, answer 503 SlowDown, stall (never answer), cut a response body short, or
- * answer 403 (with no body for a HEAD, as S3 does).
+ * answer 403 (with no body for a HEAD, as S3 does), or honour If-Match on a GET as S3 does and
+ * s3rver does not (412 PreconditionFailed when the object's ETag is another,
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type Fault = "reset" | "slowdown" | "stall" | "cut-body" | "forbidden";
+export type Fault = "reset" | "slowdown" | "stall" | "cut-body" | "forbidden" | "if-match";
 
 export interface FaultRule {
   /** which requests: method and a test on the path (with query) */
@@ -57,10 +59,27 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       });
       return;
     }
+    if (fault === "if-match" && req.headers["if-match"] !== undefined) {
+      const want = String(req.headers["if-match"]).replaceAll('"', "");
+      const head = http.request({ host: t.hostname, port: t.port, method: "HEAD", path: req.url }, (up) => {
+        up.resume();
+        const etag = String(up.headers.etag ?? "").replaceAll('"', "");
+        if (etag === want) return forward();
+        req.resume();
+        const body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-Match</Condition></Error>';
+        res.writeHead(412, { "content-type": "application/xml", "content-length": Buffer.byteLength(body) });
+        res.end(body);
+      });
+      head.on("error", () => res.socket?.destroy());
+      head.end();
+      return;
+    }
     if (fault === "stall") {
       req.resume();
       return; // never answers; the client's timeout must fire
     }
+    forward();
+    function forward(): void {
     const upstream = http.request(
       { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
@@ -87,6 +106,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     );
     upstream.on("error", () => res.socket?.destroy());
     req.pipe(upstream);
+    }
   });
   server.on("connection", (s) => {
     sockets.add(s);

@@ -1,4 +1,4 @@
-import { ListObjectsCommand } from "@aws-sdk/client-s3";
+import { ListObjectsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isBtkitError, type BtkitError } from "../../src/errors.js";
@@ -101,6 +101,20 @@ describe("S3 faults through a loopback proxy", () => {
     }
     expect(isBtkitError(err, "USAGE_BAD_VALUE")).toBe(true);
     expect((err as BtkitError).message).toContain("BTKIT_S3_STALL_TIMEOUT");
+  });
+
+  it("a read pinned to an ETag (If-Match) of an object replaced since is IO_CHANGED, never the other bytes", async () => {
+    proxy.rules.push({ match: (r) => r.method === "GET", fault: "if-match" });
+    const storage = s3.storage({ s3: { ...s3.settings, endpoint: proxy.endpoint } });
+    const at = "s3://faults/pinned/table.csv";
+    await storage.write(at, "id\n1\n2\n");
+    const seen = (await storage.head(at))!.etag!;
+    expect(await storage.readText(at, { ifMatch: seen })).toBe("id\n1\n2\n");
+    await s3.client.send(new PutObjectCommand({ Bucket: "faults", Key: "pinned/table.csv", Body: "id\n1\n" }));
+    const e = (await storage.readText(at, { ifMatch: seen }).catch((x: unknown) => x)) as BtkitError;
+    expect(isBtkitError(e, "IO_CHANGED")).toBe(true);
+    expect(e.message).toContain(`${at} was replaced since it was first seen`);
+    expect(await storage.readText(at)).toBe("id\n1\n");
   });
 
   it("a 403 on HEAD (no body to name it) says access denied, not UnknownError", async () => {
