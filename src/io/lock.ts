@@ -6,8 +6,10 @@
  * - local: a lock file created with O_EXCL (`wx`) holding who holds it (pid, host, command, time).
  *   A lock left by a process that is gone (same host, pid not alive) is stale and taken over.
  * - S3: a conditional PutObject with `If-None-Match: *`, which S3 refuses with 412 when the key
- *   exists (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html). A
- *   server that ignores the condition (some S3-compatible ones) gives no exclusion.
+ *   exists (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html). For
+ *   servers that ignore the condition (some S3-compatible ones), an existing lock is looked at
+ *   before the put and the lock is read back after it: a live claim is never replaced, and of two
+ *   racing claims the later put wins; only a race inside that short window goes unseen there.
  *
  * A second writer gets IO_LOCKED (exit 75) naming the holder.
  */
@@ -90,17 +92,31 @@ export async function claim(storage: Storage, lock: Location, command: string, w
     };
   }
   const s3 = storage.s3();
+  const holderNow = async (): Promise<Holder | undefined> => parseHolder(await storage.readText(lock).catch(() => ""));
+  const takeOverOrRefuse = async (attempt: number, holder: Holder | undefined): Promise<void> => {
+    if (attempt > 0 || holder === undefined || holder.host !== me.host || alive(holder.pid)) throw locked(where, what, holder);
+    await storage.delete(lock);
+  };
   for (let attempt = 0; ; attempt++) {
+    // looked at first too: a server that ignores If-None-Match would let the put replace a live claim
+    const before = await holderNow();
+    if (before !== undefined) {
+      await takeOverOrRefuse(attempt, before);
+      continue;
+    }
     try {
       await s3.send(new PutObjectCommand({ Bucket: lock.bucket, Key: lock.key, Body: body, IfNoneMatch: "*", ContentType: "application/json" }));
-      break;
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status !== 412 && status !== 409) throw new BtkitError("IO_S3", `cannot create the lock ${where}: ${(err as Error).message}`, { location: where, httpStatus: status }, { cause: err });
-      const holder = parseHolder(await storage.readText(lock).catch(() => ""));
-      if (attempt > 0 || holder === undefined || holder.host !== me.host || alive(holder.pid)) throw locked(where, what, holder);
-      await storage.delete(lock);
+      await takeOverOrRefuse(attempt, await holderNow());
+      continue;
     }
+    // read back: where the condition is ignored, of two racing claims the later put wins, and the
+    // earlier learns it here (the window left is between this read and the other's put)
+    const after = await holderNow();
+    if (after?.token !== me.token) throw locked(where, what, after);
+    break;
   }
   return {
     location: where,

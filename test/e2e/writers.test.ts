@@ -15,6 +15,7 @@ import { Storage } from "../../src/io/storage.js";
 import { parseDescriptor } from "../../src/protocol/descriptor.js";
 import { rejectedBy } from "../helpers/errors.js";
 import { runCli } from "../helpers/cli.js";
+import { startS3 } from "../helpers/s3server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 let dir: string;
@@ -68,6 +69,27 @@ describe("one writer per output", () => {
     expect(refused.stderr).toContain(`btkit test (pid ${process.pid} on ${os.hostname()}`);
     await held.release();
     expect((await cli(["prep", "b.csv", "--out", "out", "--overwrite"])).code).toBe(0);
+  });
+
+  it("S3, on a server that ignores If-None-Match (s3rver): a live claim is refused, a stale one taken over, a released one free", async () => {
+    const s3 = await startS3(["locks"]);
+    try {
+      const storage = s3.storage();
+      const lock = lockFor(storage.parse("s3://locks/out/"), "folder");
+      const first = await claim(storage, lock, "btkit prep");
+      const e = await rejectedBy(claim(storage, lock, "btkit join"));
+      expect(e.code).toBe("IO_LOCKED");
+      expect(e.message).toContain(`btkit prep (pid ${process.pid} on ${os.hostname()}`);
+      // the refused claim did not replace the live one: its release removes the lock
+      await first.release();
+      expect(await storage.exists(lock)).toBe(false);
+      await storage.write(lock, JSON.stringify({ pid: deadPid(), host: os.hostname(), command: "btkit prep", since: "2026-01-01T00:00:00Z", token: "x" }));
+      const next = await claim(storage, lock, "btkit prep");
+      expect(JSON.parse(await storage.readText(lock)).pid).toBe(process.pid);
+      await next.release();
+    } finally {
+      await s3.close();
+    }
   });
 
   it("a rerun removes the temporaries a killed prep left under --out", async () => {
