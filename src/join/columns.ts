@@ -2,8 +2,8 @@
  * Typed column accumulators: values are pushed one by one into preallocated typed arrays and
  * turned into Arrow Data without going through Arrow's generic builders (the hot path of join).
  */
-import { Bool, Data, Field, Float64, Int64, makeData, Null, TimestampMicrosecond, Utf8 } from "apache-arrow";
-import type { ColumnType } from "../protocol/descriptor.js";
+import { Bool, Data, DateDay, Field, Float64, Int64, makeData, Null, TimestampMicrosecond, Utf8 } from "apache-arrow";
+import { COLUMN_TYPES, type ColumnType } from "../protocol/descriptor.js";
 import { arrowTypeOf } from "../protocol/arrow-types.js";
 
 /** Field metadata key carrying the btkit column type (json and utf8 share Arrow's Utf8). */
@@ -18,13 +18,14 @@ export function fieldOf(name: string, type: ColumnType): Field {
 /** The btkit column type recorded on a field, or one derived from its Arrow type. */
 export function columnTypeOfField(field: Field): ColumnType {
   const meta = field.metadata.get(TYPE_METADATA_KEY);
-  if (meta === "int64" || meta === "float64" || meta === "bool" || meta === "utf8" || meta === "json" || meta === "timestamp" || meta === "null") return meta;
+  if ((COLUMN_TYPES as readonly string[]).includes(meta ?? "")) return meta as ColumnType;
   const t = String(field.type);
   if (t === "Int64") return "int64";
   if (t === "Float64") return "float64";
   if (t === "Bool") return "bool";
   if (t === "Utf8") return "utf8";
-  if (t.startsWith("Timestamp")) return "timestamp";
+  if (t.startsWith("Date")) return "date";
+  if (t.startsWith("Timestamp")) return (field.type as { timezone?: string | null }).timezone ? "timestamp" : "timestamp_ntz";
   if (t === "Null") return "null";
   return "utf8";
 }
@@ -64,19 +65,27 @@ export class Float64Acc extends Validity implements Accumulator {
   }
 }
 
+/** 64-bit values: int64, or microseconds since 1970-01-01T00:00 for the temporal types (a date is its midnight, stored as days). */
 export class Int64Acc extends Validity implements Accumulator {
-  readonly type: "int64" | "timestamp";
+  readonly type: "int64" | "date" | "timestamp_ntz" | "timestamp";
   readonly values: BigInt64Array;
-  constructor(length: number, type: "int64" | "timestamp" = "int64") {
+  constructor(length: number, type: "int64" | "date" | "timestamp_ntz" | "timestamp" = "int64") {
     super(length);
     this.type = type;
     this.values = new BigInt64Array(length);
   }
   finish(length: number): Data {
-    if (this.type === "timestamp") {
-      return makeData({ type: new TimestampMicrosecond("UTC"), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.values });
+    const common = { length, nullCount: this.nulls, nullBitmap: this.bitmap() };
+    switch (this.type) {
+      case "timestamp":
+        return makeData({ type: new TimestampMicrosecond("UTC"), ...common, data: this.values });
+      case "timestamp_ntz":
+        return makeData({ type: new TimestampMicrosecond(), ...common, data: this.values });
+      case "date":
+        return makeData({ type: new DateDay(), ...common, data: Int32Array.from(this.values, (us) => Number(us / 86400000000n)) });
+      default:
+        return makeData({ type: new Int64(), ...common, data: this.values });
     }
-    return makeData({ type: new Int64(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.values });
   }
 }
 
@@ -138,6 +147,8 @@ export function accumulatorFor(type: ColumnType, length: number): Accumulator {
     case "float64":
       return new Float64Acc(length);
     case "int64":
+    case "date":
+    case "timestamp_ntz":
     case "timestamp":
       return new Int64Acc(length, type);
     case "bool":

@@ -44,6 +44,29 @@ export const SET_OK = 0;
 export const SET_WIDENED = 1;
 export const SET_CONFLICT = 2;
 
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/**
+ * Microseconds since 1970-01-01T00:00 of an ISO 8601 text of the column's temporal type: a date
+ * (YYYY-MM-DD) for date, a date or date-time without zone for timestamp_ntz (read as a wall
+ * clock, never in the local zone), a date-time with Z or an offset for timestamp. Undefined
+ * otherwise, or for an impossible date (a zone is never invented nor dropped).
+ */
+export function isoMicrosOf(v: string, type: "date" | "timestamp_ntz" | "timestamp"): bigint | undefined {
+  const m = ISO_RE.exec(v);
+  if (!m) return undefined;
+  const [, y, mo, d, hm, ss, frac, zone] = m;
+  if (type === "timestamp" ? zone === undefined || hm === undefined : zone !== undefined || (type === "date" && hm !== undefined)) return undefined;
+  const probe = new Date(0);
+  probe.setUTCFullYear(Number(y), Number(mo), 0); // day 0 of the next month: the month's last day
+  const last = probe.getUTCDate();
+  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > last) return undefined;
+  const offset = zone === undefined || zone === "Z" ? "Z" : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
+  const ms = Date.parse(`${y}-${mo}-${d}T${hm ?? "00:00"}:${ss ?? "00"}${offset}`);
+  if (Number.isNaN(ms)) return undefined;
+  return BigInt(ms) * 1000n + BigInt(frac === undefined ? 0 : Number(frac.padEnd(6, "0")));
+}
+
 export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: boolean): SetOutcome {
   if (v === null || v === undefined) {
     acc.setNull(i);
@@ -58,20 +81,18 @@ export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: b
       if (typeof v !== "number" || !Number.isInteger(v) || Math.abs(v) > MAX_SAFE) return SET_CONFLICT;
       (acc as Int64Acc).values[i] = BigInt(v);
       return SET_OK;
+    case "date":
+    case "timestamp_ntz":
     case "timestamp": {
-      if (typeof v === "number" && Number.isInteger(v)) {
+      if (typeof v === "number" && Number.isInteger(v) && acc.type !== "date") {
         (acc as Int64Acc).values[i] = BigInt(v);
         return SET_OK;
       }
-      if (typeof v === "string") {
-        const ms = Date.parse(v);
-        if (Number.isNaN(ms)) return SET_CONFLICT;
-        const frac = /\.(\d{4,6})/.exec(v);
-        const micros = frac ? Number(frac[1]!.padEnd(6, "0").slice(3, 6)) : 0;
-        (acc as Int64Acc).values[i] = BigInt(ms) * 1000n + BigInt(micros);
-        return SET_OK;
-      }
-      return SET_CONFLICT;
+      if (typeof v !== "string") return SET_CONFLICT;
+      const us = isoMicrosOf(v, acc.type);
+      if (us === undefined) return SET_CONFLICT;
+      (acc as Int64Acc).values[i] = us;
+      return SET_OK;
     }
     case "bool":
       if (typeof v !== "boolean") return SET_CONFLICT;

@@ -198,13 +198,25 @@ function cellOf(vector: Vector, type: ColumnType, csv: boolean): Cell {
       if (type === "json") return (i) => (valid(i) ? (csv ? csvField(text(i)) : text(i)) : null);
       return (i) => (valid(i) ? (csv ? csvField(text(i)) : JSON.stringify(text(i))) : null);
     }
-    case "timestamp": {
+    case "timestamp":
+    case "timestamp_ntz": {
       // the raw 64-bit values (a sliced Data already starts its values at its first row)
       const values = new BigInt64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
+      // a wall-clock time is written without a zone: none is invented
+      const cut = type === "timestamp" ? 0 : 1;
       return (i) => {
         if (!valid(i)) return null;
         const iso = isoMicros(values[i]!);
-        return csv ? iso : `"${iso}"`;
+        const text = cut === 0 ? iso : iso.slice(0, -1);
+        return csv ? text : `"${text}"`;
+      };
+    }
+    case "date": {
+      const values = new Int32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4));
+      return (i) => {
+        if (!valid(i)) return null;
+        const day = new Date(values[i]! * 86400000).toISOString().slice(0, 10);
+        return csv ? day : `"${day}"`;
       };
     }
     case "null":

@@ -6,21 +6,28 @@
  * Values are converted from the Arrow buffers directly, never through a generic text round trip:
  * integers (also beyond 2^53) keep their exact digits (from the 64-bit buffers), floats are
  * written as the shortest text that reads back to the same double, decimals as their exact
- * digits, timestamps and dates as ISO 8601 UTC text with microseconds (the sidecar's unit), and
- * nested values (list, struct, map) as JSON text.
+ * digits, dates as YYYY-MM-DD, timestamps as ISO 8601 text with microseconds (the sidecar's unit;
+ * with Z when the Arrow type has a time zone, without one when it has none), and nested values
+ * (list, struct, map) as JSON text.
  *
  * Type mapping (Arrow -> btkit):
- *   Int8..Int64, Uint8..Uint64          -> int64 (a Uint64 value above 2^63-1 is a PREP_TYPE row error)
+ *   Int8..Int64, Uint8..Uint64          -> int64 (a Uint64 value above 2^63-1 is a PREP_TYPE row error; --schema NAME:utf8 keeps its digits)
  *   Float16, Float32, Float64            -> float64 (NaN and +-Infinity are PREP_TYPE row errors: JSON cannot carry them)
  *   Decimal (precision <= 15)            -> float64 (exact digits in the model input; the double is exact too)
  *   Decimal (precision > 15)             -> utf8 (exact digits as text: a double would lose them)
  *   Bool                                 -> bool
  *   Utf8, LargeUtf8, Dictionary<_, Utf8> -> utf8
- *   Timestamp (any unit, any zone)       -> timestamp (instants in UTC; nanoseconds that are not whole microseconds are a PREP_TYPE row error)
- *   Date32, Date64                       -> timestamp (midnight UTC for Date32)
+ *   Timestamp with a time zone           -> timestamp (the instant, in UTC)
+ *   Timestamp without a time zone        -> timestamp_ntz (the wall-clock time; no zone is invented)
+ *     (nanoseconds that are not whole microseconds are a PREP_TYPE row error; --schema NAME:utf8 keeps all nine digits as text)
+ *   Date32, Date64                       -> date
  *   List, LargeList, FixedSizeList, Struct, Map -> json (JSON text; 64-bit integers inside keep their digits)
  *   Null                                 -> null
- *   anything else (Binary, Time, Duration, Interval, Union, ...) -> PREP_FORMAT naming the column and its Arrow type
+ *   Time32, Time64                       -> only as text (--schema NAME:utf8, HH:MM:SS with the unit's fraction) or dropped
+ *   anything else (Binary, Duration, Interval, Union, ...) -> only dropped
+ * A column that is dropped (or neither a feature nor kept) is never decoded, so a type btkit has no
+ * name for does not stop prep when the column is not used; a used one is PREP_FORMAT naming the
+ * column, its Arrow type and the flags that get past it.
  */
 import { DataType, Type, Vector, type Field, type RecordBatch, type Schema } from "apache-arrow";
 import { BtkitError } from "../errors.js";
@@ -30,8 +37,11 @@ import { KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
 /** One input column: its btkit type, the kind of its values, and its Arrow type (for messages). */
 export interface TypedColumn {
   name: string;
+  /** `null` for a column no btkit type holds (`unsupported`) */
   type: ColumnType;
   arrowType: string;
+  /** no btkit type holds the Arrow type: the column must be dropped, or read as text where `asText` */
+  unsupported?: { asText: boolean };
 }
 
 /** A record of a typed input; `error` set when a value cannot be represented (the row is invalid). */
@@ -39,8 +49,8 @@ export type TypedRecord = JsonRecord & { error?: BtkitError };
 
 const INT64_MAX = 9223372036854775807n;
 
-/** The btkit type of an Arrow field, or a PREP_FORMAT error naming the column and its Arrow type. */
-export function columnTypeOf(field: Field, input: string): ColumnType {
+/** The btkit type of an Arrow field, or undefined when none holds it (see the mapping above). */
+export function columnTypeOf(field: Field): ColumnType | undefined {
   const t = field.type as DataType;
   switch (t.typeId) {
     case Type.Int:
@@ -60,8 +70,9 @@ export function columnTypeOf(field: Field, input: string): ColumnType {
       break;
     }
     case Type.Timestamp:
+      return (t as unknown as { timezone?: string | null }).timezone ? "timestamp" : "timestamp_ntz";
     case Type.Date:
-      return "timestamp";
+      return "date";
     case Type.List:
     case Type.FixedSizeList:
     case Type.Struct:
@@ -72,10 +83,19 @@ export function columnTypeOf(field: Field, input: string): ColumnType {
     default:
       if (String(t).startsWith("LargeList")) return "json";
   }
-  throw new BtkitError(
+  return undefined;
+}
+
+/**
+ * PREP_FORMAT for a used column no btkit type holds, naming the flags that get past it: --drop,
+ * and --schema NAME:utf8 where the values have a text form (Time).
+ */
+export function unsupportedColumn(c: TypedColumn, input: string): BtkitError {
+  const text = c.unsupported?.asText ? ` or read it as text with --schema ${c.name}:utf8` : "";
+  return new BtkitError(
     "PREP_FORMAT",
-    `${input}: column ${JSON.stringify(field.name)} has Arrow type ${String(t)}, which btkit cannot represent (supported: integers, floats, decimals, bool, utf8, timestamps, dates, lists, structs, maps, null); drop it from the input before prep`,
-    { input, column: field.name, got: String(t) },
+    `${input}: column ${JSON.stringify(c.name)} has Arrow type ${c.arrowType}, which no btkit column type holds (supported: integers, floats, decimals, bool, utf8, dates, timestamps, lists, structs, maps, null); drop it with --drop ${c.name}${text}`,
+    { input, column: c.name, got: c.arrowType, option: text ? "schema" : "drop" },
   );
 }
 
@@ -86,7 +106,9 @@ export function typedColumns(schema: Schema, input: string): TypedColumn[] {
     if (f.name === "") throw new BtkitError("PREP_HEADER", `${input}: column ${i + 1} has an empty name`, { input, column: `#${i + 1}` });
     if (seen.has(f.name)) throw new BtkitError("PREP_HEADER", `${input}: column name ${JSON.stringify(f.name)} appears twice`, { input, column: f.name });
     seen.add(f.name);
-    return { name: f.name, type: columnTypeOf(f, input), arrowType: String(f.type) };
+    const type = columnTypeOf(f);
+    if (type !== undefined) return { name: f.name, type, arrowType: String(f.type) };
+    return { name: f.name, type: "null", arrowType: String(f.type), unsupported: { asText: (f.type as DataType).typeId === Type.Time } };
   });
 }
 
@@ -100,6 +122,8 @@ export function kindFor(native: ColumnType, final: ColumnType, column: string, a
     case "float64":
       return KIND.number;
     case "utf8":
+    case "date":
+    case "timestamp_ntz":
     case "timestamp":
       return KIND.string;
     case "null":
@@ -168,7 +192,23 @@ export function decimalText(unscaled: bigint, scale: number): string {
   return neg ? `-${digits}` : digits;
 }
 
-class ValueError extends Error {}
+/** A value that cannot be kept; `asText` when reading the column as text (--schema NAME:utf8) would keep it. */
+class ValueError extends Error {
+  readonly asText: boolean;
+  constructor(message: string, asText = false) {
+    super(message);
+    this.asText = asText;
+  }
+}
+
+/** "HH:MM:SS" and the fraction of a time of day in `unit` (0 s, 1 ms, 2 µs, 3 ns) since midnight. */
+function timeText(raw: bigint, unit: number): string {
+  const per = [1n, 1000n, 1000000n, 1000000000n][unit]!;
+  const secs = Number(raw / per);
+  const frac = raw % per;
+  const hms = `${pad(Math.floor(secs / 3600), 2)}:${pad(Math.floor(secs / 60) % 60, 2)}:${pad(secs % 60, 2)}`;
+  return unit === 0 ? hms : `${hms}.${frac.toString().padStart([0, 3, 6, 9][unit]!, "0")}`;
+}
 
 /** A nested value (as apache-arrow's get() returns it) -> JSON text. */
 function nestedJson(v: unknown): string {
@@ -199,8 +239,12 @@ function nestedJson(v: unknown): string {
 
 type Reader = (i: number) => string | null;
 
-/** A function giving row i of an Arrow column as text (null for null), per the mapping above. */
-function columnReader(vec: Vector, native: ColumnType): Reader {
+/**
+ * A function giving row i of an Arrow column as text (null for null), per the mapping above.
+ * `asText`: the column is read as utf8 (--schema NAME:utf8), so values no btkit type holds exactly
+ * (a Uint64 above 2^63-1, nanoseconds, a time of day) are given as their exact text.
+ */
+function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader {
   const t = vec.type as DataType;
   const data = vec.data[0]!;
   const off = data.offset;
@@ -212,7 +256,7 @@ function columnReader(vec: Vector, native: ColumnType): Reader {
       return (i) => {
         if (!valid(i)) return null;
         const v = vec.get(i) as number | bigint;
-        if (typeof v === "bigint" && v > INT64_MAX) throw new ValueError(`${v} is above the int64 maximum 2^63-1`);
+        if (typeof v === "bigint" && v > INT64_MAX && !asText) throw new ValueError(`${v} is above the int64 maximum 2^63-1`, true);
         return String(v);
       };
     case Type.Float:
@@ -232,21 +276,26 @@ function columnReader(vec: Vector, native: ColumnType): Reader {
       return (i) => (valid(i) ? (vec.get(i) ? "true" : "false") : null);
     case Type.Timestamp: {
       const unit = (t as unknown as { unit: number }).unit;
+      // an instant is written with Z; a wall-clock time (no zone in the Arrow type) without one
+      const zoned = native === "timestamp" || Boolean((t as unknown as { timezone?: string | null }).timezone);
       const values = data.values as BigInt64Array;
       return (i) => {
         if (!valid(i)) return null;
         const raw = values[off + i]!;
         let us: bigint;
+        let nanos = "";
         if (unit === 0) us = raw * 1000000n;
         else if (unit === 1) us = raw * 1000n;
         else if (unit === 2) us = raw;
         else {
-          if (raw % 1000n !== 0n) throw new ValueError(`${raw} ns is not a whole number of microseconds (the sidecar's timestamp unit); it would be truncated`);
-          us = raw / 1000n;
+          const rest = ((raw % 1000n) + 1000n) % 1000n;
+          if (rest !== 0n && !asText) throw new ValueError(`${raw} ns is not a whole number of microseconds (the sidecar's timestamp unit); it would be truncated`, true);
+          us = (raw - rest) / 1000n;
+          if (rest !== 0n) nanos = rest.toString().padStart(3, "0");
         }
         const text = isoMicros(us);
         if (text === undefined) throw new ValueError(`${us} µs since 1970 is outside the years 0000-9999`);
-        return text;
+        return zoned ? (nanos ? `${text.slice(0, -1)}${nanos}Z` : text) : `${text.slice(0, -1)}${nanos}`;
       };
     }
     case Type.Date: {
@@ -255,10 +304,16 @@ function columnReader(vec: Vector, native: ColumnType): Reader {
       return (i) => {
         if (!valid(i)) return null;
         const raw = values[off + i]!;
-        const text = unit === 0 ? dateText(Number(raw)) : isoMicros(BigInt(raw) * 1000n);
+        if (unit !== 0 && BigInt(raw) % 86400000n !== 0n) throw new ValueError(`Date64 ${raw} ms is not a whole day`);
+        const text = dateText(unit === 0 ? Number(raw) : Number(BigInt(raw) / 86400000n));
         if (text === undefined) throw new ValueError(`date ${raw} is outside the years 0000-9999`);
         return text;
       };
+    }
+    case Type.Time: {
+      const unit = (t as unknown as { unit: number }).unit;
+      const values = data.values as Int32Array | BigInt64Array;
+      return (i) => (valid(i) ? timeText(BigInt(values[off + i]!), unit) : null);
     }
     default:
       if (native === "json") return (i) => (valid(i) ? nestedJson(vec.get(i)) : null);
@@ -279,11 +334,20 @@ export class ArrowRecordMaker {
   /** rows made so far (the next record's line is rows + 1) */
   rows = 0;
 
-  constructor(input: string, columns: TypedColumn[], finalTypes: ColumnType[]) {
+  readonly #finalTypes: ColumnType[];
+  readonly #unused: (name: string) => boolean;
+
+  /** `unused(name)`: the column is dropped (or neither a feature nor kept): its values are never decoded */
+  constructor(input: string, columns: TypedColumn[], finalTypes: ColumnType[], unused: (name: string) => boolean = () => false) {
     this.input = input;
     this.#columns = columns;
+    this.#finalTypes = finalTypes;
+    this.#unused = unused;
     this.keys = columns.map((c) => c.name);
-    this.#kinds = columns.map((c, i) => kindFor(c.type, finalTypes[i]!, c.name, c.arrowType));
+    this.#kinds = columns.map((c, i) => (unused(c.name) ? KIND.null : kindFor(c.type, finalTypes[i]!, c.name, c.arrowType)));
+    for (const [i, c] of columns.entries()) {
+      if (c.unsupported && !unused(c.name) && !(c.unsupported.asText && finalTypes[i] === "utf8")) throw unsupportedColumn(c, input);
+    }
   }
 
   /**
@@ -295,7 +359,8 @@ export class ArrowRecordMaker {
     const readers = this.#columns.map((c, j) => {
       const vec = batch.getChildAt(j);
       if (!vec) throw new BtkitError("PREP_SCHEMA", `${this.input}: a record batch lacks column ${JSON.stringify(c.name)}`, { input: this.input, column: c.name });
-      return columnReader(vec, c.type);
+      if (this.#unused(c.name)) return (): null => null;
+      return columnReader(vec, c.type, this.#finalTypes[j] === "utf8" && c.type !== "utf8");
     });
     const records: TypedRecord[] = [];
     for (let k = 0; k < batch.numRows; k++) {
@@ -310,7 +375,8 @@ export class ArrowRecordMaker {
         } catch (err) {
           if (!(err instanceof ValueError)) throw err;
           const c = this.#columns[j]!;
-          rec.error = new BtkitError("PREP_TYPE", `${this.input}: row ${line}, column ${JSON.stringify(c.name)} (Arrow ${c.arrowType}): ${err.message}`, { input: this.input, line, row: line, column: c.name, got: c.arrowType });
+          const hint = err.asText ? `; read the column as text with --schema ${c.name}:utf8, or skip such rows with --on-invalid skip` : "";
+          rec.error = new BtkitError("PREP_TYPE", `${this.input}: row ${line}, column ${JSON.stringify(c.name)} (Arrow ${c.arrowType}): ${err.message}${hint}`, { input: this.input, line, row: line, column: c.name, got: c.arrowType, ...(hint ? { option: "schema" } : {}) });
           break;
         }
         values[j] = v;

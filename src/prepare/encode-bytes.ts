@@ -9,7 +9,7 @@
  */
 import type { ColumnType } from "../protocol/descriptor.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
-import { daysFromCivil, daysInMonth, fits, isTimestampText } from "./schema.js";
+import { daysFromCivil, daysInMonth, fits, temporalFits, temporalTypeOf } from "./schema.js";
 
 const QUOTE = 34;
 const COMMA = 44;
@@ -188,10 +188,13 @@ export function fieldFits(raw: RawRecords, f: number, type: ColumnType): boolean
     }
     case "bool":
       return boolBytes(buf, s, e);
+    case "date":
+    case "timestamp_ntz":
     case "timestamp":
-      if (!Number.isNaN(timestampBytes(buf, s, e))) return true;
+      // timestampBytes answers YYYY-MM-DD (a date), a date-time without zone, or one ending in Z
+      if (!Number.isNaN(timestampBytes(buf, s, e))) return temporalFits(type, e - s === 10 ? "date" : buf[e - 1] === 90 ? "timestamp" : "timestamp_ntz");
       // the syntax is ASCII only: a latin1 view decides the same as the UTF-8 text
-      return isTimestampText(buf.toString("latin1", s, e));
+      return temporalFits(type, temporalTypeOf(buf.toString("latin1", s, e)));
     default:
       return fits(type, raw.value(f), undefined);
   }

@@ -568,7 +568,9 @@ class PrepareJob {
       throw new BtkitError("PREP_SCHEMA", `${input.display} is ${input.format} but an earlier input was not; a preparation mixes JSON Lines and JSON arrays, or Parquet and Arrow, with nothing else`, { input: input.display });
     }
     this.json = true;
-    const src = await openRecordInput(input, opened, { schema: this.o.schema, maxRecordBytes: Math.max(this.maxRecordBytes * 4, 64 * 1024 * 1024), tmpDir: this.opts.tmpDir });
+    const { drop, features, keep } = this.o;
+    const unused = (name: string): boolean => drop.includes(name) || (features !== undefined && keep !== undefined && !features.includes(name) && !keep.includes(name));
+    const src = await openRecordInput(input, opened, { schema: this.o.schema, maxRecordBytes: Math.max(this.maxRecordBytes * 4, 64 * 1024 * 1024), tmpDir: this.opts.tmpDir, unused });
     this.cleanups.push(src.cleanup);
     if (src.columns) {
       if (!this.declared) this.declared = src.columns;

@@ -5,8 +5,10 @@
  *
  * Text rules (CSV): int64 = JSON integer syntax without leading zeros (so "007" and IDs with
  * leading zeros stay utf8, C40) within the int64 range; float64 = JSON number syntax, finite;
- * bool = true/false (also True/False/TRUE/FALSE); timestamp = ISO 8601 date or date-time (no zone
- * means UTC); empty = null. Anything else is utf8. A column that is null throughout the sample is
+ * bool = true/false (also True/False/TRUE/FALSE); ISO 8601 text is `date` (YYYY-MM-DD),
+ * `timestamp_ntz` (a date-time without zone) or `timestamp` (with Z or an offset): a zone is never
+ * invented, so a column mixing zoned and unzoned values is utf8 (a date fits timestamp_ntz, as
+ * its midnight); empty = null. Anything else is utf8. A column that is null throughout the sample is
  * `null` only when the sample was the whole input, else utf8 (JSON: json), so a later value fits.
  */
 import { BtkitError } from "../errors.js";
@@ -54,6 +56,19 @@ export function daysInMonth(y: number, m: number): number {
 /** A fraction of a second with a non-zero digit below the microsecond (which a microsecond timestamp would cut). */
 function finerThanMicros(fraction: string | undefined): boolean {
   return fraction !== undefined && fraction.length > 6 && /[1-9]/.test(fraction.slice(6));
+}
+
+/** The temporal type an ISO 8601 text has (date, timestamp_ntz or timestamp), or undefined when it is none. */
+export function temporalTypeOf(v: string): "date" | "timestamp_ntz" | "timestamp" | undefined {
+  const m = TS_RE.exec(v);
+  if (!m || !isTimestampText(v)) return undefined;
+  if (m[8] !== undefined) return "timestamp";
+  return m[4] === undefined ? "date" : "timestamp_ntz";
+}
+
+/** Whether a value of temporal type `got` can be stored in a column of temporal type `type` exactly. */
+export function temporalFits(type: ColumnType, got: "date" | "timestamp_ntz" | "timestamp" | undefined): boolean {
+  return got !== undefined && (got === type || (type === "timestamp_ntz" && got === "date"));
 }
 
 export function isTimestampText(v: string): boolean {
@@ -107,8 +122,7 @@ export function typeOfValue(v: string | null, kind: Kind | undefined): ColumnTyp
     if (INT_RE.test(v)) return isInt64Text(v) ? "int64" : "utf8";
     if (isFloatText(v)) return "float64";
     if (BOOL_RE.test(v)) return "bool";
-    if (timestampMicros(v) !== undefined) return "timestamp";
-    return "utf8";
+    return temporalTypeOf(v) ?? "utf8";
   }
   switch (kind) {
     case KIND.number:
@@ -118,21 +132,22 @@ export function typeOfValue(v: string | null, kind: Kind | undefined): ColumnTyp
     case KIND.json:
       return "json";
     case KIND.string:
-      return timestampMicros(v) !== undefined ? "timestamp" : "utf8";
+      return temporalTypeOf(v) ?? "utf8";
     default:
       return "null";
   }
 }
+
+const STRING_TYPES: ReadonlySet<ColumnType> = new Set(["utf8", "date", "timestamp_ntz", "timestamp"]);
 
 /** The common type of two (null is the identity). */
 export function mergeTypes(a: ColumnType, b: ColumnType, json: boolean): ColumnType {
   if (a === b || b === "null") return a;
   if (a === "null") return b;
   if ((a === "int64" && b === "float64") || (a === "float64" && b === "int64")) return "float64";
-  if (json) {
-    if ((a === "timestamp" && b === "utf8") || (a === "utf8" && b === "timestamp")) return "utf8";
-    return "json";
-  }
+  if ((a === "date" && b === "timestamp_ntz") || (a === "timestamp_ntz" && b === "date")) return "timestamp_ntz";
+  // JSON strings of different shapes stay strings; other mixtures are JSON values
+  if (json && !(STRING_TYPES.has(a) && STRING_TYPES.has(b))) return "json";
   return "utf8";
 }
 
@@ -158,8 +173,10 @@ export function fits(type: ColumnType, v: string | null, kind: Kind | undefined)
       return (kind === undefined || kind === KIND.number) && isFloatText(v);
     case "bool":
       return kind === undefined ? BOOL_RE.test(v) : kind === KIND.bool;
+    case "date":
+    case "timestamp_ntz":
     case "timestamp":
-      return (kind === undefined || kind === KIND.string) && isTimestampText(v);
+      return (kind === undefined || kind === KIND.string) && temporalFits(type, temporalTypeOf(v));
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import {
   Bool,
+  DateDay,
   Field,
   Float64,
   Int64,
@@ -78,6 +79,8 @@ export function columnData(type: ColumnType, values: readonly (string | null)[],
       }
       return makeData({ type: new Bool(), length, nullCount: nulls, nullBitmap, data });
     }
+    case "date":
+    case "timestamp_ntz":
     case "timestamp": {
       const data = new BigInt64Array(length);
       const halves = new Int32Array(data.buffer);
@@ -89,7 +92,7 @@ export function columnData(type: ColumnType, values: readonly (string | null)[],
         if (typeof us === "number") setInt64(halves, data, i, us);
         else data[i] = us;
       }
-      return makeData({ type: new TimestampMicrosecond("UTC"), length, nullCount: nulls, nullBitmap, data });
+      return temporalData(type, length, nulls, nullBitmap, data);
     }
     default: {
       let total = 0;
@@ -108,6 +111,21 @@ export function columnData(type: ColumnType, values: readonly (string | null)[],
       return makeData({ type: new Utf8(), length, nullCount: nulls, nullBitmap, valueOffsets: offsets, data: new Uint8Array(bytes.buffer, bytes.byteOffset, total) });
     }
   }
+}
+
+const MICROS_PER_DAY = 86400000000n;
+
+/**
+ * A temporal column as Arrow Data from microseconds since 1970-01-01T00:00 (UTC for timestamp,
+ * the wall clock for timestamp_ntz, midnight of the day for date: stored as days, Date32).
+ */
+function temporalData(type: "date" | "timestamp_ntz" | "timestamp", length: number, nullCount: number, nullBitmap: Uint8Array | undefined, micros: BigInt64Array): Data {
+  if (type === "date") {
+    const days = new Int32Array(length);
+    for (let i = 0; i < length; i++) days[i] = Number(micros[i]! / MICROS_PER_DAY);
+    return makeData({ type: new DateDay(), length, nullCount, nullBitmap, data: days });
+  }
+  return makeData({ type: type === "timestamp" ? new TimestampMicrosecond("UTC") : new TimestampMicrosecond(), length, nullCount, nullBitmap, data: micros });
 }
 
 /**
@@ -153,6 +171,8 @@ class ColumnBuilder {
       case "null":
         return;
       case "int64":
+      case "date":
+      case "timestamp_ntz":
       case "timestamp":
         this.#i64 = new BigInt64Array(cap);
         this.#halves = new Int32Array(this.#i64.buffer);
@@ -225,6 +245,8 @@ class ColumnBuilder {
       case "bool":
         if (v.charCodeAt(0) === 116 || v.charCodeAt(0) === 84) this.#bits![i >> 3]! |= 1 << (i & 7);
         return;
+      case "date":
+      case "timestamp_ntz":
       case "timestamp":
         return this.#timestamp(i, v);
       default: {
@@ -274,6 +296,8 @@ class ColumnBuilder {
       case "bool":
         if (buf[s] === 116 || buf[s] === 84) this.#bits![i >> 3]! |= 1 << (i & 7);
         return;
+      case "date":
+      case "timestamp_ntz":
       case "timestamp": {
         const us = timestampBytes(buf, s, e);
         if (Number.isNaN(us)) return this.#timestamp(i, buf.toString("latin1", s, e));
@@ -311,8 +335,10 @@ class ColumnBuilder {
       case "int64":
         d = makeData({ type: new Int64(), length, nullCount: nulls, nullBitmap, data: this.#i64!.slice(0, length) });
         break;
+      case "date":
+      case "timestamp_ntz":
       case "timestamp":
-        d = makeData({ type: new TimestampMicrosecond("UTC"), length, nullCount: nulls, nullBitmap, data: this.#i64!.slice(0, length) });
+        d = temporalData(this.type, length, nulls, nullBitmap, this.#i64!.slice(0, length));
         break;
       case "float64":
         d = makeData({ type: new Float64(), length, nullCount: nulls, nullBitmap, data: this.#f64!.slice(0, length) });

@@ -38,6 +38,8 @@ export interface RecordInputOptions {
   tmpDir?: string;
   /** rows per batch read from Parquet; default 8192 */
   batchSize?: number;
+  /** columns never decoded (dropped, or neither a feature nor kept) */
+  unused?: (name: string) => boolean;
 }
 
 async function localCopy(opened: OpenedInput, tmpDir: string | undefined): Promise<{ file: string; size: number; cleanup: () => Promise<void> }> {
@@ -96,7 +98,7 @@ export async function openRecordInput(input: ResolvedInput, opened: OpenedInput,
   let maker: ArrowRecordMaker;
   try {
     columns = typedColumns(source.schema, input.display);
-    maker = new ArrowRecordMaker(input.display, columns, columns.map((c) => o.schema.get(c.name) ?? c.type));
+    maker = new ArrowRecordMaker(input.display, columns, columns.map((c) => o.schema.get(c.name) ?? c.type), o.unused);
   } catch (err) {
     await cleanup();
     throw err;

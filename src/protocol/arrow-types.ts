@@ -3,7 +3,7 @@
  * sidecars prep writes and the tables join writes. Kept out of the root export so that `btkit`
  * itself does not load apache-arrow.
  */
-import { Bool, Float64, Int64, Null, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
+import { Bool, DateDay, Float64, Int64, Null, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
 import type { ColumnType } from "./descriptor.js";
 
 export function arrowTypeOf(type: ColumnType): DataType {
@@ -17,6 +17,10 @@ export function arrowTypeOf(type: ColumnType): DataType {
     case "utf8":
     case "json":
       return new Utf8();
+    case "date":
+      return new DateDay();
+    case "timestamp_ntz":
+      return new TimestampMicrosecond();
     case "timestamp":
       return new TimestampMicrosecond("UTC");
     case "null":

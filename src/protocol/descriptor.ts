@@ -27,7 +27,13 @@ import {
 export const PROTOCOL_MAJOR = 1;
 export const PROTOCOL_VERSION = "1.0";
 
-export const COLUMN_TYPES = ["int64", "float64", "bool", "utf8", "timestamp", "json", "null"] as const;
+/**
+ * Column types. Temporal ones keep what the input says: `date` (a calendar day, Arrow Date32),
+ * `timestamp_ntz` (a wall-clock date-time without zone, Arrow Timestamp(MICROSECOND) without a
+ * time zone, Parquet TIMESTAMP(isAdjustedToUTC=false)) and `timestamp` (an instant, Arrow
+ * Timestamp(MICROSECOND, UTC)). A zone is never invented nor dropped.
+ */
+export const COLUMN_TYPES = ["int64", "float64", "bool", "utf8", "date", "timestamp_ntz", "timestamp", "json", "null"] as const;
 export type ColumnType = (typeof COLUMN_TYPES)[number];
 export const COLUMN_ROLES = ["feature", "keep"] as const;
 export type ColumnRole = (typeof COLUMN_ROLES)[number];

@@ -62,6 +62,10 @@ export const ARROW_TYPE_OF: Record<ColumnType, string> = {
   float64: "Float64",
   bool: "Bool",
   utf8: "Utf8",
+  /** days since 1970-01-01 */
+  date: "Date32(DAY)",
+  /** microseconds since 1970-01-01T00:00 of a wall clock, no time zone */
+  timestamp_ntz: "Timestamp(MICROSECOND)",
   /** microseconds since the epoch, UTC */
   timestamp: "Timestamp(MICROSECOND, UTC)",
   /** JSON text of a nested value */

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import { Bool, Field, Float64, Int64, makeData, makeVector, RecordBatch, RecordBatchStreamWriter, Schema, Struct, TimestampMicrosecond, Utf8, vectorFromArray, type Data } from "apache-arrow";
+import { Bool, DateDay, Field, Float64, Int64, makeData, makeVector, RecordBatch, RecordBatchStreamWriter, Schema, Struct, TimestampMicrosecond, Utf8, vectorFromArray, type Data } from "apache-arrow";
 import type { ColumnSpec, ColumnType, Descriptor } from "../../src/protocol/descriptor.js";
 import { outputNameFor, SIDECAR_ROW_COLUMN } from "../../src/protocol/layout.js";
 import { childLocation, toUri, type Location } from "../../src/io/location.js";
@@ -68,10 +68,13 @@ function dataOf(type: ColumnType, values: unknown[]): Data {
     case "utf8":
     case "json":
       return vectorFromArray(values as Array<string | null>, new Utf8()).data[0]!;
-    case "timestamp": {
+    case "timestamp":
+    case "timestamp_ntz": {
       const arr = new BigInt64Array(values.map((v) => (v as bigint | null) ?? 0n));
-      return makeData({ type: new TimestampMicrosecond("UTC"), length: values.length, data: arr });
+      return makeData({ type: type === "timestamp" ? new TimestampMicrosecond("UTC") : new TimestampMicrosecond(), length: values.length, data: arr });
     }
+    case "date":
+      return makeData({ type: new DateDay(), length: values.length, data: new Int32Array(values.map((v) => (v as number | null) ?? 0)) });
     case "null":
       throw new Error("no null columns in fixtures");
   }

@@ -41,11 +41,12 @@ function rng(seed: number): () => number {
   };
 }
 
-const TIMESTAMPS = ["2024-01-01", "2024-02-29T23:59:59Z", "1969-12-31T23:59:59.999999Z", "2024-01-01 10:20", "2024-01-01T10:20:30.1", "2024-01-01T10:20:30.123456000Z", "2024-01-01T10:20:30+02:00", "2024-01-01T10:20:30-0530", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.5Z", "2024-01-01Z"];
+// instants (with a zone): a timestamp column holds only these; dates and wall-clock times are in WORDS
+const TIMESTAMPS = ["2024-02-29T23:59:59Z", "1969-12-31T23:59:59.999999Z", "2024-01-01T10:20:30.123456000Z", "2024-01-01T10:20:30+02:00", "2024-01-01T10:20:30-0530", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.5Z", "2024-01-01Z"];
 const FLOATS = ["0", "-0", "-0.0", "136.61", "-0.05536588979884982", "1e300", "1.5E-7", "123456789012345", "1234567890123456789.5", "0.1", "-99.9999"];
 const INTS = ["0", "-1", "42", "9007199254740993", "-9223372036854775808", "9223372036854775807", "123456789012345678"];
 const BOOLS = ["true", "false", "True", "False", "TRUE", "FALSE"];
-const WORDS = ["plain", "a, b", 'say "hi"', "", "naïve ありがとう 👍", "tab\there", "ctl\u0001\u001f", "back\\slash", "x".repeat(60), 'q"', "é,"];
+const WORDS = ["2024-01-01", "2024-01-01 10:20", "2024-01-01T10:20:30.1", "1969-12-31T23:59:59.9999991", "plain", "a, b", 'say "hi"', "", "naïve ありがとう 👍", "tab\there", "ctl\u0001\u001f", "back\\slash", "x".repeat(60), 'q"', "é,"];
 
 /** A CSV cell for a text value: quoted when needed or at random (quoted cells exercise the quoted flags). */
 function cell(v: string | null, r: () => number): string {
@@ -146,7 +147,7 @@ describe("byte path", () => {
         if (rec.line === 1) continue;
         for (let c = 0; c < types.length; c++) expect(fieldFits(recs, recs.firstField[r]! + c, types[c]!)).toBe(fits(types[c]!, rec.values[c]!, undefined));
         // every column as int64 and bool too: mostly misfits, which must agree as well
-        for (let c = 0; c < types.length; c++) for (const t of ["int64", "bool", "float64", "timestamp", "null"] as const) expect(fieldFits(recs, recs.firstField[r]! + c, t)).toBe(fits(t, rec.values[c]!, undefined));
+        for (let c = 0; c < types.length; c++) for (const t of ["int64", "bool", "float64", "date", "timestamp_ntz", "timestamp", "null"] as const) expect(fieldFits(recs, recs.firstField[r]! + c, t)).toBe(fits(t, rec.values[c]!, undefined));
         const feats = order.map((i) => rec.values[i]!);
         const len = encodeCsvRaw(recs, r, order, out);
         expect(out.buf.toString("utf8", 0, len)).toBe(csvEnc(feats, { input: "x", line: 0, row: 0 }));

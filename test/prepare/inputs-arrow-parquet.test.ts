@@ -194,7 +194,7 @@ describe("Arrow IPC and Parquet inputs", () => {
     await fs.writeFile(f, tableToIPC(t, "file"));
     const o = out();
     const d = await prepare({ inputs: [f], out: o, format: "jsonl" });
-    expect(d.schema.columns.map((c) => c.type)).toEqual(["float64", "utf8", "timestamp", "timestamp"]);
+    expect(d.schema.columns.map((c) => c.type)).toEqual(["float64", "utf8", "date", "timestamp"]);
     const lines = (await fs.readFile(path.join(o, "shards/part-00000.jsonl"), "utf8")).trimEnd().split("\n");
     expect(lines).toEqual([
       `{"d":123.45,"w":"36893488147419103.231","day":"2020-02-29","ns":"2023-11-14T22:13:20.123456Z"}`,
@@ -203,7 +203,9 @@ describe("Arrow IPC and Parquet inputs", () => {
     const side = tableFromIPC(await fs.readFile(path.join(o, "sidecars/part-00000.arrow")));
     expect([...side.getChild("d")!]).toEqual([123.45, -1.23]);
     expect([...side.getChild("w")!]).toEqual(["36893488147419103.231", "0.005"]);
-    expect([...(side.getChild("day")!.data[0]!.values as BigInt64Array)]).toEqual([BigInt(Date.UTC(2020, 1, 29)) * 1000n, -86400000000n]);
+    // a date stays a date (days since 1970, Date32), not a timestamp at midnight UTC
+    expect(String(side.getChild("day")!.type)).toBe("Date32<DAY>");
+    expect([...(side.getChild("day")!.data[0]!.values as Int32Array)]).toEqual([Date.UTC(2020, 1, 29) / 86400000, -1]);
   });
 
   it("unit: decimal text and ISO micros", () => {
