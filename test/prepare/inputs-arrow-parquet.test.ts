@@ -225,6 +225,15 @@ describe("Arrow IPC and Parquet inputs", () => {
     expect(e.code).toBe("PREP_FORMAT");
     expect(e.context).toMatchObject({ column: "blob", got: "Binary" });
     expect(e.message).toContain('column "blob" has Arrow type Binary');
+    // binary has no text form: the message names --drop only, which works on the same file
+    expect(e.message).toContain("drop it with --drop blob");
+    expect(e.message).not.toContain("--schema");
+    const d = await prepare({ inputs: [f], out: out(), drop: ["blob"] });
+    expect(d.schema.columns.map((c) => [c.name, c.type])).toEqual([["a", "int64"]]);
+    expect(d.source.rowsWritten).toBe(1);
+    // neither a feature nor kept: not decoded either
+    const d2 = await prepare({ inputs: [f], out: out(), features: ["a"], keep: ["a"] });
+    expect(d2.schema.columns.find((c) => c.name === "blob")).toMatchObject({ type: "null", roles: [] });
   });
 
   it("a value it cannot carry (NaN, uint64 above 2^63-1) is a PREP_TYPE row error, skippable and counted", async () => {

@@ -1,0 +1,143 @@
+/**
+ * Lossless values, end to end: a Parquet file DuckDB wrote (DATE, naive TIMESTAMP, TIMESTAMPTZ,
+ * TIME, UBIGINT above 2^63-1, nanosecond TIMESTAMP_NS) goes through prep | submit --local | join
+ * and DuckDB reads the joined Parquet back in a session time zone other than UTC: every value and
+ * logical type equals the source's, or was converted to text because a flag asked for it. Each
+ * flag an error message proposes is applied to the same file here and passes.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startExampleModel, type RunningExampleModel } from "../../src/emulator/index.js";
+import { EXIT } from "../../src/errors.js";
+import { parseDescriptor } from "../../src/protocol/descriptor.js";
+import { runCli, type CliRun } from "../helpers/cli.js";
+import { duckRows, duckTypes, sqlString } from "../join/duck.js";
+import { tempDir } from "../helpers/tmp.js";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let model: RunningExampleModel;
+let src: string;
+
+// the source's rows: a DATE before 1970 and one that a UTC-8 reader of a timestamp would shift,
+// wall-clock times, instants with offsets, times of day, a UBIGINT above 2^63-1, nanoseconds
+const SOURCE = `
+  SELECT * FROM (VALUES
+    (1, 0.5::DOUBLE, DATE '2024-12-06', TIMESTAMP '2024-12-06 00:30:00.123456', TIMESTAMPTZ '2024-12-06 00:30:00+00', TIME '10:20:30.123456', 18446744073709551615::UBIGINT, TIMESTAMP_NS '2024-01-01 10:20:30.123456789'),
+    (2, 1.5::DOUBLE, DATE '1969-12-31', TIMESTAMP '1969-12-31 23:59:59', TIMESTAMPTZ '2024-06-30 23:00:00-07', TIME '00:00:00', 1::UBIGINT, TIMESTAMP_NS '1969-12-31 23:59:59.999999999'),
+    (3, 2.5::DOUBLE, NULL, NULL, NULL, NULL, NULL, NULL)
+  ) AS t(id, x, d, ts, tz, tm, u, ns)`;
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir("btkit-types-"));
+  src = path.join(dir, "src.parquet");
+  await duckRows(`COPY (${SOURCE}) TO ${sqlString(src)} (FORMAT parquet)`);
+  model = await startExampleModel({ port: 0 });
+});
+afterEach(async () => {
+  await model.close();
+  await cleanup();
+});
+
+const cli = (argv: string[], stdin?: string): Promise<CliRun> => runCli(argv, { stdin, cwd: dir });
+function ok(r: CliRun): CliRun {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return r;
+}
+const prep = (...flags: string[]): Promise<CliRun> => cli(["prep", src, "--out", path.join(dir, "prep"), "--features", "x", "--overwrite", ...flags]);
+
+async function pipeline(...flags: string[]): Promise<string> {
+  const p = ok(await prep(...flags));
+  const s = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+  const out = path.join(dir, "joined.parquet");
+  ok(await cli(["join", "--out", out], s.stdout));
+  return out;
+}
+
+/** Rows of a query in a session whose time zone is not UTC (a relabelled value would show). */
+async function inLosAngeles(sql: string): Promise<Array<Record<string, unknown>>> {
+  return duckRows(`SET TimeZone = 'America/Los_Angeles'; ${sql}`);
+}
+
+describe("every type comes back as it went in", () => {
+  it("DATE, TIMESTAMP (no zone) and TIMESTAMPTZ keep their values and logical types; TIME, a UBIGINT above int64 and nanoseconds come back as exact text when --schema asks", async () => {
+    const out = await pipeline("--schema", "tm:utf8,u:utf8,ns:utf8");
+    const types = await duckTypes(`SELECT * FROM read_parquet(${sqlString(out)})`);
+    // integers are int64 (an INTEGER widens, value for value)
+    expect(types).toMatchObject({ id: "BIGINT", x: "DOUBLE", d: "DATE", ts: "TIMESTAMP", tz: "TIMESTAMP WITH TIME ZONE", tm: "VARCHAR", u: "VARCHAR", ns: "VARCHAR", prediction: "DOUBLE" });
+    // kept values equal the source's, compared by DuckDB itself in America/Los_Angeles
+    const diff = await inLosAngeles(
+      `SELECT count(*)::INTEGER AS n FROM (
+         SELECT id, x, d, ts, tz, tm, u, ns FROM (${SOURCE})
+         EXCEPT
+         SELECT id, x, d, ts, tz, tm::TIME, u::UBIGINT, ns::TIMESTAMP_NS FROM read_parquet(${sqlString(out)}))`,
+    );
+    expect(diff).toEqual([{ n: 0 }]);
+    const rows = await inLosAngeles(`SELECT id, d::VARCHAR AS d, ts::VARCHAR AS ts, epoch_us(tz) AS tz, tm, u, ns, prediction FROM read_parquet(${sqlString(out)}) ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 1n, d: "2024-12-06", ts: "2024-12-06 00:30:00.123456", tz: 1733445000000000n, tm: "10:20:30.123456", u: "18446744073709551615", ns: "2024-01-01T10:20:30.123456789", prediction: 0.5 },
+      { id: 2n, d: "1969-12-31", ts: "1969-12-31 23:59:59", tz: 1719813600000000n, tm: "00:00:00.000000", u: "1", ns: "1969-12-31T23:59:59.999999999", prediction: 1.5 },
+      { id: 3n, d: null, ts: null, tz: null, tm: null, u: null, ns: null, prediction: 2.5 },
+    ]);
+  });
+
+  it("a column no type holds names --drop and --schema NAME:utf8; each works on the same file; a dropped column is never decoded", async () => {
+    const refused = await prep();
+    expect(refused.code).toBe(EXIT.data);
+    expect(refused.stderr).toContain("PREP_FORMAT");
+    expect(refused.stderr).toContain(`column "tm" has Arrow type Time64<MICROSECOND>, which no btkit column type holds`);
+    expect(refused.stderr).toContain("--drop tm");
+    expect(refused.stderr).toContain("--schema tm:utf8");
+
+    // --drop tm: past the TIME column; the UBIGINT above 2^63-1 is next, naming its own way out
+    const big = await prep("--drop", "tm");
+    expect(big.code).toBe(EXIT.data);
+    expect(big.stderr).toContain("PREP_TYPE");
+    expect(big.stderr).toContain(`row 1, column "u" (Arrow Uint64): 18446744073709551615 is above the int64 maximum 2^63-1`);
+    expect(big.stderr).toContain("--schema u:utf8");
+    // dropping every column no type holds exactly: prep passes, and the joined table lacks them
+    const ns = await prep("--drop", "tm,u");
+    expect(ns.stderr).toContain(`column "ns"`);
+    expect(ns.stderr).toContain("--schema ns:utf8");
+    const d = parseDescriptor(ok(await prep("--drop", "tm,u,ns")).stdout);
+    expect(d.schema.columns.map((c) => [c.name, c.type])).toEqual([
+      ["id", "int64"],
+      ["x", "float64"],
+      ["d", "date"],
+      ["ts", "timestamp_ntz"],
+      ["tz", "timestamp"],
+    ]);
+    // the hint of the first error applied alone: --schema tm:utf8 gets past the TIME column
+    const asText = await prep("--schema", "tm:utf8");
+    expect(asText.stderr).not.toContain(`column "tm"`);
+    expect(asText.stderr).toContain(`column "u"`);
+    // --on-invalid skip, the other way out a row error names, skips row 1 (counted)
+    const skipped = parseDescriptor(ok(await prep("--drop", "tm", "--schema", "ns:utf8", "--on-invalid", "skip")).stdout);
+    expect(skipped.source.rowsWritten).toBe(2);
+    expect(skipped.source.rowsSkipped).toBe(1);
+  });
+
+  it("CSV: dates, wall-clock times and instants are inferred apart and come back as DATE, TIMESTAMP and TIMESTAMPTZ; a column mixing zoned and unzoned values stays text", async () => {
+    const csv = path.join(dir, "t.csv");
+    await fs.writeFile(csv, "id,x,d,ts,tz,mixed\n1,0.5,2024-12-06,2024-12-06 00:30:00.123456,2024-12-06T00:30:00Z,2024-01-01T10:00:00Z\n2,1.5,1969-12-31,1969-12-31,2024-06-30T23:00:00-07:00,2024-01-01T10:00:00\n");
+    const p = ok(await cli(["prep", csv, "--out", path.join(dir, "csvprep"), "--features", "x"]));
+    expect(parseDescriptor(p.stdout).schema.columns.map((c) => c.type)).toEqual(["int64", "float64", "date", "timestamp_ntz", "timestamp", "utf8"]);
+    const s = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+    const out = path.join(dir, "csv.parquet");
+    ok(await cli(["join", "--out", out], s.stdout));
+    expect(await duckTypes(`SELECT d, ts, tz, mixed FROM read_parquet(${sqlString(out)})`)).toEqual({ d: "DATE", ts: "TIMESTAMP", tz: "TIMESTAMP WITH TIME ZONE", mixed: "VARCHAR" });
+    expect(await inLosAngeles(`SELECT d::VARCHAR AS d, ts::VARCHAR AS ts, epoch_us(tz) AS tz, mixed FROM read_parquet(${sqlString(out)}) ORDER BY id`)).toEqual([
+      { d: "2024-12-06", ts: "2024-12-06 00:30:00.123456", tz: 1733445000000000n, mixed: "2024-01-01T10:00:00Z" },
+      { d: "1969-12-31", ts: "1969-12-31 00:00:00", tz: 1719813600000000n, mixed: "2024-01-01T10:00:00" },
+    ]);
+    // text outputs write each as it is: a date as a date, a wall-clock time without a zone
+    const jsonl = path.join(dir, "csv.jsonl");
+    ok(await cli(["join", "--out", jsonl], s.stdout));
+    const rows = (await fs.readFile(jsonl, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => [r.d, r.ts, r.tz])).toEqual([
+      ["2024-12-06", "2024-12-06T00:30:00.123456", "2024-12-06T00:30:00.000000Z"],
+      ["1969-12-31", "1969-12-31T00:00:00.000000", "2024-07-01T06:00:00.000000Z"],
+    ]);
+  });
+});
