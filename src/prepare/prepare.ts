@@ -28,6 +28,9 @@ import { JsonlScanner, KIND, type JsonRecord, type Kind } from "./jsonl-scanner.
 import { fits, inferTypes, parseSchemaOverride } from "./schema.js";
 import { Channel, ShardWriter } from "./shard-writer.js";
 
+/** The note counting JSON values read as text. */
+const TEXT_NOTE = "JSON numbers, booleans and nested values read as their source text in utf8 columns (--text or --schema NAME:utf8)";
+
 export interface PrepareProgress {
   rowsRead: number;
   rowsWritten: number;
@@ -391,6 +394,8 @@ class PrepareJob {
   rowsWritten = 0;
   skipped = new Map<string, number>();
   notes = new Map<string, number>();
+  /** per column: JSON values that are not strings are read as their source text (--text, --schema NAME:utf8) */
+  asText: boolean[] | undefined;
   bytesBefore = 0;
   bytesRead = 0;
   bytesTotal: number | undefined;
@@ -734,6 +739,8 @@ class PrepareJob {
     this.featuresAll = this.featureIdx.length === columns.length && this.featureIdx.every((c, i) => c === i);
     this.keepAll = this.keepIdx.length === columns.length;
     this.checkIdx = columns.map((_, i) => i).filter((i) => this.json || (this.types[i] !== "utf8" && !this.o.drop.includes(columns[i]!)));
+    // JSON values read as text where asked: --text, or --schema NAME:utf8 (not for Parquet/Arrow, whose readers give text already)
+    this.asText = this.json && !this.declared ? columns.map((c) => this.o.text || this.o.schema.get(c) === "utf8") : undefined;
     const featureNames = this.featureIdx.map((i) => columns[i]!);
     this.checkTypes = this.checkIdx.map((i) => this.types[i]!);
     if (this.o.format === "csv") {
@@ -794,6 +801,11 @@ class PrepareJob {
         const v = values[i]!;
         const t = this.types[i]!;
         const k = kinds?.[i];
+        if (k !== undefined && k !== KIND.string && k !== KIND.null && t === "utf8" && this.asText?.[i]) {
+          // a JSON number, boolean or nested value in a column declared text: its source text, as a string
+          this.note(TEXT_NOTE);
+          continue;
+        }
         if (!fits(t, v, k)) {
           const name = columns[i]!;
           const wider = widerType(t, v, k);

@@ -212,18 +212,10 @@ export function parseSchemaOverride(text: string): Map<string, ColumnType> {
 /** Infers column types from sample rows (values in column order). */
 export function inferTypes(columns: readonly string[], sample: readonly { values: (string | null)[]; kinds?: Kind[] }[], options: { json: boolean; wholeInput: boolean; text: boolean }): ColumnType[] {
   return columns.map((_, c) => {
+    // --text: every column is text; JSON numbers, booleans and nested values are read as their source text
+    if (options.text) return "utf8";
     let t: ColumnType = "null";
-    let allStrings = true;
-    for (const r of sample) {
-      const v = r.values[c] ?? null;
-      const k = r.kinds?.[c];
-      if (v !== null && k !== undefined && k !== KIND.string) allStrings = false;
-      t = mergeTypes(t, typeOfValue(v, k), options.json);
-    }
-    if (options.text) {
-      if (!options.json) return "utf8";
-      return allStrings ? "utf8" : "json";
-    }
+    for (const r of sample) t = mergeTypes(t, typeOfValue(r.values[c] ?? null, r.kinds?.[c]), options.json);
     if (t === "null" && !options.wholeInput) return options.json ? "json" : "utf8";
     return t;
   });

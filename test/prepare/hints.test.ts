@@ -49,6 +49,25 @@ it("a JSON number in a column of strings: the hint is json (utf8 holds JSON stri
   await hintWorks("titles.jsonl", "declare the type with --schema title:json", "title", "json");
 });
 
+it("JSON: --schema title:utf8 reads a number among strings as its source text, and --text every non-string value; each is counted", async () => {
+  const asText = await prep("titles.jsonl", "--schema", "title:utf8", "--format", "jsonl");
+  expect(asText.code, asText.stderr).toBe(0);
+  expect(typeOf(asText.stdout, "title")).toBe("utf8");
+  const lines = (await fs.readFile(path.join(dir, "out", "shards", "part-00000.jsonl"), "utf8")).trimEnd().split("\n");
+  expect(lines.at(-1)).toBe('{"id":20,"title":"1984"}');
+  expect(lines[0]).toBe('{"id":0,"title":"t0"}');
+  const note = "JSON numbers, booleans and nested values read as their source text in utf8 columns (--text or --schema NAME:utf8)";
+  expect(parseDescriptor(asText.stdout).source.notes).toEqual([{ reason: note, count: 1 }]);
+
+  await fs.writeFile(path.join(dir, "mixed.jsonl"), `${JSON.stringify({ id: 1, on: true, tags: ["a", 2], n: 1.50 })}\n${JSON.stringify({ id: 2, on: null, tags: { k: "v" }, n: "x" })}\n`);
+  const text = await prep("mixed.jsonl", "--text", "--format", "jsonl");
+  expect(text.code, text.stderr).toBe(0);
+  expect(parseDescriptor(text.stdout).schema.columns.map((c) => c.type)).toEqual(["utf8", "utf8", "utf8", "utf8"]);
+  expect(await fs.readFile(path.join(dir, "out", "shards", "part-00000.jsonl"), "utf8")).toBe('{"id":"1","on":"true","tags":"[\\"a\\",2]","n":"1.5"}\n{"id":"2","on":null,"tags":"{\\"k\\":\\"v\\"}","n":"x"}\n');
+  // 1, true, ["a",2], 1.5, 2, {"k":"v"}: six values read as text; the null stays null
+  expect(parseDescriptor(text.stdout).source.notes).toEqual([{ reason: note, count: 6 }]);
+});
+
 it("CSV timestamps finer than a microsecond stay text, exactly as written; declared timestamp is refused with a hint that works", async () => {
   await fs.writeFile(path.join(dir, "ns.csv"), "id,t\n1,2024-01-01T10:20:30.123456789Z\n2,2024-01-01T10:20:30.123456788Z\n3,2024-01-01T10:20:30.5Z\n");
   const r = await prep("ns.csv");
