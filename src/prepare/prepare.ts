@@ -28,6 +28,9 @@ import { JsonlScanner, KIND, type JsonRecord, type Kind } from "./jsonl-scanner.
 import { fits, inferTypes, parseSchemaOverride } from "./schema.js";
 import { Channel, ShardWriter } from "./shard-writer.js";
 
+/** The note counting kept float64 values a double cannot hold exactly (sidecar.ts roundsInDouble). */
+const ROUNDED_NOTE = "float64 values with more significant digits than a double keeps: rounded to the nearest double in the sidecar and the joined table (the model input keeps them as written; --schema NAME:utf8 keeps them exactly)";
+
 /** The note counting JSON values read as text. */
 const TEXT_NOTE = "JSON numbers, booleans and nested values read as their source text in utf8 columns (--text or --schema NAME:utf8)";
 
@@ -337,11 +340,13 @@ async function firstChanged(storage: Storage, d: Descriptor): Promise<string | u
 }
 
 /**
- * The type a PREP_TYPE hint suggests: one that holds the earlier values and this one. An int64
- * column meeting a float becomes float64; a JSON value that is not a string needs json (utf8 holds
- * JSON strings only); anything else utf8.
+ * The type a PREP_TYPE hint suggests: one that holds the earlier values and this one exactly. An
+ * int64 column meeting a float becomes float64, meeting an integer beyond int64 utf8; a JSON value
+ * that is not a string json (or, declared, utf8 takes it as text); anything else utf8.
  */
 function widerType(t: ColumnType, v: string | null, kind: Kind | undefined): ColumnType {
+  // an integer beyond int64 (an ID, mostly) keeps its digits only as text: a double would round it
+  if (t === "int64" && v !== null && /^-?[0-9]+$/.test(v)) return "utf8";
   if (t === "int64" && fits("float64", v, kind)) return "float64";
   if (kind !== undefined && kind !== KIND.string) return "json";
   return "utf8";
@@ -943,6 +948,7 @@ class PrepareJob {
       await w.abort(err);
       throw err;
     }
+    if (res.rounded > 0) this.note(ROUNDED_NOTE, res.rounded);
     this.shards.push({
       name: names.shard,
       location: toUri(childLocation(this.out, LAYOUT.shardsDir + names.shard)),

@@ -215,7 +215,16 @@ export function inferTypes(columns: readonly string[], sample: readonly { values
     // --text: every column is text; JSON numbers, booleans and nested values are read as their source text
     if (options.text) return "utf8";
     let t: ColumnType = "null";
-    for (const r of sample) t = mergeTypes(t, typeOfValue(r.values[c] ?? null, r.kinds?.[c]), options.json);
+    // an integer beyond int64 is a float in a column of floats; in a column of integers (IDs) it keeps the column text
+    let bigInteger = false;
+    for (const r of sample) {
+      const v = r.values[c] ?? null;
+      const k = r.kinds?.[c];
+      const vt = typeOfValue(v, k);
+      if (vt === "utf8" && k === undefined && v !== null && INT_RE.test(v)) bigInteger = true;
+      else t = mergeTypes(t, vt, options.json);
+    }
+    if (bigInteger) t = t === "float64" ? "float64" : mergeTypes(t === "null" ? "utf8" : t, "utf8", options.json);
     if (t === "null" && !options.wholeInput) return options.json ? "json" : "utf8";
     return t;
   });

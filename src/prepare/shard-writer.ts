@@ -92,6 +92,8 @@ export interface ShardWritten {
   sidecar: WriteResult;
   rows: number;
   maxRecordBytes: number;
+  /** kept float64 values rounded to their nearest double in the sidecar */
+  rounded: number;
 }
 
 export class ShardWriter {
@@ -212,7 +214,7 @@ export class ShardWriter {
       throw await this.cause(err);
     }
     const [shard, sidecar] = await Promise.all([this.#shardDone, this.#sidecarDone]);
-    return { shard, sidecar, rows: this.rows, maxRecordBytes: this.maxRecordBytes };
+    return { shard, sidecar, rows: this.rows, maxRecordBytes: this.maxRecordBytes, rounded: this.#batcher.rounded };
   }
 
   /**

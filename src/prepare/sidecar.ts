@@ -128,6 +128,23 @@ function temporalData(type: "date" | "timestamp_ntz" | "timestamp", length: numb
   return makeData({ type: type === "timestamp" ? new TimestampMicrosecond("UTC") : new TimestampMicrosecond(), length, nullCount, nullBitmap, data: micros });
 }
 
+/** The significant digits of a decimal or exponent text ("-12.50e3" -> "125"). */
+function significantDigits(text: string): string {
+  let m = text;
+  const e = m.search(/[eE]/);
+  if (e >= 0) m = m.slice(0, e);
+  return m.replace(/[-+.]/g, "").replace(/^0+/, "").replace(/0+$/, "");
+}
+
+/**
+ * Whether a number text has more significant digits than its nearest double keeps (the sidecar
+ * stores doubles, so such a value is rounded there, while the model input keeps the text). A text
+ * of at most 15 significant digits always survives, so callers ask only about longer ones.
+ */
+export function roundsInDouble(text: string, value: number): boolean {
+  return significantDigits(text) !== significantDigits(value.toExponential());
+}
+
 /**
  * Stores a safe integer into slot i of a BigInt64Array through its Int32 view (little-endian
  * halves), without allocating a BigInt.
@@ -157,6 +174,8 @@ class ColumnBuilder {
   #offsets: Int32Array | undefined;
   #bytes: Buffer | undefined;
   #at = 0;
+  /** float64 values with more significant digits than a double keeps (rounded here) */
+  rounded = 0;
 
   constructor(type: ColumnType, name: string, capacity: number) {
     this.type = type;
@@ -239,9 +258,12 @@ class ColumnBuilder {
         if (v.length <= 15) setInt64(this.#halves!, this.#i64!, i, Number(v));
         else this.#i64![i] = BigInt(v);
         return;
-      case "float64":
-        this.#f64![i] = Number(v);
+      case "float64": {
+        const x = Number(v);
+        this.#f64![i] = x;
+        if (v.length > 15 && roundsInDouble(v, x)) this.rounded++;
         return;
+      }
       case "bool":
         if (v.charCodeAt(0) === 116 || v.charCodeAt(0) === 84) this.#bits![i >> 3]! |= 1 << (i & 7);
         return;
@@ -290,7 +312,15 @@ class ColumnBuilder {
       }
       case "float64": {
         const v = decimalBytes(buf, s, e);
-        this.#f64![i] = Number.isNaN(v) ? Number(buf.toString("latin1", s, e)) : v;
+        if (!Number.isNaN(v)) {
+          this.#f64![i] = v;
+          return;
+        }
+        // more than 15 digits, or an exponent: the slow path, which also counts what a double rounds
+        const text = buf.toString("latin1", s, e);
+        const x = Number(text);
+        this.#f64![i] = x;
+        if (e - s > 15 && roundsInDouble(text, x)) this.rounded++;
         return;
       }
       case "bool":
@@ -373,6 +403,13 @@ export class SidecarBatcher {
 
   get length(): number {
     return this.#rows.length;
+  }
+
+  /** float64 values rounded to their nearest double so far (see roundsInDouble) */
+  get rounded(): number {
+    let n = 0;
+    for (const b of this.#builders) n += b.rounded;
+    return n;
   }
 
   add(values: readonly (string | null)[], row: number): void {

@@ -49,6 +49,27 @@ it("a JSON number in a column of strings: the hint is json (utf8 holds JSON stri
   await hintWorks("titles.jsonl", "declare the type with --schema title:json", "title", "json");
 });
 
+it("a float column with a 20-digit integer is float64: the model gets numbers, the digits a double cannot keep are counted; an int column meeting one is told utf8, which keeps it", async () => {
+  await fs.writeFile(path.join(dir, "floats.csv"), "id,x\n1,0.5\n2,12345678901234567890\n3,1.25\n");
+  const r = await prep("floats.csv", "--format", "jsonl");
+  expect(r.code, r.stderr).toBe(0);
+  expect(typeOf(r.stdout, "x")).toBe("float64");
+  expect(await fs.readFile(path.join(dir, "out", "shards", "part-00000.jsonl"), "utf8")).toBe('{"id":1,"x":0.5}\n{"id":2,"x":12345678901234567890}\n{"id":3,"x":1.25}\n');
+  const notes = parseDescriptor(r.stdout).source.notes ?? [];
+  expect(notes).toEqual([{ reason: expect.stringContaining("float64 values with more significant digits than a double keeps") as string, count: 1 }]);
+  expect(notes[0]!.reason).toContain("--schema NAME:utf8 keeps them exactly");
+  // the way the note names: --schema x:utf8 keeps every digit
+  const exact = await prep("floats.csv", "--schema", "x:utf8");
+  expect(exact.code, exact.stderr).toBe(0);
+  expect(parseDescriptor(exact.stdout).source.notes).toBeUndefined();
+  // a column of such integers (IDs) stays text
+  await fs.writeFile(path.join(dir, "ids.csv"), "id,x\n12345678901234567890,1\n12345678901234567891,2\n");
+  expect(typeOf((await prep("ids.csv")).stdout, "id")).toBe("utf8");
+  // an int64 column meeting one after the sample: utf8 is the type that keeps it
+  await fs.writeFile(path.join(dir, "late.csv"), `id\n${Array.from({ length: 10 }, (_, i) => i).join("\n")}\n12345678901234567890\n`);
+  await hintWorks("late.csv", "declare the type with --schema id:utf8", "id", "utf8");
+});
+
 it("JSON: --schema title:utf8 reads a number among strings as its source text, and --text every non-string value; each is counted", async () => {
   const asText = await prep("titles.jsonl", "--schema", "title:utf8", "--format", "jsonl");
   expect(asText.code, asText.stderr).toBe(0);
