@@ -1,6 +1,6 @@
 /** btkit join: match the job's .out files back to their rows and write the joined table. */
 import { BtkitError } from "../errors.js";
-import { COLUMN_TYPES, type ColumnType } from "../protocol/descriptor.js";
+import { COLUMN_TYPE_NAMES, isColumnType, type ColumnType } from "../protocol/descriptor.js";
 import { join, joinFiles, parsePart, EXTENSION_OF, OUTPUT_FORMATS, PARQUET_COMPRESSIONS, PREDICTION_FORMATS, type OutputFormat, type ParquetCompression, type PredictionFormat } from "../join/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import { Progress } from "./progress.js";
@@ -47,7 +47,7 @@ export const joinCommand: Command = {
       "prediction-format": { type: "string", value: "FORMAT", choices: PREDICTION_FORMATS, default: "auto", help: "how .out lines are read (auto: the job's Accept, else the first line)", group: "Predictions" },
       "prediction-prefix": { type: "string", value: "TEXT", help: "prefix of object-key and index prediction columns; default: what submit --prediction-prefix recorded, else pred_", group: "Predictions" },
       "prediction-name": { type: "string", value: "NAME", help: "column of a scalar prediction; default: what submit --prediction-name recorded, else prediction", group: "Predictions" },
-      "prediction-type": { type: "string", value: "NAME=TYPE", multiple: true, help: `declare a prediction column's type (${COLUMN_TYPES.join(", ")})`, group: "Predictions" },
+      "prediction-type": { type: "string", value: "NAME=TYPE", multiple: true, help: `declare a prediction column's type (${COLUMN_TYPE_NAMES})`, group: "Predictions" },
       "widen-to-utf8": { type: "boolean", help: "let values that conflict with their column's type become utf8 JSON text (counted)", group: "Predictions" },
       ...COMMON_FLAGS,
     },
@@ -60,8 +60,8 @@ export const joinCommand: Command = {
     const types: Record<string, ColumnType> = {};
     for (const spec of (f["prediction-type"] as string[] | undefined) ?? []) {
       const m = /^([^=]+)=(.+)$/.exec(spec);
-      if (!m || !(COLUMN_TYPES as readonly string[]).includes(m[2]!)) {
-        throw new BtkitError("USAGE_BAD_VALUE", `--prediction-type takes NAME=TYPE with TYPE one of ${COLUMN_TYPES.join(", ")}, got ${JSON.stringify(spec)}`, { option: "prediction-type", got: spec });
+      if (!m || !isColumnType(m[2]!)) {
+        throw new BtkitError("USAGE_BAD_VALUE", `--prediction-type takes NAME=TYPE with TYPE one of ${COLUMN_TYPE_NAMES}, got ${JSON.stringify(spec)}`, { option: "prediction-type", got: spec });
       }
       types[m[1]!] = m[2] as ColumnType;
     }

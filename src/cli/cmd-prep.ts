@@ -35,7 +35,7 @@ export const prepCommand: Command = {
       features: { type: "string", value: "A,B,...", help: "model input columns, in order (default: every column not dropped)", group: "Columns" },
       keep: { type: "string", value: "A,B,...", help: "columns kept in the sidecar for the join (default: every column not dropped)", group: "Columns" },
       drop: { type: "string", value: "A,B,...", help: "columns removed entirely", group: "Columns" },
-      schema: { type: "string", value: "A:TYPE,...", help: "column types (int64, float64, bool, utf8, date, timestamp_ntz, timestamp, json, null), or a JSON object; utf8 reads a Parquet/Arrow column as exact text (TIME, UInt64, nanoseconds)", group: "Columns" },
+      schema: { type: "string", value: "A:TYPE,...", help: "column types (int64, float64, bool, utf8, date, timestamp_ntz, timestamp, decimal(P,S), json, null; quote decimals in a shell: 'price:decimal(12,2)'), or a JSON object; utf8 reads a Parquet/Arrow column as exact text (TIME, UInt64, nanoseconds)", group: "Columns" },
       text: { type: "boolean", help: "read every column of a CSV or JSON input as text (no type inference): CSV values as written, JSON numbers, booleans and nested values as their source text (counted)", group: "Columns" },
       "sample-rows": { type: "int", value: "N", min: 1, default: 1000, help: "rows sampled to infer column types", group: "Columns" },
       "max-payload-mb": { type: "number", value: "MB", min: 0, max: 100, default: 6, help: "largest encoded record (SageMaker MaxPayloadInMB)", group: "Checks" },

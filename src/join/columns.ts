@@ -2,8 +2,9 @@
  * Typed column accumulators: values are pushed one by one into preallocated typed arrays and
  * turned into Arrow Data without going through Arrow's generic builders (the hot path of join).
  */
-import { Bool, Data, DateDay, Field, Float64, Int64, makeData, Null, TimestampMicrosecond, Utf8 } from "apache-arrow";
-import { COLUMN_TYPES, type ColumnType } from "../protocol/descriptor.js";
+import { Bool, Data, DateDay, Decimal, Field, Float64, Int64, makeData, Null, TimestampMicrosecond, Utf8 } from "apache-arrow";
+import { DECIMAL_MAX_PRECISION, decimalOf, decimalType, isColumnType, type ColumnType, type DecimalType } from "../protocol/descriptor.js";
+import { writeDecimalWords } from "../protocol/decimal.js";
 import { arrowTypeOf } from "../protocol/arrow-types.js";
 
 /** Field metadata key carrying the btkit column type (json and utf8 share Arrow's Utf8). */
@@ -18,13 +19,17 @@ export function fieldOf(name: string, type: ColumnType): Field {
 /** The btkit column type recorded on a field, or one derived from its Arrow type. */
 export function columnTypeOfField(field: Field): ColumnType {
   const meta = field.metadata.get(TYPE_METADATA_KEY);
-  if ((COLUMN_TYPES as readonly string[]).includes(meta ?? "")) return meta as ColumnType;
+  if (meta !== undefined && isColumnType(meta)) return meta;
   const t = String(field.type);
   if (t === "Int64") return "int64";
   if (t === "Float64") return "float64";
   if (t === "Bool") return "bool";
   if (t === "Utf8") return "utf8";
   if (t.startsWith("Date")) return "date";
+  if (t.startsWith("Decimal")) {
+    const { precision, scale } = field.type as unknown as { precision: number; scale: number };
+    if (precision <= DECIMAL_MAX_PRECISION && scale >= 0 && scale <= precision) return decimalType(precision, scale);
+  }
   if (t.startsWith("Timestamp")) return (field.type as { timezone?: string | null }).timezone ? "timestamp" : "timestamp_ntz";
   if (t === "Null") return "null";
   return "utf8";
@@ -134,6 +139,28 @@ export class Utf8Acc extends Validity implements Accumulator {
   }
 }
 
+/** decimal(P,S): unscaled integers, stored as Decimal128 (four 32-bit words each). */
+export class DecimalAcc extends Validity implements Accumulator {
+  readonly type: DecimalType;
+  readonly precision: number;
+  readonly scale: number;
+  readonly words: Uint32Array;
+  constructor(length: number, type: DecimalType) {
+    super(length);
+    this.type = type;
+    const d = decimalOf(type)!;
+    this.precision = d.precision;
+    this.scale = d.scale;
+    this.words = new Uint32Array(length * 4);
+  }
+  set(i: number, unscaled: bigint): void {
+    writeDecimalWords(unscaled, this.words, i * 4);
+  }
+  finish(length: number): Data {
+    return makeData({ type: new Decimal(this.scale, this.precision, 128), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.words });
+  }
+}
+
 export class NullAcc implements Accumulator {
   readonly type = "null" as const;
   setNull(): void {}
@@ -143,6 +170,7 @@ export class NullAcc implements Accumulator {
 }
 
 export function accumulatorFor(type: ColumnType, length: number): Accumulator {
+  if (decimalOf(type)) return new DecimalAcc(length, type as DecimalType);
   switch (type) {
     case "float64":
       return new Float64Acc(length);
@@ -158,5 +186,7 @@ export function accumulatorFor(type: ColumnType, length: number): Accumulator {
       return new Utf8Acc(length, type);
     case "null":
       return new NullAcc();
+    default:
+      throw new Error(`no accumulator for column type ${type}`);
   }
 }

@@ -6,7 +6,8 @@
  * - a timestamp column takes microseconds since the epoch or an ISO 8601 string;
  * anything else is a conflict the caller reports (shard, line, column).
  */
-import { BoolAcc, Float64Acc, Int64Acc, Utf8Acc, type Accumulator } from "./columns.js";
+import { BoolAcc, DecimalAcc, Float64Acc, Int64Acc, Utf8Acc, type Accumulator } from "./columns.js";
+import { unscaledOf } from "../protocol/decimal.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -72,6 +73,13 @@ export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: b
     acc.setNull(i);
     return SET_OK;
   }
+  if (acc instanceof DecimalAcc) {
+    // a number from an .out line (its shortest text), or the exact text of a feature read back from its shard
+    const u = typeof v === "number" || typeof v === "string" ? unscaledOf(String(v), acc.precision, acc.scale) : undefined;
+    if (u === undefined) return SET_CONFLICT;
+    acc.set(i, u);
+    return SET_OK;
+  }
   switch (acc.type) {
     case "float64":
       if (typeof v !== "number") return SET_CONFLICT;
@@ -109,7 +117,7 @@ export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: b
     case "json":
       (acc as Utf8Acc).values[i] = JSON.stringify(v);
       return SET_OK;
-    case "null":
+    default:
       return SET_CONFLICT;
   }
 }

@@ -13,7 +13,8 @@
 import { makeData, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Struct, Table, tableToIPC, type Schema, type Vector } from "apache-arrow";
 import * as pw from "parquet-wasm";
 import { BtkitError } from "../errors.js";
-import type { ColumnType } from "../protocol/descriptor.js";
+import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
+import { decimalText, readDecimalWords } from "../protocol/decimal.js";
 import { columnTypeOfField } from "./columns.js";
 import { parquetInWorker } from "./parquet-worker.js";
 import { csvField } from "./csv-fields.js";
@@ -173,6 +174,12 @@ function cellOf(vector: Vector, type: ColumnType, csv: boolean): Cell {
   const base = data.offset;
   const valid = data.nullCount === 0 || !bitmap || bitmap.length === 0 ? (): boolean => true : (i: number): boolean => ((bitmap[(base + i) >> 3]! >> ((base + i) & 7)) & 1) === 1;
   const raw = data.values as ArrayBufferView | undefined;
+  const dec = decimalOf(type);
+  if (dec) {
+    // exact digits: a number in JSON Lines, the same text in CSV
+    const words = new Uint32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4));
+    return (i) => (valid(i) ? decimalText(readDecimalWords(words, i * 4), dec.scale) : null);
+  }
   switch (type) {
     case "int64": {
       const values = new BigInt64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
@@ -221,6 +228,8 @@ function cellOf(vector: Vector, type: ColumnType, csv: boolean): Cell {
     }
     case "null":
       return () => null;
+    default:
+      throw new Error(`no text form for column type ${type}`);
   }
 }
 

@@ -13,8 +13,8 @@
  * Type mapping (Arrow -> btkit):
  *   Int8..Int64, Uint8..Uint64          -> int64 (a Uint64 value above 2^63-1 is a PREP_TYPE row error; --schema NAME:utf8 keeps its digits)
  *   Float16, Float32, Float64            -> float64 (NaN and +-Infinity are PREP_TYPE row errors: JSON cannot carry them)
- *   Decimal (precision <= 15)            -> float64 (exact digits in the model input; the double is exact too)
- *   Decimal (precision > 15)             -> utf8 (exact digits as text: a double would lose them)
+ *   Decimal128 (P <= 38, S >= 0)          -> decimal(P,S) (exact digits in the model input, Decimal128 in the sidecar)
+ *   Decimal256 beyond that, negative scale -> utf8 (exact digits as text)
  *   Bool                                 -> bool
  *   Utf8, LargeUtf8, Dictionary<_, Utf8> -> utf8
  *   Timestamp with a time zone           -> timestamp (the instant, in UTC)
@@ -31,7 +31,10 @@
  */
 import { DataType, Type, Vector, type Field, type RecordBatch, type Schema } from "apache-arrow";
 import { BtkitError } from "../errors.js";
-import type { ColumnType } from "../protocol/descriptor.js";
+import { DECIMAL_MAX_PRECISION, decimalOf, decimalType, type ColumnType } from "../protocol/descriptor.js";
+import { decimalText, readDecimalWords } from "../protocol/decimal.js";
+
+export { decimalText };
 import { KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
 
 /** One input column: its btkit type, the kind of its values, and its Arrow type (for messages). */
@@ -57,8 +60,11 @@ export function columnTypeOf(field: Field): ColumnType | undefined {
       return "int64";
     case Type.Float:
       return "float64";
-    case Type.Decimal:
-      return (t as unknown as { precision: number }).precision <= 15 ? "float64" : "utf8";
+    case Type.Decimal: {
+      // exact: decimal(P,S) as it is (a negative scale, or more than 38 digits, as exact text)
+      const { precision, scale } = t as unknown as { precision: number; scale: number };
+      return precision <= DECIMAL_MAX_PRECISION && scale >= 0 ? decimalType(precision, scale) : "utf8";
+    }
     case Type.Bool:
       return "bool";
     case Type.Utf8:
@@ -117,6 +123,7 @@ export function typedColumns(schema: Schema, input: string): TypedColumn[] {
  * validate the text against that type, as for CSV text.
  */
 export function kindFor(native: ColumnType, final: ColumnType, column: string, arrowType: string): Kind {
+  if (decimalOf(final)) return KIND.number;
   switch (final) {
     case "int64":
     case "float64":
@@ -171,25 +178,6 @@ export function isoMicros(us: bigint): string | undefined {
   const r = Number(rest);
   const secs = Math.floor(r / 1000000);
   return `${date}T${pad(Math.floor(secs / 3600), 2)}:${pad(Math.floor(secs / 60) % 60, 2)}:${pad(secs % 60, 2)}.${pad(r % 1000000, 6)}Z`;
-}
-
-/** A two's complement little-endian integer of `words` 32-bit words -> bigint. */
-function wordsToBigInt(w: Uint32Array, at: number, words: number): bigint {
-  let v = 0n;
-  for (let k = words - 1; k >= 0; k--) v = (v << 32n) | BigInt(w[at + k]!);
-  const bits = BigInt(words * 32);
-  return v >> (bits - 1n) === 1n ? v - (1n << bits) : v;
-}
-
-/** An unscaled decimal integer and its scale -> exact decimal text ("-12.30" for -1230, scale 2). */
-export function decimalText(unscaled: bigint, scale: number): string {
-  const neg = unscaled < 0n;
-  let digits = (neg ? -unscaled : unscaled).toString();
-  if (scale > 0) {
-    digits = digits.padStart(scale + 1, "0");
-    digits = `${digits.slice(0, digits.length - scale)}.${digits.slice(digits.length - scale)}`;
-  } else if (scale < 0 && digits !== "0") digits += "0".repeat(-scale);
-  return neg ? `-${digits}` : digits;
 }
 
 /** A value that cannot be kept; `asText` when reading the column as text (--schema NAME:utf8) would keep it. */
@@ -270,7 +258,7 @@ function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader 
       const { scale, bitWidth } = t as unknown as { scale: number; bitWidth: number };
       const words = bitWidth / 32;
       const w = data.values as Uint32Array;
-      return (i) => (valid(i) ? decimalText(wordsToBigInt(w, (off + i) * words, words), scale) : null);
+      return (i) => (valid(i) ? decimalText(readDecimalWords(w, (off + i) * words, words), scale) : null);
     }
     case Type.Bool:
       return (i) => (valid(i) ? (vec.get(i) ? "true" : "false") : null);

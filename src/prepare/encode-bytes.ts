@@ -7,7 +7,7 @@
  * (encode.ts, schema.ts), which decides and reports exactly as before. Output is byte-identical
  * to the string path's.
  */
-import type { ColumnType } from "../protocol/descriptor.js";
+import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
 import { daysFromCivil, daysInMonth, fits, temporalFits, temporalTypeOf } from "./schema.js";
 
@@ -272,6 +272,8 @@ const HEX = "0123456789abcdef";
  */
 export function makeJsonlRawEncoder(features: readonly string[], types: readonly ColumnType[]): (raw: RawRecords, r: number, fields: readonly number[] | undefined, out: LineBuffer) => number {
   const keys = features.map((f, i) => Buffer.from(`${i > 0 ? "," : "{"}${JSON.stringify(f)}:`, "utf8"));
+  // a decimal is a JSON number with its exact digits, as float64 is
+  const kinds = types.map((t) => (decimalOf(t) ? "float64" : t));
   const keyBytes = keys.reduce((a, k) => a + k.length, 0);
   const NULL = Buffer.from("null");
   const TRUE = Buffer.from("true");
@@ -295,7 +297,7 @@ export function makeJsonlRawEncoder(features: readonly string[], types: readonly
         continue;
       }
       const escaped = flag === FIELD.escaped;
-      switch (types[k]) {
+      switch (kinds[k]) {
         case "int64":
         case "float64":
         case "json":

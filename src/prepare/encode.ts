@@ -12,7 +12,7 @@
  * nested value's text). JSON escapes newlines by nature.
  */
 import { BtkitError } from "../errors.js";
-import type { ColumnType } from "../protocol/descriptor.js";
+import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
 
 export type NewlinePolicy = "reject" | "replace" | "escape";
 
@@ -80,6 +80,8 @@ export function makeJsonlEncoder(features: readonly string[], types: readonly Co
 
 export function jsonValue(v: string | null, type: ColumnType): string {
   if (v === null) return "null";
+  // a decimal is a JSON number with its exact digits
+  if (decimalOf(type)) return v;
   switch (type) {
     case "int64":
     case "float64":

@@ -15,7 +15,7 @@ import { BtkitError, EXIT, type ErrorCode } from "../errors.js";
 import { lockFor, withClaim } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
-import { PROTOCOL_VERSION, parseDescriptor, serializeDescriptor, type ColumnSpec, type ColumnType, type Descriptor, type ShardEntry, type SkipCount } from "../protocol/descriptor.js";
+import { PROTOCOL_VERSION, decimalOf, parseDescriptor, serializeDescriptor, type ColumnSpec, type ColumnType, type Descriptor, type ShardEntry, type SkipCount } from "../protocol/descriptor.js";
 import { LAYOUT, SIDECAR_EXTENSION, shardBaseName } from "../protocol/layout.js";
 import { VERSION } from "../version.js";
 import { CsvScanner, type CsvRecord, type RawRecords } from "./csv-scanner.js";
@@ -25,7 +25,7 @@ import { changedWhileRead, detectFormat, isRecordFormat, openInput, resolveInput
 import type { TypedColumn } from "./arrow-values.js";
 import { openRecordInput } from "./typed-input.js";
 import { JsonlScanner, KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
-import { fits, inferTypes, parseSchemaOverride } from "./schema.js";
+import { fits, inferTypes, parseSchemaOverride, widerDecimal } from "./schema.js";
 import { Channel, ShardWriter } from "./shard-writer.js";
 
 /** The note counting kept float64 values a double cannot hold exactly (sidecar.ts roundsInDouble). */
@@ -339,12 +339,20 @@ async function firstChanged(storage: Storage, d: Descriptor): Promise<string | u
   return undefined;
 }
 
+/** `--schema NAME:TYPE` as typed in a shell (quoted when the type or name has characters a shell would take). */
+function schemaFlag(name: string, type: ColumnType): string {
+  const arg = `${name}:${type}`;
+  return /^[\w.:-]+$/.test(arg) ? `--schema ${arg}` : `--schema '${arg.replaceAll("'", "'\\''")}'`;
+}
+
 /**
  * The type a PREP_TYPE hint suggests: one that holds the earlier values and this one exactly. An
  * int64 column meeting a float becomes float64, meeting an integer beyond int64 utf8; a JSON value
  * that is not a string json (or, declared, utf8 takes it as text); anything else utf8.
  */
 function widerType(t: ColumnType, v: string | null, kind: Kind | undefined): ColumnType {
+  // a decimal meeting more digits: the decimal that holds both, else float64 when the value is a number
+  if (decimalOf(t) && v !== null && (kind === undefined || kind === KIND.number)) return widerDecimal(t, v) ?? (fits("float64", v, kind) ? "float64" : "utf8");
   // an integer beyond int64 (an ID, mostly) keeps its digits only as text: a double would round it
   if (t === "int64" && v !== null && /^-?[0-9]+$/.test(v)) return "utf8";
   if (t === "int64" && fits("float64", v, kind)) return "float64";
@@ -815,9 +823,9 @@ class PrepareJob {
           const name = columns[i]!;
           const wider = widerType(t, v, k);
           const how = this.o.schema.has(name)
-            ? `the type declared with --schema; declare ${wider} instead (--schema ${name}:${wider}), or skip such rows with --on-invalid skip`
-            : `the type inferred from the first ${this.o.sampleRows} rows; declare the type with --schema ${name}:${wider}${k === undefined ? ", or use --text" : ""}`;
-          throw new BtkitError("PREP_TYPE", `${input}: line ${p.line} (row ${rowNo}), column ${JSON.stringify(name)}: ${JSON.stringify(v)} does not fit ${t} (${how})`, { input, line: p.line, row: rowNo, column: name, expected: t, got: v, option: `--schema ${name}:${wider}` });
+            ? `the type declared with --schema; declare ${wider} instead (${schemaFlag(name, wider)}), or skip such rows with --on-invalid skip`
+            : `the type inferred from the first ${this.o.sampleRows} rows; declare the type with ${schemaFlag(name, wider)}${k === undefined ? ", or use --text" : ""}`;
+          throw new BtkitError("PREP_TYPE", `${input}: line ${p.line} (row ${rowNo}), column ${JSON.stringify(name)}: ${JSON.stringify(v)} does not fit ${t} (${how})`, { input, line: p.line, row: rowNo, column: name, expected: t, got: v, option: schemaFlag(name, wider) });
         }
         if (t === "json" && k === KIND.string && v !== null) values[i] = JSON.stringify(v);
       }

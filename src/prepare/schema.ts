@@ -12,7 +12,8 @@
  * `null` only when the sample was the whole input, else utf8 (JSON: json), so a later value fits.
  */
 import { BtkitError } from "../errors.js";
-import { COLUMN_TYPES, type ColumnType } from "../protocol/descriptor.js";
+import { COLUMN_TYPE_NAMES, DECIMAL_MAX_PRECISION, decimalOf, decimalType, isColumnType, type ColumnType } from "../protocol/descriptor.js";
+import { unscaledOf } from "../protocol/decimal.js";
 import { KIND, type Kind } from "./jsonl-scanner.js";
 
 const INT_RE = /^-?(0|[1-9][0-9]*)$/;
@@ -151,9 +152,27 @@ export function mergeTypes(a: ColumnType, b: ColumnType, json: boolean): ColumnT
   return "utf8";
 }
 
+/**
+ * The narrowest decimal(P,S) holding both a decimal type's values and the number `v` exactly, or
+ * undefined when none does (an exponent, or more than 38 digits).
+ */
+export function widerDecimal(type: ColumnType, v: string): ColumnType | undefined {
+  const dec = decimalOf(type);
+  const m = /^-?(\d+)(?:\.(\d+))?$/.exec(v);
+  if (!dec || !m) return undefined;
+  const intDigits = m[1]!.replace(/^0+/, "").length;
+  const fracDigits = (m[2] ?? "").replace(/0+$/, "").length;
+  const scale = Math.max(dec.scale, fracDigits);
+  const precision = Math.max(dec.precision - dec.scale, intDigits) + scale;
+  return precision <= DECIMAL_MAX_PRECISION ? decimalType(precision, scale) : undefined;
+}
+
 /** Whether a value can be stored in a column of a type. */
 export function fits(type: ColumnType, v: string | null, kind: Kind | undefined): boolean {
   if (v === null) return true;
+  const dec = decimalOf(type);
+  // a decimal holds a number (JSON number syntax) whose digits fit its precision, none lost below its scale
+  if (dec) return (kind === undefined || kind === KIND.number) && FLOAT_RE.test(v) && unscaledOf(v, dec.precision, dec.scale) !== undefined;
   switch (type) {
     case "utf8":
       return kind === undefined || kind === KIND.string;
@@ -177,6 +196,8 @@ export function fits(type: ColumnType, v: string | null, kind: Kind | undefined)
     case "timestamp_ntz":
     case "timestamp":
       return (kind === undefined || kind === KIND.string) && temporalFits(type, temporalTypeOf(v));
+    default:
+      return false;
   }
 }
 
@@ -194,17 +215,19 @@ export function parseSchemaOverride(text: string): Map<string, ColumnType> {
       throw new BtkitError("PREP_SCHEMA", `--schema is not valid JSON: ${(err as Error).message}`, { option: "schema" }, { cause: err });
     }
   } else {
-    pairs = text.split(",").filter((p) => p.trim() !== "").map((p) => {
+    // commas inside parentheses belong to the type: price:decimal(12,2),id:int64
+    pairs = text.split(/,(?![^(]*\))/).filter((p) => p.trim() !== "").map((p) => {
       const at = p.lastIndexOf(":");
       if (at <= 0) throw new BtkitError("PREP_SCHEMA", `--schema entry ${JSON.stringify(p)}: expected name:type`, { option: "schema", got: p });
       return [p.slice(0, at), p.slice(at + 1).trim()];
     });
   }
   for (const [name, type] of pairs) {
-    if (!(COLUMN_TYPES as readonly string[]).includes(type)) {
-      throw new BtkitError("PREP_SCHEMA", `--schema: column ${JSON.stringify(name)} has type ${JSON.stringify(type)}; expected one of ${COLUMN_TYPES.join(", ")}`, { option: "schema", column: name, expected: COLUMN_TYPES, got: type });
+    const t = type.replace(/\s+/g, "");
+    if (!isColumnType(t)) {
+      throw new BtkitError("PREP_SCHEMA", `--schema: column ${JSON.stringify(name)} has type ${JSON.stringify(type)}; expected one of ${COLUMN_TYPE_NAMES} (1 <= P <= ${DECIMAL_MAX_PRECISION}, 0 <= S <= P)`, { option: "schema", column: name, expected: COLUMN_TYPE_NAMES, got: type });
     }
-    out.set(name, type as ColumnType);
+    out.set(name, t);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 import {
   Bool,
   DateDay,
+  Decimal,
   Field,
   Float64,
   Int64,
@@ -20,7 +21,8 @@ import {
   type Data,
 } from "apache-arrow";
 import { BtkitError } from "../errors.js";
-import type { ColumnType } from "../protocol/descriptor.js";
+import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
+import { unscaledOf, writeDecimalWords } from "../protocol/decimal.js";
 import { arrowTypeOf } from "../protocol/arrow-types.js";
 import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
@@ -34,83 +36,11 @@ export function sidecarSchema(columns: readonly { name: string; type: ColumnType
   return new Schema([...columns.map((c) => new Field(c.name, arrowType(c.type), true)), new Field(SIDECAR_ROW_COLUMN, new Int64(), false)]);
 }
 
-function validity(values: readonly (string | null)[]): { bitmap: Uint8Array; nulls: number } {
-  const bitmap = new Uint8Array((values.length + 7) >> 3);
-  let nulls = 0;
-  for (let i = 0; i < values.length; i++) {
-    if (values[i] === null) nulls++;
-    else bitmap[i >> 3]! |= 1 << (i & 7);
-  }
-  return { bitmap, nulls };
-}
-
 /** One column of a batch as Arrow Data, from its values as text (already checked against the type). */
 export function columnData(type: ColumnType, values: readonly (string | null)[], column: string): Data {
-  const length = values.length;
-  const { bitmap, nulls } = validity(values);
-  const nullBitmap = nulls > 0 ? bitmap : undefined;
-  switch (type) {
-    case "null":
-      return makeData({ type: new Null(), length });
-    case "int64": {
-      const data = new BigInt64Array(length);
-      const halves = new Int32Array(data.buffer);
-      for (let i = 0; i < length; i++) {
-        const v = values[i];
-        if (v === null || v === undefined) continue;
-        if (v.length <= 15) setInt64(halves, data, i, Number(v));
-        else data[i] = BigInt(v);
-      }
-      return makeData({ type: new Int64(), length, nullCount: nulls, nullBitmap, data });
-    }
-    case "float64": {
-      const data = new Float64Array(length);
-      for (let i = 0; i < length; i++) {
-        const v = values[i];
-        if (v !== null && v !== undefined) data[i] = Number(v);
-      }
-      return makeData({ type: new Float64(), length, nullCount: nulls, nullBitmap, data });
-    }
-    case "bool": {
-      const data = new Uint8Array((length + 7) >> 3);
-      for (let i = 0; i < length; i++) {
-        const v = values[i];
-        if (v !== null && v !== undefined && (v.charCodeAt(0) === 116 || v.charCodeAt(0) === 84)) data[i >> 3]! |= 1 << (i & 7);
-      }
-      return makeData({ type: new Bool(), length, nullCount: nulls, nullBitmap, data });
-    }
-    case "date":
-    case "timestamp_ntz":
-    case "timestamp": {
-      const data = new BigInt64Array(length);
-      const halves = new Int32Array(data.buffer);
-      for (let i = 0; i < length; i++) {
-        const v = values[i];
-        if (v === null || v === undefined) continue;
-        const us = timestampMicros(v);
-        if (us === undefined) throw new BtkitError("INTERNAL", `column ${column}: ${JSON.stringify(v)} passed the timestamp check but cannot be converted`, { column });
-        if (typeof us === "number") setInt64(halves, data, i, us);
-        else data[i] = us;
-      }
-      return temporalData(type, length, nulls, nullBitmap, data);
-    }
-    default: {
-      let total = 0;
-      for (let i = 0; i < length; i++) {
-        const v = values[i];
-        if (v) total += Buffer.byteLength(v, "utf8");
-      }
-      const bytes = Buffer.allocUnsafe(total);
-      const offsets = new Int32Array(length + 1);
-      let at = 0;
-      for (let i = 0; i < length; i++) {
-        const v = values[i];
-        if (v) at += bytes.write(v, at, "utf8");
-        offsets[i + 1] = at;
-      }
-      return makeData({ type: new Utf8(), length, nullCount: nulls, nullBitmap, valueOffsets: offsets, data: new Uint8Array(bytes.buffer, bytes.byteOffset, total) });
-    }
-  }
+  const b = new ColumnBuilder(type, column, values.length);
+  for (const v of values) b.addText(v);
+  return b.take();
 }
 
 const MICROS_PER_DAY = 86400000000n;
@@ -174,18 +104,26 @@ class ColumnBuilder {
   #offsets: Int32Array | undefined;
   #bytes: Buffer | undefined;
   #at = 0;
+  /** decimal(P,S): its bounds, and four 32-bit words per value (Decimal128) */
+  readonly #dec: { precision: number; scale: number } | undefined;
+  #words: Uint32Array | undefined;
   /** float64 values with more significant digits than a double keeps (rounded here) */
   rounded = 0;
 
   constructor(type: ColumnType, name: string, capacity: number) {
     this.type = type;
     this.name = name;
+    this.#dec = decimalOf(type);
     this.#cap = Math.max(8, capacity);
     this.#valid = new Uint8Array((this.#cap + 7) >> 3);
     this.#alloc(this.#cap);
   }
 
   #alloc(cap: number): void {
+    if (this.#dec) {
+      this.#words = new Uint32Array(cap * 4);
+      return;
+    }
     switch (this.type) {
       case "null":
         return;
@@ -217,7 +155,9 @@ class ColumnBuilder {
     const f64 = this.#f64;
     const bits = this.#bits;
     const offsets = this.#offsets;
+    const words = this.#words;
     this.#alloc(cap);
+    if (words) this.#words!.set(words);
     if (i64) this.#i64!.set(i64);
     if (f64) this.#f64!.set(f64);
     if (bits) this.#bits!.set(bits);
@@ -251,6 +191,7 @@ class ColumnBuilder {
     const i = this.#next();
     if (v === null) return this.#null(i);
     this.#valid[i >> 3]! |= 1 << (i & 7);
+    if (this.#dec) return this.#decimal(i, v);
     switch (this.type) {
       case "null":
         return;
@@ -281,6 +222,12 @@ class ColumnBuilder {
     }
   }
 
+  #decimal(i: number, v: string): void {
+    const u = unscaledOf(v, this.#dec!.precision, this.#dec!.scale);
+    if (u === undefined) throw new BtkitError("INTERNAL", `column ${this.name}: ${JSON.stringify(v)} passed the ${this.type} check but cannot be converted`, { column: this.name });
+    writeDecimalWords(u, this.#words!, i * 4);
+  }
+
   #timestamp(i: number, v: string): void {
     const us = timestampMicros(v);
     if (us === undefined) throw new BtkitError("INTERNAL", `column ${this.name}: ${JSON.stringify(v)} passed the timestamp check but cannot be converted`, { column: this.name });
@@ -296,6 +243,7 @@ class ColumnBuilder {
     const i = this.#next();
     if (isNull) return this.#null(i);
     this.#valid[i >> 3]! |= 1 << (i & 7);
+    if (this.#dec) return this.#decimal(i, buf.toString("latin1", s, e));
     switch (this.type) {
       case "null":
         return;
@@ -358,7 +306,8 @@ class ColumnBuilder {
     const nulls = this.nulls;
     const nullBitmap = nulls > 0 ? this.#valid.slice(0, (length + 7) >> 3) : undefined;
     let d: Data;
-    switch (this.type) {
+    if (this.#dec) d = makeData({ type: new Decimal(this.#dec.scale, this.#dec.precision, 128), length, nullCount: nulls, nullBitmap, data: this.#words!.slice(0, length * 4) });
+    else switch (this.type) {
       case "null":
         d = makeData({ type: new Null(), length });
         break;
@@ -386,6 +335,7 @@ class ColumnBuilder {
     this.#i64?.fill(0n);
     this.#f64?.fill(0);
     this.#bits?.fill(0);
+    this.#words?.fill(0);
     return d;
   }
 }

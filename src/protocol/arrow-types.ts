@@ -3,10 +3,12 @@
  * sidecars prep writes and the tables join writes. Kept out of the root export so that `btkit`
  * itself does not load apache-arrow.
  */
-import { Bool, DateDay, Float64, Int64, Null, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
-import type { ColumnType } from "./descriptor.js";
+import { Bool, DateDay, Decimal, Float64, Int64, Null, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
+import { decimalOf, type ColumnType } from "./descriptor.js";
 
 export function arrowTypeOf(type: ColumnType): DataType {
+  const dec = decimalOf(type);
+  if (dec) return new Decimal(dec.scale, dec.precision, 128);
   switch (type) {
     case "int64":
       return new Int64();
@@ -25,5 +27,7 @@ export function arrowTypeOf(type: ColumnType): DataType {
       return new TimestampMicrosecond("UTC");
     case "null":
       return new Null();
+    default:
+      throw new Error(`no Arrow type for column type ${type}`);
   }
 }

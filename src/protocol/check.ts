@@ -36,6 +36,11 @@ export const isoTime: Checker<string> = (v, p) =>
 
 export const unknownValue: Checker<unknown> = (v) => v;
 
+/** A string that `test` accepts, described as `expected` in the error. */
+export function matching<T extends string>(test: (v: string) => v is T, expected: string): Checker<T> {
+  return (v, p) => (typeof v === "string" && test(v) ? v : fail(p, expected, v));
+}
+
 export function oneOf<const T extends readonly string[]>(values: T): Checker<T[number]> {
   return (v, p) => (typeof v === "string" && values.includes(v) ? (v as T[number]) : fail(p, `one of ${values.join(", ")}`, v));
 }

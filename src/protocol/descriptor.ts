@@ -12,6 +12,7 @@ import {
   bool,
   int,
   isoTime,
+  matching,
   nonEmptyStr,
 
   object,
@@ -34,7 +35,36 @@ export const PROTOCOL_VERSION = "1.0";
  * Timestamp(MICROSECOND, UTC)). A zone is never invented nor dropped.
  */
 export const COLUMN_TYPES = ["int64", "float64", "bool", "utf8", "date", "timestamp_ntz", "timestamp", "json", "null"] as const;
-export type ColumnType = (typeof COLUMN_TYPES)[number];
+/**
+ * An exact decimal of `precision` digits, `scale` of them after the point (Arrow Decimal128,
+ * Parquet DECIMAL): 1 <= precision <= 38, 0 <= scale <= precision. Written `decimal(P,S)`.
+ */
+export type DecimalType = `decimal(${number},${number})`;
+export type ColumnType = (typeof COLUMN_TYPES)[number] | DecimalType;
+/** The names of the column types, for messages and help: the fixed ones and decimal(P,S). */
+export const COLUMN_TYPE_NAMES = [...COLUMN_TYPES, "decimal(P,S)"].join(", ");
+
+const DECIMAL_RE = /^decimal\((\d{1,2}),(\d{1,2})\)$/;
+export const DECIMAL_MAX_PRECISION = 38;
+
+/** Precision and scale of a decimal type, or undefined for any other type (or a malformed one). */
+export function decimalOf(type: string): { precision: number; scale: number } | undefined {
+  const m = DECIMAL_RE.exec(type);
+  if (!m) return undefined;
+  const precision = Number(m[1]);
+  const scale = Number(m[2]);
+  if (precision < 1 || precision > DECIMAL_MAX_PRECISION || scale > precision) return undefined;
+  return { precision, scale };
+}
+
+export function decimalType(precision: number, scale: number): DecimalType {
+  return `decimal(${precision},${scale})`;
+}
+
+/** Whether a text names a column type (one of COLUMN_TYPES, or decimal(P,S) within its bounds). */
+export function isColumnType(type: string): type is ColumnType {
+  return (COLUMN_TYPES as readonly string[]).includes(type) || decimalOf(type) !== undefined;
+}
 export const COLUMN_ROLES = ["feature", "keep"] as const;
 export type ColumnRole = (typeof COLUMN_ROLES)[number];
 export const CONTENT_TYPES = ["text/csv", "application/jsonlines"] as const;
@@ -205,9 +235,11 @@ const checkSource: Checker<SourceSection> = object({
   part: optional(part),
 });
 
+const columnType: Checker<ColumnType> = (v, p) => matching(isColumnType, `one of ${COLUMN_TYPE_NAMES}`)(v, p);
+
 const checkColumn: Checker<ColumnSpec> = object({
   name: nonEmptyStr,
-  type: oneOf(COLUMN_TYPES),
+  type: columnType,
   roles: arrayOf(oneOf(COLUMN_ROLES)),
 });
 

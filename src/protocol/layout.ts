@@ -3,7 +3,7 @@
  * --out, how shards and their outputs are named, and the sidecar's shape. prepare writes by it,
  * submit and join read by it; none of them imports the others.
  */
-import type { ColumnType } from "./descriptor.js";
+import type { COLUMN_TYPES } from "./descriptor.js";
 
 /** Names under prep's --out folder or prefix. */
 export const LAYOUT = {
@@ -57,7 +57,8 @@ export const SIDECAR_ROW_COLUMN = "__btkit_row";
 export const SIDECAR_EXTENSION = ".arrow";
 
 /** The Arrow type each column type is stored as, in sidecars and joined outputs. */
-export const ARROW_TYPE_OF: Record<ColumnType, string> = {
+/** (and decimal(P,S): Decimal128(P, S), the unscaled integer in 128-bit two's complement) */
+export const ARROW_TYPE_OF: Record<(typeof COLUMN_TYPES)[number], string> = {
   int64: "Int64",
   float64: "Float64",
   bool: "Bool",

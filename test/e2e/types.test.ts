@@ -24,10 +24,10 @@ let src: string;
 // wall-clock times, instants with offsets, times of day, a UBIGINT above 2^63-1, nanoseconds
 const SOURCE = `
   SELECT * FROM (VALUES
-    (1, 0.5::DOUBLE, DATE '2024-12-06', TIMESTAMP '2024-12-06 00:30:00.123456', TIMESTAMPTZ '2024-12-06 00:30:00+00', TIME '10:20:30.123456', 18446744073709551615::UBIGINT, TIMESTAMP_NS '2024-01-01 10:20:30.123456789'),
-    (2, 1.5::DOUBLE, DATE '1969-12-31', TIMESTAMP '1969-12-31 23:59:59', TIMESTAMPTZ '2024-06-30 23:00:00-07', TIME '00:00:00', 1::UBIGINT, TIMESTAMP_NS '1969-12-31 23:59:59.999999999'),
-    (3, 2.5::DOUBLE, NULL, NULL, NULL, NULL, NULL, NULL)
-  ) AS t(id, x, d, ts, tz, tm, u, ns)`;
+    (1, 0.5::DOUBLE, DATE '2024-12-06', TIMESTAMP '2024-12-06 00:30:00.123456', TIMESTAMPTZ '2024-12-06 00:30:00+00', TIME '10:20:30.123456', 18446744073709551615::UBIGINT, TIMESTAMP_NS '2024-01-01 10:20:30.123456789', 123456789012345678901234567890123456.78::DECIMAL(38,2), 0.1::DECIMAL(10,3)),
+    (2, 1.5::DOUBLE, DATE '1969-12-31', TIMESTAMP '1969-12-31 23:59:59', TIMESTAMPTZ '2024-06-30 23:00:00-07', TIME '00:00:00', 1::UBIGINT, TIMESTAMP_NS '1969-12-31 23:59:59.999999999', -0.01::DECIMAL(38,2), -1234567.005::DECIMAL(10,3)),
+    (3, 2.5::DOUBLE, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+  ) AS t(id, x, d, ts, tz, tm, u, ns, big, small)`;
 
 beforeEach(async () => {
   ({ dir, cleanup } = await tempDir("btkit-types-"));
@@ -65,20 +65,20 @@ describe("every type comes back as it went in", () => {
     const out = await pipeline("--schema", "tm:utf8,u:utf8,ns:utf8");
     const types = await duckTypes(`SELECT * FROM read_parquet(${sqlString(out)})`);
     // integers are int64 (an INTEGER widens, value for value)
-    expect(types).toMatchObject({ id: "BIGINT", x: "DOUBLE", d: "DATE", ts: "TIMESTAMP", tz: "TIMESTAMP WITH TIME ZONE", tm: "VARCHAR", u: "VARCHAR", ns: "VARCHAR", prediction: "DOUBLE" });
+    expect(types).toMatchObject({ id: "BIGINT", x: "DOUBLE", d: "DATE", ts: "TIMESTAMP", tz: "TIMESTAMP WITH TIME ZONE", tm: "VARCHAR", u: "VARCHAR", ns: "VARCHAR", big: "DECIMAL(38,2)", small: "DECIMAL(10,3)", prediction: "DOUBLE" });
     // kept values equal the source's, compared by DuckDB itself in America/Los_Angeles
     const diff = await inLosAngeles(
       `SELECT count(*)::INTEGER AS n FROM (
-         SELECT id, x, d, ts, tz, tm, u, ns FROM (${SOURCE})
+         SELECT id, x, d, ts, tz, tm, u, ns, big, small FROM (${SOURCE})
          EXCEPT
-         SELECT id, x, d, ts, tz, tm::TIME, u::UBIGINT, ns::TIMESTAMP_NS FROM read_parquet(${sqlString(out)}))`,
+         SELECT id, x, d, ts, tz, tm::TIME, u::UBIGINT, ns::TIMESTAMP_NS, big, small FROM read_parquet(${sqlString(out)}))`,
     );
     expect(diff).toEqual([{ n: 0 }]);
-    const rows = await inLosAngeles(`SELECT id, d::VARCHAR AS d, ts::VARCHAR AS ts, epoch_us(tz) AS tz, tm, u, ns, prediction FROM read_parquet(${sqlString(out)}) ORDER BY id`);
+    const rows = await inLosAngeles(`SELECT id, d::VARCHAR AS d, ts::VARCHAR AS ts, epoch_us(tz) AS tz, tm, u, ns, big::VARCHAR AS big, small::VARCHAR AS small, prediction FROM read_parquet(${sqlString(out)}) ORDER BY id`);
     expect(rows).toEqual([
-      { id: 1n, d: "2024-12-06", ts: "2024-12-06 00:30:00.123456", tz: 1733445000000000n, tm: "10:20:30.123456", u: "18446744073709551615", ns: "2024-01-01T10:20:30.123456789", prediction: 0.5 },
-      { id: 2n, d: "1969-12-31", ts: "1969-12-31 23:59:59", tz: 1719813600000000n, tm: "00:00:00.000000", u: "1", ns: "1969-12-31T23:59:59.999999999", prediction: 1.5 },
-      { id: 3n, d: null, ts: null, tz: null, tm: null, u: null, ns: null, prediction: 2.5 },
+      { id: 1n, d: "2024-12-06", ts: "2024-12-06 00:30:00.123456", tz: 1733445000000000n, tm: "10:20:30.123456", u: "18446744073709551615", ns: "2024-01-01T10:20:30.123456789", big: "123456789012345678901234567890123456.78", small: "0.100", prediction: 0.5 },
+      { id: 2n, d: "1969-12-31", ts: "1969-12-31 23:59:59", tz: 1719813600000000n, tm: "00:00:00.000000", u: "1", ns: "1969-12-31T23:59:59.999999999", big: "-0.01", small: "-1234567.005", prediction: 1.5 },
+      { id: 3n, d: null, ts: null, tz: null, tm: null, u: null, ns: null, big: null, small: null, prediction: 2.5 },
     ]);
   });
 
@@ -107,6 +107,8 @@ describe("every type comes back as it went in", () => {
       ["d", "date"],
       ["ts", "timestamp_ntz"],
       ["tz", "timestamp"],
+      ["big", "decimal(38,2)"],
+      ["small", "decimal(10,3)"],
     ]);
     // the hint of the first error applied alone: --schema tm:utf8 gets past the TIME column
     const asText = await prep("--schema", "tm:utf8");
@@ -139,5 +141,31 @@ describe("every type comes back as it went in", () => {
       ["2024-12-06", "2024-12-06T00:30:00.123456", "2024-12-06T00:30:00.000000Z"],
       ["1969-12-31", "1969-12-31T00:00:00.000000", "2024-07-01T06:00:00.000000Z"],
     ]);
+  });
+
+  it("CSV: --schema declares decimal(P,S), kept exact to the joined table; a value with more digits is refused naming the decimal that holds it, which works", async () => {
+    const csv = path.join(dir, "prices.csv");
+    await fs.writeFile(csv, "id,x,price\n1,0.5,19.99\n2,1.5,-0.10\n3,2.5,12345678901234567.89\n");
+    const p = ok(await cli(["prep", csv, "--out", path.join(dir, "dec"), "--features", "x,price", "--format", "jsonl", "--schema", "price:decimal(19,2)"]));
+    expect(parseDescriptor(p.stdout).schema.columns.map((c) => c.type)).toEqual(["int64", "float64", "decimal(19,2)"]);
+    // the model gets JSON numbers with every digit
+    expect(await fs.readFile(path.join(dir, "dec", "shards", "part-00000.jsonl"), "utf8")).toBe('{"x":0.5,"price":19.99}\n{"x":1.5,"price":-0.10}\n{"x":2.5,"price":12345678901234567.89}\n');
+    const s = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+    const out = path.join(dir, "dec.parquet");
+    ok(await cli(["join", "--out", out], s.stdout));
+    expect(await duckTypes(`SELECT price FROM read_parquet(${sqlString(out)})`)).toEqual({ price: "DECIMAL(19,2)" });
+    expect(await duckRows(`SELECT price::VARCHAR AS p FROM read_parquet(${sqlString(out)}) ORDER BY id`)).toEqual([{ p: "19.99" }, { p: "-0.10" }, { p: "12345678901234567.89" }]);
+    // CSV output: the same digits
+    const csvOut = path.join(dir, "dec.csv");
+    ok(await cli(["join", "--out", csvOut], s.stdout));
+    expect((await fs.readFile(csvOut, "utf8")).split("\n").slice(1, 4).map((l) => l.split(",")[2])).toEqual(["19.99", "-0.10", "12345678901234567.89"]);
+
+    await fs.appendFile(csv, "4,3.5,0.125\n");
+    const refused = await cli(["prep", csv, "--out", path.join(dir, "dec2"), "--schema", "price:decimal(19,2)"]);
+    expect(refused.code).toBe(EXIT.data);
+    expect(refused.stderr).toContain(`"0.125" does not fit decimal(19,2) (the type declared with --schema; declare decimal(20,3) instead (--schema 'price:decimal(20,3)')`);
+    const widened = parseDescriptor(ok(await cli(["prep", csv, "--out", path.join(dir, "dec2"), "--schema", "price:decimal(20,3)"])).stdout);
+    expect(widened.schema.columns.find((c) => c.name === "price")?.type).toBe("decimal(20,3)");
+    expect(widened.source.rowsWritten).toBe(4);
   });
 });

@@ -75,8 +75,8 @@ function dataOf(type: ColumnType, values: unknown[]): Data {
     }
     case "date":
       return makeData({ type: new DateDay(), length: values.length, data: new Int32Array(values.map((v) => (v as number | null) ?? 0)) });
-    case "null":
-      throw new Error("no null columns in fixtures");
+    default:
+      throw new Error(`no ${type} columns in fixtures`);
   }
 }
 

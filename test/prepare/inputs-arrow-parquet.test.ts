@@ -181,7 +181,7 @@ describe("Arrow IPC and Parquet inputs", () => {
     await checkOutputs(o2, 2);
   });
 
-  it("keeps decimals exact (float64 up to precision 15, utf8 beyond) and converts dates and nanosecond timestamps", async () => {
+  it("keeps decimals exact as decimal(P,S) and dates as dates, and converts nanosecond timestamps", async () => {
     const dec = makeData({ type: new Decimal(2, 10, 128), length: 2, nullCount: 0, data: new Uint32Array([12345, 0, 0, 0, 0xffffff85, 0xffffffff, 0xffffffff, 0xffffffff]) });
     const wide = makeData({ type: new Decimal(3, 30, 128), length: 2, nullCount: 0, data: new Uint32Array([0xffffffff, 0xffffffff, 0x1, 0, 5, 0, 0, 0]) });
     const t = new Table({
@@ -194,15 +194,18 @@ describe("Arrow IPC and Parquet inputs", () => {
     await fs.writeFile(f, tableToIPC(t, "file"));
     const o = out();
     const d = await prepare({ inputs: [f], out: o, format: "jsonl" });
-    expect(d.schema.columns.map((c) => c.type)).toEqual(["float64", "utf8", "date", "timestamp"]);
+    expect(d.schema.columns.map((c) => c.type)).toEqual(["decimal(10,2)", "decimal(30,3)", "date", "timestamp"]);
     const lines = (await fs.readFile(path.join(o, "shards/part-00000.jsonl"), "utf8")).trimEnd().split("\n");
     expect(lines).toEqual([
-      `{"d":123.45,"w":"36893488147419103.231","day":"2020-02-29","ns":"2023-11-14T22:13:20.123456Z"}`,
-      `{"d":-1.23,"w":"0.005","day":"1969-12-31","ns":"1969-12-31T23:59:59.999999Z"}`,
+      // JSON numbers with their exact digits, the wide one too (a double would round it)
+      `{"d":123.45,"w":36893488147419103.231,"day":"2020-02-29","ns":"2023-11-14T22:13:20.123456Z"}`,
+      `{"d":-1.23,"w":0.005,"day":"1969-12-31","ns":"1969-12-31T23:59:59.999999Z"}`,
     ]);
     const side = tableFromIPC(await fs.readFile(path.join(o, "sidecars/part-00000.arrow")));
-    expect([...side.getChild("d")!]).toEqual([123.45, -1.23]);
-    expect([...side.getChild("w")!]).toEqual(["36893488147419103.231", "0.005"]);
+    // Decimal128 in the sidecar: the same unscaled integers as the input's
+    expect(String(side.getChild("d")!.type)).toBe("Decimal[10e+2]");
+    expect([...(side.getChild("d")!.data[0]!.values as Uint32Array)]).toEqual([...(dec.values as Uint32Array)]);
+    expect([...(side.getChild("w")!.data[0]!.values as Uint32Array)]).toEqual([...(wide.values as Uint32Array)]);
     // a date stays a date (days since 1970, Date32), not a timestamp at midnight UTC
     expect(String(side.getChild("day")!.type)).toBe("Date32<DAY>");
     expect([...(side.getChild("day")!.data[0]!.values as Int32Array)]).toEqual([Date.UTC(2020, 1, 29) / 86400000, -1]);
