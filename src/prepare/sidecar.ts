@@ -72,6 +72,9 @@ function significantDigits(text: string): string {
  * of at most 15 significant digits always survives, so callers ask only about longer ones.
  */
 export function roundsInDouble(text: string, value: number): boolean {
+  // the common case: the text is the double's shortest form already (what JavaScript, Python and
+  // most writers print)
+  if (String(value) === text) return false;
   return significantDigits(text) !== significantDigits(value.toExponential());
 }
 
