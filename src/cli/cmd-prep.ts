@@ -1,6 +1,6 @@
 /** btkit prep: thin over prepare() (src/prepare). */
 import { BtkitError } from "../errors.js";
-import { prepare, type PrepareOptions } from "../prepare/index.js";
+import { ENCODINGS, prepare, type Encoding, type PrepareOptions } from "../prepare/index.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 import type { ParsedArgs } from "./args.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
@@ -37,6 +37,7 @@ export const prepCommand: Command = {
       drop: { type: "string", value: "A,B,...", help: "columns removed entirely", group: "Columns" },
       schema: { type: "string", value: "A:TYPE,...", help: "column types (int64, float64, bool, utf8, date, timestamp_ntz, timestamp, decimal(P,S), json, null; quote decimals in a shell: 'price:decimal(12,2)'), or a JSON object; utf8 reads a Parquet/Arrow column as exact text (TIME, UInt64, nanoseconds)", group: "Columns" },
       text: { type: "boolean", help: "read every column of a CSV or JSON input as text (no type inference): CSV values as written, JSON numbers, booleans and nested values as their source text (counted)", group: "Columns" },
+      encoding: { type: "string", value: "ENCODING", choices: ENCODINGS, default: "utf-8", help: "encoding of CSV and JSON inputs, converted to UTF-8 as read (latin1 is ISO-8859-1)", group: "Columns" },
       "sample-rows": { type: "int", value: "N", min: 1, default: 1000, help: "rows sampled to infer column types", group: "Columns" },
       "max-payload-mb": { type: "number", value: "MB", min: 0, max: 100, default: 6, help: "largest encoded record (SageMaker MaxPayloadInMB)", group: "Checks" },
       newlines: { type: "string", value: "POLICY", choices: ["reject", "replace", "escape"], default: "reject", help: "line breaks in values headed for CSV output", group: "Checks" },
@@ -76,6 +77,7 @@ export const prepCommand: Command = {
       drop: list(f.drop),
       schema: typeof f.schema === "string" ? (f.schema as string | Record<string, ColumnType>) : undefined,
       text: f.text === true,
+      encoding: f.encoding as Encoding,
       sampleRows: num(f["sample-rows"]),
       shardSize: num(f["shard-size"]),
       shardRows: num(f["shard-rows"]),

@@ -11,6 +11,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { BtkitError } from "../errors.js";
+import { LATIN1_ADVICE, utf16Advice, utf16Bom } from "./encoding.js";
 
 const LF = 10;
 const CR = 13;
@@ -145,19 +146,24 @@ function singleByte(value: string, option: string): number {
 }
 
 /**
- * "UTF-16LE" or "UTF-16BE" when the first bytes (at least 4) are ASCII text in UTF-16 with no BOM:
- * every second byte NUL and the others not; undefined otherwise.
+ * "UTF-16LE" or "UTF-16BE" when the first bytes (at least 4) look like UTF-16 text with no BOM:
+ * NUL bytes at one parity in at least half of the pairs (ASCII and Latin-1 characters), and at
+ * most a quarter as many at the other (a CJK character may have one), which UTF-8 text never has;
+ * undefined otherwise.
  */
 export function utf16WithoutBom(head: Buffer): "UTF-16LE" | "UTF-16BE" | undefined {
   const n = Math.min(head.length, 64) & ~1;
   if (n < 4) return undefined;
-  let le = true;
-  let be = true;
+  let oddNul = 0;
+  let evenNul = 0;
   for (let i = 0; i < n; i += 2) {
-    if (head[i] === 0 || head[i + 1] !== 0) le = false;
-    if (head[i] !== 0 || head[i + 1] === 0) be = false;
+    if (head[i] === 0) evenNul++;
+    if (head[i + 1] === 0) oddNul++;
   }
-  return le ? "UTF-16LE" : be ? "UTF-16BE" : undefined;
+  const pairs = n / 2;
+  if (oddNul * 2 >= pairs && evenNul * 4 <= oddNul) return "UTF-16LE";
+  if (evenNul * 2 >= pairs && oddNul * 4 <= evenNul) return "UTF-16BE";
+  return undefined;
 }
 
 /** Picks the delimiter that occurs most often outside quotes in the header line (ties: the earlier candidate). */
@@ -247,13 +253,14 @@ export class CsvScanner {
       if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) {
         this.#bom = true;
         buf = buf.subarray(3);
-      } else if ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff)) {
-        throw new BtkitError("PREP_ENCODING", `${this.input} is UTF-16 (byte order mark ${buf[0]!.toString(16)} ${buf[1]!.toString(16)}); re-encode it to UTF-8`, { input: this.input, line: 1 });
+      } else if (utf16Bom(buf) !== undefined) {
+        const which = utf16Bom(buf)!;
+        throw new BtkitError("PREP_ENCODING", `${this.input} is ${which} (byte order mark ${buf[0]!.toString(16)} ${buf[1]!.toString(16)}); ${utf16Advice(which)}`, { input: this.input, line: 1, option: `--encoding ${which.toLowerCase()}` });
       } else {
         const utf16 = utf16WithoutBom(buf);
         if (utf16 !== undefined) {
           // before the line-ending and NUL checks, which would name a symptom (a CR followed by NUL)
-          throw new BtkitError("PREP_ENCODING", `${this.input} looks like ${utf16} without a byte order mark (every second byte is NUL); re-encode it to UTF-8 (iconv -f ${utf16} -t UTF-8)`, { input: this.input, line: 1 });
+          throw new BtkitError("PREP_ENCODING", `${this.input} looks like ${utf16} without a byte order mark (every second byte is NUL); ${utf16Advice(utf16)}`, { input: this.input, line: 1, option: `--encoding ${utf16.toLowerCase()}` });
         }
       }
       this.#started = true;
@@ -309,7 +316,7 @@ export class CsvScanner {
     const firstLine = records.count > 0 ? records.line[0]! : this.#line;
     let line = firstLine;
     for (let i = 0; i < bad; i++) if (done[i] === LF) line++;
-    const what = done[bad] === 0 ? "a NUL byte (binary data, or UTF-16 read as UTF-8?)" : `invalid UTF-8 (byte 0x${done[bad]!.toString(16).padStart(2, "0")}); re-encode the file to UTF-8 (for Latin-1 use iconv -f latin1 -t utf-8)`;
+    const what = done[bad] === 0 ? "a NUL byte (binary data, or UTF-16 read as UTF-8?)" : `invalid UTF-8 (byte 0x${done[bad]!.toString(16).padStart(2, "0")}); ${LATIN1_ADVICE}`;
     throw new BtkitError("PREP_ENCODING", `${this.input}: line ${line} holds ${what}, at byte ${this.bytes + bad + (this.#bom ? 3 : 0)} of the input`, { input: this.input, line, offset: this.bytes + bad });
   }
 

@@ -13,5 +13,6 @@ export { parallelGzip, type ParallelGzipOptions } from "./gzip.js";
 export { ShardWriter, Channel, type ShardWriterOptions, type ShardWritten } from "./shard-writer.js";
 export { SidecarBatcher, sidecarSchema, arrowType, columnData } from "./sidecar.js";
 export { resolveInputs, openInput, type ResolvedInput, type ReadableFormat } from "./inputs.js";
+export { ENCODINGS, toUtf8, type Encoding } from "./encoding.js";
 export { merge, type MergeOptions } from "./merge.js";
 export { partNames, PARTS_DIR } from "./prepare.js";

@@ -11,6 +11,7 @@
 import { getManyValues, isMany, none } from "stream-chain/defs.js";
 import { jsonParser } from "stream-json/parser.js";
 import { BtkitError } from "../errors.js";
+import { LATIN1_ADVICE, utf16Advice, utf16Bom } from "./encoding.js";
 import { firstInvalidUtf8 } from "./csv-scanner.js";
 import { MAX_DEPTH, parseObjectLine, type JsonRecord } from "./jsonl-scanner.js";
 
@@ -80,7 +81,8 @@ export class JsonArrayScanner {
       return head.subarray(3);
     }
     if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff) || (head.length > 1 && head[1] === 0 && head[0] !== 0)) {
-      throw new BtkitError("PREP_ENCODING", `${this.input} is UTF-16; re-encode it to UTF-8`, { input: this.input, line: 1 });
+      const which = utf16Bom(head) ?? (head[1] === 0 ? "UTF-16LE" : "UTF-16BE");
+      throw new BtkitError("PREP_ENCODING", `${this.input} is ${which}; ${utf16Advice(which)}`, { input: this.input, line: 1, option: `--encoding ${which.toLowerCase()}` });
     }
     return head;
   }
@@ -98,7 +100,7 @@ export class JsonArrayScanner {
       const bad = firstInvalidUtf8(chunk);
       const n = this.#elements + 1;
       const where = bad < chunk.length ? ` (byte 0x${chunk[bad]!.toString(16).padStart(2, "0")} at input byte ${this.bytes + bad})` : " (at the end of the input)";
-      throw new BtkitError("PREP_ENCODING", `${this.input}: element ${n} (index ${n - 1}) holds invalid UTF-8${where}; re-encode the file to UTF-8`, { input: this.input, line: n, element: n - 1, offset: this.bytes + Math.min(bad, chunk.length) }, { cause: err });
+      throw new BtkitError("PREP_ENCODING", `${this.input}: element ${n} (index ${n - 1}) holds invalid UTF-8${where}; ${LATIN1_ADVICE}`, { input: this.input, line: n, element: n - 1, offset: this.bytes + Math.min(bad, chunk.length) }, { cause: err });
     }
     this.bytes += chunk.length;
     if (this.#blank && text.trim() !== "") this.#blank = false;

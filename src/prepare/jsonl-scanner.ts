@@ -8,6 +8,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { BtkitError } from "../errors.js";
+import { LATIN1_ADVICE, utf16Advice, utf16Bom } from "./encoding.js";
 import { firstInvalidUtf8 } from "./csv-scanner.js";
 
 /** What a JSON value was: decides inference and how it is written out again. */
@@ -70,8 +71,9 @@ export class JsonlScanner {
       if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) {
         this.#bom = true;
         buf = buf.subarray(3);
-      } else if ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff) || (buf.length > 1 && buf[1] === 0 && buf[0] !== 0)) {
-        throw new BtkitError("PREP_ENCODING", `${this.input} is UTF-16; re-encode it to UTF-8`, { input: this.input, line: 1 });
+      } else if (utf16Bom(buf) !== undefined || (buf.length > 1 && buf[1] === 0 && buf[0] !== 0) || (buf.length > 1 && buf[0] === 0 && buf[1] !== 0)) {
+        const which = utf16Bom(buf) ?? (buf[1] === 0 ? "UTF-16LE" : "UTF-16BE");
+        throw new BtkitError("PREP_ENCODING", `${this.input} is ${which}; ${utf16Advice(which)}`, { input: this.input, line: 1, option: `--encoding ${which.toLowerCase()}` });
       }
       this.#started = true;
     }
@@ -88,7 +90,7 @@ export class JsonlScanner {
       const span = buf.subarray(pos, stop);
       if (!isUtf8(span)) {
         const bad = firstInvalidUtf8(span);
-        throw new BtkitError("PREP_ENCODING", `${this.input}: line ${this.#line} holds invalid UTF-8 (byte 0x${span[bad]!.toString(16).padStart(2, "0")} at column ${bad + 1}); re-encode the file to UTF-8`, { input: this.input, line: this.#line, offset: this.bytes + pos + bad });
+        throw new BtkitError("PREP_ENCODING", `${this.input}: line ${this.#line} holds invalid UTF-8 (byte 0x${span[bad]!.toString(16).padStart(2, "0")} at column ${bad + 1}); ${LATIN1_ADVICE}`, { input: this.input, line: this.#line, offset: this.bytes + pos + bad });
       }
       const end = this.bytes + Math.min(nl + 1, buf.length);
       out.push(parseObjectLine(span.toString("utf8"), this.input, this.#line, end));

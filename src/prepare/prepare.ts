@@ -24,9 +24,16 @@ import { LineBuffer, encodeCsvRaw, fieldFits, makeJsonlRawEncoder } from "./enco
 import { changedWhileRead, detectFormat, isRecordFormat, openInput, resolveInputs, spillInput, type OpenedInput, type ReadableFormat, type ResolvedInput } from "./inputs.js";
 import type { TypedColumn } from "./arrow-values.js";
 import { openRecordInput } from "./typed-input.js";
+import { ENCODINGS, toUtf8, type Encoding } from "./encoding.js";
 import { JsonlScanner, KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
 import { fits, inferTypes, parseSchemaOverride, widerDecimal } from "./schema.js";
 import { Channel, ShardWriter } from "./shard-writer.js";
+
+function checkedEncoding(e: string | undefined): Encoding {
+  if (e === undefined) return "utf-8";
+  if (!(ENCODINGS as readonly string[]).includes(e)) throw new BtkitError("USAGE_BAD_VALUE", `encoding ${JSON.stringify(e)}: expected one of ${ENCODINGS.join(", ")}`, { option: "encoding", got: e, expected: ENCODINGS });
+  return e as Encoding;
+}
 
 /** The note counting kept float64 values a double cannot hold exactly (sidecar.ts roundsInDouble). */
 const ROUNDED_NOTE = "float64 values with more significant digits than a double keeps: rounded to the nearest double in the sidecar and the joined table (the model input keeps them as written; --schema NAME:utf8 keeps them exactly)";
@@ -86,8 +93,10 @@ export interface PrepareOptions {
   drop?: string[];
   /** column type overrides, "a:int64,b:utf8" or {"a":"int64"}; default none */
   schema?: string | Record<string, ColumnType>;
-  /** read every CSV column as utf8 (JSON: non-string values as json); default false */
+  /** read every CSV column as utf8 (JSON: numbers, booleans and nested values as their source text); default false */
   text?: boolean;
+  /** the encoding of text inputs (CSV, JSON), converted to UTF-8 as read (encoding.ts); default utf-8 */
+  encoding?: Encoding;
   /** rows sampled for type inference; default 1000 */
   sampleRows?: number;
   /** target uncompressed shard size in bytes; default 64 MiB */
@@ -138,6 +147,7 @@ export interface ResolvedPrepareOptions {
   drop: string[];
   schema: Map<string, ColumnType>;
   text: boolean;
+  encoding: Encoding;
   sampleRows: number;
   shardSize: number;
   shardRows: number | undefined;
@@ -213,6 +223,7 @@ export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions
     drop: o.drop ?? [],
     schema,
     text: o.text ?? false,
+    encoding: checkedEncoding(o.encoding),
     sampleRows: positiveInt("sampleRows", o.sampleRows) ?? 1000,
     shardSize: positiveInt("shardSize", o.shardSize) ?? 64 * 1024 * 1024,
     shardRows,
@@ -253,6 +264,7 @@ function optionsRecord(r: ResolvedPrepareOptions): Record<string, unknown> {
     drop: r.drop,
     schema: Object.fromEntries(r.schema),
     text: r.text,
+    ...(r.encoding !== "utf-8" ? { encoding: r.encoding } : {}),
     sampleRows: r.sampleRows,
     shardSize: r.shardSize,
     shardRows: r.shardRows ?? null,
@@ -519,7 +531,13 @@ class PrepareJob {
 
   async readInputOnce(input: ResolvedInput): Promise<void> {
     this.currentInput = input.display;
-    const opened = await detectFormat(await openInput(this.storage, input, this.opts.stdin), input);
+    let raw = await openInput(this.storage, input, this.opts.stdin);
+    // text in another encoding is UTF-8 from here on (Parquet and Arrow by name are binary)
+    if (this.o.encoding !== "utf-8" && input.format !== "parquet" && input.format !== "arrow") {
+      raw = { ...raw, chunks: toUtf8(raw.chunks, this.o.encoding, input.display) };
+      this.note(`text inputs read as ${this.o.encoding} and converted to UTF-8 (--encoding)`);
+    }
+    const opened = await detectFormat(raw, input);
     if (isRecordFormat(input.format)) return this.readRecordInput(input, opened);
     if (this.declared) throw new BtkitError("PREP_SCHEMA", `${input.display} is ${input.format} but an earlier input was Parquet or Arrow; inputs of one preparation share one kind of format`, { input: input.display });
     const json = input.format === "jsonl";

@@ -1,0 +1,55 @@
+/**
+ * Text inputs in other encodings (--encoding): converted to UTF-8 as they are read, before any
+ * scanner sees them, so every later check (line endings, quotes, types) works on UTF-8. The
+ * scanners refuse what is not UTF-8 with PREP_ENCODING, naming the --encoding value that reads it
+ * (utf16Advice, LATIN1_ADVICE).
+ *
+ * utf-16le and utf-16be (a byte order mark is dropped) and windows-1252 decode with the WHATWG
+ * TextDecoder (fatal: an invalid sequence is PREP_ENCODING); latin1 is ISO-8859-1, every byte its
+ * own code point (Buffer's latin1), which the WHATWG label "latin1" is not (it means windows-1252).
+ */
+import { BtkitError } from "../errors.js";
+
+export const ENCODINGS = ["utf-8", "utf-16le", "utf-16be", "latin1", "windows-1252"] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+
+/** The advice for UTF-16 bytes: the flag that reads them, and the re-encoding that avoids it. */
+export function utf16Advice(which: "UTF-16LE" | "UTF-16BE"): string {
+  return `read it with --encoding ${which.toLowerCase()}, or re-encode it to UTF-8 (iconv -f ${which} -t UTF-8)`;
+}
+
+/** The advice for bytes that are not UTF-8, most often Latin-1 or Windows-1252 text. */
+export const LATIN1_ADVICE = "if it is Latin-1 text, read it with --encoding latin1 (or windows-1252), or re-encode it to UTF-8 (iconv -f latin1 -t utf-8)";
+
+/** UTF-16 byte order: from a byte order mark, or undefined. */
+export function utf16Bom(buf: Buffer): "UTF-16LE" | "UTF-16BE" | undefined {
+  if (buf[0] === 0xff && buf[1] === 0xfe) return "UTF-16LE";
+  if (buf[0] === 0xfe && buf[1] === 0xff) return "UTF-16BE";
+  return undefined;
+}
+
+/** Chunks of `encoding` text as UTF-8 chunks. PREP_ENCODING naming the input for an invalid sequence. */
+export async function* toUtf8(chunks: AsyncIterable<Buffer>, encoding: Encoding, input: string): AsyncGenerator<Buffer> {
+  if (encoding === "utf-8") {
+    yield* chunks;
+    return;
+  }
+  if (encoding === "latin1") {
+    for await (const c of chunks) yield Buffer.from(c.toString("latin1"), "utf8");
+    return;
+  }
+  const decoder = new TextDecoder(encoding, { fatal: true });
+  let read = 0;
+  try {
+    for await (const c of chunks) {
+      const text = decoder.decode(c, { stream: true });
+      read += c.length;
+      if (text.length > 0) yield Buffer.from(text, "utf8");
+    }
+    const rest = decoder.decode();
+    if (rest.length > 0) yield Buffer.from(rest, "utf8");
+  } catch (err) {
+    if (err instanceof BtkitError) throw err;
+    throw new BtkitError("PREP_ENCODING", `${input} is not valid ${encoding} (at or after byte ${read}): ${(err as Error).message}; check --encoding`, { input, expected: encoding }, { cause: err });
+  }
+}

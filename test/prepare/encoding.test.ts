@@ -1,0 +1,75 @@
+/**
+ * Inputs that are not UTF-8: each refusal names the --encoding value that reads the file, and that
+ * flag on the same file prepares it with the right values (checked through the sidecar and the
+ * shard), counted in the descriptor's notes.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { tableFromIPC } from "apache-arrow";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { EXIT } from "../../src/errors.js";
+import { parseDescriptor } from "../../src/protocol/descriptor.js";
+import { runCli } from "../helpers/cli.js";
+import { tempDir } from "../helpers/tmp.js";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => ({ dir, cleanup } = await tempDir("btkit-encoding-")));
+afterEach(() => cleanup());
+
+const TEXT = "id,name\r\n1,café\r\n2,日本 👍\r\n";
+const JSONL = '{"id":1,"name":"café"}\n{"id":2,"name":"日本 👍"}\n';
+
+function utf16be(text: string): Buffer {
+  const le = Buffer.from(text, "utf16le");
+  for (let i = 0; i + 1 < le.length; i += 2) [le[i], le[i + 1]] = [le[i + 1]!, le[i]!];
+  return le;
+}
+
+const prep = (file: string, ...args: string[]) => runCli(["prep", file, "--out", "out", "--overwrite", ...args], { cwd: dir });
+
+/** prep refuses `file` naming `flag`; with the flag it reads ids 1, 2 and names café, 日本 👍. */
+async function flagWorks(name: string, bytes: Buffer, flag: string, ...extra: string[]): Promise<void> {
+  await fs.writeFile(path.join(dir, name), bytes);
+  const refused = await prep(name, ...extra);
+  expect(refused.code, refused.stderr).toBe(EXIT.data);
+  expect(refused.stderr).toContain("PREP_ENCODING");
+  expect(refused.stderr).toContain(`read it with --encoding ${flag}`);
+  const ok = await prep(name, "--encoding", flag, ...extra);
+  expect(ok.code, ok.stderr).toBe(0);
+  const d = parseDescriptor(ok.stdout);
+  expect(d.source.rowsWritten).toBe(2);
+  expect(d.source.notes).toContainEqual({ reason: `text inputs read as ${flag} and converted to UTF-8 (--encoding)`, count: 1 });
+  const side = tableFromIPC(await fs.readFile(path.join(dir, "out", "sidecars", "part-00000.arrow")));
+  expect([...side.getChild("name")!]).toEqual(flag === "latin1" ? ["café", "caf\u00e9s"] : ["café", "日本 👍"]);
+}
+
+it("UTF-16LE with a byte order mark (CSV and JSON Lines): --encoding utf-16le", async () => {
+  await flagWorks("bom.csv", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(TEXT, "utf16le")]), "utf-16le");
+  expect(await fs.readFile(path.join(dir, "out", "shards", "part-00000.csv"), "utf8")).toBe("1,café\n2,日本 👍\n");
+  await flagWorks("bom.jsonl", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSONL, "utf16le")]), "utf-16le");
+});
+
+it("UTF-16BE without a byte order mark, CRLF line ends (named as UTF-16, not as a bare CR): --encoding utf-16be", async () => {
+  await fs.writeFile(path.join(dir, "be.csv"), utf16be(TEXT));
+  const refused = await prep("be.csv");
+  expect(refused.stderr).toContain("looks like UTF-16BE without a byte order mark");
+  expect(refused.stderr).not.toContain("bare CR");
+  await flagWorks("be.csv", utf16be(TEXT), "utf-16be");
+});
+
+it("Latin-1 bytes are refused as invalid UTF-8 naming --encoding latin1, which reads them", async () => {
+  await flagWorks("latin.csv", Buffer.from("id,name\n1,café\n2,cafés\n", "latin1"), "latin1");
+  expect(await fs.readFile(path.join(dir, "out", "shards", "part-00000.csv"), "utf8")).toBe("1,café\n2,cafés\n");
+});
+
+it("bytes that are not valid in the encoding given are PREP_ENCODING naming it", async () => {
+  // a lone high surrogate
+  await fs.writeFile(path.join(dir, "bad.csv"), Buffer.concat([Buffer.from("id\r\n1\r\n", "utf16le"), Buffer.from([0x00, 0xd8, 0x31, 0x00])]));
+  const r = await prep("bad.csv", "--encoding", "utf-16le");
+  expect(r.code).toBe(EXIT.data);
+  expect(r.stderr).toContain("PREP_ENCODING");
+  expect(r.stderr).toContain("bad.csv is not valid utf-16le");
+  const usage = await prep("bad.csv", "--encoding", "ebcdic");
+  expect(usage.code).toBe(EXIT.usage);
+});
