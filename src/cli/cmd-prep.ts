@@ -1,13 +1,24 @@
 /** btkit prep: thin over prepare() (src/prepare). */
 import { BtkitError } from "../errors.js";
 import { ENCODINGS, prepare, type Encoding, type PrepareOptions } from "../prepare/index.js";
-import type { ColumnType } from "../protocol/descriptor.js";
+import type { ColumnType, Descriptor } from "../protocol/descriptor.js";
 import type { ParsedArgs } from "./args.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import { Progress, formatBytes } from "./progress.js";
 
 const list = (v: unknown): string[] | undefined => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : undefined);
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
+
+/** "prep: stored ... shards, ... sidecars, ... manifest = ..., 1.26x the input (...)": what prep stored, by kind. */
+export function storedSummary(d: Descriptor): string | undefined {
+  const b = d.source.bytesWritten;
+  if (!b) return undefined;
+  const total = b.shards + b.sidecars + b.manifest;
+  const inputs = d.source.inputs.every((i) => i.bytes !== undefined) ? d.source.inputs.reduce((a, i) => a + (i.bytes ?? 0), 0) : undefined;
+  const ratio = inputs ? `, ${(total / inputs).toFixed(2)}x the input (${formatBytes(inputs)})` : "";
+  const shards = `${d.shards.length} shard${d.shards.length === 1 ? "" : "s"}`;
+  return `prep: ${d.source.rowsWritten} rows; stored ${formatBytes(b.shards)} in ${shards}, ${formatBytes(b.sidecars)} of sidecars, ${formatBytes(b.manifest)} manifest = ${formatBytes(total)}${ratio}`;
+}
 
 export const prepCommand: Command = {
   spec: {
@@ -90,12 +101,14 @@ export const prepCommand: Command = {
       part,
       signal: ctx.io.signal,
       onProgress: (p) => {
-        const state = { label: "prep", done: p.rowsRead, unit: "rows", detail: `${formatBytes(p.bytesRead)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ""}, ${p.shards} shards${p.rowsSkipped > 0 ? `, ${p.rowsSkipped} skipped` : ""}` };
+        const state = { label: "prep", done: p.rowsRead, unit: "rows", detail: `${formatBytes(p.bytesRead)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ""}, ${p.shards} shard${p.shards === 1 ? "" : "s"}${p.rowsSkipped > 0 ? `, ${p.rowsSkipped} skipped` : ""}` };
         if (p.done) progress.finish(state);
         else progress.update(state);
       },
     };
     const d = await prepare(options);
+    const summary = storedSummary(d);
+    if (summary) ctx.log(summary);
     await ctx.emitDescriptor(d);
     return 0;
   },

@@ -13,7 +13,7 @@ import { BtkitError } from "../errors.js";
 import { claim, lockFor } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
-import { PROTOCOL_VERSION, serializeDescriptor, type Descriptor, type SkipCount } from "../protocol/descriptor.js";
+import { PROTOCOL_VERSION, bytesWrittenOf, serializeDescriptor, type Descriptor, type SkipCount } from "../protocol/descriptor.js";
 import { LAYOUT, SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { VERSION } from "../version.js";
 import { abortWriter, guarded } from "./sidecar.js";
@@ -81,9 +81,15 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
   for (const d of sorted) {
     for (const s of d.shards) {
       const firstRow = next + s.firstRow;
-      const { sidecarSha256, sidecarEtag, ...rest } = s;
-      const sidecar = next !== 0 ? await renumberSidecar(storage, s.sidecar, next, firstRow) : { sha256: sidecarSha256, etag: sidecarEtag };
-      shards.push({ ...rest, firstRow, ...(sidecar?.sha256 !== undefined ? { sidecarSha256: sidecar.sha256 } : {}), ...(sidecar?.etag !== undefined ? { sidecarEtag: sidecar.etag } : {}) });
+      const { sidecarSha256, sidecarEtag, sidecarBytes, ...rest } = s;
+      const sidecar = next !== 0 ? await renumberSidecar(storage, s.sidecar, next, firstRow) : { sha256: sidecarSha256, etag: sidecarEtag, bytes: sidecarBytes };
+      shards.push({
+        ...rest,
+        firstRow,
+        ...(sidecar?.sha256 !== undefined ? { sidecarSha256: sidecar.sha256 } : {}),
+        ...(sidecar?.etag !== undefined ? { sidecarEtag: sidecar.etag } : {}),
+        ...(sidecar?.bytes !== undefined ? { sidecarBytes: sidecar.bytes } : {}),
+      });
     }
     next += d.source.rowsWritten;
   }
@@ -97,6 +103,8 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
   if (rejects.length > 1) notes.set(`rejected rows are in ${rejects.length} files: ${rejects.join(", ")}`, rejects.length);
   const { part: _part, fingerprint: _fp, ...kept } = ref.source.options;
   const manifestLoc = childLocation(out, LAYOUT.manifest);
+  // sagemaker-semantics.md §2.1: one JSON array, {"prefix"} first, then names appended verbatim
+  const manifest = `${JSON.stringify([{ prefix }, ...shards.map((s) => s.name)])}\n`;
   const merged: Descriptor = {
     btkit: PROTOCOL_VERSION,
     createdAt: new Date().toISOString(),
@@ -110,6 +118,7 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
       skipped: [...skipped].map(([reason, n]) => ({ reason, count: n })),
       ...(rejects.length > 0 ? { rejectLocation: rejects[0] } : {}),
       ...(notes.size > 0 ? { notes: [...notes].map(([reason, n]) => ({ reason, count: n })) } : {}),
+      bytesWritten: bytesWrittenOf(shards, Buffer.byteLength(manifest)),
     },
     schema: ref.schema,
     modelInput: { ...ref.modelInput, maxRecordBytes: Math.max(...sorted.map((d) => d.modelInput.maxRecordBytes)) },
@@ -117,14 +126,13 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
     manifest: { location: toUri(manifestLoc), prefix },
   };
   const text = serializeDescriptor(merged);
-  // sagemaker-semantics.md §2.1: one JSON array, {"prefix"} first, then names appended verbatim
-  await storage.write(manifestLoc, `${JSON.stringify([{ prefix }, ...shards.map((s) => s.name)])}\n`, { contentType: "application/json" });
+  await storage.write(manifestLoc, manifest, { contentType: "application/json" });
   await storage.write(childLocation(out, LAYOUT.descriptor), `${text}\n`, { contentType: "application/json" });
   return merged;
 }
 
 /** Adds `offset` to __btkit_row of a sidecar, unless it already starts at `firstRow`; returns the sidecar's sha256 and (S3) ETag. */
-async function renumberSidecar(storage: Storage, location: string, offset: number, firstRow: number): Promise<{ sha256?: string; etag?: string } | undefined> {
+async function renumberSidecar(storage: Storage, location: string, offset: number, firstRow: number): Promise<{ sha256?: string; etag?: string; bytes?: number } | undefined> {
   const loc = storage.parse(location);
   const reader = await RecordBatchStreamReader.from(await storage.read(loc, { decompress: "never" }));
   await reader.open();
@@ -140,7 +148,7 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
     await it.return?.();
     // renumbered by an earlier merge: what it holds now is what the merged descriptor records
     const got = await storage.digest(loc);
-    return got && { sha256: got.sha256, etag: got.etag };
+    return got && { sha256: got.sha256, etag: got.etag, bytes: got.bytes };
   }
   const writer = new RecordBatchStreamWriter();
   writer.reset(undefined, firstBatch.schema);
@@ -162,6 +170,6 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
   }
   writer.finish();
   const res = await written;
-  return { sha256: res.sha256, etag: res.etag };
+  return { sha256: res.sha256, etag: res.etag, bytes: res.bytes };
 }
 

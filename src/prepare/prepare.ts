@@ -15,7 +15,7 @@ import { BtkitError, EXIT, type ErrorCode } from "../errors.js";
 import { lockFor, withClaim } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
-import { PROTOCOL_VERSION, decimalOf, parseDescriptor, serializeDescriptor, type ColumnSpec, type ColumnType, type Descriptor, type ShardEntry, type SkipCount } from "../protocol/descriptor.js";
+import { PROTOCOL_VERSION, bytesWrittenOf, decimalOf, parseDescriptor, serializeDescriptor, type ColumnSpec, type ColumnType, type Descriptor, type ShardEntry, type SkipCount } from "../protocol/descriptor.js";
 import { LAYOUT, SIDECAR_EXTENSION, shardBaseName } from "../protocol/layout.js";
 import { VERSION } from "../version.js";
 import { CsvScanner, type CsvRecord, type RawRecords } from "./csv-scanner.js";
@@ -986,6 +986,7 @@ class PrepareJob {
       sidecar: toUri(childLocation(this.out, LAYOUT.sidecarsDir + names.sidecar)),
       sidecarSha256: res.sidecar.sha256,
       ...(res.sidecar.etag !== undefined ? { sidecarEtag: res.sidecar.etag } : {}),
+      sidecarBytes: res.sidecar.bytes,
       firstRow: this.rowsWritten - res.rows,
     });
   }
@@ -997,7 +998,7 @@ class PrepareJob {
     // sagemaker-semantics.md §2.1: one JSON array, {"prefix"} first, then names appended verbatim
     const manifest = JSON.stringify([{ prefix: manifestPrefix }, ...this.shards.map((s) => s.name)]);
     const manifestLoc = childLocation(this.out, partNames(this.o.part).manifest);
-    await this.storage.write(manifestLoc, `${manifest}\n`, { contentType: "application/json" });
+    const manifestWritten = await this.storage.write(manifestLoc, `${manifest}\n`, { contentType: "application/json" });
     await this.removeStale();
     const changed = this.csvEncoderChanged();
     if (changed > 0) this.note(this.o.newlines === "replace" ? "values with line breaks replaced" : "values with line breaks escaped", changed);
@@ -1023,6 +1024,7 @@ class PrepareJob {
         ...(rejectLocation ? { rejectLocation } : {}),
         ...(notes.length > 0 ? { notes } : {}),
         ...(this.o.part ? { part: this.o.part } : {}),
+        bytesWritten: bytesWrittenOf(this.shards, manifestWritten.bytes),
       },
       schema: { columns: schemaColumns },
       modelInput: {

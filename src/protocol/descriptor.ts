@@ -108,6 +108,19 @@ export interface SourceSection {
   notes?: SkipCount[];
   /** set when this descriptor is one part of a split preparation */
   part?: { index: number; count: number };
+  /** bytes prep stored, by kind (what the model reads, what join reads beside it, the manifest) */
+  bytesWritten?: BytesWritten;
+}
+
+export interface BytesWritten {
+  shards: number;
+  sidecars: number;
+  manifest: number;
+}
+
+/** What a preparation stored, by kind, from its shard entries and its manifest's size in bytes. */
+export function bytesWrittenOf(shards: readonly ShardEntry[], manifest: number): BytesWritten {
+  return { shards: shards.reduce((a, s) => a + s.bytes, 0), sidecars: shards.reduce((a, s) => a + (s.sidecarBytes ?? 0), 0), manifest };
 }
 
 export interface ColumnSpec {
@@ -141,6 +154,8 @@ export interface ShardEntry {
   sidecarSha256?: string;
   /** S3: the sidecar object's ETag as prep (or merge) wrote it */
   sidecarEtag?: string;
+  /** the sidecar's size in bytes (absent in older descriptors) */
+  sidecarBytes?: number;
   /** global row number (0-based) of the shard's first line */
   firstRow: number;
 }
@@ -232,6 +247,7 @@ const checkSource: Checker<SourceSection> = object({
   skipped: arrayOf(skipCount),
   rejectLocation: optional(nonEmptyStr),
   notes: optional(arrayOf(skipCount)),
+  bytesWritten: optional(object({ shards: int, sidecars: int, manifest: int })),
   part: optional(part),
 });
 
@@ -254,6 +270,7 @@ const checkShard: Checker<ShardEntry> = object({
   sidecar: nonEmptyStr,
   sidecarSha256: optional(sha256),
   sidecarEtag: optional(nonEmptyStr),
+  sidecarBytes: optional(int),
   firstRow: int,
 });
 

@@ -52,6 +52,10 @@ describe("--part and merge", () => {
       text += await fs.readFile(new URL(s.location), "utf8");
     }
     expect(rows).toEqual(Array.from({ length: 18 }, (_, i) => BigInt(i)));
+    // the merged sizes by kind are what is on disk now (renumbered sidecars included)
+    let sidecars = 0;
+    for (const s of m.shards) sidecars += (await fs.stat(new URL(s.sidecar))).size;
+    expect(m.source.bytesWritten).toEqual({ shards: m.shards.reduce((a, s) => a + s.bytes, 0), sidecars, manifest: (await fs.stat(path.join(o, "manifest.json"))).size });
     let wholeText = "";
     for (const s of whole.shards) wholeText += await fs.readFile(new URL(s.location), "utf8");
     expect(text).toBe(wholeText);

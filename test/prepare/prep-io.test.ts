@@ -37,6 +37,17 @@ describe("btkit prep (CLI)", () => {
     expect(d.modelInput).toMatchObject({ contentType: "application/jsonlines", compression: "Gzip", features: ["b", "a"] });
     expect(gunzipSync(await fs.readFile(path.join(o, "shards/part-00000.jsonl.gz"))).toString()).toBe('{"b":"x","a":1}\n{"b":"y","a":2}\n');
     expect(r.stderr).toContain("prep:");
+    // what was stored, by kind, is what is on disk, and the summary line says it with the ratio to the input
+    const size = async (f: string) => (await fs.stat(f)).size;
+    expect(d.source.bytesWritten).toEqual({
+      shards: await size(path.join(o, "shards/part-00000.jsonl.gz")),
+      sidecars: await size(path.join(o, "sidecars/part-00000.arrow")),
+      manifest: await size(path.join(o, "manifest.json")),
+    });
+    expect(d.shards[0]!.sidecarBytes).toBe(d.source.bytesWritten!.sidecars);
+    const total = d.source.bytesWritten!.shards + d.source.bytesWritten!.sidecars + d.source.bytesWritten!.manifest;
+    expect(r.stderr).toContain(`prep: 2 rows; stored ${d.source.bytesWritten!.shards} B in 1 shard, `);
+    expect(r.stderr).toContain(`, ${(total / 12).toFixed(2)}x the input (12 B)`);
     const again = await runCli(["prep", src, "--out", o, "--gzip", "--format", "jsonl", "--features", "b,a", "-q"]);
     expect(again.code).toBe(0);
     expect(again.stdout).toBe(r.stdout);
@@ -84,6 +95,10 @@ describe("prepare against S3", () => {
     const side = tableFromIPC(await collect(await storage.read(d.shards[1]!.sidecar)));
     expect(side.getChild("__btkit_row")!.toArray()).toEqual(new BigInt64Array(d.shards[1]!.rows).map((_, i) => BigInt(d.shards[1]!.firstRow + i)));
     expect(parseDescriptor(await storage.readText("s3://prep-bkt/prep/btkit.json"))).toEqual(d);
+    // sizes by kind are what S3 holds
+    let sidecars = 0;
+    for (const s of d.shards) sidecars += (await storage.head(s.sidecar))!.size;
+    expect(d.source.bytesWritten).toEqual({ shards: d.shards.reduce((a, s) => a + s.bytes, 0), sidecars, manifest: (await storage.head("s3://prep-bkt/prep/manifest.json"))!.size });
     // each object's ETag is recorded, as S3 answers it
     for (const s of d.shards) {
       expect(s.etag).toBe((await storage.head(s.location))?.etag?.replaceAll('"', ""));
