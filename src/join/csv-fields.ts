@@ -1,9 +1,11 @@
 /**
  * Splits one CSV line (RFC 4180, no newline inside) into its fields. Quoted fields may hold commas
  * and doubled quotes. Returns undefined when the quoting is broken, so the caller can report the
- * line; it never guesses.
+ * line; it never guesses. `quoted`, when given, gets true at the index of each quoted field (so a
+ * quoted empty string, "", can be told from an empty field, a null).
  */
-export function splitCsvLine(line: string): string[] | undefined {
+export function splitCsvLine(line: string, quoted?: boolean[]): string[] | undefined {
+  if (quoted) quoted.length = 0;
   if (line.indexOf('"') < 0) return line.split(",");
   const out: string[] = [];
   let i = 0;
@@ -24,6 +26,7 @@ export function splitCsvLine(line: string): string[] | undefined {
         i = q + 1;
         break;
       }
+      if (quoted) quoted[out.length] = true;
       out.push(value);
       if (i === n) return out;
       if (line.charCodeAt(i) !== 44) return undefined;

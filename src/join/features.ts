@@ -8,7 +8,8 @@
 import type { Data, Field } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import type { ColumnType, ContentType } from "../protocol/descriptor.js";
-import { accumulatorFor, fieldOf, Int64Acc, type Accumulator } from "./columns.js";
+import { accumulatorFor, fieldOf, Int64Acc, Utf8Acc, type Accumulator } from "./columns.js";
+import { objectMembers } from "./json-extents.js";
 import { splitCsvLine } from "./csv-fields.js";
 import type { LineBatch } from "./lines.js";
 import type { BatchSource } from "./predictions.js";
@@ -22,6 +23,8 @@ export interface FeatureColumn {
 }
 
 const INT_RE = /^-?\d+$/;
+const BOOL_TRUE = new Set(["true", "True", "TRUE", "1"]);
+const BOOL_FALSE = new Set(["false", "False", "FALSE", "0"]);
 
 export class FeatureParser {
   readonly #columns: FeatureColumn[];
@@ -40,18 +43,32 @@ export class FeatureParser {
     const n = batch.lines.length;
     const cols = this.#columns;
     const accs = cols.map((c) => accumulatorFor(c.type, n));
+    const quoted: boolean[] = [];
     for (let i = 0; i < n; i++) {
       const line = batch.lines[i]!;
       if (this.#contentType === "text/csv") {
-        const fields = splitCsvLine(line);
+        const fields = splitCsvLine(line, quoted);
         if (fields === undefined) this.#fail(src, batch.lineNumber(i), undefined, `is not valid CSV: ${excerpt(line)}`);
         for (let j = 0; j < cols.length; j++) {
           const c = cols[j]!;
           const text = fields[c.index];
           if (text === undefined) this.#fail(src, batch.lineNumber(i), c.name, `has ${fields.length} fields, fewer than the ${c.index + 1} the features need`);
-          this.#setText(accs[j]!, i, text, c, src, batch.lineNumber(i));
+          // prep writes an empty string as "" and a null as nothing
+          if (text === "" && quoted[c.index] === true && c.type === "utf8") (accs[j] as Utf8Acc).values[i] = "";
+          else this.#setText(accs[j]!, i, text, c, src, batch.lineNumber(i));
         }
       } else {
+        // an object line (what prep writes): each member's raw text, converted by its type, digits kept
+        const members = objectMembers(line);
+        if (members !== undefined) {
+          for (let j = 0; j < cols.length; j++) {
+            const c = cols[j]!;
+            const text = members.get(c.name);
+            if (text === undefined || text === "null") accs[j]!.setNull(i);
+            else this.#setJsonText(accs[j]!, i, text, c, src, batch.lineNumber(i));
+          }
+          continue;
+        }
         let v: unknown;
         try {
           v = JSON.parse(line);
@@ -66,6 +83,26 @@ export class FeatureParser {
       }
     }
     return accs.map((a) => a.finish(n));
+  }
+
+  /** A JSON member's raw text: strings are unquoted first (text types), everything else is converted as CSV text is. */
+  #setJsonText(acc: Accumulator, i: number, text: string, c: FeatureColumn, src: BatchSource, line: number): void {
+    if (text.charCodeAt(0) === 0x22 && c.type !== "json") {
+      let s: unknown;
+      try {
+        s = JSON.parse(text);
+      } catch {
+        this.#fail(src, line, c.name, `holds ${excerpt(text)}, not a JSON string`);
+      }
+      if (c.type === "utf8") {
+        (acc as Utf8Acc).values[i] = s as string;
+        return;
+      }
+      if (setValue(acc, i, s, false) !== SET_OK) this.#fail(src, line, c.name, `holds ${excerpt(text)}, not a ${c.type}`);
+      return;
+    }
+    if (c.type === "utf8") this.#fail(src, line, c.name, `holds ${excerpt(text)}, not a string`);
+    this.#setText(acc, i, text, c, src, line);
   }
 
   #setText(acc: Accumulator, i: number, text: string, c: FeatureColumn, src: BatchSource, line: number): void {
@@ -84,18 +121,21 @@ export class FeatureParser {
         if (Number.isNaN(value) && text !== "NaN") value = text;
         break;
       case "bool":
-        value = text === "true" || text === "1" ? true : text === "false" || text === "0" ? false : text;
+        // the spellings prep accepts (a CSV shard keeps them as written)
+        value = BOOL_TRUE.has(text) ? true : BOOL_FALSE.has(text) ? false : text;
         break;
       case "timestamp":
         value = INT_RE.test(text) ? Number(text) : text;
         break;
       case "json":
+        // the JSON text prep wrote, exactly (parsing and printing would change digits and spacing)
         try {
-          value = JSON.parse(text);
+          JSON.parse(text);
         } catch {
           break;
         }
-        break;
+        (acc as Utf8Acc).values[i] = text;
+        return;
       default:
         break;
     }

@@ -45,7 +45,8 @@ export const SET_OK = 0;
 export const SET_WIDENED = 1;
 export const SET_CONFLICT = 2;
 
-const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+// prep's grammar (schema.ts TS_RE): fractions of up to nine digits (prep keeps only those whose digits past the microsecond are zeros)
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 /**
  * Microseconds since 1970-01-01T00:00 of an ISO 8601 text of the column's temporal type: a date
@@ -57,7 +58,8 @@ export function isoMicrosOf(v: string, type: "date" | "timestamp_ntz" | "timesta
   const m = ISO_RE.exec(v);
   if (!m) return undefined;
   const [, y, mo, d, hm, ss, frac, zone] = m;
-  if (type === "timestamp" ? zone === undefined || hm === undefined : zone !== undefined || (type === "date" && hm !== undefined)) return undefined;
+  if (type === "timestamp" ? zone === undefined : zone !== undefined || (type === "date" && hm !== undefined)) return undefined;
+  if (frac !== undefined && /[1-9]/.test(frac.slice(6))) return undefined;
   const probe = new Date(0);
   probe.setUTCFullYear(Number(y), Number(mo), 0); // day 0 of the next month: the month's last day
   const last = probe.getUTCDate();
@@ -65,7 +67,7 @@ export function isoMicrosOf(v: string, type: "date" | "timestamp_ntz" | "timesta
   const offset = zone === undefined || zone === "Z" ? "Z" : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
   const ms = Date.parse(`${y}-${mo}-${d}T${hm ?? "00:00"}:${ss ?? "00"}${offset}`);
   if (Number.isNaN(ms)) return undefined;
-  return BigInt(ms) * 1000n + BigInt(frac === undefined ? 0 : Number(frac.padEnd(6, "0")));
+  return BigInt(ms) * 1000n + BigInt(frac === undefined ? 0 : Number(frac.slice(0, 6).padEnd(6, "0")));
 }
 
 export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: boolean): SetOutcome {

@@ -168,4 +168,39 @@ describe("every type comes back as it went in", () => {
     expect(widened.schema.columns.find((c) => c.name === "price")?.type).toBe("decimal(20,3)");
     expect(widened.source.rowsWritten).toBe(4);
   });
+
+  it("features read back from the shards (--with-features, not kept) equal the source: CSV shards and JSON Lines shards, digits and spellings included", async () => {
+    const csv = path.join(dir, "feat.csv");
+    await fs.writeFile(csv, "id,big,f,b,d,ts,tz,price\n1,9007199254740993,0.1,True,2024-02-29,2024-01-01 10:20:30.123456000,2024-01-01T10:20:30-0530,12345678901234567.89\n2,-9223372036854775808,-0,FALSE,0001-01-01,9999-12-31T23:59:59,2024-06-30T23:00:00Z,-0.01\n");
+    const run = async (input: string, name: string, ...flags: string[]): Promise<string> => {
+      const p = ok(await cli(["prep", input, "--out", path.join(dir, name), "--keep", "id", ...flags]));
+      const s = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+      const out = path.join(dir, `${name}.parquet`);
+      ok(await cli(["join", "--out", out, "--with-features"], s.stdout));
+      return out;
+    };
+    // every column a feature (the model sums the numbers it sees: here only big and f matter to it)
+    const all = ["--features", "big,f,b,d,ts,tz,price", "--schema", "price:decimal(20,2)"];
+    const outCsv = await run(csv, "fcsv", ...all);
+    const outJsonl = await run(csv, "fjsonl", ...all, "--format", "jsonl");
+    for (const out of [outCsv, outJsonl]) {
+      const diff = await inLosAngeles(
+        `SELECT count(*)::INTEGER AS n FROM (
+           SELECT id, big, f, b, d, ts, tz, price FROM read_csv(${sqlString(csv)}, header = true, columns = {'id': 'BIGINT', 'big': 'BIGINT', 'f': 'DOUBLE', 'b': 'BOOLEAN', 'd': 'DATE', 'ts': 'TIMESTAMP', 'tz': 'TIMESTAMPTZ', 'price': 'DECIMAL(20,2)'})
+           EXCEPT SELECT id, big, f, b, d, ts, tz, price FROM read_parquet(${sqlString(out)}))`,
+      );
+      expect(diff, out).toEqual([{ n: 0 }]);
+      expect(await duckTypes(`SELECT big, f, b, d, ts, tz, price FROM read_parquet(${sqlString(out)})`)).toEqual({ big: "BIGINT", f: "DOUBLE", b: "BOOLEAN", d: "DATE", ts: "TIMESTAMP", tz: "TIMESTAMP WITH TIME ZONE", price: "DECIMAL(20,2)" });
+    }
+    // JSON input: nested values and numbers come back as written
+    const jsonl = path.join(dir, "feat.jsonl");
+    await fs.writeFile(jsonl, `{"id":1,"big":9007199254740993,"f":0.5,"j":{"a":1.50,"b":[1,2]},"s":"x\\"y"}\n{"id":2,"big":-1,"f":1e300,"j":[],"s":""}\n`);
+    const p = ok(await cli(["prep", jsonl, "--out", path.join(dir, "fj"), "--keep", "id", "--features", "big,f,j,s"]));
+    const sj = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+    const outJ = path.join(dir, "fj.jsonl");
+    ok(await cli(["join", "--out", outJ, "--with-features"], sj.stdout));
+    const lines = (await fs.readFile(outJ, "utf8")).trim().split("\n");
+    expect(lines[0]).toContain('"big":9007199254740993,"f":0.5,"j":{"a":1.50,"b":[1,2]},"s":"x\\"y"');
+    expect(lines[1]).toContain('"big":-1,"f":1e+300,"j":[],"s":""');
+  });
 });
