@@ -39,7 +39,8 @@ export const joinCommand: Command = {
       "parquet-version": { type: "int", value: "1|2", min: 1, max: 2, default: 1, help: "Parquet writer version: 2 (data page v2, delta encodings) is smaller on sequential numbers, but some older readers refuse it", group: "Output" },
       partitioned: { type: "boolean", help: "one file per shard, then btkit.json last", group: "Output" },
       part: { type: "string", value: "i/N", help: "join only slice i (0-based) of N of the shards; the parts form one dataset", group: "Output" },
-      "with-features": { type: "boolean", help: "also read the feature columns back from the model-input shards", group: "Output" },
+      features: { type: "boolean", default: true, help: "the feature columns prep did not keep in the sidecar are read back from the model-input shards, so the table is the input's whole; --no-features leaves them out", group: "Output" },
+      "with-features": { type: "boolean", help: "the same as --features (the default); kept for scripts written before it was", group: "Output" },
       "row-number": { type: "boolean", help: "keep the global row number column __btkit_row", group: "Output" },
       "allow-missing": { type: "boolean", help: "join the shards that have an .out and list the others in results.missing", group: "Matching" },
       "blank-lines": { type: "string", value: "POLICY", choices: ["error", "skip"], default: "error", help: "blank .out lines: error, or skip them (counted)", group: "Matching" },
@@ -116,7 +117,7 @@ export const joinCommand: Command = {
       parquetVersion: f["parquet-version"] as 1 | 2,
       part,
       rowNumber: f["row-number"] === true,
-      withFeatures: f["with-features"] === true,
+      withFeatures: f.features !== false || f["with-features"] === true,
       onProgress: (p) => {
         if (p.phase === "check") progress.update({ label: "join: checking .out", done: p.shardsDone, total: p.shardsTotal, unit: "shards" });
         else if (p.phase === "join") progress.update({ label: "join", done: p.rowsDone, total: p.rowsTotal, unit: "rows", detail: p.shard });

@@ -44,7 +44,7 @@ export const prepCommand: Command = {
       columns: { type: "string", value: "A,B,...", help: "names replacing the header's (to fix empty or duplicate names); with --no-header, the columns' names", group: "Input" },
       header: { type: "boolean", help: "CSV: the first row is the header even when every field is a number; --no-header: there is no header row, every row is data (columns named by --columns, else column_1..column_N). Default: a header, and a first row of numbers only is refused as data", group: "Input" },
       features: { type: "string", value: "A,B,...", help: "model input columns, in order (default: every column not dropped)", group: "Columns" },
-      keep: { type: "string", value: "A,B,...", help: "columns kept in the sidecar for the join (default: every column not dropped)", group: "Columns" },
+      keep: { type: "string", value: "A,B,...", help: "columns also stored in the sidecar for the join (default: the columns that are not features; join reads the features back from the shards, so the input is not stored twice)", group: "Columns" },
       drop: { type: "string", value: "A,B,...", help: "columns removed entirely", group: "Columns" },
       schema: { type: "string", value: "A:TYPE,...", help: "column types (int64, float64, bool, utf8, date, timestamp_ntz, timestamp, decimal(P,S), json, null; quote decimals in a shell: 'price:decimal(12,2)'), or a JSON object; utf8 reads a Parquet/Arrow column as exact text (TIME, UInt64, nanoseconds)", group: "Columns" },
       text: { type: "boolean", help: "read every column of a CSV or JSON input as text (no type inference): CSV values as written, JSON numbers, booleans and nested values as their source text (counted)", group: "Columns" },

@@ -462,11 +462,12 @@ function retryOverrides(args: ParsedArgs, model: string | undefined, modelGiven:
 function predictionNaming(args: ParsedArgs, d: Descriptor): { predictionName?: string; predictionPrefix?: string } {
   const name = str(args, "prediction-name") ?? d.job?.predictionName;
   const prefix = str(args, "prediction-prefix") ?? d.job?.predictionPrefix;
-  const kept = d.schema.columns.filter((c) => c.roles.includes("keep")).map((c) => c.name);
+  // the joined table holds every column of the schema (kept ones from the sidecar, features read back from the shards)
+  const columns = d.schema.columns.map((c) => c.name);
   const scalar = name ?? DEFAULT_PREDICTION_NAME;
   if (scalar.length === 0) throw new BtkitError("USAGE_BAD_VALUE", "--prediction-name must not be empty", { option: "--prediction-name" });
-  if (kept.includes(scalar)) {
-    throw new BtkitError("SUBMIT_INVALID_REQUEST", `the kept column ${JSON.stringify(scalar)} has the name join gives a scalar prediction: choose another with --prediction-name (recorded for join)`, { column: scalar, option: "--prediction-name" });
+  if (columns.includes(scalar)) {
+    throw new BtkitError("SUBMIT_INVALID_REQUEST", `the column ${JSON.stringify(scalar)} has the name join gives a scalar prediction: choose another with --prediction-name (recorded for join)`, { column: scalar, option: "--prediction-name" });
   }
   // a kept column that starts with the prefix collides only if the model answers that key or
   // index, which is not known before the job: join checks it (and --prediction-prefix mends it there)

@@ -34,6 +34,8 @@ export interface ShardInput {
 export interface AlignerOptions {
   /** the keep columns, in order, with their types; default: every sidecar column but the row number */
   keep?: Array<{ name: string; type: ColumnType }>;
+  /** the output's column order (names of keep and feature columns); others (the row number) follow; default: keep, row number, features */
+  order?: string[];
   /** keep the sidecar's row number column (__btkit_row); default false */
   rowNumber?: boolean;
   /** rows per joined batch (larger sidecar batches are sliced); default 16384 */
@@ -52,6 +54,7 @@ export interface AlignerOptions {
 
 export interface ResolvedAlignerOptions {
   keep: Array<{ name: string; type: ColumnType }> | undefined;
+  order: string[] | undefined;
   rowNumber: boolean;
   batchRows: number;
   blankLines: BlankLinePolicy;
@@ -68,7 +71,7 @@ export function resolveAlignerOptions(o: AlignerOptions = {}): ResolvedAlignerOp
   if (blankLines !== "error" && blankLines !== "skip") throw new BtkitError("OPT_INVALID", `blankLines must be "error" or "skip", got ${JSON.stringify(blankLines)}`, { option: "blankLines", got: blankLines });
   const maxLineBytes = o.maxLineBytes ?? 64 * 1024 * 1024;
   if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) throw new BtkitError("OPT_INVALID", `maxLineBytes must be a whole number >= 1, got ${maxLineBytes}`, { option: "maxLineBytes", got: maxLineBytes });
-  return { keep: o.keep, rowNumber: o.rowNumber ?? false, batchRows, blankLines, maxLineBytes, predictions: o.predictions ?? {}, features: o.features, echo: o.echo };
+  return { keep: o.keep, order: o.order, rowNumber: o.rowNumber ?? false, batchRows, blankLines, maxLineBytes, predictions: o.predictions ?? {}, features: o.features, echo: o.echo };
 }
 
 /** A joined batch and the shard it came from. */
@@ -94,6 +97,8 @@ export function createAligner(options: AlignerOptions = {}): {
   parser: PredictionParser;
   /** the echo check, when the outputs carry their input (lines checked: `echo.checked`) */
   echo: EchoSplitter | undefined;
+  /** the feature parser, when features are read back from the shards (values rounded: `features.rounded`) */
+  features: FeatureParser | undefined;
   /** the joined schema (known after the first batch; from the sidecar and declared types otherwise) */
   schema: () => Schema | undefined;
 } {
@@ -155,7 +160,9 @@ export function createAligner(options: AlignerOptions = {}): {
         if (err instanceof BtkitError) throw err;
         sidecarError(shard, `cannot be read as an Arrow IPC stream: ${(err as Error).message}`, undefined, err);
       }
-      const base = baseFields(reader.schema, shard);
+      const unordered = baseFields(reader.schema, shard);
+      const perm = orderOf(unordered, o.order);
+      const base = perm.map((k) => unordered[k]!);
       keepFields ??= base;
       let next = shard.firstRow;
       const src = { shard: shard.name, location: shard.outLocation };
@@ -186,10 +193,11 @@ export function createAligner(options: AlignerOptions = {}): {
             }
             const preds = parser.parse(predLines, src);
             schema ??= makeSchema(base, parser.fields() ?? []);
-            const children: Data[] = [];
-            const sidecarFields = base.length - (features ? features.fields().length : 0);
-            for (const f of base.slice(0, sidecarFields)) children.push(f.name === SIDECAR_ROW_COLUMN ? rowVec.data[0]! : part.getChild(f.name)!.data[0]!);
-            children.push(...featureData);
+            const columns: Data[] = [];
+            const sidecarFields = unordered.length - (features ? features.fields().length : 0);
+            for (const f of unordered.slice(0, sidecarFields)) columns.push(f.name === SIDECAR_ROW_COLUMN ? rowVec.data[0]! : part.getChild(f.name)!.data[0]!);
+            columns.push(...featureData);
+            const children = perm.map((k) => columns[k]!);
             children.push(...preds);
             yield { shard: shard.name, batch: new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children })) };
             next += n;
@@ -222,8 +230,19 @@ export function createAligner(options: AlignerOptions = {}): {
     stats,
     parser,
     echo,
+    features,
     schema: () => schema ?? (keepFields ? makeSchema(keepFields, parser.fieldsWithoutData()) : undefined),
   };
+}
+
+/** The positions of `fields` in `order` (names), then those `order` does not name, in their own order. */
+function orderOf(fields: readonly Field[], order: readonly string[] | undefined): number[] {
+  const all = fields.map((_, k) => k);
+  if (!order) return all;
+  const at = new Map(fields.map((f, k) => [f.name, k]));
+  const named = order.map((n) => at.get(n)).filter((k): k is number => k !== undefined);
+  const taken = new Set(named);
+  return [...named, ...all.filter((k) => !taken.has(k))];
 }
 
 function sidecarError(shard: ShardInput, what: string, column: string | undefined, cause?: unknown): never {

@@ -10,6 +10,7 @@ import { BtkitError } from "../errors.js";
 import type { ColumnType, ContentType } from "../protocol/descriptor.js";
 import { accumulatorFor, fieldOf, Int64Acc, Utf8Acc, type Accumulator } from "./columns.js";
 import { objectMembers } from "./json-extents.js";
+import { roundsInDouble } from "../protocol/decimal.js";
 import { splitCsvLine } from "./csv-fields.js";
 import type { LineBatch } from "./lines.js";
 import type { BatchSource } from "./predictions.js";
@@ -29,6 +30,8 @@ const BOOL_FALSE = new Set(["false", "False", "FALSE", "0"]);
 export class FeatureParser {
   readonly #columns: FeatureColumn[];
   readonly #contentType: ContentType;
+  /** float64 values whose text has more significant digits than a double keeps (rounded here) */
+  rounded = 0;
 
   constructor(columns: FeatureColumn[], contentType: ContentType) {
     this.#columns = columns;
@@ -119,6 +122,7 @@ export class FeatureParser {
       case "float64":
         value = Number(text);
         if (Number.isNaN(value) && text !== "NaN") value = text;
+        else if (text.length > 15 && roundsInDouble(text, value as number)) this.rounded++;
         break;
       case "bool":
         // the spellings prep accepts (a CSV shard keeps them as written)

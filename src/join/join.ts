@@ -69,7 +69,10 @@ export interface JoinOptions {
   allowMissing?: boolean;
   /** keep the sidecar's row number column (__btkit_row); default false */
   rowNumber?: boolean;
-  /** also read the feature columns back from the model-input shards (those not kept already); default false */
+  /**
+   * read the feature columns prep did not keep back from the model-input shards, so the joined
+   * table has every column of the input, in its order; default true (false: kept columns only)
+   */
   withFeatures?: boolean;
   /** blank .out lines: "error" (default) or "skip" (counted in results.notes) */
   blankLines?: BlankLinePolicy;
@@ -227,7 +230,9 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   const aligner = createAligner({
     keep,
     echo: hasEcho(layout) ? { layout, inputFields: d.modelInput.features.length } : undefined,
-    features: options.withFeatures ? { contentType: d.modelInput.contentType, columns: featureColumns } : undefined,
+    features: options.withFeatures !== false ? { contentType: d.modelInput.contentType, columns: featureColumns } : undefined,
+    // the input's columns in the input's order, then the predictions
+    order: d.schema.columns.filter((c) => keptNames.has(c.name) || options.withFeatures !== false).map((c) => c.name),
     rowNumber: options.rowNumber,
     batchRows: options.batchRows,
     blankLines: r.blankLines,
@@ -317,6 +322,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     { reason: `job ${job.name} is ${job.status}: only its finished shards were joined (--allow-missing)`, count: job.status === "Completed" ? 0 : present.length },
     { reason: "foreign .out files (written outside their job's lifetime) left out (--allow-missing)", count: foreign.length },
     { reason: "JoinSource=Input lines whose echoed input was checked against the shard line", count: aligner.echo?.checked ?? 0 },
+    { reason: "float64 feature values read back from the shards with more significant digits than a double keeps: rounded (--schema NAME:utf8 or decimal(P,S) at prep keeps them exactly)", count: aligner.features?.rounded ?? 0 },
     { reason: "blank .out lines skipped (--blank-lines skip)", count: blank },
     { reason: "CR before LF stripped from .out lines", count: crlf },
     { reason: "prediction values widened to utf8 (--widen-to-utf8)", count: aligner.parser.widened },
@@ -356,7 +362,7 @@ async function publishResults(r: Resolved, outLoc: Location, results: ResultsSec
 async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResult> {
   const d = r.descriptor;
   const storage = r.storage;
-  const schema = new Schema(d.schema.columns.filter((c) => c.roles.includes("keep")).map((c) => fieldOf(c.name, c.type)));
+  const schema = new Schema(d.schema.columns.filter((c) => c.roles.includes("keep") || (options.withFeatures !== false && c.roles.includes("feature"))).map((c) => fieldOf(c.name, c.type)));
   const writer = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: () => schema });
   const outLoc = storage.parse(r.out);
   const ext = EXTENSION_OF[r.format];

@@ -87,7 +87,10 @@ export interface PrepareOptions {
   gzipLevel?: number;
   /** model input columns in order; default: every column not dropped, in input order */
   features?: string[];
-  /** columns kept in the sidecar; default: every column not dropped */
+  /**
+   * columns kept in the sidecar; default: those not dropped that the model does not see (join
+   * reads the features back from the shards), plus text features a CSV newline policy rewrites
+   */
   keep?: string[];
   /** columns removed entirely; default none */
   drop?: string[];
@@ -765,7 +768,7 @@ class PrepareJob {
     const remaining = columns.filter((c) => !this.o.drop.includes(c));
     this.featureIdx = need(this.o.features ?? remaining, "features");
     if (new Set(this.featureIdx).size !== this.featureIdx.length) throw new BtkitError("PREP_COLUMN", "--features names a column twice", { option: "features" });
-    const keepSet = new Set(need(this.o.keep ?? remaining, "keep"));
+    const keepSet = new Set(need(this.o.keep ?? this.defaultKeep(remaining), "keep"));
     this.keepIdx = columns.map((_, i) => i).filter((i) => keepSet.has(i));
     this.featuresAll = this.featureIdx.length === columns.length && this.featureIdx.every((c, i) => c === i);
     this.keepAll = this.keepIdx.length === columns.length;
@@ -790,6 +793,17 @@ class PrepareJob {
       const w = this.process(p);
       if (w) await w;
     }
+  }
+
+  /**
+   * What the sidecar holds by default: what the model does not see (IDs and the like). join reads
+   * the features back from the shards, whose text round-trips exactly, except text a CSV newline
+   * policy (replace, escape) may change: such features are kept too.
+   */
+  defaultKeep(remaining: string[]): string[] {
+    const features = new Set(this.featureIdx.map((i) => this.columns![i]!));
+    const rewritten = this.o.format === "csv" && this.o.newlines !== "reject";
+    return remaining.filter((c) => !features.has(c) || (rewritten && (this.types[this.colIndex.get(c)!] === "utf8" || this.types[this.colIndex.get(c)!] === "json")));
   }
 
   jsonValues(p: PendingRow): { values: (string | null)[]; kinds: Kind[] } | undefined {

@@ -22,7 +22,9 @@ import {
 } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
-import { unscaledOf, writeDecimalWords } from "../protocol/decimal.js";
+import { roundsInDouble, unscaledOf, writeDecimalWords } from "../protocol/decimal.js";
+
+export { roundsInDouble };
 import { arrowTypeOf } from "../protocol/arrow-types.js";
 import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
@@ -56,26 +58,6 @@ function temporalData(type: "date" | "timestamp_ntz" | "timestamp", length: numb
     return makeData({ type: new DateDay(), length, nullCount, nullBitmap, data: days });
   }
   return makeData({ type: type === "timestamp" ? new TimestampMicrosecond("UTC") : new TimestampMicrosecond(), length, nullCount, nullBitmap, data: micros });
-}
-
-/** The significant digits of a decimal or exponent text ("-12.50e3" -> "125"). */
-function significantDigits(text: string): string {
-  let m = text;
-  const e = m.search(/[eE]/);
-  if (e >= 0) m = m.slice(0, e);
-  return m.replace(/[-+.]/g, "").replace(/^0+/, "").replace(/0+$/, "");
-}
-
-/**
- * Whether a number text has more significant digits than its nearest double keeps (the sidecar
- * stores doubles, so such a value is rounded there, while the model input keeps the text). A text
- * of at most 15 significant digits always survives, so callers ask only about longer ones.
- */
-export function roundsInDouble(text: string, value: number): boolean {
-  // the common case: the text is the double's shortest form already (what JavaScript, Python and
-  // most writers print)
-  if (String(value) === text) return false;
-  return significantDigits(text) !== significantDigits(value.toExponential());
 }
 
 /**

@@ -62,3 +62,24 @@ export function readDecimalWords(w: Uint32Array, at: number, words = 4): bigint 
   for (let k = words - 1; k >= 0; k--) v = (v << 32n) | BigInt(w[at + k]!);
   return BigInt.asIntN(words * 32, v);
 }
+
+/** The significant digits of a decimal or exponent text ("-12.50e3" -> "125"). */
+function significantDigits(text: string): string {
+  let m = text;
+  const e = m.search(/[eE]/);
+  if (e >= 0) m = m.slice(0, e);
+  return m.replace(/[-+.]/g, "").replace(/^0+/, "").replace(/0+$/, "");
+}
+
+/**
+ * Whether a number text has more significant digits than its nearest double keeps (a float64
+ * column holds doubles, so such a value is rounded in the sidecar and the joined table, while the
+ * model input keeps the text). A text of at most 15 significant digits always survives, so callers
+ * ask only about longer ones.
+ */
+export function roundsInDouble(text: string, value: number): boolean {
+  // the common case: the text is the double's shortest form already (what JavaScript, Python and
+  // most writers print)
+  if (String(value) === text) return false;
+  return significantDigits(text) !== significantDigits(value.toExponential());
+}

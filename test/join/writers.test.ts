@@ -15,11 +15,13 @@ beforeEach(async () => ({ dir, cleanup } = await tempDir()));
 afterEach(async () => cleanup());
 
 const KEEP = COLUMNS.filter((c) => c.roles.includes("keep")).map((c) => c.name);
+// the writers are under test here: the kept columns only (join reads features back by default, tested in join-parquet)
+const KEPT_ONLY = { withFeatures: false } as const;
 
 async function joined(format: "arrow" | "arrow-stream" | "jsonl" | "csv", rows: Row[]): Promise<string> {
   const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: rows.slice(0, 5), out: jsonOut(rows.slice(0, 5)) }, { rows: rows.slice(5), out: jsonOut(rows.slice(5)) }] });
   const out = path.join(dir, `joined.${format}`);
-  await join({ descriptor: fx.descriptor, out, storage, format, batchRows: 3 });
+  await join({ descriptor: fx.descriptor, out, storage, format, batchRows: 3, ...KEPT_ONLY });
   return out;
 }
 
@@ -69,14 +71,14 @@ describe("writers", () => {
   it("an empty join still has its columns in every format", async () => {
     const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: [], out: "" }] });
     const pq = path.join(dir, "empty.parquet");
-    await join({ descriptor: fx.descriptor, out: pq, storage, predictionTypes: { prediction: "float64" } });
+    await join({ descriptor: fx.descriptor, out: pq, storage, predictionTypes: { prediction: "float64" }, ...KEPT_ONLY });
     expect(await duckRows(`SELECT count(*)::INTEGER AS n FROM read_parquet(${sqlString(pq)})`)).toEqual([{ n: 0 }]);
     expect((await duckRows(`DESCRIBE SELECT * FROM read_parquet(${sqlString(pq)})`)).map((r) => r.column_name)).toEqual([...KEEP, "prediction"]);
     const csv = path.join(dir, "empty.csv");
-    await join({ descriptor: fx.descriptor, out: csv, storage, format: "csv" });
+    await join({ descriptor: fx.descriptor, out: csv, storage, format: "csv", ...KEPT_ONLY });
     expect(await fs.readFile(csv, "utf8")).toBe(`${KEEP.join(",")}\n`);
     const arrow = path.join(dir, "empty.arrow");
-    await join({ descriptor: fx.descriptor, out: arrow, storage, format: "arrow" });
+    await join({ descriptor: fx.descriptor, out: arrow, storage, format: "arrow", ...KEPT_ONLY });
     expect(tableFromIPC(await fs.readFile(arrow)).schema.fields.map((f) => f.name)).toEqual(KEEP);
   });
 

@@ -26,7 +26,8 @@ function utf16be(text: string): Buffer {
   return le;
 }
 
-const prep = (file: string, ...args: string[]) => runCli(["prep", file, "--out", "out", "--overwrite", ...args], { cwd: dir });
+// name is kept in the sidecar, where the test reads it back
+const prep = (file: string, ...args: string[]) => runCli(["prep", file, "--out", "out", "--overwrite", "--keep", "id,name", ...args], { cwd: dir });
 
 /** prep refuses `file` naming `flag`; with the flag it reads ids 1, 2 and names café, 日本 👍. */
 async function flagWorks(name: string, bytes: Buffer, flag: string, ...extra: string[]): Promise<void> {

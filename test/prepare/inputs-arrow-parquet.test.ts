@@ -120,12 +120,15 @@ async function checkOutputs(o: string, shardCount: number): Promise<void> {
   }
 }
 
+// these tests check the sidecar's Arrow types, so every column is kept (by default only the columns that are not features are)
+const ALL = ["id", "score", "name", "flag", "ts", "tags", "pt"];
+
 describe("Arrow IPC and Parquet inputs", () => {
   it("maps the Arrow types and writes CSV shards and typed sidecars value by value (Arrow stream, several batches, 2 shards)", async () => {
     const f = path.join(dir, "t.arrows");
     await fs.writeFile(f, tableToIPC(batched(table()), "stream"));
     const o = out();
-    const d = await prepare({ inputs: [f], out: o, shardRows: 5 });
+    const d = await prepare({ inputs: [f], out: o, shardRows: 5, keep: ALL });
     expect(d.schema.columns.map((c) => [c.name, c.type])).toEqual([
       ["id", "int64"],
       ["score", "float64"],
@@ -145,12 +148,12 @@ describe("Arrow IPC and Parquet inputs", () => {
     const f = path.join(dir, "t.arrow");
     await fs.writeFile(f, ipc);
     const o = out();
-    const d = await prepare({ inputs: [f], out: o, shardRows: 4 });
+    const d = await prepare({ inputs: [f], out: o, shardRows: 4, keep: ALL });
     await checkOutputs(o, 3);
     const g = path.join(dir, "t-file-bin.gz");
     await fs.writeFile(g, gzipSync(ipc));
     const o2 = out();
-    const d2 = await prepare({ inputs: [g], out: o2, shardRows: 4 });
+    const d2 = await prepare({ inputs: [g], out: o2, shardRows: 4, keep: ALL });
     expect(d2.source.inputs[0]).toMatchObject({ format: "arrow", compression: "gzip", rows: ROWS });
     await checkOutputs(o2, 3);
     expect(d2.shards.map((s) => s.sha256)).toEqual(d.shards.map((s) => s.sha256));
@@ -164,7 +167,7 @@ describe("Arrow IPC and Parquet inputs", () => {
     expect(file.metadata().numRowGroups()).toBe(3);
     file.free();
     const o = out();
-    const d = await prepare({ inputs: [f], out: o, format: "jsonl", features: ["id", "score", "name", "flag", "ts", "tags", "pt"] });
+    const d = await prepare({ inputs: [f], out: o, format: "jsonl", features: ["id", "score", "name", "flag", "ts", "tags", "pt"], keep: ALL });
     expect(d.source.inputs[0]).toMatchObject({ format: "parquet", rows: ROWS });
     const lines = (await fs.readFile(path.join(o, "shards/part-00000.jsonl"), "utf8")).trimEnd().split("\n");
     expect(lines[3]).toBe(`{"id":9007199254740993,"score":0.8,"name":"n3,\\"q\\"","flag":false,"ts":"${tsText(3)}","tags":[],"pt":{"x":3,"s":"p3"}}`);
@@ -177,7 +180,7 @@ describe("Arrow IPC and Parquet inputs", () => {
     expect(side[0]!["ts:raw"]).toBe(BigInt(Date.UTC(2024, 0, 2, 3, 4, 5, 123)) * 1000n);
     // CSV model input from the same Parquet file equals the Arrow stream's
     const o2 = out();
-    await prepare({ inputs: [f], out: o2, shardRows: 5 });
+    await prepare({ inputs: [f], out: o2, shardRows: 5, keep: ALL });
     await checkOutputs(o2, 2);
   });
 
@@ -193,7 +196,7 @@ describe("Arrow IPC and Parquet inputs", () => {
     const f = path.join(dir, "dec.arrow");
     await fs.writeFile(f, tableToIPC(t, "file"));
     const o = out();
-    const d = await prepare({ inputs: [f], out: o, format: "jsonl" });
+    const d = await prepare({ inputs: [f], out: o, format: "jsonl", keep: ["d", "w", "day", "ns"] });
     expect(d.schema.columns.map((c) => c.type)).toEqual(["decimal(10,2)", "decimal(30,3)", "date", "timestamp"]);
     const lines = (await fs.readFile(path.join(o, "shards/part-00000.jsonl"), "utf8")).trimEnd().split("\n");
     expect(lines).toEqual([

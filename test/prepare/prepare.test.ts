@@ -38,9 +38,10 @@ describe("prepare", () => {
     expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe(await fs.readFile(path.join(FIX, "small.name-score.golden.csv"), "utf8"));
     expect(JSON.parse(await fs.readFile(path.join(o, "manifest.json"), "utf8"))).toEqual([{ prefix: `file://${o}/shards/` }, "part-00000.csv"]);
     expect(d.schema.columns.map((c) => [c.name, c.type, c.roles])).toEqual([
+      // by default the sidecar holds what the model does not see: the features are in the shard already
       ["id", "int64", ["keep"]],
-      ["name", "utf8", ["feature", "keep"]],
-      ["score", "float64", ["feature", "keep"]],
+      ["name", "utf8", ["feature"]],
+      ["score", "float64", ["feature"]],
       ["flag", "bool", ["keep"]],
       ["when", "timestamp", ["keep"]],
       ["big", "utf8", ["keep"]],
@@ -55,11 +56,15 @@ describe("prepare", () => {
     // btkit.json is the same document, valid
     expect(parseDescriptor(await fs.readFile(path.join(o, "btkit.json"), "utf8"))).toEqual(d);
     const t = tableFromIPC(await read(path.join(o, "sidecars/part-00000.arrow")));
-    expect(t.schema.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual(["id:Int64", "name:Utf8", "score:Float64", "flag:Bool", "when:Timestamp<MICROSECOND, UTC>", "big:Utf8", "__btkit_row:Int64"]);
+    expect(t.schema.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual(["id:Int64", "flag:Bool", "when:Timestamp<MICROSECOND, UTC>", "big:Utf8", "__btkit_row:Int64"]);
     expect(t.getChild("id")!.toArray()).toEqual(new BigInt64Array([1n, 2n, 3n]));
-    expect([...t.getChild("name")!]).toEqual(["a, b", null, 'x "y"']);
-    expect([...t.getChild("score")!]).toEqual([1.5, 2, -500]);
     expect([...t.getChild("flag")!]).toEqual([true, false, true]);
+    // --keep stores features too, typed
+    const withFeatures = out();
+    await prepare({ inputs: [path.join(FIX, "small.csv")], out: withFeatures, features: ["name", "score"], keep: ["id", "name", "score"] });
+    const t2 = tableFromIPC(await read(path.join(withFeatures, "sidecars/part-00000.arrow")));
+    expect([...t2.getChild("name")!]).toEqual(["a, b", null, 'x "y"']);
+    expect([...t2.getChild("score")!]).toEqual([1.5, 2, -500]);
     expect(t.getChild("when")!.get(1)).toBe(Date.UTC(2024, 0, 2));
     expect(t.getChild("when")!.get(2)).toBe(null);
     expect([...t.getChild("big")!]).toEqual(["9007199254740993", null, "12345678901234567890"]);
@@ -73,7 +78,7 @@ describe("prepare", () => {
     expect(d.modelInput.contentType).toBe("application/jsonlines");
     const src = await write("big.jsonl", '{"k":9007199254740993,"v":"a"}\n{"k":-9223372036854775808,"v":"b"}\n');
     const o2 = out();
-    const d2 = await prepare({ inputs: [src], out: o2, format: "jsonl" });
+    const d2 = await prepare({ inputs: [src], out: o2, format: "jsonl", keep: ["k"] });
     expect(d2.schema.columns.map((c) => c.type)).toEqual(["int64", "utf8"]);
     expect(await fs.readFile(path.join(o2, "shards/part-00000.jsonl"), "utf8")).toBe('{"k":9007199254740993,"v":"a"}\n{"k":-9223372036854775808,"v":"b"}\n');
     const t = tableFromIPC(await read(path.join(o2, "sidecars/part-00000.arrow")));
