@@ -198,31 +198,96 @@ function timeText(raw: bigint, unit: number): string {
   return unit === 0 ? hms : `${hms}.${frac.toString().padStart([0, 3, 6, 9][unit]!, "0")}`;
 }
 
-/** A nested value (as apache-arrow's get() returns it) -> JSON text. */
-function nestedJson(v: unknown): string {
-  if (v === null || v === undefined) return "null";
-  switch (typeof v) {
-    case "bigint":
-      return v.toString();
-    case "number":
-      if (!Number.isFinite(v)) throw new ValueError(`holds ${v}, which JSON cannot carry`);
-      return String(v);
-    case "boolean":
-      return v ? "true" : "false";
-    case "string":
-      return JSON.stringify(v);
-    default:
+/**
+ * Row i of a nested Arrow vector (list, large list, fixed-size list, struct, map) as JSON text,
+ * walked by its Arrow type so nested values keep what they are: integers and decimals as JSON
+ * numbers with their exact digits, dates, timestamps (with their zone, nanoseconds included) and
+ * times as ISO 8601 strings, map keys as object keys. Binary and other untyped leaves are a
+ * ValueError. (apache-arrow's get() would give decimals as words and times as floating
+ * milliseconds.)
+ */
+function nestedReader(vec: Vector): Reader {
+  const t = vec.type as DataType;
+  const data = vec.data[0]!;
+  const off = data.offset;
+  const valid = (i: number): boolean => data.nullCount === 0 || vec.isValid(i);
+  switch (t.typeId) {
+    case Type.List:
+    case Type.Map: {
+      const offsets = data.valueOffsets as Int32Array | BigInt64Array;
+      const child = vec.getChildAt(0)!;
+      if (t.typeId === Type.Map) {
+        const keys = nestedReader(child.getChildAt(0)!);
+        const values = nestedReader(child.getChildAt(1)!);
+        return (i) => {
+          if (!valid(i)) return null;
+          const parts: string[] = [];
+          for (let k = Number(offsets[off + i]!); k < Number(offsets[off + i + 1]!); k++) {
+            const key = keys(k);
+            // a map's keys are object keys: strings as they are, other keys as their text
+            const name = key === null ? '"null"' : key.startsWith('"') ? key : JSON.stringify(key);
+            parts.push(`${name}:${values(k) ?? "null"}`);
+          }
+          return `{${parts.join(",")}}`;
+        };
+      }
+      const item = nestedReader(child);
+      return (i) => {
+        if (!valid(i)) return null;
+        const parts: string[] = [];
+        for (let k = Number(offsets[off + i]!); k < Number(offsets[off + i + 1]!); k++) parts.push(item(k) ?? "null");
+        return `[${parts.join(",")}]`;
+      };
+    }
+    case Type.FixedSizeList: {
+      const size = (t as unknown as { listSize: number }).listSize;
+      const item = nestedReader(vec.getChildAt(0)!);
+      return (i) => {
+        if (!valid(i)) return null;
+        const parts: string[] = [];
+        for (let k = (off + i) * size; k < (off + i + 1) * size; k++) parts.push(item(k) ?? "null");
+        return `[${parts.join(",")}]`;
+      };
+    }
+    case Type.Struct: {
+      const fields = (t as unknown as { children: Field[] }).children;
+      const readers = fields.map((_, k) => nestedReader(vec.getChildAt(k)!));
+      const names = fields.map((f) => `${JSON.stringify(f.name)}:`);
+      return (i) => {
+        if (!valid(i)) return null;
+        let out = "{";
+        for (let k = 0; k < readers.length; k++) out += `${k > 0 ? "," : ""}${names[k]}${readers[k]!(i) ?? "null"}`;
+        return `${out}}`;
+      };
+    }
+    default: {
+      if (String(t).startsWith("LargeList")) {
+        const offsets = data.valueOffsets as unknown as BigInt64Array;
+        const item = nestedReader(vec.getChildAt(0)!);
+        return (i) => {
+          if (!valid(i)) return null;
+          const parts: string[] = [];
+          for (let k = Number(offsets[off + i]!); k < Number(offsets[off + i + 1]!); k++) parts.push(item(k) ?? "null");
+          return `[${parts.join(",")}]`;
+        };
+      }
+      const native = columnTypeOf({ type: t } as Field);
+      const leaf = t.typeId === Type.Time ? "time" : native;
+      if (leaf === undefined || leaf === "null") {
+        if (leaf === "null") return () => null;
+        return () => {
+          throw new ValueError(`holds a nested ${String(t)} value, which btkit cannot represent`);
+        };
+      }
+      // the exact text of the leaf, then its JSON form: numbers and booleans bare, the rest strings
+      const text = columnReader(vec, leaf === "time" ? "utf8" : leaf, true);
+      const bare = leaf === "int64" || leaf === "float64" || leaf === "bool" || decimalOf(leaf) !== undefined;
+      return (i) => {
+        const v = text(i);
+        return v === null ? null : bare ? v : JSON.stringify(v);
+      };
+    }
   }
-  if (v instanceof Vector) {
-    const parts: string[] = [];
-    for (const x of v as Iterable<unknown>) parts.push(nestedJson(x));
-    return `[${parts.join(",")}]`;
-  }
-  if (v instanceof Uint8Array) throw new ValueError("holds binary data, which btkit cannot represent");
-  const obj = typeof (v as { toJSON?: unknown }).toJSON === "function" ? ((v as { toJSON: () => unknown }).toJSON() as Record<string, unknown>) : (v as Record<string, unknown>);
-  const parts: string[] = [];
-  for (const k of Object.keys(obj)) parts.push(`${JSON.stringify(k)}:${nestedJson(obj[k])}`);
-  return `{${parts.join(",")}}`;
 }
 
 type Reader = (i: number) => string | null;
@@ -304,7 +369,7 @@ function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader 
       return (i) => (valid(i) ? timeText(BigInt(values[off + i]!), unit) : null);
     }
     default:
-      if (native === "json") return (i) => (valid(i) ? nestedJson(vec.get(i)) : null);
+      if (native === "json") return nestedReader(vec);
       // utf8, large utf8 and dictionary-encoded text
       return (i) => (valid(i) ? (vec.get(i) as string) : null);
   }

@@ -203,4 +203,22 @@ describe("every type comes back as it went in", () => {
     expect(lines[0]).toContain('"big":9007199254740993,"f":0.5,"j":{"a":1.50,"b":[1,2]},"s":"x\\"y"');
     expect(lines[1]).toContain('"big":-1,"f":1e+300,"j":[],"s":""');
   });
+
+  it("nested values (lists, structs, maps) become JSON text whose leaves keep what they are: exact decimals and integers, ISO dates, times and timestamps", async () => {
+    const nested = path.join(dir, "nested.parquet");
+    await duckRows(`COPY (SELECT 1 AS id, 0.5::DOUBLE AS x, ['1234567890123456789012345678.9012345678'::DECIMAL(38,10), NULL] AS l_dec,
+      MAP {'k': 1.50::DECIMAL(4,2)} AS m_dec, {'a': TIME '12:00:00.5'} AS st_time, [TIMESTAMP_NS '2024-12-06 00:30:00.123456789'] AS l_tsn,
+      {'z': TIMESTAMPTZ '2024-12-06 00:30:00+05:30', 'd': DATE '0001-01-01', 'n': 9007199254740993::BIGINT, 'u': 18446744073709551615::UBIGINT, 's': 'a"b'} AS st_t,
+      MAP {1: [true, false]} AS m_int) TO ${sqlString(nested)} (FORMAT parquet)`);
+    const p = ok(await cli(["prep", nested, "--out", path.join(dir, "nested"), "--format", "jsonl", "--features", "x"]));
+    expect(parseDescriptor(p.stdout).schema.columns.slice(2).map((c) => c.type)).toEqual(["json", "json", "json", "json", "json", "json"]);
+    const s = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+    const out = path.join(dir, "nested.jsonl");
+    ok(await cli(["join", "--out", out], s.stdout));
+    const line = (await fs.readFile(out, "utf8")).trim();
+    expect(line).toBe(
+      '{"id":1,"x":0.5,"l_dec":[1234567890123456789012345678.9012345678,null],"m_dec":{"k":1.50},"st_time":{"a":"12:00:00.500000"},"l_tsn":["2024-12-06T00:30:00.123456789"],' +
+        '"st_t":{"z":"2024-12-05T19:00:00.000000Z","d":"0001-01-01","n":9007199254740993,"u":18446744073709551615,"s":"a\\"b"},"m_int":{"1":[true,false]},"pred_score":0.5,"pred_length":0}',
+    );
+  });
 });
