@@ -410,9 +410,10 @@ export class ArrowRecordMaker {
    */
   make(batch: RecordBatch, endAt: (k: number) => number): TypedRecord[] {
     const readers = this.#columns.map((c, j) => {
-      const vec = batch.getChildAt(j);
-      if (!vec) throw new BtkitError("PREP_SCHEMA", `${this.input}: a record batch lacks column ${JSON.stringify(c.name)}`, { input: this.input, column: c.name });
+      // an unused column is never decoded (a Parquet reader leaves it out of the batch)
       if (this.#unused(c.name)) return (): null => null;
+      const vec = batch.numCols === this.#columns.length ? batch.getChildAt(j) : batch.getChild(c.name);
+      if (!vec) throw new BtkitError("PREP_SCHEMA", `${this.input}: a record batch lacks column ${JSON.stringify(c.name)}`, { input: this.input, column: c.name });
       return columnReader(vec, c.type, this.#finalTypes[j] === "utf8" && c.type !== "utf8");
     });
     const records: TypedRecord[] = [];

@@ -16,12 +16,18 @@ function formatError(input: string, err: unknown): BtkitError {
   return new BtkitError("PREP_FORMAT", `${input}: not readable as Parquet: ${msg}`, { input }, { cause: err });
 }
 
+/** WebAssembly.RuntimeError (a trap), without the DOM lib's WebAssembly types. */
+const WASM_RUNTIME_ERROR = (globalThis as unknown as { WebAssembly: { RuntimeError: new () => Error } }).WebAssembly.RuntimeError;
+
 function batchesOf(ipc: Uint8Array): RecordBatch[] {
   return [...RecordBatchReader.from(ipc)];
 }
 
-/** Reads a local Parquet file of `size` bytes. */
-export async function parquetFromFile(path: string, size: number, input: string, batchSize = 8192): Promise<BatchSource> {
+/**
+ * Reads a local Parquet file of `size` bytes. Columns for which `unused(name)` holds are not read
+ * at all (a dropped column that cannot be decoded does not stop prep); the batches then lack them.
+ */
+export async function parquetFromFile(path: string, size: number, input: string, batchSize = 8192, unused: (name: string) => boolean = () => false): Promise<BatchSource> {
   let file: pw.ParquetFile;
   let schemaIpc: Uint8Array;
   let groups: number;
@@ -38,24 +44,50 @@ export async function parquetFromFile(path: string, size: number, input: string,
   const reader = RecordBatchReader.from(schemaIpc);
   reader.open();
   const schema = reader.schema;
+  const wanted = schema.fields.map((f) => f.name).filter((n) => !unused(n));
+  const columns = wanted.length < schema.fields.length ? { columns: wanted } : {};
   let rows = 0;
   const at = (r: number): number => (total > 0 ? Math.floor((size * r) / total) : size);
+  // a corrupt column chunk can make the decoder trap (a WebAssembly RuntimeError thrown from its
+  // own callback, outside any promise): while reading, such a trap fails the read, coded
+  let trap: ((err: unknown) => void) | undefined;
+  const onUncaught = (err: unknown): void => {
+    if (err instanceof WASM_RUNTIME_ERROR && trap) trap(err);
+    else {
+      process.removeListener("uncaughtException", onUncaught);
+      throw err;
+    }
+  };
+  const trapped = new Promise<never>((_, reject) => {
+    trap = (err) => reject(new BtkitError("PREP_FORMAT", `${input}: the Parquet decoder failed (${String(err)}): a column chunk is corrupt or of an encoding it cannot read; if it is a column you do not need, --drop it (dropped columns are not read)`, { input, option: "drop" }, { cause: err }));
+  });
+  trapped.catch(() => undefined);
   async function* batches(): AsyncGenerator<{ batch: RecordBatch; endAt: (k: number) => number }> {
+    process.on("uncaughtException", onUncaught);
     try {
       for (let g = 0; g < groups; g++) {
         let stream: ReadableStream<pw.RecordBatch>;
         try {
-          stream = (await file.stream({ rowGroups: [g], batchSize })) as ReadableStream<pw.RecordBatch>;
+          stream = (await file.stream({ rowGroups: [g], batchSize, ...columns })) as ReadableStream<pw.RecordBatch>;
         } catch (err) {
           throw formatError(input, err);
         }
         const r = stream.getReader();
         while (true) {
-          const next = await r.read().catch((err: unknown) => {
-            throw formatError(input, err);
-          });
+          const next = await Promise.race([
+            r.read().catch((err: unknown) => {
+              throw formatError(input, err);
+            }),
+            trapped,
+          ]);
           if (next.done) break;
-          for (const batch of batchesOf(next.value.intoIPCStream())) {
+          let ipc: Uint8Array;
+          try {
+            ipc = next.value.intoIPCStream();
+          } catch (err) {
+            throw formatError(input, err);
+          }
+          for (const batch of batchesOf(ipc)) {
             const first = rows;
             rows += batch.numRows;
             yield { batch, endAt: (k) => at(first + k + 1) };
@@ -63,7 +95,12 @@ export async function parquetFromFile(path: string, size: number, input: string,
         }
       }
     } finally {
-      file.free();
+      process.removeListener("uncaughtException", onUncaught);
+      try {
+        file.free();
+      } catch {
+        // after a trap the decoder's memory may be gone with it
+      }
     }
   }
   return { schema, batches: batches(), bytes: () => at(rows) };

@@ -80,7 +80,7 @@ export async function openRecordInput(input: ResolvedInput, opened: OpenedInput,
         file = copy.file;
         size = copy.size;
       }
-      if (input.format === "parquet") source = await parquetFromFile(file, size, input.display, o.batchSize);
+      if (input.format === "parquet") source = await parquetFromFile(file, size, input.display, o.batchSize, o.unused);
       else {
         const handle = await fs.open(file, "r");
         cleanups.push(() => handle.close());

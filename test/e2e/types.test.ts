@@ -221,4 +221,23 @@ describe("every type comes back as it went in", () => {
         '"st_t":{"z":"2024-12-05T19:00:00.000000Z","d":"0001-01-01","n":9007199254740993,"u":18446744073709551615,"s":"a\\"b"},"m_int":{"1":[true,false]},"pred_score":0.5,"pred_length":0}',
     );
   });
+
+  it("a corrupt Parquet column chunk is PREP_FORMAT naming --drop (not a crash), and --drop of that column reads the rest: it is never read", async () => {
+    const good = path.join(dir, "c.parquet");
+    await duckRows(`COPY (SELECT i AS good, repeat('x', 50) || i::VARCHAR AS junk FROM range(1000) t(i)) TO ${sqlString(good)} (FORMAT parquet, COMPRESSION 'snappy')`);
+    const meta = await duckRows(`SELECT path_in_schema AS col, data_page_offset AS at FROM parquet_metadata(${sqlString(good)})`);
+    const bytes = await fs.readFile(good);
+    const at = Number(meta.find((m) => m.col === "junk")!.at) + 40;
+    bytes.fill(0xff, at, at + 60);
+    const bad = path.join(dir, "c_bad.parquet");
+    await fs.writeFile(bad, bytes);
+    const refused = await cli(["prep", bad, "--out", path.join(dir, "cb")]);
+    expect(refused.code).toBe(EXIT.data);
+    expect(refused.stderr).toContain("PREP_FORMAT");
+    expect(refused.stderr).toContain("the Parquet decoder failed");
+    expect(refused.stderr).toContain("--drop it");
+    const d = parseDescriptor(ok(await cli(["prep", bad, "--out", path.join(dir, "cb2"), "--drop", "junk"])).stdout);
+    expect(d.source.rowsWritten).toBe(1000);
+    expect(d.schema.columns.map((c) => c.name)).toEqual(["good"]);
+  });
 });
