@@ -20,7 +20,16 @@ export interface FolderDataset {
   names: Set<string>;
   /** the marker this join writes last (removed first), if any */
   marker?: string;
+  /**
+   * --part: what every part of the dataset must share (job, shard count, part count, format, the
+   * options that shape its columns), stored as IDENTITY_FILE by the first part and checked by the
+   * others: part files of another job or of other columns have the same names
+   */
+  identity?: Record<string, unknown>;
 }
+
+/** The identity of a dataset joined in parts (hidden: readers of *.parquet do not see it). */
+export const IDENTITY_FILE = ".btkit-dataset.json";
 
 const TABLE_EXTENSIONS = [...new Set(Object.values(EXTENSION_OF))];
 const MARKER_RE = /^btkit(?:-part-\d+of\d+)?\.json$/;
@@ -72,6 +81,22 @@ export async function prepareFolder(storage: Storage, folder: Location, dataset:
       `${where} holds ${strangers.length} file(s) of another joined dataset (${strangers.slice(0, 3).join(", ")}${strangers.length > 3 ? ", ..." : ""}) that ${what} would not replace: readers of the folder would mix both. Join into an empty folder, or remove those files first`,
       { location: where, got: strangers[0], count: strangers.length },
     );
+  }
+  if (dataset.identity !== undefined) {
+    const at = storage.child(folder, IDENTITY_FILE);
+    const mine = JSON.stringify(dataset.identity);
+    const theirs = await storage.readText(at).catch((err: unknown) => {
+      if (err instanceof BtkitError && err.code === "IO_NOT_FOUND") return undefined;
+      throw err;
+    });
+    if (theirs === undefined) await storage.write(at, mine, { contentType: "application/json" });
+    else if (theirs.trim() !== mine) {
+      throw new BtkitError(
+        "JOIN_OUTPUT_CONFLICT",
+        `${where} holds parts of another joined dataset (${toUri(at)}: ${theirs.trim().slice(0, 300)}; this part would be ${mine.slice(0, 300)}): parts of one dataset share the job, the part count, the format and the column options. Join every part the same way into an empty folder, or remove the folder's files first`,
+        { location: where, expected: mine, got: theirs.trim() },
+      );
+    }
   }
   if (dataset.marker !== undefined) await storage.delete(storage.child(folder, dataset.marker));
 }

@@ -221,7 +221,24 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   }
 
   // 3. join and write (into a folder: only beside files of this same dataset)
-  if (r.partitioned || r.part) await prepareFolder(storage, storage.parse(r.out), folderDataset(all, EXTENSION_OF[r.format], r.partitioned, r.part), `this join (job ${job.name})`);
+  if (r.partitioned || r.part) {
+    const dataset = folderDataset(all, EXTENSION_OF[r.format], r.partitioned, r.part);
+    if (r.part) {
+      dataset.identity = {
+        job: job.name,
+        shards: all.length,
+        parts: r.part.count,
+        format: r.format,
+        partitioned: r.partitioned,
+        rowNumber: options.rowNumber ?? false,
+        features: options.withFeatures !== false,
+        predictionName: options.predictionName ?? job.predictionName ?? null,
+        predictionPrefix: options.predictionPrefix ?? job.predictionPrefix ?? null,
+        predictionTypes: Object.fromEntries(Object.entries(options.predictionTypes ?? {}).sort()),
+      };
+    }
+    await prepareFolder(storage, storage.parse(r.out), dataset, `this join (job ${job.name})`);
+  }
   const keep = d.schema.columns.filter((c) => c.roles.includes("keep")).map((c) => ({ name: c.name, type: c.type }));
   const keptNames = new Set(keep.map((k) => k.name));
   const featureColumns = d.modelInput.features

@@ -131,6 +131,17 @@ describe("join to Parquet, read back by DuckDB", () => {
     const e3 = await rejectedBy(join({ descriptor: fx.descriptor, out: parts, storage, part: { index: 0, count: 3 } }));
     expect(e3.code).toBe("JOIN_OUTPUT_CONFLICT");
     expect(e3.message).toContain("holds 2 file(s) of another joined dataset (part-0of2.parquet, part-1of2.parquet)");
+    // the same names from another job, or with other columns, are parts of another dataset too
+    const other = await writeFixture(storage, storage.parse(path.join(dir, "other")), { shards: [{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b) }, { rows: a, out: jsonOut(a) }] });
+    const otherJob = { ...other.descriptor, job: { ...other.descriptor.job!, name: "another-job" } };
+    const e4 = await rejectedBy(join({ descriptor: otherJob, out: parts, storage, part: { index: 1, count: 2 } }));
+    expect(e4.code).toBe("JOIN_OUTPUT_CONFLICT");
+    expect(e4.message).toContain("holds parts of another joined dataset");
+    expect(e4.message).toContain('"job":"another-job"');
+    const e5 = await rejectedBy(join({ descriptor: fx.descriptor, out: parts, storage, part: { index: 1, count: 2 }, rowNumber: true }));
+    expect(e5.code).toBe("JOIN_OUTPUT_CONFLICT");
+    // the same part again, the same way: no conflict
+    await join({ descriptor: fx.descriptor, out: parts, storage, part: { index: 1, count: 2 } });
   });
 
   it("a partitioned join that fails midway leaves no completion marker describing the files it began to replace", async () => {
