@@ -8,6 +8,7 @@
  * TextDecoder (fatal: an invalid sequence is PREP_ENCODING); latin1 is ISO-8859-1, every byte its
  * own code point (Buffer's latin1), which the WHATWG label "latin1" is not (it means windows-1252).
  */
+import { isUtf8 } from "node:buffer";
 import { BtkitError } from "../errors.js";
 
 export const ENCODINGS = ["utf-8", "utf-16le", "utf-16be", "latin1", "windows-1252"] as const;
@@ -28,12 +29,54 @@ export function utf16Bom(buf: Buffer): "UTF-16LE" | "UTF-16BE" | undefined {
   return undefined;
 }
 
-/** Chunks of `encoding` text as UTF-8 chunks. PREP_ENCODING naming the input for an invalid sequence. */
+/**
+ * Why the first bytes of an input are not `encoding` text, or undefined when they may be. UTF-16
+ * CSV and JSON have NUL bytes (their delimiters, quotes and line ends are ASCII) or a byte order
+ * mark; text that is UTF-8 (a UTF-8 byte order mark, or valid UTF-8 with non-ASCII characters) is
+ * not Latin-1 or Windows-1252 in practice.
+ */
+export function notEncoded(head: Buffer, encoding: Encoding): string | undefined {
+  const utf8Bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
+  if (encoding === "utf-16le" || encoding === "utf-16be") {
+    const bom = utf16Bom(head);
+    if (bom !== undefined) return bom.toLowerCase() === encoding ? undefined : `it starts with a ${bom} byte order mark; use --encoding ${bom.toLowerCase()}`;
+    if (utf8Bom) return "it starts with a UTF-8 byte order mark: it is UTF-8; leave out --encoding";
+    const sample = head.subarray(0, 4096);
+    if (sample.length >= 4 && !sample.includes(0)) return "its first bytes hold no NUL byte, which UTF-16 CSV or JSON text has: it is most likely UTF-8; leave out --encoding";
+    return undefined;
+  }
+  if (encoding === "utf-8") return undefined;
+  if (utf8Bom) return "it starts with a UTF-8 byte order mark: it is UTF-8; leave out --encoding";
+  const sample = head.subarray(0, 4096);
+  // a cut multi-byte character at the end of the sample is no evidence either way
+  let end = sample.length;
+  let k = end;
+  while (k > 0 && end - k < 3 && (sample[k - 1]! & 0xc0) === 0x80) k--;
+  if (k > 0 && sample[k - 1]! >= 0xc0) end = k - 1;
+  const body = sample.subarray(0, end);
+  if (body.some((b) => b >= 0x80) && isUtf8(body)) return "its first bytes are valid UTF-8 with non-ASCII characters: it is most likely UTF-8; leave out --encoding";
+  return undefined;
+}
+
+/** Chunks of `encoding` text as UTF-8 chunks. PREP_ENCODING naming the input for an invalid sequence, or for text that is not `encoding` (notEncoded). */
 export async function* toUtf8(chunks: AsyncIterable<Buffer>, encoding: Encoding, input: string): AsyncGenerator<Buffer> {
   if (encoding === "utf-8") {
     yield* chunks;
     return;
   }
+  let first = true;
+  const source = chunks;
+  const checked = async function* (): AsyncGenerator<Buffer> {
+    for await (const c of source) {
+      if (first) {
+        first = false;
+        const why = notEncoded(c, encoding);
+        if (why !== undefined) throw new BtkitError("PREP_ENCODING", `${input} does not look like ${encoding}: ${why}`, { input, expected: encoding, option: "encoding" });
+      }
+      yield c;
+    }
+  };
+  chunks = checked();
   if (encoding === "latin1") {
     for await (const c of chunks) yield Buffer.from(c.toString("latin1"), "utf8");
     return;

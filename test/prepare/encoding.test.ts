@@ -74,3 +74,23 @@ it("bytes that are not valid in the encoding given are PREP_ENCODING naming it",
   const usage = await prep("bad.csv", "--encoding", "ebcdic");
   expect(usage.code).toBe(EXIT.usage);
 });
+
+it("an --encoding the file is not in is refused, naming why (UTF-8 read as UTF-16 or as Latin-1), never read as garbage", async () => {
+  await fs.writeFile(path.join(dir, "utf8.csv"), "id,name\n1,ab\n2,café\n");
+  for (const [enc, why] of [
+    ["utf-16le", "its first bytes hold no NUL byte, which UTF-16 CSV or JSON text has"],
+    ["latin1", "its first bytes are valid UTF-8 with non-ASCII characters"],
+  ] as const) {
+    const r = await prep("utf8.csv", "--encoding", enc);
+    expect(r.code, r.stderr).toBe(EXIT.data);
+    expect(r.stderr).toContain(`utf8.csv does not look like ${enc}: ${why}: it is most likely UTF-8; leave out --encoding`);
+  }
+  await fs.writeFile(path.join(dir, "bom.csv"), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("id,name\n1,ab\n")]));
+  expect((await prep("bom.csv", "--encoding", "windows-1252")).stderr).toContain("it starts with a UTF-8 byte order mark: it is UTF-8; leave out --encoding");
+  await fs.writeFile(path.join(dir, "le.csv"), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("id,name\n1,ab\n", "utf16le")]));
+  expect((await prep("le.csv", "--encoding", "utf-16be")).stderr).toContain("it starts with a UTF-16LE byte order mark; use --encoding utf-16le");
+  // the way out each names works: no --encoding for the UTF-8 file
+  expect((await prep("utf8.csv")).code).toBe(0);
+  expect((await prep("le.csv", "--encoding", "utf-16le")).code).toBe(0);
+});
+
