@@ -368,6 +368,7 @@ function schemaFlag(name: string, type: ColumnType): string {
 function widerType(t: ColumnType, v: string | null, kind: Kind | undefined): ColumnType {
   // a decimal meeting more digits: the decimal that holds both, else float64 when the value is a number
   if (decimalOf(t) && v !== null && (kind === undefined || kind === KIND.number)) return widerDecimal(t, v) ?? (fits("float64", v, kind) ? "float64" : "utf8");
+  if (decimalOf(t)) return "utf8";
   // an integer beyond int64 (an ID, mostly) keeps its digits only as text: a double would round it
   if (t === "int64" && v !== null && /^-?[0-9]+$/.test(v)) return "utf8";
   if (t === "int64" && fits("float64", v, kind)) return "float64";

@@ -158,7 +158,8 @@ export function mergeTypes(a: ColumnType, b: ColumnType, json: boolean): ColumnT
  */
 export function widerDecimal(type: ColumnType, v: string): ColumnType | undefined {
   const dec = decimalOf(type);
-  const m = /^-?(\d+)(?:\.(\d+))?$/.exec(v);
+  // JSON number syntax (no leading zeros, digits on both sides of the point): other text is no decimal
+  const m = FLOAT_RE.test(v) ? /^-?(\d+)(?:\.(\d+))?$/.exec(v) : null;
   if (!dec || !m) return undefined;
   const intDigits = m[1]!.replace(/^0+/, "").length;
   const fracDigits = (m[2] ?? "").replace(/0+$/, "").length;
@@ -219,7 +220,7 @@ export function parseSchemaOverride(text: string): Map<string, ColumnType> {
     pairs = text.split(/,(?![^(]*\))/).filter((p) => p.trim() !== "").map((p) => {
       const at = p.lastIndexOf(":");
       if (at <= 0) throw new BtkitError("PREP_SCHEMA", `--schema entry ${JSON.stringify(p)}: expected name:type`, { option: "schema", got: p });
-      return [p.slice(0, at), p.slice(at + 1).trim()];
+      return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
     });
   }
   for (const [name, type] of pairs) {

@@ -104,3 +104,14 @@ it("CSV timestamps finer than a microsecond stay text, exactly as written; decla
   await fs.writeFile(path.join(dir, "us.csv"), "id,t\n1,2024-01-01T10:20:30.123456000Z\n");
   expect(typeOf((await prep("us.csv")).stdout, "t")).toBe("timestamp");
 });
+
+it("a decimal column meeting text that is no JSON number (leading zeros) is told utf8, which keeps it; names in --schema may have spaces around them", async () => {
+  await fs.writeFile(path.join(dir, "zeros.csv"), "id,v\n1,7\n2,007\n");
+  const r = await prep("zeros.csv", "--schema", "id:int64, v:decimal(3,0)");
+  expect(r.code).toBe(EXIT.data);
+  expect(r.stderr).toContain(`"007" does not fit decimal(3,0) (the type declared with --schema; declare utf8 instead (--schema v:utf8)`);
+  const ok = await prep("zeros.csv", "--schema", "id:int64, v:utf8");
+  expect(ok.code, ok.stderr).toBe(0);
+  expect(await fs.readFile(path.join(dir, "out", "shards", "part-00000.csv"), "utf8")).toBe("1,7\n2,007\n");
+});
+
