@@ -85,17 +85,30 @@ try {
     if (scan.lines !== s.rows) throw new Error(`${outputNameFor(s.name)}: ${scan.lines} lines for ${s.rows} rows`);
   }
 
-  // 4b. align sidecars with .out files and stream the joined batches into our own sink
-  const keep = descriptor.schema.columns.filter((c) => c.roles.includes("keep")).map((c) => ({ name: c.name, type: c.type }));
-  const aligner = createAligner({ keep, predictions: { accept: job.accept } });
+  // 4b. align sidecars (the columns the model did not see) and the features read back from the
+  // model-input shards with the .out files, and stream the joined batches into our own sink
+  const columns = descriptor.schema.columns;
+  const keep = columns.filter((c) => c.roles.includes("keep")).map((c) => ({ name: c.name, type: c.type }));
+  const kept = new Set(keep.map((k) => k.name));
+  const featureColumns = descriptor.modelInput.features
+    .map((name, index) => ({ name, index, type: columns.find((c) => c.name === name).type }))
+    .filter((c) => !kept.has(c.name));
+  const aligner = createAligner({
+    keep,
+    features: { contentType: descriptor.modelInput.contentType, columns: featureColumns },
+    order: columns.map((c) => c.name),
+    predictions: { accept: job.accept },
+  });
   const shards = descriptor.shards.map((s) => ({
     name: s.name,
     rows: s.rows,
     firstRow: s.firstRow,
     outLocation: formatLocation(outOf(s)),
     sidecarLocation: s.sidecar,
+    shardLocation: s.location,
     openOut: () => storage.read(outOf(s)),
     openSidecar: () => storage.read(s.sidecar, { decompress: "never" }),
+    openShard: () => storage.read(s.location),
   }));
 
   const byCity = new Map(); // the sink: city -> { orders, score }

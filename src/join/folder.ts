@@ -22,14 +22,19 @@ export interface FolderDataset {
   marker?: string;
   /**
    * --part: what every part of the dataset must share (job, shard count, part count, format, the
-   * options that shape its columns), stored as IDENTITY_FILE by the first part and checked by the
-   * others: part files of another job or of other columns have the same names
+   * options that shape its columns). Each part checks the other parts' (identityFile) before it
+   * writes and stores its own once written: part files of another job or of other columns have
+   * the same names. A part joined again replaces its own, so rerunning every part with a changed
+   * option works.
    */
-  identity?: Record<string, unknown>;
+  identity?: { part: Part; of: Record<string, unknown> };
 }
 
-/** The identity of a dataset joined in parts (hidden: readers of *.parquet do not see it). */
-export const IDENTITY_FILE = ".btkit-dataset.json";
+/** Where part i of N keeps its identity (hidden: readers of *.parquet do not see it). */
+export function identityFile(part: Part): string {
+  return `.btkit-part-${part.index}of${part.count}.json`;
+}
+const IDENTITY_RE = /^\.btkit-part-(\d+)of(\d+)\.json$/;
 
 const TABLE_EXTENSIONS = [...new Set(Object.values(EXTENSION_OF))];
 const MARKER_RE = /^btkit(?:-part-\d+of\d+)?\.json$/;
@@ -71,8 +76,14 @@ export async function prepareFolder(storage: Storage, folder: Location, dataset:
   const where = toUri(folder);
   const prefix = storage.parse(where.endsWith("/") ? where : `${where}/`);
   const strangers: string[] = [];
+  const identities: string[] = [];
   for await (const o of storage.list(prefix)) {
-    if (o.relative.includes("/") || !isDatasetFile(o.relative) || dataset.names.has(o.relative)) continue;
+    if (o.relative.includes("/")) continue;
+    if (IDENTITY_RE.test(o.relative)) {
+      if (dataset.identity === undefined || o.relative !== identityFile(dataset.identity.part)) identities.push(o.relative);
+      continue;
+    }
+    if (!isDatasetFile(o.relative) || dataset.names.has(o.relative)) continue;
     strangers.push(o.relative);
   }
   if (strangers.length > 0) {
@@ -83,20 +94,23 @@ export async function prepareFolder(storage: Storage, folder: Location, dataset:
     );
   }
   if (dataset.identity !== undefined) {
-    const at = storage.child(folder, IDENTITY_FILE);
-    const mine = JSON.stringify(dataset.identity);
-    const theirs = await storage.readText(at).catch((err: unknown) => {
-      if (err instanceof BtkitError && err.code === "IO_NOT_FOUND") return undefined;
-      throw err;
-    });
-    if (theirs === undefined) await storage.write(at, mine, { contentType: "application/json" });
-    else if (theirs.trim() !== mine) {
+    const mine = JSON.stringify(dataset.identity.of);
+    for (const name of identities) {
+      const at = storage.child(folder, name);
+      const theirs = (await storage.readText(at).catch(() => "")).trim();
+      if (theirs === mine) continue;
       throw new BtkitError(
         "JOIN_OUTPUT_CONFLICT",
-        `${where} holds parts of another joined dataset (${toUri(at)}: ${theirs.trim().slice(0, 300)}; this part would be ${mine.slice(0, 300)}): parts of one dataset share the job, the part count, the format and the column options. Join every part the same way into an empty folder, or remove the folder's files first`,
-        { location: where, expected: mine, got: theirs.trim() },
+        `${where} holds parts of another joined dataset (${name}: ${theirs.slice(0, 300)}; this part would be ${mine.slice(0, 300)}): parts of one dataset share the job, the part count, the format and the column options. Join every part the same way into an empty folder, or remove the folder's files first`,
+        { location: where, expected: mine, got: theirs },
       );
     }
   }
   if (dataset.marker !== undefined) await storage.delete(storage.child(folder, dataset.marker));
+}
+
+/** Stores this part's identity, once its files are written (a part that failed leaves none to check against). */
+export async function recordIdentity(storage: Storage, folder: Location, dataset: FolderDataset): Promise<void> {
+  if (dataset.identity === undefined) return;
+  await storage.write(storage.child(folder, identityFile(dataset.identity.part)), JSON.stringify(dataset.identity.of), { contentType: "application/json" });
 }

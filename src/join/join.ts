@@ -34,7 +34,7 @@ import { createAligner, type JoinedBatch, type ShardInput } from "./aligner.js";
 import { hasEcho } from "./echo.js";
 import { columnTypeOfField, fieldOf } from "./columns.js";
 import { LineReader, scanLines, type BlankLinePolicy, type LineScan } from "./lines.js";
-import { folderDataset, prepareFolder } from "./folder.js";
+import { folderDataset, prepareFolder, recordIdentity, type FolderDataset } from "./folder.js";
 import { checkPart, shardStem, shardsOfPart, jobShards, type Part } from "./plan.js";
 import { WidenToFloat64, type PredictionFormat } from "./predictions.js";
 import { createWriter, EXTENSION_OF, OUTPUT_FORMATS, type OutputFormat, type ParquetCompression } from "./writers.js";
@@ -221,20 +221,24 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   }
 
   // 3. join and write (into a folder: only beside files of this same dataset)
+  let dataset: FolderDataset | undefined;
   if (r.partitioned || r.part) {
-    const dataset = folderDataset(all, EXTENSION_OF[r.format], r.partitioned, r.part);
+    dataset = folderDataset(all, EXTENSION_OF[r.format], r.partitioned, r.part);
     if (r.part) {
       dataset.identity = {
-        job: job.name,
-        shards: all.length,
-        parts: r.part.count,
-        format: r.format,
-        partitioned: r.partitioned,
-        rowNumber: options.rowNumber ?? false,
-        features: options.withFeatures !== false,
-        predictionName: options.predictionName ?? job.predictionName ?? null,
-        predictionPrefix: options.predictionPrefix ?? job.predictionPrefix ?? null,
-        predictionTypes: Object.fromEntries(Object.entries(options.predictionTypes ?? {}).sort()),
+        part: r.part,
+        of: {
+          job: job.name,
+          shards: all.length,
+          parts: r.part.count,
+          format: r.format,
+          partitioned: r.partitioned,
+          rowNumber: options.rowNumber ?? false,
+          features: options.withFeatures !== false,
+          predictionName: options.predictionName ?? job.predictionName ?? null,
+          predictionPrefix: options.predictionPrefix ?? job.predictionPrefix ?? null,
+          predictionTypes: Object.fromEntries(Object.entries(options.predictionTypes ?? {}).sort()),
+        },
       };
     }
     await prepareFolder(storage, storage.parse(r.out), dataset, `this join (job ${job.name})`);
@@ -357,6 +361,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     columns: schema ? schema.fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })) : [],
     notes,
   };
+  if (dataset) await recordIdentity(storage, outLoc, dataset);
   const done = await publishResults(r, outLoc, results, options.signal);
   progress({ phase: "done", shardsDone: inputs.length, rowsDone });
   return done;
