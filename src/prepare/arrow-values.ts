@@ -198,6 +198,12 @@ function timeText(raw: bigint, unit: number): string {
   return unit === 0 ? hms : `${hms}.${frac.toString().padStart([0, 3, 6, 9][unit]!, "0")}`;
 }
 
+/** A vector's type, its (single) Data, that Data's offset, and a validity test by row. */
+function accessOf(vec: Vector): { t: DataType; data: Vector["data"][number]; off: number; valid: (i: number) => boolean } {
+  const data = vec.data[0]!;
+  return { t: vec.type as DataType, data, off: data.offset, valid: (i) => data.nullCount === 0 || vec.isValid(i) };
+}
+
 /**
  * Row i of a nested Arrow vector (list, large list, fixed-size list, struct, map) as JSON text,
  * walked by its Arrow type so nested values keep what they are: integers and decimals as JSON
@@ -207,10 +213,7 @@ function timeText(raw: bigint, unit: number): string {
  * milliseconds.)
  */
 function nestedReader(vec: Vector): Reader {
-  const t = vec.type as DataType;
-  const data = vec.data[0]!;
-  const off = data.offset;
-  const valid = (i: number): boolean => data.nullCount === 0 || vec.isValid(i);
+  const { t, data, off, valid } = accessOf(vec);
   switch (t.typeId) {
     case Type.List:
     case Type.Map: {
@@ -298,10 +301,7 @@ type Reader = (i: number) => string | null;
  * (a Uint64 above 2^63-1, nanoseconds, a time of day) are given as their exact text.
  */
 function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader {
-  const t = vec.type as DataType;
-  const data = vec.data[0]!;
-  const off = data.offset;
-  const valid = (i: number): boolean => data.nullCount === 0 || vec.isValid(i);
+  const { t, data, off, valid } = accessOf(vec);
   switch (t.typeId) {
     case Type.Null:
       return () => null;
