@@ -8,6 +8,7 @@
  */
 import { BoolAcc, DecimalAcc, Float64Acc, Int64Acc, Utf8Acc, type Accumulator } from "./columns.js";
 import { unscaledOf } from "../protocol/decimal.js";
+import { temporalFits, temporalValue } from "../protocol/time.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -45,29 +46,16 @@ export const SET_OK = 0;
 export const SET_WIDENED = 1;
 export const SET_CONFLICT = 2;
 
-// prep's grammar (schema.ts TS_RE): fractions of up to nine digits (prep keeps only those whose digits past the microsecond are zeros)
-const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
-
 /**
- * Microseconds since 1970-01-01T00:00 of an ISO 8601 text of the column's temporal type: a date
- * (YYYY-MM-DD) for date, a date or date-time without zone for timestamp_ntz (read as a wall
- * clock, never in the local zone), a date-time with Z or an offset for timestamp. Undefined
- * otherwise, or for an impossible date (a zone is never invented nor dropped).
+ * Microseconds since 1970-01-01T00:00 of an ISO 8601 text of the column's temporal type, in prep's
+ * grammar (protocol/time.ts): a date for date, a date or date-time without zone for timestamp_ntz
+ * (a wall clock, never the local zone), a date-time with Z or an offset for timestamp. Undefined
+ * otherwise (a zone is never invented nor dropped).
  */
 export function isoMicrosOf(v: string, type: "date" | "timestamp_ntz" | "timestamp"): bigint | undefined {
-  const m = ISO_RE.exec(v);
-  if (!m) return undefined;
-  const [, y, mo, d, hm, ss, frac, zone] = m;
-  if (type === "timestamp" ? zone === undefined : zone !== undefined || (type === "date" && hm !== undefined)) return undefined;
-  if (frac !== undefined && /[1-9]/.test(frac.slice(6))) return undefined;
-  const probe = new Date(0);
-  probe.setUTCFullYear(Number(y), Number(mo), 0); // day 0 of the next month: the month's last day
-  const last = probe.getUTCDate();
-  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > last) return undefined;
-  const offset = zone === undefined || zone === "Z" ? "Z" : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
-  const ms = Date.parse(`${y}-${mo}-${d}T${hm ?? "00:00"}:${ss ?? "00"}${offset}`);
-  if (Number.isNaN(ms)) return undefined;
-  return BigInt(ms) * 1000n + BigInt(frac === undefined ? 0 : Number(frac.slice(0, 6).padEnd(6, "0")));
+  const t = temporalValue(v);
+  if (t === undefined || !temporalFits(type, t.type)) return undefined;
+  return typeof t.us === "bigint" ? t.us : BigInt(t.us);
 }
 
 export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: boolean): SetOutcome {
