@@ -119,7 +119,8 @@ export const joinCommand: Command = {
       rowNumber: f["row-number"] === true,
       withFeatures: f.features !== false || f["with-features"] === true,
       onProgress: (p) => {
-        if (p.phase === "check") progress.update({ label: "join: checking .out", done: p.shardsDone, total: p.shardsTotal, unit: "shards" });
+        // the check's end is always shown: "0/7 shards" as the last word of it reads like a failure
+        if (p.phase === "check") progress.update({ label: "join: checking .out", done: p.shardsDone, total: p.shardsTotal, unit: "shards" }, p.shardsDone === p.shardsTotal);
         else if (p.phase === "join") progress.update({ label: "join", done: p.rowsDone, total: p.rowsTotal, unit: "rows", detail: p.shard });
       },
     });

@@ -219,6 +219,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     await checkCounts(s, where, scan, r.blankLines, storage, outOf(s));
     checked++;
   }
+  progress({ phase: "check", shardsDone: checked, rowsDone: 0 });
 
   // 3. join and write (into a folder: only beside files of this same dataset)
   let dataset: FolderDataset | undefined;
