@@ -8,7 +8,7 @@
 import type { Data, Field } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import type { ColumnType, ContentType } from "../protocol/descriptor.js";
-import { accumulatorFor, fieldOf, Int64Acc, Utf8Acc, type Accumulator } from "./columns.js";
+import { accumulatorFor, BoolAcc, fieldOf, Float64Acc, Int64Acc, Utf8Acc, type Accumulator } from "./columns.js";
 import { objectMembers } from "./json-extents.js";
 import { roundsInDouble } from "../protocol/decimal.js";
 import { splitCsvLine } from "./csv-fields.js";
@@ -119,15 +119,22 @@ export class FeatureParser {
         if (!INT_RE.test(text)) break;
         (acc as Int64Acc).values[i] = BigInt(text);
         return;
-      case "float64":
-        value = Number(text);
-        if (Number.isNaN(value) && text !== "NaN") value = text;
-        else if (text.length > 15 && roundsInDouble(text, value as number)) this.rounded++;
-        break;
+      case "float64": {
+        // straight into the column (the hot path of reading features back)
+        const x = Number(text);
+        if (Number.isNaN(x) && text !== "NaN") break;
+        (acc as Float64Acc).values[i] = x;
+        if (text.length > 15 && roundsInDouble(text, x)) this.rounded++;
+        return;
+      }
+      case "utf8":
+        (acc as Utf8Acc).values[i] = text;
+        return;
       case "bool":
         // the spellings prep accepts (a CSV shard keeps them as written)
-        value = BOOL_TRUE.has(text) ? true : BOOL_FALSE.has(text) ? false : text;
-        break;
+        if (BOOL_TRUE.has(text)) (acc as BoolAcc).set(i, true);
+        else if (!BOOL_FALSE.has(text)) break;
+        return;
       case "timestamp":
         value = INT_RE.test(text) ? Number(text) : text;
         break;
