@@ -126,6 +126,13 @@ describe("PredictionParser", () => {
     expect(fails({ format: "csv" }, ['1,"x'], []).code).toBe("JOIN_PARSE");
   });
 
+  it("CSV: a non-number after numbers names --prediction-type NAME=utf8, which keeps every field as written", () => {
+    const e = fails({ format: "csv" }, ["2.5", "1.50"], ["Infinity"]);
+    expect(e.code).toBe("JOIN_TYPE_CONFLICT");
+    expect(e.message).toContain("declare it with --prediction-type prediction=TYPE");
+    expect(run({ format: "csv", types: { prediction: "utf8" } }, ["2.5", "1.50"], ["Infinity", ""])).toEqual({ "prediction:utf8": ["2.5", "1.50", "Infinity", null] });
+  });
+
   it("text keeps the whole line", () => {
     expect(run({ format: "text" }, ["hello, world", "{not json"])).toEqual({ "prediction:utf8": ["hello, world", "{not json"] });
   });
