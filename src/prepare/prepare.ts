@@ -542,6 +542,9 @@ class PrepareJob {
       this.note(`text inputs read as ${this.o.encoding} and converted to UTF-8 (--encoding)`);
     }
     const opened = await detectFormat(raw, input);
+    if (this.o.encoding !== "utf-8" && isRecordFormat(input.format) && input.format !== "json") {
+      throw new BtkitError("USAGE_BAD_VALUE", `--encoding ${this.o.encoding} applies to text inputs (CSV, TSV, JSON); ${input.display} is ${input.format}, whose text is UTF-8 by its format: leave out --encoding`, { option: "encoding", input: input.display, got: this.o.encoding });
+    }
     if (isRecordFormat(input.format)) return this.readRecordInput(input, opened);
     if (this.declared) throw new BtkitError("PREP_SCHEMA", `${input.display} is ${input.format} but an earlier input was Parquet or Arrow; inputs of one preparation share one kind of format`, { input: input.display });
     const json = input.format === "jsonl";

@@ -94,3 +94,13 @@ it("an --encoding the file is not in is refused, naming why (UTF-8 read as UTF-1
   expect((await prep("le.csv", "--encoding", "utf-16le")).code).toBe(0);
 });
 
+it("--encoding on a Parquet input is a usage error naming the way out (its text is UTF-8 by its format)", async () => {
+  const { tableToIPC, tableFromArrays } = await import("apache-arrow");
+  await fs.writeFile(path.join(dir, "t.arrow"), tableToIPC(tableFromArrays({ id: Int32Array.from([1, 2]) }), "file"));
+  const r = await prep("t.arrow", "--encoding", "latin1");
+  expect(r.code).toBe(EXIT.usage);
+  expect(r.stderr).toContain("--encoding latin1 applies to text inputs (CSV, TSV, JSON)");
+  expect(r.stderr).toContain("leave out --encoding");
+  expect((await runCli(["prep", "t.arrow", "--out", "out2"], { cwd: dir })).code).toBe(0);
+});
+
