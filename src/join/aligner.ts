@@ -150,7 +150,8 @@ export function createAligner(options: AlignerOptions = {}): {
       echo?.startShard();
       if (features || echo) {
         if (!shard.openShard) throw new BtkitError("OPT_INVALID", `${features ? "features were asked for" : "the echoed inputs must be checked"}, but shard ${shard.name} has no model-input location`, { shard: shard.name, option: "features" });
-        inputLines = new LineReader(await shard.openShard(), { location: shardLocation, shard: shard.name, blankLines: "error", maxLineBytes: o.maxLineBytes });
+        // a blank model-input line is a record (a row whose one feature is null), not a stray newline
+        inputLines = new LineReader(await shard.openShard(), { location: shardLocation, shard: shard.name, blankLines: "keep", maxLineBytes: o.maxLineBytes });
       }
       let reader: RecordBatchReader;
       try {

@@ -8,7 +8,8 @@
 import { isUtf8 } from "node:buffer";
 import { BtkitError } from "../errors.js";
 
-export type BlankLinePolicy = "error" | "skip";
+/** blank lines: an error, skipped (counted), or records of their own ("keep": a model-input shard's row whose only feature is null) */
+export type BlankLinePolicy = "error" | "skip" | "keep";
 
 export interface LineBatch {
   lines: string[];
@@ -129,7 +130,7 @@ export class LineReader {
         line = line.slice(0, -1);
         this.crlf++;
       }
-      if (line.length === 0) {
+      if (line.length === 0 && this.#o.blankLines !== "keep") {
         const no = this.#firstNo + i;
         if (this.#o.blankLines === "error") {
           throw new BtkitError("JOIN_BLANK_LINE", `line ${no} of ${this.#o.location} is blank: a blank line shifts every later prediction (AssembleWith=Line adding a newline after a response that already ended with one?); use --blank-lines skip if blank lines carry no record`, { location: this.#o.location, shard: this.#o.shard, line: no });

@@ -190,7 +190,8 @@ function cellOf(vector: Vector, type: ColumnType, csv: boolean): Cell {
       return (i) => {
         if (!valid(i)) return null;
         const v = values[i]!;
-        return Number.isFinite(v) ? String(v) : null;
+        // String(-0) is "0": the sign of a negative zero is kept
+        return Number.isFinite(v) ? (Object.is(v, -0) ? "-0" : String(v)) : null;
       };
     }
     case "bool": {

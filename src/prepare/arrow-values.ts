@@ -317,7 +317,8 @@ function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader 
         if (!valid(i)) return null;
         const v = vec.get(i) as number;
         if (!Number.isFinite(v)) throw new ValueError(`${v} is not a finite number (JSON and CSV model input cannot carry it)`);
-        return String(v);
+        // String(-0) is "0": the sign of a negative zero is kept
+        return Object.is(v, -0) ? "-0" : String(v);
       };
     case Type.Decimal: {
       const { scale, bitWidth } = t as unknown as { scale: number; bitWidth: number };

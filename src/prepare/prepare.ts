@@ -16,7 +16,7 @@ import { lockFor, withClaim } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { PROTOCOL_VERSION, bytesWrittenOf, decimalOf, parseDescriptor, serializeDescriptor, type ColumnSpec, type ColumnType, type Descriptor, type ShardEntry, type SkipCount } from "../protocol/descriptor.js";
-import { LAYOUT, SIDECAR_EXTENSION, shardBaseName } from "../protocol/layout.js";
+import { LAYOUT, SIDECAR_ROW_COLUMN, SIDECAR_EXTENSION, shardBaseName } from "../protocol/layout.js";
 import { VERSION } from "../version.js";
 import { CsvScanner, type CsvRecord, type RawRecords } from "./csv-scanner.js";
 import { makeCsvEncoder, makeJsonlEncoder, type NewlinePolicy } from "./encode.js";
@@ -770,9 +770,15 @@ class PrepareJob {
       });
     need(this.o.drop.filter((d) => !this.colIndex.has(d)), "drop");
     const remaining = columns.filter((c) => !this.o.drop.includes(c));
+    if (remaining.includes(SIDECAR_ROW_COLUMN)) {
+      throw new BtkitError("PREP_COLUMN", `the input has a column named ${SIDECAR_ROW_COLUMN}, the name of btkit's row number in the sidecar and the joined table; --drop ${SIDECAR_ROW_COLUMN} (or rename it in the input)`, { column: SIDECAR_ROW_COLUMN, option: "drop" });
+    }
     this.featureIdx = need(this.o.features ?? remaining, "features");
     if (new Set(this.featureIdx).size !== this.featureIdx.length) throw new BtkitError("PREP_COLUMN", "--features names a column twice", { option: "features" });
-    const keepSet = new Set(need(this.o.keep ?? this.defaultKeep(remaining), "keep"));
+    // features whose shard text does not give back the value are kept whatever --keep says
+    const keepSet = new Set([...need(this.o.keep ?? this.defaultKeep(remaining), "keep"), ...need(this.unfaithful(remaining), "keep")]);
+    const lost = remaining.filter((c) => !keepSet.has(this.colIndex.get(c)!) && !this.featureIdx.includes(this.colIndex.get(c)!));
+    if (lost.length > 0) this.note(`columns neither sent to the model nor kept, so not in the joined table: ${lost.join(", ")} (--keep names them, --drop says so)`, lost.length);
     this.keepIdx = columns.map((_, i) => i).filter((i) => keepSet.has(i));
     this.featuresAll = this.featureIdx.length === columns.length && this.featureIdx.every((c, i) => c === i);
     this.keepAll = this.keepIdx.length === columns.length;
@@ -806,8 +812,22 @@ class PrepareJob {
    */
   defaultKeep(remaining: string[]): string[] {
     const features = new Set(this.featureIdx.map((i) => this.columns![i]!));
+    return remaining.filter((c) => !features.has(c));
+  }
+
+  /**
+   * Features whose shard text may not give their value back, so the sidecar keeps them too: text
+   * a CSV newline policy (replace, escape) rewrites, and json values in JSON Lines shards (a JSON
+   * null there cannot be told from a null, and the text's spacing is not kept).
+   */
+  unfaithful(remaining: string[]): string[] {
+    const features = new Set(this.featureIdx.map((i) => this.columns![i]!));
     const rewritten = this.o.format === "csv" && this.o.newlines !== "reject";
-    return remaining.filter((c) => !features.has(c) || (rewritten && (this.types[this.colIndex.get(c)!] === "utf8" || this.types[this.colIndex.get(c)!] === "json")));
+    return remaining.filter((c) => {
+      if (!features.has(c)) return false;
+      const t = this.types[this.colIndex.get(c)!];
+      return this.o.format === "csv" ? rewritten && (t === "utf8" || t === "json") : t === "json";
+    });
   }
 
   jsonValues(p: PendingRow): { values: (string | null)[]; kinds: Kind[] } | undefined {

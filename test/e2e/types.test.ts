@@ -240,4 +240,47 @@ describe("every type comes back as it went in", () => {
     expect(d.source.rowsWritten).toBe(1000);
     expect(d.schema.columns.map((c) => c.name)).toEqual(["good"]);
   });
+
+  it("the lean default holds where shard text cannot give a value back: rewritten newlines and JSON nulls are kept in the sidecar whatever --keep says, a null single feature is a row, -0 keeps its sign", async () => {
+    const run = async (name: string, text: string, prepArgs: string[], joinArgs: string[] = []): Promise<{ d: ReturnType<typeof parseDescriptor>; rows: Array<Record<string, unknown>> }> => {
+      const input = path.join(dir, name);
+      await fs.writeFile(input, text);
+      const p = ok(await cli(["prep", input, "--out", path.join(dir, `${name}-prep`), ...prepArgs]));
+      const s = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+      const out = path.join(dir, `${name}.jsonl`);
+      ok(await cli(["join", "--out", out, ...joinArgs], s.stdout));
+      return { d: parseDescriptor(p.stdout), rows: (await fs.readFile(out, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>) };
+    };
+    // a newline policy rewrites the shard's text: the sidecar keeps the value even with an explicit --keep
+    const nl = await run("nl.csv", 'id,t\n1,"a\nb"\n', ["--newlines", "escape", "--keep", "id"]);
+    expect(nl.rows[0]!.t).toBe("a\nb");
+    expect(nl.d.schema.columns.find((c) => c.name === "t")?.roles).toEqual(["feature", "keep"]);
+    // json text in JSON Lines shards: "null" and spacing come back as written
+    const js = await run("j.csv", 'id,j\n1,null\n2,"  [1]"\n3,\n', ["--schema", "j:json", "--format", "jsonl"]);
+    expect(js.rows.map((r) => r.j)).toEqual([null, [1], null]);
+    const jsText = (await fs.readFile(path.join(dir, "j.csv.jsonl"), "utf8")).split("\n");
+    expect(jsText[1]).toContain('"j":  [1]');
+    // a row whose only feature is null is a blank shard line: a row, not an error
+    const blank = await run("blank.csv", "id,s\n1,x\n2,\n3,y\n", ["--features", "s"]);
+    expect(blank.rows.map((r) => [r.id, r.s])).toEqual([[1, "x"], [2, null], [3, "y"]]);
+    // a column neither a feature nor kept is named in a note
+    const lost = await run("lost.csv", "id,t,x,label\n1,a,1,p\n", ["--features", "t,x", "--keep", "t"]);
+    expect(lost.d.source.notes).toContainEqual({ reason: "columns neither sent to the model nor kept, so not in the joined table: id, label (--keep names them, --drop says so)", count: 2 });
+    expect(Object.keys(lost.rows[0]!)).toEqual(["t", "x", "prediction"]);
+    // -0 from Parquet keeps its sign to the text output
+    const z = path.join(dir, "z.parquet");
+    await duckRows(`COPY (SELECT 1 AS id, -0.0::DOUBLE AS x) TO ${sqlString(z)} (FORMAT parquet)`);
+    const p = ok(await cli(["prep", z, "--out", path.join(dir, "zp"), "--format", "jsonl"]));
+    expect(await fs.readFile(path.join(dir, "zp", "shards", "part-00000.jsonl"), "utf8")).toBe('{"id":1,"x":-0}\n');
+    const s = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+    ok(await cli(["join", "--out", path.join(dir, "z.csv")], s.stdout));
+    expect((await fs.readFile(path.join(dir, "z.csv"), "utf8")).split("\n")[1]).toMatch(/^1,-0,/);
+    // an input column named like btkit's row number is refused naming --drop, which works
+    await fs.writeFile(path.join(dir, "row.csv"), "__btkit_row,x\n5,1\n");
+    const refused = await cli(["prep", path.join(dir, "row.csv"), "--out", path.join(dir, "rowp")]);
+    expect(refused.code).toBe(EXIT.usage);
+    expect(refused.stderr).toContain("--drop __btkit_row");
+    ok(await cli(["prep", path.join(dir, "row.csv"), "--out", path.join(dir, "rowp"), "--drop", "__btkit_row"]));
+  });
 });
+
