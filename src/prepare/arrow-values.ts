@@ -204,6 +204,16 @@ function accessOf(vec: Vector): { t: DataType; data: Vector["data"][number]; off
   return { t: vec.type as DataType, data, off: data.offset, valid: (i) => data.nullCount === 0 || vec.isValid(i) };
 }
 
+/** A list's row i as a JSON array of its items start(i) .. end(i)-1 of the child. */
+function listReader(item: Reader, valid: (i: number) => boolean, start: (i: number) => number, end: (i: number) => number): Reader {
+  return (i) => {
+    if (!valid(i)) return null;
+    const parts: string[] = [];
+    for (let k = start(i); k < end(i); k++) parts.push(item(k) ?? "null");
+    return `[${parts.join(",")}]`;
+  };
+}
+
 /**
  * Row i of a nested Arrow vector (list, large list, fixed-size list, struct, map) as JSON text,
  * walked by its Arrow type so nested values keep what they are: integers and decimals as JSON
@@ -234,23 +244,11 @@ function nestedReader(vec: Vector): Reader {
           return `{${parts.join(",")}}`;
         };
       }
-      const item = nestedReader(child);
-      return (i) => {
-        if (!valid(i)) return null;
-        const parts: string[] = [];
-        for (let k = Number(offsets[off + i]!); k < Number(offsets[off + i + 1]!); k++) parts.push(item(k) ?? "null");
-        return `[${parts.join(",")}]`;
-      };
+      return listReader(nestedReader(child), valid, (i) => Number(offsets[off + i]!), (i) => Number(offsets[off + i + 1]!));
     }
     case Type.FixedSizeList: {
       const size = (t as unknown as { listSize: number }).listSize;
-      const item = nestedReader(vec.getChildAt(0)!);
-      return (i) => {
-        if (!valid(i)) return null;
-        const parts: string[] = [];
-        for (let k = (off + i) * size; k < (off + i + 1) * size; k++) parts.push(item(k) ?? "null");
-        return `[${parts.join(",")}]`;
-      };
+      return listReader(nestedReader(vec.getChildAt(0)!), valid, (i) => (off + i) * size, (i) => (off + i + 1) * size);
     }
     case Type.Struct: {
       const fields = (t as unknown as { children: Field[] }).children;
@@ -266,13 +264,7 @@ function nestedReader(vec: Vector): Reader {
     default: {
       if (String(t).startsWith("LargeList")) {
         const offsets = data.valueOffsets as unknown as BigInt64Array;
-        const item = nestedReader(vec.getChildAt(0)!);
-        return (i) => {
-          if (!valid(i)) return null;
-          const parts: string[] = [];
-          for (let k = Number(offsets[off + i]!); k < Number(offsets[off + i + 1]!); k++) parts.push(item(k) ?? "null");
-          return `[${parts.join(",")}]`;
-        };
+        return listReader(nestedReader(vec.getChildAt(0)!), valid, (i) => Number(offsets[off + i]!), (i) => Number(offsets[off + i + 1]!));
       }
       const native = columnTypeOf({ type: t } as Field);
       const leaf = t.typeId === Type.Time ? "time" : native;

@@ -9,7 +9,7 @@ import path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startS3, type TestS3 } from "../helpers/s3server.js";
+import { useS3 } from "../helpers/s3server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -102,21 +102,15 @@ describe("shell pipeline, local paths", () => {
 });
 
 describe("shell pipeline, s3:// locations", () => {
-  let s3: TestS3;
-  beforeAll(async () => {
-    s3 = await startS3(["e2e"]);
-  });
-  afterAll(async () => {
-    await s3?.close();
-  });
+  const server = useS3(["e2e"]);
 
   it("runs the same pipeline against the S3 server and joins every row", async () => {
-    await s3.storage().write("s3://e2e/in/reviews.csv", fs.readFileSync(path.join(dir, "reviews.csv")));
+    await server().storage().write("s3://e2e/in/reviews.csv", fs.readFileSync(path.join(dir, "reviews.csv")));
     const r = await sh(
       `${btkit} prep s3://e2e/in/reviews.csv --out s3://e2e/prep/ --features rating,price,review --instances 2 --gzip ` +
         `| ${btkit} submit --local --state state --model-command ${JSON.stringify(`${btkit} example-model`)} --accept application/jsonlines --instance-count 2 --wait --poll-seconds 0.3 ` +
         `| ${btkit} join --out s3://e2e/joined.parquet --format parquet > final-s3.json`,
-      s3.env,
+      server().env,
     );
     expect(r.stderr).not.toContain("error");
     expect(r.code).toBe(0);
@@ -124,7 +118,7 @@ describe("shell pipeline, s3:// locations", () => {
     expect(d.shards[0].location).toMatch(/^s3:\/\/e2e\/prep\/shards\//);
     expect(d.job.outputLocation).toMatch(/^s3:\/\/e2e\/prep\/output/);
     const local = path.join(dir, "joined-s3.parquet");
-    fs.writeFileSync(local, Buffer.concat(await (await s3.storage().read("s3://e2e/joined.parquet", { decompress: "never" })).toArray()));
+    fs.writeFileSync(local, Buffer.concat(await (await server().storage().read("s3://e2e/joined.parquet", { decompress: "never" })).toArray()));
     const joined = await readParquet(local);
     checkRows(joined, findCol(joined[0]!, "score"), undefined);
   });

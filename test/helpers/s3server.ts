@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
+import { afterAll, beforeAll } from "vitest";
 import { Storage, type StorageOptions } from "../../src/io/storage.js";
 import type { S3Settings } from "../../src/io/s3.js";
 
@@ -69,3 +70,19 @@ export async function startS3(buckets: string[] = ["test-bucket"]): Promise<Test
   for (const b of buckets) await t.createBucket(b);
   return t;
 }
+
+/**
+ * The test server for the enclosing suite: started before its tests, closed after them. Returns
+ * the server as a getter (it exists once beforeAll ran).
+ */
+export function useS3(buckets: string[]): () => TestS3 {
+  let s3: TestS3 | undefined;
+  beforeAll(async () => {
+    s3 = await startS3(buckets);
+  });
+  afterAll(async () => {
+    await s3?.close();
+  });
+  return () => s3!;
+}
+

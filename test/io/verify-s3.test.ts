@@ -4,25 +4,19 @@
  * so is one written again with btkit's metadata copied onto other bytes, by its ETag.
  */
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { rejectedBy } from "../helpers/errors.js";
-import { startS3, type TestS3 } from "../helpers/s3server.js";
+import { useS3 } from "../helpers/s3server.js";
 
-let s3: TestS3;
-beforeAll(async () => {
-  s3 = await startS3(["vfy"]);
-});
-afterAll(async () => {
-  await s3?.close();
-});
+const server = useS3(["vfy"]);
 
 it("S3: a btkit object verifies by metadata; a replaced one (same size) is IO_CHANGED naming it", async () => {
-  const storage = s3.storage();
+  const storage = server().storage();
   const w = await storage.write("s3://vfy/shards/part-00000.csv", "1,2\n3,4\n");
   expect(w.etag).toMatch(/^[0-9a-f]{32}$/);
   expect(await storage.digest("s3://vfy/shards/part-00000.csv")).toEqual({ bytes: 8, sha256: w.sha256, from: "metadata", etag: w.etag });
   await storage.verify("s3://vfy/shards/part-00000.csv", { bytes: 8, sha256: w.sha256 }, "shard part-00000.csv");
-  await s3.client.send(new PutObjectCommand({ Bucket: "vfy", Key: "shards/part-00000.csv", Body: "1,2\n3,5\n" }));
+  await server().client.send(new PutObjectCommand({ Bucket: "vfy", Key: "shards/part-00000.csv", Body: "1,2\n3,5\n" }));
   const e = await rejectedBy(storage.verify("s3://vfy/shards/part-00000.csv", { bytes: 8, sha256: w.sha256 }, "shard part-00000.csv"));
   expect(e.code).toBe("IO_CHANGED");
   expect(e.message).toContain("shard part-00000.csv s3://vfy/shards/part-00000.csv changed after it was written");
@@ -30,10 +24,10 @@ it("S3: a btkit object verifies by metadata; a replaced one (same size) is IO_CH
 });
 
 it("S3: an object written again with btkit's sha256 metadata copied is caught by its ETag, read and refused", async () => {
-  const storage = s3.storage();
+  const storage = server().storage();
   const key = "shards/part-00001.csv";
   const w = await storage.write(`s3://vfy/${key}`, "1,2\n3,4\n");
-  await s3.client.send(new PutObjectCommand({ Bucket: "vfy", Key: key, Body: "1,2\n3,5\n", Metadata: { "btkit-sha256": w.sha256, "btkit-bytes": "8" } }));
+  await server().client.send(new PutObjectCommand({ Bucket: "vfy", Key: key, Body: "1,2\n3,5\n", Metadata: { "btkit-sha256": w.sha256, "btkit-bytes": "8" } }));
   // without the recorded ETag, the copied metadata is all a HEAD can see
   expect(await storage.digest(`s3://vfy/${key}`)).toMatchObject({ sha256: w.sha256, from: "metadata" });
   const got = await storage.digest(`s3://vfy/${key}`, { etag: w.etag });
@@ -43,6 +37,6 @@ it("S3: an object written again with btkit's sha256 metadata copied is caught by
   expect(e.code).toBe("IO_CHANGED");
   expect(e.message).toContain(`shard part-00001.csv s3://vfy/${key} changed after it was written`);
   // the same bytes written again (a new ETag only when the server says so) still verify, by content
-  await s3.client.send(new PutObjectCommand({ Bucket: "vfy", Key: key, Body: "1,2\n3,4\n", Metadata: { "btkit-sha256": w.sha256 } }));
+  await server().client.send(new PutObjectCommand({ Bucket: "vfy", Key: key, Body: "1,2\n3,4\n", Metadata: { "btkit-sha256": w.sha256 } }));
   await storage.verify(`s3://vfy/${key}`, { bytes: 8, sha256: w.sha256, etag: "0123456789abcdef0123456789abcdef" }, "shard part-00001.csv");
 });
