@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // btkit benchmarks against DuckDB (and pigz -p2 where installed), in one run on the same files.
 //
-//   npm run bench -- [--size 1G] [--runs 3] [--data DIR] [--tasks csv2csv,csv2jsonl,join,memory]
+//   npm run bench -- [--size 1G] [--runs 3] [--data DIR] [--tasks csv2csv,csv2jsonl,join,lean,memory]
 //
 // Generates the table with ../shared/bench/gen-data.mjs (deterministic: same seed and size give the
 // same bytes), then times each task as a child process under /usr/bin/time (wall time, peak RSS).
-// Prints a table (median wall, MB/s of the input CSV, peak RSS, btkit/peer ratio) and a memory
-// check (btkit prep peak RSS on the table and on four copies of it, given as four inputs).
+// Prints a table (median wall, MB/s of the input CSV, peak RSS, btkit/peer ratio), the storage
+// task (bytes under prep's --out per byte of gzip shards, for three column splits, checked against
+// the descriptor's bytesWritten), the default pipeline's joined table compared with DuckDB's read
+// of the source (CSV, and DuckDB's JSON Lines and Parquet copies of it; bench/verify.mjs; exit 1
+// when they differ), and a memory check (btkit prep peak RSS on the table and on four copies of
+// it, given as four inputs).
 // Not part of the tests: speed and memory targets are checked here, never by timed tests.
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -15,7 +19,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const args = { size: "1G", runs: 3, data: path.join(root, "bench", "data"), tasks: "csv2csv,csv2jsonl,join,memory", level: 6 };
+const args = { size: "1G", runs: 3, data: path.join(root, "bench", "data"), tasks: "csv2csv,csv2jsonl,join,lean,memory", level: 6 };
 for (let i = 2; i < process.argv.length; i++) {
   const k = process.argv[i];
   const v = process.argv[i + 1];
@@ -25,7 +29,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (k === "--tasks") (args.tasks = v), i++;
   else if (k === "--level") (args.level = Number(v)), i++;
   else if (k === "-h" || k === "--help") {
-    console.log("npm run bench -- [--size 1G|100M] [--runs 3] [--data DIR] [--tasks csv2csv,csv2jsonl,join,memory] [--level 6]");
+    console.log("npm run bench -- [--size 1G|100M] [--runs 3] [--data DIR] [--tasks csv2csv,csv2jsonl,join,lean,memory] [--level 6]");
     process.exit(0);
   } else {
     console.error(`unknown argument ${k}`);
@@ -119,14 +123,11 @@ if (tasks.has("csv2jsonl")) {
   const d = repeat("duckdb", () => timed(process.execPath, [duckRunner, "csv2jsonl", csv, path.join(work, "duck.jsonl.gz")]));
   results.push({ task: "CSV -> JSONL.gz", btkit: b, peer: d, peerName: "DuckDB" });
 }
-if (tasks.has("join")) {
-  console.error("task: join -> Parquet (setup: prep, then .out files from the predictions)");
-  const out = path.join(work, "p-join");
-  prep("csv", false, out);
+/** Writes .out files for a preparation under `out` from the prediction lines (split by the shards' row counts) and a Completed job section into its btkit.json. */
+function fakeJob(out) {
   const desc = JSON.parse(fs.readFileSync(path.join(out, "btkit.json"), "utf8"));
   const outDir = path.join(out, "output");
   fs.mkdirSync(outDir, { recursive: true });
-  // Split the prediction lines across the shards' .out files, by the shards' row counts.
   const predText = fs.readFileSync(pred);
   let off = 0;
   for (const s of desc.shards) {
@@ -140,6 +141,13 @@ if (tasks.has("join")) {
     outputLocation: `file://${outDir}/`, accept: "application/jsonlines", assembleWith: "Line", status: "Completed",
   };
   fs.writeFileSync(path.join(out, "btkit.json"), JSON.stringify(desc));
+}
+
+if (tasks.has("join")) {
+  console.error("task: join -> Parquet (setup: prep, then .out files from the predictions)");
+  const out = path.join(work, "p-join");
+  prep("csv", false, out);
+  fakeJob(out);
   const joinRun = (codec) => timed(process.execPath, [btkit, "join", "--descriptor", out, "--out", path.join(work, `joined-${codec}.parquet`), "--format", "parquet", "--compression", codec, "--quiet"]);
   // btkit's default codec is zstd; DuckDB's default is snappy: both are measured, against the same DuckDB runs
   const bs = repeat("btkit snappy", () => joinRun("snappy"));
@@ -147,6 +155,64 @@ if (tasks.has("join")) {
   const d = repeat("duckdb", () => timed(process.execPath, [duckRunner, "join", csv, pred, path.join(work, "duck.parquet")]));
   results.push({ task: "join -> Parquet (snappy, as DuckDB)", btkit: bs, peer: d, peerName: "DuckDB (snappy)" });
   results.push({ task: "join -> Parquet (zstd, btkit default)", btkit: bz, peer: d, peerName: "DuckDB (snappy)" });
+}
+
+/** Bytes of every file under a folder. */
+function bytesUnder(dir) {
+  let n = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size;
+  return n;
+}
+
+const lean = [];
+const verified = [];
+if (tasks.has("lean")) {
+  console.error("task: storage-lean (bytes under --out per byte of gzip shards), and the default pipeline's joined table against DuckDB's read of the source");
+  const columns = fs.readFileSync(csv, "utf8").slice(0, 4096).split("\n")[0].split(",");
+  const but = (...names) => columns.filter((c) => !names.includes(c));
+  const cases = [
+    { label: "every column a feature (nothing kept but the row number)", flags: [] },
+    { label: "one ID kept, every other column a feature", flags: ["--features", but(columns[0]).join(",")], target: 1.05 },
+    { label: "features a subset, the rest kept (id, user_id, event_time)", flags: ["--features", but("id", "user_id", "event_time").join(",")], target: 1.1 },
+    // the kept text is most of the table: stored once, compressed, whichever file holds it
+    { label: "features a subset, the rest kept (id, user_id, event_time, review: the text)", flags: ["--features", but("id", "user_id", "event_time", "review").join(",")] },
+  ];
+  for (const [k, c] of cases.entries()) {
+    const out = path.join(work, `lean-${k}`);
+    fs.rmSync(out, { recursive: true, force: true });
+    timed(process.execPath, [btkit, "prep", csv, "--out", out, "--gzip", String(args.level), "--instances", "2", "--quiet", ...c.flags]);
+    const d = JSON.parse(fs.readFileSync(path.join(out, "btkit.json"), "utf8"));
+    const onDisk = bytesUnder(out) - fs.statSync(path.join(out, "btkit.json")).size;
+    const w = d.source.bytesWritten;
+    if (w.shards + w.sidecars + w.manifest !== onDisk) {
+      console.error(`the descriptor's bytesWritten (${JSON.stringify(w)}) is not what is on disk under ${out} (${onDisk} bytes without btkit.json)`);
+      process.exit(1);
+    }
+    lean.push({ ...c, shards: w.shards, sidecars: w.sidecars, manifest: w.manifest, ratio: onDisk / w.shards });
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+  // the default pipeline (prep with no column flags, gzip shards, join to Parquet) on the CSV and
+  // on DuckDB's JSON Lines and Parquet copies of it; DuckDB then compares source and joined table
+  const sources = [csv];
+  for (const ext of ["jsonl", "parquet"]) {
+    const copy = path.join(work, `source.${ext}`);
+    const fmt = ext === "jsonl" ? "FORMAT json" : "FORMAT parquet";
+    execFileSync(process.execPath, ["-e", `import("@duckdb/node-api").then(async ({ DuckDBInstance }) => { const c = await (await DuckDBInstance.create(":memory:")).connect(); await c.run(${JSON.stringify(`COPY (FROM read_csv('${csv.replace(/'/g, "''")}')) TO '${copy.replace(/'/g, "''")}' (${fmt})`)}); })`], { cwd: root, stdio: "inherit" });
+    sources.push(copy);
+  }
+  for (const source of sources) {
+    const out = path.join(work, "verify");
+    fs.rmSync(out, { recursive: true, force: true });
+    timed(process.execPath, [btkit, "prep", source, "--out", out, "--gzip", String(args.level), "--instances", "2", "--quiet"]);
+    fakeJob(out);
+    const joined = path.join(work, "verify.parquet");
+    const j = timed(process.execPath, [btkit, "join", "--descriptor", out, "--out", joined, "--quiet"]);
+    const r = spawnSync(process.execPath, [path.join(root, "bench", "verify.mjs"), source, joined], { cwd: root, encoding: "utf8" });
+    const res = JSON.parse(r.stdout.trim() || "{}");
+    verified.push({ ...res, input: path.extname(source), joinWall: j.wall, ok: r.status === 0 });
+    if (r.status !== 0) console.error(`the joined table differs from the source ${source}: ${r.stdout}${r.stderr}`);
+    fs.rmSync(out, { recursive: true, force: true });
+  }
 }
 let memory;
 if (tasks.has("memory")) {
@@ -173,8 +239,17 @@ for (const r of results) {
   lines.push(`| ${r.task} | btkit | ${r.btkit.wall.toFixed(2)} | ${(mb / r.btkit.wall).toFixed(0)} | ${r.btkit.rssMiB.toFixed(0)} | |`);
   lines.push(`| ${r.task} | ${r.peerName} | ${r.peer.wall.toFixed(2)} | ${(mb / r.peer.wall).toFixed(0)} | ${r.peer.rssMiB.toFixed(0)} | **${(r.btkit.wall / r.peer.wall).toFixed(2)}x** |`);
 }
+for (const l of lean) {
+  if (l === lean[0]) lines.push("", "| stored by prep --gzip (sidecars compressed) | shards (B) | sidecars (B) | manifest (B) | under --out per gzip-shard byte | target |", "| --- | --- | --- | --- | --- | --- |");
+  lines.push(`| ${l.label} | ${l.shards} | ${l.sidecars} | ${l.manifest} | **${l.ratio.toFixed(3)}** | ${l.target === undefined ? "" : `<= ${l.target.toFixed(2)}`} |`);
+}
+for (const v of verified) {
+  if (v === verified[0]) lines.push("", "| default pipeline, input | rows | joined rows | only in source | only in joined | type mismatches | join wall (s) | equal |", "| --- | --- | --- | --- | --- | --- | --- | --- |");
+  lines.push(`| ${v.input} | ${v.rows} | ${v.joinedRows} | ${v.onlyInSource} | ${v.onlyInJoined} | ${(v.typeMismatches ?? ["?"]).join("; ") || "none"} | ${v.joinWall.toFixed(2)} | ${v.ok ? "yes" : "**NO**"} |`);
+}
 if (memory) {
   lines.push("", `memory: btkit prep peak RSS ${memory.one.toFixed(0)} MiB at 1x (${memory.oneWall.toFixed(1)} s), ${memory.four.toFixed(0)} MiB at 4x (${memory.fourWall.toFixed(1)} s)`);
 }
 console.log(lines.join("\n"));
 fs.rmSync(work, { recursive: true, force: true });
+if (verified.some((v) => !v.ok)) process.exit(1);

@@ -26,7 +26,7 @@ export const prepCommand: Command = {
     summary: "turn tables into model-input shards, sidecars, a SageMaker manifest and a descriptor",
     usage: "INPUT... --out LOCATION [options]",
     description:
-      "Reads CSV/TSV (header row), JSON Lines, a JSON array of objects, Parquet or Arrow IPC, plain or gzip, from files, folders, s3:// objects or prefixes, or - (stdin), and writes under --out: shards/part-NNNNN.csv[.gz] or .jsonl[.gz], sidecars/part-NNNNN.arrow, manifest.json, rejects.jsonl (when rows were skipped) and btkit.json (last). Prints the descriptor as one JSON line on stdout. A rerun with the same inputs and options is a no-op.",
+      "Reads CSV/TSV (header row), JSON Lines, a JSON array of objects, Parquet or Arrow IPC, plain or gzip, from files, folders, s3:// objects or prefixes, or - (stdin), and writes under --out: shards/part-NNNNN.csv[.gz] or .jsonl[.gz], sidecars/part-NNNNN.parquet (what the model does not see), manifest.json, rejects.jsonl (when rows were skipped) and btkit.json (last). Prints the descriptor as one JSON line on stdout. A rerun with the same inputs and options is a no-op.",
     examples: ["btkit prep data.csv --out s3://bucket/prep/ --gzip --instances 4", "zcat x.csv.gz | btkit prep - --out ./prep --format jsonl --features a,b,c"],
     positionals: { name: "INPUT", min: 1, max: 10000 },
     flags: {

@@ -4,7 +4,7 @@
  * predictions, and yields joined record batches: keep columns (their sidecar data, untouched),
  * the row number when asked, then the prediction columns.
  */
-import { Field, makeData, RecordBatch, RecordBatchReader, Schema, Struct, type Data } from "apache-arrow";
+import { Field, makeData, RecordBatch, Schema, Struct, type Data } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import type { ColumnType, ContentType } from "../protocol/descriptor.js";
 import { EchoSplitter, type EchoLayout } from "./echo.js";
@@ -13,6 +13,7 @@ import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { arrowTypeOf, fieldOf } from "./columns.js";
 import { LineReader, type BlankLinePolicy } from "./lines.js";
 import { PredictionParser, type PredictionParserOptions } from "./predictions.js";
+import { readSidecar, type SidecarBatches } from "../protocol/sidecar-file.js";
 
 /** One shard to join: what the descriptor says and how to open its files. */
 export interface ShardInput {
@@ -23,7 +24,7 @@ export interface ShardInput {
   outLocation: string;
   sidecarLocation: string;
   openSidecar(): Promise<AsyncIterable<Uint8Array>>;
-  /** called once the sidecar's batches are read: checks its bytes against the descriptor (throws) */
+  /** called once the sidecar's bytes are read (for Parquet before they are decoded, and again at the end): checks them against the descriptor (throws) */
   checkSidecar?(): Promise<void>;
   openOut(): Promise<AsyncIterable<Uint8Array>>;
   /** the model-input shard, for features (withFeatures) */
@@ -38,7 +39,11 @@ export interface AlignerOptions {
   order?: string[];
   /** keep the sidecar's row number column (__btkit_row); default false */
   rowNumber?: boolean;
-  /** rows per joined batch (larger sidecar batches are sliced); default 16384 */
+  /**
+   * rows per joined batch (a Parquet sidecar is decoded in batches of this size, an Arrow stream
+   * sidecar's larger batches are sliced); default 4096: on the benchmark's 546,233 rows, 4096 took
+   * the same time as 16384 with 50 MiB less peak memory
+   */
   batchRows?: number;
   /** blank .out lines: "error" (default) or "skip" (counted) */
   blankLines?: BlankLinePolicy;
@@ -65,7 +70,7 @@ export interface ResolvedAlignerOptions {
 }
 
 export function resolveAlignerOptions(o: AlignerOptions = {}): ResolvedAlignerOptions {
-  const batchRows = o.batchRows ?? 16384;
+  const batchRows = o.batchRows ?? 4096;
   if (!Number.isInteger(batchRows) || batchRows < 1) throw new BtkitError("OPT_INVALID", `batchRows must be a whole number >= 1, got ${batchRows}`, { option: "batchRows", got: batchRows });
   const blankLines = o.blankLines ?? "error";
   if (blankLines !== "error" && blankLines !== "skip") throw new BtkitError("OPT_INVALID", `blankLines must be "error" or "skip", got ${JSON.stringify(blankLines)}`, { option: "blankLines", got: blankLines });
@@ -153,13 +158,12 @@ export function createAligner(options: AlignerOptions = {}): {
         // a blank model-input line is a record (a row whose one feature is null), not a stray newline
         inputLines = new LineReader(await shard.openShard(), { location: shardLocation, shard: shard.name, blankLines: "keep", maxLineBytes: o.maxLineBytes });
       }
-      let reader: RecordBatchReader;
+      let reader: SidecarBatches;
       try {
-        reader = await RecordBatchReader.from(await shard.openSidecar());
-        await reader.open();
+        reader = await readSidecar(await shard.openSidecar(), o.batchRows, () => shard.checkSidecar?.());
       } catch (err) {
         if (err instanceof BtkitError) throw err;
-        sidecarError(shard, `cannot be read as an Arrow IPC stream: ${(err as Error).message}`, undefined, err);
+        sidecarError(shard, `cannot be read as Parquet or an Arrow IPC stream: ${(err as Error).message}`, undefined, err);
       }
       const unordered = baseFields(reader.schema, shard);
       const perm = orderOf(unordered, o.order);
@@ -168,7 +172,7 @@ export function createAligner(options: AlignerOptions = {}): {
       let next = shard.firstRow;
       const src = { shard: shard.name, location: shard.outLocation };
       try {
-        for await (const sb of reader as AsyncIterable<RecordBatch>) {
+        for await (const sb of reader.batches) {
           for (let off = 0; off < sb.numRows; off += o.batchRows) {
             const part = off === 0 && sb.numRows <= o.batchRows ? sb : sb.slice(off, Math.min(sb.numRows, off + o.batchRows));
             const n = part.numRows;

@@ -86,7 +86,7 @@ export interface JoinOptions {
   predictionTypes?: Record<string, ColumnType>;
   /** conflicting prediction values become utf8 JSON text (counted); default false */
   widenToUtf8?: boolean;
-  /** rows per joined batch; default 16384 */
+  /** rows per joined batch; default 4096 (aligner.ts) */
   batchRows?: number;
   /** longest .out line in bytes; default 64 MiB */
   maxLineBytes?: number;
@@ -272,6 +272,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   const writer = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: aligner.schema });
   const inputs = present.map((s): ShardInput => {
     let sidecar: ReturnType<typeof hashing> | undefined;
+    let checked: Promise<void> | undefined;
     return {
       name: s.name,
       rows: s.rows,
@@ -283,12 +284,15 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
         sidecar = hashing(await storage.read(s.sidecar, { signal: options.signal, decompress: "never" }));
         return sidecar.stream;
       },
-      checkSidecar: async () => {
-        const got = await sidecar?.finish();
-        if (s.sidecarSha256 !== undefined && got !== undefined && got !== s.sidecarSha256) {
-          throw new BtkitError("IO_CHANGED", `the sidecar of shard ${s.name} (${s.sidecar}) changed after prep wrote it: sha256 ${got}, the descriptor records ${s.sidecarSha256}; prepare it again (btkit prep --overwrite) and transform again`, { shard: s.name, location: s.sidecar, expected: s.sidecarSha256, got });
-        }
-      },
+      // once per shard: the aligner checks a Parquet sidecar as soon as it holds its bytes (before
+      // decoding them), and every sidecar again at its end
+      checkSidecar: () =>
+        (checked ??= (async () => {
+          const got = await sidecar?.finish();
+          if (s.sidecarSha256 !== undefined && got !== undefined && got !== s.sidecarSha256) {
+            throw new BtkitError("IO_CHANGED", `the sidecar of shard ${s.name} (${s.sidecar}) changed after prep wrote it: sha256 ${got}, the descriptor records ${s.sidecarSha256}; prepare it again (btkit prep --overwrite) and transform again`, { shard: s.name, location: s.sidecar, expected: s.sidecarSha256, got });
+          }
+        })()),
       shardLocation: s.location,
       openShard: () => storage.read(s.location, { signal: options.signal }),
     };

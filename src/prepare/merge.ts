@@ -8,15 +8,15 @@
  * the sidecars of parts 1..N-1 batch by batch, atomically); a sidecar that already starts at its
  * global row is left alone, so a rerun of merge is safe.
  */
-import { RecordBatch, RecordBatchStreamReader, RecordBatchStreamWriter, makeData, Int64, Struct, type Data } from "apache-arrow";
+import { RecordBatch, makeData, Int64, Struct, type Data } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import { claim, lockFor } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { PROTOCOL_VERSION, bytesWrittenOf, serializeDescriptor, type Descriptor, type SkipCount } from "../protocol/descriptor.js";
 import { LAYOUT, SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
+import { SIDECAR_CONTENT_TYPE, SIDECAR_ROW_GROUP_ROWS, SidecarWriter, readSidecar } from "../protocol/sidecar-file.js";
 import { VERSION } from "../version.js";
-import { abortWriter, guarded } from "./sidecar.js";
 
 export interface MergeOptions {
   /** Storage for reads and writes; default: a new Storage() */
@@ -134,9 +134,8 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
 /** Adds `offset` to __btkit_row of a sidecar, unless it already starts at `firstRow`; returns the sidecar's sha256 and (S3) ETag. */
 async function renumberSidecar(storage: Storage, location: string, offset: number, firstRow: number): Promise<{ sha256?: string; etag?: string; bytes?: number } | undefined> {
   const loc = storage.parse(location);
-  const reader = await RecordBatchStreamReader.from(await storage.read(loc, { decompress: "never" }));
-  await reader.open();
-  const it = reader[Symbol.asyncIterator]();
+  const reader = await readSidecar(await storage.read(loc, { decompress: "never" }), SIDECAR_ROW_GROUP_ROWS);
+  const it = reader.batches[Symbol.asyncIterator]();
   const head = await it.next();
   const firstBatch = head.done ? undefined : head.value;
   const rowsOf = (batch: RecordBatch): BigInt64Array => {
@@ -150,9 +149,10 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
     const got = await storage.digest(loc);
     return got && { sha256: got.sha256, etag: got.etag, bytes: got.bytes };
   }
-  const writer = new RecordBatchStreamWriter();
-  writer.reset(undefined, firstBatch.schema);
-  const written = storage.write(loc, guarded(writer), { contentType: "application/vnd.apache.arrow.stream" });
+  // rewritten as a Parquet sidecar whichever form it had (an .arrow name keeps its name: the
+  // form is told by the bytes)
+  const writer = new SidecarWriter(reader.schema);
+  const written = storage.write(loc, writer.bytes(), { contentType: SIDECAR_CONTENT_TYPE });
   written.catch(() => undefined);
   const add = BigInt(offset);
   const shift = (batch: RecordBatch): RecordBatch => {
@@ -164,7 +164,7 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
     writer.write(shift(firstBatch));
     for (let r = await it.next(); !r.done; r = await it.next()) writer.write(shift(r.value));
   } catch (err) {
-    abortWriter(writer, err);
+    writer.abort(err);
     await written.catch(() => undefined);
     throw err;
   }
@@ -172,4 +172,3 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
   const res = await written;
   return { sha256: res.sha256, etag: res.etag, bytes: res.bytes };
 }
-

@@ -1,7 +1,7 @@
 /**
  * Writes one shard and its sidecar: encoded lines are gathered into blocks, optionally gzipped in
  * parallel (gzip.ts), and streamed to Storage (atomic, sha256 of the bytes as stored); sidecar rows
- * are batched into Arrow record batches and streamed beside it. Memory is bounded by the block
+ * are batched into Arrow record batches and streamed beside it as Parquet (protocol/sidecar-file.ts). Memory is bounded by the block
  * size, the gzip blocks in flight and one sidecar batch.
  */
 import { BtkitError } from "../errors.js";
@@ -10,7 +10,8 @@ import type { Location } from "../io/location.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 import type { RawRecords } from "./csv-scanner.js";
 import { parallelGzip } from "./gzip.js";
-import { SidecarBatcher, abortWriter, guarded, makeSidecarWriter } from "./sidecar.js";
+import { SIDECAR_CONTENT_TYPE, SidecarWriter } from "../protocol/sidecar-file.js";
+import { SidecarBatcher } from "./sidecar.js";
 
 /** A bounded single-consumer channel of Buffers. */
 export class Channel implements AsyncIterable<Buffer> {
@@ -81,7 +82,7 @@ export interface ShardWriterOptions {
   /** gzip level, or undefined for plain */
   gzipLevel: number | undefined;
   keep: readonly { name: string; type: ColumnType }[];
-  /** rows per sidecar batch; default 2048 */
+  /** rows per sidecar batch; default 16384 */
   batchRows?: number;
   /** bytes per block handed to the writer; default 1 MiB */
   blockBytes?: number;
@@ -99,7 +100,7 @@ export interface ShardWritten {
 export class ShardWriter {
   readonly #chan = new Channel(4);
   readonly #batcher: SidecarBatcher;
-  readonly #arrow = makeSidecarWriter();
+  readonly #sidecar: SidecarWriter;
   readonly #shardDone: Promise<WriteResult>;
   readonly #sidecarDone: Promise<WriteResult>;
   /** the first write that failed, once one did */
@@ -117,17 +118,17 @@ export class ShardWriter {
   constructor(options: ShardWriterOptions) {
     this.#options = options;
     this.#blockBytes = options.blockBytes ?? 1024 * 1024;
-    this.#batchRows = options.batchRows ?? 2048;
+    this.#batchRows = options.batchRows ?? 16384;
     this.#block = Buffer.allocUnsafe(this.#blockBytes);
-    this.#batcher = new SidecarBatcher(options.keep);
+    this.#batcher = new SidecarBatcher(options.keep, this.#batchRows);
     const body = options.gzipLevel === undefined ? this.#chan : parallelGzip(this.#chan, { level: options.gzipLevel });
     this.#shardDone = options.storage.write(options.shard, body, { contentType: options.gzipLevel === undefined ? undefined : "application/gzip" });
     this.#shardDone.catch((err: unknown) => {
       this.#failure ??= err;
       this.#chan.fail(err);
     });
-    this.#arrow.reset(undefined, this.#batcher.schema);
-    this.#sidecarDone = options.storage.write(options.sidecar, guarded(this.#arrow), { contentType: "application/vnd.apache.arrow.stream" });
+    this.#sidecar = new SidecarWriter(this.#batcher.schema);
+    this.#sidecarDone = options.storage.write(options.sidecar, this.#sidecar.bytes(), { contentType: SIDECAR_CONTENT_TYPE });
     this.#sidecarDone.catch((e: unknown) => {
       this.#failure ??= e;
     });
@@ -140,7 +141,7 @@ export class ShardWriter {
   add(line: string, keepValues: readonly (string | null)[], row: number): Promise<void> | undefined {
     this.rows++;
     this.#batcher.add(keepValues, row);
-    if (this.#batcher.length >= this.#batchRows) this.#arrow.write(this.#batcher.take());
+    if (this.#batcher.length >= this.#batchRows) this.#sidecar.write(this.#batcher.take());
     let wait: Promise<void> | undefined;
     // a UTF-16 code unit takes at most 3 UTF-8 bytes: only measure when the block might overflow
     if (this.#fill + line.length * 3 + 1 > this.#block.length) {
@@ -169,7 +170,7 @@ export class ShardWriter {
   addEncoded(line: Buffer, len: number, raw: RawRecords, r: number, fields: readonly number[] | undefined, row: number): Promise<void> | undefined {
     this.rows++;
     this.#batcher.addRaw(raw, r, fields, row);
-    if (this.#batcher.length >= this.#batchRows) this.#arrow.write(this.#batcher.take());
+    if (this.#batcher.length >= this.#batchRows) this.#sidecar.write(this.#batcher.take());
     let wait: Promise<void> | undefined;
     if (this.#fill + len + 1 > this.#block.length) {
       wait = this.#flush();
@@ -208,8 +209,8 @@ export class ShardWriter {
     try {
       await this.#flush();
       this.#chan.close();
-      if (this.#batcher.length > 0) this.#arrow.write(this.#batcher.take());
-      this.#arrow.finish();
+      if (this.#batcher.length > 0) this.#sidecar.write(this.#batcher.take());
+      this.#sidecar.finish();
     } catch (err) {
       throw await this.cause(err);
     }
@@ -237,7 +238,7 @@ export class ShardWriter {
   async abort(err: unknown): Promise<void> {
     this.#chan.fail(err);
     this.#chan.abort(err);
-    abortWriter(this.#arrow, err);
+    this.#sidecar.abort(err);
     const [shard, sidecar] = await Promise.allSettled([this.#shardDone, this.#sidecarDone]);
     if (shard.status === "fulfilled" && sidecar.status === "rejected") await this.#options.storage.delete(this.#options.shard).catch(() => undefined);
     if (sidecar.status === "fulfilled" && shard.status === "rejected") await this.#options.storage.delete(this.#options.sidecar).catch(() => undefined);

@@ -1,7 +1,7 @@
 /**
  * Sidecar batches: the keep columns of a shard's rows, typed per ARROW_TYPE_OF
  * (src/protocol/layout.ts), plus __btkit_row (Int64, the global 0-based row number), built
- * directly as Arrow buffers in batches of bounded size and written as an Arrow IPC stream.
+ * directly as Arrow buffers in batches of bounded size (written by protocol/sidecar-file.ts).
  */
 import {
   Bool,
@@ -12,7 +12,6 @@ import {
   Int64,
   Null,
   RecordBatch,
-  RecordBatchStreamWriter,
   Schema,
   Struct,
   TimestampMicrosecond,
@@ -379,28 +378,5 @@ export class SidecarBatcher {
     const struct = makeData({ type: new Struct(this.schema.fields), length, nullCount: 0, children });
     this.#rows = [];
     return new RecordBatch(this.schema, struct);
-  }
-}
-
-export function makeSidecarWriter(): RecordBatchStreamWriter {
-  return new RecordBatchStreamWriter();
-}
-
-const failures = new WeakMap<object, unknown>();
-
-/** The writer's bytes; throws at the end when the writer was aborted, so a partial file is never published. */
-export async function* guarded(writer: RecordBatchStreamWriter): AsyncGenerator<Uint8Array> {
-  for await (const chunk of writer as unknown as AsyncIterable<Uint8Array>) yield chunk;
-  if (failures.has(writer)) throw failures.get(writer);
-}
-
-/** Marks a writer as failed (see guarded) and aborts it. */
-export function abortWriter(writer: RecordBatchStreamWriter, err: unknown): void {
-  failures.set(writer, err ?? new Error("aborted"));
-  try {
-    writer.abort(err);
-  } catch {
-    // a writer whose sink failed has closed its queue: abort() then throws "AsyncQueue is closed",
-    // which would hide the sink's own error (ENOSPC, EFBIG): the caller reports that one
   }
 }

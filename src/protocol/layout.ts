@@ -49,12 +49,13 @@ export const DEFAULT_PREDICTION_NAME = "prediction";
 export const DEFAULT_PREDICTION_PREFIX = "pred_";
 
 /**
- * Sidecars are Arrow IPC stream files, one per shard, line-aligned with it: row k of the sidecar
- * is line k of the shard. They hold the keep columns (in schema order) and ROW_COLUMN, the global
- * 0-based row number (Int64).
+ * Sidecars are Parquet files (ZSTD, with the Arrow schema stored; sidecar-file.ts), one per shard,
+ * line-aligned with it: row k of the sidecar is line k of the shard. They hold the keep columns
+ * (in schema order) and ROW_COLUMN, the global 0-based row number (Int64). Preparations made
+ * before sidecars were compressed have Arrow IPC stream sidecars (".arrow"); join reads both.
  */
 export const SIDECAR_ROW_COLUMN = "__btkit_row";
-export const SIDECAR_EXTENSION = ".arrow";
+export const SIDECAR_EXTENSION = ".parquet";
 
 /** The Arrow type each column type is stored as, in sidecars and joined outputs. */
 /** (and decimal(P,S): Decimal128(P, S), the unscaled integer in 128-bit two's complement) */

@@ -26,8 +26,14 @@ function mountTmpfs(at: string): boolean {
 
 beforeAll(() => {
   if (!fs.existsSync(bin)) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+  // text that compresses poorly (gzip shards and compressed sidecars must still overflow 2 MiB)
   const rows: string[] = ["id,x,text"];
-  for (let i = 0; i < 200_000; i++) rows.push(`${i},${i * 2},"text, ${i}"`);
+  let seed = 12345;
+  const hex = (): string => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed.toString(16).padStart(8, "0");
+  };
+  for (let i = 0; i < 200_000; i++) rows.push(`${i},${i * 2},"text, ${hex()}${hex()}"`);
   fs.writeFileSync(path.join(dir, "big.csv"), `${rows.join("\n")}\n`);
 });
 afterAll(() => {
@@ -49,7 +55,7 @@ function emptyDevice(): void {
 }
 
 describe.skipIf(!mounted)("a full disk", () => {
-  it.each([[["--shard-rows", "150000"]], [["--gzip", "--shard-rows", "150000"]], [["--gzip", "--instances", "2"]], [["--gzip", "--instances", "8"]], [["--format", "jsonl", "--gzip", "1"]]])("prep %j into it: exit 74 IO_WRITE_FAILED with ENOSPC, no temporaries, no descriptor", (extra) => {
+  it.each([[["--shard-rows", "150000"]], [["--gzip", "--shard-rows", "150000"]], [["--gzip", "--instances", "2"]], [["--gzip", "--instances", "8"]], [["--format", "jsonl", "--gzip", "1"]], [["--gzip", "--features", "x"]]])("prep %j into it: exit 74 IO_WRITE_FAILED with ENOSPC, no temporaries, no descriptor", (extra) => {
     emptyDevice();
     const r = btkit(["prep", "big.csv", "--out", path.join(full, "out"), ...extra]);
     expect(r.status, r.stderr).toBe(74);

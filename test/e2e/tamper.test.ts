@@ -78,8 +78,8 @@ it("a sidecar replaced after prep: join refuses it (IO_CHANGED naming shard and 
   // another preparation's sidecar of the same shape in its place: rows 10..19 of other names
   await fs.writeFile(path.join(dir, "other.csv"), `id,x,name\n${Array.from({ length: 20 }, (_, i) => `${i},${i * 3},eman-${i}`).join("\n")}\n`);
   expect((await cli(["prep", "other.csv", "--out", "other", "--shard-rows", "10", "--features", "x"])).code).toBe(0);
-  const sidecar = path.join(dir, "prep", "sidecars", "part-00001.arrow");
-  await fs.copyFile(path.join(dir, "other", "sidecars", "part-00001.arrow"), sidecar);
+  const sidecar = path.join(dir, "prep", "sidecars", "part-00001.parquet");
+  await fs.copyFile(path.join(dir, "other", "sidecars", "part-00001.parquet"), sidecar);
 
   const refused = await cli(["join", "--out", "j.csv", "--format", "csv"], ran.stdout);
   expect(refused.code).toBe(EXIT.data);

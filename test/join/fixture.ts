@@ -1,6 +1,6 @@
 /**
  * Builds join inputs the way prep and submit leave them, without importing either: model-input
- * shards (CSV, optionally gzipped), Arrow IPC stream sidecars (keep columns + __btkit_row), .out
+ * shards (CSV, optionally gzipped), Parquet sidecars (or Arrow IPC streams; keep columns + __btkit_row), .out
  * files, and a descriptor with a job section. Data comes from a seeded generator.
  */
 import { createHash } from "node:crypto";
@@ -10,6 +10,7 @@ import type { ColumnSpec, ColumnType, Descriptor } from "../../src/protocol/desc
 import { outputNameFor, SIDECAR_ROW_COLUMN } from "../../src/protocol/layout.js";
 import { childLocation, toUri, type Location } from "../../src/io/location.js";
 import type { Storage } from "../../src/io/storage.js";
+import * as pw from "parquet-wasm";
 
 /** mulberry32: a small seeded generator. */
 export function rng(seed: number): () => number {
@@ -112,6 +113,8 @@ export interface FixtureOptions {
   accept?: string;
   joinSource?: "Input";
   sidecarBatchRows?: number;
+  /** the sidecars' form: Parquet (what prep writes; default) or an Arrow IPC stream (what prep wrote before sidecars were compressed) */
+  sidecarForm?: "parquet" | "arrow";
   gzipShards?: boolean;
 }
 
@@ -136,8 +139,13 @@ export async function writeFixture(storage: Storage, base: Location, o: FixtureO
     const bytes = o.gzipShards ? gzipSync(text) : Buffer.from(text);
     const shardLoc = childLocation(base, `shards/${name}`);
     await storage.write(shardLoc, bytes);
-    const sidecarLoc = childLocation(base, `sidecars/part-${String(i).padStart(5, "0")}.arrow`);
-    await storage.write(sidecarLoc, await sidecarBytes(keep, s.rows, firstRow, o.sidecarBatchRows ?? 4));
+    const arrowForm = o.sidecarForm === "arrow";
+    const sidecarLoc = childLocation(base, `sidecars/part-${String(i).padStart(5, "0")}.${arrowForm ? "arrow" : "parquet"}`);
+    const ipc = await sidecarBytes(keep, s.rows, firstRow, o.sidecarBatchRows ?? 4);
+    // Parquet by parquet-wasm's whole-table writer with its defaults (not btkit's sidecar writer):
+    // join must read any Parquet sidecar; one row group per sidecar batch
+    const rowGroup = new pw.WriterPropertiesBuilder().setMaxRowGroupSize(o.sidecarBatchRows ?? 4).build();
+    await storage.write(sidecarLoc, arrowForm ? ipc : pw.writeParquet(pw.Table.fromIPCStream(ipc), rowGroup));
     if (s.out !== undefined) {
       const raw = typeof s.out === "string" ? Buffer.from(s.out) : s.out;
       await storage.write(childLocation(outputDir, outputNameFor(name)), s.gzipOut ? gzipSync(raw) : raw);

@@ -169,6 +169,20 @@ describe("missing and corrupt inputs", () => {
     expect(await listOut()).toEqual([]);
   });
 
+  it.each([
+    ["truncated", (b: Buffer) => b.subarray(0, b.length - 9)],
+    ["with its pages overwritten", (b: Buffer) => Buffer.concat([b.subarray(0, 4), Buffer.alloc(b.length - 12, 0x5a), b.subarray(b.length - 8)])],
+  ])("a Parquet sidecar %s: JOIN_SIDECAR, nothing published", async (_, damage) => {
+    const a = makeRows(5, 1);
+    const fx = await fixture([{ rows: a, out: jsonOut(a) }]);
+    const file = new URL(fx.descriptor.shards[0]!.sidecar);
+    await fs.writeFile(file, damage(await fs.readFile(file)));
+    const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, "joined.parquet"), storage });
+    expect(err.code).toBe("JOIN_SIDECAR");
+    expect(err.message).toContain("the sidecar of shard part-00000.csv");
+    expect(await listOut()).toEqual([]);
+  });
+
   it("a sidecar whose row numbers do not follow the shard: JOIN_SIDECAR", async () => {
     const a = makeRows(4, 1);
     const b = makeRows(4, 2, 4);

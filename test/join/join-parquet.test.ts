@@ -54,6 +54,17 @@ describe("join to Parquet, read back by DuckDB", () => {
     expect(await duckRows(`SELECT x1, x2 FROM read_parquet(${sqlString(out)})`)).toEqual([...a, ...c].map((r) => ({ x1: r.x1, x2: r.x2 })));
   });
 
+  it("joins the Arrow IPC stream sidecars of a preparation made before sidecars were Parquet", async () => {
+    const a = makeRows(11, 7, 0);
+    const b = makeRows(6, 8, 11);
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b) }], sidecarBatchRows: 4, sidecarForm: "arrow" });
+    expect(fx.descriptor.shards.map((s) => path.basename(s.sidecar))).toEqual(["part-00000.arrow", "part-00001.arrow"]);
+    const out = path.join(dir, "old.parquet");
+    const res = await join({ descriptor: fx.descriptor, out, storage, batchRows: 5 });
+    expect(res.results.rows).toBe(17);
+    expect(await duckRows(`${SELECT} FROM read_parquet(${sqlString(out)})`)).toEqual(expected([...a, ...b]));
+  });
+
   it("keeps __btkit_row with rowNumber and writes snappy", async () => {
     const a = makeRows(9, 4, 0);
     const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }] });

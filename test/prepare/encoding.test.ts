@@ -5,12 +5,12 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { tableFromIPC } from "apache-arrow";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
 import { parseDescriptor } from "../../src/protocol/descriptor.js";
 import { runCli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
+import { sidecarTable } from "../helpers/sidecar.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -41,7 +41,7 @@ async function flagWorks(name: string, bytes: Buffer, flag: string, ...extra: st
   const d = parseDescriptor(ok.stdout);
   expect(d.source.rowsWritten).toBe(2);
   expect(d.source.notes).toContainEqual({ reason: `text inputs read as ${flag} and converted to UTF-8 (--encoding)`, count: 1 });
-  const side = tableFromIPC(await fs.readFile(path.join(dir, "out", "sidecars", "part-00000.arrow")));
+  const side = await sidecarTable(path.join(dir, "out", "sidecars", "part-00000.parquet"));
   expect([...side.getChild("name")!]).toEqual(flag === "latin1" ? ["café", "caf\u00e9s"] : ["café", "日本 👍"]);
 }
 

@@ -18,7 +18,6 @@ import {
   Utf8,
   makeData,
   makeVector,
-  tableFromIPC,
   tableToIPC,
   vectorFromArray,
   type RecordBatch,
@@ -29,6 +28,7 @@ import { prepare } from "../../src/prepare/index.js";
 import { decimalText, isoMicros } from "../../src/prepare/arrow-values.js";
 import { tempDir } from "../helpers/tmp.js";
 import { rejectedBy } from "../helpers/errors.js";
+import { sidecarTable } from "../helpers/sidecar.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -86,7 +86,7 @@ async function sidecarRows(o: string): Promise<Record<string, unknown>[]> {
   const files = (await fs.readdir(path.join(o, "sidecars"))).sort();
   const rows: Record<string, unknown>[] = [];
   for (const f of files) {
-    const t = tableFromIPC(await fs.readFile(path.join(o, "sidecars", f)));
+    const t = await sidecarTable(path.join(o, "sidecars", f));
     for (let i = 0; i < t.numRows; i++) {
       const r: Record<string, unknown> = {};
       for (const field of t.schema.fields) {
@@ -204,7 +204,7 @@ describe("Arrow IPC and Parquet inputs", () => {
       `{"d":123.45,"w":36893488147419103.231,"day":"2020-02-29","ns":"2023-11-14T22:13:20.123456Z"}`,
       `{"d":-1.23,"w":0.005,"day":"1969-12-31","ns":"1969-12-31T23:59:59.999999Z"}`,
     ]);
-    const side = tableFromIPC(await fs.readFile(path.join(o, "sidecars/part-00000.arrow")));
+    const side = await sidecarTable(path.join(o, "sidecars/part-00000.parquet"));
     // Decimal128 in the sidecar: the same unscaled integers as the input's
     expect(String(side.getChild("d")!.type)).toBe("Decimal[10e+2]");
     expect([...(side.getChild("d")!.data[0]!.values as Uint32Array)]).toEqual([...(dec.values as Uint32Array)]);

@@ -1,7 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import { tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BtkitError } from "../../src/errors.js";
 import { prepare } from "../../src/prepare/index.js";
@@ -10,6 +9,7 @@ import { JsonArrayScanner } from "../../src/prepare/json-array-reader.js";
 import { JsonlScanner } from "../../src/prepare/jsonl-scanner.js";
 import { thrownBy } from "../helpers/errors.js";
 import { tempDir } from "../helpers/tmp.js";
+import { sidecarTable } from "../helpers/sidecar.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -105,7 +105,7 @@ describe("JSON array input", () => {
       ["tags", "json"],
     ]);
     expect(await fs.readFile(path.join(o, "shards/part-00000.jsonl"), "utf8")).toBe('{"id":12345678901234567891,"t":"2024-05-06T07:08:09Z","x":1.50,"tags":[1,2]}\n{"id":2,"t":null,"x":-3,"tags":{"k":"v"}}\n');
-    const side = tableFromIPC(await fs.readFile(path.join(o, "sidecars/part-00000.arrow")));
+    const side = await sidecarTable(path.join(o, "sidecars/part-00000.parquet"));
     expect([...side.getChild("t")!.data[0]!.values].slice(0, 1)).toEqual([BigInt(Date.UTC(2024, 4, 6, 7, 8, 9)) * 1000n]);
     expect(side.getChild("t")!.get(1)).toBeNull();
     expect([...side.getChild("tags")!]).toEqual(["[1,2]", '{"k":"v"}']);

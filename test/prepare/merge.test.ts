@@ -1,12 +1,13 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { tableFromIPC } from "apache-arrow";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BtkitError } from "../../src/errors.js";
 import { merge, prepare } from "../../src/prepare/index.js";
 import { parseDescriptor } from "../../src/protocol/descriptor.js";
 import { runCli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
+import { sidecarTable } from "../helpers/sidecar.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -48,7 +49,7 @@ describe("--part and merge", () => {
     let rows: bigint[] = [];
     let text = "";
     for (const s of m.shards) {
-      rows = rows.concat([...(tableFromIPC(await fs.readFile(new URL(s.sidecar))).getChild("__btkit_row")!.toArray() as BigInt64Array)]);
+      rows = rows.concat([...((await sidecarTable(fileURLToPath(s.sidecar))).getChild("__btkit_row")!.toArray() as BigInt64Array)]);
       text += await fs.readFile(new URL(s.location), "utf8");
     }
     expect(rows).toEqual(Array.from({ length: 18 }, (_, i) => BigInt(i)));
@@ -61,7 +62,7 @@ describe("--part and merge", () => {
     expect(text).toBe(wholeText);
     // merging again does not shift the sidecars twice
     await merge([p0, p1]);
-    const again = tableFromIPC(await fs.readFile(new URL(m.shards[2]!.sidecar))).getChild("__btkit_row")!.toArray() as BigInt64Array;
+    const again = (await sidecarTable(fileURLToPath(m.shards[2]!.sidecar))).getChild("__btkit_row")!.toArray() as BigInt64Array;
     expect([...again]).toEqual([5n, 6n, 7n, 8n]);
   });
 

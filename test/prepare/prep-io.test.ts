@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { gzipSync, gunzipSync } from "node:zlib";
-import { tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect } from "../../src/io/body.js";
 import { prepare } from "../../src/prepare/index.js";
@@ -10,6 +9,7 @@ import { parseDescriptor } from "../../src/protocol/descriptor.js";
 import { runCli } from "../helpers/cli.js";
 import { startS3, type TestS3 } from "../helpers/s3server.js";
 import { tempDir } from "../helpers/tmp.js";
+import { sidecarTableOf } from "../helpers/sidecar.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -41,7 +41,7 @@ describe("btkit prep (CLI)", () => {
     const size = async (f: string) => (await fs.stat(f)).size;
     expect(d.source.bytesWritten).toEqual({
       shards: await size(path.join(o, "shards/part-00000.jsonl.gz")),
-      sidecars: await size(path.join(o, "sidecars/part-00000.arrow")),
+      sidecars: await size(path.join(o, "sidecars/part-00000.parquet")),
       manifest: await size(path.join(o, "manifest.json")),
     });
     expect(d.shards[0]!.sidecarBytes).toBe(d.source.bytesWritten!.sidecars);
@@ -92,7 +92,7 @@ describe("prepare against S3", () => {
     expect(all).toBe("1,a\n2,b\n3,c\n4,d\n5,e\n");
     const raw = await collect(await storage.read(d.shards[0]!.location, { decompress: "never" }));
     expect(raw.length).toBe(d.shards[0]!.bytes);
-    const side = tableFromIPC(await collect(await storage.read(d.shards[1]!.sidecar)));
+    const side = sidecarTableOf(await collect(await storage.read(d.shards[1]!.sidecar)));
     expect(side.getChild("__btkit_row")!.toArray()).toEqual(new BigInt64Array(d.shards[1]!.rows).map((_, i) => BigInt(d.shards[1]!.firstRow + i)));
     expect(parseDescriptor(await storage.readText("s3://prep-bkt/prep/btkit.json"))).toEqual(d);
     // sizes by kind are what S3 holds

@@ -2,12 +2,12 @@ import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
-import { tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepare, type PrepareOptions } from "../../src/prepare/index.js";
 import { parseDescriptor } from "../../src/protocol/descriptor.js";
 import { tempDir } from "../helpers/tmp.js";
 import { rejectedBy } from "../helpers/errors.js";
+import { sidecarTable } from "../helpers/sidecar.js";
 
 const FIX = path.resolve(import.meta.dirname, "../../fixtures/prepare");
 let dir: string;
@@ -49,20 +49,20 @@ describe("prepare", () => {
     expect(d.modelInput).toEqual({ contentType: "text/csv", splitType: "Line", compression: "None", features: ["name", "score"], maxRecordBytes: 16 });
     const shard = d.shards[0]!;
     const bytes = await read(path.join(o, "shards/part-00000.csv"));
-    expect(shard).toMatchObject({ name: "part-00000.csv", rows: 3, firstRow: 0, bytes: bytes.length, maxRecordBytes: 16, sidecar: `file://${o}/sidecars/part-00000.arrow` });
+    expect(shard).toMatchObject({ name: "part-00000.csv", rows: 3, firstRow: 0, bytes: bytes.length, maxRecordBytes: 16, sidecar: `file://${o}/sidecars/part-00000.parquet` });
     expect(shard.sha256).toBe(createHash("sha256").update(bytes).digest("hex"));
     expect(d.source).toMatchObject({ rowsRead: 3, rowsWritten: 3, rowsSkipped: 0, skipped: [] });
     expect(d.source.inputs).toEqual([{ location: `file://${FIX}/small.csv`, format: "csv", compression: "none", rows: 3, bytes: (await fs.stat(path.join(FIX, "small.csv"))).size }]);
     // btkit.json is the same document, valid
     expect(parseDescriptor(await fs.readFile(path.join(o, "btkit.json"), "utf8"))).toEqual(d);
-    const t = tableFromIPC(await read(path.join(o, "sidecars/part-00000.arrow")));
+    const t = await sidecarTable(path.join(o, "sidecars/part-00000.parquet"));
     expect(t.schema.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual(["id:Int64", "flag:Bool", "when:Timestamp<MICROSECOND, UTC>", "big:Utf8", "__btkit_row:Int64"]);
     expect(t.getChild("id")!.toArray()).toEqual(new BigInt64Array([1n, 2n, 3n]));
     expect([...t.getChild("flag")!]).toEqual([true, false, true]);
     // --keep stores features too, typed
     const withFeatures = out();
     await prepare({ inputs: [path.join(FIX, "small.csv")], out: withFeatures, features: ["name", "score"], keep: ["id", "name", "score"] });
-    const t2 = tableFromIPC(await read(path.join(withFeatures, "sidecars/part-00000.arrow")));
+    const t2 = await sidecarTable(path.join(withFeatures, "sidecars/part-00000.parquet"));
     expect([...t2.getChild("name")!]).toEqual(["a, b", null, 'x "y"']);
     expect([...t2.getChild("score")!]).toEqual([1.5, 2, -500]);
     expect(t.getChild("when")!.get(1)).toBe(Date.UTC(2024, 0, 2));
@@ -81,7 +81,7 @@ describe("prepare", () => {
     const d2 = await prepare({ inputs: [src], out: o2, format: "jsonl", keep: ["k"] });
     expect(d2.schema.columns.map((c) => c.type)).toEqual(["int64", "utf8"]);
     expect(await fs.readFile(path.join(o2, "shards/part-00000.jsonl"), "utf8")).toBe('{"k":9007199254740993,"v":"a"}\n{"k":-9223372036854775808,"v":"b"}\n');
-    const t = tableFromIPC(await read(path.join(o2, "sidecars/part-00000.arrow")));
+    const t = await sidecarTable(path.join(o2, "sidecars/part-00000.parquet"));
     expect(t.getChild("k")!.toArray()).toEqual(new BigInt64Array([9007199254740993n, -9223372036854775808n]));
   });
 
@@ -212,7 +212,7 @@ describe("prepare", () => {
     const d = await prepare({ inputs: [src], out: o, features: ["score", "id"], keep: ["id"], drop: ["big"] });
     expect(d.schema.columns.map((c) => [c.name, c.roles])).toEqual([["id", ["feature", "keep"]], ["name", []], ["score", ["feature"]], ["flag", []], ["when", []]]);
     expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe("1.5,1\n2,2\n-0.5e3,3\n");
-    const t = tableFromIPC(await read(path.join(o, "sidecars/part-00000.arrow")));
+    const t = await sidecarTable(path.join(o, "sidecars/part-00000.parquet"));
     expect(t.schema.fields.map((f) => f.name)).toEqual(["id", "__btkit_row"]);
     const err = await rejectedBy(prepare({ inputs: [src], out: out(), features: ["nope"] }));
     expect(err).toMatchObject({ code: "PREP_COLUMN", context: { column: "nope", option: "features" } });
@@ -258,7 +258,7 @@ describe("prepare", () => {
     const d3 = await prepare({ inputs: [src], out: o, shardRows: 2, overwrite: true });
     expect(d3.shards.length).toBe(2);
     expect((await fs.readdir(path.join(o, "shards"))).sort()).toEqual(["part-00000.csv", "part-00001.csv"]);
-    expect((await fs.readdir(path.join(o, "sidecars"))).sort()).toEqual(["part-00000.arrow", "part-00001.arrow"]);
+    expect((await fs.readdir(path.join(o, "sidecars"))).sort()).toEqual(["part-00000.parquet", "part-00001.parquet"]);
   });
 
   it("reports progress", async () => {
