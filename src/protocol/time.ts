@@ -1,13 +1,19 @@
 /**
  * ISO 8601 dates and date-times as btkit reads them (prep's inference and checks, join's reading
  * back of features): YYYY-MM-DD, optionally [T ]HH:MM, :SS, .fraction (1-9 digits; digits below the
- * microsecond must be zeros, or the text is no timestamp of ours) and a zone (Z or +-HH[:]MM). A
+ * microsecond must be zeros, or the text is no timestamp of ours) and a zone (Z, +-HH:MM, +-HHMM or
+ * +-HH: ISO 8601 allows the hour alone, and DuckDB and PostgreSQL write "+00"). A
  * text without a zone is a wall-clock time (timestamp_ntz), with one an instant (timestamp), and a
  * date alone a date. Pure functions, no Date objects.
  */
 import type { ColumnType } from "./descriptor.js";
 
-const TS_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const TS_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/** The minutes of a zone offset's text (+-HH[[:]MM]): 0 when it gives the hour alone. */
+function zoneMinutes(zone: string): number {
+  return zone.length > 3 ? Number(zone.slice(zone.length - 2)) : 0;
+}
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
 export function daysFromCivil(y: number, m: number, d: number): number {
@@ -53,7 +59,7 @@ export function isTimestampText(v: string): boolean {
   if ((m[4] !== undefined && Number(m[4]) > 23) || (m[5] !== undefined && Number(m[5]) > 59) || (m[6] !== undefined && Number(m[6]) > 59)) return false;
   if (finerThanMicros(m[7])) return false;
   const zone = m[8];
-  return zone === undefined || zone === "Z" || (Number(zone.slice(1, 3)) <= 23 && Number(zone.slice(zone.length - 2)) <= 59);
+  return zone === undefined || zone === "Z" || (Number(zone.slice(1, 3)) <= 23 && zoneMinutes(zone) <= 59);
 }
 
 /**
@@ -83,7 +89,7 @@ export function temporalValue(v: string): { type: "date" | "timestamp_ntz" | "ti
   const zone = m[8];
   if (zone !== undefined && zone !== "Z") {
     const zh = Number(zone.slice(1, 3));
-    const zm = Number(zone.slice(zone.length - 2));
+    const zm = zoneMinutes(zone);
     if (zh > 23 || zm > 59) return undefined;
     offsetMin = (zone[0] === "-" ? -1 : 1) * (zh * 60 + zm);
   }

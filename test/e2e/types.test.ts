@@ -287,3 +287,49 @@ describe("every type comes back as it went in", () => {
   });
 });
 
+
+describe("the default pipeline gives the whole table back", () => {
+  // one table, written by DuckDB as CSV, JSON Lines and Parquet: quoted text with commas, quotes and
+  // non-ASCII letters, nulls, floats of every length, large integers, dates, wall-clock times and
+  // instants; prep is run with no column flags (every column a feature, the sidecar holds only the
+  // row number), so join rebuilds every value from the model-input shards
+  const TABLE = `
+    SELECT i AS id, (i * 7919) % 1000003 - 500000 AS n, 9007199254740993 + i AS big,
+      CASE WHEN i % 13 = 0 THEN NULL ELSE i / 7.0 END::DOUBLE AS f,
+      i % 3 = 0 AS b,
+      CASE WHEN i % 11 = 0 THEN NULL WHEN i % 5 = 0 THEN 'café, "quoted" ' || i ELSE 'name ' || i END AS s,
+      DATE '1969-12-01' + (i * 37 % 20000)::INTEGER AS d,
+      TIMESTAMP '2024-01-01 00:00:00' + to_microseconds(i * 1234567) AS ts,
+      TIMESTAMPTZ '2024-03-10 09:00:00+00' + to_microseconds(i * 7654321) AS tz
+    FROM range(2500) t(i)`;
+
+  it.each([["csv"], ["jsonl"], ["parquet"]])("from %s: the joined Parquet equals the table DuckDB wrote the source from, value for value, type for type and in order", async (ext) => {
+    const source = path.join(dir, `table.${ext}`);
+    const format = ext === "csv" ? "FORMAT csv, HEADER true" : ext === "jsonl" ? "FORMAT json" : "FORMAT parquet";
+    await duckRows(`COPY (${TABLE}) TO ${sqlString(source)} (${format})`);
+    const p = ok(await cli(["prep", source, "--out", path.join(dir, `p-${ext}`), "--gzip", "--instances", "2"]));
+    const d = parseDescriptor(p.stdout);
+    expect(d.schema.columns.every((c) => c.roles.includes("feature") && !c.roles.includes("keep"))).toBe(true);
+    expect(d.source.bytesWritten!.sidecars).toBeLessThan(2048);
+    const s = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+    const out = path.join(dir, `joined-${ext}.parquet`);
+    ok(await cli(["join", "--out", out], s.stdout));
+    // the source of truth is the table itself (each file is one spelling of it): the joined
+    // columns have its types and, row by row in its order, its values
+    const cols = "id, n, big, f, b, s, d, ts, tz";
+    const tableTypes = await duckTypes(`SELECT ${cols} FROM (${TABLE})`);
+    expect(tableTypes).toEqual({ id: "BIGINT", n: "BIGINT", big: "BIGINT", f: "DOUBLE", b: "BOOLEAN", s: "VARCHAR", d: "DATE", ts: "TIMESTAMP", tz: "TIMESTAMP WITH TIME ZONE" });
+    expect(await duckTypes(`SELECT ${cols} FROM read_parquet(${sqlString(out)})`)).toEqual(tableTypes);
+    const counts = await inLosAngeles(
+      `SELECT (SELECT count(*) FROM read_parquet(${sqlString(out)}))::INTEGER AS joined,
+              (SELECT count(*) FROM (SELECT ${cols} FROM (${TABLE}) EXCEPT ALL SELECT ${cols} FROM read_parquet(${sqlString(out)})))::INTEGER AS only_source,
+              (SELECT count(*) FROM (SELECT ${cols} FROM read_parquet(${sqlString(out)}) EXCEPT ALL SELECT ${cols} FROM (${TABLE})))::INTEGER AS only_joined`,
+    );
+    expect(counts).toEqual([{ joined: 2500, only_source: 0, only_joined: 0 }]);
+    const firstDiff = await duckRows(
+      `SELECT count(*)::INTEGER AS n FROM (SELECT ${cols} FROM (${TABLE}) ORDER BY id) a POSITIONAL JOIN (SELECT ${cols.split(", ").map((c) => `${c} AS j_${c}`).join(", ")} FROM read_parquet(${sqlString(out)})) b
+       WHERE ${cols.split(", ").map((c) => `${c} IS DISTINCT FROM j_${c}`).join(" OR ")}`,
+    );
+    expect(firstDiff).toEqual([{ n: 0 }]);
+  });
+});
