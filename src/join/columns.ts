@@ -2,10 +2,11 @@
  * Typed column accumulators: values are pushed one by one into preallocated typed arrays and
  * turned into Arrow Data without going through Arrow's generic builders (the hot path of join).
  */
-import { Bool, Data, DateDay, Decimal, Field, Float64, Int64, makeData, Null, TimestampMicrosecond, Utf8 } from "apache-arrow";
+import { Bool, Data, DateDay, Decimal, Field, Float64, Int64, makeData, Null, TimestampMicrosecond, Utf8, Uint64, type DataType } from "apache-arrow";
 import { DECIMAL_MAX_PRECISION, decimalOf, decimalType, isColumnType, type ColumnType, type DecimalType } from "../protocol/descriptor.js";
 import { writeDecimalWords } from "../protocol/decimal.js";
 import { arrowTypeOf } from "../protocol/arrow-types.js";
+import { temporalOf, temporalTypeName, type Temporal, type TimeUnit } from "../protocol/time.js";
 
 /** Field metadata key carrying the btkit column type (json and utf8 share Arrow's Utf8). */
 export const TYPE_METADATA_KEY = "btkit.type";
@@ -30,7 +31,12 @@ export function columnTypeOfField(field: Field): ColumnType {
     const { precision, scale } = field.type as unknown as { precision: number; scale: number };
     if (precision <= DECIMAL_MAX_PRECISION && scale >= 0 && scale <= precision) return decimalType(precision, scale);
   }
-  if (t.startsWith("Timestamp")) return (field.type as { timezone?: string | null }).timezone ? "timestamp" : "timestamp_ntz";
+  if (t.startsWith("Timestamp")) {
+    const { unit, timezone } = field.type as unknown as { unit: TimeUnit; timezone?: string | null };
+    return temporalTypeName(timezone ? "timestamp" : "timestamp_ntz", unit);
+  }
+  if (t.startsWith("Time")) return temporalTypeName("time", (field.type as unknown as { unit: TimeUnit }).unit);
+  if (t === "Uint64") return "uint64";
   if (t === "Null") return "null";
   return "utf8";
 }
@@ -91,6 +97,32 @@ export class Int64Acc extends Validity implements Accumulator {
       default:
         return makeData({ type: new Int64(), ...common, data: this.values });
     }
+  }
+}
+
+/**
+ * uint64 (stored by its bits, viewed unsigned at finish), time, and the temporal types in units
+ * other than the plain names' microsecond: values in the column's unit (Time32 stores them 32-bit).
+ */
+export class UnitsAcc extends Validity implements Accumulator {
+  readonly type: ColumnType;
+  /** the temporal kind and unit; undefined for uint64 */
+  readonly temporal: Temporal | undefined;
+  readonly values: BigInt64Array;
+  readonly #arrowType: DataType;
+  constructor(length: number, type: ColumnType) {
+    super(length);
+    this.type = type;
+    this.temporal = temporalOf(type);
+    this.values = new BigInt64Array(length);
+    this.#arrowType = arrowTypeOf(type);
+  }
+  finish(length: number): Data {
+    const common = { length, nullCount: this.nulls, nullBitmap: this.bitmap() };
+    if (this.type === "uint64") return makeData({ type: new Uint64(), ...common, data: new BigUint64Array(this.values.buffer, 0, length) });
+    const bits = (this.#arrowType as unknown as { bitWidth?: number }).bitWidth;
+    const data = bits === 32 ? Int32Array.from(this.values, (n) => Number(n)) : this.values;
+    return makeData({ type: this.#arrowType, ...common, data } as Parameters<typeof makeData>[0]);
   }
 }
 
@@ -171,6 +203,7 @@ export class NullAcc implements Accumulator {
 
 export function accumulatorFor(type: ColumnType, length: number): Accumulator {
   if (decimalOf(type)) return new DecimalAcc(length, type as DecimalType);
+  if (type === "uint64" || (temporalOf(type) && type !== "date" && type !== "timestamp_ntz" && type !== "timestamp")) return new UnitsAcc(length, type);
   switch (type) {
     case "float64":
       return new Float64Acc(length);

@@ -138,6 +138,10 @@ export class FeatureParser {
       case "timestamp":
         value = INT_RE.test(text) ? Number(text) : text;
         break;
+      case "uint64":
+        // its digits, exactly (a number would round above 2^53)
+        value = text;
+        break;
       case "json":
         // the JSON text prep wrote, exactly (parsing and printing would change digits and spacing)
         try {

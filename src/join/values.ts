@@ -3,15 +3,19 @@
  * - an integer fits int64 and float64 columns; a non-integer number fits float64 only;
  * - a JSON-typed column takes any value as its JSON text (null stays null);
  * - a utf8 column takes strings; other values only with widenToUtf8 (their JSON text, counted);
- * - a timestamp column takes microseconds since the epoch or an ISO 8601 string;
+ * - a timestamp column takes microseconds since the epoch or an ISO 8601 string; time and the
+ *   temporal types in other units take an ISO 8601 string of their kind, exact in their unit;
+ * - a uint64 column takes a non-negative integer (a safe number, or its digits as a string);
  * anything else is a conflict the caller reports (shard, line, column).
  */
-import { BoolAcc, DecimalAcc, Float64Acc, Int64Acc, Utf8Acc, type Accumulator } from "./columns.js";
+import { BoolAcc, DecimalAcc, Float64Acc, Int64Acc, UnitsAcc, Utf8Acc, type Accumulator } from "./columns.js";
 import { unscaledOf } from "../protocol/decimal.js";
-import { temporalFits, temporalValue } from "../protocol/time.js";
+import { temporalFits, temporalUnits, temporalValue } from "../protocol/time.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const UINT64_RE = /^(0|[1-9][0-9]{0,19})$/;
+const UINT64_MAX = 18446744073709551615n;
 
 /** The narrowest column type of a value. */
 export function typeOfValue(v: unknown): ColumnType {
@@ -61,6 +65,15 @@ export function isoMicrosOf(v: string, type: "date" | "timestamp_ntz" | "timesta
 export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: boolean): SetOutcome {
   if (v === null || v === undefined) {
     acc.setNull(i);
+    return SET_OK;
+  }
+  if (acc instanceof UnitsAcc) {
+    let n: bigint | undefined;
+    if (acc.temporal) n = typeof v === "string" ? temporalUnits(v, acc.temporal) : undefined;
+    else if (typeof v === "number") n = Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined;
+    else if (typeof v === "string" && UINT64_RE.test(v) && BigInt(v) <= UINT64_MAX) n = BigInt.asIntN(64, BigInt(v));
+    if (n === undefined) return SET_CONFLICT;
+    acc.values[i] = n;
     return SET_OK;
   }
   if (acc instanceof DecimalAcc) {

@@ -18,6 +18,7 @@ import { decimalText, readDecimalWords } from "../protocol/decimal.js";
 import { columnTypeOfField } from "./columns.js";
 import { parquetInWorker } from "./parquet-worker.js";
 import { csvField } from "./csv-fields.js";
+import { temporalOf, temporalText } from "../protocol/time.js";
 
 export const OUTPUT_FORMATS = ["parquet", "arrow", "arrow-stream", "jsonl", "csv"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -180,9 +181,24 @@ function cellOf(vector: Vector, type: ColumnType, csv: boolean): Cell {
     const words = new Uint32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4));
     return (i) => (valid(i) ? decimalText(readDecimalWords(words, i * 4), dec.scale) : null);
   }
+  const t = temporalOf(type);
+  if (t && type !== "date" && type !== "timestamp_ntz" && type !== "timestamp") {
+    // time and the temporal types in other units: ISO 8601 with their unit's fraction digits
+    const bits = (data.type as unknown as { bitWidth?: number }).bitWidth;
+    const values = bits === 32 ? new Int32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4)) : new BigInt64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
+    return (i) => {
+      if (!valid(i)) return null;
+      const text = temporalText(BigInt(values[i]!), t);
+      return csv ? text : `"${text}"`;
+    };
+  }
   switch (type) {
     case "int64": {
       const values = new BigInt64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
+      return (i) => (valid(i) ? String(values[i]!) : null);
+    }
+    case "uint64": {
+      const values = new BigUint64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
       return (i) => (valid(i) ? String(values[i]!) : null);
     }
     case "float64": {

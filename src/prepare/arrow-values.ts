@@ -6,24 +6,26 @@
  * Values are converted from the Arrow buffers directly, never through a generic text round trip:
  * integers (also beyond 2^53) keep their exact digits (from the 64-bit buffers), floats are
  * written as the shortest text that reads back to the same double, decimals as their exact
- * digits, dates as YYYY-MM-DD, timestamps as ISO 8601 text with microseconds (the sidecar's unit;
- * with Z when the Arrow type has a time zone, without one when it has none), and nested values
+ * digits, dates as YYYY-MM-DD, timestamps as ISO 8601 text with the fraction digits of their unit
+ * (with Z when the Arrow type has a time zone, without one when it has none), times of day as
+ * HH:MM:SS[.fraction], and nested values
  * (list, struct, map) as JSON text.
  *
  * Type mapping (Arrow -> btkit):
- *   Int8..Int64, Uint8..Uint64          -> int64 (a Uint64 value above 2^63-1 is a PREP_TYPE row error; --schema NAME:utf8 keeps its digits)
+ *   Int8..Int64, Uint8..Uint32          -> int64
+ *   Uint64                               -> uint64
  *   Float16, Float32, Float64            -> float64 (NaN and +-Infinity are PREP_TYPE row errors: JSON cannot carry them)
  *   Decimal128 (P <= 38, S >= 0)          -> decimal(P,S) (exact digits in the model input, Decimal128 in the sidecar)
  *   Decimal256 beyond that, negative scale -> utf8 (exact digits as text)
  *   Bool                                 -> bool
  *   Utf8, LargeUtf8, Dictionary<_, Utf8> -> utf8
- *   Timestamp with a time zone           -> timestamp (the instant, in UTC)
- *   Timestamp without a time zone        -> timestamp_ntz (the wall-clock time; no zone is invented)
- *     (nanoseconds that are not whole microseconds are a PREP_TYPE row error; --schema NAME:utf8 keeps all nine digits as text)
+ *   Timestamp with a time zone           -> timestamp (the instant, in UTC), in the Arrow type's unit:
+ *                                           timestamp(s), timestamp(ms), timestamp (µs), timestamp(ns)
+ *   Timestamp without a time zone        -> timestamp_ntz (the wall-clock time; no zone is invented), likewise by unit
  *   Date32, Date64                       -> date
+ *   Time32, Time64                       -> time(s), time(ms), time (µs), time(ns)
  *   List, LargeList, FixedSizeList, Struct, Map -> json (JSON text; 64-bit integers inside keep their digits)
  *   Null                                 -> null
- *   Time32, Time64                       -> only as text (--schema NAME:utf8, HH:MM:SS with the unit's fraction) or dropped
  *   anything else (Binary, Duration, Interval, Union, ...) -> only dropped
  * A column that is dropped (or neither a feature nor kept) is never decoded, so a type btkit has no
  * name for does not stop prep when the column is not used; a used one is PREP_FORMAT naming the
@@ -33,6 +35,9 @@ import { DataType, Type, Vector, type Field, type RecordBatch, type Schema } fro
 import { BtkitError } from "../errors.js";
 import { DECIMAL_MAX_PRECISION, decimalOf, decimalType, type ColumnType } from "../protocol/descriptor.js";
 import { decimalText, readDecimalWords } from "../protocol/decimal.js";
+import { temporalOf, temporalText, temporalTypeName, unitName, type Temporal, type TimeUnit } from "../protocol/time.js";
+
+const YEAR_RE = /^\d{4}-/;
 
 export { decimalText };
 import { KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
@@ -56,8 +61,10 @@ const INT64_MAX = 9223372036854775807n;
 export function columnTypeOf(field: Field): ColumnType | undefined {
   const t = field.type as DataType;
   switch (t.typeId) {
-    case Type.Int:
-      return "int64";
+    case Type.Int: {
+      const { isSigned, bitWidth } = t as unknown as { isSigned: boolean; bitWidth: number };
+      return !isSigned && bitWidth === 64 ? "uint64" : "int64";
+    }
     case Type.Float:
       return "float64";
     case Type.Decimal: {
@@ -75,10 +82,14 @@ export function columnTypeOf(field: Field): ColumnType | undefined {
       if (vt.typeId === Type.Utf8 || vt.typeId === Type.LargeUtf8) return "utf8";
       break;
     }
-    case Type.Timestamp:
-      return (t as unknown as { timezone?: string | null }).timezone ? "timestamp" : "timestamp_ntz";
+    case Type.Timestamp: {
+      const { unit, timezone } = t as unknown as { unit: TimeUnit; timezone?: string | null };
+      return temporalTypeName(timezone ? "timestamp" : "timestamp_ntz", unit);
+    }
     case Type.Date:
       return "date";
+    case Type.Time:
+      return temporalTypeName("time", (t as unknown as { unit: TimeUnit }).unit);
     case Type.List:
     case Type.FixedSizeList:
     case Type.Struct:
@@ -100,7 +111,7 @@ export function unsupportedColumn(c: TypedColumn, input: string): BtkitError {
   const text = c.unsupported?.asText ? ` or read it as text with --schema ${c.name}:utf8` : "";
   return new BtkitError(
     "PREP_FORMAT",
-    `${input}: column ${JSON.stringify(c.name)} has Arrow type ${c.arrowType}, which no btkit column type holds (supported: integers, floats, decimals, bool, utf8, dates, timestamps, lists, structs, maps, null); drop it with --drop ${c.name}${text}`,
+    `${input}: column ${JSON.stringify(c.name)} has Arrow type ${c.arrowType}, which no btkit column type holds (supported: integers, floats, decimals, bool, utf8, dates, timestamps, times, lists, structs, maps, null); drop it with --drop ${c.name}${text}`,
     { input, column: c.name, got: c.arrowType, option: text ? "schema" : "drop" },
   );
 }
@@ -114,7 +125,7 @@ export function typedColumns(schema: Schema, input: string): TypedColumn[] {
     seen.add(f.name);
     const type = columnTypeOf(f);
     if (type !== undefined) return { name: f.name, type, arrowType: String(f.type) };
-    return { name: f.name, type: "null", arrowType: String(f.type), unsupported: { asText: (f.type as DataType).typeId === Type.Time } };
+    return { name: f.name, type: "null", arrowType: String(f.type), unsupported: { asText: false } };
   });
 }
 
@@ -124,8 +135,10 @@ export function typedColumns(schema: Schema, input: string): TypedColumn[] {
  */
 export function kindFor(native: ColumnType, final: ColumnType, column: string, arrowType: string): Kind {
   if (decimalOf(final)) return KIND.number;
+  if (temporalOf(final)) return KIND.string;
   switch (final) {
     case "int64":
+    case "uint64":
     case "float64":
       return KIND.number;
     case "utf8":
@@ -139,7 +152,7 @@ export function kindFor(native: ColumnType, final: ColumnType, column: string, a
       if (native === "bool") return KIND.bool;
       break;
     case "json":
-      return native === "json" ? KIND.json : native === "bool" ? KIND.bool : native === "int64" || native === "float64" ? KIND.number : KIND.string;
+      return native === "json" ? KIND.json : native === "bool" ? KIND.bool : native === "int64" || native === "uint64" || native === "float64" || decimalOf(native) ? KIND.number : KIND.string;
   }
   throw new BtkitError("PREP_SCHEMA", `--schema ${column}:${final}: column ${JSON.stringify(column)} is Arrow ${arrowType} (btkit ${native}); it cannot be read as ${final}`, { option: "schema", column, expected: native, got: final });
 }
@@ -187,15 +200,6 @@ class ValueError extends Error {
     super(message);
     this.asText = asText;
   }
-}
-
-/** "HH:MM:SS" and the fraction of a time of day in `unit` (0 s, 1 ms, 2 µs, 3 ns) since midnight. */
-function timeText(raw: bigint, unit: number): string {
-  const per = [1n, 1000n, 1000000n, 1000000000n][unit]!;
-  const secs = Number(raw / per);
-  const frac = raw % per;
-  const hms = `${pad(Math.floor(secs / 3600), 2)}:${pad(Math.floor(secs / 60) % 60, 2)}:${pad(secs % 60, 2)}`;
-  return unit === 0 ? hms : `${hms}.${frac.toString().padStart([0, 3, 6, 9][unit]!, "0")}`;
 }
 
 /** A vector's type, its (single) Data, that Data's offset, and a validity test by row. */
@@ -266,8 +270,7 @@ function nestedReader(vec: Vector): Reader {
         const offsets = data.valueOffsets as unknown as BigInt64Array;
         return listReader(nestedReader(vec.getChildAt(0)!), valid, (i) => Number(offsets[off + i]!), (i) => Number(offsets[off + i + 1]!));
       }
-      const native = columnTypeOf({ type: t } as Field);
-      const leaf = t.typeId === Type.Time ? "time" : native;
+      const leaf = columnTypeOf({ type: t } as Field);
       if (leaf === undefined || leaf === "null") {
         if (leaf === "null") return () => null;
         return () => {
@@ -275,8 +278,8 @@ function nestedReader(vec: Vector): Reader {
         };
       }
       // the exact text of the leaf, then its JSON form: numbers and booleans bare, the rest strings
-      const text = columnReader(vec, leaf === "time" ? "utf8" : leaf, true);
-      const bare = leaf === "int64" || leaf === "float64" || leaf === "bool" || decimalOf(leaf) !== undefined;
+      const text = columnReader(vec, leaf, true);
+      const bare = leaf === "int64" || leaf === "uint64" || leaf === "float64" || leaf === "bool" || decimalOf(leaf) !== undefined;
       return (i) => {
         const v = text(i);
         return v === null ? null : bare ? v : JSON.stringify(v);
@@ -301,7 +304,7 @@ function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader 
       return (i) => {
         if (!valid(i)) return null;
         const v = vec.get(i) as number | bigint;
-        if (typeof v === "bigint" && v > INT64_MAX && !asText) throw new ValueError(`${v} is above the int64 maximum 2^63-1`, true);
+        if (typeof v === "bigint" && v > INT64_MAX && !asText && native !== "uint64") throw new ValueError(`${v} is above the int64 maximum 2^63-1`, true);
         return String(v);
       };
     case Type.Float:
@@ -321,27 +324,16 @@ function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader 
     case Type.Bool:
       return (i) => (valid(i) ? (vec.get(i) ? "true" : "false") : null);
     case Type.Timestamp: {
-      const unit = (t as unknown as { unit: number }).unit;
+      const unit = (t as unknown as { unit: TimeUnit }).unit;
       // an instant is written with Z; a wall-clock time (no zone in the Arrow type) without one
-      const zoned = native === "timestamp" || Boolean((t as unknown as { timezone?: string | null }).timezone);
+      const zoned = native === "timestamp" || Boolean((t as unknown as { timezone?: string | null }).timezone) || temporalOf(native)?.kind === "timestamp";
+      const form: Temporal = { kind: zoned ? "timestamp" : "timestamp_ntz", unit };
       const values = data.values as BigInt64Array;
       return (i) => {
         if (!valid(i)) return null;
-        const raw = values[off + i]!;
-        let us: bigint;
-        let nanos = "";
-        if (unit === 0) us = raw * 1000000n;
-        else if (unit === 1) us = raw * 1000n;
-        else if (unit === 2) us = raw;
-        else {
-          const rest = ((raw % 1000n) + 1000n) % 1000n;
-          if (rest !== 0n && !asText) throw new ValueError(`${raw} ns is not a whole number of microseconds (the sidecar's timestamp unit); it would be truncated`, true);
-          us = (raw - rest) / 1000n;
-          if (rest !== 0n) nanos = rest.toString().padStart(3, "0");
-        }
-        const text = isoMicros(us);
-        if (text === undefined) throw new ValueError(`${us} µs since 1970 is outside the years 0000-9999`);
-        return zoned ? (nanos ? `${text.slice(0, -1)}${nanos}Z` : text) : `${text.slice(0, -1)}${nanos}`;
+        const text = temporalText(values[off + i]!, form);
+        if (!YEAR_RE.test(text)) throw new ValueError(`${values[off + i]!} ${unitName(unit)} since 1970 is outside the years 0000-9999`);
+        return text;
       };
     }
     case Type.Date: {
@@ -357,9 +349,9 @@ function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader 
       };
     }
     case Type.Time: {
-      const unit = (t as unknown as { unit: number }).unit;
+      const form: Temporal = { kind: "time", unit: (t as unknown as { unit: TimeUnit }).unit };
       const values = data.values as Int32Array | BigInt64Array;
-      return (i) => (valid(i) ? timeText(BigInt(values[off + i]!), unit) : null);
+      return (i) => (valid(i) ? temporalText(BigInt(values[off + i]!), form) : null);
     }
     default:
       if (native === "json") return nestedReader(vec);

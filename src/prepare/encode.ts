@@ -84,6 +84,7 @@ export function jsonValue(v: string | null, type: ColumnType): string {
   if (decimalOf(type)) return v;
   switch (type) {
     case "int64":
+    case "uint64":
     case "float64":
     case "json":
       return v;

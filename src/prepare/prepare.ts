@@ -26,7 +26,8 @@ import type { TypedColumn } from "./arrow-values.js";
 import { openRecordInput } from "./typed-input.js";
 import { ENCODINGS, toUtf8, type Encoding } from "./encoding.js";
 import { JsonlScanner, KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
-import { fits, inferTypes, parseSchemaOverride, widerDecimal } from "./schema.js";
+import { fits, inferTypes, mergeTypes, parseSchemaOverride, widerDecimal } from "./schema.js";
+import { temporalOf, temporalTypeOf } from "../protocol/time.js";
 import { Channel, ShardWriter } from "./shard-writer.js";
 
 function checkedEncoding(e: string | undefined): Encoding {
@@ -372,6 +373,12 @@ function widerType(t: ColumnType, v: string | null, kind: Kind | undefined): Col
   // an integer beyond int64 (an ID, mostly) keeps its digits only as text: a double would round it
   if (t === "int64" && v !== null && /^-?[0-9]+$/.test(v)) return "utf8";
   if (t === "int64" && fits("float64", v, kind)) return "float64";
+  // a temporal value of the column's kind in a finer unit (nanoseconds in a microsecond column), or a date-time in a date column
+  const got = v !== null && temporalOf(t) && (kind === undefined || kind === KIND.string) ? temporalTypeOf(v) : undefined;
+  if (got) {
+    const both = mergeTypes(t, got, false);
+    if (both !== "utf8" && fits(both, v, kind)) return both;
+  }
   if (kind !== undefined && kind !== KIND.string) return "json";
   return "utf8";
 }

@@ -4,17 +4,19 @@
  * only decide validity, the JSON Lines encoding and the sidecar's Arrow types.
  *
  * Text rules (CSV): int64 = JSON integer syntax without leading zeros (so "007" and IDs with
- * leading zeros stay utf8, C40) within the int64 range; float64 = JSON number syntax, finite;
+ * leading zeros stay utf8, C40) within the int64 range; uint64 = a column of such integers, none
+ * negative, some above 2^63-1 (to 2^64-1); float64 = JSON number syntax, finite;
  * bool = true/false (also True/False/TRUE/FALSE); ISO 8601 text is `date` (YYYY-MM-DD),
  * `timestamp_ntz` (a date-time without zone) or `timestamp` (with Z or an offset): a zone is never
  * invented, so a column mixing zoned and unzoned values is utf8 (a date fits timestamp_ntz, as
- * its midnight); empty = null. Anything else is utf8. A column that is null throughout the sample is
+ * its midnight); a fraction with digits below the microsecond makes timestamp(ns) or
+ * timestamp_ntz(ns) (never cut); HH:MM[:SS[.f]] is `time`; empty = null. Anything else is utf8. A column that is null throughout the sample is
  * `null` only when the sample was the whole input, else utf8 (JSON: json), so a later value fits.
  */
 import { BtkitError } from "../errors.js";
 import { COLUMN_TYPE_NAMES, DECIMAL_MAX_PRECISION, decimalOf, decimalType, isColumnType, type ColumnType } from "../protocol/descriptor.js";
 import { unscaledOf } from "../protocol/decimal.js";
-import { daysFromCivil, daysInMonth, isTimestampText, temporalFits, temporalTypeOf, timestampMicros } from "../protocol/time.js";
+import { daysFromCivil, daysInMonth, isTimestampText, temporalFits, temporalOf, temporalTypeName, temporalTypeOf, temporalUnits, timestampMicros } from "../protocol/time.js";
 
 export { daysFromCivil, daysInMonth, isTimestampText, temporalFits, temporalTypeOf, timestampMicros };
 import { KIND, type Kind } from "./jsonl-scanner.js";
@@ -24,6 +26,13 @@ const FLOAT_RE = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
 const BOOL_RE = /^(true|false|True|False|TRUE|FALSE)$/;
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
+const UINT64_MAX = 18446744073709551615n;
+
+/** Whether a text is an unsigned 64-bit integer: JSON integer syntax, no sign, at most 2^64-1. */
+export function isUint64Text(v: string): boolean {
+  if (!INT_RE.test(v) || v.charCodeAt(0) === 45) return false;
+  return v.length < 20 || (v.length === 20 && BigInt(v) <= UINT64_MAX);
+}
 
 export function isInt64Text(v: string): boolean {
   if (!INT_RE.test(v)) return false;
@@ -44,14 +53,14 @@ export function isBoolText(v: string): boolean {
 export function typeOfValue(v: string | null, kind: Kind | undefined): ColumnType {
   if (v === null) return "null";
   if (kind === undefined) {
-    if (INT_RE.test(v)) return isInt64Text(v) ? "int64" : "utf8";
+    if (INT_RE.test(v)) return isInt64Text(v) ? "int64" : isUint64Text(v) ? "uint64" : "utf8";
     if (isFloatText(v)) return "float64";
     if (BOOL_RE.test(v)) return "bool";
     return temporalTypeOf(v) ?? "utf8";
   }
   switch (kind) {
     case KIND.number:
-      return isInt64Text(v) ? "int64" : "float64";
+      return isInt64Text(v) ? "int64" : isUint64Text(v) ? "uint64" : "float64";
     case KIND.bool:
       return "bool";
     case KIND.json:
@@ -63,16 +72,28 @@ export function typeOfValue(v: string | null, kind: Kind | undefined): ColumnTyp
   }
 }
 
-const STRING_TYPES: ReadonlySet<ColumnType> = new Set(["utf8", "date", "timestamp_ntz", "timestamp"]);
+/** Text in JSON: utf8 and the temporal types (their ISO 8601 strings). */
+function isStringType(t: ColumnType): boolean {
+  return t === "utf8" || temporalOf(t) !== undefined;
+}
 
 /** The common type of two (null is the identity). */
 export function mergeTypes(a: ColumnType, b: ColumnType, json: boolean): ColumnType {
   if (a === b || b === "null") return a;
   if (a === "null") return b;
   if ((a === "int64" && b === "float64") || (a === "float64" && b === "int64")) return "float64";
-  if ((a === "date" && b === "timestamp_ntz") || (a === "timestamp_ntz" && b === "date")) return "timestamp_ntz";
+  // integers above int64: unsigned when every one is (inferTypes checks the signs), floats among floats
+  if ((a === "int64" && b === "uint64") || (a === "uint64" && b === "int64")) return "uint64";
+  if ((a === "uint64" && b === "float64") || (a === "float64" && b === "uint64")) return "float64";
+  const ta = temporalOf(a);
+  const tb = temporalOf(b);
+  if (ta && tb) {
+    // one kind in the finer unit; a date is a wall clock's midnight
+    const kind = ta.kind === tb.kind ? ta.kind : (ta.kind === "date" && tb.kind === "timestamp_ntz") || (ta.kind === "timestamp_ntz" && tb.kind === "date") ? "timestamp_ntz" : undefined;
+    if (kind) return temporalTypeName(kind, kind === "date" ? 2 : (Math.max(ta.kind === "date" ? 0 : ta.unit, tb.kind === "date" ? 0 : tb.unit) as 0 | 1 | 2 | 3));
+  }
   // JSON strings of different shapes stay strings; other mixtures are JSON values
-  if (json && !(STRING_TYPES.has(a) && STRING_TYPES.has(b))) return "json";
+  if (json && !(isStringType(a) && isStringType(b))) return "json";
   return "utf8";
 }
 
@@ -121,8 +142,13 @@ export function fits(type: ColumnType, v: string | null, kind: Kind | undefined)
     case "timestamp_ntz":
     case "timestamp":
       return (kind === undefined || kind === KIND.string) && temporalFits(type, temporalTypeOf(v));
-    default:
-      return false;
+    case "uint64":
+      return (kind === undefined || kind === KIND.number) && isUint64Text(v);
+    default: {
+      // time and the temporal types in other units: the value in the column's unit, exactly
+      const t = temporalOf(type);
+      return t !== undefined && (kind === undefined || kind === KIND.string) && temporalUnits(v, t) !== undefined;
+    }
   }
 }
 
@@ -172,8 +198,20 @@ export function inferTypes(columns: readonly string[], sample: readonly { values
       if (vt === "utf8" && k === undefined && v !== null && INT_RE.test(v)) bigInteger = true;
       else t = mergeTypes(t, vt, options.json);
     }
+    // integers above int64 among negative ones: no 64-bit integer holds them all; a CSV column
+    // keeps its text, a JSON one is float64 (rounding counted)
+    if (t === "uint64" && !unsignedIntegers(sample, c)) t = options.json ? "float64" : "utf8";
     if (bigInteger) t = t === "float64" ? "float64" : mergeTypes(t === "null" ? "utf8" : t, "utf8", options.json);
     if (t === "null" && !options.wholeInput) return options.json ? "json" : "utf8";
     return t;
   });
+}
+
+/** Whether every non-null sample value of column c is an unsigned 64-bit integer. */
+function unsignedIntegers(sample: readonly { values: (string | null)[]; kinds?: Kind[] }[], c: number): boolean {
+  for (const r of sample) {
+    const v = r.values[c] ?? null;
+    if (v !== null && !isUint64Text(v)) return false;
+  }
+  return true;
 }

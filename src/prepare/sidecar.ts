@@ -15,6 +15,7 @@ import {
   Schema,
   Struct,
   TimestampMicrosecond,
+  Uint64,
   Utf8,
   makeData,
   type Data,
@@ -29,6 +30,7 @@ import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
 import { copyBytes, decimalBytes, timestampBytes } from "./encode-bytes.js";
 import { timestampMicros } from "./schema.js";
+import { temporalOf, temporalUnits, type Temporal } from "../protocol/time.js";
 
 /** The Arrow type of a column's values in a sidecar. */
 export const arrowType = arrowTypeOf;
@@ -93,11 +95,18 @@ class ColumnBuilder {
   #words: Uint32Array | undefined;
   /** float64 values with more significant digits than a double keeps (rounded here) */
   rounded = 0;
+  /**
+   * time and the temporal types in units other than the microsecond's plain names: values in the
+   * column's unit (temporalUnits), stored 64-bit, cast at take() to what the Arrow type stores
+   */
+  readonly #unit: Temporal | undefined;
 
   constructor(type: ColumnType, name: string, capacity: number) {
     this.type = type;
     this.name = name;
     this.#dec = decimalOf(type);
+    const t = temporalOf(type);
+    this.#unit = t && type !== "date" && type !== "timestamp_ntz" && type !== "timestamp" ? t : undefined;
     this.#cap = Math.max(8, capacity);
     this.#valid = new Uint8Array((this.#cap + 7) >> 3);
     this.#alloc(this.#cap);
@@ -108,10 +117,11 @@ class ColumnBuilder {
       this.#words = new Uint32Array(cap * 4);
       return;
     }
-    switch (this.type) {
+    switch (this.#unit ? "int64" : this.type) {
       case "null":
         return;
       case "int64":
+      case "uint64":
       case "date":
       case "timestamp_ntz":
       case "timestamp":
@@ -176,12 +186,15 @@ class ColumnBuilder {
     if (v === null) return this.#null(i);
     this.#valid[i >> 3]! |= 1 << (i & 7);
     if (this.#dec) return this.#decimal(i, v);
+    if (this.#unit) return this.#units(i, v);
     switch (this.type) {
       case "null":
         return;
       case "int64":
+      case "uint64":
+        // a uint64 above 2^63-1 is stored by its bits (take() views them unsigned)
         if (v.length <= 15) setInt64(this.#halves!, this.#i64!, i, Number(v));
-        else this.#i64![i] = BigInt(v);
+        else this.#i64![i] = BigInt.asIntN(64, BigInt(v));
         return;
       case "float64": {
         const x = Number(v);
@@ -212,6 +225,12 @@ class ColumnBuilder {
     writeDecimalWords(u, this.#words!, i * 4);
   }
 
+  #units(i: number, v: string): void {
+    const n = temporalUnits(v, this.#unit!);
+    if (n === undefined) throw new BtkitError("INTERNAL", `column ${this.name}: ${JSON.stringify(v)} passed the ${this.type} check but cannot be converted`, { column: this.name });
+    this.#i64![i] = n;
+  }
+
   #timestamp(i: number, v: string): void {
     const us = timestampMicros(v);
     if (us === undefined) throw new BtkitError("INTERNAL", `column ${this.name}: ${JSON.stringify(v)} passed the timestamp check but cannot be converted`, { column: this.name });
@@ -228,8 +247,13 @@ class ColumnBuilder {
     if (isNull) return this.#null(i);
     this.#valid[i >> 3]! |= 1 << (i & 7);
     if (this.#dec) return this.#decimal(i, buf.toString("latin1", s, e));
+    // ASCII syntax: a latin1 view reads the same as the UTF-8 text
+    if (this.#unit) return this.#units(i, buf.toString("latin1", s, e));
     switch (this.type) {
       case "null":
+        return;
+      case "uint64":
+        this.#i64![i] = BigInt.asIntN(64, BigInt(buf.toString("latin1", s, e)));
         return;
       case "int64": {
         if (e - s <= 15) {
@@ -291,7 +315,16 @@ class ColumnBuilder {
     const nullBitmap = nulls > 0 ? this.#valid.slice(0, (length + 7) >> 3) : undefined;
     let d: Data;
     if (this.#dec) d = makeData({ type: new Decimal(this.#dec.scale, this.#dec.precision, 128), length, nullCount: nulls, nullBitmap, data: this.#words!.slice(0, length * 4) });
-    else switch (this.type) {
+    else if (this.#unit) {
+      const type = arrowTypeOf(this.type);
+      const units = this.#i64!.slice(0, length);
+      // Time32 (seconds, milliseconds) stores 32-bit values; the rest 64-bit
+      const data = (type as unknown as { bitWidth?: number }).bitWidth === 32 ? Int32Array.from(units, (n) => Number(n)) : units;
+      d = makeData({ type, length, nullCount: nulls, nullBitmap, data } as Parameters<typeof makeData>[0]);
+    } else switch (this.type) {
+      case "uint64":
+        d = makeData({ type: new Uint64(), length, nullCount: nulls, nullBitmap, data: new BigUint64Array(this.#i64!.slice(0, length).buffer) });
+        break;
       case "null":
         d = makeData({ type: new Null(), length });
         break;

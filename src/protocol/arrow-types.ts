@@ -3,15 +3,27 @@
  * sidecars prep writes and the tables join writes. Kept out of the root export so that `btkit`
  * itself does not load apache-arrow.
  */
-import { Bool, DateDay, Decimal, Float64, Int64, Null, TimestampMicrosecond, Utf8, type DataType } from "apache-arrow";
+import { Bool, DateDay, Decimal, Float64, Int64, Null, Time, TimeUnit, Timestamp, TimestampMicrosecond, Uint64, Utf8, type DataType } from "apache-arrow";
 import { decimalOf, type ColumnType } from "./descriptor.js";
+import { temporalOf } from "./time.js";
+
+const ARROW_UNITS = [TimeUnit.SECOND, TimeUnit.MILLISECOND, TimeUnit.MICROSECOND, TimeUnit.NANOSECOND] as const;
 
 export function arrowTypeOf(type: ColumnType): DataType {
   const dec = decimalOf(type);
   if (dec) return new Decimal(dec.scale, dec.precision, 128);
+  const t = temporalOf(type);
+  if (t && t.kind !== "date") {
+    const unit = ARROW_UNITS[t.unit];
+    // Arrow: Time32 for seconds and milliseconds, Time64 for micro- and nanoseconds
+    if (t.kind === "time") return new Time(unit, t.unit <= 1 ? 32 : 64);
+    return new Timestamp(unit, t.kind === "timestamp" ? "UTC" : null);
+  }
   switch (type) {
     case "int64":
       return new Int64();
+    case "uint64":
+      return new Uint64();
     case "float64":
       return new Float64();
     case "bool":

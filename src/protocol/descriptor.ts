@@ -29,20 +29,28 @@ export const PROTOCOL_MAJOR = 1;
 export const PROTOCOL_VERSION = "1.0";
 
 /**
- * Column types. Temporal ones keep what the input says: `date` (a calendar day, Arrow Date32),
- * `timestamp_ntz` (a wall-clock date-time without zone, Arrow Timestamp(MICROSECOND) without a
- * time zone, Parquet TIMESTAMP(isAdjustedToUTC=false)) and `timestamp` (an instant, Arrow
- * Timestamp(MICROSECOND, UTC)). A zone is never invented nor dropped.
+ * Column types. `uint64` is an unsigned 64-bit integer (Arrow UInt64, Parquet INT(64, false)).
+ * Temporal ones keep what the input says: `date` (a calendar day, Arrow Date32), `timestamp_ntz`
+ * (a wall-clock date-time without zone, Arrow Timestamp(MICROSECOND) without a time zone, Parquet
+ * TIMESTAMP(isAdjustedToUTC=false)), `timestamp` (an instant, Arrow Timestamp(MICROSECOND, UTC))
+ * and `time` (a time of day, Arrow Time64(MICROSECOND), Parquet TIME(isAdjustedToUTC=false)). A
+ * zone is never invented nor dropped. The three take another unit as `timestamp(ns)`,
+ * `timestamp_ntz(ms)`, `time(s)` (s, ms, us, ns; us is the plain name; see TemporalType).
  */
-export const COLUMN_TYPES = ["int64", "float64", "bool", "utf8", "date", "timestamp_ntz", "timestamp", "json", "null"] as const;
+export const COLUMN_TYPES = ["int64", "uint64", "float64", "bool", "utf8", "date", "timestamp_ntz", "timestamp", "time", "json", "null"] as const;
+/** A time unit other than the microsecond (the plain names' unit). */
+export type OtherTimeUnit = "s" | "ms" | "ns";
+/** timestamp, timestamp_ntz or time in a unit other than the microsecond: `timestamp(ns)` */
+export type TemporalType = `${"timestamp" | "timestamp_ntz" | "time"}(${OtherTimeUnit})`;
+const TEMPORAL_RE = /^(timestamp|timestamp_ntz|time)\((s|ms|ns)\)$/;
 /**
  * An exact decimal of `precision` digits, `scale` of them after the point (Arrow Decimal128,
  * Parquet DECIMAL): 1 <= precision <= 38, 0 <= scale <= precision. Written `decimal(P,S)`.
  */
 export type DecimalType = `decimal(${number},${number})`;
-export type ColumnType = (typeof COLUMN_TYPES)[number] | DecimalType;
-/** The names of the column types, for messages and help: the fixed ones and decimal(P,S). */
-export const COLUMN_TYPE_NAMES = [...COLUMN_TYPES, "decimal(P,S)"].join(", ");
+export type ColumnType = (typeof COLUMN_TYPES)[number] | DecimalType | TemporalType;
+/** The names of the column types, for messages and help: the fixed ones, decimal(P,S) and the units. */
+export const COLUMN_TYPE_NAMES = [...COLUMN_TYPES, "decimal(P,S)", "timestamp(UNIT)", "timestamp_ntz(UNIT)", "time(UNIT) with UNIT s, ms, us or ns"].join(", ");
 
 const DECIMAL_RE = /^decimal\((\d{1,2}),(\d{1,2})\)$/;
 export const DECIMAL_MAX_PRECISION = 38;
@@ -61,9 +69,9 @@ export function decimalType(precision: number, scale: number): DecimalType {
   return `decimal(${precision},${scale})`;
 }
 
-/** Whether a text names a column type (one of COLUMN_TYPES, or decimal(P,S) within its bounds). */
+/** Whether a text names a column type (one of COLUMN_TYPES, decimal(P,S) within its bounds, or a temporal type in another unit). */
 export function isColumnType(type: string): type is ColumnType {
-  return (COLUMN_TYPES as readonly string[]).includes(type) || decimalOf(type) !== undefined;
+  return (COLUMN_TYPES as readonly string[]).includes(type) || decimalOf(type) !== undefined || TEMPORAL_RE.test(type);
 }
 export const COLUMN_ROLES = ["feature", "keep"] as const;
 export type ColumnRole = (typeof COLUMN_ROLES)[number];

@@ -58,9 +58,13 @@ export const SIDECAR_ROW_COLUMN = "__btkit_row";
 export const SIDECAR_EXTENSION = ".parquet";
 
 /** The Arrow type each column type is stored as, in sidecars and joined outputs. */
-/** (and decimal(P,S): Decimal128(P, S), the unscaled integer in 128-bit two's complement) */
+/**
+ * (and decimal(P,S): Decimal128(P, S), the unscaled integer in 128-bit two's complement;
+ * timestamp(UNIT) and timestamp_ntz(UNIT): Timestamp(UNIT[, UTC]) for UNIT s, ms or ns)
+ */
 export const ARROW_TYPE_OF: Record<(typeof COLUMN_TYPES)[number], string> = {
   int64: "Int64",
+  uint64: "UInt64",
   float64: "Float64",
   bool: "Bool",
   utf8: "Utf8",
@@ -70,6 +74,8 @@ export const ARROW_TYPE_OF: Record<(typeof COLUMN_TYPES)[number], string> = {
   timestamp_ntz: "Timestamp(MICROSECOND)",
   /** microseconds since the epoch, UTC */
   timestamp: "Timestamp(MICROSECOND, UTC)",
+  /** microseconds since midnight (and time(s|ms|ns): Time32(SECOND), Time32(MILLISECOND), Time64(NANOSECOND)) */
+  time: "Time64(MICROSECOND)",
   /** JSON text of a nested value */
   json: "Utf8",
   null: "Null",

@@ -1,6 +1,6 @@
 /**
  * Lossless values, end to end: a Parquet file DuckDB wrote (DATE, naive TIMESTAMP, TIMESTAMPTZ,
- * TIME, UBIGINT above 2^63-1, nanosecond TIMESTAMP_NS) goes through prep | submit --local | join
+ * TIME, UBIGINT above 2^63-1, TIMESTAMP_NS, TIMESTAMP_MS, decimals) goes through prep | submit --local | join
  * and DuckDB reads the joined Parquet back in a session time zone other than UTC: every value and
  * logical type equals the source's, or was converted to text because a flag asked for it. Each
  * flag an error message proposes is applied to the same file here and passes.
@@ -25,10 +25,10 @@ let src: string;
 // wall-clock times, instants with offsets, times of day, a UBIGINT above 2^63-1, nanoseconds
 const SOURCE = `
   SELECT * FROM (VALUES
-    (1, 0.5::DOUBLE, DATE '2024-12-06', TIMESTAMP '2024-12-06 00:30:00.123456', TIMESTAMPTZ '2024-12-06 00:30:00+00', TIME '10:20:30.123456', 18446744073709551615::UBIGINT, TIMESTAMP_NS '2024-01-01 10:20:30.123456789', 123456789012345678901234567890123456.78::DECIMAL(38,2), 0.1::DECIMAL(10,3)),
-    (2, 1.5::DOUBLE, DATE '1969-12-31', TIMESTAMP '1969-12-31 23:59:59', TIMESTAMPTZ '2024-06-30 23:00:00-07', TIME '00:00:00', 1::UBIGINT, TIMESTAMP_NS '1969-12-31 23:59:59.999999999', -0.01::DECIMAL(38,2), -1234567.005::DECIMAL(10,3)),
-    (3, 2.5::DOUBLE, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
-  ) AS t(id, x, d, ts, tz, tm, u, ns, big, small)`;
+    (1, 0.5::DOUBLE, DATE '2024-12-06', TIMESTAMP '2024-12-06 00:30:00.123456', TIMESTAMPTZ '2024-12-06 00:30:00+00', TIME '10:20:30.123456', 18446744073709551615::UBIGINT, TIMESTAMP_NS '2024-01-01 10:20:30.123456789', TIMESTAMP_MS '2024-01-01 10:20:30.123', 123456789012345678901234567890123456.78::DECIMAL(38,2), 0.1::DECIMAL(10,3)),
+    (2, 1.5::DOUBLE, DATE '1969-12-31', TIMESTAMP '1969-12-31 23:59:59', TIMESTAMPTZ '2024-06-30 23:00:00-07', TIME '00:00:00', 1::UBIGINT, TIMESTAMP_NS '1969-12-31 23:59:59.999999999', TIMESTAMP_MS '1969-12-31 23:59:59.999', -0.01::DECIMAL(38,2), -1234567.005::DECIMAL(10,3)),
+    (3, 2.5::DOUBLE, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+  ) AS t(id, x, d, ts, tz, tm, u, ns, ms, big, small)`;
 
 beforeEach(async () => {
   ({ dir, cleanup } = await tempDir("btkit-types-"));
@@ -46,7 +46,8 @@ function ok(r: CliRun): CliRun {
   if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
   return r;
 }
-const prep = (...flags: string[]): Promise<CliRun> => cli(["prep", src, "--out", path.join(dir, "prep"), "--features", "x", "--overwrite", ...flags]);
+// the model sees x unless the flags name the features
+const prep = (...flags: string[]): Promise<CliRun> => cli(["prep", src, "--out", path.join(dir, "prep"), ...(flags.includes("--features") ? [] : ["--features", "x"]), "--overwrite", ...flags]);
 
 async function pipeline(...flags: string[]): Promise<string> {
   const p = ok(await prep(...flags));
@@ -62,63 +63,67 @@ async function inLosAngeles(sql: string): Promise<Array<Record<string, unknown>>
 }
 
 describe("every type comes back as it went in", () => {
-  it("DATE, TIMESTAMP (no zone) and TIMESTAMPTZ keep their values and logical types; TIME, a UBIGINT above int64 and nanoseconds come back as exact text when --schema asks", async () => {
-    const out = await pipeline("--schema", "tm:utf8,u:utf8,ns:utf8");
-    const types = await duckTypes(`SELECT * FROM read_parquet(${sqlString(out)})`);
-    // integers are int64 (an INTEGER widens, value for value)
-    expect(types).toMatchObject({ id: "BIGINT", x: "DOUBLE", d: "DATE", ts: "TIMESTAMP", tz: "TIMESTAMP WITH TIME ZONE", tm: "VARCHAR", u: "VARCHAR", ns: "VARCHAR", big: "DECIMAL(38,2)", small: "DECIMAL(10,3)", prediction: "DOUBLE" });
-    // kept values equal the source's, compared by DuckDB itself in America/Los_Angeles
-    const diff = await inLosAngeles(
-      `SELECT count(*)::INTEGER AS n FROM (
-         SELECT id, x, d, ts, tz, tm, u, ns, big, small FROM (${SOURCE})
-         EXCEPT
-         SELECT id, x, d, ts, tz, tm::TIME, u::UBIGINT, ns::TIMESTAMP_NS, big, small FROM read_parquet(${sqlString(out)}))`,
-    );
-    expect(diff).toEqual([{ n: 0 }]);
-    const rows = await inLosAngeles(`SELECT id, d::VARCHAR AS d, ts::VARCHAR AS ts, epoch_us(tz) AS tz, tm, u, ns, big::VARCHAR AS big, small::VARCHAR AS small, prediction FROM read_parquet(${sqlString(out)}) ORDER BY id`);
-    expect(rows).toEqual([
-      { id: 1n, d: "2024-12-06", ts: "2024-12-06 00:30:00.123456", tz: 1733445000000000n, tm: "10:20:30.123456", u: "18446744073709551615", ns: "2024-01-01T10:20:30.123456789", big: "123456789012345678901234567890123456.78", small: "0.100", prediction: 0.5 },
-      { id: 2n, d: "1969-12-31", ts: "1969-12-31 23:59:59", tz: 1719813600000000n, tm: "00:00:00.000000", u: "1", ns: "1969-12-31T23:59:59.999999999", big: "-0.01", small: "-1234567.005", prediction: 1.5 },
-      { id: 3n, d: null, ts: null, tz: null, tm: null, u: null, ns: null, big: null, small: null, prediction: 2.5 },
+  it("DATE, TIMESTAMP (no zone), TIMESTAMPTZ, TIME, a UBIGINT above int64, TIMESTAMP_NS and TIMESTAMP_MS keep their values and logical types, kept in the sidecar or read back from the shards", async () => {
+    const sourceTypes = await duckTypes(`SELECT * FROM read_parquet(${sqlString(src)})`);
+    // DuckDB reads a Parquet TIMESTAMP(MILLIS) as TIMESTAMP; the file's logical type says MILLIS
+    expect(sourceTypes).toMatchObject({ tm: "TIME", u: "UBIGINT", ns: "TIMESTAMP_NS", ms: "TIMESTAMP" });
+    const unitOf = async (file: string, column: string): Promise<unknown> => (await duckRows(`SELECT logical_type FROM parquet_schema(${sqlString(file)}) WHERE name = '${column}'`))[0]?.logical_type;
+    expect(await unitOf(src, "ms")).toContain("MILLIS=MilliSeconds()");
+    const cols = "id, x, d, ts, tz, tm, u, ns, ms, big, small";
+    // kept in the sidecar (the default: every column but the feature x), then every column a feature
+    for (const flags of [[], ["--features", "x,d,ts,tz,tm,u,ns,ms,big,small"]]) {
+      const out = await pipeline(...flags);
+      const types = await duckTypes(`SELECT ${cols} FROM read_parquet(${sqlString(out)})`);
+      // integers are int64 (an INTEGER widens, value for value); everything else is the source's type
+      expect({ ...types, id: sourceTypes.id }).toEqual(Object.fromEntries(cols.split(", ").map((c) => [c, sourceTypes[c]])));
+      // kept values equal the source's, compared by DuckDB itself in America/Los_Angeles
+      const diff = await inLosAngeles(`SELECT count(*)::INTEGER AS n FROM (SELECT ${cols} FROM (${SOURCE}) EXCEPT SELECT ${cols} FROM read_parquet(${sqlString(out)}))`);
+      expect(diff, flags.join(" ")).toEqual([{ n: 0 }]);
+      for (const c of ["ms", "ns", "tm", "ts"]) expect(await unitOf(out, c)).toBe(await unitOf(src, c));
+      const rows = await inLosAngeles(`SELECT id, d::VARCHAR AS d, ts::VARCHAR AS ts, epoch_us(tz) AS tz, tm::VARCHAR AS tm, u::VARCHAR AS u, ns::VARCHAR AS ns, ms::VARCHAR AS ms, big::VARCHAR AS big, small::VARCHAR AS small FROM read_parquet(${sqlString(out)}) ORDER BY id`);
+      expect(rows).toEqual([
+        { id: 1n, d: "2024-12-06", ts: "2024-12-06 00:30:00.123456", tz: 1733445000000000n, tm: "10:20:30.123456", u: "18446744073709551615", ns: "2024-01-01 10:20:30.123456789", ms: "2024-01-01 10:20:30.123", big: "123456789012345678901234567890123456.78", small: "0.100" },
+        { id: 2n, d: "1969-12-31", ts: "1969-12-31 23:59:59", tz: 1719813600000000n, tm: "00:00:00", u: "1", ns: "1969-12-31 23:59:59.999999999", ms: "1969-12-31 23:59:59.999", big: "-0.01", small: "-1234567.005" },
+        { id: 3n, d: null, ts: null, tz: null, tm: null, u: null, ns: null, ms: null, big: null, small: null },
+      ]);
+    }
+    // JSON Lines and CSV outputs write them in their units: digits for uint64, ISO 8601 for the rest
+    const p = ok(await prep("--features", "x,tm,u,ns,ms"));
+    const job = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+    ok(await cli(["join", "--out", path.join(dir, "j.jsonl")], job.stdout));
+    ok(await cli(["join", "--out", path.join(dir, "j.csv")], job.stdout));
+    const first = JSON.parse((await fs.readFile(path.join(dir, "j.jsonl"), "utf8")).split("\n")[0]!) as Record<string, unknown>;
+    expect(first).toMatchObject({ tm: "10:20:30.123456", ns: "2024-01-01T10:20:30.123456789", ms: "2024-01-01T10:20:30.123" });
+    expect((await fs.readFile(path.join(dir, "j.jsonl"), "utf8")).split("\n")[0]).toContain('"u":18446744073709551615');
+    const csvRows = parse(await fs.readFile(path.join(dir, "j.csv"), "utf8"), { columns: true }) as Array<Record<string, string>>;
+    expect(csvRows[1]).toMatchObject({ tm: "00:00:00.000000", u: "1", ns: "1969-12-31T23:59:59.999999999", ms: "1969-12-31T23:59:59.999" });
+    // --schema NAME:utf8 still reads them as their exact text
+    const asText = await pipeline("--schema", "tm:utf8,u:utf8,ns:utf8");
+    const text = await duckRows(`SELECT tm, u, ns FROM read_parquet(${sqlString(asText)}) ORDER BY id`);
+    expect(text).toEqual([
+      { tm: "10:20:30.123456", u: "18446744073709551615", ns: "2024-01-01T10:20:30.123456789" },
+      { tm: "00:00:00.000000", u: "1", ns: "1969-12-31T23:59:59.999999999" },
+      { tm: null, u: null, ns: null },
     ]);
   });
 
-  it("a column no type holds names --drop and --schema NAME:utf8; each works on the same file; a dropped column is never decoded", async () => {
-    const refused = await prep();
+  it("a column no type holds (BLOB) names --drop, which works on the same file; a column neither feature nor kept is never decoded", async () => {
+    const blob = path.join(dir, "blob.parquet");
+    await duckRows(`COPY (SELECT id, x, '\\xAA\\x00'::BLOB AS bl FROM (${SOURCE})) TO ${sqlString(blob)} (FORMAT parquet)`);
+    const run = (...flags: string[]): Promise<CliRun> => cli(["prep", blob, "--out", path.join(dir, "pb"), "--features", "x", "--overwrite", ...flags]);
+    const refused = await run();
     expect(refused.code).toBe(EXIT.data);
     expect(refused.stderr).toContain("PREP_FORMAT");
-    expect(refused.stderr).toContain(`column "tm" has Arrow type Time64<MICROSECOND>, which no btkit column type holds`);
-    expect(refused.stderr).toContain("--drop tm");
-    expect(refused.stderr).toContain("--schema tm:utf8");
-
-    // --drop tm: past the TIME column; the UBIGINT above 2^63-1 is next, naming its own way out
-    const big = await prep("--drop", "tm");
-    expect(big.code).toBe(EXIT.data);
-    expect(big.stderr).toContain("PREP_TYPE");
-    expect(big.stderr).toContain(`row 1, column "u" (Arrow Uint64): 18446744073709551615 is above the int64 maximum 2^63-1`);
-    expect(big.stderr).toContain("--schema u:utf8");
-    // dropping every column no type holds exactly: prep passes, and the joined table lacks them
-    const ns = await prep("--drop", "tm,u");
-    expect(ns.stderr).toContain(`column "ns"`);
-    expect(ns.stderr).toContain("--schema ns:utf8");
-    const d = parseDescriptor(ok(await prep("--drop", "tm,u,ns")).stdout);
+    expect(refused.stderr).toContain(`column "bl" has Arrow type Binary, which no btkit column type holds`);
+    expect(refused.stderr).toContain("drop it with --drop bl");
+    const d = parseDescriptor(ok(await run("--drop", "bl")).stdout);
     expect(d.schema.columns.map((c) => [c.name, c.type])).toEqual([
       ["id", "int64"],
       ["x", "float64"],
-      ["d", "date"],
-      ["ts", "timestamp_ntz"],
-      ["tz", "timestamp"],
-      ["big", "decimal(38,2)"],
-      ["small", "decimal(10,3)"],
     ]);
-    // the hint of the first error applied alone: --schema tm:utf8 gets past the TIME column
-    const asText = await prep("--schema", "tm:utf8");
-    expect(asText.stderr).not.toContain(`column "tm"`);
-    expect(asText.stderr).toContain(`column "u"`);
-    // --on-invalid skip, the other way out a row error names, skips row 1 (counted)
-    const skipped = parseDescriptor(ok(await prep("--drop", "tm", "--schema", "ns:utf8", "--on-invalid", "skip")).stdout);
-    expect(skipped.source.rowsWritten).toBe(2);
-    expect(skipped.source.rowsSkipped).toBe(1);
+    expect(d.source.rowsWritten).toBe(3);
+    const unused = parseDescriptor(ok(await run("--keep", "id")).stdout);
+    expect(unused.schema.columns.find((c) => c.name === "bl")).toMatchObject({ roles: [] });
   });
 
   it("CSV: dates, wall-clock times and instants are inferred apart and come back as DATE, TIMESTAMP and TIMESTAMPTZ; a column mixing zoned and unzoned values stays text", async () => {

@@ -9,6 +9,7 @@ import { EXIT } from "../../src/errors.js";
 import { parseDescriptor } from "../../src/protocol/descriptor.js";
 import { runCli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
+import { sidecarTable } from "../helpers/sidecar.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -63,9 +64,12 @@ it("a float column with a 20-digit integer is float64: the model gets numbers, t
   const exact = await prep("floats.csv", "--schema", "x:utf8", "--keep", "id,x");
   expect(exact.code, exact.stderr).toBe(0);
   expect(parseDescriptor(exact.stdout).source.notes).toBeUndefined();
-  // a column of such integers (IDs) stays text
+  // a column of such integers (IDs), none negative, is uint64: every digit kept
   await fs.writeFile(path.join(dir, "ids.csv"), "id,x\n12345678901234567890,1\n12345678901234567891,2\n");
-  expect(typeOf((await prep("ids.csv")).stdout, "id")).toBe("utf8");
+  expect(typeOf((await prep("ids.csv")).stdout, "id")).toBe("uint64");
+  // with a negative one among them no 64-bit integer holds them all: text
+  await fs.writeFile(path.join(dir, "ids2.csv"), "id,x\n12345678901234567890,1\n-1,2\n");
+  expect(typeOf((await prep("ids2.csv")).stdout, "id")).toBe("utf8");
   // an int64 column meeting one after the sample: utf8 is the type that keeps it
   await fs.writeFile(path.join(dir, "late.csv"), `id\n${Array.from({ length: 10 }, (_, i) => i).join("\n")}\n12345678901234567890\n`);
   await hintWorks("late.csv", "declare the type with --schema id:utf8", "id", "utf8");
@@ -90,19 +94,30 @@ it("JSON: --schema title:utf8 reads a number among strings as its source text, a
   expect(parseDescriptor(text.stdout).source.notes).toEqual([{ reason: note, count: 6 }]);
 });
 
-it("CSV timestamps finer than a microsecond stay text, exactly as written; declared timestamp is refused with a hint that works", async () => {
+it("CSV timestamps finer than a microsecond are timestamp(ns), never cut; a declared microsecond timestamp is refused with a hint that works", async () => {
   await fs.writeFile(path.join(dir, "ns.csv"), "id,t\n1,2024-01-01T10:20:30.123456789Z\n2,2024-01-01T10:20:30.123456788Z\n3,2024-01-01T10:20:30.5Z\n");
-  const r = await prep("ns.csv");
+  const r = await prep("ns.csv", "--keep", "id,t");
   expect(r.code, r.stderr).toBe(0);
   // two instants a nanosecond apart must not become one
-  expect(typeOf(r.stdout, "t")).toBe("utf8");
+  expect(typeOf(r.stdout, "t")).toBe("timestamp(ns)");
   expect(await fs.readFile(path.join(dir, "out", "shards", "part-00000.csv"), "utf8")).toBe("1,2024-01-01T10:20:30.123456789Z\n2,2024-01-01T10:20:30.123456788Z\n3,2024-01-01T10:20:30.5Z\n");
+  const side = await sidecarTable(path.join(dir, "out", "sidecars", "part-00000.parquet"));
+  expect(String(side.getChild("t")!.type)).toBe("Timestamp<NANOSECOND, UTC>");
+  expect([...(side.getChild("t")!.data[0]!.values as BigInt64Array)]).toEqual([1704104430123456789n, 1704104430123456788n, 1704104430500000000n]);
   const declared = await prep("ns.csv", "--schema", "t:timestamp");
   expect(declared.code).toBe(EXIT.data);
-  expect(declared.stderr).toContain("--schema t:utf8");
-  // zeros below the microsecond cut nothing: still a timestamp
+  expect(declared.stderr).toContain("the type declared with --schema; declare timestamp(ns) instead (--schema 't:timestamp(ns)')");
+  const followed = await prep("ns.csv", "--schema", "t:timestamp(ns)");
+  expect(followed.code, followed.stderr).toBe(0);
+  expect(typeOf(followed.stdout, "t")).toBe("timestamp(ns)");
+  // zeros below the microsecond cut nothing: a microsecond timestamp
   await fs.writeFile(path.join(dir, "us.csv"), "id,t\n1,2024-01-01T10:20:30.123456000Z\n");
   expect(typeOf((await prep("us.csv")).stdout, "t")).toBe("timestamp");
+  // times of day: time, time(ns) when finer than a microsecond
+  await fs.writeFile(path.join(dir, "tod.csv"), "id,a,b\n1,10:20:30,23:59:59.123456789\n2,00:00:00.5,00:00:00\n");
+  const tod = await prep("tod.csv");
+  expect(tod.code, tod.stderr).toBe(0);
+  expect([typeOf(tod.stdout, "a"), typeOf(tod.stdout, "b")]).toEqual(["time", "time(ns)"]);
 });
 
 it("a decimal column meeting text that is no JSON number (leading zeros) is told utf8, which keeps it; names in --schema may have spaces around them", async () => {

@@ -70,7 +70,8 @@ function batched(t: Table): Table {
 }
 
 const csvField = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
-const tsText = (i: number): string => `2024-01-02T03:04:${String(5 + i).padStart(2, "0")}.123000Z`;
+// a millisecond timestamp keeps its unit: three fraction digits in the shard, milliseconds in the sidecar
+const tsText = (i: number): string => `2024-01-02T03:04:${String(5 + i).padStart(2, "0")}.123Z`;
 const expectedFeatureRows = (): string[][] =>
   Array.from({ length: ROWS }, (_, i) => [
     i === 3 ? BIG.toString() : i === 4 ? "-9223372036854775808" : String(i * 7),
@@ -114,7 +115,7 @@ async function checkOutputs(o: string, shardCount: number): Promise<void> {
     expect(r.score).toBe(i * 0.1 + 0.5);
     expect(r.name).toBe(i % 4 === 2 ? null : `n${i},"q"`);
     expect(r.flag).toBe(i === 5 ? null : i % 2 === 0);
-    expect(r["ts:raw"]).toBe(i === 6 ? null : BigInt(Date.UTC(2024, 0, 2, 3, 4, 5 + i, 123)) * 1000n);
+    expect(r["ts:raw"]).toBe(i === 6 ? null : BigInt(Date.UTC(2024, 0, 2, 3, 4, 5 + i, 123)));
     expect(r.tags).toBe(i === 7 ? null : JSON.stringify(Array.from({ length: i % 3 }, (_, k) => k + i)));
     expect(r.pt).toBe(JSON.stringify({ x: i, s: `p${i}` }));
   }
@@ -134,7 +135,7 @@ describe("Arrow IPC and Parquet inputs", () => {
       ["score", "float64"],
       ["name", "utf8"],
       ["flag", "bool"],
-      ["ts", "timestamp"],
+      ["ts", "timestamp(ms)"],
       ["tags", "json"],
       ["pt", "json"],
     ]);
@@ -177,32 +178,32 @@ describe("Arrow IPC and Parquet inputs", () => {
     expect(side.map((r) => r.id)).toEqual(Array.from({ length: ROWS }, (_, i) => (i === 3 ? BIG : i === 4 ? -9223372036854775808n : BigInt(i * 7))));
     expect(side[6]!.ts).toBeNull();
     expect(side[6]!["ts:raw"]).toBeNull();
-    expect(side[0]!["ts:raw"]).toBe(BigInt(Date.UTC(2024, 0, 2, 3, 4, 5, 123)) * 1000n);
+    expect(side[0]!["ts:raw"]).toBe(BigInt(Date.UTC(2024, 0, 2, 3, 4, 5, 123)));
     // CSV model input from the same Parquet file equals the Arrow stream's
     const o2 = out();
     await prepare({ inputs: [f], out: o2, shardRows: 5, keep: ALL });
     await checkOutputs(o2, 2);
   });
 
-  it("keeps decimals exact as decimal(P,S) and dates as dates, and converts nanosecond timestamps", async () => {
+  it("keeps decimals exact as decimal(P,S), dates as dates, and nanosecond timestamps in nanoseconds", async () => {
     const dec = makeData({ type: new Decimal(2, 10, 128), length: 2, nullCount: 0, data: new Uint32Array([12345, 0, 0, 0, 0xffffff85, 0xffffffff, 0xffffffff, 0xffffffff]) });
     const wide = makeData({ type: new Decimal(3, 30, 128), length: 2, nullCount: 0, data: new Uint32Array([0xffffffff, 0xffffffff, 0x1, 0, 5, 0, 0, 0]) });
     const t = new Table({
       d: makeVector(dec),
       w: makeVector(wide),
       day: vectorFromArray([new Date(Date.UTC(2020, 1, 29)), new Date(Date.UTC(1969, 11, 31))], new DateDay()),
-      ns: makeVector(makeData({ type: new TimestampNanosecond("UTC"), length: 2, nullCount: 0, data: new BigInt64Array([1700000000123456000n, -1000n]) })),
+      ns: makeVector(makeData({ type: new TimestampNanosecond("UTC"), length: 2, nullCount: 0, data: new BigInt64Array([1700000000123456789n, -1n]) })),
     });
     const f = path.join(dir, "dec.arrow");
     await fs.writeFile(f, tableToIPC(t, "file"));
     const o = out();
     const d = await prepare({ inputs: [f], out: o, format: "jsonl", keep: ["d", "w", "day", "ns"] });
-    expect(d.schema.columns.map((c) => c.type)).toEqual(["decimal(10,2)", "decimal(30,3)", "date", "timestamp"]);
+    expect(d.schema.columns.map((c) => c.type)).toEqual(["decimal(10,2)", "decimal(30,3)", "date", "timestamp(ns)"]);
     const lines = (await fs.readFile(path.join(o, "shards/part-00000.jsonl"), "utf8")).trimEnd().split("\n");
     expect(lines).toEqual([
       // JSON numbers with their exact digits, the wide one too (a double would round it)
-      `{"d":123.45,"w":36893488147419103.231,"day":"2020-02-29","ns":"2023-11-14T22:13:20.123456Z"}`,
-      `{"d":-1.23,"w":0.005,"day":"1969-12-31","ns":"1969-12-31T23:59:59.999999Z"}`,
+      `{"d":123.45,"w":36893488147419103.231,"day":"2020-02-29","ns":"2023-11-14T22:13:20.123456789Z"}`,
+      `{"d":-1.23,"w":0.005,"day":"1969-12-31","ns":"1969-12-31T23:59:59.999999999Z"}`,
     ]);
     const side = await sidecarTable(path.join(o, "sidecars/part-00000.parquet"));
     // Decimal128 in the sidecar: the same unscaled integers as the input's
@@ -212,6 +213,9 @@ describe("Arrow IPC and Parquet inputs", () => {
     // a date stays a date (days since 1970, Date32), not a timestamp at midnight UTC
     expect(String(side.getChild("day")!.type)).toBe("Date32<DAY>");
     expect([...(side.getChild("day")!.data[0]!.values as Int32Array)]).toEqual([Date.UTC(2020, 1, 29) / 86400000, -1]);
+    // nanoseconds in the sidecar, with the zone
+    expect(String(side.getChild("ns")!.type)).toBe("Timestamp<NANOSECOND, UTC>");
+    expect([...(side.getChild("ns")!.data[0]!.values as BigInt64Array)]).toEqual([1700000000123456789n, -1n]);
   });
 
   it("unit: decimal text and ISO micros", () => {
@@ -242,7 +246,7 @@ describe("Arrow IPC and Parquet inputs", () => {
     expect(d2.schema.columns.find((c) => c.name === "blob")).toMatchObject({ type: "null", roles: [] });
   });
 
-  it("a value it cannot carry (NaN, uint64 above 2^63-1) is a PREP_TYPE row error, skippable and counted", async () => {
+  it("a value it cannot carry (NaN) is a PREP_TYPE row error, skippable and counted; a uint64 above 2^63-1 is carried", async () => {
     const t = new Table({
       id: makeVector(new Int32Array([1, 2, 3])),
       f: makeVector(new Float64Array([1.5, Number.NaN, 2])),
@@ -255,14 +259,12 @@ describe("Arrow IPC and Parquet inputs", () => {
     expect(e.context).toMatchObject({ line: 2, column: "f", got: "Float64" });
     const o = out();
     const d = await prepare({ inputs: [f], out: o, onInvalid: "skip" });
-    expect(d.source).toMatchObject({ rowsRead: 3, rowsWritten: 1, rowsSkipped: 2 });
-    expect(d.source.skipped).toEqual([{ reason: "PREP_TYPE", count: 2 }]);
-    expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe("1,1.5,1\n");
+    expect(d.source).toMatchObject({ rowsRead: 3, rowsWritten: 2, rowsSkipped: 1 });
+    expect(d.source.skipped).toEqual([{ reason: "PREP_TYPE", count: 1 }]);
+    expect(d.schema.columns.map((c) => c.type)).toEqual(["int64", "float64", "uint64"]);
+    expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe("1,1.5,1\n3,2,18446744073709551615\n");
     const rejects = (await fs.readFile(path.join(o, "rejects.jsonl"), "utf8")).trimEnd().split("\n").map((l) => JSON.parse(l) as { line: number; column: string });
-    expect(rejects.map((r) => [r.line, r.column])).toEqual([
-      [2, "f"],
-      [3, "u"],
-    ]);
+    expect(rejects.map((r) => [r.line, r.column])).toEqual([[2, "f"]]);
   });
 
   it("--schema can read an int column as utf8 (JSON string) but not as bool; inputs must agree on columns and types", async () => {

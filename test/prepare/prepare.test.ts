@@ -44,7 +44,8 @@ describe("prepare", () => {
       ["score", "float64", ["feature"]],
       ["flag", "bool", ["keep"]],
       ["when", "timestamp", ["keep"]],
-      ["big", "utf8", ["keep"]],
+      // non-negative integers, one above int64: uint64 (its digits kept, not text)
+      ["big", "uint64", ["keep"]],
     ]);
     expect(d.modelInput).toEqual({ contentType: "text/csv", splitType: "Line", compression: "None", features: ["name", "score"], maxRecordBytes: 16 });
     const shard = d.shards[0]!;
@@ -56,7 +57,7 @@ describe("prepare", () => {
     // btkit.json is the same document, valid
     expect(parseDescriptor(await fs.readFile(path.join(o, "btkit.json"), "utf8"))).toEqual(d);
     const t = await sidecarTable(path.join(o, "sidecars/part-00000.parquet"));
-    expect(t.schema.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual(["id:Int64", "flag:Bool", "when:Timestamp<MICROSECOND, UTC>", "big:Utf8", "__btkit_row:Int64"]);
+    expect(t.schema.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual(["id:Int64", "flag:Bool", "when:Timestamp<MICROSECOND, UTC>", "big:Uint64", "__btkit_row:Int64"]);
     expect(t.getChild("id")!.toArray()).toEqual(new BigInt64Array([1n, 2n, 3n]));
     expect([...t.getChild("flag")!]).toEqual([true, false, true]);
     // --keep stores features too, typed
@@ -67,7 +68,7 @@ describe("prepare", () => {
     expect([...t2.getChild("score")!]).toEqual([1.5, 2, -500]);
     expect(t.getChild("when")!.get(1)).toBe(Date.UTC(2024, 0, 2));
     expect(t.getChild("when")!.get(2)).toBe(null);
-    expect([...t.getChild("big")!]).toEqual(["9007199254740993", null, "12345678901234567890"]);
+    expect([...t.getChild("big")!]).toEqual([9007199254740993n, null, 12345678901234567890n]);
     expect(t.getChild("__btkit_row")!.toArray()).toEqual(new BigInt64Array([0n, 1n, 2n]));
   });
 
