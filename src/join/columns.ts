@@ -7,6 +7,8 @@ import { DECIMAL_MAX_PRECISION, decimalOf, decimalType, isColumnType, type Colum
 import { writeDecimalWords } from "../protocol/decimal.js";
 import { arrowTypeOf } from "../protocol/arrow-types.js";
 import { temporalOf, temporalTypeName, type Temporal, type TimeUnit } from "../protocol/time.js";
+import { isNestedName } from "../protocol/nested.js";
+import { nestedData } from "../protocol/nested-arrow.js";
 
 /** Field metadata key carrying the btkit column type (json and utf8 share Arrow's Utf8). */
 export const TYPE_METADATA_KEY = "btkit.type";
@@ -126,6 +128,22 @@ export class UnitsAcc extends Validity implements Accumulator {
   }
 }
 
+/** A nested type (list, struct, map): the values' JSON texts, built into Arrow data at finish (nested-arrow.ts). */
+export class NestedAcc implements Accumulator {
+  readonly type: ColumnType;
+  readonly values: (string | null)[];
+  constructor(length: number, type: ColumnType) {
+    this.type = type;
+    this.values = new Array<string | null>(length).fill(null);
+  }
+  setNull(i: number): void {
+    this.values[i] = null;
+  }
+  finish(): Data {
+    return nestedData(this.type, this.values);
+  }
+}
+
 export class BoolAcc extends Validity implements Accumulator {
   readonly type = "bool" as const;
   readonly values: Uint8Array;
@@ -203,6 +221,7 @@ export class NullAcc implements Accumulator {
 
 export function accumulatorFor(type: ColumnType, length: number): Accumulator {
   if (decimalOf(type)) return new DecimalAcc(length, type as DecimalType);
+  if (isNestedName(type)) return new NestedAcc(length, type);
   if (type === "uint64" || (temporalOf(type) && type !== "date" && type !== "timestamp_ntz" && type !== "timestamp")) return new UnitsAcc(length, type);
   switch (type) {
     case "float64":

@@ -7,8 +7,10 @@
  */
 import type { Data, Field } from "apache-arrow";
 import { BtkitError } from "../errors.js";
-import type { ColumnType, ContentType } from "../protocol/descriptor.js";
-import { accumulatorFor, BoolAcc, fieldOf, Float64Acc, Int64Acc, Utf8Acc, type Accumulator } from "./columns.js";
+import { isJsonType, type ColumnType, type ContentType } from "../protocol/descriptor.js";
+import { isNestedName } from "../protocol/nested.js";
+import { nestedData } from "../protocol/nested-arrow.js";
+import { accumulatorFor, BoolAcc, fieldOf, Float64Acc, Int64Acc, NestedAcc, Utf8Acc, type Accumulator } from "./columns.js";
 import { objectMembers } from "./json-extents.js";
 import { roundsInDouble } from "../protocol/decimal.js";
 import { splitCsvLine } from "./csv-fields.js";
@@ -90,7 +92,7 @@ export class FeatureParser {
 
   /** A JSON member's raw text: strings are unquoted first (text types), everything else is converted as CSV text is. */
   #setJsonText(acc: Accumulator, i: number, text: string, c: FeatureColumn, src: BatchSource, line: number): void {
-    if (text.charCodeAt(0) === 0x22 && c.type !== "json") {
+    if (text.charCodeAt(0) === 0x22 && !isJsonType(c.type)) {
       let s: unknown;
       try {
         s = JSON.parse(text);
@@ -114,6 +116,16 @@ export class FeatureParser {
       return;
     }
     let value: unknown = text;
+    if (isNestedName(c.type)) {
+      // the JSON text prep wrote, each leaf exact (built into the column at the batch's end)
+      try {
+        nestedData(c.type, [text]);
+      } catch (err) {
+        this.#fail(src, line, c.name, `holds ${excerpt(text)}, not a ${c.type}: ${(err as Error).message}`);
+      }
+      (acc as NestedAcc).values[i] = text;
+      return;
+    }
     switch (c.type) {
       case "int64":
         if (!INT_RE.test(text)) break;

@@ -8,7 +8,7 @@
  * - a uint64 column takes a non-negative integer (a safe number, or its digits as a string);
  * anything else is a conflict the caller reports (shard, line, column).
  */
-import { BoolAcc, DecimalAcc, Float64Acc, Int64Acc, UnitsAcc, Utf8Acc, type Accumulator } from "./columns.js";
+import { BoolAcc, DecimalAcc, Float64Acc, Int64Acc, NestedAcc, UnitsAcc, Utf8Acc, type Accumulator } from "./columns.js";
 import { unscaledOf } from "../protocol/decimal.js";
 import { temporalFits, temporalUnits, temporalValue } from "../protocol/time.js";
 import type { ColumnType } from "../protocol/descriptor.js";
@@ -65,6 +65,11 @@ export function isoMicrosOf(v: string, type: "date" | "timestamp_ntz" | "timesta
 export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: boolean): SetOutcome {
   if (v === null || v === undefined) {
     acc.setNull(i);
+    return SET_OK;
+  }
+  if (acc instanceof NestedAcc) {
+    // a value parsed from an .out line (its JSON again) or the JSON text of a feature read back from its shard
+    acc.values[i] = typeof v === "string" ? v : JSON.stringify(v);
     return SET_OK;
   }
   if (acc instanceof UnitsAcc) {

@@ -19,6 +19,8 @@ import { columnTypeOfField } from "./columns.js";
 import { parquetInWorker } from "./parquet-worker.js";
 import { csvField } from "./csv-fields.js";
 import { temporalOf, temporalText } from "../protocol/time.js";
+import { isNestedName } from "../protocol/nested.js";
+import { nestedText } from "../protocol/nested-arrow.js";
 
 export const OUTPUT_FORMATS = ["parquet", "arrow", "arrow-stream", "jsonl", "csv"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -180,6 +182,14 @@ function cellOf(vector: Vector, type: ColumnType, csv: boolean): Cell {
     // exact digits: a number in JSON Lines, the same text in CSV
     const words = new Uint32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4));
     return (i) => (valid(i) ? decimalText(readDecimalWords(words, i * 4), dec.scale) : null);
+  }
+  if (isNestedName(type)) {
+    // JSON text, leaves exact: bare in JSON Lines, a quoted field in CSV
+    const text = nestedText(type, data);
+    return (i) => {
+      const v = text(i);
+      return v === null ? null : csv ? csvField(v) : v;
+    };
   }
   const t = temporalOf(type);
   if (t && type !== "date" && type !== "timestamp_ntz" && type !== "timestamp") {

@@ -24,7 +24,9 @@
  *   Timestamp without a time zone        -> timestamp_ntz (the wall-clock time; no zone is invented), likewise by unit
  *   Date32, Date64                       -> date
  *   Time32, Time64                       -> time(s), time(ms), time (µs), time(ns)
- *   List, LargeList, FixedSizeList, Struct, Map -> json (JSON text; 64-bit integers inside keep their digits)
+ *   List, LargeList, FixedSizeList, Struct, Map -> list<T>, struct<"name":T,...>, map<K,V> (protocol/nested.ts; leaves
+ *                                           mapped as above; JSON text in the model input, exact leaves); json when
+ *                                           a leaf has no btkit type
  *   Null                                 -> null
  *   anything else (Binary, Duration, Interval, Union, ...) -> only dropped
  * A column that is dropped (or neither a feature nor kept) is never decoded, so a type btkit has no
@@ -33,7 +35,8 @@
  */
 import { DataType, Type, Vector, type Field, type RecordBatch, type Schema } from "apache-arrow";
 import { BtkitError } from "../errors.js";
-import { DECIMAL_MAX_PRECISION, decimalOf, decimalType, type ColumnType } from "../protocol/descriptor.js";
+import { DECIMAL_MAX_PRECISION, decimalOf, decimalType, isJsonType, type ColumnType } from "../protocol/descriptor.js";
+import { isNestedName, nestedTypeName, type NestedNode } from "../protocol/nested.js";
 import { decimalText, readDecimalWords } from "../protocol/decimal.js";
 import { temporalOf, temporalText, temporalTypeName, unitName, type Temporal, type TimeUnit } from "../protocol/time.js";
 
@@ -94,13 +97,51 @@ export function columnTypeOf(field: Field): ColumnType | undefined {
     case Type.FixedSizeList:
     case Type.Struct:
     case Type.Map:
-      return "json";
+      return nestedTypeOfArrow(t) ?? "json";
     case Type.Null:
       return "null";
     default:
-      if (String(t).startsWith("LargeList")) return "json";
+      if (String(t).startsWith("LargeList")) return nestedTypeOfArrow(t) ?? "json";
   }
   return undefined;
+}
+
+/**
+ * The nested column type of a nested Arrow type (list<T>, struct<...>, map<K,V>; large and
+ * fixed-size lists are lists), its leaves mapped as top-level columns are; undefined when a leaf
+ * has no btkit type (the column is then json: JSON text).
+ */
+function nestedTypeOfArrow(t: DataType): ColumnType | undefined {
+  const node = (dt: DataType): NestedNode | undefined => {
+    const children = (dt as unknown as { children?: Field[] }).children ?? [];
+    switch (dt.typeId) {
+      case Type.List:
+      case Type.FixedSizeList: {
+        const item = node(children[0]!.type as DataType);
+        return item === undefined ? undefined : { list: item };
+      }
+      case Type.Struct: {
+        const fields = children.map((f) => ({ name: f.name, type: node(f.type as DataType) }));
+        return fields.every((f) => f.type !== undefined) ? { struct: fields as Array<{ name: string; type: NestedNode }> } : undefined;
+      }
+      case Type.Map: {
+        const kv = (children[0]!.type as unknown as { children: Field[] }).children;
+        const k = node(kv[0]!.type as DataType);
+        const v = node(kv[1]!.type as DataType);
+        return k === undefined || v === undefined || typeof k !== "string" ? undefined : { map: [k, v] };
+      }
+      default: {
+        if (String(dt).startsWith("LargeList")) {
+          const item = node(children[0]!.type as DataType);
+          return item === undefined ? undefined : { list: item };
+        }
+        const leaf = columnTypeOf({ type: dt } as Field);
+        return leaf === undefined || leaf === "json" || isNestedName(leaf) ? undefined : leaf;
+      }
+    }
+  };
+  const n = node(t);
+  return n === undefined || typeof n === "string" ? undefined : (nestedTypeName(n) as ColumnType);
 }
 
 /**
@@ -135,6 +176,10 @@ export function typedColumns(schema: Schema, input: string): TypedColumn[] {
  */
 export function kindFor(native: ColumnType, final: ColumnType, column: string, arrowType: string): Kind {
   if (decimalOf(final)) return KIND.number;
+  if (isNestedName(final)) {
+    if (isJsonType(native)) return KIND.json;
+    throw new BtkitError("PREP_SCHEMA", `--schema ${column}:${final}: column ${JSON.stringify(column)} is Arrow ${arrowType} (btkit ${native}); it cannot be read as ${final}`, { option: "schema", column, expected: native, got: final });
+  }
   if (temporalOf(final)) return KIND.string;
   switch (final) {
     case "int64":
@@ -152,7 +197,7 @@ export function kindFor(native: ColumnType, final: ColumnType, column: string, a
       if (native === "bool") return KIND.bool;
       break;
     case "json":
-      return native === "json" ? KIND.json : native === "bool" ? KIND.bool : native === "int64" || native === "uint64" || native === "float64" || decimalOf(native) ? KIND.number : KIND.string;
+      return isJsonType(native) ? KIND.json : native === "bool" ? KIND.bool : native === "int64" || native === "uint64" || native === "float64" || decimalOf(native) ? KIND.number : KIND.string;
   }
   throw new BtkitError("PREP_SCHEMA", `--schema ${column}:${final}: column ${JSON.stringify(column)} is Arrow ${arrowType} (btkit ${native}); it cannot be read as ${final}`, { option: "schema", column, expected: native, got: final });
 }
@@ -354,7 +399,7 @@ function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader 
       return (i) => (valid(i) ? temporalText(BigInt(values[off + i]!), form) : null);
     }
     default:
-      if (native === "json") return nestedReader(vec);
+      if (isJsonType(native)) return nestedReader(vec);
       // utf8, large utf8 and dictionary-encoded text
       return (i) => (valid(i) ? (vec.get(i) as string) : null);
   }

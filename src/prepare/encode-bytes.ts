@@ -8,6 +8,7 @@
  * to the string path's.
  */
 import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
+import { isNestedName } from "../protocol/nested.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
 import { daysFromCivil, daysInMonth, fits, temporalFits, temporalTypeOf } from "./schema.js";
 
@@ -273,7 +274,7 @@ const HEX = "0123456789abcdef";
 export function makeJsonlRawEncoder(features: readonly string[], types: readonly ColumnType[]): (raw: RawRecords, r: number, fields: readonly number[] | undefined, out: LineBuffer) => number {
   const keys = features.map((f, i) => Buffer.from(`${i > 0 ? "," : "{"}${JSON.stringify(f)}:`, "utf8"));
   // a decimal is a JSON number with its exact digits, as float64 is
-  const kinds = types.map((t) => (decimalOf(t) ? "float64" : t === "uint64" ? "int64" : t));
+  const kinds = types.map((t) => (decimalOf(t) ? "float64" : t === "uint64" ? "int64" : isNestedName(t) ? "json" : t));
   const keyBytes = keys.reduce((a, k) => a + k.length, 0);
   const NULL = Buffer.from("null");
   const TRUE = Buffer.from("true");

@@ -13,6 +13,7 @@
  */
 import { BtkitError } from "../errors.js";
 import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
+import { isNestedName } from "../protocol/nested.js";
 
 export type NewlinePolicy = "reject" | "replace" | "escape";
 
@@ -80,8 +81,8 @@ export function makeJsonlEncoder(features: readonly string[], types: readonly Co
 
 export function jsonValue(v: string | null, type: ColumnType): string {
   if (v === null) return "null";
-  // a decimal is a JSON number with its exact digits
-  if (decimalOf(type)) return v;
+  // a decimal is a JSON number with its exact digits; a nested value is its JSON text
+  if (decimalOf(type) || isNestedName(type)) return v;
   switch (type) {
     case "int64":
     case "uint64":

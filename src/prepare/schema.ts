@@ -16,6 +16,8 @@
 import { BtkitError } from "../errors.js";
 import { COLUMN_TYPE_NAMES, DECIMAL_MAX_PRECISION, decimalOf, decimalType, isColumnType, type ColumnType } from "../protocol/descriptor.js";
 import { unscaledOf } from "../protocol/decimal.js";
+import { isNestedName } from "../protocol/nested.js";
+import { nestedData } from "../protocol/nested-arrow.js";
 import { daysFromCivil, daysInMonth, isTimestampText, temporalFits, temporalOf, temporalTypeName, temporalTypeOf, temporalUnits, timestampMicros } from "../protocol/time.js";
 
 export { daysFromCivil, daysInMonth, isTimestampText, temporalFits, temporalTypeOf, timestampMicros };
@@ -145,6 +147,16 @@ export function fits(type: ColumnType, v: string | null, kind: Kind | undefined)
     case "uint64":
       return (kind === undefined || kind === KIND.number) && isUint64Text(v);
     default: {
+      // a nested type: JSON text whose every leaf fits (the sidecar and join build it the same way)
+      if (isNestedName(type)) {
+        if (kind !== undefined && kind !== KIND.json) return false;
+        try {
+          nestedData(type, [v]);
+          return true;
+        } catch {
+          return false;
+        }
+      }
       // time and the temporal types in other units: the value in the column's unit, exactly
       const t = temporalOf(type);
       return t !== undefined && (kind === undefined || kind === KIND.string) && temporalUnits(v, t) !== undefined;
@@ -166,21 +178,57 @@ export function parseSchemaOverride(text: string): Map<string, ColumnType> {
       throw new BtkitError("PREP_SCHEMA", `--schema is not valid JSON: ${(err as Error).message}`, { option: "schema" }, { cause: err });
     }
   } else {
-    // commas inside parentheses belong to the type: price:decimal(12,2),id:int64
-    pairs = text.split(/,(?![^(]*\))/).filter((p) => p.trim() !== "").map((p) => {
-      const at = p.lastIndexOf(":");
+    // commas inside parentheses, angle brackets and quotes belong to the type: price:decimal(12,2),v:struct<"a":int64,"b":utf8>
+    pairs = splitTopLevel(text).filter((p) => p.trim() !== "").map((p) => {
+      // the name ends at the colon after which a column type follows (names may hold colons, nested types do)
+      let at = -1;
+      for (let k = p.indexOf(":"); k > 0; k = p.indexOf(":", k + 1)) {
+        if (isColumnType(withoutSpaces(p.slice(k + 1)))) {
+          at = k;
+          break;
+        }
+      }
+      if (at < 0) at = p.lastIndexOf(":");
       if (at <= 0) throw new BtkitError("PREP_SCHEMA", `--schema entry ${JSON.stringify(p)}: expected name:type`, { option: "schema", got: p });
       return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
     });
   }
   for (const [name, type] of pairs) {
-    const t = type.replace(/\s+/g, "");
+    const t = withoutSpaces(type);
     if (!isColumnType(t)) {
       throw new BtkitError("PREP_SCHEMA", `--schema: column ${JSON.stringify(name)} has type ${JSON.stringify(type)}; expected one of ${COLUMN_TYPE_NAMES} (1 <= P <= ${DECIMAL_MAX_PRECISION}, 0 <= S <= P)`, { option: "schema", column: name, expected: COLUMN_TYPE_NAMES, got: type });
     }
     out.set(name, t);
   }
   return out;
+}
+
+/** A type name without the spaces around its parts (a struct's quoted field names keep theirs). */
+function withoutSpaces(type: string): string {
+  return type.replace(/("(?:[^"\\]|\\.)*")|\s+/g, (_, q: string | undefined) => q ?? "");
+}
+
+/** Splits "a:t,b:u" at the commas outside (), <> and double quotes. */
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let k = 0; k < text.length; k++) {
+    const c = text[k];
+    if (quoted) {
+      if (c === "\\") k++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === "(" || c === "<") depth++;
+    else if (c === ")" || c === ">") depth--;
+    else if (c === "," && depth === 0) {
+      parts.push(text.slice(start, k));
+      start = k + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
 }
 
 /** Infers column types from sample rows (values in column order). */

@@ -31,6 +31,8 @@ import { FIELD, type RawRecords } from "./csv-scanner.js";
 import { copyBytes, decimalBytes, timestampBytes } from "./encode-bytes.js";
 import { timestampMicros } from "./schema.js";
 import { temporalOf, temporalUnits, type Temporal } from "../protocol/time.js";
+import { isNestedName } from "../protocol/nested.js";
+import { nestedData } from "../protocol/nested-arrow.js";
 
 /** The Arrow type of a column's values in a sidecar. */
 export const arrowType = arrowTypeOf;
@@ -100,6 +102,8 @@ class ColumnBuilder {
    * column's unit (temporalUnits), stored 64-bit, cast at take() to what the Arrow type stores
    */
   readonly #unit: Temporal | undefined;
+  /** a nested type: the values' JSON texts, built into Arrow data at take() */
+  #texts: (string | null)[] | undefined;
 
   constructor(type: ColumnType, name: string, capacity: number) {
     this.type = type;
@@ -107,6 +111,7 @@ class ColumnBuilder {
     this.#dec = decimalOf(type);
     const t = temporalOf(type);
     this.#unit = t && type !== "date" && type !== "timestamp_ntz" && type !== "timestamp" ? t : undefined;
+    if (isNestedName(type)) this.#texts = [];
     this.#cap = Math.max(8, capacity);
     this.#valid = new Uint8Array((this.#cap + 7) >> 3);
     this.#alloc(this.#cap);
@@ -182,6 +187,11 @@ class ColumnBuilder {
 
   /** Adds a value given as text (already checked against the type). */
   addText(v: string | null): void {
+    if (this.#texts) {
+      this.#texts.push(v);
+      this.length++;
+      return;
+    }
     const i = this.#next();
     if (v === null) return this.#null(i);
     this.#valid[i >> 3]! |= 1 << (i & 7);
@@ -243,6 +253,11 @@ class ColumnBuilder {
    * `isNull` for a null; `quote` >= 0 when the bytes hold doubled quote characters to undo.
    */
   addBytes(buf: Buffer, s: number, e: number, isNull: boolean, quote: number): void {
+    if (this.#texts) {
+      // the JSON text of a CSV field: doubled quotes undone
+      const text = isNull ? null : buf.toString("utf8", s, e);
+      return this.addText(text !== null && quote >= 0 ? text.replaceAll(String.fromCharCode(quote).repeat(2), String.fromCharCode(quote)) : text);
+    }
     const i = this.#next();
     if (isNull) return this.#null(i);
     this.#valid[i >> 3]! |= 1 << (i & 7);
@@ -310,6 +325,17 @@ class ColumnBuilder {
 
   /** The column as Arrow Data (buffers copied to their exact sizes); resets the builder. */
   take(): Data {
+    if (this.#texts) {
+      let d: Data;
+      try {
+        d = nestedData(this.type, this.#texts);
+      } catch (err) {
+        throw new BtkitError("INTERNAL", `column ${this.name}: a value passed the ${this.type} check but cannot be built: ${(err as Error).message}`, { column: this.name });
+      }
+      this.#texts = [];
+      this.length = 0;
+      return d;
+    }
     const length = this.length;
     const nulls = this.nulls;
     const nullBitmap = nulls > 0 ? this.#valid.slice(0, (length + 7) >> 3) : undefined;

@@ -25,6 +25,8 @@ import {
   type Checker,
 } from "./check.js";
 
+import { isNestedName, parseNestedType, type NestedType } from "./nested.js";
+
 export const PROTOCOL_MAJOR = 1;
 export const PROTOCOL_VERSION = "1.0";
 
@@ -48,9 +50,9 @@ const TEMPORAL_RE = /^(timestamp|timestamp_ntz|time)\((s|ms|ns)\)$/;
  * Parquet DECIMAL): 1 <= precision <= 38, 0 <= scale <= precision. Written `decimal(P,S)`.
  */
 export type DecimalType = `decimal(${number},${number})`;
-export type ColumnType = (typeof COLUMN_TYPES)[number] | DecimalType | TemporalType;
+export type ColumnType = (typeof COLUMN_TYPES)[number] | DecimalType | TemporalType | NestedType;
 /** The names of the column types, for messages and help: the fixed ones, decimal(P,S) and the units. */
-export const COLUMN_TYPE_NAMES = [...COLUMN_TYPES, "decimal(P,S)", "timestamp(UNIT)", "timestamp_ntz(UNIT)", "time(UNIT) with UNIT s, ms, us or ns"].join(", ");
+export const COLUMN_TYPE_NAMES = [...COLUMN_TYPES, "decimal(P,S)", "timestamp(UNIT)", "timestamp_ntz(UNIT)", "time(UNIT) with UNIT s, ms, us or ns", 'list<T>, struct<"name":T,...>, map<K,V>'].join(", ");
 
 const DECIMAL_RE = /^decimal\((\d{1,2}),(\d{1,2})\)$/;
 export const DECIMAL_MAX_PRECISION = 38;
@@ -69,9 +71,19 @@ export function decimalType(precision: number, scale: number): DecimalType {
   return `decimal(${precision},${scale})`;
 }
 
-/** Whether a text names a column type (one of COLUMN_TYPES, decimal(P,S) within its bounds, or a temporal type in another unit). */
+/** Whether a text names a column type (one of COLUMN_TYPES, decimal(P,S) within its bounds, a temporal type in another unit, or a nested type: nested.ts). */
 export function isColumnType(type: string): type is ColumnType {
-  return (COLUMN_TYPES as readonly string[]).includes(type) || decimalOf(type) !== undefined || TEMPORAL_RE.test(type);
+  return isNestedLeaf(type) || type === "json" || (isNestedName(type) && parseNestedType(type, isNestedLeaf) !== undefined);
+}
+
+/** Whether a column's values are JSON text in the model input: json, and the nested types (list, struct, map). */
+export function isJsonType(type: string): boolean {
+  return type === "json" || isNestedName(type);
+}
+
+/** Whether a column type can be a leaf of a nested type: any but json and the nested ones. */
+export function isNestedLeaf(type: string): boolean {
+  return (type !== "json" && (COLUMN_TYPES as readonly string[]).includes(type)) || decimalOf(type) !== undefined || TEMPORAL_RE.test(type);
 }
 export const COLUMN_ROLES = ["feature", "keep"] as const;
 export type ColumnRole = (typeof COLUMN_ROLES)[number];
