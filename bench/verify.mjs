@@ -2,16 +2,21 @@
 // Checks that a joined table holds the source table, value for value and type for type, with
 // DuckDB as the reader of both (an independent reader: not btkit's code).
 //
-//   node bench/verify.mjs SOURCE JOINED.parquet
+//   node bench/verify.mjs SOURCE JOINED.parquet [TABLE]
 //
 // SOURCE is read by extension: .csv (read_csv), .jsonl (read_json, newline-delimited), .parquet.
+// TABLE, when given, is the file SOURCE was written from (DuckDB's JSON Lines or Parquet copy of a
+// CSV): the joined table is then compared with TABLE's read, since DuckDB's JSON reader leaves
+// text it wrote itself ("2024-01-01 00:00:03.006+00") as VARCHAR, where the CSV reader (and btkit)
+// read a timestamp.
 // The source's columns must be in the joined table with the same DuckDB types, and the rows
 // must be equal as multisets in both directions (EXCEPT ALL), with equal counts; predictions and
 // other extra columns of the joined table are not compared. Prints one JSON line; exits 1 when
 // anything differs.
 import { DuckDBInstance } from "@duckdb/node-api";
 
-const [source, joined] = process.argv.slice(2);
+const [given, joined, table] = process.argv.slice(2);
+const source = table ?? given;
 if (!source || !joined) {
   console.error("usage: node bench/verify.mjs SOURCE JOINED.parquet");
   process.exit(2);
@@ -31,7 +36,8 @@ const typeMismatches = columns.filter((c) => srcTypes[c] !== outTypes[c]).map((c
 const list = columns.filter((c) => c in outTypes).map(id).join(", ");
 const count = async (sql) => Number((await rows(`SELECT count(*) AS n FROM (${sql})`))[0].n);
 const result = {
-  source,
+  source: given,
+  ...(table ? { comparedWith: table } : {}),
   rows: await count(`SELECT * FROM ${src}`),
   joinedRows: await count(`SELECT * FROM ${out}`),
   onlyInSource: await count(`SELECT ${list} FROM ${src} EXCEPT ALL SELECT ${list} FROM ${out}`),

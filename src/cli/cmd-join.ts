@@ -1,6 +1,6 @@
 /** btkit join: match the job's .out files back to their rows and write the joined table. */
 import { BtkitError } from "../errors.js";
-import { COLUMN_TYPE_NAMES, isColumnType, type ColumnType } from "../protocol/descriptor.js";
+import { COLUMN_TYPE_NAMES, isColumnType, type ColumnType, canonicalType } from "../protocol/descriptor.js";
 import { join, joinFiles, parsePart, EXTENSION_OF, OUTPUT_FORMATS, PARQUET_COMPRESSIONS, PREDICTION_FORMATS, type OutputFormat, type ParquetCompression, type PredictionFormat } from "../join/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import { Progress } from "./progress.js";
@@ -61,6 +61,7 @@ export const joinCommand: Command = {
     const types: Record<string, ColumnType> = {};
     for (const spec of (f["prediction-type"] as string[] | undefined) ?? []) {
       const m = /^([^=]+)=(.+)$/.exec(spec);
+      if (m) m[2] = canonicalType(m[2]!.trim());
       if (!m || !isColumnType(m[2]!)) {
         throw new BtkitError("USAGE_BAD_VALUE", `--prediction-type takes NAME=TYPE with TYPE one of ${COLUMN_TYPE_NAMES}, got ${JSON.stringify(spec)}`, { option: "prediction-type", got: spec });
       }

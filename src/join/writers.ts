@@ -10,7 +10,7 @@
  *   strings with microseconds, json columns embedded as JSON, non-finite floats as null.
  * - csv: a header line, then RFC 4180 rows (fields quoted when needed); null is an empty field.
  */
-import { makeData, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Struct, Table, tableToIPC, type Schema, type Vector } from "apache-arrow";
+import { Field, makeData, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Schema, Struct, Table, Time, TimeUnit, Timestamp, Type, tableToIPC, type Data, type DataType, type Vector } from "apache-arrow";
 import * as pw from "parquet-wasm";
 import { BtkitError } from "../errors.js";
 import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
@@ -117,13 +117,49 @@ export function emptyBatch(schema: Schema): RecordBatch {
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children }));
 }
 
-async function* writeParquet(batches: AsyncIterable<RecordBatch>, o: ResolvedWriterOptions): AsyncGenerator<Uint8Array> {
+function inSeconds(t: DataType): boolean {
+  return (t.typeId === Type.Timestamp || t.typeId === Type.Time) && (t as unknown as { unit: TimeUnit }).unit === TimeUnit.SECOND;
+}
+
+/**
+ * Parquet has no second unit (its TIMESTAMP and TIME take MILLIS, MICROS, NANOS): a
+ * Timestamp(SECOND) or Time32(SECOND) column is written in milliseconds (its values x 1000), so
+ * readers that go by Parquet's logical types (DuckDB, Spark) read times, not integers. The btkit
+ * type on the field (timestamp(s), time(s)) stays.
+ */
+function parquetUnits(batch: RecordBatch): RecordBatch {
+  const fields = batch.schema.fields;
+  if (!fields.some((f) => inSeconds(f.type as DataType))) return batch;
+  const newFields: Field[] = [];
+  const children: Data[] = [];
+  fields.forEach((f, j) => {
+    const d = batch.data.children[j]!;
+    if (!inSeconds(f.type as DataType)) {
+      newFields.push(f);
+      children.push(d);
+      return;
+    }
+    const timestamp = f.type.typeId === Type.Timestamp;
+    const type = timestamp ? new Timestamp(TimeUnit.MILLISECOND, (f.type as unknown as { timezone: string | null }).timezone) : new Time(TimeUnit.MILLISECOND, 32);
+    const data = timestamp ? (d.values as BigInt64Array).map((v) => v * 1000n) : (d.values as Int32Array).map((v) => v * 1000);
+    newFields.push(new Field(f.name, type, f.nullable, f.metadata));
+    children.push(makeData({ type, length: d.length, nullCount: d.nullCount, nullBitmap: d.nullBitmap, data } as Parameters<typeof makeData>[0]));
+  });
+  const schema = new Schema(newFields, batch.schema.metadata);
+  return new RecordBatch(schema, makeData({ type: new Struct(newFields), length: batch.numRows, nullCount: 0, children }));
+}
+
+async function* writeParquet(input: AsyncIterable<RecordBatch>, o: ResolvedWriterOptions): AsyncGenerator<Uint8Array> {
+  const batches = (async function* () {
+    for await (const b of input) yield parquetUnits(b);
+  })();
   const source = batches[Symbol.asyncIterator]();
   const head = await source.next();
   if (head.done) {
     // no rows: parquet-wasm's stream writer needs a batch, the whole-table writer does not
-    const schema = o.emptySchema();
-    if (!schema) return;
+    const empty = o.emptySchema();
+    if (!empty) return;
+    const schema = parquetUnits(emptyBatch(empty)).schema;
     const compression = o.compression === "zstd" ? pw.Compression.ZSTD : o.compression === "snappy" ? pw.Compression.SNAPPY : pw.Compression.UNCOMPRESSED;
     const props = new pw.WriterPropertiesBuilder().setCompression(compression).build();
     yield pw.writeParquet(pw.Table.fromIPCStream(tableToIPC(new Table(schema), "stream")), props);

@@ -51,8 +51,8 @@ export interface TypedColumn {
   /** `null` for a column no btkit type holds (`unsupported`) */
   type: ColumnType;
   arrowType: string;
-  /** no btkit type holds the Arrow type: the column must be dropped, or read as text where `asText` */
-  unsupported?: { asText: boolean };
+  /** no btkit type holds the Arrow type (Binary, Interval, ...): the column must be dropped */
+  unsupported?: true;
 }
 
 /** A record of a typed input; `error` set when a value cannot be represented (the row is invalid). */
@@ -144,16 +144,12 @@ function nestedTypeOfArrow(t: DataType): ColumnType | undefined {
   return n === undefined || typeof n === "string" ? undefined : (nestedTypeName(n) as ColumnType);
 }
 
-/**
- * PREP_FORMAT for a used column no btkit type holds, naming the flags that get past it: --drop,
- * and --schema NAME:utf8 where the values have a text form (Time).
- */
+/** PREP_FORMAT for a used column no btkit type holds, naming the flag that gets past it: --drop. */
 export function unsupportedColumn(c: TypedColumn, input: string): BtkitError {
-  const text = c.unsupported?.asText ? ` or read it as text with --schema ${c.name}:utf8` : "";
   return new BtkitError(
     "PREP_FORMAT",
-    `${input}: column ${JSON.stringify(c.name)} has Arrow type ${c.arrowType}, which no btkit column type holds (supported: integers, floats, decimals, bool, utf8, dates, timestamps, times, lists, structs, maps, null); drop it with --drop ${c.name}${text}`,
-    { input, column: c.name, got: c.arrowType, option: text ? "schema" : "drop" },
+    `${input}: column ${JSON.stringify(c.name)} has Arrow type ${c.arrowType}, which no btkit column type holds (supported: integers, floats, decimals, bool, utf8, dates, timestamps, times, lists, structs, maps, null); drop it with --drop ${c.name}`,
+    { input, column: c.name, got: c.arrowType, option: "drop" },
   );
 }
 
@@ -166,7 +162,7 @@ export function typedColumns(schema: Schema, input: string): TypedColumn[] {
     seen.add(f.name);
     const type = columnTypeOf(f);
     if (type !== undefined) return { name: f.name, type, arrowType: String(f.type) };
-    return { name: f.name, type: "null", arrowType: String(f.type), unsupported: { asText: false } };
+    return { name: f.name, type: "null", arrowType: String(f.type), unsupported: true };
   });
 }
 
@@ -377,7 +373,8 @@ function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader 
       return (i) => {
         if (!valid(i)) return null;
         const text = temporalText(values[off + i]!, form);
-        if (!YEAR_RE.test(text)) throw new ValueError(`${values[off + i]!} ${unitName(unit)} since 1970 is outside the years 0000-9999`);
+        // read as text (--schema NAME:utf8), any year is written as it is
+        if (!YEAR_RE.test(text) && !asText) throw new ValueError(`${values[off + i]!} ${unitName(unit)} since 1970 is outside the years 0000-9999`, true);
         return text;
       };
     }
@@ -395,8 +392,15 @@ function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader 
     }
     case Type.Time: {
       const form: Temporal = { kind: "time", unit: (t as unknown as { unit: TimeUnit }).unit };
+      const day = [86400n, 86400000n, 86400000000n, 86400000000000n][form.unit]!;
       const values = data.values as Int32Array | BigInt64Array;
-      return (i) => (valid(i) ? temporalText(BigInt(values[off + i]!), form) : null);
+      return (i) => {
+        if (!valid(i)) return null;
+        const raw = BigInt(values[off + i]!);
+        // 24:00:00 and beyond, or before midnight, is no time of day of ours (it would wrap)
+        if (raw < 0n || raw >= day) throw new ValueError(`${raw} ${unitName(form.unit)} since midnight is not a time of day from 00:00:00 to 23:59:59`);
+        return temporalText(raw, form);
+      };
     }
     default:
       if (isJsonType(native)) return nestedReader(vec);
@@ -428,8 +432,8 @@ export class ArrowRecordMaker {
     this.#unused = unused;
     this.keys = columns.map((c) => c.name);
     this.#kinds = columns.map((c, i) => (unused(c.name) ? KIND.null : kindFor(c.type, finalTypes[i]!, c.name, c.arrowType)));
-    for (const [i, c] of columns.entries()) {
-      if (c.unsupported && !unused(c.name) && !(c.unsupported.asText && finalTypes[i] === "utf8")) throw unsupportedColumn(c, input);
+    for (const c of columns) {
+      if (c.unsupported && !unused(c.name)) throw unsupportedColumn(c, input);
     }
   }
 

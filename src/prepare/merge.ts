@@ -9,6 +9,7 @@
  * global row is left alone, so a rerun of merge is safe.
  */
 import { RecordBatch, makeData, Int64, Struct, type Data } from "apache-arrow";
+import { createHash } from "node:crypto";
 import { BtkitError } from "../errors.js";
 import { claim, lockFor } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
@@ -82,7 +83,7 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
     for (const s of d.shards) {
       const firstRow = next + s.firstRow;
       const { sidecarSha256, sidecarEtag, sidecarBytes, ...rest } = s;
-      const sidecar = next !== 0 ? await renumberSidecar(storage, s.sidecar, next, firstRow) : { sha256: sidecarSha256, etag: sidecarEtag, bytes: sidecarBytes };
+      const sidecar = next !== 0 ? await renumberSidecar(storage, s.sidecar, next, firstRow, sidecarSha256) : { sha256: sidecarSha256, etag: sidecarEtag, bytes: sidecarBytes };
       shards.push({
         ...rest,
         firstRow,
@@ -131,12 +132,28 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
   return merged;
 }
 
-/** Adds `offset` to __btkit_row of a sidecar, unless it already starts at `firstRow`; returns the sidecar's sha256 and (S3) ETag. */
-async function renumberSidecar(storage: Storage, location: string, offset: number, firstRow: number): Promise<{ sha256?: string; etag?: string; bytes?: number } | undefined> {
+/**
+ * Adds `offset` to __btkit_row of a sidecar, unless it already starts at `firstRow`; returns the
+ * sidecar's sha256 and (S3) ETag. A sidecar still to be renumbered must be the one its part
+ * recorded (`sha256`): a changed one is IO_CHANGED, never re-signed.
+ */
+async function renumberSidecar(storage: Storage, location: string, offset: number, firstRow: number, sha256: string | undefined): Promise<{ sha256?: string; etag?: string; bytes?: number } | undefined> {
   const loc = storage.parse(location);
-  const reader = await readSidecar(await storage.read(loc, { decompress: "never" }), SIDECAR_ROW_GROUP_ROWS);
-  const it = reader.batches[Symbol.asyncIterator]();
-  const head = await it.next();
+  const chunks: Uint8Array[] = [];
+  for await (const c of await storage.read(loc, { decompress: "never" })) chunks.push(c);
+  const bytes = Buffer.concat(chunks);
+  let reader: Awaited<ReturnType<typeof readSidecar>>;
+  let it: AsyncIterator<RecordBatch>;
+  let head: IteratorResult<RecordBatch>;
+  try {
+    reader = await readSidecar((async function* () {
+      yield bytes;
+    })(), SIDECAR_ROW_GROUP_ROWS);
+    it = reader.batches[Symbol.asyncIterator]();
+    head = await it.next();
+  } catch (err) {
+    throw changedOr(location, bytes, sha256, err);
+  }
   const firstBatch = head.done ? undefined : head.value;
   const rowsOf = (batch: RecordBatch): BigInt64Array => {
     const rows = batch.getChild(SIDECAR_ROW_COLUMN);
@@ -149,6 +166,8 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
     const got = await storage.digest(loc);
     return got && { sha256: got.sha256, etag: got.etag, bytes: got.bytes };
   }
+  const got = createHash("sha256").update(bytes).digest("hex");
+  if (sha256 !== undefined && got !== sha256) throw changedOr(location, bytes, sha256, undefined);
   // rewritten as a Parquet sidecar whichever form it had (an .arrow name keeps its name: the
   // form is told by the bytes)
   const writer = new SidecarWriter(reader.schema);
@@ -166,9 +185,21 @@ async function renumberSidecar(storage: Storage, location: string, offset: numbe
   } catch (err) {
     writer.abort(err);
     await written.catch(() => undefined);
-    throw err;
+    throw err instanceof BtkitError ? err : changedOr(location, bytes, sha256, err);
   }
   writer.finish();
   const res = await written;
   return { sha256: res.sha256, etag: res.etag, bytes: res.bytes };
+}
+
+/**
+ * The error for a part's sidecar that cannot be renumbered: IO_CHANGED when its bytes are not the
+ * ones its part recorded, else PREP_MERGE with the decoder's reason.
+ */
+function changedOr(location: string, bytes: Buffer, sha256: string | undefined, err: unknown): BtkitError {
+  const got = createHash("sha256").update(bytes).digest("hex");
+  if (sha256 !== undefined && got !== sha256) {
+    return new BtkitError("IO_CHANGED", `the sidecar ${location} changed after its part was prepared: sha256 ${got}, the part records ${sha256}; prepare that part again (btkit prep --part I/N --overwrite), then merge`, { location, expected: sha256, got });
+  }
+  return new BtkitError("PREP_MERGE", `the sidecar ${location} cannot be read: ${(err as Error | undefined)?.message ?? "unknown"}`, { location }, { cause: err });
 }

@@ -14,7 +14,7 @@
  * `null` only when the sample was the whole input, else utf8 (JSON: json), so a later value fits.
  */
 import { BtkitError } from "../errors.js";
-import { COLUMN_TYPE_NAMES, DECIMAL_MAX_PRECISION, decimalOf, decimalType, isColumnType, type ColumnType } from "../protocol/descriptor.js";
+import { COLUMN_TYPE_NAMES, DECIMAL_MAX_PRECISION, canonicalType, decimalOf, decimalType, isColumnType, type ColumnType } from "../protocol/descriptor.js";
 import { unscaledOf } from "../protocol/decimal.js";
 import { isNestedName } from "../protocol/nested.js";
 import { nestedData } from "../protocol/nested-arrow.js";
@@ -183,7 +183,7 @@ export function parseSchemaOverride(text: string): Map<string, ColumnType> {
       // the name ends at the colon after which a column type follows (names may hold colons, nested types do)
       let at = -1;
       for (let k = p.indexOf(":"); k > 0; k = p.indexOf(":", k + 1)) {
-        if (isColumnType(withoutSpaces(p.slice(k + 1)))) {
+        if (isColumnType(canonicalType(withoutSpaces(p.slice(k + 1))))) {
           at = k;
           break;
         }
@@ -194,7 +194,7 @@ export function parseSchemaOverride(text: string): Map<string, ColumnType> {
     });
   }
   for (const [name, type] of pairs) {
-    const t = withoutSpaces(type);
+    const t = canonicalType(withoutSpaces(type));
     if (!isColumnType(t)) {
       throw new BtkitError("PREP_SCHEMA", `--schema: column ${JSON.stringify(name)} has type ${JSON.stringify(type)}; expected one of ${COLUMN_TYPE_NAMES} (1 <= P <= ${DECIMAL_MAX_PRECISION}, 0 <= S <= P)`, { option: "schema", column: name, expected: COLUMN_TYPE_NAMES, got: type });
     }
@@ -250,6 +250,8 @@ export function inferTypes(columns: readonly string[], sample: readonly { values
     // keeps its text, a JSON one is float64 (rounding counted)
     if (t === "uint64" && !unsignedIntegers(sample, c)) t = options.json ? "float64" : "utf8";
     if (bigInteger) t = t === "float64" ? "float64" : mergeTypes(t === "null" ? "utf8" : t, "utf8", options.json);
+    // a time type must hold every sampled value (a nanosecond one ends in 2262): else text, exactly as written
+    if (temporalOf(t) && !sample.every((r) => fits(t, r.values[c] ?? null, r.kinds?.[c]))) t = "utf8";
     if (t === "null" && !options.wholeInput) return options.json ? "json" : "utf8";
     return t;
   });

@@ -81,6 +81,11 @@ export function isJsonType(type: string): boolean {
   return type === "json" || isNestedName(type);
 }
 
+/** A type name as typed (`timestamp(us)`, spaces) in its canonical form: the microsecond is the plain name's unit. */
+export function canonicalType(type: string): string {
+  return type.replace(/\b(timestamp_ntz|timestamp|time)\(us\)/g, "$1");
+}
+
 /** Whether a column type can be a leaf of a nested type: any but json and the nested ones. */
 export function isNestedLeaf(type: string): boolean {
   return (type !== "json" && (COLUMN_TYPES as readonly string[]).includes(type)) || decimalOf(type) !== undefined || TEMPORAL_RE.test(type);

@@ -10,9 +10,10 @@
  * an Arrow IPC stream); an ID, a user ID, a country code and a review text, 7.3 MB (30.7 MB).
  *
  * Read: the form is told by the bytes (Parquet's "PAR1" magic), so the Arrow IPC stream sidecars
- * of preparations made before sidecars were compressed still join. A Parquet sidecar is read
- * whole (it is compressed, and small beside its shard), then decoded one row group at a time into
- * apache-arrow batches, Arrow IPC in between (a binary copy: no value goes through text).
+ * of preparations made before sidecars were compressed still join. A sidecar is read whole (a
+ * Parquet one is compressed, and small beside its shard) and checked before it is decoded, a
+ * Parquet one a row group at a time into apache-arrow batches, Arrow IPC in between (a binary
+ * copy: no value goes through text).
  */
 import { RecordBatchReader, RecordBatchStreamWriter, Table, tableToIPC, type DataType, type RecordBatch, type Schema } from "apache-arrow";
 import * as pw from "parquet-wasm";
@@ -34,44 +35,53 @@ function isParquet(head: Uint8Array): boolean {
   return head.length >= 4 && PARQUET_MAGIC.every((b, i) => head[i] === b);
 }
 
+/** WebAssembly.RuntimeError (a trap of the Parquet decoder), without the DOM lib's WebAssembly types. */
+const WASM_RUNTIME_ERROR = (globalThis as unknown as { WebAssembly: { RuntimeError: new () => Error } }).WebAssembly.RuntimeError;
+
+/**
+ * Runs `work` (which decodes with parquet-wasm) so that a trap of the decoder on corrupt bytes (a
+ * WebAssembly RuntimeError thrown from its own callback, outside any promise) rejects `work`'s
+ * promise instead of ending the process.
+ */
+async function trapping<T>(work: () => Promise<T>): Promise<T> {
+  let onTrap: ((err: unknown) => void) | undefined;
+  const trapped = new Promise<never>((_, reject) => (onTrap = reject));
+  trapped.catch(() => undefined);
+  const onUncaught = (err: unknown): void => {
+    if (err instanceof WASM_RUNTIME_ERROR) onTrap!(new Error(`the Parquet decoder failed (${String(err)}): the file is corrupt`));
+    else {
+      process.removeListener("uncaughtException", onUncaught);
+      throw err;
+    }
+  };
+  process.on("uncaughtException", onUncaught);
+  try {
+    return await Promise.race([work(), trapped]);
+  } finally {
+    process.removeListener("uncaughtException", onUncaught);
+  }
+}
+
 /**
  * Opens a sidecar's bytes as record batches of at most `batchRows` rows (Parquet; an Arrow stream
- * keeps its own). `whole` runs once a Parquet sidecar's bytes are all read and before any is
- * decoded (the caller checks their sha256 there, so a changed file is reported as changed, not
- * fed to the decoder). Throws what the decoder throws.
+ * keeps its own). The bytes are read whole first and `whole` runs before any is decoded (the
+ * caller checks their sha256 there, so a changed file is reported as changed, not fed to the
+ * decoder). An empty file, bytes that are neither form, or a decoder failure (a trap included)
+ * throws an Error saying so; the batches are decoded as they are pulled.
  */
 export async function readSidecar(bytes: AsyncIterable<Uint8Array>, batchRows: number, whole?: () => Promise<void> | undefined): Promise<SidecarBatches> {
-  const it = bytes[Symbol.asyncIterator]();
   const chunks: Uint8Array[] = [];
-  let size = 0;
-  // the first 4 bytes tell the form
-  while (size < 4) {
-    const r = await it.next();
-    if (r.done) break;
-    chunks.push(r.value);
-    size += r.value.length;
-  }
-  const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  if (!isParquet(head)) {
-    const replay = (async function* () {
-      yield* chunks;
-      while (true) {
-        const r = await it.next();
-        if (r.done) return;
-        yield r.value;
-      }
-    })();
-    const reader = await RecordBatchReader.from(replay);
-    await reader.open();
-    return { schema: reader.schema, batches: reader as AsyncIterable<RecordBatch> };
-  }
-  while (true) {
-    const r = await it.next();
-    if (r.done) break;
-    chunks.push(r.value);
-  }
+  for await (const c of bytes) chunks.push(c);
   await whole?.();
-  const file = await pw.ParquetFile.fromFile(new Blob(chunks));
+  const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (all.length === 0) throw new Error("is empty");
+  if (!isParquet(all)) {
+    const reader = RecordBatchReader.from(all);
+    reader.open();
+    if (!reader.schema) throw new Error("is neither Parquet nor an Arrow IPC stream");
+    return { schema: reader.schema, batches: (async function* () { yield* reader; })() };
+  }
+  const file = await trapping(() => pw.ParquetFile.fromFile(new Blob([all])));
   let schema: Schema;
   let groups: number;
   try {
@@ -84,11 +94,20 @@ export async function readSidecar(bytes: AsyncIterable<Uint8Array>, batchRows: n
   async function* batches(): AsyncGenerator<RecordBatch> {
     try {
       for (let g = 0; g < groups; g++) {
-        const stream = (await file.stream({ rowGroups: [g], batchSize: batchRows })) as unknown as AsyncIterable<pw.RecordBatch>;
-        for await (const b of stream) yield* RecordBatchReader.from(b.intoIPCStream());
+        const group = await trapping(async () => {
+          const out: RecordBatch[] = [];
+          const stream = (await file.stream({ rowGroups: [g], batchSize: batchRows })) as unknown as AsyncIterable<pw.RecordBatch>;
+          for await (const b of stream) out.push(...RecordBatchReader.from(b.intoIPCStream()));
+          return out;
+        });
+        yield* group;
       }
     } finally {
-      file.free();
+      try {
+        file.free();
+      } catch {
+        // after a trap the decoder's memory may be gone with it
+      }
     }
   }
   return { schema, batches: batches() };

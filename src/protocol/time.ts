@@ -15,6 +15,9 @@ const PER_SECOND = [1n, 1000n, 1000000n, 1000000000n] as const;
 const FRACTION_DIGITS = [0, 3, 6, 9] as const;
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
+/** 0000-01-01T00:00:00 and 9999-12-31T23:59:59, in seconds since 1970 */
+const MIN_SECS = -62167219200;
+const MAX_SECS = 253402300799;
 
 /** A temporal column type's kind and unit (a date's unit is the day; it is given as µs here and not used). */
 export interface Temporal {
@@ -139,6 +142,8 @@ function parseDateTime(v: string): { type: "date" | "timestamp_ntz" | "timestamp
     offsetMin = (zone[0] === "-" ? -1 : 1) * (zh * 60 + zm);
   }
   const secs = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offsetMin * 60;
+  // an instant is kept in UTC: its UTC date must be one of the years 0000-9999 too
+  if (offsetMin !== 0 && (secs < MIN_SECS || secs > MAX_SECS)) return undefined;
   return { type: zone !== undefined ? "timestamp" : m[4] === undefined ? "date" : "timestamp_ntz", secs, fraction: m[7] };
 }
 
@@ -205,16 +210,7 @@ export function temporalFits(type: ColumnType, got: ColumnType | undefined): boo
 }
 
 export function isTimestampText(v: string): boolean {
-  const m = TS_RE.exec(v);
-  if (!m) return false;
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return false;
-  if ((m[4] !== undefined && Number(m[4]) > 23) || (m[5] !== undefined && Number(m[5]) > 59) || (m[6] !== undefined && Number(m[6]) > 59)) return false;
-  if (finerThanMicros(m[7])) return false;
-  const zone = m[8];
-  return zone === undefined || zone === "Z" || (Number(zone.slice(1, 3)) <= 23 && zoneMinutes(zone) <= 59);
+  return temporalValue(v) !== undefined;
 }
 
 /**
@@ -231,29 +227,11 @@ export function timestampMicros(v: string): number | bigint | undefined {
  * none (an impossible date, a fraction finer than the microsecond). One pass of the grammar.
  */
 export function temporalValue(v: string): { type: "date" | "timestamp_ntz" | "timestamp"; us: number | bigint } | undefined {
-  const m = TS_RE.exec(v);
-  if (!m) return undefined;
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
-  const h = m[4] === undefined ? 0 : Number(m[4]);
-  const mi = m[5] === undefined ? 0 : Number(m[5]);
-  const s = m[6] === undefined ? 0 : Number(m[6]);
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
-  let offsetMin = 0;
-  const zone = m[8];
-  if (zone !== undefined && zone !== "Z") {
-    const zh = Number(zone.slice(1, 3));
-    const zm = zoneMinutes(zone);
-    if (zh > 23 || zm > 59) return undefined;
-    offsetMin = (zone[0] === "-" ? -1 : 1) * (zh * 60 + zm);
-  }
-  const secs = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offsetMin * 60;
+  const p = parseDateTime(v);
   // a fraction finer than the microsecond is not a timestamp of ours: cutting it would make
-  // distinct instants equal, so such text stays text (utf8), exactly as written
-  if (finerThanMicros(m[7])) return undefined;
-  const frac = m[7] === undefined ? 0 : Number(m[7].padEnd(6, "0").slice(0, 6));
-  const us = secs * 1000000 + frac;
-  const type = zone !== undefined ? "timestamp" : m[4] === undefined ? "date" : "timestamp_ntz";
-  return { type, us: Number.isSafeInteger(us) ? us : BigInt(secs) * 1000000n + BigInt(frac) };
+  // distinct instants equal (timestamp(ns) holds it: temporalUnits)
+  if (!p || finerThanMicros(p.fraction)) return undefined;
+  const frac = p.fraction === undefined ? 0 : Number(p.fraction.padEnd(6, "0").slice(0, 6));
+  const us = p.secs * 1000000 + frac;
+  return { type: p.type, us: Number.isSafeInteger(us) ? us : BigInt(p.secs) * 1000000n + BigInt(frac) };
 }

@@ -107,6 +107,22 @@ describe("every type comes back as it went in", () => {
     ]);
   });
 
+  it("second-unit types (Parquet has none) are written in milliseconds, so DuckDB reads TIMESTAMP and TIME, not integers", async () => {
+    const csv = path.join(dir, "secs.csv");
+    await fs.writeFile(csv, "id,t,tm\n1,2024-01-01T10:20:30,10:20:30\n2,1969-12-31T23:59:59,00:00:00\n3,,\n");
+    const p = ok(await cli(["prep", csv, "--out", path.join(dir, "secs"), "--features", "id", "--schema", "t:timestamp_ntz(s),tm:time(s)"]));
+    expect(parseDescriptor(p.stdout).schema.columns.map((c) => c.type)).toEqual(["int64", "timestamp_ntz(s)", "time(s)"]);
+    const s = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
+    const out = path.join(dir, "secs.parquet");
+    ok(await cli(["join", "--out", out], s.stdout));
+    expect(await duckTypes(`SELECT t, tm FROM read_parquet(${sqlString(out)})`)).toEqual({ t: "TIMESTAMP", tm: "TIME" });
+    expect(await duckRows(`SELECT t::VARCHAR AS t, tm::VARCHAR AS tm FROM read_parquet(${sqlString(out)}) ORDER BY id`)).toEqual([
+      { t: "2024-01-01 10:20:30", tm: "10:20:30" },
+      { t: "1969-12-31 23:59:59", tm: "00:00:00" },
+      { t: null, tm: null },
+    ]);
+  });
+
   it("a column no type holds (BLOB) names --drop, which works on the same file; a column neither feature nor kept is never decoded", async () => {
     const blob = path.join(dir, "blob.parquet");
     await duckRows(`COPY (SELECT id, x, '\\xAA\\x00'::BLOB AS bl FROM (${SOURCE})) TO ${sqlString(blob)} (FORMAT parquet)`);

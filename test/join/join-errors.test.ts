@@ -172,6 +172,8 @@ describe("missing and corrupt inputs", () => {
   it.each([
     ["truncated", (b: Buffer) => b.subarray(0, b.length - 9)],
     ["with its pages overwritten", (b: Buffer) => Buffer.concat([b.subarray(0, 4), Buffer.alloc(b.length - 12, 0x5a), b.subarray(b.length - 8)])],
+    ["with every seventh byte flipped", (b: Buffer) => Buffer.from(b.map((x, k) => (k > 4 && k < b.length - 8 && k % 7 === 0 ? x ^ 0x5a : x)))],
+    ["emptied", (b: Buffer) => b.subarray(0, 0)],
   ])("a Parquet sidecar %s: JOIN_SIDECAR, nothing published", async (_, damage) => {
     const a = makeRows(5, 1);
     const fx = await fixture([{ rows: a, out: jsonOut(a) }]);

@@ -113,6 +113,15 @@ it("CSV timestamps finer than a microsecond are timestamp(ns), never cut; a decl
   // zeros below the microsecond cut nothing: a microsecond timestamp
   await fs.writeFile(path.join(dir, "us.csv"), "id,t\n1,2024-01-01T10:20:30.123456000Z\n");
   expect(typeOf((await prep("us.csv")).stdout, "t")).toBe("timestamp");
+  // a nanosecond value beside one after 2262 (no nanosecond timestamp holds it): text, as written
+  await fs.writeFile(path.join(dir, "ns4.csv"), "id,t\n1,2024-01-01 10:00:00.123456789\n2,2500-01-01 00:00:00\n");
+  const both = await prep("ns4.csv");
+  expect(both.code, both.stderr).toBe(0);
+  expect(typeOf(both.stdout, "t")).toBe("utf8");
+  // the microsecond may be named: timestamp(us) is timestamp
+  const us = await prep("us.csv", "--schema", "t:timestamp(us)");
+  expect(us.code, us.stderr).toBe(0);
+  expect(typeOf(us.stdout, "t")).toBe("timestamp");
   // times of day: time, time(ns) when finer than a microsecond
   await fs.writeFile(path.join(dir, "tod.csv"), "id,a,b\n1,10:20:30,23:59:59.123456789\n2,00:00:00.5,00:00:00\n");
   const tod = await prep("tod.csv");

@@ -12,6 +12,8 @@ import {
   List,
   Struct,
   Table,
+  Time,
+  TimeUnit,
   TimestampMillisecond,
   TimestampNanosecond,
   Uint64,
@@ -271,6 +273,32 @@ describe("Arrow IPC and Parquet inputs", () => {
     expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe("1,1.5,1\n3,2,18446744073709551615\n");
     const rejects = (await fs.readFile(path.join(o, "rejects.jsonl"), "utf8")).trimEnd().split("\n").map((l) => JSON.parse(l) as { line: number; column: string });
     expect(rejects.map((r) => [r.line, r.column])).toEqual([[2, "f"]]);
+  });
+
+  it("a time of day of 24:00:00 or more, or before midnight, is a PREP_TYPE row error (never wrapped); a timestamp beyond 9999 is one too, and --schema NAME:utf8 reads it as text", async () => {
+    const t = new Table({
+      id: makeVector(new Int32Array([1, 2, 3])),
+      tm: makeVector(makeData({ type: new Time(TimeUnit.SECOND, 32), length: 3, nullCount: 0, data: new Int32Array([86400, -1, 3600]) })),
+    });
+    const f = path.join(dir, "tod.arrows");
+    await fs.writeFile(f, tableToIPC(t, "stream"));
+    const e = await rejectedBy(prepare({ inputs: [f], out: out() }));
+    expect(e.code).toBe("PREP_TYPE");
+    expect(e.message).toContain('row 1, column "tm" (Arrow Time32<SECOND>): 86400 s since midnight is not a time of day from 00:00:00 to 23:59:59');
+    const o = out();
+    const d = await prepare({ inputs: [f], out: o, onInvalid: "skip" });
+    expect(d.schema.columns.map((c) => c.type)).toEqual(["int64", "time(s)"]);
+    expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe("3,01:00:00\n");
+    // year 10000 in milliseconds: PREP_TYPE naming --schema ts:utf8, which then keeps it as text
+    const far = new Table({ ts: makeVector(makeData({ type: new TimestampMillisecond(), length: 1, nullCount: 0, data: new BigInt64Array([253402300800000n]) })) });
+    const g = path.join(dir, "far.arrows");
+    await fs.writeFile(g, tableToIPC(far, "stream"));
+    const e2 = await rejectedBy(prepare({ inputs: [g], out: out() }));
+    expect(e2.code).toBe("PREP_TYPE");
+    expect(e2.message).toContain("--schema ts:utf8");
+    const o2 = out();
+    await prepare({ inputs: [g], out: o2, schema: "ts:utf8" });
+    expect(await fs.readFile(path.join(o2, "shards/part-00000.csv"), "utf8")).toBe("10000-01-01T00:00:00.000\n");
   });
 
   it("--schema can read an int column as utf8 (JSON string) but not as bool; inputs must agree on columns and types", async () => {

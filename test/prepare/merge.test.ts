@@ -26,6 +26,32 @@ beforeAll(async () => {
 afterAll(async () => cleanup());
 
 describe("--part and merge", () => {
+  it.each([
+    ["rewritten with other values (a valid Parquet file)", "other"],
+    ["emptied", "empty"],
+    ["with bytes flipped", "flip"],
+  ])("a part's sidecar %s before merge: IO_CHANGED naming it, never re-signed", async (_, how) => {
+    const o = path.join(dir, `tampered-${how}`);
+    const p0 = await prepare({ inputs: files, out: o, part: { index: 0, count: 2 }, shardRows: 4 });
+    const p1 = await prepare({ inputs: files, out: o, part: { index: 1, count: 2 }, shardRows: 4 });
+    const file = fileURLToPath(p1.shards[1]!.sidecar);
+    if (how === "other") {
+      // another part's sidecar of the same shape: valid Parquet, other rows
+      await fs.copyFile(fileURLToPath(p1.shards[0]!.sidecar), file);
+    } else if (how === "empty") await fs.writeFile(file, "");
+    else {
+      const b = await fs.readFile(file);
+      for (let k = 20; k < b.length - 20; k += 7) b[k] = b[k]! ^ 0x5a;
+      await fs.writeFile(file, b);
+    }
+    const err = await merge([p0, p1]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BtkitError);
+    expect((err as BtkitError).code).toBe("IO_CHANGED");
+    expect((err as BtkitError).message).toContain(file);
+    expect((err as BtkitError).message).toContain("btkit prep --part I/N --overwrite");
+    await expect(fs.stat(path.join(o, "btkit.json"))).rejects.toThrow();
+  });
+
   it("prepares slices of the input files into one --out and merges them into the whole, renumbering rows", async () => {
     const o = path.join(dir, "parts");
     const p0 = await prepare({ inputs: files, out: o, part: { index: 0, count: 2 }, shardRows: 4 });

@@ -50,6 +50,13 @@ describe("ISO 8601 dates and date-times", () => {
     expect(temporalUnits(temporalText(n, t), t)).toBe(n);
   });
 
+  it("an instant whose UTC date leaves the years 0000-9999 is none (it could not be written back)", () => {
+    expect(temporalTypeOf("9999-12-31 23:30:00-01")).toBeUndefined();
+    expect(temporalTypeOf("0000-01-01 00:30:00+01")).toBeUndefined();
+    expect(temporalTypeOf("9999-12-31 23:30:00+01")).toBe("timestamp");
+    expect(temporalTypeOf("9999-12-31 23:30:00")).toBe("timestamp_ntz");
+  });
+
   it("a value finer than the unit does not fit it", () => {
     expect(temporalUnits("2024-03-10T09:00:00.5Z", { kind: "timestamp", unit: 0 })).toBeUndefined();
     expect(temporalUnits("10:20:30.0001", { kind: "time", unit: 1 })).toBeUndefined();
