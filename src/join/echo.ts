@@ -18,6 +18,8 @@ import { csvField, splitCsvLine } from "./csv-fields.js";
 import type { LineBatch } from "./lines.js";
 import type { BatchSource } from "./predictions.js";
 import { excerpt } from "./values.js";
+import { isJsonObject, jsonText, parseJsonValue } from "./values.js";
+import { JsonNumber } from "../protocol/nested.js";
 
 /** Layouts whose lines carry an echo of the input. */
 export type EchoLayout = Extract<OutputLayout, { kind: "csv-join" | "json-join" }>;
@@ -113,14 +115,14 @@ export class EchoSplitter {
   #json(line: string, inputLine: string, no: number, src: BatchSource, shardLocation: string): string {
     let v: unknown;
     try {
-      v = JSON.parse(line);
+      v = parseJsonValue(line);
     } catch (err) {
       parseError(src, no, `is not valid JSON (${(err as Error).message}): ${excerpt(line)}`);
     }
     if (!isObject(v) || !("SageMakerOutput" in v)) parseError(src, no, `has no SageMakerOutput, which JoinSource=Input output holds: ${excerpt(line)}`);
     let input: unknown;
     try {
-      input = JSON.parse(inputLine);
+      input = parseJsonValue(inputLine);
     } catch {
       parseError(src, no, `belongs to a shard line that is not valid JSON (${shardLocation}): ${excerpt(inputLine)}`);
     }
@@ -135,22 +137,27 @@ export class EchoSplitter {
         if (key === "SageMakerOutput") continue;
         echoed++;
         if (!(key in input)) echoError(src, no, this.#inputNo, shardLocation, `key ${JSON.stringify(key)} is not in the shard line`, inputLine, line);
-        if (!sameJson(v[key], input[key])) echoError(src, no, this.#inputNo, shardLocation, `key ${JSON.stringify(key)} echoes ${excerpt(JSON.stringify(v[key]))}, but the shard line holds ${excerpt(JSON.stringify(input[key]))}`, inputLine, line);
+        if (!sameJson(v[key], input[key])) echoError(src, no, this.#inputNo, shardLocation, `key ${JSON.stringify(key)} echoes ${excerpt(jsonText(v[key]))}, but the shard line holds ${excerpt(jsonText(input[key]))}`, inputLine, line);
       }
       const want = layout.keys === "all" ? Object.keys(input).filter((key) => key !== "SageMakerOutput").length : layout.keys.filter((key) => key in input).length;
       if (echoed !== want) echoError(src, no, this.#inputNo, shardLocation, `it echoes ${echoed} input keys, the shard line has ${want}${layout.keys === "all" ? "" : ` of those OutputFilter ${layout.filter} names`}`, inputLine, line);
     }
-    return JSON.stringify(v.SageMakerOutput);
+    return jsonText(v.SageMakerOutput);
   }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  return isJsonObject(v);
 }
 
-/** Deep equality of parsed JSON values, key order ignored. */
+/**
+ * Deep equality of parsed JSON values, key order ignored. Numbers a double does not keep
+ * (JsonNumbers: IDs above 2^53) are equal only to the same number, by their digits; an echo whose
+ * digits went through a double does not echo its input.
+ */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
+  if (a instanceof JsonNumber || b instanceof JsonNumber) return a instanceof JsonNumber && b instanceof JsonNumber && sameNumber(a.text, b.text);
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
@@ -160,6 +167,19 @@ export function sameJson(a: unknown, b: unknown): boolean {
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
   return ka.every((k) => k in b && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** Whether two JSON number texts are the same number (exactly; "1.50" is "1.5", "1e2" is "100"). */
+function sameNumber(a: string, b: string): boolean {
+  if (a === b) return true;
+  const norm = (t: string): string => {
+    const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(t)!;
+    const digits = `${m[2]}${m[3] ?? ""}`.replace(/^0+/, "");
+    const exp = Number(m[4] ?? 0) - (m[3] ?? "").length;
+    const trimmed = digits.replace(/0+$/, "");
+    return trimmed === "" ? "0" : `${m[1]}${trimmed}e${exp + digits.length - trimmed.length}`;
+  };
+  return norm(a) === norm(b);
 }
 
 function parseError(src: BatchSource, line: number, what: string): never {

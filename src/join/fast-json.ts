@@ -4,8 +4,10 @@
  * {"label":"pos","score":0.8123} or Python's {"label": "pos", "score": 0.8123}. It reads the values
  * straight into an array without building an object. Anything else (escapes, nesting, other key
  * order, other spacing) returns false and the caller uses JSON.parse for that line, so results are
- * identical either way; numbers are checked against JSON's number grammar before Number().
+ * identical either way; numbers are checked against JSON's number grammar before Number() (and
+ * kept as their text when a double does not hold them: values.ts numberValue).
  */
+import { numberValue } from "./values.js";
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 export class FlatObjectReader {
@@ -54,7 +56,7 @@ export class FlatObjectReader {
         }
         const text = line.slice(pos, e);
         if (!JSON_NUMBER.test(text)) return false;
-        out[j] = Number(text);
+        out[j] = numberValue(text);
         pos = e;
       } else if (c === 116 && line.startsWith("true", pos)) {
         out[j] = true;

@@ -352,6 +352,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     { reason: "blank .out lines skipped (--blank-lines skip)", count: blank },
     { reason: "CR before LF stripped from .out lines", count: crlf },
     { reason: "prediction values widened to utf8 (--widen-to-utf8)", count: aligner.parser.widened },
+    { reason: "prediction numbers with more significant digits than a double keeps: rounded in float64 columns (--prediction-type NAME=int64, uint64 or decimal(P,S) keeps them exactly)", count: aligner.parser.rounded },
   ].filter((n) => n.count > 0);
   const schema = aligner.schema();
   const results: ResultsSection & Record<string, unknown> = {

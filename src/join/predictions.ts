@@ -27,7 +27,7 @@ import { accumulatorFor, fieldOf } from "./columns.js";
 import { splitCsvLine } from "./csv-fields.js";
 import { FlatObjectReader } from "./fast-json.js";
 import type { LineBatch } from "./lines.js";
-import { csvValue, excerpt, mergeTypes, SET_OK, SET_WIDENED, setValue, typeOfValue } from "./values.js";
+import { csvValue, excerpt, isJsonObject, mergeTypes, parseJsonValue, SET_OK, SET_ROUNDED, SET_WIDENED, setValue, typeOfValue } from "./values.js";
 
 export type PredictionFormat = "auto" | "json" | "csv" | "text";
 export const PREDICTION_FORMATS = ["auto", "json", "csv", "text"] as const;
@@ -116,6 +116,8 @@ export class PredictionParser {
   #fast: FlatObjectReader | undefined;
   /** values written as utf8 JSON text under widenToUtf8 */
   widened = 0;
+  /** numbers with more significant digits than a double keeps, rounded into float64 columns */
+  rounded = 0;
 
   constructor(options: PredictionParserOptions = {}) {
     this.options = resolvePredictionParserOptions(options);
@@ -185,7 +187,7 @@ export class PredictionParser {
   #fillRow(v: unknown, i: number, accs: ReturnType<typeof accumulatorFor>[], cols: Column[], widen: boolean, batch: LineBatch, src: BatchSource, shape: Shape): void {
     {
       if (shape === "object") {
-        if (typeof v !== "object" || v === null || Array.isArray(v)) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
+        if (!isJsonObject(v)) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
         const obj = v as Record<string, unknown>;
         for (const k in obj) {
           if (!this.#keyIndex.has(k)) {
@@ -201,7 +203,7 @@ export class PredictionParser {
         for (let j = 0; j < cols.length; j++) this.#set(accs[j]!, i, v[j], widen, cols[j]!, batch, src);
       } else {
         const s = this.#format === "csv" ? (v as unknown[])[0] : v;
-        if (this.#format !== "text" && (typeof s === "object" && s !== null)) this.#shapeConflict(s, batch.lineNumber(i), src, batch.lines[i]!);
+        if (this.#format !== "text" && (isJsonObject(s) || Array.isArray(s))) this.#shapeConflict(s, batch.lineNumber(i), src, batch.lines[i]!);
         if (this.#format === "csv" && (v as unknown[]).length !== 1) {
           throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${(v as unknown[]).length} fields, expected 1 as in the first batch`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: 1, got: (v as unknown[]).length });
         }
@@ -213,6 +215,10 @@ export class PredictionParser {
   #set(acc: ReturnType<typeof accumulatorFor>, i: number, v: unknown, widen: boolean, col: Column, batch: LineBatch, src: BatchSource): void {
     const r = setValue(acc, i, v, widen);
     if (r === SET_OK) return;
+    if (r === SET_ROUNDED) {
+      this.rounded++;
+      return;
+    }
     if (r === SET_WIDENED) {
       this.widened++;
       return;
@@ -226,7 +232,7 @@ export class PredictionParser {
   }
 
   #shapeConflict(v: unknown, line: number, src: BatchSource, text: string): never {
-    const got = Array.isArray(v) ? "an array" : typeof v === "object" && v !== null ? "an object" : "a scalar";
+    const got = Array.isArray(v) ? "an array" : isJsonObject(v) ? "an object" : "a scalar";
     throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}) is ${got}, but the first batch held ${this.#shape === "object" ? "objects" : this.#shape === "array" ? "arrays" : "scalars"}: ${excerpt(text)}`, { shard: src.shard, location: src.location, line, expected: this.#shape, got });
   }
 
@@ -238,7 +244,7 @@ export class PredictionParser {
       for (let i = 0; i < n; i++) {
         let v: unknown;
         try {
-          v = JSON.parse(lines[i]!);
+          v = parseJsonValue(lines[i]!);
         } catch (err) {
           throw new BtkitError("JOIN_PARSE", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) is not valid JSON (${(err as Error).message}): ${excerpt(lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i) }, { cause: err });
         }
@@ -270,7 +276,7 @@ export class PredictionParser {
     let shape: Shape;
     if (this.#format === "csv") shape = (first as unknown[]).length === 1 ? "scalar" : "array";
     else if (this.#format === "text") shape = "scalar";
-    else shape = Array.isArray(first) ? "array" : typeof first === "object" && first !== null ? "object" : "scalar";
+    else shape = Array.isArray(first) ? "array" : isJsonObject(first) ? "object" : "scalar";
     this.#shape = shape;
     const cols: Column[] = [];
     const lineOf: number[] = [];
@@ -297,7 +303,7 @@ export class PredictionParser {
     if (shape === "object") {
       for (let i = 0; i < values.length; i++) {
         const v = values[i];
-        if (typeof v !== "object" || v === null || Array.isArray(v)) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
+        if (!isJsonObject(v)) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
         for (const k in v as Record<string, unknown>) {
           let j = this.#keyIndex.get(k);
           if (j === undefined) {
@@ -328,7 +334,7 @@ export class PredictionParser {
       add(o.scalarName, 0);
       for (let i = 0; i < values.length; i++) {
         const v = this.#format === "csv" ? (values[i] as unknown[])[0] : values[i];
-        if (this.#format === "json" && typeof v === "object" && v !== null) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
+        if (this.#format === "json" && (isJsonObject(v) || Array.isArray(v))) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
         observe(0, v, i);
       }
     }

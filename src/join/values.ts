@@ -11,15 +11,72 @@
 import { BoolAcc, DecimalAcc, Float64Acc, Int64Acc, NestedAcc, UnitsAcc, Utf8Acc, type Accumulator } from "./columns.js";
 import { unscaledOf } from "../protocol/decimal.js";
 import { temporalFits, temporalUnits, temporalValue } from "../protocol/time.js";
+import { JsonNumber, parseExactJson, type ExactJson } from "../protocol/nested.js";
+import { roundsInDouble } from "../protocol/decimal.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const INT_TEXT_RE = /^-?(0|[1-9]\d*)$/;
+const INT64_MIN = -9223372036854775808n;
+const INT64_MAX = 9223372036854775807n;
+
+/**
+ * A number of an .out line as a value: a JS number when a double holds its text exactly, else a
+ * JsonNumber keeping the text (an integer above 2^53, a decimal with more digits than a double
+ * keeps), so an int64, uint64 or decimal column takes it exactly and a float64 column counts the
+ * rounding.
+ */
+export function numberValue(text: string): number | JsonNumber {
+  const x = Number(text);
+  return text.length > 15 && roundsInDouble(text, x) ? new JsonNumber(text) : x;
+}
+
+/** Whether a line may hold a number a double does not keep (a run of 16 digits): only then is it parsed exactly. */
+export function mayRound(line: string): boolean {
+  return /\d{16}/.test(line);
+}
+
+/** JSON.parse, but numbers a double does not keep stay JsonNumbers (numberValue). Throws SyntaxError. */
+export function parseJsonValue(line: string): unknown {
+  if (!mayRound(line)) return JSON.parse(line);
+  const plain = (v: ExactJson): unknown => {
+    if (v instanceof JsonNumber) return numberValue(v.text);
+    if (Array.isArray(v)) return v.map(plain);
+    if (v !== null && typeof v === "object") {
+      const o: Record<string, unknown> = {};
+      // the last of duplicate keys wins, as in JSON.parse
+      for (const [k, x] of v.members) o[k] = plain(x);
+      return o;
+    }
+    return v;
+  };
+  return plain(parseExactJson(line));
+}
+
+/** Whether a value is a JSON object (not an array, not a JsonNumber). */
+export function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber);
+}
+
+/** JSON text of a value, JsonNumbers as their digits (JSON.stringify would write them as objects). */
+export function jsonText(v: unknown): string {
+  if (v instanceof JsonNumber) return v.text;
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? "null" : jsonText(x))).join(",")}]`;
+  if (isJsonObject(v)) return `{${Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => `${JSON.stringify(k)}:${jsonText(x)}`).join(",")}}`;
+  return JSON.stringify(v);
+}
 const UINT64_RE = /^(0|[1-9][0-9]{0,19})$/;
 const UINT64_MAX = 18446744073709551615n;
 
 /** The narrowest column type of a value. */
 export function typeOfValue(v: unknown): ColumnType {
   if (v === null || v === undefined) return "null";
+  if (v instanceof JsonNumber) {
+    // an integer a double does not keep: int64 or uint64 when one holds it exactly
+    if (!INT_TEXT_RE.test(v.text)) return "float64";
+    const n = BigInt(v.text);
+    return n >= INT64_MIN && n <= INT64_MAX ? "int64" : n > 0n && n <= 18446744073709551615n ? "uint64" : "float64";
+  }
   switch (typeof v) {
     case "boolean":
       return "bool";
@@ -41,14 +98,18 @@ export function mergeTypes(a: ColumnType, b: ColumnType): ColumnType | undefined
   if (a === b || b === "null") return a;
   if (a === "null") return b;
   if ((a === "int64" && b === "float64") || (a === "float64" && b === "int64")) return "float64";
+  if ((a === "int64" && b === "uint64") || (a === "uint64" && b === "int64")) return "uint64";
+  if ((a === "uint64" && b === "float64") || (a === "float64" && b === "uint64")) return "float64";
   return undefined;
 }
 
 /** Outcome of setValue: "ok", "widened" (to utf8 text) or "conflict". */
-export type SetOutcome = 0 | 1 | 2;
+export type SetOutcome = 0 | 1 | 2 | 3;
 export const SET_OK = 0;
 export const SET_WIDENED = 1;
 export const SET_CONFLICT = 2;
+/** the value went into a float64 column rounded to the nearest double (a JsonNumber); the caller counts it */
+export const SET_ROUNDED = 3;
 
 /**
  * Microseconds since 1970-01-01T00:00 of an ISO 8601 text of the column's temporal type, in prep's
@@ -69,9 +130,10 @@ export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: b
   }
   if (acc instanceof NestedAcc) {
     // a value parsed from an .out line (its JSON again) or the JSON text of a feature read back from its shard
-    acc.values[i] = typeof v === "string" ? v : JSON.stringify(v);
+    acc.values[i] = typeof v === "string" ? v : jsonText(v);
     return SET_OK;
   }
+  if (v instanceof JsonNumber) return setExact(acc, i, v, widenToUtf8);
   if (acc instanceof UnitsAcc) {
     let n: bigint | undefined;
     if (acc.temporal) n = typeof v === "string" ? temporalUnits(v, acc.temporal) : undefined;
@@ -120,24 +182,60 @@ export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: b
         return SET_OK;
       }
       if (!widenToUtf8) return SET_CONFLICT;
-      (acc as Utf8Acc).values[i] = JSON.stringify(v);
+      (acc as Utf8Acc).values[i] = jsonText(v);
       return SET_WIDENED;
     case "json":
-      (acc as Utf8Acc).values[i] = JSON.stringify(v);
+      (acc as Utf8Acc).values[i] = jsonText(v);
       return SET_OK;
     default:
       return SET_CONFLICT;
   }
 }
 
-/** A CSV field as a value: "" is null, numbers are numbers, "true"/"false" stay text. */
+/** A CSV field as a value: "" is null, numbers are numbers (numberValue: exact when a double is not), "true"/"false" stay text. */
 export function csvValue(text: string): unknown {
   if (text.length === 0) return null;
   const c = text.charCodeAt(0);
   if ((c >= 48 && c <= 57) || c === 45 || c === 46) {
-    if (NUMBER_RE.test(text)) return Number(text);
+    if (NUMBER_RE.test(text)) return numberValue(text);
   }
   return text;
+}
+
+/** A number a double does not keep (JsonNumber) into a column: exact in int64, uint64, decimal and text columns, rounded (and said so) in float64. */
+function setExact(acc: Accumulator, i: number, v: JsonNumber, widenToUtf8: boolean): SetOutcome {
+  if (acc instanceof DecimalAcc) {
+    const u = unscaledOf(v.text, acc.precision, acc.scale);
+    if (u === undefined) return SET_CONFLICT;
+    acc.set(i, u);
+    return SET_OK;
+  }
+  if (acc instanceof UnitsAcc) {
+    if (acc.temporal || !INT_TEXT_RE.test(v.text) || v.text.startsWith("-") || BigInt(v.text) > 18446744073709551615n) return SET_CONFLICT;
+    acc.values[i] = BigInt.asIntN(64, BigInt(v.text));
+    return SET_OK;
+  }
+  switch (acc.type) {
+    case "float64":
+      (acc as Float64Acc).values[i] = Number(v.text);
+      return SET_ROUNDED;
+    case "int64": {
+      if (!INT_TEXT_RE.test(v.text)) return SET_CONFLICT;
+      const n = BigInt(v.text);
+      if (n < INT64_MIN || n > INT64_MAX) return SET_CONFLICT;
+      (acc as Int64Acc).values[i] = n;
+      return SET_OK;
+    }
+    case "json":
+      (acc as Utf8Acc).values[i] = v.text;
+      return SET_OK;
+    case "utf8":
+      if (!widenToUtf8) return SET_CONFLICT;
+      (acc as Utf8Acc).values[i] = v.text;
+      return SET_WIDENED;
+    default:
+      return SET_CONFLICT;
+  }
 }
 const NUMBER_RE = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 

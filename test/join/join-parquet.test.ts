@@ -65,6 +65,16 @@ describe("join to Parquet, read back by DuckDB", () => {
     expect(await duckRows(`${SELECT} FROM read_parquet(${sqlString(out)})`)).toEqual(expected([...a, ...b]));
   });
 
+  it("prediction numbers a double does not keep: an ID above 2^53 comes back exact as int64, a long decimal in float64 is counted in the notes", async () => {
+    const a = makeRows(3, 9, 0);
+    const out = ['{"id":9007199254740993,"p":0.5}', '{"id":9007199254740995,"p":0.12345678901234567891}', '{"id":1,"p":0.25}'].join("\n") + "\n";
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out }] });
+    const file = path.join(dir, "big.parquet");
+    const res = await join({ descriptor: fx.descriptor, out: file, storage });
+    expect(await duckRows(`SELECT pred_id::VARCHAR AS id FROM read_parquet(${sqlString(file)})`)).toEqual([{ id: "9007199254740993" }, { id: "9007199254740995" }, { id: "1" }]);
+    expect((res.results as unknown as { notes: unknown }).notes).toEqual([{ reason: expect.stringContaining("prediction numbers with more significant digits than a double keeps") as string, count: 1 }]);
+  });
+
   it("keeps __btkit_row with rowNumber and writes snappy", async () => {
     const a = makeRows(9, 4, 0);
     const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }] });

@@ -38,6 +38,26 @@ function fails(options: PredictionParserOptions, ...batches: string[][]): BtkitE
 }
 
 describe("PredictionParser", () => {
+  it("numbers a double does not keep: integers above 2^53 are int64 or uint64 exactly, a declared decimal keeps every digit, float64 rounds them and counts it", () => {
+    expect(run({}, ['{"id":9007199254740993,"u":18446744073709551615}', '{"id":-9007199254740993,"u":1}'])).toEqual({
+      "pred_id:int64": [9007199254740993n, -9007199254740993n],
+      "pred_u:uint64": [18446744073709551615n, 1n],
+    });
+    // the slow path (spacing the fast path does not take) and CSV scalars too
+    expect(run({}, ['{ "id" : 9007199254740993 }'])).toEqual({ "pred_id:int64": [9007199254740993n] });
+    expect(run({ format: "csv" }, ["9007199254740993", "18446744073709551615"])).toEqual({ "prediction:uint64": [9007199254740993n, 18446744073709551615n] });
+    // declared: the hint's types take them exactly
+    expect(run({ types: { pred_u: "uint64" } }, ['{"u":18446744073709551615}'])).toEqual({ "pred_u:uint64": [18446744073709551615n] });
+    const dec = new PredictionParser({ types: { pred_p: "decimal(22,20)" } });
+    const d = dec.parse(batch(['{"p":0.12345678901234567891}']), SRC);
+    expect(String(makeVector(d[0]!).type)).toBe("Decimal[22e+20]");
+    expect(dec.rounded).toBe(0);
+    // float64 (inferred from the first value) rounds a later one and says so
+    const f = new PredictionParser({});
+    f.parse(batch(['{"p":0.5}', '{"p":0.12345678901234567891}', '{"p":0.25}']), SRC);
+    expect(f.rounded).toBe(1);
+  });
+
   it("JSON objects become prefixed columns; deeper values JSON text; missing keys null", () => {
     expect(run({ format: "json" }, ['{"label":"pos","score":0.5,"probs":[0.1,0.9]}', '{"label":"neg","score":1,"probs":{"a":1}}', '{"label":null}'])).toEqual({
       "pred_label:utf8": ["pos", "neg", null],

@@ -109,6 +109,12 @@ describe("EchoSplitter", () => {
     expect(thrown(() => all.split(batch(['{"a":2,"b":[1,2],"SageMakerOutput":1}']), batch(['{"a":1,"b":[1,2]}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
     expect(thrown(() => all.split(batch(['{"a":1,"SageMakerOutput":1}']), batch(['{"a":1,"b":[1,2]}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
     expect(thrown(() => all.split(batch(['{"a":1,"b":[1,2]}']), batch(['{"a":1,"b":[1,2]}']), src, "s")).code).toBe("JOIN_PARSE");
+    // numbers a double does not keep are compared by their digits: IDs a nanometre apart are two IDs
+    const big = new EchoSplitter({ kind: "json-join", keys: "all", filter: "$" }, 2);
+    expect(thrown(() => big.split(batch(['{"u":9007199254740992,"SageMakerOutput":1}']), batch(['{"u":9007199254740993}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
+    expect(thrown(() => big.split(batch(['{"u":18446744073709552000,"SageMakerOutput":1}']), batch(['{"u":18446744073709551615}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
+    // the same number spelled otherwise is the same number; the prediction keeps its digits
+    expect(big.split(batch(['{"u":12345678901234567890.0,"SageMakerOutput":{"p":12345678901234567891}}']), batch(['{"u":1234567890123456789e1}']), src, "s").lines).toEqual(['{"p":12345678901234567891}']);
     const named = new EchoSplitter({ kind: "json-join", keys: ["a"], filter: "$['a','SageMakerOutput']" }, 2);
     expect(named.split(batch(['{"a":1,"SageMakerOutput":5}']), batch(['{"a":1,"b":2}']), src, "s").lines).toEqual(["5"]);
   });
