@@ -16,6 +16,7 @@ import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { PROTOCOL_VERSION, bytesWrittenOf, serializeDescriptor, type Descriptor, type SkipCount } from "../protocol/descriptor.js";
 import { LAYOUT, SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
+import { mergeTypes } from "./schema.js";
 import { SIDECAR_CONTENT_TYPE, SIDECAR_ROW_GROUP_ROWS, SidecarWriter, readSidecar } from "../protocol/sidecar-file.js";
 import { VERSION } from "../version.js";
 
@@ -50,8 +51,18 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
   for (const d of withRows) {
     const i = d.source.part!.index;
     if (JSON.stringify(d.schema) !== JSON.stringify(ref.schema)) {
-      const col = d.schema.columns.find((c, k) => JSON.stringify(c) !== JSON.stringify(ref.schema.columns[k]))?.name ?? ref.schema.columns[d.schema.columns.length]?.name;
-      mergeError(`part ${i} has a different schema than part ${ref.source.part!.index} (column ${JSON.stringify(col)})`, { column: col, part: i });
+      const k = d.schema.columns.findIndex((c, j) => JSON.stringify(c) !== JSON.stringify(ref.schema.columns[j]));
+      const mine = d.schema.columns[k];
+      const theirs = ref.schema.columns[k];
+      const at = ref.source.part!.index;
+      if (mine && theirs && mine.name === theirs.name && mine.type !== theirs.type) {
+        // each part inferred its types from its own rows: one type for every part is the way out
+        const both = mergeTypes(theirs.type, mine.type, ref.modelInput.contentType === "application/jsonlines");
+        const flag = `--schema ${JSON.stringify(`${mine.name}:${both}`)}`;
+        mergeError(`part ${i} has column ${JSON.stringify(mine.name)} as ${mine.type}, part ${at} as ${theirs.type}: each part inferred its types from its own rows; prepare every part again with ${flag} (--overwrite), then merge`, { column: mine.name, part: i, expected: theirs.type, got: mine.type, option: flag });
+      }
+      const col = mine?.name ?? theirs?.name ?? ref.schema.columns[d.schema.columns.length]?.name;
+      mergeError(`part ${i} has a different schema than part ${at} (column ${JSON.stringify(col)})`, { column: col, part: i });
     }
   }
   for (const d of sorted) {

@@ -26,6 +26,23 @@ beforeAll(async () => {
 afterAll(async () => cleanup());
 
 describe("--part and merge", () => {
+  it("parts that inferred a column apart: the error names both types and one --schema for every part, which works", async () => {
+    const a = path.join(dir, "u-a.csv");
+    const b = path.join(dir, "u-b.csv");
+    await fs.writeFile(a, "id,v\n1,5\n2,6\n");
+    await fs.writeFile(b, "id,v\n3,18446744073709551615\n");
+    const o = path.join(dir, "u-parts");
+    const parts = (schema?: string) => Promise.all([0, 1].map((index) => prepare({ inputs: [a, b], out: o, part: { index, count: 2 }, overwrite: true, ...(schema ? { schema } : {}) })));
+    const err = await merge(await parts()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BtkitError);
+    expect((err as BtkitError).code).toBe("PREP_MERGE");
+    expect((err as BtkitError).message).toContain('part 1 has column "v" as uint64, part 0 as int64');
+    expect((err as BtkitError).message).toContain('--schema "v:uint64"');
+    const m = await merge(await parts("v:uint64"));
+    expect(m.schema.columns.find((c) => c.name === "v")?.type).toBe("uint64");
+    expect(m.source.rowsWritten).toBe(3);
+  });
+
   it.each([
     ["rewritten with other values (a valid Parquet file)", "other"],
     ["emptied", "empty"],
