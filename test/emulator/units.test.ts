@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { applyJsonPath, parseJsonPath } from "../../src/protocol/jsonpath.js";
 import { Batcher, LineSplitter, RecordTooLargeError } from "../../src/emulator/records.js";
-import { parseCsvRecord, formatCsvRecord } from "../../src/emulator/data-processing.js";
+import { filterInput, formatCsvRecord, parseCsvRecord, planDataProcessing, processOutput } from "../../src/emulator/data-processing.js";
 import { predict } from "../../src/emulator/example-model.js";
 
 describe("LineSplitter", () => {
@@ -118,5 +118,16 @@ describe("RangeBatcher", () => {
       }),
       { seed: 4242, numRuns: 400 },
     );
+  });
+});
+
+describe("JSON records joined and filtered", () => {
+  it("keep every digit of their numbers, as the service copies a record's bytes (no trip through a double)", () => {
+    const plan = planDataProcessing({ JoinSource: "Input", OutputFilter: "$" }, "application/jsonlines", "application/jsonlines", "inclusive");
+    const originals = [Buffer.from('{"id":12345678901234567890,"x":1.0,"big":[9007199254740993]}\n')];
+    const out = processOutput(plan, 1, originals, Buffer.from('{"p":0.12345678901234567891}\n')).toString();
+    expect(out).toBe('{"id":12345678901234567890,"x":1.0,"big":[9007199254740993],"SageMakerOutput":{"p":0.12345678901234567891}}\n');
+    const filtered = planDataProcessing({ InputFilter: "$.id" }, "application/jsonlines", "application/jsonlines", "inclusive");
+    expect(filterInput(filtered, originals[0]!).toString()).toBe("12345678901234567890\n");
   });
 });
