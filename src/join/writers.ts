@@ -20,7 +20,7 @@ import { parquetInWorker } from "./parquet-worker.js";
 import { csvField } from "./csv-fields.js";
 import { temporalOf, temporalText } from "../protocol/time.js";
 import { isNestedName } from "../protocol/nested.js";
-import { nestedText } from "../protocol/nested-arrow.js";
+import { leafText, nestedText } from "../protocol/nested-arrow.js";
 
 export const OUTPUT_FORMATS = ["parquet", "arrow", "arrow-stream", "jsonl", "csv"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -239,27 +239,12 @@ function cellOf(vector: Vector, type: ColumnType, csv: boolean): Cell {
     };
   }
   switch (type) {
-    case "int64": {
-      const values = new BigInt64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
-      return (i) => (valid(i) ? String(values[i]!) : null);
-    }
-    case "uint64": {
-      const values = new BigUint64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
-      return (i) => (valid(i) ? String(values[i]!) : null);
-    }
-    case "float64": {
-      const values = data.values as Float64Array;
-      return (i) => {
-        if (!valid(i)) return null;
-        const v = values[i]!;
-        // String(-0) is "0": the sign of a negative zero is kept
-        return Number.isFinite(v) ? (Object.is(v, -0) ? "-0" : String(v)) : null;
-      };
-    }
-    case "bool": {
-      const values = data.values as Uint8Array;
-      return (i) => (valid(i) ? (((values[(base + i) >> 3]! >> ((base + i) & 7)) & 1) === 1 ? "true" : "false") : null);
-    }
+    case "int64":
+    case "uint64":
+    case "float64":
+    case "bool":
+      // the same text in CSV and JSON
+      return leafText(type, data);
     case "utf8":
     case "json": {
       const offsets = data.valueOffsets as Int32Array;

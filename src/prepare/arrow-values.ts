@@ -38,7 +38,7 @@ import { BtkitError } from "../errors.js";
 import { DECIMAL_MAX_PRECISION, decimalOf, decimalType, isJsonType, type ColumnType } from "../protocol/descriptor.js";
 import { isNestedName, nestedTypeName, type NestedNode } from "../protocol/nested.js";
 import { decimalText, readDecimalWords } from "../protocol/decimal.js";
-import { temporalOf, temporalText, temporalTypeName, unitName, type Temporal, type TimeUnit } from "../protocol/time.js";
+import { civilFromDays, temporalOf, temporalText, temporalTypeName, unitName, type Temporal, type TimeUnit } from "../protocol/time.js";
 
 const YEAR_RE = /^\d{4}-/;
 
@@ -196,19 +196,6 @@ export function kindFor(native: ColumnType, final: ColumnType, column: string, a
       return isJsonType(native) ? KIND.json : native === "bool" ? KIND.bool : native === "int64" || native === "uint64" || native === "float64" || decimalOf(native) ? KIND.number : KIND.string;
   }
   throw new BtkitError("PREP_SCHEMA", `--schema ${column}:${final}: column ${JSON.stringify(column)} is Arrow ${arrowType} (btkit ${native}); it cannot be read as ${final}`, { option: "schema", column, expected: native, got: final });
-}
-
-/** Days since 1970-01-01 -> [year, month, day] (H. Hinnant's civil_from_days). */
-function civilFromDays(z: number): [number, number, number] {
-  z += 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp + (mp < 10 ? 3 : -9);
-  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
 }
 
 const pad = (n: number, w: number): string => String(n).padStart(w, "0");

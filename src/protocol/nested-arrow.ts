@@ -187,7 +187,12 @@ function validity(data: Data): (i: number) => boolean {
   return data.nullCount === 0 || !bitmap || bitmap.length === 0 ? () => true : (i) => ((bitmap[(base + i) >> 3]! >> ((base + i) & 7)) & 1) === 1;
 }
 
-function leafReader(leaf: string, data: Data): Reader {
+/**
+ * Row i of a leaf column as JSON text (null for null): integers and decimals as their digits,
+ * floats as their shortest form (-0 kept; not finite: null), strings and times as JSON strings.
+ * For int64, uint64, float64 and bool this is also the CSV text.
+ */
+export function leafText(leaf: string, data: Data): Reader {
   const valid = validity(data);
   const raw = data.values as ArrayBufferView;
   if (leaf === "null") return () => null;
@@ -230,7 +235,7 @@ function leafReader(leaf: string, data: Data): Reader {
 }
 
 function reader(node: NestedNode, data: Data): Reader {
-  if (typeof node === "string") return leafReader(node, data);
+  if (typeof node === "string") return leafText(node, data);
   const valid = validity(data);
   if ("struct" in node) {
     const readers = node.struct.map((f, k) => reader(f.type, data.children[k]!));

@@ -108,8 +108,8 @@ function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
-/** YYYY-MM-DD of days since 1970-01-01 (H. Hinnant's civil_from_days; years below 0 or above 9999 as they come). */
-function civilText(z: number): string {
+/** Days since 1970-01-01 -> [year, month, day] (H. Hinnant's civil_from_days), proleptic Gregorian. */
+export function civilFromDays(z: number): [number, number, number] {
   z += 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
@@ -118,7 +118,12 @@ function civilText(z: number): string {
   const mp = Math.floor((5 * doy + 2) / 153);
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const m = mp + (mp < 10 ? 3 : -9);
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
+}
+
+/** YYYY-MM-DD of days since 1970-01-01 (years below 0 or above 9999 as they come). */
+function civilText(z: number): string {
+  const [y, m, d] = civilFromDays(z);
   return `${String(y).padStart(4, "0")}-${pad2(m)}-${pad2(d)}`;
 }
 
