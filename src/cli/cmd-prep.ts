@@ -5,6 +5,7 @@ import type { ColumnType, Descriptor } from "../protocol/descriptor.js";
 import type { ParsedArgs } from "./args.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import { Progress, formatBytes } from "./progress.js";
+import { parsePart, type Part } from "../protocol/layout.js";
 
 const list = (v: unknown): string[] | undefined => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : undefined);
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
@@ -64,11 +65,11 @@ export const prepCommand: Command = {
     }
     let delimiter = typeof f.delimiter === "string" ? f.delimiter : undefined;
     if (delimiter === "tab" || delimiter === "\\t") delimiter = "\t";
-    let part: { index: number; count: number } | undefined;
-    if (typeof f.part === "string") {
-      const m = /^(\d+)\/(\d+)$/.exec(f.part);
-      if (!m || Number(m[1]) >= Number(m[2]) || Number(m[2]) < 1) throw new BtkitError("USAGE_BAD_VALUE", `--part expects I/N with 0 <= I < N, got ${JSON.stringify(f.part)}`, { option: "part", got: f.part });
-      part = { index: Number(m[1]), count: Number(m[2]) };
+    let part: Part | undefined;
+    try {
+      part = typeof f.part === "string" ? parsePart(f.part) : undefined;
+    } catch (err) {
+      throw new BtkitError("USAGE_BAD_VALUE", `--part: ${(err as Error).message}`, { option: "part", got: f.part }, { cause: err });
     }
     const progress = new Progress(ctx);
     const options: PrepareOptions = {

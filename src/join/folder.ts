@@ -13,6 +13,7 @@ import { toUri, type Location } from "../io/location.js";
 import type { Storage } from "../io/storage.js";
 import { EXTENSION_OF } from "./writers.js";
 import { shardStem, type Part } from "./plan.js";
+import { partLabel } from "../protocol/layout.js";
 
 /** The names (top level of the folder) of one joined dataset, and this join's completion marker. */
 export interface FolderDataset {
@@ -32,7 +33,7 @@ export interface FolderDataset {
 
 /** Where part i of N keeps its identity (hidden: readers of *.parquet do not see it). */
 export function identityFile(part: Part): string {
-  return `.btkit-part-${part.index}of${part.count}.json`;
+  return `.btkit-${partLabel(part)}.json`;
 }
 const IDENTITY_RE = /^\.btkit-part-(\d+)of(\d+)\.json$/;
 
@@ -53,12 +54,12 @@ export function folderDataset(shards: readonly ShardEntry[], ext: string, partit
   if (partitioned) {
     for (const s of shards) names.add(`${shardStem(s.name)}${ext}`);
     names.add(`empty${ext}`);
-    if (part) every((k) => `btkit-part-${k}of${part.count}.json`);
+    if (part) every((k) => `btkit-${partLabel({ index: k, count: part.count })}.json`);
     else names.add("btkit.json");
-    const marker = part ? `btkit-part-${part.index}of${part.count}.json` : "btkit.json";
+    const marker = part ? `btkit-${partLabel(part)}.json` : "btkit.json";
     return { names, marker };
   }
-  if (part) every((k) => `part-${k}of${part.count}${ext}`);
+  if (part) every((k) => `${partLabel({ index: k, count: part.count })}${ext}`);
   return { names };
 }
 

@@ -35,7 +35,7 @@ import { hasEcho } from "./echo.js";
 import { columnTypeOfField, fieldOf } from "./columns.js";
 import { LineReader, scanLines, type BlankLinePolicy, type LineScan } from "./lines.js";
 import { folderDataset, prepareFolder, recordIdentity, type FolderDataset } from "./folder.js";
-import { checkPart, shardStem, shardsOfPart, jobShards, type Part } from "./plan.js";
+import { checkPart, partLabel, shardStem, shardsOfPart, jobShards, type Part } from "./plan.js";
 import { WidenToFloat64, type PredictionFormat } from "./predictions.js";
 import { createWriter, EXTENSION_OF, OUTPUT_FORMATS, type OutputFormat, type ParquetCompression } from "./writers.js";
 
@@ -134,7 +134,7 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
   const r = resolve(options);
   const out = r.storage.parse(r.out);
   // one writer per output (per part of a shared folder): a second join there is refused, not mixed in
-  const lock = r.partitioned || r.part ? lockFor(out, "folder", r.part ? `part-${r.part.index}of${r.part.count}` : undefined) : lockFor(out, "file");
+  const lock = r.partitioned || r.part ? lockFor(out, "folder", r.part ? partLabel(r.part) : undefined) : lockFor(out, "file");
   return withClaim(r.storage, lock, "btkit join", `${r.out} is being written by another join`, async () => {
     const declared: Record<string, ColumnType> = { ...options.predictionTypes };
     const widened: WidenToFloat64[] = [];
@@ -328,7 +328,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
       throw err;
     }
   } else {
-    const target = r.part ? storage.child(outLoc, `part-${r.part.index}of${r.part.count}${ext}`) : outLoc;
+    const target = r.part ? storage.child(outLoc, `${partLabel(r.part)}${ext}`) : outLoc;
     const w = await storage.write(target, writer(tap(aligner.align(inputs))), { signal: options.signal });
     location = toUri(storage.parse(w.location));
     files.push(location);
@@ -377,7 +377,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
 async function publishResults(r: Resolved, outLoc: Location, results: ResultsSection, signal: AbortSignal | undefined): Promise<JoinResult> {
   const descriptor: Descriptor = { ...r.descriptor, results };
   if (r.partitioned) {
-    const name = r.part ? `btkit-part-${r.part.index}of${r.part.count}.json` : LAYOUT.descriptor;
+    const name = r.part ? `btkit-${partLabel(r.part)}.json` : LAYOUT.descriptor;
     await r.storage.write(r.storage.child(outLoc, name), `${serializeDescriptor(descriptor)}\n`, { signal });
   }
   return { descriptor, results };
@@ -395,7 +395,7 @@ async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResul
   const outLoc = storage.parse(r.out);
   const ext = EXTENSION_OF[r.format];
   if (r.partitioned || r.part) await prepareFolder(storage, outLoc, folderDataset([], ext, r.partitioned, r.part), "this join");
-  const target = r.partitioned ? storage.child(outLoc, `empty${ext}`) : r.part ? storage.child(outLoc, `part-${r.part.index}of${r.part.count}${ext}`) : outLoc;
+  const target = r.partitioned ? storage.child(outLoc, `empty${ext}`) : r.part ? storage.child(outLoc, `${partLabel(r.part)}${ext}`) : outLoc;
   const none = async function* (): AsyncGenerator<RecordBatch> {};
   const w = await storage.write(target, writer(none()), { signal: options.signal });
   const file = toUri(storage.parse(w.location));

@@ -16,7 +16,7 @@ import { lockFor, withClaim } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { PROTOCOL_VERSION, bytesWrittenOf, decimalOf, parseDescriptor, serializeDescriptor, type ColumnSpec, type ColumnType, type Descriptor, type ShardEntry, type SkipCount } from "../protocol/descriptor.js";
-import { LAYOUT, SIDECAR_ROW_COLUMN, SIDECAR_EXTENSION, shardBaseName } from "../protocol/layout.js";
+import { LAYOUT, SIDECAR_ROW_COLUMN, SIDECAR_EXTENSION, checkPart, partLabel, shardBaseName, sliceOfPart, type Part } from "../protocol/layout.js";
 import { VERSION } from "../version.js";
 import { CsvScanner, type CsvRecord, type RawRecords } from "./csv-scanner.js";
 import { makeCsvEncoder, makeJsonlEncoder, type NewlinePolicy } from "./encode.js";
@@ -122,7 +122,7 @@ export interface PrepareOptions {
    * order); shards are named part-<i>of<N>-NNNNN and the part's descriptor, manifest and rejects
    * go under parts/ (see partNames), for merge() to combine. Default: the whole input.
    */
-  part?: { index: number; count: number };
+  part?: Part;
   /** replace an --out holding a different preparation; default false */
   overwrite?: boolean;
   /** temporary folder for spilled inputs; default the OS temp folder */
@@ -161,19 +161,15 @@ export interface ResolvedPrepareOptions {
   onInvalid: "fail" | "skip";
   blankLines: "error" | "skip";
   overwrite: boolean;
-  part: { index: number; count: number } | undefined;
+  part: Part | undefined;
 }
 
-function resolvePart(part: { index: number; count: number } | undefined): { index: number; count: number } | undefined {
-  if (part === undefined) return undefined;
-  if (!Number.isInteger(part.count) || part.count < 1 || !Number.isInteger(part.index) || part.index < 0 || part.index >= part.count) {
-    optError("part", "expected index i and count N with 0 <= i < N", part);
-  }
-  return { index: part.index, count: part.count };
+function resolvePart(part: Part | undefined): Part | undefined {
+  return part === undefined ? undefined : checkPart(part);
 }
 
 /** Where a part's own documents go under --out (merge() writes the combined btkit.json and manifest.json). */
-export function partNames(part: { index: number; count: number } | undefined): { descriptor: string; manifest: string; rejects: string } {
+export function partNames(part: Part | undefined): { descriptor: string; manifest: string; rejects: string } {
   if (!part) return { descriptor: LAYOUT.descriptor, manifest: LAYOUT.manifest, rejects: LAYOUT.rejects };
   const base = shardBaseName(0, part).replace(/-0+$/, "");
   return { descriptor: `${PARTS_DIR}${base}.btkit.json`, manifest: `${PARTS_DIR}${base}.manifest.json`, rejects: `${PARTS_DIR}${base}.rejects.jsonl` };
@@ -287,14 +283,14 @@ export async function prepare(options: PrepareOptions): Promise<Descriptor> {
   const storage = options.storage ?? new Storage();
   const outLoc = storage.parse(opts.out);
   const all = await resolveInputs(storage, opts.inputs, opts.inputFormat);
-  const inputs = opts.part ? all.slice(Math.floor((opts.part.index * all.length) / opts.part.count), Math.floor(((opts.part.index + 1) * all.length) / opts.part.count)) : all;
+  const inputs = sliceOfPart(all, opts.part);
   const optionRecord = optionsRecord(opts);
   const fingerprint = createHash("sha256")
     .update(JSON.stringify({ protocol: PROTOCOL_VERSION.split(".")[0], inputs: inputs.map((i) => [i.uri, i.rawBytes ?? null]), options: optionRecord }))
     .digest("hex");
   const descriptorLoc = childLocation(outLoc, partNames(opts.part).descriptor);
   // one writer per --out (per part of it): a second prep into the same place is refused, not mixed in
-  const lock = lockFor(outLoc, "folder", opts.part ? `part-${opts.part.index}of${opts.part.count}` : undefined);
+  const lock = lockFor(outLoc, "folder", opts.part ? partLabel(opts.part) : undefined);
   return withClaim(storage, lock, "btkit prep", `--out ${toUri(outLoc)} is being written by another prep`, async () => {
     // what killed runs left under --out goes first (no other prep writes there while we hold it)
     await storage.removeStaleTemporaries(outLoc);

@@ -4,6 +4,7 @@
  * submit and join read by it; none of them imports the others.
  */
 import type { COLUMN_TYPES } from "./descriptor.js";
+import { BtkitError } from "../errors.js";
 
 /** Names under prep's --out folder or prefix. */
 export const LAYOUT = {
@@ -20,11 +21,50 @@ export const LAYOUT = {
 } as const;
 
 /**
+ * Part i of N (`--part i/N` of prep and join, 0-based): parsing, checking, which slice of a list
+ * it takes, and its label in file and lock names. Every stage goes through these.
+ */
+export interface Part {
+  /** 0-based */
+  index: number;
+  count: number;
+}
+
+/** Checks a part: whole numbers with 0 <= index < count; OPT_INVALID otherwise. */
+export function checkPart(part: Part): Part {
+  if (!Number.isInteger(part.index) || !Number.isInteger(part.count) || part.count < 1 || part.index < 0 || part.index >= part.count) {
+    throw new BtkitError("OPT_INVALID", `part must be "i/N" with 0 <= i < N (for example 0/4), got ${part.index}/${part.count}`, { option: "part", got: `${part.index}/${part.count}` });
+  }
+  return { index: part.index, count: part.count };
+}
+
+/** Parses "i/N" (0 <= i < N); OPT_INVALID otherwise. */
+export function parsePart(text: string): Part {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) throw new BtkitError("OPT_INVALID", `part must be "i/N" with 0 <= i < N (for example 0/4), got ${JSON.stringify(text)}`, { option: "part", got: text });
+  return checkPart({ index: Number(m[1]), count: Number(m[2]) });
+}
+
+/**
+ * The items of part i of N: contiguous slices whose sizes differ by at most one, so that the N
+ * parts together take every item exactly once, in order (prep slices its input files, join its shards).
+ */
+export function sliceOfPart<T>(items: readonly T[], part: Part | undefined): T[] {
+  if (!part) return [...items];
+  return items.slice(Math.floor((part.index * items.length) / part.count), Math.floor(((part.index + 1) * items.length) / part.count));
+}
+
+/** A part's label in lock and join output names: `part-<i>of<N>` (prep's shard names pad i: shardBaseName). */
+export function partLabel(part: Part): string {
+  return `part-${part.index}of${part.count}`;
+}
+
+/**
  * Shard base names: `part-00000` for a whole preparation; `part-<i>of<N>-00000` for part i of N
  * (--part), so parts prepared on different machines never collide. Extensions follow: `.csv`,
  * `.jsonl`, plus `.gz` when gzipped.
  */
-export function shardBaseName(index: number, part?: { index: number; count: number }): string {
+export function shardBaseName(index: number, part?: Part): string {
   const n = String(index).padStart(5, "0");
   if (!part) return `part-${n}`;
   const w = String(part.count).length;
