@@ -148,7 +148,7 @@ const FLAGS = {
   image: { type: "string", value: "URI", help: "inference image of the model to create", group: G_MODEL },
   role: { type: "string", value: "ARN", help: "execution role of the model to create", group: G_MODEL },
   "instance-type": { type: "string", value: "TYPE", default: "ml.m5.large", help: "transform instance type", group: G_REQ },
-  "instance-count": { type: "int", value: "N", default: 1, help: "number of instances (1-100); each takes whole shards", group: G_REQ },
+  "instance-count": { type: "int", value: "N", help: "number of instances (1-100); each takes whole shards [default: the --instances prep recorded, else 1]", group: G_REQ },
   strategy: { type: "string", value: "S", choices: ["MultiRecord", "SingleRecord"], default: "MultiRecord", help: "BatchStrategy", group: G_REQ },
   "max-payload-mb": { type: "int", value: "MB", help: "MaxPayloadInMB (0-100); default: unset when the largest record fits 6 MB, else the size it needs", group: G_REQ },
   concurrency: { type: "int", value: "N", help: "MaxConcurrentTransforms per instance; default: unset (the container decides, else 1)", group: G_REQ },

@@ -170,7 +170,8 @@ export function buildTransformJobRequest(d: Descriptor, options: TransformReques
     },
     TransformResources: {
       InstanceType: (options.instanceType ?? DEFAULT_INSTANCE_TYPE) as NonNullable<CreateTransformJobRequest["TransformResources"]>["InstanceType"],
-      InstanceCount: options.instanceCount ?? 1,
+      // the instances prep balanced the shards for, unless the flag says otherwise
+      InstanceCount: options.instanceCount ?? preparedInstances(d) ?? 1,
       VolumeKmsKeyId: options.volumeKmsKey,
     },
     DataProcessing: dataProcessing,
@@ -197,12 +198,19 @@ export function checkJoinable(request: CreateTransformJobRequest, d: Descriptor)
   }
 }
 
+/** The instance count prep balanced the shards for (`prep --instances N`, recorded in source.options), if any. */
+export function preparedInstances(d: Descriptor): number | undefined {
+  const n = d.source.options.instances;
+  return typeof n === "number" && Number.isInteger(n) && n >= 1 ? n : undefined;
+}
+
 /** Warnings about a valid request that wastes money or time. */
 export function requestWarnings(d: Descriptor, request: CreateTransformJobRequest, shardCount = d.shards.length): string[] {
   const out: string[] = [];
   const n = request.TransformResources?.InstanceCount ?? 1;
   // §1 / rule 1: work is distributed by whole object; N - K instances sit idle and are billed.
   if (shardCount < n) out.push(`${shardCount} shard(s) for ${n} instances: ${n - shardCount} instance(s) will sit idle but are billed; prepare more shards or lower --instance-count`);
+  else if (shardCount % n !== 0) out.push(`${shardCount} shards on ${n} instances: the last round has ${shardCount % n} shard(s), so ${n - (shardCount % n)} instance(s) sit idle at the end; prepare with --instances ${n} (a shard count that is a multiple of it) or choose another --instance-count`);
   return out;
 }
 

@@ -117,6 +117,16 @@ describe("buildTransformJobRequest", () => {
     const r = buildTransformJobRequest(d, { ...base, instanceCount: 5 });
     expect(requestWarnings(d, r)).toEqual([expect.stringContaining("3 shard(s) for 5 instances: 2 instance(s) will sit idle")]);
     expect(requestWarnings(d, buildTransformJobRequest(d, { ...base, instanceCount: 3 }))).toEqual([]);
+    // 3 shards on 2 instances: one instance idles through the last round
+    expect(requestWarnings(d, buildTransformJobRequest(d, { ...base, instanceCount: 2 }))).toEqual([expect.stringContaining("3 shards on 2 instances: the last round has 1 shard(s), so 1 instance(s) sit idle at the end")]);
+  });
+
+  it("takes the instance count prep balanced the shards for (prep --instances), unless --instance-count says otherwise", () => {
+    const prepared = { ...d, source: { ...d.source, options: { ...d.source.options, instances: 3 } } };
+    expect(buildTransformJobRequest(prepared, base).TransformResources!.InstanceCount).toBe(3);
+    expect(buildTransformJobRequest(prepared, { ...base, instanceCount: 1 }).TransformResources!.InstanceCount).toBe(1);
+    expect(buildTransformJobRequest(d, base).TransformResources!.InstanceCount).toBe(1);
+    expect(requestWarnings(prepared, buildTransformJobRequest(prepared, base))).toEqual([]);
   });
 });
 
