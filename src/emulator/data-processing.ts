@@ -12,7 +12,7 @@
  */
 import { recordFormatOf } from "../protocol/data-processing.js";
 import { applyJsonPath, isIdentity, isIndexOnly, parseJsonPath, type JsonPath, type SliceEnd } from "../protocol/jsonpath.js";
-import { JsonNumber, parseExactJson, type ExactJson } from "../protocol/nested.js";
+import { JsonNumber, jsonTextOf, parseExactJson, plainJson } from "../protocol/nested.js";
 
 export type RecordFormat = "csv" | "json";
 
@@ -59,7 +59,7 @@ export function parseCsvRecord(line: string, what: "input" | "output"): string[]
 }
 
 function csvField(v: unknown): string {
-  const s = typeof v === "string" ? v : v === null || v === undefined ? "" : typeof v === "object" ? exactText(v) : String(v);
+  const s = typeof v === "string" ? v : v === null || v === undefined ? "" : typeof v === "object" ? jsonTextOf(v) : String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -129,38 +129,23 @@ function stripNewline(b: Buffer): { text: string; nl: string } {
 }
 
 /**
- * A JSON record as a JS value whose numbers stay JsonNumbers (their text): the service copies a
- * record's bytes, so a joined or filtered record keeps every digit (12345678901234567890, 1.0).
+ * JSON records are read with every number kept as a JsonNumber (its text) and written back with
+ * those digits: the service copies a record's bytes, so a joined or filtered record keeps every
+ * digit (12345678901234567890, 1.0).
  */
-function exactValue(v: ExactJson): unknown {
-  if (Array.isArray(v)) return v.map(exactValue);
-  if (v !== null && typeof v === "object" && !(v instanceof JsonNumber)) {
-    const o: Record<string, unknown> = {};
-    for (const [k, x] of v.members) o[k] = exactValue(x);
-    return o;
-  }
-  return v;
-}
-
-/** JSON text of a value from exactValue (JsonNumbers as their digits). */
-function exactText(v: unknown): string {
-  if (v instanceof JsonNumber) return v.text;
-  if (Array.isArray(v)) return `[${v.map(exactText).join(",")}]`;
-  if (v !== null && typeof v === "object") return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${exactText(x)}`).join(",")}}`;
-  return JSON.stringify(v) ?? "null";
-}
+const keepDigits = (text: string): JsonNumber => new JsonNumber(text);
 
 function parseRecord(text: string, format: RecordFormat, what: "input" | "output"): unknown {
   if (format === "csv") return parseCsvRecord(text, what);
   try {
-    return exactValue(parseExactJson(text));
+    return plainJson(parseExactJson(text), keepDigits);
   } catch (err) {
     throw new RecordError(`Failed to parse ${what === "input" ? "input" : "output from the algorithm"} as JSON: ${(err as Error).message}`);
   }
 }
 
 function serialize(value: unknown, format: RecordFormat): string {
-  return format === "csv" ? formatCsvRecord(value) : exactText(value);
+  return format === "csv" ? formatCsvRecord(value) : jsonTextOf(value);
 }
 
 /** Applies the InputFilter to one record (keeps its line ending). */

@@ -11,7 +11,7 @@
 import { BoolAcc, DecimalAcc, Float64Acc, Int64Acc, NestedAcc, UnitsAcc, Utf8Acc, type Accumulator } from "./columns.js";
 import { unscaledOf } from "../protocol/decimal.js";
 import { temporalFits, temporalUnits, temporalValue } from "../protocol/time.js";
-import { JsonNumber, parseExactJson, type ExactJson } from "../protocol/nested.js";
+import { JsonNumber, jsonTextOf, parseExactJson, plainJson } from "../protocol/nested.js";
 import { roundsInDouble } from "../protocol/decimal.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 
@@ -38,19 +38,7 @@ export function mayRound(line: string): boolean {
 
 /** JSON.parse, but numbers a double does not keep stay JsonNumbers (numberValue). Throws SyntaxError. */
 export function parseJsonValue(line: string): unknown {
-  if (!mayRound(line)) return JSON.parse(line);
-  const plain = (v: ExactJson): unknown => {
-    if (v instanceof JsonNumber) return numberValue(v.text);
-    if (Array.isArray(v)) return v.map(plain);
-    if (v !== null && typeof v === "object") {
-      const o: Record<string, unknown> = {};
-      // the last of duplicate keys wins, as in JSON.parse
-      for (const [k, x] of v.members) o[k] = plain(x);
-      return o;
-    }
-    return v;
-  };
-  return plain(parseExactJson(line));
+  return mayRound(line) ? plainJson(parseExactJson(line), numberValue) : JSON.parse(line);
 }
 
 /** Whether a value is a JSON object (not an array, not a JsonNumber). */
@@ -58,13 +46,8 @@ export function isJsonObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber);
 }
 
-/** JSON text of a value, JsonNumbers as their digits (JSON.stringify would write them as objects). */
-export function jsonText(v: unknown): string {
-  if (v instanceof JsonNumber) return v.text;
-  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? "null" : jsonText(x))).join(",")}]`;
-  if (isJsonObject(v)) return `{${Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => `${JSON.stringify(k)}:${jsonText(x)}`).join(",")}}`;
-  return JSON.stringify(v);
-}
+/** JSON text of a value, JsonNumbers as their digits (protocol/nested.ts). */
+export const jsonText = jsonTextOf;
 const UINT64_RE = /^(0|[1-9][0-9]{0,19})$/;
 const UINT64_MAX = 18446744073709551615n;
 

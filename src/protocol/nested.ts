@@ -190,3 +190,28 @@ export function parseExactJson(text: string): ExactJson {
   if (at !== text.length) fail();
   return v;
 }
+
+/**
+ * An exact JSON value as plain JS values (objects with the last of duplicate keys, as JSON.parse),
+ * each number given by `number(text)` (a JsonNumber to keep its digits, or a JS number).
+ */
+export function plainJson(v: ExactJson, number: (text: string) => unknown): unknown {
+  if (v instanceof JsonNumber) return number(v.text);
+  if (Array.isArray(v)) return v.map((x) => plainJson(x, number));
+  if (v !== null && typeof v === "object") {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of v.members) o[k] = plainJson(x, number);
+    return o;
+  }
+  return v;
+}
+
+/** JSON text of a plain value, JsonNumbers as their digits (JSON.stringify would write them as objects); undefined members are left out, as JSON.stringify does. */
+export function jsonTextOf(v: unknown): string {
+  if (v instanceof JsonNumber) return v.text;
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? "null" : jsonTextOf(x))).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    return `{${Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).map(([k, x]) => `${JSON.stringify(k)}:${jsonTextOf(x)}`).join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "null";
+}
