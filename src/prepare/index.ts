@@ -3,7 +3,8 @@
  * descriptor. `prepare()` is the high-level entry; the pieces it is built from are exported for
  * ETL code that wants to compose its own pipeline.
  */
-export { prepare, resolvePrepareOptions, type PrepareOptions, type PrepareProgress, type ResolvedPrepareOptions } from "./prepare.js";
+export { prepare } from "./prepare.js";
+export { resolvePrepareOptions, type PrepareOptions, type PrepareProgress, type ResolvedPrepareOptions } from "./options.js";
 export { CsvScanner, detectDelimiter, DELIMITER_CANDIDATES, FIELD, RawRecords, type CsvRecord, type CsvScannerOptions } from "./csv-scanner.js";
 export { JsonlScanner, parseObjectLine, KIND, type JsonRecord, type JsonlScannerOptions, type Kind } from "./jsonl-scanner.js";
 export { csvReader, jsonlReader, csvEncoder, jsonlEncoder, sharder, type Shard } from "./stages.js";
@@ -15,4 +16,4 @@ export { SidecarBatcher, sidecarSchema, arrowType, columnData } from "./sidecar.
 export { resolveInputs, openInput, type ResolvedInput, type ReadableFormat } from "./inputs.js";
 export { ENCODINGS, toUtf8, type Encoding } from "./encoding.js";
 export { merge, type MergeOptions } from "./merge.js";
-export { partNames, PARTS_DIR } from "./prepare.js";
+export { partNames, PARTS_DIR } from "../protocol/layout.js";

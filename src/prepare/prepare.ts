@@ -2,240 +2,49 @@
  * prepare(): raw tables -> model-input shards, sidecars, the SageMaker ManifestFile and the
  * descriptor (btkit.json, written last, so its presence means the output is complete).
  *
- * Sharding: with --instances N the shard count is at least N and a multiple of N
- * (sagemaker-semantics.md §1.2: a single object is never split across instances, so fewer objects
- * than instances leaves instances idle), and shards are balanced by input bytes: the total input
- * size is known up front (file sizes; stdin and gzip inputs are first spilled, decompressed, to a
- * local temporary file), and shard k ends at the first record ending at or after k+1/count of the
- * total. Without --instances, a shard closes when it reaches --shard-size bytes (uncompressed) or
- * --shard-rows rows, as the data streams.
+ * This module reads: it opens each input, scans records (CSV byte path, JSON Lines, typed
+ * inputs), holds the type sample, checks each value against its column's type and encodes the
+ * model's line. The pieces around it are pure or self-contained: options.ts (options, rerun
+ * fingerprint), existing.ts (what is already under --out), header.ts (CSV header rows),
+ * column-plan.ts (features, kept columns, types), shard-roller.ts (where shards end, the shard
+ * entries), descriptor-builder.ts (the descriptor).
+ *
+ * Sharding: with --instances N the shard count is at least N and a multiple of N (a single
+ * object is never split across instances, so fewer objects than instances leaves instances idle:
+ * https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html), and shards are balanced
+ * by input bytes: the total input size is known up front (file sizes; stdin and gzip inputs are
+ * first spilled, decompressed, to a local temporary file), and shard k ends at the first record
+ * ending at or after k+1/count of the total. Without --instances, a shard closes when it reaches
+ * --shard-size bytes (uncompressed) or --shard-rows rows, as the data streams.
  */
-import { createHash } from "node:crypto";
 import { BtkitError, EXIT, type ErrorCode } from "../errors.js";
 import { lockFor, withClaim } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
-import { PROTOCOL_VERSION, bytesWrittenOf, decimalOf, parseDescriptor, serializeDescriptor, type ColumnSpec, type ColumnType, type Descriptor, type ShardEntry, type SkipCount } from "../protocol/descriptor.js";
-import { LAYOUT, SIDECAR_ROW_COLUMN, SIDECAR_EXTENSION, checkPart, partLabel, shardBaseName, sliceOfPart, type Part } from "../protocol/layout.js";
-import { VERSION } from "../version.js";
-import { CsvScanner, type CsvRecord, type RawRecords } from "./csv-scanner.js";
-import { makeCsvEncoder, makeJsonlEncoder, type NewlinePolicy } from "./encode.js";
-import { LineBuffer, encodeCsvRaw, fieldFits, makeJsonlRawEncoder } from "./encode-bytes.js";
-import { changedWhileRead, detectFormat, isRecordFormat, openInput, resolveInputs, spillInput, type OpenedInput, type ReadableFormat, type ResolvedInput } from "./inputs.js";
+import { serializeDescriptor, type Descriptor } from "../protocol/descriptor.js";
+import { LAYOUT, manifestDocument, partLabel, partNames, sliceOfPart } from "../protocol/layout.js";
 import type { TypedColumn } from "./arrow-values.js";
-import { openRecordInput } from "./typed-input.js";
-import { ENCODINGS, toUtf8, type Encoding } from "./encoding.js";
+import { planColumns, type ColumnPlan } from "./column-plan.js";
+import { CsvScanner, type CsvRecord, type RawRecords } from "./csv-scanner.js";
+import { buildDescriptor } from "./descriptor-builder.js";
+import { makeCsvEncoder, makeJsonlEncoder } from "./encode.js";
+import { LineBuffer, encodeCsvRaw, fieldFits, makeJsonlRawEncoder } from "./encode-bytes.js";
+import { toUtf8 } from "./encoding.js";
+import { checkExisting, removeStale } from "./existing.js";
+import { checkSameColumns, headerNames, refuseDataAsHeader } from "./header.js";
+import { changedWhileRead, detectFormat, isRecordFormat, openInput, resolveInputs, spillInput, type OpenedInput, type ResolvedInput } from "./inputs.js";
 import { JsonlScanner, KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
-import { fits, inferTypes, mergeTypes, parseSchemaOverride, widerDecimal } from "./schema.js";
-import { temporalOf, temporalTypeOf } from "../protocol/time.js";
-import { Channel, ShardWriter } from "./shard-writer.js";
-
-function checkedEncoding(e: string | undefined): Encoding {
-  if (e === undefined) return "utf-8";
-  if (!(ENCODINGS as readonly string[]).includes(e)) throw new BtkitError("USAGE_BAD_VALUE", `encoding ${JSON.stringify(e)}: expected one of ${ENCODINGS.join(", ")}`, { option: "encoding", got: e, expected: ENCODINGS });
-  return e as Encoding;
-}
+import { fingerprintOf, optionsRecord, resolvePrepareOptions, type PrepareOptions, type ResolvedPrepareOptions } from "./options.js";
+import { fits, inferTypes, schemaFlag, widerType } from "./schema.js";
+import { Channel } from "./shard-writer.js";
+import { ShardRoller, balancedShardCount } from "./shard-roller.js";
+import { openRecordInput } from "./typed-input.js";
 
 /** The note counting kept float64 values a double cannot hold exactly (sidecar.ts roundsInDouble). */
 const ROUNDED_NOTE = "float64 values with more significant digits than a double keeps: rounded to the nearest double in the sidecar and the joined table (the model input keeps them as written; --schema NAME:utf8 keeps them exactly)";
 
 /** The note counting JSON values read as text. */
 const TEXT_NOTE = "JSON numbers, booleans and nested values read as their source text in utf8 columns (--text or --schema NAME:utf8)";
-
-export interface PrepareProgress {
-  rowsRead: number;
-  rowsWritten: number;
-  rowsSkipped: number;
-  /** decompressed input bytes consumed */
-  bytesRead: number;
-  /** input bytes in all, when known (balanced sharding) */
-  bytesTotal?: number;
-  shards: number;
-  input: string;
-  done: boolean;
-}
-
-export interface PrepareOptions {
-  /** input locations (files, folders, s3:// objects or prefixes) or "-" for stdin; required */
-  inputs: string[];
-  /** output folder or prefix; required */
-  out: string;
-  /** Storage for reads and writes; default: a new Storage() from the environment */
-  storage?: Storage;
-  /** the stream read for input "-"; default: none (an error if "-" is given) */
-  stdin?: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
-  /**
-   * input format; default: from the file name (.csv, .tsv/.tab, .jsonl/.ndjson, .parquet/.pq,
-   * .arrow/.arrows/.feather/.ipc), else from the first bytes (Parquet "PAR1", Arrow "ARROW1" or
-   * 0xFFFFFFFF, a JSON array "[", JSON Lines "{"), else csv
-   */
-  inputFormat?: ReadableFormat;
-  /** CSV delimiter; default: "\t" for tsv, else detected from the header among , \t ; | */
-  delimiter?: string;
-  /** CSV quote character; default `"` */
-  quote?: string;
-  /** names replacing the CSV header's (same count), to fix empty or duplicate names; or, with header false, naming the columns; default: none */
-  columns?: string[];
-  /**
-   * whether a CSV's first row is a header: true, false (every row is data; columns named by
-   * `columns`, else column_1..column_N), or "auto" (default): a header, but a first row whose every
-   * field is a number is refused (PREP_HEADER) as data, so a header-less CSV never loses its first row
-   */
-  header?: boolean | "auto";
-  /** model input format; default "csv" */
-  format?: "csv" | "jsonl";
-  /** gzip level 1-9 for shards, or undefined for plain; default undefined */
-  gzipLevel?: number;
-  /** model input columns in order; default: every column not dropped, in input order */
-  features?: string[];
-  /**
-   * columns kept in the sidecar; default: those not dropped that the model does not see (join
-   * reads the features back from the shards), plus text features a CSV newline policy rewrites
-   */
-  keep?: string[];
-  /** columns removed entirely; default none */
-  drop?: string[];
-  /** column type overrides, "a:int64,b:utf8" or {"a":"int64"}; default none */
-  schema?: string | Record<string, ColumnType>;
-  /** read every CSV column as utf8 (JSON: numbers, booleans and nested values as their source text); default false */
-  text?: boolean;
-  /** the encoding of text inputs (CSV, JSON), converted to UTF-8 as read (encoding.ts); default utf-8 */
-  encoding?: Encoding;
-  /** rows sampled for type inference; default 1000 */
-  sampleRows?: number;
-  /** target uncompressed shard size in bytes; default 64 MiB */
-  shardSize?: number;
-  /** rows per shard (instead of shardSize); default none */
-  shardRows?: number;
-  /** instance count: shard count >= N and a multiple of N, balanced; default none */
-  instances?: number;
-  /** largest encoded record in MB (10^6 bytes; SageMaker's MaxPayloadInMB); default 6 */
-  maxPayloadMb?: number;
-  /** what to do with a line break in a value headed for CSV output; default "reject" */
-  newlines?: NewlinePolicy;
-  /** invalid rows: "fail" stops, "skip" writes them to rejects.jsonl and counts them; default "fail" */
-  onInvalid?: "fail" | "skip";
-  /** blank lines inside the data: "error" or "skip" (counted); default "error". Trailing blank CSV lines are always ignored and counted */
-  blankLines?: "error" | "skip";
-  /**
-   * prepare only part `index` (0-based) of `count`: a contiguous slice of the input files (in
-   * order); shards are named part-<i>of<N>-NNNNN and the part's descriptor, manifest and rejects
-   * go under parts/ (see partNames), for merge() to combine. Default: the whole input.
-   */
-  part?: Part;
-  /** replace an --out holding a different preparation; default false */
-  overwrite?: boolean;
-  /** temporary folder for spilled inputs; default the OS temp folder */
-  tmpDir?: string;
-  /** called as work progresses (at most every 65,536 rows, and at the end) */
-  onProgress?: (p: PrepareProgress) => void;
-  /**
-   * stops prep (checked every 65,536 rows and between inputs): it throws the signal's reason,
-   * with temporaries removed and nothing under a final name; default none
-   */
-  signal?: AbortSignal;
-}
-
-export interface ResolvedPrepareOptions {
-  inputs: string[];
-  out: string;
-  inputFormat: ReadableFormat | undefined;
-  delimiter: string | undefined;
-  quote: string;
-  columns: string[] | undefined;
-  header: boolean | "auto";
-  format: "csv" | "jsonl";
-  gzipLevel: number | undefined;
-  features: string[] | undefined;
-  keep: string[] | undefined;
-  drop: string[];
-  schema: Map<string, ColumnType>;
-  text: boolean;
-  encoding: Encoding;
-  sampleRows: number;
-  shardSize: number;
-  shardRows: number | undefined;
-  instances: number | undefined;
-  maxPayloadMb: number;
-  newlines: NewlinePolicy;
-  onInvalid: "fail" | "skip";
-  blankLines: "error" | "skip";
-  overwrite: boolean;
-  part: Part | undefined;
-}
-
-function resolvePart(part: Part | undefined): Part | undefined {
-  return part === undefined ? undefined : checkPart(part);
-}
-
-/** Where a part's own documents go under --out (merge() writes the combined btkit.json and manifest.json). */
-export function partNames(part: Part | undefined): { descriptor: string; manifest: string; rejects: string } {
-  if (!part) return { descriptor: LAYOUT.descriptor, manifest: LAYOUT.manifest, rejects: LAYOUT.rejects };
-  const base = shardBaseName(0, part).replace(/-0+$/, "");
-  return { descriptor: `${PARTS_DIR}${base}.btkit.json`, manifest: `${PARTS_DIR}${base}.manifest.json`, rejects: `${PARTS_DIR}${base}.rejects.jsonl` };
-}
-
-/** Folder under --out for the documents of --part runs (beside shards/, never under it). */
-export const PARTS_DIR = "parts/";
-
-function optError(option: string, message: string, got: unknown): never {
-  throw new BtkitError("OPT_INVALID", `${option}: ${message}, got ${JSON.stringify(got)}`, { option, got });
-}
-
-function positiveInt(name: string, v: number | undefined, min = 1): number | undefined {
-  if (v === undefined) return undefined;
-  if (!Number.isInteger(v) || v < min) optError(name, `expected an integer >= ${min}`, v);
-  return v;
-}
-
-export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions {
-  if (!Array.isArray(o.inputs) || o.inputs.length === 0) throw new BtkitError("PREP_NO_INPUT", "no input given", {});
-  if (typeof o.out !== "string" || o.out === "") optError("out", "expected an output location", o.out);
-  const gzipLevel = positiveInt("gzipLevel", o.gzipLevel, 0);
-  if (gzipLevel !== undefined && gzipLevel > 9) optError("gzipLevel", "expected a level 0-9", gzipLevel);
-  const shardRows = positiveInt("shardRows", o.shardRows);
-  const instances = positiveInt("instances", o.instances);
-  if (shardRows !== undefined && instances !== undefined) {
-    optError("shardRows", "cannot be combined with instances (balanced shards are sized by bytes; use shardSize)", shardRows);
-  }
-  const maxPayloadMb = o.maxPayloadMb ?? 6;
-  if (!(maxPayloadMb > 0 && maxPayloadMb <= 100)) optError("maxPayloadMb", "expected a number in (0, 100] (SageMaker's MaxPayloadInMB maximum is 100)", maxPayloadMb);
-  const schema = o.schema === undefined ? new Map<string, ColumnType>() : typeof o.schema === "string" ? parseSchemaOverride(o.schema) : parseSchemaOverride(JSON.stringify(o.schema));
-  const format = o.format ?? "csv";
-  if (format !== "csv" && format !== "jsonl") optError("format", "expected csv or jsonl", format);
-  const enumOf = <T extends string>(name: string, v: T | undefined, allowed: readonly T[], dflt: T): T => {
-    const r = v ?? dflt;
-    if (!allowed.includes(r)) optError(name, `expected one of ${allowed.join(", ")}`, v);
-    return r;
-  };
-  return {
-    inputs: [...o.inputs],
-    out: o.out,
-    inputFormat: o.inputFormat,
-    delimiter: o.delimiter ?? (o.inputFormat === "tsv" ? "\t" : undefined),
-    quote: o.quote ?? '"',
-    columns: o.columns,
-    header: o.header ?? "auto",
-    format,
-    gzipLevel,
-    features: o.features,
-    keep: o.keep,
-    drop: o.drop ?? [],
-    schema,
-    text: o.text ?? false,
-    encoding: checkedEncoding(o.encoding),
-    sampleRows: positiveInt("sampleRows", o.sampleRows) ?? 1000,
-    shardSize: positiveInt("shardSize", o.shardSize) ?? 64 * 1024 * 1024,
-    shardRows,
-    instances,
-    maxPayloadMb,
-    newlines: enumOf("newlines", o.newlines, ["reject", "replace", "escape"] as const, "reject"),
-    onInvalid: enumOf("onInvalid", o.onInvalid, ["fail", "skip"] as const, "fail"),
-    blankLines: enumOf("blankLines", o.blankLines, ["error", "skip"] as const, "error"),
-    overwrite: o.overwrite ?? false,
-    part: resolvePart(o.part),
-  };
-}
 
 /** Row-level failures that --on-invalid skip may skip (scanner-level ones break the stream). */
 const SKIPPABLE: ReadonlySet<ErrorCode> = new Set(["PREP_RAGGED_ROW", "PREP_TYPE", "PREP_NEWLINE", "PREP_RECORD_TOO_LARGE", "PREP_JSON", "PREP_SCHEMA"]);
@@ -249,54 +58,23 @@ interface PendingRow {
   json?: JsonRecord;
 }
 
-/** The options that shape the output, for the descriptor and the rerun fingerprint. */
-function optionsRecord(r: ResolvedPrepareOptions): Record<string, unknown> {
-  return {
-    inputFormat: r.inputFormat ?? null,
-    delimiter: r.delimiter ?? null,
-    quote: r.quote,
-    columns: r.columns ?? null,
-    header: r.header,
-    format: r.format,
-    gzipLevel: r.gzipLevel ?? null,
-    features: r.features ?? null,
-    keep: r.keep ?? null,
-    drop: r.drop,
-    schema: Object.fromEntries(r.schema),
-    text: r.text,
-    ...(r.encoding !== "utf-8" ? { encoding: r.encoding } : {}),
-    sampleRows: r.sampleRows,
-    shardSize: r.shardSize,
-    shardRows: r.shardRows ?? null,
-    instances: r.instances ?? null,
-    maxPayloadMb: r.maxPayloadMb,
-    newlines: r.newlines,
-    onInvalid: r.onInvalid,
-    blankLines: r.blankLines,
-    part: r.part ? `${r.part.index}/${r.part.count}` : null,
-  };
-}
-
 /** Prepares the inputs; returns the descriptor (also written to OUT/btkit.json, last). */
 export async function prepare(options: PrepareOptions): Promise<Descriptor> {
-  const opts = resolvePrepareOptions(options);
+  const o = resolvePrepareOptions(options);
   const storage = options.storage ?? new Storage();
-  const outLoc = storage.parse(opts.out);
-  const all = await resolveInputs(storage, opts.inputs, opts.inputFormat);
-  const inputs = sliceOfPart(all, opts.part);
-  const optionRecord = optionsRecord(opts);
-  const fingerprint = createHash("sha256")
-    .update(JSON.stringify({ protocol: PROTOCOL_VERSION.split(".")[0], inputs: inputs.map((i) => [i.uri, i.rawBytes ?? null]), options: optionRecord }))
-    .digest("hex");
-  const descriptorLoc = childLocation(outLoc, partNames(opts.part).descriptor);
+  const outLoc = storage.parse(o.out);
+  const all = await resolveInputs(storage, o.inputs, o.inputFormat);
+  const inputs = sliceOfPart(all, o.part);
+  const fingerprint = fingerprintOf(inputs, optionsRecord(o));
+  const descriptorLoc = childLocation(outLoc, partNames(o.part).descriptor);
   // one writer per --out (per part of it): a second prep into the same place is refused, not mixed in
-  const lock = lockFor(outLoc, "folder", opts.part ? partLabel(opts.part) : undefined);
+  const lock = lockFor(outLoc, "folder", o.part ? partLabel(o.part) : undefined);
   return withClaim(storage, lock, "btkit prep", `--out ${toUri(outLoc)} is being written by another prep`, async () => {
     // what killed runs left under --out goes first (no other prep writes there while we hold it)
     await storage.removeStaleTemporaries(outLoc);
-    const existing = await checkExisting(storage, descriptorLoc, fingerprint, inputs, opts.overwrite);
+    const existing = await checkExisting(storage, descriptorLoc, fingerprint, inputs, o.overwrite);
     if (existing) return existing;
-    const job = new PrepareJob(storage, opts, outLoc, inputs, options);
+    const job = new PrepareJob(storage, o, outLoc, inputs);
     try {
       return await job.run(fingerprint);
     } finally {
@@ -305,157 +83,60 @@ export async function prepare(options: PrepareOptions): Promise<Descriptor> {
   });
 }
 
-async function checkExisting(storage: Storage, loc: Location, fingerprint: string, inputs: ResolvedInput[], overwrite: boolean): Promise<Descriptor | undefined> {
-  if (!(await storage.exists(loc))) return undefined;
-  const text = await storage.readText(loc);
-  let prev: Descriptor | undefined;
-  try {
-    prev = parseDescriptor(text, toUri(loc));
-  } catch {
-    prev = undefined;
-  }
-  const same = prev !== undefined && prev.source.options.fingerprint === fingerprint && !inputs.some((i) => i.stdin);
-  let changed: string | undefined;
-  if (same && prev && !overwrite) {
-    // the same preparation: a no-op, provided its shards and sidecars still hold what it records
-    changed = await firstChanged(storage, prev);
-    if (changed === undefined) return prev;
-  }
-  if (!overwrite) {
-    const why = inputs.some((i) => i.stdin)
-      ? "input from stdin cannot be shown to be the same"
-      : prev === undefined
-        ? "its btkit.json is not a valid descriptor"
-        : changed !== undefined
-          ? `${changed} changed after it was written`
-          : "the inputs or options differ";
-    throw new BtkitError("PREP_OUT_EXISTS", `${toUri(loc)} already holds a preparation and ${why}; use --overwrite to replace it, or another --out`, { location: toUri(loc) });
-  }
-  // The completion marker goes first, so a crash from here on never leaves a stale "complete" output.
-  await storage.delete(loc);
-  return undefined;
-}
-
-/** The first shard or sidecar of a preparation that no longer holds what it records (size, sha256), or undefined. */
-async function firstChanged(storage: Storage, d: Descriptor): Promise<string | undefined> {
-  const manifest = await storage.readText(d.manifest.location).catch(() => "");
-  if (manifest.trim() !== JSON.stringify([{ prefix: d.manifest.prefix }, ...d.shards.map((s) => s.name)])) return `manifest ${d.manifest.location}`;
-  for (const s of d.shards) {
-    const shard = await storage.digest(s.location, { etag: s.etag });
-    if (!shard || shard.bytes !== s.bytes || shard.sha256 !== s.sha256) return `shard ${s.location}`;
-    if (s.sidecarSha256 !== undefined) {
-      const sidecar = await storage.digest(s.sidecar, { etag: s.sidecarEtag });
-      if (!sidecar || sidecar.sha256 !== s.sidecarSha256) return `sidecar ${s.sidecar}`;
-    }
-  }
-  return undefined;
-}
-
-/** `--schema NAME:TYPE` as typed in a shell (quoted when the type or name has characters a shell would take). */
-function schemaFlag(name: string, type: ColumnType): string {
-  const arg = `${name}:${type}`;
-  return /^[\w.:-]+$/.test(arg) ? `--schema ${arg}` : `--schema '${arg.replaceAll("'", "'\\''")}'`;
-}
-
-/**
- * The type a PREP_TYPE hint suggests: one that holds the earlier values and this one exactly. An
- * int64 column meeting a float becomes float64, meeting an integer beyond int64 utf8; a JSON value
- * that is not a string json (or, declared, utf8 takes it as text); anything else utf8.
- */
-function widerType(t: ColumnType, v: string | null, kind: Kind | undefined): ColumnType {
-  // a decimal meeting more digits: the decimal that holds both, else float64 when the value is a number
-  if (decimalOf(t) && v !== null && (kind === undefined || kind === KIND.number)) return widerDecimal(t, v) ?? (fits("float64", v, kind) ? "float64" : "utf8");
-  if (decimalOf(t)) return "utf8";
-  // an integer beyond int64 (an ID, mostly) keeps its digits only as text: a double would round it
-  if (t === "int64" && v !== null && /^-?[0-9]+$/.test(v)) return "utf8";
-  if (t === "int64" && fits("float64", v, kind)) return "float64";
-  // a temporal value of the column's kind in a finer unit (nanoseconds in a microsecond column), or a date-time in a date column
-  const got = v !== null && temporalOf(t) && (kind === undefined || kind === KIND.string) ? temporalTypeOf(v) : undefined;
-  if (got) {
-    const both = mergeTypes(t, got, false);
-    if (both !== "utf8" && fits(both, v, kind)) return both;
-  }
-  if (kind !== undefined && kind !== KIND.string) return "json";
-  return "utf8";
-}
-
-/**
- * A first row whose every field is a number is data, not a header: taking it as one would drop a
- * row and name the columns after its values (a header-less numeric CSV is the very format
- * SageMaker's built-in algorithms take). PREP_HEADER names both ways out.
- */
-function refuseDataAsHeader(input: ResolvedInput, r: CsvRecord): void {
-  const values = r.values;
-  if (values.length === 0 || !values.every((v) => v !== null && NUMBER_TEXT_RE.test(v.trim()))) return;
-  const shown = values.slice(0, 5).join(",") + (values.length > 5 ? ",..." : "");
-  throw new BtkitError(
-    "PREP_HEADER",
-    `${input.display}: line ${r.line} (${shown}) looks like data, not a header: every field is a number. Give --no-header if the file has no header row (name the columns with --columns), or --header if these numbers are the column names`,
-    { input: input.display, line: r.line, option: "--no-header" },
-  );
-}
-const NUMBER_TEXT_RE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
-
+/** One preparation's run: reads the inputs in order and hands encoded records to the shard roller. */
 class PrepareJob {
   readonly storage: Storage;
   readonly o: ResolvedPrepareOptions;
   readonly out: Location;
+  /** the inputs, spilled ones replaced by their local copies (balanced sharding) */
   inputs: ResolvedInput[];
-  readonly opts: PrepareOptions;
   readonly cleanups: (() => Promise<void>)[] = [];
   readonly gzipInputs = new Map<ResolvedInput, boolean>();
   readonly rowsPerInput = new Map<ResolvedInput, number>();
-  // schema
+  readonly trailingBlankCount = new Map<ResolvedInput, number>();
+  /** the largest record the model may get, in bytes (--max-payload-mb) */
+  readonly maxRecordBytes: number;
+  readonly roller: ShardRoller;
+
+  // columns: known from the first CSV header, or from the JSON sample; planned once the sample is complete
   columns: string[] | undefined;
-  types: ColumnType[] = [];
-  featureIdx: number[] = [];
-  keepIdx: number[] = [];
-  checkIdx: number[] = [];
-  featuresAll = false;
-  keepAll = false;
+  colIndex = new Map<string, number>();
+  /** the records are JSON (JSON Lines, JSON arrays, Parquet, Arrow) */
+  json = false;
+  /** columns and types declared by Parquet/Arrow inputs (all inputs must declare the same) */
+  declared: TypedColumn[] | undefined;
+  plan: ColumnPlan | undefined;
   encode: ((values: (string | null)[], input: string, line: number, row: number) => string) | undefined;
   /** the byte path's encoder (CSV input): the line's length in lineBuffer, or -1 for the string path */
   encodeRaw: ((raw: RawRecords, r: number, fields: readonly number[] | undefined, out: LineBuffer) => number) | undefined;
   readonly lineBuffer = new LineBuffer();
-  checkTypes: ColumnType[] = [];
   csvEncoderChanged: () => number = () => 0;
-  json = false;
-  colIndex = new Map<string, number>();
-  // counts
-  rowsRead = 0;
-  rowsWritten = 0;
-  skipped = new Map<string, number>();
-  notes = new Map<string, number>();
-  /** per column: JSON values that are not strings are read as their source text (--text, --schema NAME:utf8) */
-  asText: boolean[] | undefined;
-  bytesBefore = 0;
-  bytesRead = 0;
-  bytesTotal: number | undefined;
-  maxRecord = 0;
-  readonly maxRecordBytes: number;
-  // sample
+
+  // the type sample: records held until sampleRows non-blank ones are seen (or the input ends)
   sample: PendingRow[] = [];
   sampleNonBlank = 0;
   schemaReady = false;
+  /** blank lines held until a later record shows they are not trailing */
   pendingBlanks: PendingRow[] = [];
-  // shards
-  shards: ShardEntry[] = [];
-  writer: ShardWriter | undefined;
-  writerRows = 0;
-  writerBytes = 0;
-  shardCount: number | undefined;
-  lastPos = 0;
+
+  // counts
+  rowsRead = 0;
+  skipped = new Map<string, number>();
+  notes = new Map<string, number>();
+  bytesBefore = 0;
+  bytesRead = 0;
+  bytesTotal: number | undefined;
   rejects: { chan: Channel; done: Promise<unknown> } | undefined;
   lastProgress = 0;
   currentInput = "";
 
-  constructor(storage: Storage, o: ResolvedPrepareOptions, out: Location, inputs: ResolvedInput[], opts: PrepareOptions) {
+  constructor(storage: Storage, o: ResolvedPrepareOptions, out: Location, inputs: ResolvedInput[]) {
     this.storage = storage;
     this.o = o;
     this.out = out;
     this.inputs = inputs;
-    this.opts = opts;
     this.maxRecordBytes = Math.floor(o.maxPayloadMb * 1_000_000);
+    this.roller = new ShardRoller(storage, out, o, (n) => this.note(ROUNDED_NOTE, n));
   }
 
   async cleanup(): Promise<void> {
@@ -464,20 +145,21 @@ class PrepareJob {
 
   async run(fingerprint: string): Promise<Descriptor> {
     try {
-      if (this.o.instances !== undefined) await this.planBalanced();
+      if (this.o.instances !== undefined) await this.planBalanced(this.o.instances);
       for (const input of this.inputs) {
-        this.opts.signal?.throwIfAborted();
+        this.o.signal?.throwIfAborted();
         await this.readInput(input);
       }
       if (!this.schemaReady) await this.decideSchema(true);
       await this.flushTrailingBlanks();
-      await this.closeShard();
+      await this.roller.close();
       const rejectLocation = await this.closeRejects();
       return await this.publish(fingerprint, rejectLocation);
     } catch (failure) {
       // a write that failed (ENOSPC, EFBIG) is the error to report, not what it broke downstream
-      const err = this.writer ? await this.writer.cause(failure) : failure;
-      await this.writer?.abort(err);
+      const writer = this.roller.writer;
+      const err = writer ? await writer.cause(failure) : failure;
+      await writer?.abort(err);
       if (this.rejects) {
         this.rejects.chan.abort(err);
         await this.rejects.done.catch(() => undefined);
@@ -486,8 +168,8 @@ class PrepareJob {
     }
   }
 
-  async planBalanced(): Promise<void> {
-    const n = this.o.instances!;
+  /** Balanced sharding: spills stdin and gzip inputs (their size must be known), then plans the shard count. */
+  async planBalanced(instances: number): Promise<void> {
     const resolved: ResolvedInput[] = [];
     for (const input of this.inputs) {
       let gz = false;
@@ -500,7 +182,7 @@ class PrepareJob {
         opened.destroy();
       }
       if (input.stdin || gz) {
-        const s = await spillInput(this.storage, input, this.opts.stdin, this.opts.tmpDir);
+        const s = await spillInput(this.storage, input, this.o.stdin, this.o.tmpDir);
         this.cleanups.push(s.cleanup);
         this.gzipInputs.set(s.input, s.gzip);
         resolved.push(s.input);
@@ -509,17 +191,17 @@ class PrepareJob {
     this.inputs = resolved;
     const total = resolved.reduce((a, i) => a + (i.rawBytes ?? 0), 0);
     this.bytesTotal = total;
-    const bySize = Math.max(1, Math.ceil(total / this.o.shardSize));
-    this.shardCount = Math.ceil(Math.max(bySize, n) / n) * n;
+    this.roller.plan(balancedShardCount(total, this.o.shardSize, instances), total);
   }
 
   progress(done: boolean): void {
     if (!done && this.rowsRead - this.lastProgress < 65536) return;
     this.lastProgress = this.rowsRead;
     // every 65,536 rows: an interrupt stops the run, whose failure path removes the temporaries
-    this.opts.signal?.throwIfAborted();
-    if (!this.opts.onProgress) return;
-    this.opts.onProgress({ rowsRead: this.rowsRead, rowsWritten: this.rowsWritten, rowsSkipped: this.rowsRead - this.rowsWritten, bytesRead: this.bytesRead, bytesTotal: this.bytesTotal, shards: this.shards.length + (this.writer ? 1 : 0), input: this.currentInput, done });
+    this.o.signal?.throwIfAborted();
+    if (!this.o.onProgress) return;
+    const rowsWritten = this.roller.rowsWritten;
+    this.o.onProgress({ rowsRead: this.rowsRead, rowsWritten, rowsSkipped: this.rowsRead - rowsWritten, bytesRead: this.bytesRead, bytesTotal: this.bytesTotal, shards: this.roller.started, input: this.currentInput, done });
   }
 
   note(reason: string, n = 1): void {
@@ -538,7 +220,7 @@ class PrepareJob {
 
   async readInputOnce(input: ResolvedInput): Promise<void> {
     this.currentInput = input.display;
-    let raw = await openInput(this.storage, input, this.opts.stdin);
+    let raw = await openInput(this.storage, input, this.o.stdin);
     // text in another encoding is UTF-8 from here on (Parquet and Arrow by name are binary)
     if (this.o.encoding !== "utf-8" && input.format !== "parquet" && input.format !== "arrow") {
       raw = { ...raw, chunks: toUtf8(raw.chunks, this.o.encoding, input.display) };
@@ -603,9 +285,6 @@ class PrepareJob {
     this.rowsPerInput.set(input, rows - this.trailingBlanksOf(input));
   }
 
-  /** columns and types declared by Parquet/Arrow inputs (all inputs must declare the same) */
-  declared: TypedColumn[] | undefined;
-
   /** A JSON array, Parquet or Arrow input (typed-input.ts): records of the JSON Lines shape. */
   async readRecordInput(input: ResolvedInput, opened: OpenedInput): Promise<void> {
     const first = this.inputs[0] === input;
@@ -616,7 +295,7 @@ class PrepareJob {
     this.json = true;
     const { drop, features, keep } = this.o;
     const unused = (name: string): boolean => drop.includes(name) || (features !== undefined && keep !== undefined && !features.includes(name) && !keep.includes(name));
-    const src = await openRecordInput(input, opened, { schema: this.o.schema, maxRecordBytes: Math.max(this.maxRecordBytes * 4, 64 * 1024 * 1024), tmpDir: this.opts.tmpDir, unused });
+    const src = await openRecordInput(input, opened, { schema: this.o.schema, maxRecordBytes: Math.max(this.maxRecordBytes * 4, 64 * 1024 * 1024), tmpDir: this.o.tmpDir, unused });
     this.cleanups.push(src.cleanup);
     if (src.columns) {
       if (!this.declared) this.declared = src.columns;
@@ -653,48 +332,24 @@ class PrepareJob {
     this.rowsPerInput.set(input, rows);
   }
 
-  trailingBlankCount = new Map<ResolvedInput, number>();
   trailingBlanksOf(input: ResolvedInput): number {
     return this.trailingBlankCount.get(input) ?? 0;
   }
 
   /** Sets the columns from a header row, or (headerless) from --columns or column_1..column_N for the first data row. */
   setHeader(input: ResolvedInput, r: CsvRecord, headerless = false): void {
-    if (!headerless && (r.blank || r.values.every((v) => v === null || v.trim() === ""))) {
-      throw new BtkitError("PREP_HEADER", `${input.display}: line ${r.line}: the header row is empty`, { input: input.display, line: r.line });
-    }
-    let names = headerless ? r.values.map((_, i) => `column_${i + 1}`) : r.values.map((v) => v ?? "");
-    if (this.o.columns !== undefined) {
-      if (this.o.columns.length !== names.length) {
-        throw new BtkitError("PREP_HEADER", `${input.display}: --columns names ${this.o.columns.length} columns but ${headerless ? `line ${r.line} has ${names.length} fields` : `the header has ${names.length}`}`, { input: input.display, line: r.line, expected: names.length, got: this.o.columns.length });
-      }
-      names = [...this.o.columns];
-    }
-    const seen = new Map<string, number>();
-    names.forEach((n, i) => {
-      if (n === "") throw new BtkitError("PREP_HEADER", `${input.display}: header column ${i + 1} has an empty name; name it with --columns`, { input: input.display, line: r.line, column: `#${i + 1}` });
-      if ([...n].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) throw new BtkitError("PREP_HEADER", `${input.display}: header column ${i + 1} (${JSON.stringify(n)}) holds a control character`, { input: input.display, line: r.line, column: n });
-      const prev = seen.get(n);
-      if (prev !== undefined) throw new BtkitError("PREP_HEADER", `${input.display}: header name ${JSON.stringify(n)} appears at columns ${prev + 1} and ${i + 1}; rename with --columns`, { input: input.display, line: r.line, column: n });
-      seen.set(n, i);
-    });
+    const names = headerNames(input, r, this.o.columns, headerless);
     if (this.columns === undefined) {
       this.columns = names;
       names.forEach((n, i) => this.colIndex.set(n, i));
-      return;
-    }
-    for (let i = 0; i < Math.max(names.length, this.columns.length); i++) {
-      if (names[i] !== this.columns[i]) {
-        throw new BtkitError("PREP_SCHEMA", `${input.display}: column ${i + 1} is ${JSON.stringify(names[i] ?? null)} but the first input has ${JSON.stringify(this.columns[i] ?? null)}; inputs must have the same columns in the same order`, { input: input.display, column: this.columns[i] ?? names[i], expected: this.columns[i] ?? null, got: names[i] ?? null });
-      }
-    }
+    } else checkSameColumns(input, names, this.columns);
   }
 
   /** Handles one record; returns a promise only when the caller must wait (keeps the hot path free of promises). */
   row(p: PendingRow): Promise<void> | undefined {
     const blank = p.csv ? p.csv.blank : p.json!.blank;
     if (blank) {
-      // held back: trailing blank lines at the end of a CSV input are ignored (C26); inside the data they follow blankLines
+      // held back: trailing blank lines at the end of a CSV input are ignored (and counted); inside the data they follow blankLines
       this.pendingBlanks.push(p);
       return undefined;
     }
@@ -725,7 +380,7 @@ class PrepareJob {
         this.trailingBlankCount.set(b.input, (this.trailingBlankCount.get(b.input) ?? 0) + 1);
         continue;
       }
-      const err = new BtkitError(b.json ? "PREP_JSON" : "PREP_RAGGED_ROW", `${b.input.display}: line ${b.line} is blank (reliability ${b.json ? "J01" : "C25"}); use --blank-lines skip to skip blank lines`, { input: b.input.display, line: b.line });
+      const err = new BtkitError(b.json ? "PREP_JSON" : "PREP_RAGGED_ROW", `${b.input.display}: line ${b.line} is blank (${b.json ? "a blank line is not a JSON Lines value: https://jsonlines.org" : "inside the data, not at its end"}); use --blank-lines skip to skip blank lines`, { input: b.input.display, line: b.line });
       if (this.o.blankLines === "skip") {
         this.skipped.set("blank line", (this.skipped.get("blank line") ?? 0) + 1);
         continue;
@@ -738,6 +393,7 @@ class PrepareJob {
     if (this.pendingBlanks.length > 0) await this.resolveBlanks(true);
   }
 
+  /** Plans the columns from the sample (or the declared types), then processes the sample. */
   async decideSchema(wholeInput: boolean): Promise<void> {
     this.schemaReady = true;
     if (this.json) {
@@ -755,49 +411,22 @@ class PrepareJob {
     }
     const columns = this.columns ?? [];
     const sampleValues = this.sample.map((p) => (p.csv ? { values: p.csv.values } : this.jsonValues(p)));
-    this.types = inferTypes(columns, sampleValues.filter((s): s is { values: (string | null)[]; kinds?: Kind[] } => s !== undefined && s.values.length === columns.length), { json: this.json, wholeInput, text: this.o.text });
+    const inferred = inferTypes(columns, sampleValues.filter((s): s is { values: (string | null)[]; kinds?: Kind[] } => s !== undefined && s.values.length === columns.length), { json: this.json, wholeInput, text: this.o.text });
     // Parquet and Arrow inputs declare their types (arrow-values.ts): no inference
-    if (this.declared) this.types = this.declared.map((c) => c.type);
-    for (const [name, type] of this.o.schema) {
-      const i = this.colIndex.get(name);
-      if (i === undefined) throw new BtkitError("PREP_SCHEMA", `--schema names column ${JSON.stringify(name)}, which the input does not have (columns: ${columns.join(", ")})`, { column: name, option: "schema" });
-      this.types[i] = type;
-    }
-    const need = (list: string[], option: string): number[] =>
-      list.map((n) => {
-        const i = this.colIndex.get(n);
-        if (i === undefined || this.o.drop.includes(n)) {
-          throw new BtkitError("PREP_COLUMN", `--${option} names column ${JSON.stringify(n)}, which ${i === undefined ? "the input does not have" : "--drop removes"} (columns: ${columns.join(", ")})`, { column: n, option });
-        }
-        return i;
-      });
-    need(this.o.drop.filter((d) => !this.colIndex.has(d)), "drop");
-    const remaining = columns.filter((c) => !this.o.drop.includes(c));
-    if (remaining.includes(SIDECAR_ROW_COLUMN)) {
-      throw new BtkitError("PREP_COLUMN", `the input has a column named ${SIDECAR_ROW_COLUMN}, the name of btkit's row number in the sidecar and the joined table; --drop ${SIDECAR_ROW_COLUMN} (or rename it in the input)`, { column: SIDECAR_ROW_COLUMN, option: "drop" });
-    }
-    this.featureIdx = need(this.o.features ?? remaining, "features");
-    if (new Set(this.featureIdx).size !== this.featureIdx.length) throw new BtkitError("PREP_COLUMN", "--features names a column twice", { option: "features" });
-    // features whose shard text does not give back the value are kept whatever --keep says
-    const keepSet = new Set([...need(this.o.keep ?? this.defaultKeep(remaining), "keep"), ...need(this.unfaithful(remaining), "keep")]);
-    const lost = remaining.filter((c) => !keepSet.has(this.colIndex.get(c)!) && !this.featureIdx.includes(this.colIndex.get(c)!));
-    if (lost.length > 0) this.note(`columns neither sent to the model nor kept, so not in the joined table: ${lost.join(", ")} (--keep names them, --drop says so)`, lost.length);
-    this.keepIdx = columns.map((_, i) => i).filter((i) => keepSet.has(i));
-    this.featuresAll = this.featureIdx.length === columns.length && this.featureIdx.every((c, i) => c === i);
-    this.keepAll = this.keepIdx.length === columns.length;
-    this.checkIdx = columns.map((_, i) => i).filter((i) => this.json || (this.types[i] !== "utf8" && !this.o.drop.includes(columns[i]!)));
-    // JSON values read as text where asked: --text, or --schema NAME:utf8 (not for Parquet/Arrow, whose readers give text already)
-    this.asText = this.json && !this.declared ? columns.map((c) => this.o.text || this.o.schema.get(c) === "utf8") : undefined;
-    const featureNames = this.featureIdx.map((i) => columns[i]!);
-    this.checkTypes = this.checkIdx.map((i) => this.types[i]!);
+    const plan = planColumns(columns, this.declared ? this.declared.map((c) => c.type) : inferred, { json: this.json, declared: this.declared !== undefined }, this.o);
+    this.plan = plan;
+    if (plan.lost.length > 0) this.note(`columns neither sent to the model nor kept, so not in the joined table: ${plan.lost.join(", ")} (--keep names them, --drop says so)`, plan.lost.length);
+    this.roller.keep = plan.keepIdx.map((i) => ({ name: columns[i]!, type: plan.types[i]! }));
+    const featureNames = plan.featureIdx.map((i) => columns[i]!);
+    const featureTypes = plan.featureIdx.map((i) => plan.types[i]!);
     if (this.o.format === "csv") {
       this.encodeRaw = encodeCsvRaw;
       const enc = makeCsvEncoder(featureNames, this.o.newlines);
       this.encode = (values, input, line, row) => enc(values, { input, line, row });
       this.csvEncoderChanged = () => enc.newlinesChanged;
     } else {
-      const enc = makeJsonlEncoder(featureNames, this.featureIdx.map((i) => this.types[i]!));
-      this.encodeRaw = makeJsonlRawEncoder(featureNames, this.featureIdx.map((i) => this.types[i]!));
+      const enc = makeJsonlEncoder(featureNames, featureTypes);
+      this.encodeRaw = makeJsonlRawEncoder(featureNames, featureTypes);
       this.encode = (values) => enc(values);
     }
     const sample = this.sample;
@@ -806,31 +435,6 @@ class PrepareJob {
       const w = this.process(p);
       if (w) await w;
     }
-  }
-
-  /**
-   * What the sidecar holds by default: what the model does not see (IDs and the like). join reads
-   * the features back from the shards, whose text round-trips exactly, except text a CSV newline
-   * policy (replace, escape) may change: such features are kept too.
-   */
-  defaultKeep(remaining: string[]): string[] {
-    const features = new Set(this.featureIdx.map((i) => this.columns![i]!));
-    return remaining.filter((c) => !features.has(c));
-  }
-
-  /**
-   * Features whose shard text may not give their value back, so the sidecar keeps them too: text
-   * a CSV newline policy (replace, escape) rewrites, and json values in JSON Lines shards (a JSON
-   * null there cannot be told from a null, and the text's spacing is not kept).
-   */
-  unfaithful(remaining: string[]): string[] {
-    const features = new Set(this.featureIdx.map((i) => this.columns![i]!));
-    const rewritten = this.o.format === "csv" && this.o.newlines !== "reject";
-    return remaining.filter((c) => {
-      if (!features.has(c)) return false;
-      const t = this.types[this.colIndex.get(c)!];
-      return this.o.format === "csv" ? rewritten && (t === "utf8" || t === "json") : t === "json";
-    });
   }
 
   jsonValues(p: PendingRow): { values: (string | null)[]; kinds: Kind[] } | undefined {
@@ -850,6 +454,7 @@ class PrepareJob {
   process(p: PendingRow): Promise<void> | undefined {
     this.rowsRead++;
     const columns = this.columns!;
+    const plan = this.plan!;
     const input = p.input.display;
     const rowNo = this.rowsRead;
     try {
@@ -869,11 +474,11 @@ class PrepareJob {
         values = jv.values;
         kinds = jv.kinds;
       }
-      for (const i of this.checkIdx) {
+      for (const i of plan.checkIdx) {
         const v = values[i]!;
-        const t = this.types[i]!;
+        const t = plan.types[i]!;
         const k = kinds?.[i];
-        if (k !== undefined && k !== KIND.string && k !== KIND.null && t === "utf8" && this.asText?.[i]) {
+        if (k !== undefined && k !== KIND.string && k !== KIND.null && t === "utf8" && plan.asText?.[i]) {
           // a JSON number, boolean or nested value in a column declared text: its source text, as a string
           this.note(TEXT_NOTE);
           continue;
@@ -888,14 +493,14 @@ class PrepareJob {
         }
         if (t === "json" && k === KIND.string && v !== null) values[i] = JSON.stringify(v);
       }
-      const feat = this.featuresAll ? values : this.featureIdx.map((i) => values[i] ?? null);
+      const feat = plan.featuresAll ? values : plan.featureIdx.map((i) => values[i] ?? null);
       const line = this.encode!(feat, input, p.line, rowNo);
       // at most 3 UTF-8 bytes per UTF-16 code unit: measure only lines that might be too large
       const bytes = line.length * 3 > this.maxRecordBytes ? Buffer.byteLength(line, "utf8") : 0;
       if (bytes > this.maxRecordBytes) {
         throw new BtkitError("PREP_RECORD_TOO_LARGE", `${input}: line ${p.line} (row ${rowNo}) encodes to ${bytes} bytes, more than --max-payload-mb ${this.o.maxPayloadMb} (${this.maxRecordBytes} bytes): SageMaker would fail the job on it`, { input, line: p.line, row: rowNo, expected: this.maxRecordBytes, got: bytes });
       }
-      return this.emit(line, this.keepAll ? values : this.keepIdx.map((i) => values[i] ?? null), p.pos);
+      return this.roller.add(line, plan.keepAll ? values : plan.keepIdx.map((i) => values[i] ?? null), p.pos);
     } catch (err) {
       return this.invalid(err, p);
     }
@@ -908,31 +513,18 @@ class PrepareJob {
    */
   processRaw(input: ResolvedInput, raw: RawRecords, r: number, base: number): Promise<void> | undefined {
     const first = raw.firstField[r]!;
-    const columns = this.columns!;
-    let ok = raw.firstField[r + 1]! - first === columns.length;
-    const checkIdx = this.checkIdx;
-    const checkTypes = this.checkTypes;
+    const plan = this.plan!;
+    let ok = raw.firstField[r + 1]! - first === this.columns!.length;
+    const checkIdx = plan.checkIdx;
+    const checkTypes = plan.checkTypes;
     for (let k = 0; ok && k < checkIdx.length; k++) ok = fieldFits(raw, first + checkIdx[k]!, checkTypes[k]!);
-    const len = ok ? this.encodeRaw!(raw, r, this.featuresAll ? undefined : this.featureIdx, this.lineBuffer) : -1;
+    const len = ok ? this.encodeRaw!(raw, r, plan.featuresAll ? undefined : plan.featureIdx, this.lineBuffer) : -1;
     const pos = base + raw.end[r]!;
     if (len < 0 || len > this.maxRecordBytes) return this.process({ input, line: raw.line[r]!, pos, csv: raw.toRecord(r) });
     this.rowsRead++;
-    const keep = this.keepAll ? undefined : this.keepIdx;
-    const w = this.writer && this.mustCut() ? this.closeShard().then(() => this.emitRawNow(len, raw, r, keep, pos)) : this.emitRawNow(len, raw, r, keep, pos);
+    const w = this.roller.addEncoded(this.lineBuffer.buf, len, raw, r, plan.keepAll ? undefined : plan.keepIdx, pos);
     this.progress(false);
     return w;
-  }
-
-  emitRawNow(len: number, raw: RawRecords, r: number, keep: readonly number[] | undefined, pos: number): Promise<void> | undefined {
-    if (!this.writer) this.openShard();
-    const w = this.writer!;
-    this.writerRows++;
-    const row = this.rowsWritten++;
-    this.lastPos = pos;
-    const wait = w.addEncoded(this.lineBuffer.buf, len, raw, r, keep, row);
-    this.writerBytes += len + 1;
-    if (len > this.maxRecord) this.maxRecord = len;
-    return wait;
   }
 
   async invalid(err: unknown, p: PendingRow): Promise<void> {
@@ -954,159 +546,41 @@ class PrepareJob {
     return toUri(childLocation(this.out, partNames(this.o.part).rejects));
   }
 
-  emit(line: string, keep: (string | null)[], pos: number): Promise<void> | undefined {
-    if (this.writer && this.mustCut()) return this.closeShard().then(() => this.emitNow(line, keep, pos));
-    return this.emitNow(line, keep, pos);
-  }
-
-  emitNow(line: string, keep: (string | null)[], pos: number): Promise<void> | undefined {
-    if (!this.writer) this.openShard();
-    const w = this.writer!;
-    this.writerRows++;
-    const row = this.rowsWritten++;
-    this.lastPos = pos;
-    const wait = w.add(line, keep, row);
-    const bytes = w.lastBytes;
-    this.writerBytes += bytes + 1;
-    if (bytes > this.maxRecord) this.maxRecord = bytes;
-    return wait;
-  }
-
-  mustCut(): boolean {
-    if (this.shardCount !== undefined) {
-      const k = this.shards.length;
-      if (k >= this.shardCount - 1) return false;
-      return this.lastPos * this.shardCount >= (this.bytesTotal ?? 0) * (k + 1);
-    }
-    if (this.o.shardRows !== undefined) return this.writerRows >= this.o.shardRows;
-    return this.writerBytes >= this.o.shardSize;
-  }
-
-  shardName(index: number): { shard: string; sidecar: string } {
-    const base = shardBaseName(index, this.o.part);
-    const ext = (this.o.format === "csv" ? ".csv" : ".jsonl") + (this.o.gzipLevel !== undefined ? ".gz" : "");
-    return { shard: `${base}${ext}`, sidecar: `${base}${SIDECAR_EXTENSION}` };
-  }
-
-  openShard(): void {
-    const names = this.shardName(this.shards.length);
-    const columns = this.columns!;
-    this.writer = new ShardWriter({
-      storage: this.storage,
-      shard: childLocation(this.out, LAYOUT.shardsDir + names.shard),
-      sidecar: childLocation(this.out, LAYOUT.sidecarsDir + names.sidecar),
-      gzipLevel: this.o.gzipLevel,
-      keep: this.keepIdx.map((i) => ({ name: columns[i]!, type: this.types[i]! })),
-    });
-    this.writerRows = 0;
-    this.writerBytes = 0;
-  }
-
-  async closeShard(): Promise<void> {
-    const w = this.writer;
-    if (!w) return;
-    this.writer = undefined;
-    const names = this.shardName(this.shards.length);
-    let res;
-    try {
-      res = await w.finish();
-    } catch (err) {
-      // the writer is no longer this.writer: its own abort removes the half of the pair that finished
-      await w.abort(err);
-      throw err;
-    }
-    if (res.rounded > 0) this.note(ROUNDED_NOTE, res.rounded);
-    this.shards.push({
-      name: names.shard,
-      location: toUri(childLocation(this.out, LAYOUT.shardsDir + names.shard)),
-      rows: res.rows,
-      bytes: res.shard.bytes,
-      sha256: res.shard.sha256,
-      ...(res.shard.etag !== undefined ? { etag: res.shard.etag } : {}),
-      maxRecordBytes: res.maxRecordBytes,
-      sidecar: toUri(childLocation(this.out, LAYOUT.sidecarsDir + names.sidecar)),
-      sidecarSha256: res.sidecar.sha256,
-      ...(res.sidecar.etag !== undefined ? { sidecarEtag: res.sidecar.etag } : {}),
-      sidecarBytes: res.sidecar.bytes,
-      firstRow: this.rowsWritten - res.rows,
-    });
-  }
-
+  /** Writes the manifest, clears an overwritten preparation's leftovers and writes the descriptor (last). */
   async publish(fingerprint: string, rejectLocation: string | undefined): Promise<Descriptor> {
-    const columns = this.columns ?? [];
+    const shards = this.roller.shards;
     const prefix = `${toUri(childLocation(this.out, LAYOUT.shardsDir))}`;
     const manifestPrefix = prefix.endsWith("/") ? prefix : `${prefix}/`;
-    // sagemaker-semantics.md §2.1: one JSON array, {"prefix"} first, then names appended verbatim
-    const manifest = JSON.stringify([{ prefix: manifestPrefix }, ...this.shards.map((s) => s.name)]);
     const manifestLoc = childLocation(this.out, partNames(this.o.part).manifest);
-    const manifestWritten = await this.storage.write(manifestLoc, `${manifest}\n`, { contentType: "application/json" });
-    await this.removeStale();
+    const manifestWritten = await this.storage.write(manifestLoc, `${manifestDocument(manifestPrefix, shards.map((s) => s.name))}\n`, { contentType: "application/json" });
+    await removeStale(this.storage, this.out, this.o.part, shards, this.rejects !== undefined);
     const changed = this.csvEncoderChanged();
     if (changed > 0) this.note(this.o.newlines === "replace" ? "values with line breaks replaced" : "values with line breaks escaped", changed);
-    if (this.shardCount !== undefined && this.shards.length < this.shardCount) this.note(`fewer rows than planned shards: ${this.shards.length} of ${this.shardCount} shards written`);
-    const skipped: SkipCount[] = [...this.skipped].map(([reason, count]) => ({ reason, count }));
-    const notes: SkipCount[] = [...this.notes].map(([reason, count]) => ({ reason, count }));
-    const featureSet = new Set(this.featureIdx);
-    const keepSet = new Set(this.keepIdx);
-    const schemaColumns: ColumnSpec[] = columns
-      .map((name, i) => ({ name, type: this.types[i] ?? "utf8", roles: [...(featureSet.has(i) ? (["feature"] as const) : []), ...(keepSet.has(i) ? (["keep"] as const) : [])] }))
-      .filter((c) => !this.o.drop.includes(c.name));
-    const d: Descriptor = {
-      btkit: PROTOCOL_VERSION,
-      createdAt: new Date().toISOString(),
-      tool: { name: "btkit", version: VERSION },
-      source: {
-        inputs: this.inputs.map((i) => ({ location: i.uri, format: i.format, compression: this.gzipInputs.get(i) ? "gzip" : "none", rows: this.rowsPerInput.get(i) ?? 0, ...(i.rawBytes !== undefined && !i.stdin ? { bytes: i.rawBytes } : {}) })),
-        options: { ...this.optionRecordResolved(), fingerprint },
-        rowsRead: this.rowsRead,
-        rowsWritten: this.rowsWritten,
-        rowsSkipped: this.rowsRead - this.rowsWritten,
-        skipped,
-        ...(rejectLocation ? { rejectLocation } : {}),
-        ...(notes.length > 0 ? { notes } : {}),
-        ...(this.o.part ? { part: this.o.part } : {}),
-        bytesWritten: bytesWrittenOf(this.shards, manifestWritten.bytes),
-      },
-      schema: { columns: schemaColumns },
-      modelInput: {
-        contentType: this.o.format === "csv" ? "text/csv" : "application/jsonlines",
-        splitType: "Line",
-        compression: this.o.gzipLevel !== undefined ? "Gzip" : "None",
-        features: this.featureIdx.map((i) => columns[i]!),
-        maxRecordBytes: this.maxRecord,
-      },
-      shards: this.shards,
-      manifest: { location: toUri(manifestLoc), prefix: manifestPrefix },
-    };
-    const text = serializeDescriptor(d);
-    await this.storage.write(childLocation(this.out, partNames(this.o.part).descriptor), `${text}\n`, { contentType: "application/json" });
+    const planned = this.roller.plannedShards;
+    if (planned !== undefined && shards.length < planned) this.note(`fewer rows than planned shards: ${shards.length} of ${planned} shards written`);
+    const plan = this.plan!;
+    const d = buildDescriptor(this.o, {
+      fingerprint,
+      inputs: this.inputs,
+      gzip: this.gzipInputs,
+      rows: this.rowsPerInput,
+      columns: this.columns ?? [],
+      types: plan.types,
+      featureIdx: plan.featureIdx,
+      keepIdx: plan.keepIdx,
+      rowsRead: this.rowsRead,
+      rowsWritten: this.roller.rowsWritten,
+      skipped: [...this.skipped].map(([reason, count]) => ({ reason, count })),
+      notes: [...this.notes].map(([reason, count]) => ({ reason, count })),
+      rejectLocation,
+      shards,
+      plannedShards: planned,
+      maxRecordBytes: this.roller.maxRecord,
+      manifest: { location: toUri(manifestLoc), prefix: manifestPrefix, bytes: manifestWritten.bytes },
+      createdAt: new Date(),
+    });
+    await this.storage.write(childLocation(this.out, partNames(this.o.part).descriptor), `${serializeDescriptor(d)}\n`, { contentType: "application/json" });
     this.progress(true);
     return d;
-  }
-
-  optionRecordResolved(): Record<string, unknown> {
-    return { ...optionsRecord(this.o), shardCount: this.shards.length, ...(this.shardCount !== undefined ? { plannedShards: this.shardCount } : {}) };
-  }
-
-  /** After an --overwrite: shards, sidecars and a reject file of the earlier preparation go. */
-  async removeStale(): Promise<void> {
-    const keep = new Set<string>();
-    for (const s of this.shards) {
-      keep.add(s.location);
-      keep.add(s.sidecar);
-    }
-    // a part only ever removes its own files: other parts share the folders
-    const mine = this.o.part ? `${shardBaseName(0, this.o.part).replace(/0+$/, "")}` : "";
-    for (const dir of [LAYOUT.shardsDir, LAYOUT.sidecarsDir]) {
-      const base = childLocation(this.out, dir);
-      for await (const o of this.storage.list(base)) {
-        const loc = this.storage.parse(o.location);
-        const name = o.relative.slice(o.relative.lastIndexOf("/") + 1);
-        if (this.o.part && !name.startsWith(mine)) continue;
-        if (!this.o.part && /^part-\d+of\d+-/.test(name)) continue;
-        if (!keep.has(toUri(loc))) await this.storage.delete(loc);
-      }
-    }
-    if (!this.rejects) await this.storage.delete(childLocation(this.out, partNames(this.o.part).rejects));
   }
 }

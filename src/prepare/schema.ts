@@ -265,3 +265,31 @@ function unsignedIntegers(sample: readonly { values: (string | null)[]; kinds?: 
   }
   return true;
 }
+
+/** `--schema NAME:TYPE` as typed in a shell (quoted when the type or name has characters a shell would take). */
+export function schemaFlag(name: string, type: ColumnType): string {
+  const arg = `${name}:${type}`;
+  return /^[\w.:-]+$/.test(arg) ? `--schema ${arg}` : `--schema '${arg.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The type a PREP_TYPE hint suggests: one that holds the earlier values and this one exactly. An
+ * int64 column meeting a float becomes float64, meeting an integer beyond int64 utf8; a JSON value
+ * that is not a string json (or, declared, utf8 takes it as text); anything else utf8.
+ */
+export function widerType(t: ColumnType, v: string | null, kind: Kind | undefined): ColumnType {
+  // a decimal meeting more digits: the decimal that holds both, else float64 when the value is a number
+  if (decimalOf(t) && v !== null && (kind === undefined || kind === KIND.number)) return widerDecimal(t, v) ?? (fits("float64", v, kind) ? "float64" : "utf8");
+  if (decimalOf(t)) return "utf8";
+  // an integer beyond int64 (an ID, mostly) keeps its digits only as text: a double would round it
+  if (t === "int64" && v !== null && /^-?[0-9]+$/.test(v)) return "utf8";
+  if (t === "int64" && fits("float64", v, kind)) return "float64";
+  // a temporal value of the column's kind in a finer unit (nanoseconds in a microsecond column), or a date-time in a date column
+  const got = v !== null && temporalOf(t) && (kind === undefined || kind === KIND.string) ? temporalTypeOf(v) : undefined;
+  if (got) {
+    const both = mergeTypes(t, got, false);
+    if (both !== "utf8" && fits(both, v, kind)) return both;
+  }
+  if (kind !== undefined && kind !== KIND.string) return "json";
+  return "utf8";
+}

@@ -71,6 +71,20 @@ export function shardBaseName(index: number, part?: Part): string {
   return `part-${String(part.index).padStart(w, "0")}of${part.count}-${n}`;
 }
 
+/** Folder under --out for the documents of --part runs (beside shards/, never under it). */
+export const PARTS_DIR = "parts/";
+
+/**
+ * Where a part's own documents go under --out: `parts/part-<i>of<N>.btkit.json`, `.manifest.json`
+ * and `.rejects.jsonl` (merge() writes the combined btkit.json and manifest.json); the whole
+ * preparation's names without a part.
+ */
+export function partNames(part: Part | undefined): { descriptor: string; manifest: string; rejects: string } {
+  if (!part) return { descriptor: LAYOUT.descriptor, manifest: LAYOUT.manifest, rejects: LAYOUT.rejects };
+  const base = shardBaseName(0, part).replace(/-0+$/, "");
+  return { descriptor: `${PARTS_DIR}${base}.btkit.json`, manifest: `${PARTS_DIR}${base}.manifest.json`, rejects: `${PARTS_DIR}${base}.rejects.jsonl` };
+}
+
 /**
  * The .out object SageMaker writes for an input object: the input's key relative to the input
  * prefix plus ".out", under the output path (sagemaker-semantics.md §2.2, rule 13). For a gzip
@@ -120,3 +134,12 @@ export const ARROW_TYPE_OF: Record<(typeof COLUMN_TYPES)[number], string> = {
   json: "Utf8",
   null: "Null",
 };
+
+/**
+ * The text of a SageMaker ManifestFile (without a trailing newline): one JSON array, `{"prefix": P}`
+ * first, then each entry, the object's key after P, appended to P verbatim by the service
+ * (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html, S3Uri).
+ */
+export function manifestDocument(prefix: string, entries: readonly string[]): string {
+  return JSON.stringify([{ prefix }, ...entries]);
+}

@@ -1,0 +1,88 @@
+/**
+ * What prep finds under --out before it writes, and what it clears after: the rerun check (an
+ * identical, intact preparation is returned as is; anything else needs --overwrite) and the
+ * removal of an overwritten preparation's leftovers.
+ */
+import { BtkitError } from "../errors.js";
+import { childLocation, toUri, type Location } from "../io/location.js";
+import type { Storage } from "../io/storage.js";
+import { parseDescriptor, type Descriptor, type ShardEntry } from "../protocol/descriptor.js";
+import { LAYOUT, manifestDocument, partNames, shardBaseName, type Part } from "../protocol/layout.js";
+import type { ResolvedInput } from "./inputs.js";
+
+/**
+ * What is already at the descriptor's location: undefined when nothing (or, with overwrite, after
+ * deleting the old descriptor first); the earlier descriptor when it records this very preparation
+ * (same fingerprint, not stdin) and its manifest, shards and sidecars still hold what it says, so a
+ * rerun is a no-op. Anything else is PREP_OUT_EXISTS saying why and naming --overwrite.
+ */
+export async function checkExisting(storage: Storage, loc: Location, fingerprint: string, inputs: ResolvedInput[], overwrite: boolean): Promise<Descriptor | undefined> {
+  if (!(await storage.exists(loc))) return undefined;
+  const text = await storage.readText(loc);
+  let prev: Descriptor | undefined;
+  try {
+    prev = parseDescriptor(text, toUri(loc));
+  } catch {
+    prev = undefined;
+  }
+  const same = prev !== undefined && prev.source.options.fingerprint === fingerprint && !inputs.some((i) => i.stdin);
+  let changed: string | undefined;
+  if (same && prev && !overwrite) {
+    // the same preparation: a no-op, provided its shards and sidecars still hold what it records
+    changed = await firstChanged(storage, prev);
+    if (changed === undefined) return prev;
+  }
+  if (!overwrite) {
+    const why = inputs.some((i) => i.stdin)
+      ? "input from stdin cannot be shown to be the same"
+      : prev === undefined
+        ? "its btkit.json is not a valid descriptor"
+        : changed !== undefined
+          ? `${changed} changed after it was written`
+          : "the inputs or options differ";
+    throw new BtkitError("PREP_OUT_EXISTS", `${toUri(loc)} already holds a preparation and ${why}; use --overwrite to replace it, or another --out`, { location: toUri(loc) });
+  }
+  // The completion marker goes first, so a crash from here on never leaves a stale "complete" output.
+  await storage.delete(loc);
+  return undefined;
+}
+
+/** The first shard or sidecar of a preparation that no longer holds what it records (size, sha256), or undefined. */
+async function firstChanged(storage: Storage, d: Descriptor): Promise<string | undefined> {
+  const manifest = await storage.readText(d.manifest.location).catch(() => "");
+  if (manifest.trim() !== manifestDocument(d.manifest.prefix, d.shards.map((s) => s.name))) return `manifest ${d.manifest.location}`;
+  for (const s of d.shards) {
+    const shard = await storage.digest(s.location, { etag: s.etag });
+    if (!shard || shard.bytes !== s.bytes || shard.sha256 !== s.sha256) return `shard ${s.location}`;
+    if (s.sidecarSha256 !== undefined) {
+      const sidecar = await storage.digest(s.sidecar, { etag: s.sidecarEtag });
+      if (!sidecar || sidecar.sha256 !== s.sidecarSha256) return `sidecar ${s.sidecar}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * After an --overwrite: the shards, sidecars and reject file of the earlier preparation that this
+ * one did not write go. A part only removes its own files (other parts share the folders); a whole
+ * preparation leaves part files alone.
+ */
+export async function removeStale(storage: Storage, out: Location, part: Part | undefined, shards: readonly ShardEntry[], wroteRejects: boolean): Promise<void> {
+  const keep = new Set<string>();
+  for (const s of shards) {
+    keep.add(s.location);
+    keep.add(s.sidecar);
+  }
+  const mine = part ? `${shardBaseName(0, part).replace(/0+$/, "")}` : "";
+  for (const dir of [LAYOUT.shardsDir, LAYOUT.sidecarsDir]) {
+    const base = childLocation(out, dir);
+    for await (const o of storage.list(base)) {
+      const loc = storage.parse(o.location);
+      const name = o.relative.slice(o.relative.lastIndexOf("/") + 1);
+      if (part && !name.startsWith(mine)) continue;
+      if (!part && /^part-\d+of\d+-/.test(name)) continue;
+      if (!keep.has(toUri(loc))) await storage.delete(loc);
+    }
+  }
+  if (!wroteRejects) await storage.delete(childLocation(out, partNames(part).rejects));
+}
