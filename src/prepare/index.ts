@@ -7,7 +7,6 @@ export { prepare } from "./prepare.js";
 export { resolvePrepareOptions, type PrepareOptions, type PrepareProgress, type ResolvedPrepareOptions } from "./options.js";
 export { CsvScanner, detectDelimiter, DELIMITER_CANDIDATES, FIELD, RawRecords, type CsvRecord, type CsvScannerOptions } from "./csv-scanner.js";
 export { JsonlScanner, parseObjectLine, KIND, type JsonRecord, type JsonlScannerOptions, type Kind } from "./jsonl-scanner.js";
-export { csvReader, jsonlReader, csvEncoder, jsonlEncoder, sharder, type Shard } from "./stages.js";
 export { makeCsvEncoder, makeJsonlEncoder, jsonValue, type NewlinePolicy } from "./encode.js";
 export { inferTypes, fits, typeOfValue, parseSchemaOverride, timestampMicros } from "./schema.js";
 export { parallelGzip, type ParallelGzipOptions } from "./gzip.js";
