@@ -2,7 +2,8 @@
 import { BtkitError } from "../errors.js";
 import { describeTransformJob, stopTransformJob, updateJobSection } from "../submit/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
-import { DEFAULT_DEPS, LOCAL_FLAGS, type JobCommandDeps } from "./cmd-submit.js";
+import type { JobCommandDeps } from "./job-backend.js";
+import { DEFAULT_DEPS, LOCAL_FLAGS } from "./job-prologue.js";
 
 export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command {
   return {

@@ -3,8 +3,7 @@
  * its job section on stdout. Thin over btkit/submit; the clients come from the standard AWS
  * configuration (or from the deps, for tests and --local).
  */
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { SageMakerClient, type CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
+import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
 import { createHash } from "node:crypto";
 import { BtkitError } from "../errors.js";
 import type { Descriptor, JobSection } from "../protocol/descriptor.js";
@@ -33,103 +32,19 @@ import {
   updateJobSection,
   waitForTransformJob,
   writeRetryManifest,
-  type LogsLike,
-  type SageMakerLike,
   type TransformRequestOptions,
 } from "../submit/index.js";
 import type { FlagSpec, ParsedArgs } from "./args.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { CliContext } from "./context.js";
+import type { Backend, JobCommandDeps } from "./job-backend.js";
+import { DEFAULT_DEPS, LOCAL_FLAGS, LOCAL_GROUP, outputFolderOf } from "./job-prologue.js";
 import { Progress } from "./progress.js";
-
-/** The clients a job command talks to. */
-export interface Backend {
-  kind: "sagemaker" | "emulator";
-  sagemaker: SageMakerLike;
-  logs: LogsLike;
-  endpoint?: string;
-  region?: string;
-  /** the emulator runs in this process (--local): it lives only as long as the command */
-  local?: boolean;
-  /** the in-process emulator's state folder (recorded in the job, so status and stop find it) */
-  stateDir?: string;
-  close(): Promise<void>;
-}
-
-/** How job commands get their backend: AWS from the environment unless a test or --local says otherwise. */
-export interface JobCommandDeps {
-  /** `job`: the descriptor's job, when the command acts on it; `outputLocation`: where output goes */
-  backend(ctx: CliContext, args: ParsedArgs, hint: { job?: JobSection; outputLocation?: string }): Promise<Backend>;
-}
-
-function credentialsFromEnv(env: Record<string, string | undefined>): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined {
-  if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return undefined;
-  return { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN };
-}
-
-/**
- * AWS from the standard configuration: AWS_REGION (or AWS_DEFAULT_REGION), AWS_PROFILE, and
- * AWS_ENDPOINT_URL_SAGEMAKER / AWS_ENDPOINT_URL_CLOUDWATCH_LOGS / AWS_ENDPOINT_URL. A descriptor
- * whose job ran on another endpoint (an emulator) is reached there.
- */
-export function awsBackend(ctx: CliContext, job?: JobSection): Backend {
-  const env = ctx.env;
-  const region = job?.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  const credentials = credentialsFromEnv(env);
-  const smEndpoint = job?.endpoint ?? env.AWS_ENDPOINT_URL_SAGEMAKER ?? env.AWS_ENDPOINT_URL;
-  const logsEndpoint = job?.endpoint ?? env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS ?? env.AWS_ENDPOINT_URL;
-  const sagemaker = new SageMakerClient({ region, endpoint: smEndpoint, ...(credentials ? { credentials } : {}) });
-  const logs = new CloudWatchLogsClient({ region, endpoint: logsEndpoint, ...(credentials ? { credentials } : {}) });
-  // An endpoint on loopback is an emulator (`btkit emulator`), which also reads file:// locations.
-  const loopback = smEndpoint !== undefined && /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(smEndpoint);
-  return {
-    kind: job?.backend ?? (loopback ? "emulator" : "sagemaker"),
-    sagemaker,
-    logs,
-    endpoint: smEndpoint,
-    region,
-    close: async () => {
-      sagemaker.destroy();
-      logs.destroy();
-    },
-  };
-}
-
-export const DEFAULT_DEPS: JobCommandDeps = {
-  backend: async (ctx, args, hint) => {
-    // a job that ran on an in-process emulator is found again in the state folder it recorded
-    const recorded = hint.job?.backend === "emulator" ? hint.job.stateDir : undefined;
-    if (args.flags.local !== true && args.flags.state === undefined && recorded === undefined) return awsBackend(ctx, hint.job);
-    const local = await import("./local-emulator.js");
-    const state =
-      args.flags.state !== undefined
-        ? ctx.storage().parse(String(args.flags.state))
-        : recorded !== undefined
-          ? recorded
-          : local.defaultStateDir(ctx, hint.outputLocation ?? (hint.job ? outputFolderOf(hint.job) : "."));
-    if (typeof state !== "string" && state.kind !== "local") throw new BtkitError("USAGE_BAD_VALUE", "--state must be a local folder", { option: "--state" });
-    return local.startLocalBackend(ctx, typeof state === "string" ? state : state.path);
-  },
-};
-
-/** The folder that holds a job's output: output/ for a job writing to its own default prefix output/<name>. */
-function outputFolderOf(job: JobSection): string {
-  const own = `/${job.name}`;
-  const out = job.outputLocation.replace(/\/$/, "");
-  return out.endsWith(own) ? out.slice(0, -own.length) : out;
-}
 
 const G_REQ = "Request";
 const G_MODEL = "Model";
 const G_WAIT = "Waiting";
 const G_OUT = "Input and output";
-const G_LOCAL = "Local (emulator)";
-
-/** Flags that choose the in-process emulator instead of AWS. */
-export const LOCAL_FLAGS = {
-  local: { type: "boolean", help: "run on the emulator in this process (on 127.0.0.1) instead of AWS; implies --wait", group: G_LOCAL },
-  state: { type: "string", value: "DIR", help: "the emulator's state folder (implies --local); default: emulator-state/ beside the output folder", group: G_LOCAL },
-} as const satisfies Record<string, FlagSpec>;
 
 /** Flags shared by submit and status (waiting and watching). */
 export const WAIT_FLAGS = {
@@ -173,8 +88,8 @@ const FLAGS = {
   "prediction-name": { type: "string", value: "NAME", help: "the column join gives a scalar prediction (recorded for join); default: prediction", group: G_REQ },
   "prediction-prefix": { type: "string", value: "TEXT", help: "the prefix join gives object-key and index prediction columns (recorded for join); default: pred_", group: G_REQ },
   ...LOCAL_FLAGS,
-  "model-command": { type: "string", value: "CMD", help: "with --local: the model is this command, started with `serve` (port from SAGEMAKER_BIND_TO_PORT)", group: G_LOCAL },
-  "model-url": { type: "string", value: "URL", help: "with --local: the model is already served at this URL", group: G_LOCAL },
+  "model-command": { type: "string", value: "CMD", help: "with --local: the model is this command, started with `serve` (port from SAGEMAKER_BIND_TO_PORT)", group: LOCAL_GROUP },
+  "model-url": { type: "string", value: "URL", help: "with --local: the model is already served at this URL", group: LOCAL_GROUP },
   ...WAIT_FLAGS,
   ...COMMON_FLAGS,
 } as const satisfies Record<string, FlagSpec>;

@@ -8,7 +8,7 @@ import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { BtkitError } from "../errors.js";
 import { startEmulator } from "../emulator/index.js";
-import type { Backend } from "./cmd-submit.js";
+import type { Backend } from "./job-backend.js";
 import type { CliContext } from "./context.js";
 
 /** The folder of emulator state: beside the job's output folder (`<out>/emulator-state`), when that is local. */

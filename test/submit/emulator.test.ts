@@ -12,7 +12,7 @@ import { EXIT } from "../../src/errors.js";
 import { parseDescriptor, serializeDescriptor, type Descriptor } from "../../src/protocol/descriptor.js";
 import { buildTransformJobRequest, createLogTailer, ensureModel, submitTransformJob, waitForTransformJob, type WaitEvent } from "../../src/submit/index.js";
 import { Storage } from "../../src/io/storage.js";
-import { DEFAULT_DEPS } from "../../src/cli/cmd-submit.js";
+import { DEFAULT_DEPS } from "../../src/cli/job-prologue.js";
 import { tempDir } from "../helpers/tmp.js";
 import { writeTestDescriptor } from "./descriptor.js";
 import { runJobCli } from "./run.js";

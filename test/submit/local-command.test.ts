@@ -6,7 +6,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { DEFAULT_DEPS } from "../../src/cli/cmd-submit.js";
+import { DEFAULT_DEPS } from "../../src/cli/job-prologue.js";
 import { parseDescriptor, serializeDescriptor, type Descriptor } from "../../src/protocol/descriptor.js";
 import { tempDir } from "../helpers/tmp.js";
 import { writeTestDescriptor } from "./descriptor.js";

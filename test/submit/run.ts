@@ -1,7 +1,8 @@
 /** Runs the job commands in-process against injected clients, with an abort signal for Ctrl-C. */
 import { PassThrough, Readable } from "node:stream";
 import { main } from "../../src/cli/main.js";
-import { createSubmitCommand, type Backend, type JobCommandDeps } from "../../src/cli/cmd-submit.js";
+import { createSubmitCommand } from "../../src/cli/cmd-submit.js";
+import type { Backend, JobCommandDeps } from "../../src/cli/job-backend.js";
 import { createStatusCommand } from "../../src/cli/cmd-status.js";
 import { createStopCommand } from "../../src/cli/cmd-stop.js";
 import type { FakeSageMaker } from "./fake-sagemaker.js";

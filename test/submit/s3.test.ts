@@ -6,7 +6,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
-import { DEFAULT_DEPS } from "../../src/cli/cmd-submit.js";
+import { DEFAULT_DEPS } from "../../src/cli/job-prologue.js";
 import { startExampleModel, type RunningExampleModel } from "../../src/emulator/index.js";
 import { EXIT } from "../../src/errors.js";
 import { parseDescriptor, serializeDescriptor } from "../../src/protocol/descriptor.js";
