@@ -2,9 +2,9 @@
 import { BtkitError } from "../errors.js";
 import { describeTransformJob, updateJobSection } from "../submit/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
-import { WAIT_FLAGS, watchAndEmit } from "./cmd-submit.js";
 import type { JobCommandDeps } from "./job-backend.js";
 import { DEFAULT_DEPS, LOCAL_FLAGS } from "./job-prologue.js";
+import { WAIT_FLAGS, watchAndEmit } from "./job-watch.js";
 
 export function createStatusCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command {
   return {

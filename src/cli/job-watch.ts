@@ -1,0 +1,102 @@
+/**
+ * Waiting for a submitted descriptor's job (submit and status): progress, logs and cost on
+ * stderr, Ctrl-C detaching from (or stopping) the job, the updated descriptor on stdout, and the
+ * exit code of how the job ended.
+ */
+import { BtkitError } from "../errors.js";
+import type { Descriptor } from "../protocol/descriptor.js";
+import { outputNameFor } from "../protocol/layout.js";
+import { createLogTailer, estimateCost, formatCost, stopTransformJob, updateJobSection, waitForTransformJob } from "../submit/index.js";
+import type { FlagSpec, ParsedArgs } from "./args.js";
+import type { CliContext } from "./context.js";
+import type { Backend } from "./job-backend.js";
+import { Progress } from "./progress.js";
+
+const G_WAIT = "Waiting";
+
+/** Flags shared by submit and status (waiting and watching). */
+export const WAIT_FLAGS = {
+  wait: { type: "boolean", help: "wait for the job to end, with progress on stderr; the exit code says how it ended", group: G_WAIT },
+  timeout: { type: "number", value: "SECONDS", min: 0, help: "stop waiting after this long (exit 5; the job goes on); default: no limit", group: G_WAIT },
+  "poll-seconds": { type: "number", value: "SECONDS", min: 0, default: 5, help: "first interval between status polls; it grows by half up to 60 s", group: G_WAIT },
+  logs: { type: "boolean", help: "stream the job's CloudWatch logs (/aws/sagemaker/TransformJobs, <job>/...) to stderr while waiting", group: G_WAIT },
+  "stop-on-interrupt": { type: "boolean", help: "on Ctrl-C stop the job instead of detaching from it", group: G_WAIT },
+  "price-per-hour": { type: "number", value: "USD", min: 0, help: "instance price for the cost report; default: a bundled us-east-1 on-demand table", group: G_WAIT },
+} as const satisfies Record<string, FlagSpec>;
+
+function num(args: ParsedArgs, name: string): number | undefined {
+  const v = args.flags[name];
+  return v === undefined ? undefined : Number(v);
+}
+
+function fmtSecs(s: number): string {
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m${String(sec).padStart(2, "0")}s` : m > 0 ? `${m}m${String(sec).padStart(2, "0")}s` : `${sec}s`;
+}
+
+/**
+ * Waits for the descriptor's job (when --wait), reports progress, logs and cost, prints the
+ * updated descriptor and returns the exit code (or throws the coded error of how the job ended).
+ */
+export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descriptor, backend: Backend): Promise<number> {
+  const job = d.job!;
+  let current = d;
+  // an in-process emulator stops its jobs when it closes: --local always waits
+  const wait = args.flags.wait === true || backend.local === true;
+  if (wait) {
+    const names = (job.shards ?? d.shards.map((s) => s.name)).map(outputNameFor);
+    const progress = new Progress(ctx);
+    const waiter = waitForTransformJob(job.name, {
+      client: backend.sagemaker,
+      storage: ctx.storage(),
+      outputLocation: job.outputLocation,
+      expectedOutputs: names,
+      pollSeconds: num(args, "poll-seconds"),
+      timeoutSeconds: num(args, "timeout"),
+      signal: ctx.io.signal,
+      logs: args.flags.logs === true ? createLogTailer(job.name, { client: backend.logs }) : undefined,
+      onLogsFailed: (err) => ctx.warn(`--logs: the job's logs cannot be read (${err instanceof Error ? err.message : String(err)}); waiting goes on without them (an emulator's logs: set AWS_ENDPOINT_URL_CLOUDWATCH_LOGS or AWS_ENDPOINT_URL to its URL)`),
+    });
+    for await (const ev of waiter) {
+      for (const l of ev.logs) ctx.log(`[${l.stream}] ${l.message}`);
+      current = { ...current, job: updateJobSection(current.job!, ev.description) };
+      const state = { label: `job ${ev.job}`, done: ev.outputsPresent, total: ev.outputsExpected, unit: ".out files", detail: `${ev.status}, job elapsed ${fmtSecs(ev.elapsedSeconds)}, waited` };
+      if (ev.interrupted) {
+        progress.finish();
+        if (args.flags["stop-on-interrupt"] === true) {
+          await stopTransformJob(ev.job, { client: backend.sagemaker });
+          ctx.warn(`interrupted: stopping job ${ev.job} (--stop-on-interrupt); no output is stored for a stopped job`);
+          current = { ...current, job: { ...current.job!, status: "Stopping" } };
+        } else {
+          // the descriptor to continue from is the one printed below (with the job), not the input
+          ctx.warn(
+            backend.local
+              ? `interrupted: job ${ev.job} ran on the in-process emulator, which ends with this command: the job will report Failed, and the shards it finished keep their .out. With the descriptor printed on stdout saved as job.json, transform the rest: btkit status --descriptor job.json | btkit submit --retry-failed`
+              : `interrupted: detached from job ${ev.job}, which goes on; with the descriptor printed on stdout saved as job.json, reattach: btkit status --wait --descriptor job.json (or rerun the same btkit submit: it attaches)`,
+          );
+        }
+        await ctx.emitDescriptor(current);
+        throw new BtkitError("SUBMIT_INTERRUPTED", `interrupted while waiting for job ${ev.job}`, { job: ev.job });
+      }
+      if (ev.terminal || ev.timedOut) progress.finish(state);
+      else progress.update(state, true);
+    }
+  }
+  const final = current.job!;
+  if (final.instanceSeconds !== undefined) {
+    const type = String((final.request.TransformResources as { InstanceType?: string } | undefined)?.InstanceType ?? "");
+    const cost = estimateCost(final.instanceSeconds, type, num(args, "price-per-hour"));
+    ctx.log(cost ? `job ${final.name}: ${formatCost(cost)}` : `job ${final.name}: ${final.instanceSeconds} instance-seconds (no price known for ${type}: give --price-per-hour)`);
+  }
+  await ctx.emitDescriptor(current);
+  if (final.status === "Failed") {
+    throw new BtkitError("SUBMIT_JOB_FAILED", `transform job ${final.name} failed: ${final.failureReason ?? "(no FailureReason given)"}. Shards it finished keep their .out; once the cause is fixed, transform the others with btkit submit --retry-failed on the descriptor printed on stdout (model and instance flags may be given with it)`, { job: final.name });
+  }
+  if (final.status === "Stopped") throw new BtkitError("SUBMIT_JOB_STOPPED", `transform job ${final.name} was stopped`, { job: final.name });
+  if (wait && final.status !== "Completed") {
+    throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for job ${final.name} after ${num(args, "timeout")} s; it is ${final.status} and goes on (btkit status --wait reattaches)`, { job: final.name });
+  }
+  return 0;
+}
