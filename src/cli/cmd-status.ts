@@ -3,7 +3,7 @@ import { BtkitError } from "../errors.js";
 import { describeTransformJob, updateJobSection } from "../submit/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { JobCommandDeps } from "./job-backend.js";
-import { DEFAULT_DEPS, LOCAL_FLAGS } from "./job-prologue.js";
+import { DEFAULT_DEPS, JOB_DESCRIPTOR_FLAG, LOCAL_FLAGS, withJob } from "./job-prologue.js";
 import { WAIT_FLAGS, watchAndEmit } from "./job-watch.js";
 
 export function createStatusCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command {
@@ -14,27 +14,20 @@ export function createStatusCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       usage: "[--descriptor PATH|URI] [--wait]",
       description: "Describes the descriptor's job, prints the descriptor with the job's current status, and with --wait reattaches to it until it ends. The exit code says how the job ended (0 while it runs).",
       flags: {
-        descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin" },
+        ...JOB_DESCRIPTOR_FLAG,
         ...LOCAL_FLAGS,
         ...WAIT_FLAGS,
         ...COMMON_FLAGS,
       },
     },
-    async run(ctx, args) {
-      const { descriptor, source } = await ctx.readDescriptor(args.flags.descriptor as string | undefined);
-      const job = descriptor.job;
-      if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: pass the descriptor btkit submit printed on stdout (save it: btkit submit ... > job.json), not prep's btkit.json", { location: source });
-      const backend = await deps.backend(ctx, args, { job });
-      try {
+    run: (ctx, args) =>
+      withJob(ctx, args, deps, "the descriptor has no job section: pass the descriptor btkit submit printed on stdout (save it: btkit submit ... > job.json), not prep's btkit.json", async ({ descriptor, job, backend }) => {
         const d = await describeTransformJob(job.name, backend.sagemaker);
         if (!d) throw new BtkitError("SUBMIT_SERVICE", `no transform job named ${job.name} at ${job.endpoint ?? "SageMaker"}${job.region ? ` (${job.region})` : ""}`, { job: job.name });
         const updated = { ...descriptor, job: updateJobSection(job, d) };
         ctx.log(`job ${job.name}: ${updated.job.status}${updated.job.failureReason ? `: ${updated.job.failureReason}` : ""}`);
         return await watchAndEmit(ctx, args, updated, backend);
-      } finally {
-        await backend.close();
-      }
-    },
+      }),
   };
 }
 

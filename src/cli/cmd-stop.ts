@@ -3,7 +3,7 @@ import { BtkitError } from "../errors.js";
 import { describeTransformJob, stopTransformJob, updateJobSection } from "../submit/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { JobCommandDeps } from "./job-backend.js";
-import { DEFAULT_DEPS, LOCAL_FLAGS } from "./job-prologue.js";
+import { DEFAULT_DEPS, JOB_DESCRIPTOR_FLAG, LOCAL_FLAGS, withJob } from "./job-prologue.js";
 
 export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command {
   return {
@@ -12,17 +12,13 @@ export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command 
       summary: "stop the transform job of a submitted descriptor",
       usage: "[--descriptor PATH|URI]",
       flags: {
-        descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin" },
+        ...JOB_DESCRIPTOR_FLAG,
         ...LOCAL_FLAGS,
         ...COMMON_FLAGS,
       },
     },
-    async run(ctx, args) {
-      const { descriptor, source } = await ctx.readDescriptor(args.flags.descriptor as string | undefined);
-      const job = descriptor.job;
-      if (!job) throw new BtkitError("SUBMIT_NO_JOB", "the descriptor has no job section: nothing to stop (pass the descriptor btkit submit printed on stdout, not prep's btkit.json)", { location: source });
-      const backend = await deps.backend(ctx, args, { job });
-      try {
+    run: (ctx, args) =>
+      withJob(ctx, args, deps, "the descriptor has no job section: nothing to stop (pass the descriptor btkit submit printed on stdout, not prep's btkit.json)", async ({ descriptor, job, backend }) => {
         const before = await describeTransformJob(job.name, backend.sagemaker);
         if (!before) throw new BtkitError("SUBMIT_SERVICE", `no transform job named ${job.name}`, { job: job.name });
         if (before.TransformJobStatus === "InProgress") {
@@ -34,10 +30,7 @@ export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command 
         const after = (await describeTransformJob(job.name, backend.sagemaker)) ?? before;
         await ctx.emitDescriptor({ ...descriptor, job: updateJobSection(job, after) });
         return 0;
-      } finally {
-        await backend.close();
-      }
-    },
+      }),
   };
 }
 

@@ -1,11 +1,18 @@
 /**
  * How a job command (submit, status, stop) starts: the backend it runs on, AWS (job-backend.ts)
- * or the in-process emulator of --local (local-emulator.ts, loaded only then).
+ * or the in-process emulator of --local (local-emulator.ts, loaded only then); for status and
+ * stop also the descriptor and its job section.
  */
 import { BtkitError } from "../errors.js";
-import type { JobSection } from "../protocol/descriptor.js";
-import type { FlagSpec } from "./args.js";
-import { awsBackend, type JobCommandDeps } from "./job-backend.js";
+import type { Descriptor, JobSection } from "../protocol/descriptor.js";
+import type { FlagSpec, ParsedArgs } from "./args.js";
+import type { CliContext } from "./context.js";
+import { awsBackend, type Backend, type JobCommandDeps } from "./job-backend.js";
+
+/** --descriptor of the commands that act on a submitted descriptor's job (status, stop). */
+export const JOB_DESCRIPTOR_FLAG = {
+  descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin" },
+} as const satisfies Record<string, FlagSpec>;
 
 /** The help group of the --local flags (submit adds its --model-command and --model-url to it). */
 export const LOCAL_GROUP = "Local (emulator)";
@@ -39,4 +46,28 @@ export function outputFolderOf(job: JobSection): string {
   const own = `/${job.name}`;
   const out = job.outputLocation.replace(/\/$/, "");
   return out.endsWith(own) ? out.slice(0, -own.length) : out;
+}
+
+/** What the prologue of status and stop hands their body: the descriptor, its job, and the backend the job runs on. */
+export interface OpenJob {
+  descriptor: Descriptor;
+  job: JobSection;
+  backend: Backend;
+}
+
+/**
+ * The prologue of status and stop: reads the descriptor (stdin or --descriptor), refuses one
+ * without a job section (SUBMIT_NO_JOB with the message `noJob`), gets the job's backend, runs
+ * `body`, and closes the backend however that ends.
+ */
+export async function withJob<T>(ctx: CliContext, args: ParsedArgs, deps: JobCommandDeps, noJob: string, body: (open: OpenJob) => Promise<T>): Promise<T> {
+  const { descriptor, source } = await ctx.readDescriptor(args.flags.descriptor as string | undefined);
+  const job = descriptor.job;
+  if (!job) throw new BtkitError("SUBMIT_NO_JOB", noJob, { location: source });
+  const backend = await deps.backend(ctx, args, { job });
+  try {
+    return await body({ descriptor, job, backend });
+  } finally {
+    await backend.close();
+  }
 }
