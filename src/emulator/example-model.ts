@@ -1,5 +1,6 @@
 /**
- * The example model server: speaks the SageMaker container contract (reference §10) so anyone can
+ * The example model server: speaks the SageMaker container contract
+ * (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html, https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html) so anyone can
  * try the pipeline before they have a model. Dependency-free and fast, since it bounds the
  * emulator's throughput in the benchmark.
  *

@@ -1,15 +1,17 @@
 /**
- * The transform executor: runs one job the way Batch Transform does (reference "Rules a faithful
- * local emulator must follow", 1-21).
+ * The transform executor: runs one job the way Batch Transform does.
  *
- * - Objects are the unit of work (rule 1): a shared queue; each instance takes the next whole
+ * - Objects are the unit of work (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html: objects are mapped to
+ *   instances, one file is never shared): a shared queue; each instance takes the next whole
  *   object; with K objects and N > K instances only K instances start (the rest would be idle).
  * - Each instance is one model process (or URL), healthy on GET /ping before any invocation
- *   (rule 10), asked GET /execution-parameters once (rule 9).
+ *   (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html), asked GET /execution-parameters once (same page).
  * - Records stream from the object (Line split, optional gunzip) into batches; at most
- *   MaxConcurrentTransforms requests are in flight per instance (rule 12); results are written in
- *   input order (rule 14) through one atomic write per object, so an object's `.out` exists
- *   complete or not at all (rule 16), and a stop aborts every unfinished write (rule 17).
+ *   MaxConcurrentTransforms requests are in flight per instance (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html);
+ *   results are written in input order (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html) through one atomic write
+ *   per object, so an object's `.out` exists complete or not at all
+ *   (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-errors.html), and a stop aborts every unfinished write
+ *   (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTransformJob.html: no output is stored).
  */
 import { createGunzip } from "node:zlib";
 import { Readable } from "node:stream";
@@ -72,7 +74,10 @@ export function instanceId(job: string, n: number): string {
   return `i-${h.toString(16).padStart(8, "0")}${(n + 1).toString(16).padStart(9, "0")}`;
 }
 
-/** The container environment (rule 11): model env, SAGEMAKER_* only where the request set them, job env. */
+/**
+ * The container environment (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html): model env, SAGEMAKER_*
+ * only where the request set them, job env.
+ */
 export function containerEnv(job: JobRequest, model: ModelRequest): Record<string, string> {
   const env: Record<string, string> = { ...(model.PrimaryContainer.Environment ?? {}) };
   env.SAGEMAKER_BATCH = "true";
@@ -152,7 +157,7 @@ export async function runJob(job: JobRequest, model: ModelRequest, settings: Exe
         return;
       }
       const ep = await executionParameters(inst, signal);
-      // precedence (rule 9, §4.3): request -> /execution-parameters -> defaults
+      // precedence (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html): request -> /execution-parameters -> defaults
       const eff: Effective = {
         mct: job.MaxConcurrentTransforms !== undefined && job.MaxConcurrentTransforms > 0 ? job.MaxConcurrentTransforms : (ep.MaxConcurrentTransforms ?? 1),
         strategy: job.BatchStrategy ?? ep.BatchStrategy ?? settings.defaultBatchStrategy,
@@ -225,7 +230,8 @@ async function* batchesOf(file: InputObject, ctx: FileContext, stats: { records:
   const gzip = job.TransformInput.CompressionType === "Gzip";
   const chunks = chunksOf(settings, file, gzip, signal);
   if ((job.TransformInput.SplitType ?? "None") === "None") {
-    // the entire (decompressed) object in one request (rule 4); larger than the limit fails it (rule 7)
+    // the entire (decompressed) object in one request (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformInput.html, SplitType);
+    // larger than the limit fails it (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-errors.html)
     const parts: Buffer[] = [];
     let bytes = 0;
     for await (const c of chunks) {
@@ -321,7 +327,7 @@ async function invoke(sent: Sent, ctx: FileContext, signal: AbortSignal): Promis
   const body = batchBody(sent.batch);
   let last = "";
   // Every non-2xx answer, timeout and connection error is retried (what the service retries is
-  // UNCONFIRMED, reference §4.4).
+  // UNCONFIRMED: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ModelClientConfig.html does not say).
   for (let attempt = 0; attempt <= retries; attempt++) {
     signal.throwIfAborted();
     try {

@@ -19,8 +19,8 @@
  *   job fails with a FailureReason saying so.
  *
  * Inputs and outputs are `s3://` (through `storage`) or, as a local extension, `file://`.
- * The executor follows reference/sagemaker-semantics.md, "Rules a faithful local emulator must
- * follow"; see executor.ts. Where the service is UNCONFIRMED, EmulatorOptions has a switch.
+ * The executor follows the service's documented behaviour; executor.ts names the public source
+ * of each rule. Where the service is UNCONFIRMED, EmulatorOptions has a switch.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -57,11 +57,18 @@ export interface EmulatorOptions {
   env?: Record<string, string | undefined>;
   /** working folder of model processes; default the current one */
   cwd?: string;
-  /** how long an instance may take to answer GET /ping with 200; default 1,800,000 ms (30 min, reference §7.4) */
+  /**
+   * how long an instance may take to answer GET /ping with 200; default 1,800,000 ms (30 min, a
+   * 2019 maintainer answer: https://github.com/aws/amazon-sagemaker-examples/issues/815)
+   */
   healthTimeoutMs?: number;
   /** pause between pings; default 200 ms */
   pingIntervalMs?: number;
-  /** UNCONFIRMED: BatchStrategy when neither the request nor /execution-parameters sets it; default "MultiRecord" (rule 9) */
+  /**
+   * UNCONFIRMED: BatchStrategy when neither the request nor /execution-parameters sets it
+   * (precedence: https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html); default "MultiRecord", as the
+   * SageMaker Python SDK's local mode (aws/sagemaker-python-sdk src/sagemaker/local/entities.py)
+   */
   defaultBatchStrategy?: BatchStrategy;
   /** UNCONFIRMED: AssembleWith Line adds `\n` after a response only when it does not end with one ("append-if-missing", default) or always ("always") */
   assembleLine?: "append-if-missing" | "always";

@@ -1,10 +1,13 @@
 /**
- * The input objects of a job (reference rules 2, 3, 13): S3Prefix is a literal key-prefix match
- * at any depth; ManifestFile is a JSON array `[{"prefix": P}, "a", "b", ...]` whose entries
- * are appended verbatim to P. `file://` URIs are a local extension: a prefix names a folder (with
+ * The input objects of a job: S3Prefix is a literal key-prefix match at any depth
+ * (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformS3DataSource.html, S3DataType: "all objects with the specified key
+ * name prefix"); ManifestFile is a JSON array `[{"prefix": P}, "a", "b", ...]` whose entries are
+ * appended verbatim to P (same page, S3Uri). `file://` URIs are a local extension: a prefix names a folder (with
  * a trailing `/`) or a literal prefix of names in a folder.
  *
- * Each object gets `rel`, the name its `.out` takes under S3OutputPath: the key remainder after
+ * Each object gets `rel`, the name its `.out` takes under S3OutputPath
+ * (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html; https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformOutput.html, S3OutputPath;
+ * the rule for nested keys is UNCONFIRMED, EmulatorOptions.outputKeys): the key remainder after
  * the prefix (a leading `/` stripped; when the prefix ends inside a name, the remainder from the
  * prefix's last `/`), or the manifest entry.
  */

@@ -1,6 +1,8 @@
 /**
- * An in-memory CloudWatch Logs store for group /aws/sagemaker/TransformJobs (reference §7.5,
- * rule 22), and the Logs API calls that read it: DescribeLogStreams, GetLogEvents,
+ * An in-memory CloudWatch Logs store for group /aws/sagemaker/TransformJobs
+ * (https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html; streams start with `<job>/`, as the SageMaker Python SDK
+ * reads them: aws/sagemaker-python-sdk src/sagemaker/session.py, _flush_log_streams; the stream
+ * names below are UNCONFIRMED), and the Logs API calls that read it: DescribeLogStreams, GetLogEvents,
  * FilterLogEvents. Streams: `<job>/<instance-id>` (model process stdout/stderr) and
  * `<job>/<instance-id>/data-log` (the executor's per-object messages). Logs are kept in memory
  * only: they do not survive an emulator restart.

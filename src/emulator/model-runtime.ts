@@ -1,6 +1,6 @@
 /**
  * Model instances: how a model's container runs locally, and the HTTP calls the executor makes
- * to it (reference §10).
+ * to it (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html, https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html).
  *
  * PrimaryContainer.Image says what runs:
  * - `local-cmd:<shell command line>`: run `sh -c '<cmd> serve'`, one process per instance, with
@@ -179,7 +179,7 @@ export function request(inst: ModelInstance, method: string, path: string, body:
 }
 
 /**
- * Waits for GET /ping to answer 200 (2 s per ping, reference §10), polling every `intervalMs`,
+ * Waits for GET /ping to answer 200 (2 s per ping: https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html), polling every `intervalMs`,
  * for at most `timeoutMs`. Returns undefined when healthy, else the reason.
  */
 export async function waitHealthy(inst: ModelInstance, timeoutMs: number, intervalMs: number, signal: AbortSignal): Promise<string | undefined> {
@@ -206,7 +206,7 @@ export interface ExecutionParameters {
   MaxPayloadInMB?: number;
 }
 
-/** GET /execution-parameters (reference §4.5); absent or unusable answers give {}. */
+/** GET /execution-parameters (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html); absent or unusable answers give {}. */
 export async function executionParameters(inst: ModelInstance, signal: AbortSignal): Promise<ExecutionParameters> {
   let r: HttpResult;
   try {

@@ -1,12 +1,14 @@
 /**
  * Record splitting and mini-batching, as pure synchronous code the executor drives.
  *
- * - SplitType `Line` splits on `\n` only (reference rule 5); each record keeps its trailing `\n`
- *   (the last line of an object may have none). CR/LF and blank lines are UNCONFIRMED
- *   (reference §3.1): a `\r` stays part of its record and a blank line is a record of its own.
+ * - SplitType `Line` splits on `\n` only ("on a newline character boundary",
+ *   https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformInput.html, SplitType); each record keeps its trailing `\n`
+ *   (the last line of an object may have none). CR/LF and blank lines are UNCONFIRMED (no AWS
+ *   source says): a `\r` stays part of its record and a blank line is a record of its own.
  * - `SingleRecord` puts one record in each request; `MultiRecord` packs consecutive records of one
- *   object greedily up to the payload limit (rule 6; 0 = no limit). A record larger than the limit
- *   makes its object fail (rule 7): {@link RecordTooLargeError}.
+ *   object greedily up to the payload limit (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html, BatchStrategy
+ *   and MaxPayloadInMB; 0 = no limit). A record larger than the limit makes its object fail
+ *   (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-errors.html): {@link RecordTooLargeError}.
  */
 
 /** Splits a byte stream into `\n`-terminated records without copying (views into the chunks). */

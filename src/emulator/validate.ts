@@ -1,5 +1,7 @@
 /**
- * Request validation as the service does it (reference rule 8 and §8), with the service's
+ * Request validation as the service does it (the botocore model, boto/botocore
+ * botocore/data/sagemaker/2017-07-24/service-2.json, shape CreateTransformJobRequest, and the MaxPayloadInMB limits of
+ * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html), with the service's
  * message shape ("1 validation error detected: Value 'x' at 'field' failed to satisfy
  * constraint: ...") where the constraint comes from the API model.
  */
@@ -150,7 +152,8 @@ export function validateCreateTransformJob(body: Json): JobRequest {
   pattern(model, "modelName", MODEL_NAME_RE, 0, 63, "^[a-zA-Z0-9]([\\-a-zA-Z0-9]*[a-zA-Z0-9])?$");
   const mct = int(body.MaxConcurrentTransforms, "maxConcurrentTransforms", 0, undefined);
   const mp = int(body.MaxPayloadInMB, "maxPayloadInMB", 0, undefined);
-  // documented service limits (reference §4.1): max 100 MB, and MCT x MP <= 100 when MCT is set
+  // documented service limits (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html, MaxPayloadInMB):
+  // max 100 MB, and MCT x MP <= 100 when MCT is set
   if (mp !== undefined && mp > 100) throw validation(`MaxPayloadInMB must be at most 100, got ${mp}`);
   if (mct !== undefined && mct > 0 && mp !== undefined && mct * mp > 100) {
     throw validation(`MaxConcurrentTransforms * MaxPayloadInMB must not exceed 100 MB, got ${mct} * ${mp} = ${mct * mp}`);

@@ -1,9 +1,10 @@
 /**
  * Line reading for .out files and model-input shards. Lines end at "\n" only (SageMaker splits on
- * "\n"; a bare "\r" stays inside its line: reliability.md O13). One trailing "\r" per line is
- * stripped and counted (O14). A last line without "\n" is a line. Line numbers are physical
- * (1-based), whatever the blank-line policy: a skipped blank line still has its number
- * (style.md, "What to avoid" 2).
+ * "\n": https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformInput.html, SplitType; a bare "\r" stays inside its line).
+ * One trailing "\r" per line is stripped and counted. A last line without "\n" is a line. Line
+ * numbers are physical (1-based), whatever the blank-line policy: a skipped blank line still has
+ * its number (unlike the `key` of stream-chain's JSONL parser, uhop/stream-chain src/jsonl/parser.js,
+ * which changes with its error options and skips blank lines).
  */
 import { isUtf8 } from "node:buffer";
 import { BtkitError } from "../errors.js";

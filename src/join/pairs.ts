@@ -1,10 +1,11 @@
 /**
  * Joining without a descriptor: each input file (the model input, headerless CSV or JSON Lines,
  * maybe gzipped) is paired with `<its name>.out` under the outputs folder/prefix (SageMaker's
- * naming for flat inputs: sagemaker-semantics.md §2.2), and the two are read in lockstep. Input
+ * naming for flat inputs: https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html), and the two are read in lockstep. Input
  * lines become columns the same way predictions do, with the input prefix (JSON object keys as
  * in_<key>, CSV fields and array items as in_0, in_1, ..., a scalar as `input`), so names never
- * collide with prediction columns. A JoinSource=Input output (§5.4, §5.5) is parsed too: its CSV
+ * collide with prediction columns. A JoinSource=Input output
+ * (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html) is parsed too: its CSV
  * rows drop as many leading fields as the input has columns; its JSON lines give SageMakerOutput.
  */
 import { makeData, RecordBatch, Schema, Struct, type Data } from "apache-arrow";

@@ -2,12 +2,14 @@
  * A byte-level, quote-aware CSV scanner: the prep hot path. Pure and synchronous: push Buffers in
  * (any chunking), get complete records out. It works on bytes and decodes each field once; it
  * never guesses the line ending from the first line (CRLF and LF may mix; a bare CR is an error,
- * because SageMaker's Line splitting and Node's readline disagree on it: reliability.md C05).
+ * because SageMaker's Line splitting, "on a newline character boundary"
+ * (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformInput.html, SplitType), and Node's readline, which also ends a
+ * line at a bare CR, disagree on it).
  *
- * Strict RFC 4180: a quote inside an unquoted field (C12), text after a closing quote (C13) and an
- * unclosed quote (C11, reported at the line where it opened) are PREP_QUOTE. Invalid UTF-8 and NUL
- * bytes are PREP_ENCODING (C27, C28), UTF-16 input too (C02). A UTF-8 BOM is stripped and reported
- * (C01). Line numbers are physical (1-based), counting quoted newlines.
+ * Strict RFC 4180 (https://datatracker.ietf.org/doc/rfc4180): a quote inside an unquoted field,
+ * text after a closing quote and an unclosed quote (reported at the line where it opened) are
+ * PREP_QUOTE. Invalid UTF-8 and NUL bytes are PREP_ENCODING, UTF-16 input too. A UTF-8 BOM is
+ * stripped and reported. Line numbers are physical (1-based), counting quoted newlines.
  */
 import { isUtf8 } from "node:buffer";
 import { BtkitError } from "../errors.js";

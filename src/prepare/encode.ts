@@ -3,9 +3,9 @@
  * its newline).
  *
  * CSV: headerless, RFC 4180 quoting only where needed, values exactly as written in the input,
- * null as an empty field and the empty string as `""` (so the two stay distinct, reliability P05).
+ * null as an empty field and the empty string as `""` (so the two stay distinct).
  * "Batch Transform doesn't support CSV-formatted input that contains embedded newline characters"
- * (sagemaker-semantics.md §6.3), so a value with CR or LF follows the newline policy.
+ * (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html), so a value with CR or LF follows the newline policy.
  *
  * JSON Lines: one object per line, features in order, JSON types from the schema (numbers keep
  * their exact digits; booleans become true/false; text is a JSON string; json columns are the

@@ -1,10 +1,11 @@
 /**
- * JSON Lines scanner: pure and synchronous, Buffers in (any chunking), one object per physical
- * line out. Lines are split on LF only (a bare CR inside a line is trailing data, J05); one
- * trailing CR is stripped (J04). Each line must be one JSON object (J14, J22, J23); duplicate keys
- * (J07), NaN/Infinity (J12), out-of-range numbers (J09, J10) and lone surrogates (J18) are
- * PREP_JSON; invalid UTF-8 and a UTF-16 BOM are PREP_ENCODING (J15, J17). A UTF-8 BOM is stripped
- * and reported (J16). Numbers keep their exact text (J08: integers beyond 2^53 are not rounded).
+ * JSON Lines scanner (https://jsonlines.org): pure and synchronous, Buffers in (any chunking), one
+ * object per physical line out. Lines are split on LF only (a bare CR inside a line is trailing
+ * data); one trailing CR is stripped. Each line must be one JSON object; duplicate keys,
+ * NaN/Infinity, out-of-range numbers and lone surrogates (cases JSONTestSuite leaves to the
+ * implementation or rejects: https://github.com/nst/JSONTestSuite) are PREP_JSON; invalid UTF-8
+ * and a UTF-16 BOM are PREP_ENCODING. A UTF-8 BOM is stripped and reported. Numbers keep their
+ * exact text (integers beyond 2^53 are not rounded).
  */
 import { isUtf8 } from "node:buffer";
 import { BtkitError } from "../errors.js";
@@ -21,7 +22,7 @@ export interface JsonRecord {
   values: (string | null)[];
   kinds: Kind[];
   line: number;
-  /** an empty or whitespace-only line (J01, J02) */
+  /** an empty or whitespace-only line ("a blank line is not" a JSON Lines value: https://jsonlines.org) */
   blank: boolean;
   /** byte offset just after the line, from the start of the input */
   end: number;
@@ -29,7 +30,7 @@ export interface JsonRecord {
 
 export interface JsonlScannerOptions {
   input?: string;
-  /** longest line in bytes before it is an error (J26); default 64 MiB */
+  /** longest line in bytes before it is an error; default 64 MiB */
   maxRecordBytes?: number;
 }
 

@@ -115,7 +115,8 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
   if (rejects.length > 1) notes.set(`rejected rows are in ${rejects.length} files: ${rejects.join(", ")}`, rejects.length);
   const { part: _part, fingerprint: _fp, ...kept } = ref.source.options;
   const manifestLoc = childLocation(out, LAYOUT.manifest);
-  // sagemaker-semantics.md §2.1: one JSON array, {"prefix"} first, then names appended verbatim
+  // one JSON array, {"prefix"} first, then names appended verbatim
+  // (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformS3DataSource.html, S3Uri)
   const manifest = `${JSON.stringify([{ prefix }, ...shards.map((s) => s.name)])}\n`;
   const merged: Descriptor = {
     btkit: PROTOCOL_VERSION,

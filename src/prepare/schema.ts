@@ -4,7 +4,7 @@
  * only decide validity, the JSON Lines encoding and the sidecar's Arrow types.
  *
  * Text rules (CSV): int64 = JSON integer syntax without leading zeros (so "007" and IDs with
- * leading zeros stay utf8, C40) within the int64 range; uint64 = a column of such integers, none
+ * leading zeros stay utf8) within the int64 range; uint64 = a column of such integers, none
  * negative, some above 2^63-1 (to 2^64-1); float64 = JSON number syntax, finite;
  * bool = true/false (also True/False/TRUE/FALSE); ISO 8601 text is `date` (YYYY-MM-DD),
  * `timestamp_ntz` (a date-time without zone) or `timestamp` (with Z or an offset): a zone is never

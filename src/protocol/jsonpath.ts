@@ -3,12 +3,14 @@
  * (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html):
  * `$` first; `.name`; `.*` / `[*]`; `['a','b']` (several children, no nesting inside the
  * brackets); `[n]` and `[n,m,...]` with negative indexes (-1 = last); slices `[s:e]`, `[:e]`,
- * `[s:]`, and at most one slice per filter (§5.7: "only single range filters of format
- * (eg: [1:5]) are supported"). Anything else (`..`, `?()`, `@`, scripts) is rejected.
+ * `[s:]`, and at most one slice per filter (the service's log answer to `$[0:2,246:]`: "only
+ * single range filters of format (eg: [1:5]) are supported",
+ * https://github.com/aws/sagemaker-python-sdk/issues/1112). Anything else (`..`, `?()`, `@`,
+ * scripts) is rejected.
  *
  * Slice end: the documentation calls the range "inclusive" and both of its examples (`$[1:4]` =
  * second through fifth column, `[:5]` = through the sixth) read inclusively, while standard
- * JSONPath is exclusive; the reference marks it UNCONFIRMED, so it is an option
+ * JSONPath is exclusive; no public source settles which one the service does, so it is an option
  * ({@link SliceEnd}, default "inclusive", following the documentation's text).
  */
 

@@ -87,8 +87,11 @@ export function partNames(part: Part | undefined): { descriptor: string; manifes
 
 /**
  * The .out object SageMaker writes for an input object: the input's key relative to the input
- * prefix plus ".out", under the output path (sagemaker-semantics.md §2.2, rule 13). For a gzip
- * input the name keeps ".gz" (rule 20, UNCONFIRMED: the emulator has an option).
+ * prefix plus ".out", under the output path (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html:
+ * `input1.csv` gives `input1.csv.out`; https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformOutput.html,
+ * S3OutputPath). For a gzip input the name keeps ".gz" (UNCONFIRMED: no AWS source describes the
+ * output of a Gzip input, https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformInput.html
+ * CompressionType covers input only; the emulator has an option).
  */
 export function outputNameFor(shardName: string): string {
   return `${shardName}.out`;

@@ -1,27 +1,36 @@
 /**
  * The service's constraints on a CreateTransformJob request, checked before anything is sent
- * (sagemaker-semantics.md rule 8 and the §8 request-shape table, from the botocore model and the
- * service docs). Each breach is SUBMIT_INVALID_REQUEST naming the request field and the CLI flag.
+ * (the botocore model, boto/botocore botocore/data/sagemaker/2017-07-24/service-2.json, shape CreateTransformJobRequest
+ * and the shapes of its members; the API reference,
+ * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html, is generated from it; and the limits the
+ * docs add on MaxPayloadInMB, https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html). Each breach is
+ * SUBMIT_INVALID_REQUEST naming the request field and the CLI flag.
  */
 import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
 import { TransformInstanceType } from "@aws-sdk/client-sagemaker";
 import { BtkitError } from "../errors.js";
 
-/** §7.1: 1–63 characters, letters, digits and hyphens, starting and ending alphanumeric (full match). */
+/**
+ * TransformJobName (botocore/data/sagemaker/2017-07-24/service-2.json, TransformJobName): 1–63 characters, letters, digits
+ * and hyphens, starting and ending alphanumeric (full match: the current model's pattern has no anchors).
+ */
 export const JOB_NAME_RE = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
-/** §8 ModelName: 0–63 characters. */
+/** ModelName (botocore/data/sagemaker/2017-07-24/service-2.json, ModelName): 0–63 characters. */
 export const MODEL_NAME_RE = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
-/** §8 S3Uri: `(https|s3)://([^/]+)/?(.*)`, at most 1024 characters. */
+/** S3Uri (botocore/data/sagemaker/2017-07-24/service-2.json, S3Uri): `(https|s3)://([^/]+)/?(.*)`, at most 1024 characters. */
 const S3_URI_RE = /^(https|s3):\/\/([^/]+)\/?(.*)$/;
-/** file:// is the emulator's local extension (DESIGN.md §6), never sent to AWS. */
+/** file:// is the emulator's local extension (src/emulator/index.ts), never sent to AWS. */
 const FILE_URI_RE = /^file:\/\/\/./;
 const ENV_KEY_RE = /^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$/;
 const KMS_RE = /^[a-zA-Z0-9:/_-]*$/;
 const TAG_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const INSTANCE_TYPES: ReadonlySet<string> = new Set(Object.values(TransformInstanceType));
-/** §4.1: MaxPayloadInMB maximum, and the bound on MaxConcurrentTransforms × MaxPayloadInMB. */
+/**
+ * MaxPayloadInMB maximum, and the bound on MaxConcurrentTransforms × MaxPayloadInMB
+ * (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html, MaxPayloadInMB).
+ */
 export const MAX_PAYLOAD_MB = 100;
-/** §4.1: the service's default MaxPayloadInMB when the request leaves it unset. */
+/** The service's default MaxPayloadInMB when the request leaves it unset (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html). */
 export const DEFAULT_PAYLOAD_MB = 6;
 export const MIB = 1024 * 1024;
 
@@ -77,14 +86,14 @@ function checkKms(field: string, v: string | undefined): void {
 }
 
 export interface ConstraintOptions {
-  /** the largest record in the input, in bytes: MaxPayloadInMB must hold it (§4.1) */
+  /** the largest record in the input, in bytes: MaxPayloadInMB must hold it (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html, MaxPayloadInMB) */
   maxRecordBytes?: number;
   /** accept file:// locations (the emulator's extension); default false */
   allowFileUris?: boolean;
 }
 
 /**
- * Checks every constraint of rule 8 and the §8 table. Throws SUBMIT_INVALID_REQUEST naming the
+ * Checks every constraint listed at the top of this file. Throws SUBMIT_INVALID_REQUEST naming the
  * field, the flag that set it, what was expected and what was given.
  */
 export function validateTransformJobRequest(r: CreateTransformJobRequest, options: ConstraintOptions = {}): void {
@@ -147,10 +156,11 @@ export function validateTransformJobRequest(r: CreateTransformJobRequest, option
   for (const key of ["InputFilter", "OutputFilter"] as const) {
     const f = dp?.[key];
     if (f === undefined) continue;
-    // §5.1: JSONPath of at most 63 characters; §5.6: "$" is required at the start.
+    // JSONPath of at most 63 characters (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.html); "$" is required at
+    // the start (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html).
     if (f.length > 63) fail(`DataProcessing.${key}`, "is too long", "a JSONPath of at most 63 characters", f);
     if (!f.startsWith("$")) fail(`DataProcessing.${key}`, "is not a JSONPath", "a path starting with $", f);
-    // §5.7: only one slice per filter.
+    // only one slice per filter (https://github.com/aws/sagemaker-python-sdk/issues/1112).
     if ((f.match(/:/g) ?? []).length > 1) fail(`DataProcessing.${key}`, "has more than one slice", "at most one [start:end] range", f);
   }
   if (dp?.JoinSource !== undefined && dp.JoinSource !== "Input" && dp.JoinSource !== "None") fail("DataProcessing.JoinSource", "is not valid", "Input or None", dp.JoinSource);

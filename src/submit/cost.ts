@@ -1,6 +1,6 @@
 /**
  * Instance-seconds and cost. Batch transform bills each instance from TransformStartTime to
- * TransformEndTime (sagemaker-semantics.md §7.3).
+ * TransformEndTime (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTransformJob.html).
  */
 
 /**

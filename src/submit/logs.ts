@@ -1,6 +1,7 @@
 /**
  * Tails a transform job's CloudWatch logs: group /aws/sagemaker/TransformJobs, every stream whose
- * name starts with `<job>/` (sagemaker-semantics.md §7.5; the SDK tails the same way). Each poll
+ * name starts with `<job>/` (https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html; the SDK tails the same way:
+ * aws/sagemaker-python-sdk src/sagemaker/session.py, _flush_log_streams). Each poll
  * returns the events that appeared since the last one, stream by stream in order.
  */
 import { DescribeLogStreamsCommand, GetLogEventsCommand, type CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";

@@ -19,15 +19,20 @@ export interface TransformRequestOptions {
   instanceCount?: number;
   /**
    * BatchStrategy; default "MultiRecord", set explicitly because the service's own default is
-   * UNCONFIRMED (sagemaker-semantics.md §3.2)
+   * UNCONFIRMED (no public AWS source states it; the SageMaker Python SDK's local mode uses
+   * MultiRecord: aws/sagemaker-python-sdk src/sagemaker/local/entities.py)
    */
   strategy?: "MultiRecord" | "SingleRecord";
   /**
    * MaxPayloadInMB; default: unset when the largest record fits the service default of 6 MB
-   * (§4.1), else ceil(maxRecordBytes / 1 MiB). A value below the largest record is an error.
+   * (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html, MaxPayloadInMB), else
+   * ceil(maxRecordBytes / 1 MiB). A value below the largest record is an error.
    */
   maxPayloadMb?: number;
-  /** MaxConcurrentTransforms; default unset (the container's /execution-parameters, else 1: §4.2) */
+  /**
+   * MaxConcurrentTransforms; default unset (the container's /execution-parameters, else 1:
+   * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html, MaxConcurrentTransforms)
+   */
   concurrency?: number;
   /**
    * S3OutputPath; default `output/<job name>` beside shards/ (LAYOUT.outputDir), one prefix per
@@ -144,7 +149,8 @@ export function buildTransformJobRequest(d: Descriptor, options: TransformReques
       ? undefined
       : { InvocationsTimeoutInSeconds: options.invocationTimeoutSeconds, InvocationsMaxRetries: options.invocationRetries };
   const tags = kv(options.tags);
-  // Members in the model's order (§8), so --dry-run output reads like the API reference.
+  // Members in the model's order (CreateTransformJobRequest in botocore/data/sagemaker/2017-07-24/service-2.json),
+  // so --dry-run output reads like the API reference.
   const body: Omit<CreateTransformJobRequest, "TransformJobName"> = stripUndefined({
     ModelName: model,
     MaxConcurrentTransforms: options.concurrency,
@@ -153,18 +159,21 @@ export function buildTransformJobRequest(d: Descriptor, options: TransformReques
     BatchStrategy: (options.strategy ?? "MultiRecord") as BatchStrategy,
     Environment: kv(options.environment),
     TransformInput: {
-      // §2.1: a ManifestFile lists the shards under one prefix; the descriptor wrote it.
+      // a ManifestFile lists the shards under one prefix (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformS3DataSource.html,
+      // S3Uri); the descriptor wrote it.
       DataSource: { S3DataSource: { S3DataType: "ManifestFile", S3Uri: options.manifest ?? d.manifest.location } },
       ContentType: mi.contentType,
       CompressionType: mi.compression,
-      // §3.1: Line splitting is what makes line i of x.out answer line i of x (§3.5).
+      // Line splitting (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformInput.html, SplitType) is what makes line i of
+      // x.out answer line i of x (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html: "The predictions in an output
+      // file are listed in the same order as the corresponding records in the input file").
       SplitType: "Line",
     },
     TransformOutput: {
       // one spelling per location: s3://b/o/ and s3://b/o are the same S3OutputPath
       S3OutputPath: options.output?.replace(/(?<!:\/)\/+$/, "") ?? jobOutputUri(d, JOB_NAME_PLACEHOLDER),
       Accept: options.accept ?? mi.contentType,
-      // §3.4: without Line, JSON results are glued together.
+      // without Line, JSON results are glued together (https://github.com/huggingface/notebooks/issues/187).
       AssembleWith: "Line",
       KmsKeyId: options.outputKmsKey,
     },
@@ -208,7 +217,8 @@ export function preparedInstances(d: Descriptor): number | undefined {
 export function requestWarnings(d: Descriptor, request: CreateTransformJobRequest, shardCount = d.shards.length): string[] {
   const out: string[] = [];
   const n = request.TransformResources?.InstanceCount ?? 1;
-  // §1 / rule 1: work is distributed by whole object; N - K instances sit idle and are billed.
+  // work is distributed by whole object; N - K instances sit idle and are billed
+  // (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html: "only one instance processes the input file and the rest of the instances are idle").
   if (shardCount < n) out.push(`${shardCount} shard(s) for ${n} instances: ${n - shardCount} instance(s) will sit idle but are billed; prepare more shards or lower --instance-count`);
   else if (shardCount % n !== 0) out.push(`${shardCount} shards on ${n} instances: the last round has ${shardCount % n} shard(s), so ${n - (shardCount % n)} instance(s) sit idle at the end; prepare with --instances ${n} (a shard count that is a multiple of it) or choose another --instance-count`);
   return out;

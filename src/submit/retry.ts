@@ -58,7 +58,10 @@ function applyOverrides(prev: CreateTransformJobRequest, o: RetryOverrides): Cre
   });
 }
 
-/** The manifest text (§2.1): `[{"prefix": P}, entry, ...]`, each entry the shard location after P. */
+/**
+ * The manifest text (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformS3DataSource.html,
+ * S3Uri): `[{"prefix": P}, entry, ...]`, each entry the shard location after P.
+ */
 export function manifestText(prefix: string, shards: readonly ShardEntry[]): string {
   return `${JSON.stringify([{ prefix }, ...shards.map((s) => s.location.slice(prefix.length))])}\n`;
 }

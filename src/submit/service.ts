@@ -28,7 +28,11 @@ export interface SubmitResult {
   description: TransformJobDescription;
 }
 
-/** True for the errors the service gives for a job or model that does not exist (§7.7). */
+/**
+ * True for the errors the service gives for a job or model that does not exist: the declared
+ * ResourceNotFound (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTransformJob.html), and the ValidationException the
+ * TransformJobCompletedOrStopped waiter treats as final (botocore/data/sagemaker/2017-07-24/waiters-2.json).
+ */
 export function isNotFound(err: unknown): boolean {
   const { name } = awsMetadata(err);
   const msg = err instanceof Error ? err.message : "";
@@ -80,7 +84,9 @@ function sameValue(field: string, a: unknown, b: unknown): boolean {
 
 /**
  * The request fields a described job disagrees with. Fields the description leaves out are not
- * counted (Describe omits some unset members, §8); Tags are not returned by Describe.
+ * counted (Describe omits some unset members: the recorded DescribeTransformJob output in
+ * aws/amazon-sagemaker-examples, sagemaker_batch_transform/pytorch_mnist_batch_transform/pytorch-mnist-batch-transform_outputs.ipynb,
+ * has no MaxConcurrentTransforms, MaxPayloadInMB or BatchStrategy); Tags are not returned by Describe.
  */
 export function requestDifferences(request: CreateTransformJobRequest, job: TransformJobDescription): Array<{ field: string; request: unknown; job: unknown }> {
   const ls: Array<[string, unknown]> = [];
@@ -106,7 +112,9 @@ function conflict(request: CreateTransformJobRequest, diffs: ReturnType<typeof r
 /**
  * Launches the job, or attaches to the job of that name when it exists with the same request
  * (never two billed jobs for one request). A job of that name with another request is
- * SUBMIT_JOB_CONFLICT. Names are permanent (§7.1), so this check is what makes reruns safe.
+ * SUBMIT_JOB_CONFLICT. Names are permanent (unique per account and Region, and the API has no
+ * DeleteTransformJob: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html; a rerun that reuses one fails,
+ * https://github.com/apache/airflow/issues/21941), so this check is what makes reruns safe.
  */
 export async function submitTransformJob(request: CreateTransformJobRequest, deps: { client: SageMakerLike }): Promise<SubmitResult> {
   const name = request.TransformJobName;
@@ -133,7 +141,10 @@ export async function submitTransformJob(request: CreateTransformJobRequest, dep
   return { name, arn: description.TransformJobArn ?? "", attached: false, description };
 }
 
-/** StopTransformJob (the job goes Stopping, then Stopped; no output is stored: §7.3). */
+/**
+ * StopTransformJob (the job goes Stopping, then Stopped; no output is stored:
+ * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTransformJob.html).
+ */
 export async function stopTransformJob(name: string, deps: { client: SageMakerLike }): Promise<void> {
   try {
     await deps.client.send(new StopTransformJobCommand({ TransformJobName: name }));

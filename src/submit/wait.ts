@@ -1,6 +1,7 @@
 /**
  * The waiter: polls DescribeTransformJob with backoff and no overall cap unless asked (the SDK's
- * own waiter stops after about an hour: §8), counts the .out files present under the output
+ * own waiter stops after about an hour: TransformJobCompletedOrStopped, delay 60 s and maxAttempts
+ * 60, in boto/botocore botocore/data/sagemaker/2017-07-24/waiters-2.json), counts the .out files present under the output
  * location, and yields one progress event per poll until the job ends, the timeout passes, or
  * the signal aborts.
  */
