@@ -93,11 +93,7 @@ export const ERROR_CODES = {
   SUBMIT_TIMEOUT: ["timeout", "waiting for the job timed out; the job goes on"],
   SUBMIT_INTERRUPTED: ["interrupted", "interrupted while waiting"],
 
-  // emulator
-  EMU_VALIDATION: ["service", "the emulator rejected a request as the service would"],
-  EMU_NOT_FOUND: ["service", "the emulator has no such model or job"],
-  EMU_IN_USE: ["service", "a model or job of that name exists in the emulator"],
-  EMU_MODEL: ["service", "the model process could not be started or never became healthy"],
+  // emulator (its API answers with the service's own errors: ValidationException, ResourceNotFound, ...)
   EMU_STATE: ["io", "the emulator state folder cannot be read or written"],
 
   // join

@@ -21,6 +21,20 @@ describe("BtkitError", () => {
     }
   });
 
+  it("has no code that nothing in src/ or bin/ raises or prints", () => {
+    const texts: string[] = [];
+    for (const dir of ["../src", "../bin"]) {
+      const root = new URL(`${dir}/`, import.meta.url);
+      for (const rel of fs.readdirSync(root, { recursive: true }) as string[]) {
+        if (rel.endsWith(".ts") && !(dir === "../src" && rel === "errors.ts")) texts.push(fs.readFileSync(new URL(rel, root), "utf8"));
+      }
+    }
+    const all = texts.join("\n");
+    for (const code of Object.keys(ERROR_CODES)) {
+      expect(all.includes(`"${code}"`) || all.includes(`[${code}]`), `${code} is raised somewhere`).toBe(true);
+    }
+  });
+
   it("redacts presigned URLs, authorization headers, key ids and registered secrets", () => {
     registerSecret("canarySecretKey0123456789abcdef");
     const text = [

@@ -1,6 +1,6 @@
 /**
- * Sidecar batches: the keep columns of a shard's rows, typed per ARROW_TYPE_OF
- * (src/protocol/layout.ts), plus __btkit_row (Int64, the global 0-based row number), built
+ * Sidecar batches: the keep columns of a shard's rows, typed per arrowTypeOf
+ * (src/protocol/arrow-types.ts), plus __btkit_row (Int64, the global 0-based row number), built
  * directly as Arrow buffers in batches of bounded size (written by protocol/sidecar-file.ts).
  */
 import {

@@ -1,7 +1,15 @@
 /**
- * The Arrow data type of each column type (layout.ts ARROW_TYPE_OF names them), shared by the
- * sidecars prep writes and the tables join writes. Kept out of the root export so that `btkit`
- * itself does not load apache-arrow.
+ * The Arrow data type of each column type, shared by the sidecars prep writes and the tables join
+ * writes. Kept out of the root export so that `btkit` itself does not load apache-arrow.
+ *
+ * int64 Int64, uint64 UInt64, float64 Float64, bool Bool, utf8 and json (the JSON text of a
+ * nested value) Utf8, null Null; date Date32(DAY) (days since 1970-01-01); timestamp_ntz
+ * Timestamp(MICROSECOND) (microseconds since 1970-01-01T00:00 of a wall clock, no time zone);
+ * timestamp Timestamp(MICROSECOND, UTC) (microseconds since the epoch); time Time64(MICROSECOND)
+ * (microseconds since midnight). With a unit: timestamp(UNIT) and timestamp_ntz(UNIT) are
+ * Timestamp(UNIT[, UTC]), time(s|ms) Time32 and time(ns) Time64 of that unit. decimal(P,S) is
+ * Decimal128(P, S), the unscaled integer in 128-bit two's complement. Nested types (list<T>,
+ * struct<...>, map<K,V>) are List, Struct and Map of their children's types.
  */
 import { Bool, DateDay, Decimal, Field, Float64, Int64, List, Map_, Null, Struct, Time, TimeUnit, Timestamp, TimestampMicrosecond, Uint64, Utf8, type DataType } from "apache-arrow";
 import { decimalOf, isNestedLeaf, type ColumnType } from "./descriptor.js";

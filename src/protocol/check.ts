@@ -24,8 +24,6 @@ export const nonEmptyStr: Checker<string> = (v, p) =>
 export const int: Checker<number> = (v, p) =>
   typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : fail(p, "a non-negative integer", v);
 
-export const num: Checker<number> = (v, p) => (typeof v === "number" && Number.isFinite(v) ? v : fail(p, "a number", v));
-
 export const bool: Checker<boolean> = (v, p) => (typeof v === "boolean" ? v : fail(p, "true or false", v));
 
 export const sha256: Checker<string> = (v, p) =>

@@ -14,7 +14,6 @@ import {
   isoTime,
   matching,
   nonEmptyStr,
-
   object,
   oneOf,
   optional,

@@ -3,7 +3,6 @@
  * --out, how shards and their outputs are named, and the sidecar's shape. prepare writes by it,
  * submit and join read by it; none of them imports the others.
  */
-import type { COLUMN_TYPES } from "./descriptor.js";
 import { BtkitError } from "../errors.js";
 
 /** Names under prep's --out folder or prefix. */
@@ -113,30 +112,6 @@ export const DEFAULT_PREDICTION_PREFIX = "pred_";
  */
 export const SIDECAR_ROW_COLUMN = "__btkit_row";
 export const SIDECAR_EXTENSION = ".parquet";
-
-/** The Arrow type each column type is stored as, in sidecars and joined outputs. */
-/**
- * (and decimal(P,S): Decimal128(P, S), the unscaled integer in 128-bit two's complement;
- * timestamp(UNIT) and timestamp_ntz(UNIT): Timestamp(UNIT[, UTC]) for UNIT s, ms or ns)
- */
-export const ARROW_TYPE_OF: Record<(typeof COLUMN_TYPES)[number], string> = {
-  int64: "Int64",
-  uint64: "UInt64",
-  float64: "Float64",
-  bool: "Bool",
-  utf8: "Utf8",
-  /** days since 1970-01-01 */
-  date: "Date32(DAY)",
-  /** microseconds since 1970-01-01T00:00 of a wall clock, no time zone */
-  timestamp_ntz: "Timestamp(MICROSECOND)",
-  /** microseconds since the epoch, UTC */
-  timestamp: "Timestamp(MICROSECOND, UTC)",
-  /** microseconds since midnight (and time(s|ms|ns): Time32(SECOND), Time32(MILLISECOND), Time64(NANOSECOND)) */
-  time: "Time64(MICROSECOND)",
-  /** JSON text of a nested value */
-  json: "Utf8",
-  null: "Null",
-};
 
 /**
  * The text of a SageMaker ManifestFile (without a trailing newline): one JSON array, `{"prefix": P}`

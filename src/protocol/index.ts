@@ -1,3 +1,0 @@
-export * from "./descriptor.js";
-export * from "./layout.js";
-export type { Checker } from "./check.js";
