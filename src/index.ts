@@ -18,6 +18,7 @@ export {
   type JobStatus,
   type ManifestSection,
   type ModelInputSection,
+  type ResultColumn,
   type ResultsSection,
   type ShardEntry,
   type SourceSection,

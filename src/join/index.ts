@@ -16,8 +16,8 @@
  *   output it still gets a file with the columns.
  * - Joined columns: the sidecar's keep columns (schema order, their types), __btkit_row with
  *   rowNumber, the feature columns with withFeatures (those not kept), then the predictions.
- * - results (descriptor) adds, beyond the protocol fields: columns [{name, type}] and notes
- *   [{reason, count}] for every normalization.
+ * - results (descriptor) records, besides where the rows went: columns [{name, type}] of the
+ *   joined table and notes [{reason, count}] for every normalization.
  * - --part i/N takes the i-th (0-based) of N contiguous slices of the shards; one-file output is
  *   then <out>/part-<i>of<N>.<ext>, partitioned output writes btkit-part-<i>of<N>.json last.
  */

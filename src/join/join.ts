@@ -355,7 +355,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     { reason: "prediction numbers with more significant digits than a double keeps: rounded in float64 columns (--prediction-type NAME=int64, uint64 or decimal(P,S) keeps them exactly)", count: aligner.parser.rounded },
   ].filter((n) => n.count > 0);
   const schema = aligner.schema();
-  const results: ResultsSection & Record<string, unknown> = {
+  const results: ResultsSection = {
     location,
     format: r.format,
     partitioned: r.partitioned,
@@ -399,7 +399,7 @@ async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResul
   const none = async function* (): AsyncGenerator<RecordBatch> {};
   const w = await storage.write(target, writer(none()), { signal: options.signal });
   const file = toUri(storage.parse(w.location));
-  const results: ResultsSection & Record<string, unknown> = {
+  const results: ResultsSection = {
     location: r.partitioned ? withSlash(toUri(outLoc)) : file,
     format: r.format,
     partitioned: r.partitioned,

@@ -109,6 +109,7 @@ export interface SourceInput {
   /** "gzip" when the bytes were gzip (detected by magic bytes) */
   compression: "none" | "gzip";
   rows: number;
+  /** the input's size in bytes as stored when prep began (gzip-compressed if it was gzip); absent for stdin */
   bytes?: number;
 }
 
@@ -136,9 +137,13 @@ export interface SourceSection {
   bytesWritten?: BytesWritten;
 }
 
+/** Sizes in bytes as stored: the sums of ShardEntry.bytes and ShardEntry.sidecarBytes, and the manifest's. */
 export interface BytesWritten {
+  /** bytes of all shards as stored (gzip-compressed when modelInput.compression is Gzip) */
   shards: number;
+  /** bytes of all sidecars as stored (Parquet files) */
   sidecars: number;
+  /** bytes of the manifest file */
   manifest: number;
 }
 
@@ -160,7 +165,10 @@ export interface ModelInputSection {
   compression: Compression;
   /** feature columns in the order the model sees them */
   features: string[];
-  /** the largest encoded record in bytes, without its newline */
+  /**
+   * the largest record of all shards: its uncompressed UTF-8 size in bytes, without its newline
+   * (what SageMaker's MaxPayloadInMB must hold; 0 when there are no rows)
+   */
   maxRecordBytes: number;
 }
 
@@ -168,17 +176,20 @@ export interface ShardEntry {
   name: string;
   location: string;
   rows: number;
+  /** the shard's size in bytes as stored: gzip-compressed when modelInput.compression is Gzip (the bytes sha256 covers) */
   bytes: number;
+  /** sha256 (hex) of the shard's bytes as stored */
   sha256: string;
   /** S3: the shard object's ETag as prep wrote it; verify trusts the stored sha256 only while it holds */
   etag?: string;
+  /** the shard's largest record: its uncompressed UTF-8 size in bytes, without its newline (0 for an empty shard) */
   maxRecordBytes: number;
   sidecar: string;
   /** sha256 of the sidecar's bytes, checked by join and by a prep rerun (absent in older descriptors) */
   sidecarSha256?: string;
   /** S3: the sidecar object's ETag as prep (or merge) wrote it */
   sidecarEtag?: string;
-  /** the sidecar's size in bytes (absent in older descriptors) */
+  /** the sidecar's size in bytes as stored (a Parquet file; absent in older descriptors) */
   sidecarBytes?: number;
   /** global row number (0-based) of the shard's first line */
   firstRow: number;
@@ -227,6 +238,12 @@ export interface JobSection extends JobRecord {
   history?: JobRecord[];
 }
 
+/** A column of the joined table. */
+export interface ResultColumn {
+  name: string;
+  type: ColumnType;
+}
+
 export interface ResultsSection {
   location: string;
   format: string;
@@ -236,6 +253,10 @@ export interface ResultsSection {
   missing: string[];
   files: string[];
   part?: { index: number; count: number };
+  /** the joined table's columns, in order, with their types (join writes it; absent in descriptors from elsewhere) */
+  columns?: ResultColumn[];
+  /** every normalization join counted (CR stripped, values widened, lines skipped, ...): never silent */
+  notes?: SkipCount[];
 }
 
 export interface Descriptor {
@@ -331,6 +352,8 @@ const checkResults: Checker<ResultsSection> = object({
   missing: arrayOf(str),
   files: arrayOf(str),
   part: optional(part),
+  columns: optional(arrayOf(object({ name: str, type: columnType }))),
+  notes: optional(arrayOf(skipCount)),
 });
 
 const checkDescriptorBody: Checker<Descriptor> = object({

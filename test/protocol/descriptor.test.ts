@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isBtkitError, type BtkitError } from "../../src/errors.js";
-import { parseDescriptor, serializeDescriptor, validateDescriptor } from "../../src/protocol/descriptor.js";
+import { parseDescriptor, serializeDescriptor, validateDescriptor, type Descriptor } from "../../src/protocol/descriptor.js";
 import { sampleDescriptor } from "../helpers/descriptor.js";
 
 function errorOf(fn: () => unknown): BtkitError {
@@ -81,6 +81,53 @@ describe("descriptor v1", () => {
     const err = errorOf(() => parseDescriptor("{not json", "s3://b/btkit.json"));
     expect(err.code).toBe("PROTO_INVALID");
     expect(err.context.location).toBe("s3://b/btkit.json");
+  });
+
+  function withResults(extra: Record<string, unknown>): Descriptor {
+    const d = sampleDescriptor();
+    d.results = {
+      location: "file:///joined/out.parquet",
+      format: "parquet",
+      partitioned: false,
+      rows: 5,
+      rowsPerShard: { "part-00000.csv.gz": 3, "part-00001.csv.gz": 2 },
+      missing: [],
+      files: ["file:///joined/out.parquet"],
+      ...extra,
+    };
+    return d;
+  }
+
+  it("round-trips the results section with join's columns and notes", () => {
+    const d = withResults({
+      columns: [
+        { name: "id", type: "int64" },
+        { name: "__btkit_row", type: "int64" },
+        { name: "prediction", type: "decimal(10,2)" },
+        { name: "at", type: "timestamp(ns)" },
+      ],
+      notes: [{ reason: "CR before LF stripped from .out lines", count: 2 }],
+    });
+    const back = parseDescriptor(serializeDescriptor(d));
+    expect(back).toEqual(d);
+    expect(back.results!.columns![2]).toEqual({ name: "prediction", type: "decimal(10,2)" });
+    expect(back.results!.notes).toEqual([{ reason: "CR before LF stripped from .out lines", count: 2 }]);
+    // both stay optional: a results section without them is still valid
+    expect(parseDescriptor(serializeDescriptor(withResults({}))).results).not.toHaveProperty("columns");
+  });
+
+  it.each([
+    ["a column type that is not one", { columns: [{ name: "prediction", type: "float32" }] }, "results.columns[0].type"],
+    ["a column name that is not text", { columns: [{ name: 7, type: "int64" }] }, "results.columns[0].name"],
+    ["columns that are not a list", { columns: { prediction: "int64" } }, "results.columns"],
+    ["a note count that is text", { notes: [{ reason: "blank .out lines skipped", count: "3" }] }, "results.notes[0].count"],
+    ["a note without a reason", { notes: [{ count: 1 }] }, "results.notes[0].reason"],
+  ])("refuses results with %s (PROTO_INVALID)", (_name, extra, field) => {
+    const d = withResults(extra);
+    const err = errorOf(() => validateDescriptor(JSON.parse(JSON.stringify(d))));
+    expect(err.code).toBe("PROTO_INVALID");
+    expect(err.context.field).toBe(field);
+    expect(errorOf(() => parseDescriptor(JSON.stringify(d))).code).toBe("PROTO_INVALID");
   });
 
   it("refuses to serialize an invalid document", () => {
