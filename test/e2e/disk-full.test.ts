@@ -4,11 +4,12 @@
  * INTERNAL error or an uncaught 'error' event, and no temporary or descriptor is left behind.
  * Outside CI, a machine that cannot mount a tmpfs skips these; with CI=true they must run.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const bin = path.join(root, "dist/bin/btkit.js");
@@ -24,8 +25,8 @@ function mountTmpfs(at: string): boolean {
   return false;
 }
 
+beforeAll(ensureBuilt, BUILD_TIMEOUT_MS);
 beforeAll(() => {
-  if (!fs.existsSync(bin)) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   // text that compresses poorly (gzip shards and compressed sidecars must still overflow 2 MiB)
   const rows: string[] = ["id,x,text"];
   let seed = 12345;

@@ -3,10 +3,10 @@
  * the package's own exports, after the build), and their output checked against values computed
  * here from the same row formula.
  */
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
 import { run, type Ran } from "../helpers/spawn.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -14,8 +14,8 @@ const root = path.resolve(import.meta.dirname, "../..");
 let dir: string;
 let cleanup: () => Promise<void>;
 
+beforeAll(ensureBuilt, BUILD_TIMEOUT_MS);
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(root, "dist/src/prepare/index.js"))) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   ({ dir, cleanup } = await tempDir("btkit-examples-"));
 });
 afterAll(async () => cleanup?.());

@@ -9,6 +9,7 @@ import path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
 import { useS3 } from "../helpers/s3server.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -21,8 +22,8 @@ let dir: string;
 let cleanup: () => Promise<void>;
 let source: Array<Record<string, string>>;
 
+beforeAll(ensureBuilt, BUILD_TIMEOUT_MS);
 beforeAll(async () => {
-  if (!fs.existsSync(bin)) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   ({ dir, cleanup } = await tempDir("btkit-e2e-"));
   execFileSync(process.execPath, [path.join(root, "examples/make-demo-data.mjs"), path.join(dir, "reviews.csv"), String(ROWS)], { stdio: "ignore" });
   source = parse(fs.readFileSync(path.join(dir, "reviews.csv")), { columns: true }) as Array<Record<string, string>>;

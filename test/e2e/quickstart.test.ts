@@ -1,15 +1,16 @@
 /** The README's main job (npm run demo runs examples/quickstart.sh after a build) works as shown. */
-import { spawnSync, execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 let dir: string;
 let cleanup: () => Promise<void>;
+beforeAll(ensureBuilt, BUILD_TIMEOUT_MS);
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(root, "dist/bin/btkit.js"))) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   ({ dir, cleanup } = await tempDir("btkit-quickstart-"));
 });
 afterAll(async () => {

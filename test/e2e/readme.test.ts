@@ -9,6 +9,7 @@ import path from "node:path";
 import { CreateModelCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type RunningEmulator } from "../../src/emulator/index.js";
+import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
 import { startS3, type TestS3 } from "../helpers/s3server.js";
 import { run, type Ran } from "../helpers/spawn.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -30,8 +31,8 @@ let dir: string;
 let cleanup: () => Promise<void>;
 let env: Record<string, string>;
 
+beforeAll(ensureBuilt, BUILD_TIMEOUT_MS);
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(root, "dist/bin/btkit.js"))) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   ({ dir, cleanup } = await tempDir("btkit-readme-"));
   s3 = await startS3(["my-bucket"]);
   emu = await startEmulator({ storage: s3.storage(), cwd: root, pingIntervalMs: 50, healthTimeoutMs: 60_000 });

@@ -6,6 +6,7 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -13,8 +14,8 @@ const bin = path.join(root, "dist/bin/btkit.js");
 let dir: string;
 let cleanup: () => Promise<void>;
 
+beforeAll(ensureBuilt, BUILD_TIMEOUT_MS);
 beforeAll(async () => {
-  if (!fs.existsSync(bin)) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   ({ dir, cleanup } = await tempDir("btkit-signals-"));
   const fd = fs.openSync(path.join(dir, "big.csv"), "w");
   fs.writeSync(fd, "id,x,text\n");
