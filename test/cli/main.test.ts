@@ -4,10 +4,11 @@ import { describe, expect, it } from "vitest";
 import { parseArgs, type CommandSpec } from "../../src/cli/args.js";
 import { COMMON_FLAGS, type Command } from "../../src/cli/command.js";
 import { main } from "../../src/cli/main.js";
-import { BtkitError, EXIT, isBtkitError } from "../../src/errors.js";
+import { BtkitError, EXIT } from "../../src/errors.js";
 import { VERSION } from "../../src/version.js";
 import { runCli } from "../helpers/cli.js";
 import { sampleDescriptor } from "../helpers/descriptor.js";
+import { thrownBy } from "../helpers/errors.js";
 import { tempDir } from "../helpers/tmp.js";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -27,15 +28,7 @@ const spec: CommandSpec = {
   },
 };
 
-function parseError(argv: string[]): BtkitError {
-  try {
-    parseArgs(spec, argv);
-  } catch (err) {
-    if (isBtkitError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a usage error");
-}
+const parseError = (argv: string[]): BtkitError => thrownBy(() => parseArgs(spec, argv));
 
 describe("argument parsing", () => {
   it("parses flags, defaults, repeated flags, bare values and positionals", () => {

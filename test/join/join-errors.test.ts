@@ -3,8 +3,9 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { join, type JoinOptions } from "../../src/join/index.js";
-import { BtkitError } from "../../src/errors.js";
+import type { BtkitError } from "../../src/errors.js";
 import { Storage } from "../../src/io/storage.js";
+import { rejectedBy } from "../helpers/errors.js";
 import { tempDir } from "../helpers/tmp.js";
 import { duckRows, sqlString } from "./duck.js";
 import { jsonOut, makeRows, writeFixture, type FixtureShard } from "./fixture.js";
@@ -19,15 +20,7 @@ async function fixture(shards: FixtureShard[], extra: Partial<Parameters<typeof 
   return writeFixture(storage, storage.parse(dir), { shards, ...extra });
 }
 
-async function failure(options: JoinOptions): Promise<BtkitError> {
-  try {
-    await join(options);
-  } catch (err) {
-    expect(err).toBeInstanceOf(BtkitError);
-    return err as BtkitError;
-  }
-  throw new Error("join did not fail");
-}
+const failure = (options: JoinOptions): Promise<BtkitError> => rejectedBy(join(options));
 
 async function listOut(): Promise<string[]> {
   const names = await fs.readdir(dir);

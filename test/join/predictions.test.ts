@@ -2,7 +2,8 @@ import { makeVector, type Data } from "apache-arrow";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PredictionParser, WidenToFloat64, type PredictionParserOptions } from "../../src/join/index.js";
-import { BtkitError } from "../../src/errors.js";
+import type { BtkitError } from "../../src/errors.js";
+import { thrownBy } from "../helpers/errors.js";
 
 const SRC = { shard: "part-00003.csv", location: "file:///o/part-00003.csv.out" };
 
@@ -27,15 +28,7 @@ function run(options: PredictionParserOptions, ...batches: string[][]): Record<s
   return out;
 }
 
-function fails(options: PredictionParserOptions, ...batches: string[][]): BtkitError {
-  try {
-    run(options, ...batches);
-  } catch (err) {
-    expect(err).toBeInstanceOf(BtkitError);
-    return err as BtkitError;
-  }
-  throw new Error("did not fail");
-}
+const fails = (options: PredictionParserOptions, ...batches: string[][]): BtkitError => thrownBy(() => run(options, ...batches));
 
 describe("PredictionParser", () => {
   it("numbers a double does not keep: integers above 2^53 are int64 or uint64 exactly, a declared decimal keeps every digit, float64 rounds them and counts it", () => {

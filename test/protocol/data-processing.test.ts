@@ -81,14 +81,13 @@ describe("provenance", () => {
 describe("EchoSplitter", () => {
   const src = { shard: "part-00000.csv", location: "file:///o/part-00000.csv.out" };
   const batch = (lines: string[]) => ({ lines, lineNumber: (i: number) => i + 1 });
-  const thrown = thrownBy;
 
   it("compares CSV fields by value (quotes are not the record) and hands on the output fields", () => {
     const s = new EchoSplitter({ kind: "csv-join", select: undefined, filter: "$" }, 2);
     expect(s.split(batch(["a,b,0.5", '"x,y",z,"p,q"']), batch(['a,"b"', '"x,y",z']), src, "shard.csv").lines).toEqual(["0.5", '"p,q"']);
     // the model's output width is fixed by a file's first line
-    expect(thrown(() => s.split(batch(["a,b,1,2"]), batch(["a,b"]), src, "shard.csv")).code).toBe("JOIN_PARSE");
-    const e = thrown(() => s.split(batch(["a,c,0.5"]), batch(["a,b"]), src, "shard.csv"));
+    expect(thrownBy(() => s.split(batch(["a,b,1,2"]), batch(["a,b"]), src, "shard.csv")).code).toBe("JOIN_PARSE");
+    const e = thrownBy(() => s.split(batch(["a,c,0.5"]), batch(["a,b"]), src, "shard.csv"));
     expect(e.code).toBe("JOIN_ECHO_MISMATCH");
     expect(e.context).toMatchObject({ shard: "part-00000.csv", line: 1, expected: "a,b", got: "a,c,0.5" });
   });
@@ -106,13 +105,13 @@ describe("EchoSplitter", () => {
     const all = new EchoSplitter({ kind: "json-join", keys: "all", filter: "$" }, 2);
     expect(all.split(batch(['{"SageMakerOutput":{"p":1},"b":[1,2],"a":1.0}']), batch(['{"a":1,"b":[1,2]}']), src, "s").lines).toEqual(['{"p":1}']);
     expect(all.split(batch(['{"SageMakerInput":[1,2],"SageMakerOutput":3}']), batch(["[1,2]"]), src, "s").lines).toEqual(["3"]);
-    expect(thrown(() => all.split(batch(['{"a":2,"b":[1,2],"SageMakerOutput":1}']), batch(['{"a":1,"b":[1,2]}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
-    expect(thrown(() => all.split(batch(['{"a":1,"SageMakerOutput":1}']), batch(['{"a":1,"b":[1,2]}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
-    expect(thrown(() => all.split(batch(['{"a":1,"b":[1,2]}']), batch(['{"a":1,"b":[1,2]}']), src, "s")).code).toBe("JOIN_PARSE");
+    expect(thrownBy(() => all.split(batch(['{"a":2,"b":[1,2],"SageMakerOutput":1}']), batch(['{"a":1,"b":[1,2]}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
+    expect(thrownBy(() => all.split(batch(['{"a":1,"SageMakerOutput":1}']), batch(['{"a":1,"b":[1,2]}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
+    expect(thrownBy(() => all.split(batch(['{"a":1,"b":[1,2]}']), batch(['{"a":1,"b":[1,2]}']), src, "s")).code).toBe("JOIN_PARSE");
     // numbers a double does not keep are compared by their digits: IDs a nanometre apart are two IDs
     const big = new EchoSplitter({ kind: "json-join", keys: "all", filter: "$" }, 2);
-    expect(thrown(() => big.split(batch(['{"u":9007199254740992,"SageMakerOutput":1}']), batch(['{"u":9007199254740993}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
-    expect(thrown(() => big.split(batch(['{"u":18446744073709552000,"SageMakerOutput":1}']), batch(['{"u":18446744073709551615}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
+    expect(thrownBy(() => big.split(batch(['{"u":9007199254740992,"SageMakerOutput":1}']), batch(['{"u":9007199254740993}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
+    expect(thrownBy(() => big.split(batch(['{"u":18446744073709552000,"SageMakerOutput":1}']), batch(['{"u":18446744073709551615}']), src, "s")).code).toBe("JOIN_ECHO_MISMATCH");
     // the same number spelled otherwise is the same number; the prediction keeps its digits
     expect(big.split(batch(['{"u":12345678901234567890.0,"SageMakerOutput":{"p":12345678901234567891}}']), batch(['{"u":1234567890123456789e1}']), src, "s").lines).toEqual(['{"p":12345678901234567891}']);
     const named = new EchoSplitter({ kind: "json-join", keys: ["a"], filter: "$['a','SageMakerOutput']" }, 2);

@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { isBtkitError, type BtkitError } from "../../src/errors.js";
 import { parseDescriptor, serializeDescriptor, validateDescriptor, type Descriptor } from "../../src/protocol/descriptor.js";
 import { sampleDescriptor } from "../helpers/descriptor.js";
-
-function errorOf(fn: () => unknown): BtkitError {
-  try {
-    fn();
-  } catch (err) {
-    if (isBtkitError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected an error");
-}
+import { thrownBy } from "../helpers/errors.js";
 
 describe("descriptor v1", () => {
   it("round-trips through serialize and parse unchanged", () => {
@@ -39,7 +29,7 @@ describe("descriptor v1", () => {
   });
 
   it("rejects an unknown major version with PROTO_VERSION", () => {
-    const err = errorOf(() => validateDescriptor({ ...sampleDescriptor(), btkit: "2.0" }));
+    const err = thrownBy(() => validateDescriptor({ ...sampleDescriptor(), btkit: "2.0" }));
     expect(err.code).toBe("PROTO_VERSION");
     expect(err.context).toMatchObject({ field: "btkit", got: "2.0" });
     expect(err.message).toContain("major version 1");
@@ -48,7 +38,7 @@ describe("descriptor v1", () => {
   it("names the invalid field with its path", () => {
     const d = sampleDescriptor() as unknown as { shards: Array<Record<string, unknown>> };
     d.shards[1]!.rows = -1;
-    const err = errorOf(() => validateDescriptor(d));
+    const err = thrownBy(() => validateDescriptor(d));
     expect(err.code).toBe("PROTO_INVALID");
     expect(err.context.field).toBe("shards[1].rows");
     expect(err.message).toBe("invalid descriptor field shards[1].rows: expected a non-negative integer, got -1");
@@ -72,13 +62,13 @@ describe("descriptor v1", () => {
   ])("rejects %s", (_name, mutate, field) => {
     const d = sampleDescriptor() as unknown as Record<string, unknown>;
     mutate(d);
-    const err = errorOf(() => validateDescriptor(d));
+    const err = thrownBy(() => validateDescriptor(d));
     expect(err.code).toBe("PROTO_INVALID");
     expect(err.context.field).toBe(field);
   });
 
   it("reports text that is not JSON, naming where it came from", () => {
-    const err = errorOf(() => parseDescriptor("{not json", "s3://b/btkit.json"));
+    const err = thrownBy(() => parseDescriptor("{not json", "s3://b/btkit.json"));
     expect(err.code).toBe("PROTO_INVALID");
     expect(err.context.location).toBe("s3://b/btkit.json");
   });
@@ -124,15 +114,15 @@ describe("descriptor v1", () => {
     ["a note without a reason", { notes: [{ count: 1 }] }, "results.notes[0].reason"],
   ])("refuses results with %s (PROTO_INVALID)", (_name, extra, field) => {
     const d = withResults(extra);
-    const err = errorOf(() => validateDescriptor(JSON.parse(JSON.stringify(d))));
+    const err = thrownBy(() => validateDescriptor(JSON.parse(JSON.stringify(d))));
     expect(err.code).toBe("PROTO_INVALID");
     expect(err.context.field).toBe(field);
-    expect(errorOf(() => parseDescriptor(JSON.stringify(d))).code).toBe("PROTO_INVALID");
+    expect(thrownBy(() => parseDescriptor(JSON.stringify(d))).code).toBe("PROTO_INVALID");
   });
 
   it("refuses to serialize an invalid document", () => {
     const d = sampleDescriptor();
     d.shards[0]!.rows = 1.5;
-    expect(errorOf(() => serializeDescriptor(d)).code).toBe("PROTO_INVALID");
+    expect(thrownBy(() => serializeDescriptor(d)).code).toBe("PROTO_INVALID");
   });
 });
