@@ -59,7 +59,11 @@ describe("submit --local", () => {
     expect(r.code).toBe(0);
     const out = parseDescriptor(r.stdout);
     expect(out.job).toMatchObject({ backend: "emulator", status: "Completed", outputLocation: d.manifest.location.replace(/manifest\.json$/, `output/${parseDescriptor(r.stdout).job!.name}`) });
-    expect(out.job!.instanceSeconds).toBeGreaterThanOrEqual(0);
+    // billed from the job's start to its end as the emulator recorded them, whole seconds rounded up, times the instances
+    const emulated = JSON.parse(await fs.readFile(path.join(dir, "state", "jobs", `${out.job!.name}.json`), "utf8")) as { startTime: number; endTime: number };
+    const instances = (out.job!.request as { TransformResources: { InstanceCount: number } }).TransformResources.InstanceCount;
+    expect(out.job).toMatchObject({ startedAt: new Date(emulated.startTime).toISOString(), endedAt: new Date(emulated.endTime).toISOString() });
+    expect(out.job!.instanceSeconds).toBe(Math.ceil((emulated.endTime - emulated.startTime) / 1000) * instances);
     expect(r.stderr).toMatch(/created model btkit-model-[0-9a-f]{16}/);
     expect(r.stderr).toMatch(/3\/3 \.out files Completed/);
     expect(r.stderr).toMatch(new RegExp(`\\[${out.job!.name}/[^\\]]+\\] `));

@@ -108,8 +108,9 @@ describe("waiting", () => {
     expect(r.code).toBe(0);
     const out = parseDescriptor(r.stdout);
     expect(out.job).toMatchObject({ status: "Completed", instanceSeconds: 10 });
-    expect(out.job!.startedAt).toBeDefined();
-    expect(out.job!.endedAt).toBeDefined();
+    // the fake service starts a job 1 s after creating it and ends it 10 s later (instanceSeconds 10 on 1 instance)
+    const created = fake.jobs.get(out.job!.name)!.created.getTime();
+    expect(out.job).toMatchObject({ createdAt: new Date(created).toISOString(), startedAt: new Date(created + 1000).toISOString(), endedAt: new Date(created + 11_000).toISOString() });
     expect(r.stderr).toMatch(/job btkit-[0-9a-f]+: 0\/3 \.out files InProgress/);
     expect(r.stderr).toMatch(/3\/3 \.out files Completed/);
     expect(r.stderr).toContain("/i-0] processed 3 files");
