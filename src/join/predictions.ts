@@ -118,6 +118,8 @@ export class PredictionParser {
   widened = 0;
   /** numbers with more significant digits than a double keeps, rounded into float64 columns */
   rounded = 0;
+  /** lines the flat-object fast path read (fast-json.ts); the others went through JSON.parse */
+  fastLines = 0;
 
   constructor(options: PredictionParserOptions = {}) {
     this.options = resolvePredictionParserOptions(options);
@@ -168,6 +170,7 @@ export class PredictionParser {
           for (let j = 0; j < cols.length; j++) this.#set(accs[j]!, i, row[j], widen, cols[j]!, batch, src);
         } else (slow ??= []).push(i);
       }
+      this.fastLines += n - (slow?.length ?? 0);
       if (slow === undefined) return accs.map((a) => a.finish(n));
       values = new Array<unknown>(n);
       const one = { lines: [""], lineNumber: (_: number) => 0 };

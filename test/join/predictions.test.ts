@@ -13,7 +13,11 @@ function batch(lines: string[], first = 1) {
 
 /** Parses batches and returns { column: values } (int64 as bigint, nulls as null). */
 function run(options: PredictionParserOptions, ...batches: string[][]): Record<string, unknown[]> {
-  const p = new PredictionParser(options);
+  return runWith(new PredictionParser(options), ...batches);
+}
+
+/** run() with a parser of the caller's, to read its counters after. */
+function runWith(p: PredictionParser, ...batches: string[][]): Record<string, unknown[]> {
   const out: Record<string, unknown[]> = {};
   let first = 1;
   for (const b of batches) {
@@ -61,10 +65,14 @@ describe("PredictionParser", () => {
 
   it("the fast path and JSON.parse agree, whatever the spacing, escapes or key order", () => {
     const lines = ['{"label":"pos","score":0.25}', '{"label": "ne\\"g", "score": -1.5e-3}', '{"score":2,"label":"x"}', '{ "label" : "é🙂" , "score" : 0 }', '{"label":"a","score":10}'];
-    expect(run({ format: "json" }, lines.slice(0, 1), lines.slice(1))).toEqual({
+    const p = new PredictionParser({ format: "json" });
+    expect(runWith(p, lines.slice(0, 1), lines.slice(1))).toEqual({
       "pred_label:utf8": ["pos", 'ne"g', "x", "é🙂", "a"],
       "pred_score:float64": [0.25, -0.0015, 2, 0, 10],
     });
+    // the first batch fixes the columns through JSON.parse; after it, the fast path reads the last
+    // two lines, and the escape and the other key order go through JSON.parse
+    expect(p.fastLines).toBe(2);
   });
 
   it("fast path property: any flat object reads as JSON.parse reads it", () => {
@@ -72,10 +80,13 @@ describe("PredictionParser", () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(num, fc.string()), { minLength: 1, maxLength: 20 }), fc.boolean(), (rows, spaced) => {
         const lines = rows.map(([a, b]) => (spaced ? `{"a": ${JSON.stringify(a)}, "b": ${JSON.stringify(b)}}` : JSON.stringify({ a, b })));
-        const got = run({ format: "json" }, ['{"a":0.5,"b":"s"}'], lines);
+        const p = new PredictionParser({ format: "json" });
+        const got = runWith(p, ['{"a":0.5,"b":"s"}'], lines);
         const want = lines.map((l) => JSON.parse(l) as { a: number | null; b: string });
         expect(got["pred_a:float64"]).toEqual([0.5, ...want.map((w) => w.a)]);
         expect(got["pred_b:utf8"]).toEqual(["s", ...want.map((w) => w.b)]);
+        // every line the fast path can read (a string without escapes) was read by it, not by JSON.parse
+        expect(p.fastLines).toBe(rows.filter(([, b]) => !JSON.stringify(b).includes("\\")).length);
       }),
       { seed: 42, numRuns: 300 },
     );
