@@ -10,6 +10,7 @@
  * - An output that cannot be parsed in the Accept format fails the object, as the service does
  *   ("Failed to parse output from the algorithm as CSV", §3.3).
  */
+import { splitCsvRecord } from "../protocol/csv-record.js";
 import { recordFormatOf } from "../protocol/data-processing.js";
 import { applyJsonPath, isIdentity, isIndexOnly, parseJsonPath, type JsonPath, type SliceEnd } from "../protocol/jsonpath.js";
 import { JsonNumber, jsonTextOf, parseExactJson, plainJson } from "../protocol/nested.js";
@@ -21,41 +22,12 @@ export const formatOf: (mime: string | undefined) => RecordFormat | undefined = 
 
 export class RecordError extends Error {}
 
-/** Parses one CSV record (RFC 4180, no embedded newlines) into its fields. */
+/** Parses one CSV record (RFC 4180, no embedded newlines) into its fields (protocol/csv-record.ts); a broken one fails as the service says. */
 export function parseCsvRecord(line: string, what: "input" | "output"): string[] {
-  const fields: string[] = [];
-  let i = 0;
-  const n = line.length;
-  if (n === 0) return [""];
-  while (true) {
-    if (line[i] === '"') {
-      let v = "";
-      i++;
-      while (true) {
-        const q = line.indexOf('"', i);
-        if (q < 0) throw new RecordError(`Failed to parse ${what === "input" ? "input" : "output from the algorithm"} as CSV: extraneous or missing " in quoted-field`);
-        v += line.slice(i, q);
-        if (line[q + 1] === '"') {
-          v += '"';
-          i = q + 2;
-          continue;
-        }
-        i = q + 1;
-        break;
-      }
-      fields.push(v);
-      if (i === n) return fields;
-      if (line[i] !== ",") throw new RecordError(`Failed to parse ${what === "input" ? "input" : "output from the algorithm"} as CSV: extraneous or missing " in quoted-field`);
-      i++;
-    } else {
-      const c = line.indexOf(",", i);
-      const v = c < 0 ? line.slice(i) : line.slice(i, c);
-      if (v.includes('"')) throw new RecordError(`Failed to parse ${what === "input" ? "input" : "output from the algorithm"} as CSV: bare " in non quoted field`);
-      fields.push(v);
-      if (c < 0) return fields;
-      i = c + 1;
-    }
-  }
+  const fields = splitCsvRecord(line);
+  if (typeof fields !== "string") return fields;
+  const problem = fields === "bare-quote" ? 'bare " in non quoted field' : 'extraneous or missing " in quoted-field';
+  throw new RecordError(`Failed to parse ${what === "input" ? "input" : "output from the algorithm"} as CSV: ${problem}`);
 }
 
 function csvField(v: unknown): string {

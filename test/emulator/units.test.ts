@@ -61,7 +61,10 @@ describe("JSONPath subset", () => {
 describe("CSV records", () => {
   it("parses RFC 4180 fields and refuses bare quotes like the service", () => {
     expect(parseCsvRecord('a,"b,c","d""e",', "input")).toEqual(["a", "b,c", 'd"e', ""]);
+    expect(parseCsvRecord("", "input")).toEqual([""]);
     expect(() => parseCsvRecord('a,b"c', "input")).toThrow('Failed to parse input as CSV: bare " in non quoted field');
+    expect(() => parseCsvRecord('"a"b', "output")).toThrow('Failed to parse output from the algorithm as CSV: extraneous or missing " in quoted-field');
+    expect(() => parseCsvRecord('a,"b', "output")).toThrow('Failed to parse output from the algorithm as CSV: extraneous or missing " in quoted-field');
     expect(formatCsvRecord(["a", "b,c", 'q"'])).toBe('a,"b,c","q"""');
   });
 });

@@ -1,0 +1,56 @@
+/**
+ * One CSV record on one line (RFC 4180, no newline inside: Batch Transform's Line split), split
+ * into its fields: quoted fields may hold commas and doubled quotes. The one splitter of the
+ * emulator's CSV records (DataProcessing filters, JoinSource) and join's CSV .out lines, echoes and
+ * features; each caller reports a broken line in its own terms.
+ */
+
+/**
+ * Why a line is not a CSV record: a quoted field is not closed, or something other than a comma
+ * follows its closing quote ("quoted-field"); an unquoted field holds a quote ("bare-quote").
+ */
+export type CsvRecordFault = "quoted-field" | "bare-quote";
+
+/**
+ * The fields of one CSV line, or why it is not one; it never guesses. An empty line is one empty
+ * field. `quoted`, when given, gets true at the index of each quoted field (so a quoted empty
+ * string, "", can be told from an empty field, a null).
+ */
+export function splitCsvRecord(line: string, quoted?: boolean[]): string[] | CsvRecordFault {
+  if (quoted) quoted.length = 0;
+  if (line.indexOf('"') < 0) return line.split(",");
+  const out: string[] = [];
+  let i = 0;
+  const n = line.length;
+  while (true) {
+    if (line.charCodeAt(i) === 34) {
+      let value = "";
+      let j = i + 1;
+      while (true) {
+        const q = line.indexOf('"', j);
+        if (q < 0) return "quoted-field";
+        value += line.slice(j, q);
+        if (line.charCodeAt(q + 1) === 34) {
+          value += '"';
+          j = q + 2;
+          continue;
+        }
+        i = q + 1;
+        break;
+      }
+      if (quoted) quoted[out.length] = true;
+      out.push(value);
+      if (i === n) return out;
+      if (line.charCodeAt(i) !== 44) return "quoted-field";
+      i++;
+    } else {
+      const c = line.indexOf(",", i);
+      const end = c < 0 ? n : c;
+      const field = line.slice(i, end);
+      if (field.indexOf('"') >= 0) return "bare-quote";
+      out.push(field);
+      if (c < 0) return out;
+      i = c + 1;
+    }
+  }
+}
