@@ -157,7 +157,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       }
       if (modelCommand !== undefined && modelUrl !== undefined) throw new BtkitError("USAGE_BAD_VALUE", "give --model-command or --model-url, not both", { option: "--model-url" });
       if ((modelCommand !== undefined || modelUrl !== undefined) && args.flags.image !== undefined) throw new BtkitError("USAGE_BAD_VALUE", "--image and --model-command/--model-url both say what the model runs: give one", { option: "--image" });
-      // the emulator's image forms (DESIGN.md §6): a command started with `serve`, or a running server
+      // the emulator's image forms (src/emulator/index.ts, local-cmd: and local-url: images): a command started with `serve`, or a running server
       const image = modelCommand !== undefined ? `local-cmd:${modelCommand}` : modelUrl !== undefined ? `local-url:${modelUrl}` : str(args, "image");
       const modelData = str(args, "model-data");
       const role = str(args, "role");

@@ -1,14 +1,16 @@
 /**
- * DataProcessing (reference §5, rule 21): InputFilter on each record before it is sent, JoinSource
+ * DataProcessing (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html,
+ * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.html): InputFilter on each record before it is sent, JoinSource
  * `Input` pairing each original (unfiltered) input record with its output record, then
  * OutputFilter. Pure functions over one record at a time.
  *
  * - CSV records are treated as JSON arrays of their fields (strings); only index-based filters
- *   apply to them. CSV join appends the output row's fields to the input row's (§5.4).
+ *   apply to them. CSV join appends the output row's fields to the input row's (the data-processing page above).
  * - JSON join: an object input gets the key `SageMakerOutput`; any other input becomes
- *   `{"SageMakerInput": input, "SageMakerOutput": output}` (§5.5).
+ *   `{"SageMakerInput": input, "SageMakerOutput": output}` (same page; API_DataProcessing, JoinSource).
  * - An output that cannot be parsed in the Accept format fails the object, as the service does
- *   ("Failed to parse output from the algorithm as CSV", §3.3).
+ *   ("Failed to parse output from the algorithm as CSV",
+ *   https://github.com/aws/sagemaker-tensorflow-serving-container/issues/154).
  */
 import { splitCsvRecord } from "../protocol/csv-record.js";
 import { recordFormatOf } from "../protocol/data-processing.js";

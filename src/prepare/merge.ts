@@ -15,7 +15,7 @@ import { claim, lockFor } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { PROTOCOL_VERSION, bytesWrittenOf, serializeDescriptor, type Descriptor, type SkipCount } from "../protocol/descriptor.js";
-import { LAYOUT, SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
+import { LAYOUT, SIDECAR_ROW_COLUMN, manifestDocument } from "../protocol/layout.js";
 import { mergeTypes } from "./schema.js";
 import { SIDECAR_CONTENT_TYPE, SIDECAR_ROW_GROUP_ROWS, SidecarWriter, readSidecar } from "../protocol/sidecar-file.js";
 import { VERSION } from "../version.js";
@@ -117,7 +117,7 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
   const manifestLoc = childLocation(out, LAYOUT.manifest);
   // one JSON array, {"prefix"} first, then names appended verbatim
   // (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformS3DataSource.html, S3Uri)
-  const manifest = `${JSON.stringify([{ prefix }, ...shards.map((s) => s.name)])}\n`;
+  const manifest = `${manifestDocument(prefix, shards.map((s) => s.name))}\n`;
   const merged: Descriptor = {
     btkit: PROTOCOL_VERSION,
     createdAt: new Date().toISOString(),

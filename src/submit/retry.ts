@@ -9,6 +9,7 @@
 import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
 import { BtkitError } from "../errors.js";
 import type { Descriptor, JobRecord, ShardEntry } from "../protocol/descriptor.js";
+import { manifestDocument } from "../protocol/layout.js";
 import type { Storage } from "../io/storage.js";
 import { validateTransformJobRequest } from "./constraints.js";
 import { shardOutputs } from "../protocol/provenance.js";
@@ -63,7 +64,7 @@ function applyOverrides(prev: CreateTransformJobRequest, o: RetryOverrides): Cre
  * S3Uri): `[{"prefix": P}, entry, ...]`, each entry the shard location after P.
  */
 export function manifestText(prefix: string, shards: readonly ShardEntry[]): string {
-  return `${JSON.stringify([{ prefix }, ...shards.map((s) => s.location.slice(prefix.length))])}\n`;
+  return `${manifestDocument(prefix, shards.map((s) => s.location.slice(prefix.length)))}\n`;
 }
 
 /** Writes `manifest-retry-<n>.json` beside the original manifest; n counts the jobs so far. */

@@ -8,6 +8,7 @@
  */
 import { BtkitError } from "../errors.js";
 import type { Descriptor, ShardEntry } from "../protocol/descriptor.js";
+import { manifestDocument } from "../protocol/layout.js";
 import type { Storage } from "../io/storage.js";
 
 /**
@@ -30,7 +31,7 @@ export async function verifyShards(d: Descriptor, storage: Storage, options: { n
  * IO_CHANGED naming it otherwise.
  */
 export async function verifyManifest(d: Descriptor, storage: Storage): Promise<void> {
-  const want = JSON.stringify([{ prefix: d.manifest.prefix }, ...d.shards.map((s) => s.name)]);
+  const want = manifestDocument(d.manifest.prefix, d.shards.map((s) => s.name));
   let got: string;
   try {
     got = JSON.stringify(JSON.parse(await storage.readText(d.manifest.location)));

@@ -3,11 +3,10 @@
  * bundler) through package.json "exports", node10 through the top-level "types" and "typesVersions"
  * (which map the subpaths). A consumer project is built here with its own node_modules/btkit.
  */
-import { execFileSync } from "node:child_process";
 import fs from "node:fs/promises";
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
 import { run } from "../helpers/spawn.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -25,8 +24,8 @@ export const all = [BtkitError, VERSION, prepare, merge, join, startEmulator, bu
 export const rows = (d: Descriptor): number => d.source.rowsWritten;
 `;
 
+beforeAll(ensureBuilt, BUILD_TIMEOUT_MS);
 beforeAll(async () => {
-  if (!existsSync(path.join(root, "dist/src/index.d.ts"))) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   ({ dir, cleanup } = await tempDir("btkit-types-"));
   await fs.mkdir(path.join(dir, "node_modules"));
   await fs.symlink(root, path.join(dir, "node_modules", "btkit"), "dir");
