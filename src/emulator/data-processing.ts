@@ -12,7 +12,7 @@
  *   ("Failed to parse output from the algorithm as CSV",
  *   https://github.com/aws/sagemaker-tensorflow-serving-container/issues/154).
  */
-import { splitCsvRecord } from "../protocol/csv-record.js";
+import { csvField, splitCsvRecord } from "../protocol/csv-record.js";
 import { recordFormatOf } from "../protocol/data-processing.js";
 import { applyJsonPath, isIdentity, isIndexOnly, parseJsonPath, type JsonPath, type SliceEnd } from "../protocol/jsonpath.js";
 import { JsonNumber, jsonTextOf, parseExactJson, plainJson } from "../protocol/nested.js";
@@ -32,13 +32,12 @@ export function parseCsvRecord(line: string, what: "input" | "output"): string[]
   throw new RecordError(`Failed to parse ${what === "input" ? "input" : "output from the algorithm"} as CSV: ${problem}`);
 }
 
-function csvField(v: unknown): string {
-  const s = typeof v === "string" ? v : v === null || v === undefined ? "" : typeof v === "object" ? jsonTextOf(v) : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+function csvValue(v: unknown): string {
+  return csvField(typeof v === "string" ? v : v === null || v === undefined ? "" : typeof v === "object" ? jsonTextOf(v) : String(v));
 }
 
 export function formatCsvRecord(value: unknown): string {
-  return Array.isArray(value) ? value.map(csvField).join(",") : csvField(value);
+  return Array.isArray(value) ? value.map(csvValue).join(",") : csvValue(value);
 }
 
 export interface DataProcessingSpec {

@@ -11,8 +11,4 @@ export function splitCsvLine(line: string, quoted?: boolean[]): string[] | undef
   return typeof fields === "string" ? undefined : fields;
 }
 
-/** Quotes a CSV field when it needs it (comma, quote, CR or LF), doubling inner quotes. */
-export function csvField(text: string): string {
-  if (/[",\r\n]/.test(text)) return `"${text.replace(/"/g, '""')}"`;
-  return text;
-}
+export { csvField } from "../protocol/csv-record.js";

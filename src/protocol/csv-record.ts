@@ -54,3 +54,8 @@ export function splitCsvRecord(line: string, quoted?: boolean[]): string[] | Csv
     }
   }
 }
+
+/** One field as a CSV record holds it: quoted (quotes doubled) when it has a comma, a quote, CR or LF (RFC 4180). */
+export function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
