@@ -6,21 +6,13 @@
  *   default, snappy or none on request.
  * - arrow / arrow-stream: apache-arrow's IPC file / stream writers. Their queue does not slow the
  *   producer down, so each batch's bytes are drained before the next batch is written.
- * - jsonl: one JSON object per row; int64 as JSON numbers (exact digits), timestamps as ISO 8601
- *   strings with microseconds, json columns embedded as JSON, non-finite floats as null.
- * - csv: a header line, then RFC 4180 rows (fields quoted when needed); null is an empty field.
+ * - jsonl, csv: written from the Arrow buffers as bytes by text-writer.ts.
  */
-import { Field, makeData, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Schema, Struct, Table, Time, TimeUnit, Timestamp, Type, tableToIPC, type Data, type DataType, type Vector } from "apache-arrow";
+import { Field, makeData, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Schema, Struct, Table, Time, TimeUnit, Timestamp, Type, tableToIPC, type Data, type DataType } from "apache-arrow";
 import * as pw from "parquet-wasm";
 import { BtkitError } from "../errors.js";
-import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
-import { decimalText, readDecimalWords } from "../protocol/decimal.js";
-import { columnTypeOfField } from "./columns.js";
 import { parquetInWorker } from "./parquet-worker.js";
-import { csvField } from "./csv-fields.js";
-import { temporalOf, temporalText } from "../protocol/time.js";
-import { isNestedName } from "../protocol/nested.js";
-import { leafText, nestedText } from "../protocol/nested-arrow.js";
+import { writeText } from "./text-writer.js";
 
 export const OUTPUT_FORMATS = ["parquet", "arrow", "arrow-stream", "jsonl", "csv"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -92,9 +84,9 @@ export function createWriter(options: WriterOptions = {}): (batches: AsyncIterab
     case "arrow-stream":
       return (b) => writeArrow(b, o, "stream");
     case "jsonl":
-      return (b) => writeText(b, o, "jsonl");
+      return (b) => writeText(orEmpty(b, o), "jsonl");
     case "csv":
-      return (b) => writeText(b, o, "csv");
+      return (b) => writeText(orEmpty(b, o), "csv");
   }
 }
 
@@ -204,114 +196,10 @@ async function* writeArrow(batches: AsyncIterable<RecordBatch>, o: ResolvedWrite
   for (const c of queued.splice(0, queued.length)) yield c;
 }
 
-type Cell = (i: number) => string | null;
-
-function cellOf(vector: Vector, type: ColumnType, csv: boolean): Cell {
-  // read the buffers directly: Vector.get decodes through generic visitors and is far slower
-  const data = vector.data[0]!;
-  const bitmap = data.nullBitmap;
-  const base = data.offset;
-  const valid = data.nullCount === 0 || !bitmap || bitmap.length === 0 ? (): boolean => true : (i: number): boolean => ((bitmap[(base + i) >> 3]! >> ((base + i) & 7)) & 1) === 1;
-  const raw = data.values as ArrayBufferView | undefined;
-  const dec = decimalOf(type);
-  if (dec) {
-    // exact digits: a number in JSON Lines, the same text in CSV
-    const words = new Uint32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4));
-    return (i) => (valid(i) ? decimalText(readDecimalWords(words, i * 4), dec.scale) : null);
-  }
-  if (isNestedName(type)) {
-    // JSON text, leaves exact: bare in JSON Lines, a quoted field in CSV
-    const text = nestedText(type, data);
-    return (i) => {
-      const v = text(i);
-      return v === null ? null : csv ? csvField(v) : v;
-    };
-  }
-  const t = temporalOf(type);
-  if (t && type !== "date" && type !== "timestamp_ntz" && type !== "timestamp") {
-    // time and the temporal types in other units: ISO 8601 with their unit's fraction digits
-    const bits = (data.type as unknown as { bitWidth?: number }).bitWidth;
-    const values = bits === 32 ? new Int32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4)) : new BigInt64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
-    return (i) => {
-      if (!valid(i)) return null;
-      const text = temporalText(BigInt(values[i]!), t);
-      return csv ? text : `"${text}"`;
-    };
-  }
-  switch (type) {
-    case "int64":
-    case "uint64":
-    case "float64":
-    case "bool":
-      // the same text in CSV and JSON
-      return leafText(type, data);
-    case "utf8":
-    case "json": {
-      const offsets = data.valueOffsets as Int32Array;
-      const bytes = Buffer.from(raw!.buffer, raw!.byteOffset, raw!.byteLength);
-      const text = (i: number): string => bytes.toString("utf8", offsets[i]!, offsets[i + 1]!);
-      if (type === "json") return (i) => (valid(i) ? (csv ? csvField(text(i)) : text(i)) : null);
-      return (i) => (valid(i) ? (csv ? csvField(text(i)) : JSON.stringify(text(i))) : null);
-    }
-    case "timestamp":
-    case "timestamp_ntz": {
-      // the raw 64-bit values (a sliced Data already starts its values at its first row)
-      const values = new BigInt64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
-      // a wall-clock time is written without a zone: none is invented
-      const cut = type === "timestamp" ? 0 : 1;
-      return (i) => {
-        if (!valid(i)) return null;
-        const iso = isoMicros(values[i]!);
-        const text = cut === 0 ? iso : iso.slice(0, -1);
-        return csv ? text : `"${text}"`;
-      };
-    }
-    case "date": {
-      const values = new Int32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4));
-      return (i) => {
-        if (!valid(i)) return null;
-        const day = new Date(values[i]! * 86400000).toISOString().slice(0, 10);
-        return csv ? day : `"${day}"`;
-      };
-    }
-    case "null":
-      return () => null;
-    default:
-      throw new Error(`no text form for column type ${type}`);
-  }
-}
-
 /** Microseconds since the epoch as ISO 8601 with six fraction digits. */
 export function isoMicros(micros: bigint): string {
   const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
   const rest = micros - ms * 1000n;
   const iso = new Date(Number(ms)).toISOString();
   return `${iso.slice(0, -1)}${String(rest).padStart(3, "0")}Z`;
-}
-
-async function* writeText(batches: AsyncIterable<RecordBatch>, o: ResolvedWriterOptions, kind: "jsonl" | "csv"): AsyncGenerator<Uint8Array> {
-  const csv = kind === "csv";
-  let header = false;
-  for await (const b of orEmpty(batches, o)) {
-    const fields = b.schema.fields;
-    const lines: string[] = [];
-    if (csv && !header) {
-      lines.push(fields.map((f) => csvField(f.name)).join(","));
-      header = true;
-    }
-    const cells = fields.map((f, j) => cellOf(b.getChildAt(j)!, columnTypeOfField(f), csv));
-    const keys = fields.map((f) => `${JSON.stringify(f.name)}:`);
-    for (let i = 0; i < b.numRows; i++) {
-      if (csv) {
-        let line = "";
-        for (let j = 0; j < cells.length; j++) line += (j > 0 ? "," : "") + (cells[j]!(i) ?? "");
-        lines.push(line);
-      } else {
-        let line = "{";
-        for (let j = 0; j < cells.length; j++) line += (j > 0 ? "," : "") + keys[j] + (cells[j]!(i) ?? "null");
-        lines.push(`${line}}`);
-      }
-    }
-    if (lines.length > 0) yield Buffer.from(`${lines.join("\n")}\n`, "utf8");
-  }
 }

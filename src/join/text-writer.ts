@@ -1,0 +1,305 @@
+/**
+ * The text writers: joined record batches -> JSON Lines or CSV bytes, written straight from the
+ * Arrow buffers into one reused output buffer. Text columns are copied as bytes (escaped where
+ * JSON or CSV needs it), integers, dates and microsecond timestamps are written as digits; only
+ * the rarer types (floats, decimals, nested values, other time units) go through their text
+ * (nested-arrow.ts, time.ts). No string is built per row.
+ *
+ * - jsonl: one JSON object per row, keys in column order; int64 as JSON numbers (exact digits),
+ *   times as ISO 8601 strings (microseconds: six fraction digits), json columns embedded as
+ *   their JSON text, non-finite floats as null. Strings are escaped as JSON.stringify escapes them
+ *   (`"`, `\`, and control characters below U+0020), so the bytes are the same.
+ * - csv: a header line, then RFC 4180 rows: a field is quoted (quotes doubled) when it holds a
+ *   comma, a quote, CR or LF; null is an empty field.
+ */
+import type { Data, RecordBatch, Vector } from "apache-arrow";
+import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
+import { decimalText, readDecimalWords } from "../protocol/decimal.js";
+import { isNestedName } from "../protocol/nested.js";
+import { leafText, nestedText } from "../protocol/nested-arrow.js";
+import { civilFromDays, temporalOf, temporalText } from "../protocol/time.js";
+import { columnTypeOfField } from "./columns.js";
+import { csvField } from "./csv-fields.js";
+
+/** A growable output buffer, reused from batch to batch; take() hands on a copy of what was written. */
+export class ByteSink {
+  buf: Buffer = Buffer.allocUnsafe(1 << 16);
+  pos = 0;
+
+  /** Makes room for n more bytes. */
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    if (this.pos === this.buf.length) this.reserve(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** Writes a string as UTF-8. */
+  text(s: string): void {
+    this.reserve(s.length * 3);
+    this.pos += this.buf.write(s, this.pos, "utf8");
+  }
+
+  /** Copies src[start, end). */
+  copy(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.reserve(n);
+    const buf = this.buf;
+    if (n < 64) {
+      // short spans (most cells, every key): a loop beats making a view to copy from
+      let p = this.pos;
+      for (let k = start; k < end; k++) buf[p++] = src[k]!;
+    } else buf.set(src.subarray(start, end), this.pos);
+    this.pos += n;
+  }
+
+  /** What was written since the last take(), as a buffer of its own. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+}
+
+/** Writes cell i of a column (null as the format's null: `null` in JSON Lines, nothing in CSV). */
+type CellWriter = (i: number, s: ByteSink) => void;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const HEX = "0123456789abcdef";
+/** JSON.stringify's short escapes, by byte */
+const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72, 0x22: QUOTE, 0x5c: BACKSLASH };
+
+/** Bytes src[start, end) of UTF-8 text as a JSON string, escaped as JSON.stringify escapes. */
+export function writeJsonString(s: ByteSink, src: Uint8Array, start: number, end: number): void {
+  s.reserve(end - start + 2);
+  s.buf[s.pos++] = QUOTE;
+  let run = start;
+  for (let k = start; k < end; k++) {
+    const c = src[k]!;
+    if (c >= 0x20 && c !== QUOTE && c !== BACKSLASH) continue;
+    s.copy(src, run, k);
+    const short = SHORT_ESCAPE[c];
+    s.reserve(6 + end - k);
+    s.buf[s.pos++] = BACKSLASH;
+    if (short !== undefined) s.buf[s.pos++] = short;
+    else s.pos += s.buf.write(`u00${HEX[c >> 4]}${HEX[c & 15]}`, s.pos, "latin1");
+    run = k + 1;
+  }
+  s.copy(src, run, end);
+  s.byte(QUOTE);
+}
+
+/** Bytes src[start, end) as one CSV field: quoted, quotes doubled, when they hold a comma, quote, CR or LF. */
+export function writeCsvField(s: ByteSink, src: Uint8Array, start: number, end: number): void {
+  let k = start;
+  while (k < end) {
+    const c = src[k]!;
+    if (c === COMMA || c === QUOTE || c === 0x0a || c === 0x0d) break;
+    k++;
+  }
+  if (k === end) return s.copy(src, start, end);
+  s.byte(QUOTE);
+  let run = start;
+  for (k = start; k < end; k++) {
+    if (src[k] !== QUOTE) continue;
+    s.copy(src, run, k + 1);
+    s.byte(QUOTE);
+    run = k + 1;
+  }
+  s.copy(src, run, end);
+  s.byte(QUOTE);
+}
+
+function validity(data: Data): (i: number) => boolean {
+  const bitmap = data.nullBitmap;
+  const base = data.offset;
+  return data.nullCount === 0 || !bitmap || bitmap.length === 0 ? () => true : (i) => ((bitmap[(base + i) >> 3]! >> ((base + i) & 7)) & 1) === 1;
+}
+
+/** A 64-bit integer held in halves (lo unsigned, hi signed) as a Number when it is one exactly (|v| < 2^53), else undefined. */
+function safeInt64(lo: number, hi: number): number | undefined {
+  return hi >= -0x200000 && hi < 0x200000 ? hi * 0x100000000 + lo : undefined;
+}
+
+/** Writes n (0 <= n < 10^width) as `width` digits. */
+function digits(s: ByteSink, n: number, width: number): void {
+  for (let k = s.pos + width - 1; k >= s.pos; k--) {
+    s.buf[k] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  s.pos += width;
+}
+
+/** YYYY-MM-DD of a day count since 1970-01-01, when its year is 0000-9999 (false otherwise, nothing written). */
+function writeDay(s: ByteSink, day: number): boolean {
+  const [y, m, d] = civilFromDays(day);
+  if (y < 0 || y > 9999) return false;
+  s.reserve(10);
+  digits(s, y, 4);
+  s.buf[s.pos++] = 0x2d;
+  digits(s, m, 2);
+  s.buf[s.pos++] = 0x2d;
+  digits(s, d, 2);
+  return true;
+}
+
+/**
+ * Microseconds since the epoch (exact, |us| < 2^53) as YYYY-MM-DDTHH:MM:SS.ffffff, plus `Z` for an
+ * instant; false (nothing written) when the year leaves 0000-9999.
+ */
+function writeMicros(s: ByteSink, us: number, zone: boolean): boolean {
+  let frac = us % 1_000_000;
+  if (frac < 0) frac += 1_000_000;
+  const secs = (us - frac) / 1_000_000;
+  let r = secs % 86400;
+  if (r < 0) r += 86400;
+  if (!writeDay(s, (secs - r) / 86400)) return false;
+  s.reserve(17);
+  s.buf[s.pos++] = 0x54;
+  digits(s, Math.floor(r / 3600), 2);
+  s.buf[s.pos++] = 0x3a;
+  digits(s, Math.floor(r / 60) % 60, 2);
+  s.buf[s.pos++] = 0x3a;
+  digits(s, r % 60, 2);
+  s.buf[s.pos++] = 0x2e;
+  digits(s, frac, 6);
+  if (zone) s.buf[s.pos++] = 0x5a;
+  return true;
+}
+
+/** A column's cells through their text (the rarer types): `text` gives the cell's JSON Lines or CSV text, null for null. */
+function viaText(text: (i: number) => string | null, csv: boolean): CellWriter {
+  return csv
+    ? (i, s) => {
+        const t = text(i);
+        if (t !== null) s.text(t);
+      }
+    : (i, s) => s.text(text(i) ?? "null");
+}
+
+function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWriter {
+  const data = vector.data[0]!;
+  const valid = validity(data);
+  const raw = data.values as ArrayBufferView | undefined;
+  const nullCell: CellWriter = csv ? () => undefined : (_i, s) => s.text("null");
+  const dec = decimalOf(type);
+  if (dec) {
+    // exact digits: a number in JSON Lines, the same text in CSV
+    const words = new Uint32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4));
+    return viaText((i) => (valid(i) ? decimalText(readDecimalWords(words, i * 4), dec.scale) : null), csv);
+  }
+  if (isNestedName(type)) {
+    // JSON text, leaves exact: bare in JSON Lines, a quoted field in CSV
+    const text = nestedText(type, data);
+    return viaText((i) => {
+      const v = text(i);
+      return v === null ? null : csv ? csvField(v) : v;
+    }, csv);
+  }
+  const t = temporalOf(type);
+  switch (type) {
+    case "utf8":
+    case "json": {
+      const offsets = data.valueOffsets as Int32Array;
+      const bytes = raw as Uint8Array;
+      if (csv) return (i, s) => (valid(i) ? writeCsvField(s, bytes, offsets[i]!, offsets[i + 1]!) : undefined);
+      // a json column holds JSON text: embedded as it is
+      if (type === "json") return (i, s) => (valid(i) ? s.copy(bytes, offsets[i]!, offsets[i + 1]!) : nullCell(i, s));
+      return (i, s) => (valid(i) ? writeJsonString(s, bytes, offsets[i]!, offsets[i + 1]!) : nullCell(i, s));
+    }
+    case "int64": {
+      const halves = new Int32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4));
+      const slow = leafText(type, data);
+      return (i, s) => {
+        if (!valid(i)) return nullCell(i, s);
+        const n = safeInt64(halves[2 * i]! >>> 0, halves[2 * i + 1]!);
+        s.text(n !== undefined ? String(n) : slow(i)!);
+      };
+    }
+    case "uint64":
+    case "float64":
+    case "bool":
+      // the same text in CSV and JSON
+      return viaText(leafText(type, data), csv);
+    case "date": {
+      const days = new Int32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4));
+      const slow = (i: number): string => temporalText(BigInt(days[i]!), t!);
+      return (i, s) => {
+        if (!valid(i)) return nullCell(i, s);
+        if (!csv) s.byte(QUOTE);
+        if (!writeDay(s, days[i]!)) s.text(slow(i));
+        if (!csv) s.byte(QUOTE);
+      };
+    }
+    case "timestamp":
+    case "timestamp_ntz": {
+      // microseconds; a wall-clock time is written without a zone: none is invented
+      const halves = new Int32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4));
+      const values = new BigInt64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
+      const zone = type === "timestamp";
+      return (i, s) => {
+        if (!valid(i)) return nullCell(i, s);
+        if (!csv) s.byte(QUOTE);
+        const us = safeInt64(halves[2 * i]! >>> 0, halves[2 * i + 1]!);
+        if (us === undefined || !writeMicros(s, us, zone)) s.text(temporalText(values[i]!, t!));
+        if (!csv) s.byte(QUOTE);
+      };
+    }
+    case "null":
+      return nullCell;
+  }
+  if (t) {
+    // time and the temporal types in other units: ISO 8601 with their unit's fraction digits
+    const bits = (data.type as unknown as { bitWidth?: number }).bitWidth;
+    const values = bits === 32 ? new Int32Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 4)) : new BigInt64Array(raw!.buffer, raw!.byteOffset, Math.floor(raw!.byteLength / 8));
+    return viaText((i) => {
+      if (!valid(i)) return null;
+      const text = temporalText(BigInt(values[i]!), t);
+      return csv ? text : `"${text}"`;
+    }, csv);
+  }
+  throw new Error(`no text form for column type ${type}`);
+}
+
+/** Record batches -> JSON Lines or CSV bytes, one buffer per batch (CSV: the header first). */
+export async function* writeText(batches: AsyncIterable<RecordBatch>, kind: "jsonl" | "csv"): AsyncGenerator<Uint8Array> {
+  const csv = kind === "csv";
+  const s = new ByteSink();
+  let header = false;
+  for await (const b of batches) {
+    const fields = b.schema.fields;
+    if (csv && !header) {
+      s.text(`${fields.map((f) => csvField(f.name)).join(",")}\n`);
+      header = true;
+    }
+    const cells = fields.map((f, j) => cellWriterOf(b.getChildAt(j)!, columnTypeOfField(f), csv));
+    const keys = fields.map((f, j) => Buffer.from(`${j > 0 ? "," : "{"}${JSON.stringify(f.name)}:`));
+    const n = cells.length;
+    for (let i = 0; i < b.numRows; i++) {
+      if (csv) {
+        for (let j = 0; j < n; j++) {
+          if (j > 0) s.byte(COMMA);
+          cells[j]!(i, s);
+        }
+      } else {
+        if (n === 0) s.byte(0x7b);
+        for (let j = 0; j < n; j++) {
+          const key = keys[j]!;
+          s.copy(key, 0, key.length);
+          cells[j]!(i, s);
+        }
+        s.byte(0x7d);
+      }
+      s.byte(0x0a);
+    }
+    if (s.pos > 0) yield s.take();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The byte writers of join's JSON Lines and CSV outputs give the bytes the string forms give:
+ * JSON.stringify for strings, RFC 4180 quoting for CSV fields, ISO 8601 for dates and
+ * microsecond timestamps (checked against Date arithmetic), every digit of an int64, over the
+ * whole range including the values where the fast paths hand over to the exact ones.
+ */
+import { DateDay, Field, Int64, RecordBatch, Schema, Struct, TimestampMicrosecond, TimeUnit, Timestamp, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parse } from "csv-parse/sync";
+import { ByteSink, writeCsvField, writeJsonString, writeText } from "../../src/join/text-writer.js";
+import { isoMicros } from "../../src/join/writers.js";
+
+function jsonOf(s: string): string {
+  const sink = new ByteSink();
+  const bytes = Buffer.from(s, "utf8");
+  writeJsonString(sink, bytes, 0, bytes.length);
+  return sink.take().toString("utf8");
+}
+
+function csvOf(s: string): string {
+  const sink = new ByteSink();
+  const bytes = Buffer.from(s, "utf8");
+  writeCsvField(sink, bytes, 0, bytes.length);
+  return sink.take().toString("utf8");
+}
+
+async function textOf(batch: RecordBatch, kind: "jsonl" | "csv"): Promise<string> {
+  const parts: Uint8Array[] = [];
+  for await (const c of writeText((async function* () {
+    yield batch;
+  })(), kind)) parts.push(c);
+  return Buffer.concat(parts).toString("utf8");
+}
+
+function batchOf(columns: Record<string, Vector>): RecordBatch {
+  const fields = Object.entries(columns).map(([name, v]) => new Field(name, v.type, true));
+  const schema = new Schema(fields);
+  const length = Object.values(columns)[0]!.length;
+  return new RecordBatch(schema, makeData({ type: new Struct(fields), length, nullCount: 0, children: Object.values(columns).map((v) => v.data[0]!) }));
+}
+
+/** short strings of the characters that matter: quotes, backslashes, control characters, separators, multi-byte */
+const TEXT = fc.array(fc.constantFrom(..."az ,\"\\\n\r\t\b\f\u0000\u0001\u001f\u007fé€👍\u2028"), { maxLength: 12 }).map((cs) => cs.join(""));
+
+describe("strings", () => {
+  it("a JSON string is escaped byte for byte as JSON.stringify escapes it (fast-check, fixed seed)", () => {
+    fc.assert(
+      fc.property(fc.oneof(TEXT, fc.string({ unit: "grapheme" })), (s) => {
+        expect(jsonOf(s)).toBe(JSON.stringify(s));
+      }),
+      { seed: 20261130, numRuns: 2000 },
+    );
+    expect(jsonOf('a"b\\c\u0000\u001f\n')).toBe('"a\\"b\\\\c\\u0000\\u001f\\n"');
+  });
+
+  it("a CSV field is quoted only when it must be, and csv-parse reads back the text (fast-check, fixed seed)", () => {
+    fc.assert(
+      fc.property(TEXT, (s) => {
+        const field = csvOf(s);
+        expect(field.startsWith('"')).toBe(/[",\r\n]/.test(s));
+        expect((parse(`${field},x\n`) as string[][])[0]![0]).toBe(s);
+      }),
+      { seed: 20261130, numRuns: 2000 },
+    );
+  });
+});
+
+describe("rows", () => {
+  const INT64 = [0n, 1n, -1n, 2n ** 53n - 1n, 2n ** 53n, -(2n ** 53n), -(2n ** 53n) - 1n, 2n ** 63n - 1n, -(2n ** 63n), 4294967295n, 4294967296n, -4294967296n];
+
+  it("int64 cells keep every digit on both sides of the 2^53 fast-path edge, and nulls are null", async () => {
+    const ids = vectorFromArray([...INT64, null], new Int64());
+    const text = await textOf(batchOf({ id: ids }), "jsonl");
+    expect(text).toBe([...INT64.map((v) => `{"id":${v}}`), '{"id":null}'].join("\n") + "\n");
+    expect(await textOf(batchOf({ id: ids }), "csv")).toBe(["id", ...INT64.map(String), ""].join("\n") + "\n");
+  });
+
+  it("timestamps and dates are ISO 8601 as Date arithmetic gives them, zone only for instants (fast-check, fixed seed)", async () => {
+    // years 0000-9999, beyond 2^53 microseconds too (after 2255), before 1970 too
+    const micros = fc.bigInt({ min: -62167219200000000n, max: 253402300799999999n });
+    await fc.assert(
+      fc.asyncProperty(fc.array(micros, { minLength: 1, maxLength: 20 }), async (values) => {
+        const micro = (type: TimestampMicrosecond | Timestamp) => makeVector(makeData({ type, length: values.length, nullCount: 0, data: BigInt64Array.from(values) }));
+        const days = Int32Array.from(values.map((v) => Number((v - (((v % 86400000000n) + 86400000000n) % 86400000000n)) / 86400000000n)));
+        const batch = batchOf({
+          at: micro(new TimestampMicrosecond("UTC")),
+          wall: micro(new Timestamp(TimeUnit.MICROSECOND)),
+          day: makeVector(makeData({ type: new DateDay(), length: values.length, nullCount: 0, data: days })),
+        });
+        const lines = (await textOf(batch, "jsonl")).trimEnd().split("\n");
+        lines.forEach((line, i) => {
+          const iso = isoMicros(values[i]!);
+          expect(JSON.parse(line)).toEqual({ at: iso, wall: iso.slice(0, -1), day: iso.slice(0, 10) });
+        });
+      }),
+      { seed: 20261130, numRuns: 200 },
+    );
+  });
+
+  it("a CSV row quotes text with commas, quotes and line breaks, and a JSON Lines row escapes it", async () => {
+    const batch = batchOf({ id: vectorFromArray([1n, 2n], new Int64()), text: vectorFromArray(['a,"b"\r\nc', null], new Utf8()) });
+    expect(await textOf(batch, "csv")).toBe('id,text\n1,"a,""b""\r\nc"\n2,\n');
+    expect(await textOf(batch, "jsonl")).toBe('{"id":1,"text":"a,\\"b\\"\\r\\nc"}\n{"id":2,"text":null}\n');
+  });
+});
