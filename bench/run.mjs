@@ -5,7 +5,11 @@
 //
 // Generates the table with ../shared/bench/gen-data.mjs (deterministic: same seed and size give the
 // same bytes), then times each task as a child process under /usr/bin/time (wall time, peak RSS).
-// Prints a table (median wall, MB/s of the input CSV, peak RSS, btkit/peer ratio), the storage
+// Prints a table (median wall, MB/s of the input CSV, peak RSS, output bytes, btkit/peer ratio
+// beside its target, met or not); every task's output, btkit's and the peer's, is checked
+// against the source by DuckDB (bench/check.mjs: rows, EXCEPT ALL both ways; exit 1 when one
+// differs). Tasks: prep CSV -> CSV.gz and -> JSON Lines.gz; join -> Parquet (snappy, zstd),
+// JSON Lines and CSV against DuckDB's POSITIONAL JOIN with COPY to the same format. Then the storage
 // task (bytes under prep's --out per byte of gzip shards, for three column splits, checked against
 // the descriptor's bytesWritten), the default pipeline's joined table compared with DuckDB's read
 // of the source (CSV, and DuckDB's JSON Lines and Parquet copies of it; bench/verify.mjs; exit 1
@@ -107,21 +111,49 @@ function prep(format, gzip, out, inputs = [csv]) {
   return timed(process.execPath, [btkit, ...flags]);
 }
 
+const checker = path.join(root, "bench", "check.mjs");
+/** Checks an output against the source (and predictions) with DuckDB (bench/check.mjs); returns its verdict and records it. */
+function check(label, output, extra = []) {
+  const r = spawnSync(process.execPath, [checker, "--source", csv, "--output", output, ...extra], { env, encoding: "utf8" });
+  const v = JSON.parse((r.stdout || "{}").trim() || "{}");
+  checks.push({ label, ...v, ok: r.status === 0 });
+  if (r.status !== 0) console.error(`  output check FAILED: ${label}: ${r.stdout}${r.stderr}`);
+  return r.status === 0;
+}
+const checks = [];
+const PRED = ["--pred", pred];
+
+/** Bytes of the files a glob-free list of paths names (a folder: every file under it). */
+function sizeOf(...paths) {
+  let n = 0;
+  for (const p of paths) {
+    const st = fs.statSync(p);
+    if (!st.isDirectory()) n += st.size;
+    else for (const e of fs.readdirSync(p, { withFileTypes: true, recursive: true })) if (e.isFile()) n += fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size;
+  }
+  return n;
+}
+
 if (tasks.has("csv2csv")) {
   console.error("task: CSV -> headerless CSV.gz");
   const b = repeat("btkit", () => prep("csv", true, path.join(work, "p-csv")));
   const d = repeat("duckdb", () => timed(process.execPath, [duckRunner, "csv2csv", csv, path.join(work, "duck.csv.gz")]));
-  results.push({ task: "CSV -> CSV.gz", btkit: b, peer: d, peerName: "DuckDB" });
+  check("btkit prep CSV -> CSV.gz", `csv:${path.join(work, "p-csv", "shards", "*.csv.gz")}`, ["--header", "false"]);
+  check("DuckDB CSV -> CSV.gz", `csv:${path.join(work, "duck.csv.gz")}`, ["--header", "false"]);
+  const bBytes = sizeOf(path.join(work, "p-csv", "shards"));
+  results.push({ task: "CSV -> CSV.gz", btkit: b, peer: d, peerName: "DuckDB", target: 0.45, bytes: [bBytes, sizeOf(path.join(work, "duck.csv.gz"))] });
   if (hasPigz) {
     const p = repeat("pigz", () => sh(`pigz -p2 -${args.level} -c ${JSON.stringify(csv)} > ${JSON.stringify(path.join(work, "pigz.gz"))}`));
-    results.push({ task: "CSV -> CSV.gz", btkit: b, peer: p, peerName: `pigz -p2 -${args.level}` });
+    results.push({ task: "CSV -> CSV.gz", btkit: b, peer: p, peerName: `pigz -p2 -${args.level} (gzip only)`, target: 1.1, bytes: [bBytes, sizeOf(path.join(work, "pigz.gz"))] });
   }
 }
 if (tasks.has("csv2jsonl")) {
   console.error("task: CSV -> JSON Lines.gz");
   const b = repeat("btkit", () => prep("jsonl", true, path.join(work, "p-jsonl")));
   const d = repeat("duckdb", () => timed(process.execPath, [duckRunner, "csv2jsonl", csv, path.join(work, "duck.jsonl.gz")]));
-  results.push({ task: "CSV -> JSONL.gz", btkit: b, peer: d, peerName: "DuckDB" });
+  check("btkit prep CSV -> JSONL.gz", `jsonl:${path.join(work, "p-jsonl", "shards", "*.jsonl.gz")}`);
+  check("DuckDB CSV -> JSONL.gz", `jsonl:${path.join(work, "duck.jsonl.gz")}`);
+  results.push({ task: "CSV -> JSONL.gz", btkit: b, peer: d, peerName: "DuckDB", target: 0.5, bytes: [sizeOf(path.join(work, "p-jsonl", "shards")), sizeOf(path.join(work, "duck.jsonl.gz"))] });
 }
 /** Writes .out files for a preparation under `out` from the prediction lines (split by the shards' row counts) and a Completed job section into its btkit.json. */
 function fakeJob(out) {
@@ -148,13 +180,27 @@ if (tasks.has("join")) {
   const out = path.join(work, "p-join");
   prep("csv", false, out);
   fakeJob(out);
-  const joinRun = (codec) => timed(process.execPath, [btkit, "join", "--descriptor", out, "--out", path.join(work, `joined-${codec}.parquet`), "--format", "parquet", "--compression", codec, "--quiet"]);
+  const joined = (ext) => path.join(work, `joined${ext}`);
+  const joinRun = (ext, more = []) => timed(process.execPath, [btkit, "join", "--descriptor", out, "--out", joined(ext), "--quiet", ...more]);
+  const duckJoin = (ext) => timed(process.execPath, [duckRunner, "join", csv, pred, path.join(work, `duck${ext}`)]);
+  const byPrefix = ["--pred-prefix", "pred_"];
   // btkit's default codec is zstd; DuckDB's default is snappy: both are measured, against the same DuckDB runs
-  const bs = repeat("btkit snappy", () => joinRun("snappy"));
-  const bz = repeat("btkit zstd", () => joinRun("zstd"));
-  const d = repeat("duckdb", () => timed(process.execPath, [duckRunner, "join", csv, pred, path.join(work, "duck.parquet")]));
-  results.push({ task: "join -> Parquet (snappy, as DuckDB)", btkit: bs, peer: d, peerName: "DuckDB (snappy)" });
-  results.push({ task: "join -> Parquet (zstd, btkit default)", btkit: bz, peer: d, peerName: "DuckDB (snappy)" });
+  const bs = repeat("btkit snappy", () => joinRun("-snappy.parquet", ["--compression", "snappy"]));
+  check("btkit join -> Parquet (snappy)", `parquet:${joined("-snappy.parquet")}`, [...PRED, ...byPrefix]);
+  const bz = repeat("btkit zstd", () => joinRun("-zstd.parquet", ["--compression", "zstd"]));
+  check("btkit join -> Parquet (zstd)", `parquet:${joined("-zstd.parquet")}`, [...PRED, ...byPrefix]);
+  const d = repeat("duckdb", () => duckJoin(".parquet"));
+  check("DuckDB join -> Parquet", `parquet:${path.join(work, "duck.parquet")}`, PRED);
+  const duckParquet = sizeOf(path.join(work, "duck.parquet"));
+  results.push({ task: "join -> Parquet (snappy, as DuckDB)", btkit: bs, peer: d, peerName: "DuckDB (snappy)", target: 0.8, bytes: [sizeOf(joined("-snappy.parquet")), duckParquet] });
+  results.push({ task: "join -> Parquet (zstd, btkit default)", btkit: bz, peer: d, peerName: "DuckDB (snappy)", target: 1.0, bytes: [sizeOf(joined("-zstd.parquet")), duckParquet] });
+  for (const [ext, label] of [[".jsonl", "JSON Lines"], [".csv", "CSV"]]) {
+    const b = repeat(`btkit ${label}`, () => joinRun(ext));
+    check(`btkit join -> ${label}`, `${ext.slice(1)}:${joined(ext)}`, [...PRED, ...byPrefix]);
+    const dj = repeat(`duckdb ${label}`, () => duckJoin(ext));
+    check(`DuckDB join -> ${label}`, `${ext.slice(1)}:${path.join(work, `duck${ext}`)}`, PRED);
+    results.push({ task: `join -> ${label}`, btkit: b, peer: dj, peerName: "DuckDB", target: 1.0, bytes: [sizeOf(joined(ext)), sizeOf(path.join(work, `duck${ext}`))] });
+  }
 }
 
 /** Bytes of every file under a folder. */
@@ -233,12 +279,19 @@ const mb = csvBytes / 1e6;
 const lines = [
   `machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; input ${path.basename(csv)} ${mb.toFixed(0)} MB; median of ${args.runs} runs; gzip level ${args.level}`,
   "",
-  "| task | tool | wall (s) | MB/s | peak RSS (MiB) | btkit / peer |",
-  "| --- | --- | --- | --- | --- | --- |",
+  "| task | tool | wall (s) | MB/s | peak RSS (MiB) | output (B) | btkit / peer | target |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- |",
 ];
+const RSS_TARGET = 256;
 for (const r of results) {
-  lines.push(`| ${r.task} | btkit | ${r.btkit.wall.toFixed(2)} | ${(mb / r.btkit.wall).toFixed(0)} | ${r.btkit.rssMiB.toFixed(0)} | |`);
-  lines.push(`| ${r.task} | ${r.peerName} | ${r.peer.wall.toFixed(2)} | ${(mb / r.peer.wall).toFixed(0)} | ${r.peer.rssMiB.toFixed(0)} | **${(r.btkit.wall / r.peer.wall).toFixed(2)}x** |`);
+  const ratio = r.btkit.wall / r.peer.wall;
+  const rss = r.task.startsWith("join") || r.task.startsWith("CSV") ? ` (RSS <= ${RSS_TARGET} MiB: ${r.btkit.rssMiB <= RSS_TARGET ? "met" : "not met"})` : "";
+  lines.push(`| ${r.task} | btkit | ${r.btkit.wall.toFixed(2)} | ${(mb / r.btkit.wall).toFixed(0)} | ${r.btkit.rssMiB.toFixed(0)} | ${r.bytes?.[0] ?? ""} | |${rss} |`);
+  lines.push(`| ${r.task} | ${r.peerName} | ${r.peer.wall.toFixed(2)} | ${(mb / r.peer.wall).toFixed(0)} | ${r.peer.rssMiB.toFixed(0)} | ${r.bytes?.[1] ?? ""} | **${ratio.toFixed(2)}x** | ${r.target === undefined ? "" : `<= ${r.target}x: ${ratio <= r.target ? "met" : "not met"}`} |`);
+}
+for (const c of checks) {
+  if (c === checks[0]) lines.push("", "| output checked against the source (DuckDB reads both; EXCEPT ALL both ways) | rows | output rows | only in source | only in output | equal |", "| --- | --- | --- | --- | --- | --- |");
+  lines.push(`| ${c.label} | ${c.rows ?? "?"} | ${c.outputRows ?? "?"} | ${c.onlyInExpected ?? "?"} | ${c.onlyInOutput ?? "?"} | ${c.ok ? "yes" : "**NO**"} |`);
 }
 for (const l of lean) {
   if (l === lean[0]) lines.push("", "| stored by prep --gzip (sidecars compressed) | shards (B) | sidecars (B) | manifest (B) | under --out per gzip-shard byte | target |", "| --- | --- | --- | --- | --- | --- |");
@@ -253,4 +306,4 @@ if (memory) {
 }
 console.log(lines.join("\n"));
 fs.rmSync(work, { recursive: true, force: true });
-if (verified.some((v) => !v.ok)) process.exit(1);
+if (verified.some((v) => !v.ok) || checks.some((c) => !c.ok)) process.exit(1);
