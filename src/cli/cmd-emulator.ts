@@ -1,7 +1,6 @@
-/** btkit emulator: serves a local SageMaker (Batch Transform subset) until Ctrl-C. */
+/** btkit emulator: serves a local SageMaker (Batch Transform subset) until Ctrl-C. The emulator loads when the command runs. */
 import path from "node:path";
 import { BtkitError } from "../errors.js";
-import { startEmulator } from "../emulator/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 
 export const emulatorCommand: Command = {
@@ -44,11 +43,12 @@ export const emulatorCommand: Command = {
       imageMap[m.slice(0, eq)] = m.slice(eq + 1);
     }
     const state = args.flags.state as string | undefined;
+    const { startEmulator } = await import("../emulator/index.js");
     const emu = await startEmulator({
       host: args.flags.host as string,
       port: args.flags.port as number,
       stateDir: state === undefined ? undefined : path.resolve(ctx.cwd, state),
-      storage: ctx.storage(),
+      storage: await ctx.storage(),
       imageMap,
       env: ctx.env,
       cwd: ctx.cwd,

@@ -1,6 +1,5 @@
-/** btkit example-model serve: the example model server speaking the SageMaker container contract. */
+/** btkit example-model serve: the example model server speaking the SageMaker container contract (loaded when the command runs). */
 import { BtkitError } from "../errors.js";
-import { startExampleModel } from "../emulator/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 
 export const exampleModelCommand: Command = {
@@ -31,6 +30,7 @@ export const exampleModelCommand: Command = {
     if (args.positionals[0] !== "serve") {
       throw new BtkitError("USAGE_BAD_VALUE", `btkit example-model takes the argument serve, got ${JSON.stringify(args.positionals[0])}`, { expected: "serve", got: args.positionals[0] });
     }
+    const { startExampleModel } = await import("../emulator/example-model.js");
     const model = await startExampleModel({ port: args.flags.port as number | undefined, host: args.flags.host as string, env: ctx.env });
     try {
       ctx.log(`btkit example-model: serving at ${model.url}`);

@@ -1,19 +1,31 @@
-/** btkit join: match the job's .out files back to their rows and write the joined table. */
+/**
+ * btkit join: match the job's .out files back to their rows and write the joined table. The join
+ * library (Arrow, Parquet, the S3 SDK) loads when the command runs, not for its help.
+ */
 import { BtkitError } from "../errors.js";
 import { COLUMN_TYPE_NAMES, isColumnType, type ColumnType, canonicalType } from "../protocol/descriptor.js";
-import { join, joinFiles, parsePart, EXTENSION_OF, OUTPUT_FORMATS, PARQUET_COMPRESSIONS, PREDICTION_FORMATS, type OutputFormat, type ParquetCompression, type PredictionFormat } from "../join/index.js";
+import type { OutputFormat, ParquetCompression, PredictionFormat } from "../join/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import { Progress } from "./progress.js";
 
 /**
+ * The choices of --format, --compression and --prediction-format: join's OUTPUT_FORMATS,
+ * PARQUET_COMPRESSIONS and PREDICTION_FORMATS, spelled out here because those live beside the
+ * Arrow and Parquet code (test/cli/main.test.ts checks that the lists agree).
+ */
+export const FORMAT_CHOICES = ["parquet", "arrow", "arrow-stream", "jsonl", "csv"] as const satisfies readonly OutputFormat[];
+export const COMPRESSION_CHOICES = ["zstd", "snappy", "none"] as const satisfies readonly ParquetCompression[];
+export const PREDICTION_FORMAT_CHOICES = ["auto", "json", "csv", "text"] as const satisfies readonly PredictionFormat[];
+
+/**
  * The output format: --format, else the one --out's file extension names, else Parquet. A file
  * whose extension names another format than --format is refused (a .csv holding Parquet bytes is
- * a trap for whoever opens it).
+ * a trap for whoever opens it). `extensions` is join's EXTENSION_OF.
  */
-function formatFor(out: string, given: OutputFormat | undefined, folder: boolean): OutputFormat {
-  const named = folder ? undefined : (Object.entries(EXTENSION_OF) as Array<[OutputFormat, string]>).find(([, ext]) => out.toLowerCase().endsWith(ext))?.[0];
+function formatFor(out: string, given: OutputFormat | undefined, folder: boolean, extensions: Record<OutputFormat, string>): OutputFormat {
+  const named = folder ? undefined : (Object.entries(extensions) as Array<[OutputFormat, string]>).find(([, ext]) => out.toLowerCase().endsWith(ext))?.[0];
   if (given !== undefined && named !== undefined && given !== named) {
-    throw new BtkitError("USAGE_BAD_VALUE", `--out ${out} ends in ${EXTENSION_OF[named]}, but --format is ${given}: give --format ${named}, or an --out ending in ${EXTENSION_OF[given]}`, { option: "--format", expected: named, got: given });
+    throw new BtkitError("USAGE_BAD_VALUE", `--out ${out} ends in ${extensions[named]}, but --format is ${given}: give --format ${named}, or an --out ending in ${extensions[given]}`, { option: "--format", expected: named, got: given });
   }
   return given ?? named ?? "parquet";
 }
@@ -33,8 +45,8 @@ export const joinCommand: Command = {
       "input-format": { type: "string", value: "FORMAT", choices: ["auto", "csv", "json"], default: "auto", help: "how input lines are read (auto: .csv names are CSV, others by their first line)", group: "Without a descriptor" },
       "join-source": { type: "string", value: "SOURCE", choices: ["none", "input"], default: "none", help: "input: the outputs were made with JoinSource=Input (with a descriptor, the job request says)", group: "Without a descriptor" },
       out: { type: "string", value: "PATH|URI", help: "where to write: a file, or a folder/prefix with --partitioned or --part", group: "Output" },
-      format: { type: "string", value: "FORMAT", choices: OUTPUT_FORMATS, help: "output format; default: from --out's extension (.parquet .arrow .arrows .jsonl .csv), else parquet", group: "Output" },
-      compression: { type: "string", value: "CODEC", choices: PARQUET_COMPRESSIONS, default: "zstd", help: "Parquet compression", group: "Output" },
+      format: { type: "string", value: "FORMAT", choices: FORMAT_CHOICES, help: "output format; default: from --out's extension (.parquet .arrow .arrows .jsonl .csv), else parquet", group: "Output" },
+      compression: { type: "string", value: "CODEC", choices: COMPRESSION_CHOICES, default: "zstd", help: "Parquet compression", group: "Output" },
       "row-group-rows": { type: "int", value: "N", min: 1, default: 65536, help: "Parquet rows per row group", group: "Output" },
       "parquet-version": { type: "int", value: "1|2", min: 1, max: 2, default: 1, help: "Parquet writer version: 2 (data page v2, delta encodings) is smaller on sequential numbers, but some older readers refuse it", group: "Output" },
       partitioned: { type: "boolean", help: "one file per shard, then btkit.json last", group: "Output" },
@@ -45,7 +57,7 @@ export const joinCommand: Command = {
       "allow-missing": { type: "boolean", help: "join the shards that have an .out and list the others in results.missing", group: "Matching" },
       "blank-lines": { type: "string", value: "POLICY", choices: ["error", "skip"], default: "error", help: "blank .out lines: error, or skip them (counted)", group: "Matching" },
       "max-line-bytes": { type: "int", value: "N", min: 1, default: 64 * 1024 * 1024, help: "longest .out line accepted", group: "Matching" },
-      "prediction-format": { type: "string", value: "FORMAT", choices: PREDICTION_FORMATS, default: "auto", help: "how .out lines are read (auto: the job's Accept, else the first line)", group: "Predictions" },
+      "prediction-format": { type: "string", value: "FORMAT", choices: PREDICTION_FORMAT_CHOICES, default: "auto", help: "how .out lines are read (auto: the job's Accept, else the first line)", group: "Predictions" },
       "prediction-prefix": { type: "string", value: "TEXT", help: "prefix of object-key and index prediction columns; default: what submit --prediction-prefix recorded, else pred_", group: "Predictions" },
       "prediction-name": { type: "string", value: "NAME", help: "column of a scalar prediction; default: what submit --prediction-name recorded, else prediction", group: "Predictions" },
       "prediction-type": { type: "string", value: "NAME=TYPE", multiple: true, help: `declare a prediction column's type (${COLUMN_TYPE_NAMES})`, group: "Predictions" },
@@ -57,7 +69,8 @@ export const joinCommand: Command = {
     const f = args.flags;
     const out = f.out as string | undefined;
     if (out === undefined) throw new BtkitError("USAGE_MISSING", "btkit join needs --out PATH|URI: where to write the joined table", { option: "out" });
-    const format = formatFor(out, f.format as OutputFormat | undefined, f.partitioned === true || f.part !== undefined);
+    const { join, joinFiles, parsePart, EXTENSION_OF } = await import("../join/index.js");
+    const format = formatFor(out, f.format as OutputFormat | undefined, f.partitioned === true || f.part !== undefined, EXTENSION_OF);
     const types: Record<string, ColumnType> = {};
     for (const spec of (f["prediction-type"] as string[] | undefined) ?? []) {
       const m = /^([^=]+)=(.+)$/.exec(spec);
@@ -75,7 +88,7 @@ export const joinCommand: Command = {
     }
     // the options joinFiles and join share, from the same flags
     const shared = {
-      storage: ctx.storage(),
+      storage: await ctx.storage(),
       format,
       compression: f.compression as ParquetCompression,
       rowGroupRows: f["row-group-rows"] as number,

@@ -1,5 +1,4 @@
-/** btkit merge: thin over merge() (src/prepare). */
-import { merge } from "../prepare/index.js";
+/** btkit merge: thin over merge() (src/prepare, loaded when the command runs). */
 import { parseDescriptor } from "../protocol/descriptor.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 
@@ -15,7 +14,8 @@ export const mergeCommand: Command = {
     flags: { ...COMMON_FLAGS },
   },
   async run(ctx, args) {
-    const storage = ctx.storage();
+    const { merge } = await import("../prepare/index.js");
+    const storage = await ctx.storage();
     const parts = [];
     for (const p of args.positionals) parts.push(parseDescriptor(await storage.readText(p), p));
     const d = await merge(parts, { storage });

@@ -1,6 +1,7 @@
-/** btkit prep: thin over prepare() (src/prepare). */
+/** btkit prep: thin over prepare() (src/prepare, loaded when the command runs: its help loads no Arrow, Parquet or AWS SDK). */
 import { BtkitError } from "../errors.js";
-import { ENCODINGS, prepare, type Encoding, type PrepareOptions } from "../prepare/index.js";
+import type { PrepareOptions } from "../prepare/index.js";
+import { ENCODINGS, type Encoding } from "../prepare/encoding.js";
 import type { ColumnType, Descriptor } from "../protocol/descriptor.js";
 import type { ParsedArgs } from "./args.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
@@ -71,11 +72,12 @@ export const prepCommand: Command = {
     } catch (err) {
       throw new BtkitError("USAGE_BAD_VALUE", `--part: ${(err as Error).message}`, { option: "part", got: f.part }, { cause: err });
     }
+    const { prepare } = await import("../prepare/index.js");
     const progress = new Progress(ctx);
     const options: PrepareOptions = {
       inputs: args.positionals,
       out: f.out,
-      storage: ctx.storage(),
+      storage: await ctx.storage(),
       stdin: ctx.io.stdin,
       inputFormat: f["input-format"] as PrepareOptions["inputFormat"],
       delimiter,

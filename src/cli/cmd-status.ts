@@ -1,6 +1,5 @@
-/** btkit status: the descriptor's job as the service sees it now (and, with --wait, until it ends). */
+/** btkit status: the descriptor's job as the service sees it now (and, with --wait, until it ends); btkit/submit loads when it runs. */
 import { BtkitError } from "../errors.js";
-import { describeTransformJob, updateJobSection } from "../submit/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { JobCommandDeps } from "./job-backend.js";
 import { DEFAULT_DEPS, JOB_DESCRIPTOR_FLAG, LOCAL_FLAGS, withJob } from "./job-prologue.js";
@@ -22,6 +21,7 @@ export function createStatusCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
     },
     run: (ctx, args) =>
       withJob(ctx, args, deps, "the descriptor has no job section: pass the descriptor btkit submit printed on stdout (save it: btkit submit ... > job.json), not prep's btkit.json", async ({ descriptor, job, backend }) => {
+        const { describeTransformJob, updateJobSection } = await import("../submit/index.js");
         const d = await describeTransformJob(job.name, backend.sagemaker);
         if (!d) throw new BtkitError("SUBMIT_SERVICE", `no transform job named ${job.name} at ${job.endpoint ?? "SageMaker"}${job.region ? ` (${job.region})` : ""}`, { job: job.name });
         const updated = { ...descriptor, job: updateJobSection(job, d) };

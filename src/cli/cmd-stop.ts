@@ -1,6 +1,5 @@
-/** btkit stop: stops the descriptor's job (Stopping, then Stopped; a stopped job stores no output). */
+/** btkit stop: stops the descriptor's job (Stopping, then Stopped; a stopped job stores no output); btkit/submit loads when it runs. */
 import { BtkitError } from "../errors.js";
-import { describeTransformJob, stopTransformJob, updateJobSection } from "../submit/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { JobCommandDeps } from "./job-backend.js";
 import { DEFAULT_DEPS, JOB_DESCRIPTOR_FLAG, LOCAL_FLAGS, withJob } from "./job-prologue.js";
@@ -19,6 +18,7 @@ export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command 
     },
     run: (ctx, args) =>
       withJob(ctx, args, deps, "the descriptor has no job section: nothing to stop (pass the descriptor btkit submit printed on stdout, not prep's btkit.json)", async ({ descriptor, job, backend }) => {
+        const { describeTransformJob, stopTransformJob, updateJobSection } = await import("../submit/index.js");
         const before = await describeTransformJob(job.name, backend.sagemaker);
         if (!before) throw new BtkitError("SUBMIT_SERVICE", `no transform job named ${job.name}`, { job: job.name });
         if (before.TransformJobStatus === "InProgress") {

@@ -1,7 +1,8 @@
 /**
  * btkit submit: descriptor on stdin (or --descriptor) -> CreateTransformJob -> the descriptor with
- * its job section on stdout. Thin over btkit/submit; the clients come from the standard AWS
- * configuration (or from the deps, for tests and --local).
+ * its job section on stdout. Thin over btkit/submit, loaded when the command runs (its help loads
+ * no AWS SDK); the clients come from the standard AWS configuration (or from the deps, for tests
+ * and --local).
  */
 import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
 import { createHash } from "node:crypto";
@@ -9,27 +10,7 @@ import { BtkitError } from "../errors.js";
 import type { Descriptor, JobSection } from "../protocol/descriptor.js";
 import { outputNameFor } from "../protocol/layout.js";
 import { DEFAULT_PREDICTION_NAME } from "../protocol/layout.js";
-import {
-  buildTransformJobRequest,
-  describeTransformJob,
-  stripUndefined,
-  verifyManifest,
-  verifyShards,
-  type RetryOverrides,
-  defaultOutputUri,
-  ensureModel,
-  estimateCost,
-  estimateInstanceSeconds,
-  formatCost,
-  historyWith,
-  jobRecord,
-  missingShards,
-  requestWarnings,
-  retryRequest,
-  submitTransformJob,
-  writeRetryManifest,
-  type TransformRequestOptions,
-} from "../submit/index.js";
+import type { RetryOverrides, TransformRequestOptions } from "../submit/index.js";
 import type { FlagSpec, ParsedArgs } from "./args.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { CliContext } from "./context.js";
@@ -147,6 +128,24 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       flags: FLAGS,
     },
     async run(ctx, args) {
+      const {
+        buildTransformJobRequest,
+        describeTransformJob,
+        verifyManifest,
+        verifyShards,
+        defaultOutputUri,
+        ensureModel,
+        estimateCost,
+        estimateInstanceSeconds,
+        formatCost,
+        historyWith,
+        jobRecord,
+        missingShards,
+        requestWarnings,
+        retryRequest,
+        submitTransformJob,
+        writeRetryManifest,
+      } = await import("../submit/index.js");
       const { descriptor: input } = await ctx.readDescriptor(str(args, "descriptor"));
       const dryRun = args.flags["dry-run"] === true;
       const local = args.flags.local === true || args.flags.state !== undefined;
@@ -192,14 +191,14 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           if (input.job.status === "InProgress" || input.job.status === "Stopping") {
             throw new BtkitError("SUBMIT_INVALID_REQUEST", `--retry-failed: job ${input.job.name} is still ${input.job.status}; wait for it first (btkit status --wait)`, { job: input.job.name });
           }
-          const missing = await missingShards(input, ctx.storage());
+          const missing = await missingShards(input, await ctx.storage());
           if (missing.length === 0) {
             ctx.log(`every shard of job ${input.job.name} has its .out file: nothing to retry`);
             await ctx.emitDescriptor(input);
             return 0;
           }
           shards = missing.map((s) => s.name);
-          const manifest = dryRun ? `${input.manifest.location.replace(/[^/]*$/, "")}manifest-retry-${(input.job.history?.length ?? 0) + 1}.json` : await writeRetryManifest(input, missing, ctx.storage());
+          const manifest = dryRun ? `${input.manifest.location.replace(/[^/]*$/, "")}manifest-retry-${(input.job.history?.length ?? 0) + 1}.json` : await writeRetryManifest(input, missing, await ctx.storage());
           ctx.log(`retrying ${missing.length} shard(s) without output: ${shards.join(", ")} (manifest ${manifest})`);
           request = retryRequest(input, manifest, { namePrefix: str(args, "name-prefix"), allowFileUris: allowFile, overrides: retryOverrides(args, model, image !== undefined) });
           history = historyWith(input);
@@ -226,8 +225,8 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         if (!retry && args.given.has("output") && args.flags["overwrite-output"] !== true) await refuseForeignOutput(ctx, request, be, input.shards.map((s) => outputNameFor(s.name)));
         if (!(await describeTransformJob(request.TransformJobName!, be.sagemaker))) {
           // before anything is paid for: the shards are what prep wrote (a rerun that attaches has used them already)
-          if (!retry) await verifyManifest(input, ctx.storage());
-          const checked = await verifyShards(input, ctx.storage(), { names: shards, signal: ctx.io.signal });
+          if (!retry) await verifyManifest(input, await ctx.storage());
+          const checked = await verifyShards(input, await ctx.storage(), { names: shards, signal: ctx.io.signal });
           ctx.log(`checked ${checked.length} shard(s) against the descriptor's sha256`);
         }
         const result = await submitTransformJob(request, { client: be.sagemaker });
@@ -299,7 +298,7 @@ function predictionNaming(args: ParsedArgs, d: Descriptor): { predictionName?: s
   }
   // a kept column that starts with the prefix collides only if the model answers that key or
   // index, which is not known before the job: join checks it (and --prediction-prefix mends it there)
-  return stripUndefined({ predictionName: name, predictionPrefix: prefix });
+  return { ...(name !== undefined ? { predictionName: name } : {}), ...(prefix !== undefined ? { predictionPrefix: prefix } : {}) };
 }
 
 /**
@@ -310,11 +309,12 @@ async function refuseForeignOutput(ctx: CliContext, request: CreateTransformJobR
   const output = request.TransformOutput!.S3OutputPath!;
   const expected = new Set(names);
   const found: string[] = [];
-  for await (const o of ctx.storage().list(output.endsWith("/") ? output : `${output}/`)) {
+  for await (const o of (await ctx.storage()).list(output.endsWith("/") ? output : `${output}/`)) {
     if (expected.has(o.relative)) found.push(o.relative);
     if (found.length >= 3) break;
   }
   if (found.length === 0) return;
+  const { describeTransformJob } = await import("../submit/index.js");
   if (await describeTransformJob(request.TransformJobName!, be.sagemaker)) return;
   throw new BtkitError(
     "SUBMIT_OUTPUT_CONFLICT",

@@ -5,8 +5,7 @@
 import type { Readable, Writable } from "node:stream";
 import { BtkitError, redact } from "../errors.js";
 import { parseDescriptor, serializeDescriptor, type Descriptor } from "../protocol/descriptor.js";
-import { Storage } from "../io/storage.js";
-import { s3SettingsFromEnv } from "../io/s3.js";
+import type { Storage } from "../io/storage.js";
 
 export interface CliIo {
   stdin: Readable & { isTTY?: boolean };
@@ -32,7 +31,7 @@ export class CliContext {
   readonly io: CliIo;
   readonly cwd: string;
   quiet = false;
-  #storage: Storage | undefined;
+  #storage: Promise<Storage> | undefined;
   #stdoutClosed = false;
   #stdoutError: NodeJS.ErrnoException | undefined;
 
@@ -49,9 +48,16 @@ export class CliContext {
     return this.io.env;
   }
 
-  /** Storage configured from the environment (AWS config, AWS_ENDPOINT_URL_S3, BTKIT_S3_*). */
-  storage(): Storage {
-    this.#storage ??= new Storage({ cwd: this.cwd, env: this.io.env, s3: s3SettingsFromEnv(this.io.env) });
+  /**
+   * Storage configured from the environment (AWS config, AWS_ENDPOINT_URL_S3, BTKIT_S3_*), made on
+   * first use: its module loads the S3 SDK, which `--version`, help and a command that never
+   * reads or writes a location do not pay for.
+   */
+  storage(): Promise<Storage> {
+    this.#storage ??= (async () => {
+      const [{ Storage }, { s3SettingsFromEnv }] = await Promise.all([import("../io/storage.js"), import("../io/s3.js")]);
+      return new Storage({ cwd: this.cwd, env: this.io.env, s3: s3SettingsFromEnv(this.io.env) });
+    })();
     return this.#storage;
   }
 
@@ -102,7 +108,7 @@ export class CliContext {
    */
   async readDescriptor(from: string | undefined): Promise<{ descriptor: Descriptor; source: string }> {
     if (from !== undefined && from !== "-") {
-      const storage = this.storage();
+      const storage = await this.storage();
       let loc = storage.parse(from);
       if (!/\.json$/i.test(from)) loc = storage.child(loc, "btkit.json");
       const where = loc.kind === "local" ? loc.path : `s3://${loc.bucket}/${loc.key}`;

@@ -7,7 +7,7 @@ import { BtkitError } from "../errors.js";
 import type { Descriptor, JobSection } from "../protocol/descriptor.js";
 import type { FlagSpec, ParsedArgs } from "./args.js";
 import type { CliContext } from "./context.js";
-import { awsBackend, type Backend, type JobCommandDeps } from "./job-backend.js";
+import type { Backend, JobCommandDeps } from "./job-backend.js";
 
 /** --descriptor of the commands that act on a submitted descriptor's job (status, stop). */
 export const JOB_DESCRIPTOR_FLAG = {
@@ -23,19 +23,23 @@ export const LOCAL_FLAGS = {
   state: { type: "string", value: "DIR", help: "the emulator's state folder (implies --local); default: emulator-state/ beside the output folder", group: LOCAL_GROUP },
 } as const satisfies Record<string, FlagSpec>;
 
-/** The backend of a job command: the in-process emulator with --local or --state, or for a job that ran on one; else AWS. */
+/**
+ * The backend of a job command: the in-process emulator with --local or --state, or for a job that
+ * ran on one; else AWS. Either one's module (and the SDK clients) loads only here, when a command
+ * runs.
+ */
 export const DEFAULT_DEPS: JobCommandDeps = {
   backend: async (ctx, args, hint) => {
     // a job that ran on an in-process emulator is found again in the state folder it recorded
     const recorded = hint.job?.backend === "emulator" ? hint.job.stateDir : undefined;
-    if (args.flags.local !== true && args.flags.state === undefined && recorded === undefined) return awsBackend(ctx, hint.job);
+    if (args.flags.local !== true && args.flags.state === undefined && recorded === undefined) return (await import("./job-backend.js")).awsBackend(ctx, hint.job);
     const local = await import("./local-emulator.js");
     const state =
       args.flags.state !== undefined
-        ? ctx.storage().parse(String(args.flags.state))
+        ? (await ctx.storage()).parse(String(args.flags.state))
         : recorded !== undefined
           ? recorded
-          : local.defaultStateDir(ctx, hint.outputLocation ?? (hint.job ? outputFolderOf(hint.job) : "."));
+          : await local.defaultStateDir(ctx, hint.outputLocation ?? (hint.job ? outputFolderOf(hint.job) : "."));
     if (typeof state !== "string" && state.kind !== "local") throw new BtkitError("USAGE_BAD_VALUE", "--state must be a local folder", { option: "--state" });
     return local.startLocalBackend(ctx, typeof state === "string" ? state : state.path);
   },

@@ -1,12 +1,11 @@
 /**
  * Waiting for a submitted descriptor's job (submit and status): progress, logs and cost on
  * stderr, Ctrl-C detaching from (or stopping) the job, the updated descriptor on stdout, and the
- * exit code of how the job ended.
+ * exit code of how the job ended. btkit/submit loads when a job is watched, not for the flags.
  */
 import { BtkitError } from "../errors.js";
 import type { Descriptor } from "../protocol/descriptor.js";
 import { outputNameFor } from "../protocol/layout.js";
-import { createLogTailer, estimateCost, formatCost, stopTransformJob, updateJobSection, waitForTransformJob } from "../submit/index.js";
 import type { FlagSpec, ParsedArgs } from "./args.js";
 import type { CliContext } from "./context.js";
 import type { Backend } from "./job-backend.js";
@@ -41,6 +40,7 @@ function fmtSecs(s: number): string {
  * updated descriptor and returns the exit code (or throws the coded error of how the job ended).
  */
 export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descriptor, backend: Backend): Promise<number> {
+  const { createLogTailer, estimateCost, formatCost, stopTransformJob, updateJobSection, waitForTransformJob } = await import("../submit/index.js");
   const job = d.job!;
   let current = d;
   // an in-process emulator stops its jobs when it closes: --local always waits
@@ -50,7 +50,7 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
     const progress = new Progress(ctx);
     const waiter = waitForTransformJob(job.name, {
       client: backend.sagemaker,
-      storage: ctx.storage(),
+      storage: await ctx.storage(),
       outputLocation: job.outputLocation,
       expectedOutputs: names,
       pollSeconds: num(args, "poll-seconds"),

@@ -12,8 +12,8 @@ import type { Backend } from "./job-backend.js";
 import type { CliContext } from "./context.js";
 
 /** The folder of emulator state: beside the job's output folder (`<out>/emulator-state`), when that is local. */
-export function defaultStateDir(ctx: CliContext, outputLocation: string): string {
-  const loc = ctx.storage().parse(outputLocation);
+export async function defaultStateDir(ctx: CliContext, outputLocation: string): Promise<string> {
+  const loc = (await ctx.storage()).parse(outputLocation);
   if (loc.kind !== "local") {
     throw new BtkitError("USAGE_MISSING", `--local with an s3:// output (${outputLocation}) needs --state DIR: a local folder for the emulator's job state`, { option: "--state" });
   }
@@ -22,7 +22,7 @@ export function defaultStateDir(ctx: CliContext, outputLocation: string): string
 
 /** Starts the emulator on 127.0.0.1 (a free port) with state in `stateDir`, and clients for it. */
 export async function startLocalBackend(ctx: CliContext, stateDir: string): Promise<Backend> {
-  const emulator = await startEmulator({ host: "127.0.0.1", port: 0, stateDir, storage: ctx.storage(), env: { ...process.env, ...ctx.env }, cwd: ctx.cwd });
+  const emulator = await startEmulator({ host: "127.0.0.1", port: 0, stateDir, storage: await ctx.storage(), env: { ...process.env, ...ctx.env }, cwd: ctx.cwd });
   if (emulator.reaped > 0) ctx.warn(`stopped ${emulator.reaped} model process(es) that a killed earlier run left running (recorded in ${stateDir})`);
   // The emulator does not check signatures; the SDK needs some credentials to sign with.
   const credentials = { accessKeyId: "btkit-local", secretAccessKey: "btkit-local" };
