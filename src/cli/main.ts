@@ -5,14 +5,14 @@
 import { BtkitError, EXIT, redact, registerEnvSecrets } from "../errors.js";
 import { VERSION } from "../version.js";
 import { closest, formatHelp, parseArgs } from "./args.js";
-import type { Command } from "./command.js";
+import { commandName, commandSummary, loadCommand, type Command, type CommandEntry } from "./command.js";
 import { COMMANDS } from "./commands.js";
 import { CliContext, StdoutClosed, type CliIo } from "./context.js";
 
 export type { CliIo } from "./context.js";
 
-function topHelp(commands: readonly Command[]): string {
-  const width = Math.max(8, ...commands.map((c) => c.spec.name.length)) + 2;
+function topHelp(commands: readonly CommandEntry[]): string {
+  const width = Math.max(8, ...commands.map((c) => commandName(c).length)) + 2;
   return [
     `btkit ${VERSION}: batch transform kit for Amazon SageMaker Batch Transform`,
     "",
@@ -20,7 +20,7 @@ function topHelp(commands: readonly Command[]): string {
     "       btkit prep INPUT... --out DIR | btkit submit ... --wait | btkit join --out FILE",
     "",
     "Commands:",
-    ...commands.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    ...commands.map((c) => `  ${commandName(c).padEnd(width)}${commandSummary(c)}`),
     `  ${"help".padEnd(width)}show help for a command (btkit help COMMAND)`,
     "",
     "Options:",
@@ -52,7 +52,11 @@ function topHelp(commands: readonly Command[]): string {
   ].join("\n");
 }
 
-export async function main(argv: readonly string[], io: CliIo, commands: readonly Command[] = COMMANDS): Promise<number> {
+/**
+ * Runs one command line. `commands` defaults to the registry, whose modules load only when their
+ * command runs or its help is asked for; tests pass commands themselves.
+ */
+export async function main(argv: readonly string[], io: CliIo, commands: readonly CommandEntry[] = COMMANDS): Promise<number> {
   registerEnvSecrets(io.env);
   const ctx = new CliContext(io);
   const [first, ...rest] = argv;
@@ -75,25 +79,35 @@ export async function main(argv: readonly string[], io: CliIo, commands: readonl
       await ctx.out(topHelp(commands)).catch(() => undefined);
       return EXIT.ok;
     }
-    const cmd = commands.find((c) => c.spec.name === rest[0]);
-    if (!cmd) return unknownCommand(ctx, rest[0]!, commands);
-    await ctx.out(formatHelp(cmd.spec)).catch(() => undefined);
-    return EXIT.ok;
+    const entry = commands.find((c) => commandName(c) === rest[0]);
+    if (!entry) return unknownCommand(ctx, rest[0]!, commands);
+    return await commandHelp(ctx, entry);
   }
-  const cmd = commands.find((c) => c.spec.name === first);
-  if (!cmd) return unknownCommand(ctx, first, commands);
-  if (rest.includes("--help") || rest.includes("-h")) {
-    await ctx.out(formatHelp(cmd.spec)).catch(() => undefined);
-    return EXIT.ok;
-  }
+  const entry = commands.find((c) => commandName(c) === first);
+  if (!entry) return unknownCommand(ctx, first, commands);
+  if (rest.includes("--help") || rest.includes("-h")) return await commandHelp(ctx, entry);
+  const name = commandName(entry);
   try {
+    const cmd = await loadCommand(entry);
     const args = parseArgs(cmd.spec, rest);
     ctx.quiet = args.flags.quiet === true;
     return await cmd.run(ctx, args);
   } catch (err) {
-    if (io.signal?.aborted) return reportInterrupted(ctx, err, cmd.spec.name, io.signal.reason);
-    return reportError(ctx, err, cmd.spec.name);
+    if (io.signal?.aborted) return reportInterrupted(ctx, err, name, io.signal.reason);
+    return reportError(ctx, err, name);
   }
+}
+
+/** A command's help, asked for: on stdout, exit 0. */
+async function commandHelp(ctx: CliContext, entry: CommandEntry): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = await loadCommand(entry);
+  } catch (err) {
+    return reportError(ctx, err, commandName(entry));
+  }
+  await ctx.out(formatHelp(cmd.spec)).catch(() => undefined);
+  return EXIT.ok;
 }
 
 /** The abort reason of a signal the process received. */
@@ -119,8 +133,8 @@ function reportInterrupted(ctx: CliContext, err: unknown, command: string, reaso
   return sig === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
 }
 
-function unknownCommand(ctx: CliContext, name: string, commands: readonly Command[]): number {
-  const near = closest(name, [...commands.map((c) => c.spec.name), "help"]);
+function unknownCommand(ctx: CliContext, name: string, commands: readonly CommandEntry[]): number {
+  const near = closest(name, [...commands.map(commandName), "help"]);
   ctx.io.stderr.write(`btkit: error [USAGE_UNKNOWN_COMMAND]: no command ${JSON.stringify(name)}${near ? `; did you mean ${near}?` : ""} (btkit --help lists them)\n`);
   return EXIT.usage;
 }

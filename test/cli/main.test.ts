@@ -2,8 +2,11 @@ import { spawn } from "node:child_process";
 import { PassThrough, Readable, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { parseArgs, type CommandSpec } from "../../src/cli/args.js";
-import { COMMON_FLAGS, type Command } from "../../src/cli/command.js";
+import { COMMON_FLAGS, type Command, type CommandEntry, type LazyCommand } from "../../src/cli/command.js";
+import { COMMANDS } from "../../src/cli/commands.js";
+import { COMPRESSION_CHOICES, FORMAT_CHOICES, PREDICTION_FORMAT_CHOICES } from "../../src/cli/cmd-join.js";
 import { main } from "../../src/cli/main.js";
+import { OUTPUT_FORMATS, PARQUET_COMPRESSIONS, PREDICTION_FORMATS } from "../../src/join/index.js";
 import { BtkitError, EXIT } from "../../src/errors.js";
 import { VERSION } from "../../src/version.js";
 import { runCli } from "../helpers/cli.js";
@@ -77,7 +80,7 @@ describe("main", () => {
     },
   };
 
-  async function run(argv: string[], env: Record<string, string> = {}) {
+  async function run(argv: string[], env: Record<string, string> = {}, commands: CommandEntry[] = [demo]) {
     const out: string[] = [];
     const err: string[] = [];
     const code = await main(argv, {
@@ -85,7 +88,7 @@ describe("main", () => {
       stdout: new Writable({ write: (c, _e, cb) => (out.push(String(c)), cb()) }),
       stderr: new Writable({ write: (c, _e, cb) => (err.push(String(c)), cb()) }),
       env,
-    }, [demo]);
+    }, commands);
     return { code, stdout: out.join(""), stderr: err.join("") };
   }
 
@@ -106,6 +109,45 @@ describe("main", () => {
     expect(none.code).toBe(EXIT.usage);
     expect(none.stdout).toBe("");
     expect(none.stderr).toContain("Exit codes:");
+  });
+
+  // asked-for help is output (stdout, exit 0); help because the command line is wrong is a usage error (stderr, exit 2)
+  it.each([
+    [["--help"], "stdout", EXIT.ok, "Exit codes:"],
+    [["-h"], "stdout", EXIT.ok, "Exit codes:"],
+    [["help"], "stdout", EXIT.ok, "Exit codes:"],
+    [["help", "demo"], "stdout", EXIT.ok, "Usage: btkit demo INPUT..."],
+    [["demo", "--help"], "stdout", EXIT.ok, "Usage: btkit demo INPUT..."],
+    [["demo", "-h"], "stdout", EXIT.ok, "Usage: btkit demo INPUT..."],
+    [["demo", "in.csv", "--dry-run", "--help"], "stdout", EXIT.ok, "Usage: btkit demo INPUT..."],
+    [["--version"], "stdout", EXIT.ok, VERSION],
+    [["-V"], "stdout", EXIT.ok, VERSION],
+    [[], "stderr", EXIT.usage, "Exit codes:"],
+    [["help", "dmeo"], "stderr", EXIT.usage, "[USAGE_UNKNOWN_COMMAND]"],
+    [["dmeo", "--help"], "stderr", EXIT.usage, "[USAGE_UNKNOWN_COMMAND]"],
+  ] as const)("btkit %j writes to %s and exits %i", async (argv, stream, code, text) => {
+    const runs = ran.length;
+    const r = await run([...argv]);
+    expect(r.code).toBe(code);
+    expect(r[stream]).toContain(text);
+    expect(r[stream === "stdout" ? "stderr" : "stdout"]).toBe("");
+    expect(ran.length).toBe(runs);
+  });
+
+  it("loads a lazy command only to run it or to show its help", async () => {
+    let loads = 0;
+    const lazy: LazyCommand = { name: "demo", summary: spec.summary, load: async () => (loads++, demo) };
+    for (const argv of [["--version"], ["help"], ["--help"], [], ["dmeo"]]) await run(argv, {}, [lazy]);
+    expect(loads).toBe(0);
+    expect((await run(["help"], {}, [lazy])).stdout).toContain("  demo      a command for tests");
+    expect((await run(["help", "demo"], {}, [lazy])).stdout).toContain("Usage: btkit demo INPUT...");
+    expect(loads).toBe(1);
+    expect(await run(["demo", "in.csv"], {}, [lazy])).toEqual({ code: 0, stdout: '{"ok":true}\n', stderr: "working\n" });
+    expect(loads).toBe(2);
+    const broken: LazyCommand = { name: "broken", summary: "s", load: async () => Promise.reject(new Error("cannot load")) };
+    const r = await run(["broken", "x"], {}, [broken]);
+    expect(r.code).toBe(EXIT.internal);
+    expect(r.stderr).toContain("btkit broken: internal error [INTERNAL]: Error: cannot load");
   });
 
   it("keeps stdout for pipe data and logs on stderr", async () => {
@@ -196,6 +238,37 @@ describe("main", () => {
     }, [demo]);
     expect(code).toBe(0);
     expect(err.join("")).toBe("working\n");
+  });
+});
+
+describe("the command registry", () => {
+  it("names and summarizes each command as its module's spec does", async () => {
+    for (const entry of COMMANDS) {
+      const cmd = await entry.load();
+      expect({ name: entry.name, summary: entry.summary }).toEqual({ name: cmd.spec.name, summary: cmd.spec.summary });
+    }
+  });
+
+  it("join's flag choices are the join library's lists", () => {
+    expect(FORMAT_CHOICES).toEqual(OUTPUT_FORMATS);
+    expect(COMPRESSION_CHOICES).toEqual(PARQUET_COMPRESSIONS);
+    expect(PREDICTION_FORMAT_CHOICES).toEqual(PREDICTION_FORMATS);
+  });
+
+  it("prints every command's help on stdout with exit 0", async () => {
+    const top = await runCli(["--help"]);
+    expect(top).toMatchObject({ code: 0, stderr: "" });
+    for (const entry of COMMANDS) {
+      expect(top.stdout).toContain(`  ${entry.name.padEnd(15)}${entry.summary}\n`);
+      for (const argv of [["help", entry.name], [entry.name, "--help"], [entry.name, "-h"]]) {
+        const r = await runCli(argv);
+        expect(r).toMatchObject({ code: 0, stderr: "" });
+        expect(r.stdout).toContain(`Usage: btkit ${entry.name} `);
+      }
+    }
+    const none = await runCli([]);
+    expect(none).toMatchObject({ code: EXIT.usage, stdout: "" });
+    expect(none.stderr).toContain("Commands:");
   });
 });
 
