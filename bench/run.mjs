@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // btkit benchmarks against DuckDB (and pigz -p2 where installed), in one run on the same files.
 //
-//   npm run bench -- [--size 1G] [--runs 3] [--data DIR] [--tasks csv2csv,csv2jsonl,join,lean,memory]
+//   npm run bench -- [--size 1G] [--runs 3] [--data DIR] [--tasks csv2csv,csv2jsonl,join,lean,memory,startup]
 //
 // Generates the table with ../shared/bench/gen-data.mjs (deterministic: same seed and size give the
 // same bytes), then times each task as a child process under /usr/bin/time (wall time, peak RSS).
@@ -14,7 +14,8 @@
 // the descriptor's bytesWritten), the default pipeline's joined table compared with DuckDB's read
 // of the source (CSV, and DuckDB's JSON Lines and Parquet copies of it; bench/verify.mjs; exit 1
 // when they differ), and a memory check (btkit prep peak RSS on the table and on four copies of
-// it, given as four inputs).
+// it, given as four inputs), and the CLI's startup (CPU seconds of btkit --version and of help, the
+// median of at least 5 runs, against the target; --tasks startup alone needs no data).
 // Not part of the tests: speed and memory targets are checked here, never by timed tests.
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -23,7 +24,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const args = { size: "1G", runs: 3, data: path.join(root, "bench", "data"), tasks: "csv2csv,csv2jsonl,join,lean,memory", level: 6 };
+const args = { size: "1G", runs: 3, data: path.join(root, "bench", "data"), tasks: "csv2csv,csv2jsonl,join,lean,memory,startup", level: 6 };
 for (let i = 2; i < process.argv.length; i++) {
   const k = process.argv[i];
   const v = process.argv[i + 1];
@@ -33,7 +34,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (k === "--tasks") (args.tasks = v), i++;
   else if (k === "--level") (args.level = Number(v)), i++;
   else if (k === "-h" || k === "--help") {
-    console.log("npm run bench -- [--size 1G|100M] [--runs 3] [--data DIR] [--tasks csv2csv,csv2jsonl,join,lean,memory] [--level 6]");
+    console.log("npm run bench -- [--size 1G|100M] [--runs 3] [--data DIR] [--tasks csv2csv,csv2jsonl,join,lean,memory,startup] [--level 6]");
     process.exit(0);
   } else {
     console.error(`unknown argument ${k}`);
@@ -41,10 +42,13 @@ for (let i = 2; i < process.argv.length; i++) {
   }
 }
 
+const tasks = new Set(args.tasks.split(","));
+// every task but startup runs on the generated table
+const needsData = [...tasks].some((t) => t !== "startup");
 const shared = path.resolve(root, "..", "shared", "bench");
 const gen = path.join(shared, "gen-data.mjs");
 const duck = path.join(shared, "duckdb.mjs");
-if (!fs.existsSync(gen)) {
+if (needsData && !fs.existsSync(gen)) {
   console.error(`the reference generator is missing: ${gen} (the benchmark reads ../shared/bench beside the checkout)`);
   process.exit(2);
 }
@@ -54,19 +58,19 @@ if (!fs.existsSync(btkit)) {
   process.exit(2);
 }
 const name = `table-${args.size.toLowerCase()}`;
-fs.mkdirSync(args.data, { recursive: true });
 const csv = path.join(args.data, `${name}.csv`);
 const pred = path.join(args.data, `${name}.pred.jsonl`);
-if (!fs.existsSync(csv) || !fs.existsSync(pred)) {
+if (needsData && (!fs.existsSync(csv) || !fs.existsSync(pred))) {
+  fs.mkdirSync(args.data, { recursive: true });
   console.error(`generating ${csv} ...`);
   execFileSync(process.execPath, [gen, "--out", args.data, "--size", args.size, "--name", name], { stdio: "inherit" });
 }
-const csvBytes = fs.statSync(csv).size;
+const csvBytes = needsData ? fs.statSync(csv).size : 0;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "btkit-bench-"));
 // DuckDB resolves @duckdb/node-api from our node_modules (a devDependency).
 const env = { ...process.env, NODE_PATH: path.join(root, "node_modules"), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
 const duckRunner = path.join(work, "duckdb.mjs");
-fs.copyFileSync(duck, duckRunner);
+if (needsData) fs.copyFileSync(duck, duckRunner);
 fs.symlinkSync(path.join(root, "node_modules"), path.join(work, "node_modules"));
 
 /** Runs a command under /usr/bin/time; returns wall seconds and peak RSS in MiB. */
@@ -101,7 +105,6 @@ function repeat(label, fn) {
 }
 
 const results = [];
-const tasks = new Set(args.tasks.split(","));
 const hasPigz = spawnSync("bash", ["-c", "command -v pigz"]).status === 0;
 
 function prep(format, gzip, out, inputs = [csv]) {
@@ -275,13 +278,32 @@ if (tasks.has("memory")) {
   memory = { one: one.rssMiB, four: four.rssMiB, oneWall: one.wall, fourWall: four.wall };
 }
 
+/** CPU seconds (user + sys) and wall seconds of one run of the bin, under /usr/bin/time. */
+function cpuTimed(argv) {
+  const r = spawnSync("/usr/bin/time", ["-f", "%U %S %e", process.execPath, btkit, ...argv], { env, encoding: "utf8" });
+  if (r.status !== 0) {
+    console.error(`failed: btkit ${argv.join(" ")}\n${r.stderr}`);
+    process.exit(1);
+  }
+  const [user, sys, wall] = (r.stderr ?? "").trim().split("\n").pop().split(" ").map(Number);
+  return { cpu: user + sys, wall };
+}
+
+const startup = [];
+if (tasks.has("startup")) {
+  console.error("task: startup (CPU seconds of btkit --version and of help)");
+  const runs = Math.max(5, args.runs);
+  for (const form of ["--version", "help", "prep --help"]) {
+    const rs = Array.from({ length: runs }, () => cpuTimed(form.split(" ")));
+    startup.push({ form, cpu: median(rs.map((r) => r.cpu)), wall: median(rs.map((r) => r.wall)), runs, target: 0.25 });
+  }
+}
+
 const mb = csvBytes / 1e6;
 const lines = [
-  `machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; input ${path.basename(csv)} ${mb.toFixed(0)} MB; median of ${args.runs} runs; gzip level ${args.level}`,
-  "",
-  "| task | tool | wall (s) | MB/s | peak RSS (MiB) | output (B) | btkit / peer | target |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  `machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; ${needsData ? `input ${path.basename(csv)} ${mb.toFixed(0)} MB; ` : ""}median of ${args.runs} runs; gzip level ${args.level}`,
 ];
+if (results.length > 0) lines.push("", "| task | tool | wall (s) | MB/s | peak RSS (MiB) | output (B) | btkit / peer | target |", "| --- | --- | --- | --- | --- | --- | --- | --- |");
 const RSS_TARGET = 256;
 for (const r of results) {
   const ratio = r.btkit.wall / r.peer.wall;
@@ -300,6 +322,10 @@ for (const l of lean) {
 for (const v of verified) {
   if (v === verified[0]) lines.push("", "| default pipeline, input | rows | joined rows | only in source | only in joined | type mismatches | join wall (s) | equal |", "| --- | --- | --- | --- | --- | --- | --- | --- |");
   lines.push(`| ${v.input} | ${v.rows} | ${v.joinedRows} | ${v.onlyInSource} | ${v.onlyInJoined} | ${(v.typeMismatches ?? ["?"]).join("; ") || "none"} | ${v.joinWall.toFixed(2)} | ${v.ok ? "yes" : "**NO**"} |`);
+}
+for (const s of startup) {
+  if (s === startup[0]) lines.push("", `| startup (median of ${s.runs} runs) | CPU (s, user+sys) | wall (s) | target CPU (s) |`, "| --- | --- | --- | --- |");
+  lines.push(`| btkit ${s.form} | **${s.cpu.toFixed(2)}** | ${s.wall.toFixed(2)} | <= ${s.target.toFixed(2)} |`);
 }
 if (memory) {
   lines.push("", `memory: btkit prep peak RSS ${memory.one.toFixed(0)} MiB at 1x (${memory.oneWall.toFixed(1)} s), ${memory.four.toFixed(0)} MiB at 4x (${memory.fourWall.toFixed(1)} s)`);
