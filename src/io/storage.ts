@@ -612,7 +612,7 @@ export function gunzipIfGzip(raw: Readable, where: string): Readable {
   const head: Buffer[] = [];
   let headBytes = 0;
   let ended = false;
-  const gen = async function* (): AsyncGenerator<Buffer> {
+  const body = async function* (): AsyncGenerator<Buffer> {
     while (headBytes < 2) {
       const r = await source.next();
       if (r.done) {
@@ -648,6 +648,14 @@ export function gunzipIfGzip(raw: Readable, where: string): Readable {
         throw new BtkitError("IO_GZIP_CORRUPT", `gzip data in ${where} is ${code === "Z_DATA_ERROR" ? "corrupt" : "truncated"}: ${(err as Error).message}`, { location: where }, { cause: err });
       }
       throw new BtkitError("IO_READ_FAILED", `reading ${where} failed: ${describeCause(err)}`, { location: where }, { cause: err });
+    }
+  };
+  const gen = async function* (): AsyncGenerator<Buffer> {
+    try {
+      yield* body();
+    } finally {
+      // a reader that stops early (destroys the stream, returns from its loop) releases the source: its file or socket
+      await source.return?.();
     }
   };
   return Readable.from(gen(), { objectMode: false, highWaterMark: 1024 * 1024 });

@@ -150,83 +150,89 @@ export function createAligner(options: AlignerOptions = {}): {
       const st: ShardStats = { rows: 0, blankLinesSkipped: 0, crlfStripped: 0 };
       stats.set(shard.name, st);
       const out = new LineReader(await shard.openOut(), { location: shard.outLocation, shard: shard.name, blankLines: o.blankLines, maxLineBytes: o.maxLineBytes });
-      const shardLocation = shard.shardLocation ?? shard.name;
       let inputLines: LineReader | undefined;
-      echo?.startShard();
-      if (features || echo) {
-        if (!shard.openShard) throw new BtkitError("OPT_INVALID", `${features ? "features were asked for" : "the echoed inputs must be checked"}, but shard ${shard.name} has no model-input location`, { shard: shard.name, option: "features" });
-        // a blank model-input line is a record (a row whose one feature is null), not a stray newline
-        inputLines = new LineReader(await shard.openShard(), { location: shardLocation, shard: shard.name, blankLines: "keep", maxLineBytes: o.maxLineBytes });
-      }
-      let reader: SidecarBatches;
       try {
-        reader = await readSidecar(await shard.openSidecar(), o.batchRows, () => shard.checkSidecar?.());
-      } catch (err) {
-        if (err instanceof BtkitError) throw err;
-        sidecarError(shard, `cannot be read as Parquet or an Arrow IPC stream: ${(err as Error).message}`, undefined, err);
-      }
-      const unordered = baseFields(reader.schema, shard);
-      const perm = orderOf(unordered, o.order);
-      const base = perm.map((k) => unordered[k]!);
-      keepFields ??= base;
-      let next = shard.firstRow;
-      const src = { shard: shard.name, location: shard.outLocation };
-      try {
-        for await (const sb of reader.batches) {
-          for (let off = 0; off < sb.numRows; off += o.batchRows) {
-            const part = off === 0 && sb.numRows <= o.batchRows ? sb : sb.slice(off, Math.min(sb.numRows, off + o.batchRows));
-            const n = part.numRows;
-            const rowVec = part.getChild(SIDECAR_ROW_COLUMN)!;
-            const r0 = rowVec.get(0) as bigint | null;
-            const r1 = rowVec.get(n - 1) as bigint | null;
-            if (r0 !== BigInt(next) || r1 !== BigInt(next + n - 1)) {
-              sidecarError(shard, `row numbers ${String(r0)}..${String(r1)} at sidecar row ${next - shard.firstRow} do not follow the shard (expected ${next}..${next + n - 1})`, SIDECAR_ROW_COLUMN);
-            }
-            const lines = await out.take(n);
-            if (lines.lines.length < n) {
-              throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} ends after ${next - shard.firstRow + lines.lines.length} lines, but shard ${shard.name} has ${shard.rows} rows`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, got: next - shard.firstRow + lines.lines.length });
-            }
-            let featureData: Data[] = [];
-            let predLines = lines;
-            if (inputLines) {
-              const inLines = await inputLines.take(n);
-              if (inLines.lines.length < n) {
-                throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} ends after ${next - shard.firstRow + inLines.lines.length} lines, but shard ${shard.name} has ${shard.rows} rows`, { shard: shard.name, location: shardLocation, expected: shard.rows, got: next - shard.firstRow + inLines.lines.length });
+        const shardLocation = shard.shardLocation ?? shard.name;
+        echo?.startShard();
+        if (features || echo) {
+          if (!shard.openShard) throw new BtkitError("OPT_INVALID", `${features ? "features were asked for" : "the echoed inputs must be checked"}, but shard ${shard.name} has no model-input location`, { shard: shard.name, option: "features" });
+          // a blank model-input line is a record (a row whose one feature is null), not a stray newline
+          inputLines = new LineReader(await shard.openShard(), { location: shardLocation, shard: shard.name, blankLines: "keep", maxLineBytes: o.maxLineBytes });
+        }
+        let reader: SidecarBatches;
+        try {
+          reader = await readSidecar(await shard.openSidecar(), o.batchRows, () => shard.checkSidecar?.());
+        } catch (err) {
+          if (err instanceof BtkitError) throw err;
+          sidecarError(shard, `cannot be read as Parquet or an Arrow IPC stream: ${(err as Error).message}`, undefined, err);
+        }
+        const unordered = baseFields(reader.schema, shard);
+        const perm = orderOf(unordered, o.order);
+        const base = perm.map((k) => unordered[k]!);
+        keepFields ??= base;
+        let next = shard.firstRow;
+        const src = { shard: shard.name, location: shard.outLocation };
+        try {
+          for await (const sb of reader.batches) {
+            for (let off = 0; off < sb.numRows; off += o.batchRows) {
+              const part = off === 0 && sb.numRows <= o.batchRows ? sb : sb.slice(off, Math.min(sb.numRows, off + o.batchRows));
+              const n = part.numRows;
+              const rowVec = part.getChild(SIDECAR_ROW_COLUMN)!;
+              const r0 = rowVec.get(0) as bigint | null;
+              const r1 = rowVec.get(n - 1) as bigint | null;
+              if (r0 !== BigInt(next) || r1 !== BigInt(next + n - 1)) {
+                sidecarError(shard, `row numbers ${String(r0)}..${String(r1)} at sidecar row ${next - shard.firstRow} do not follow the shard (expected ${next}..${next + n - 1})`, SIDECAR_ROW_COLUMN);
               }
-              if (echo) predLines = echo.split(lines, inLines, src, shardLocation);
-              if (features) featureData = features.parse(inLines, { shard: shard.name, location: shardLocation });
+              const lines = await out.take(n);
+              if (lines.lines.length < n) {
+                throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} ends after ${next - shard.firstRow + lines.lines.length} lines, but shard ${shard.name} has ${shard.rows} rows`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, got: next - shard.firstRow + lines.lines.length });
+              }
+              let featureData: Data[] = [];
+              let predLines = lines;
+              if (inputLines) {
+                const inLines = await inputLines.take(n);
+                if (inLines.lines.length < n) {
+                  throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} ends after ${next - shard.firstRow + inLines.lines.length} lines, but shard ${shard.name} has ${shard.rows} rows`, { shard: shard.name, location: shardLocation, expected: shard.rows, got: next - shard.firstRow + inLines.lines.length });
+                }
+                if (echo) predLines = echo.split(lines, inLines, src, shardLocation);
+                if (features) featureData = features.parse(inLines, { shard: shard.name, location: shardLocation });
+              }
+              const preds = parser.parse(predLines, src);
+              schema ??= makeSchema(base, parser.fields() ?? []);
+              const columns: Data[] = [];
+              const sidecarFields = unordered.length - (features ? features.fields().length : 0);
+              for (const f of unordered.slice(0, sidecarFields)) columns.push(f.name === SIDECAR_ROW_COLUMN ? rowVec.data[0]! : part.getChild(f.name)!.data[0]!);
+              columns.push(...featureData);
+              const children = perm.map((k) => columns[k]!);
+              children.push(...preds);
+              yield { shard: shard.name, batch: new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children })) };
+              next += n;
+              st.rows += n;
             }
-            const preds = parser.parse(predLines, src);
-            schema ??= makeSchema(base, parser.fields() ?? []);
-            const columns: Data[] = [];
-            const sidecarFields = unordered.length - (features ? features.fields().length : 0);
-            for (const f of unordered.slice(0, sidecarFields)) columns.push(f.name === SIDECAR_ROW_COLUMN ? rowVec.data[0]! : part.getChild(f.name)!.data[0]!);
-            columns.push(...featureData);
-            const children = perm.map((k) => columns[k]!);
-            children.push(...preds);
-            yield { shard: shard.name, batch: new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children })) };
-            next += n;
-            st.rows += n;
+          }
+        } catch (err) {
+          if (err instanceof BtkitError) throw err;
+          sidecarError(shard, `cannot be read: ${(err as Error).message}`, undefined, err);
+        }
+        await shard.checkSidecar?.();
+        if (st.rows !== shard.rows) sidecarError(shard, `has ${st.rows} rows, but the shard has ${shard.rows}`, undefined);
+        const extra = await out.take(1);
+        if (extra.lines.length > 0) {
+          throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} has more lines than shard ${shard.name}'s ${shard.rows} rows (line ${extra.lineNumber(0)} is one too many)`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, line: extra.lineNumber(0) });
+        }
+        if (inputLines) {
+          const more = await inputLines.take(1);
+          if (more.lines.length > 0) {
+            throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} has more lines than its ${shard.rows} rows (line ${more.lineNumber(0)} is one too many)`, { shard: shard.name, location: shardLocation, expected: shard.rows, line: more.lineNumber(0) });
           }
         }
-      } catch (err) {
-        if (err instanceof BtkitError) throw err;
-        sidecarError(shard, `cannot be read: ${(err as Error).message}`, undefined, err);
+        st.blankLinesSkipped = out.blank;
+        st.crlfStripped = out.crlf;
+      } finally {
+        // an early end (a failed check, a consumer that stops reading) releases the shard's open files
+        await out.close().catch(() => undefined);
+        await inputLines?.close().catch(() => undefined);
       }
-      await shard.checkSidecar?.();
-      if (st.rows !== shard.rows) sidecarError(shard, `has ${st.rows} rows, but the shard has ${shard.rows}`, undefined);
-      const extra = await out.take(1);
-      if (extra.lines.length > 0) {
-        throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} has more lines than shard ${shard.name}'s ${shard.rows} rows (line ${extra.lineNumber(0)} is one too many)`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, line: extra.lineNumber(0) });
-      }
-      if (inputLines) {
-        const more = await inputLines.take(1);
-        if (more.lines.length > 0) {
-          throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} has more lines than its ${shard.rows} rows (line ${more.lineNumber(0)} is one too many)`, { shard: shard.name, location: shardLocation, expected: shard.rows, line: more.lineNumber(0) });
-        }
-      }
-      st.blankLinesSkipped = out.blank;
-      st.crlfStripped = out.crlf;
     }
   }
 

@@ -1,10 +1,12 @@
 /**
  * btkit/join: match .out files back to their rows and write Arrow, Parquet, JSON Lines or CSV.
  *
- * join(options) does the whole join of a descriptor; joinFiles(options) pairs input files with
- * their .out without one. The stages are exported for ETL code: createAligner (sidecar + .out ->
- * joined record batches), PredictionParser (.out lines -> typed columns), FeatureParser,
- * createWriter (record batches -> file bytes), LineReader and scanLines.
+ * join(options) does the whole join of a descriptor into a file; joinRows(descriptor, options)
+ * yields the same joined Arrow record batches, checked the same way, to a consumer of your own;
+ * joinFiles(options) pairs input files with their .out without a descriptor. The stages are
+ * exported for ETL code: createAligner (sidecar + .out -> joined record batches),
+ * PredictionParser (.out lines -> typed columns), FeatureParser, createWriter (record batches ->
+ * file bytes), LineReader and scanLines.
  *
  * Decisions (each one explicit, counted or an error; never a silent shift):
  * - Lines end at "\n" only; a bare "\r" stays in its line. One "\r" before "\n" is stripped and
@@ -21,7 +23,7 @@
  * - --part i/N takes the i-th (0-based) of N contiguous slices of the shards; one-file output is
  *   then <out>/part-<i>of<N>.<ext>, partitioned output writes btkit-part-<i>of<N>.json last.
  */
-export { join, type JoinOptions, type JoinProgress, type JoinResult } from "./join.js";
+export { join, joinRows, type JoinOptions, type JoinProgress, type JoinResult, type JoinRowsOptions, type JoinSummary } from "./join.js";
 export { createAligner, resolveAlignerOptions, type AlignerOptions, type ResolvedAlignerOptions, type JoinedBatch, type ShardInput, type ShardStats } from "./aligner.js";
 export { EchoSplitter, hasEcho, sameJson, type EchoLayout } from "./echo.js";
 export { PredictionParser, WidenToFloat64, resolvePredictionParserOptions, sniff, PREDICTION_FORMATS, type PredictionFormat, type PredictionParserOptions, type ResolvedPredictionParserOptions, type BatchSource } from "./predictions.js";

@@ -1,5 +1,7 @@
 /**
  * join(options): the whole join of a descriptor's shards, checked before anything is published.
+ * joinRows(descriptor, options): the same checks and the same joined batches (steps 0-3 are one
+ * pipeline, checkJoin), yielded to the caller instead of written.
  *
  * 0. Provenance: the descriptor's job must be Completed (JOIN_JOB_STATUS names its status;
  *    allowMissing joins the shards it did finish). Each shard's .out is read from the output of
@@ -21,7 +23,7 @@
  */
 import { Schema, type RecordBatch } from "apache-arrow";
 import { BtkitError } from "../errors.js";
-import type { ColumnType, Descriptor, ResultsSection, ShardEntry } from "../protocol/descriptor.js";
+import type { ColumnType, Descriptor, JobSection, ResultsSection, ShardEntry } from "../protocol/descriptor.js";
 import { serializeDescriptor } from "../protocol/descriptor.js";
 import { isLayoutProblem, outputLayoutOf } from "../protocol/data-processing.js";
 import { LAYOUT } from "../protocol/layout.js";
@@ -30,7 +32,7 @@ import { formatLocation, toUri, type Location } from "../io/location.js";
 import { Digest } from "../io/body.js";
 import { lockFor, withClaim } from "../io/lock.js";
 import { Storage } from "../io/storage.js";
-import { createAligner, type JoinedBatch, type ShardInput } from "./aligner.js";
+import { createAligner, type ShardInput } from "./aligner.js";
 import { hasEcho } from "./echo.js";
 import { columnTypeOfField, fieldOf } from "./columns.js";
 import { LineReader, scanLines, type BlankLinePolicy, type LineScan } from "./lines.js";
@@ -103,31 +105,49 @@ export interface JoinResult {
   results: ResultsSection;
 }
 
-interface Resolved {
+/**
+ * joinRows()'s options: join()'s, less those of the file it writes (out, format, compression,
+ * rowGroupRows, parquetVersion, partitioned).
+ */
+export type JoinRowsOptions = Omit<JoinOptions, "descriptor" | "out" | "format" | "compression" | "rowGroupRows" | "parquetVersion" | "partitioned">;
+
+/**
+ * What a join counted, whatever it wrote to: rows in all and per shard, missing shards (with
+ * allowMissing), the joined columns and every normalization (the results section less where the
+ * rows went).
+ */
+export type JoinSummary = Required<Pick<ResultsSection, "rows" | "rowsPerShard" | "missing" | "columns" | "notes">>;
+
+/** The options of both join() and joinRows(), checked. */
+interface Common {
   descriptor: Descriptor;
-  out: string;
-  format: OutputFormat;
-  partitioned: boolean;
   part: Part | undefined;
   allowMissing: boolean;
   blankLines: BlankLinePolicy;
   storage: Storage;
 }
 
-function resolve(o: JoinOptions): Resolved {
-  if (typeof o.out !== "string" || o.out.length === 0) throw new BtkitError("OPT_INVALID", "join needs out: where to write the joined table", { option: "out" });
-  const format = o.format ?? "parquet";
-  if (!OUTPUT_FORMATS.includes(format)) throw new BtkitError("OPT_INVALID", `format must be one of ${OUTPUT_FORMATS.join(", ")}, got ${JSON.stringify(format)}`, { option: "format", got: format });
+interface Resolved extends Common {
+  out: string;
+  format: OutputFormat;
+  partitioned: boolean;
+}
+
+function resolveCommon(descriptor: Descriptor, o: JoinRowsOptions): Common {
   return {
-    descriptor: o.descriptor,
-    out: o.out,
-    format,
-    partitioned: o.partitioned ?? false,
+    descriptor,
     part: o.part === undefined ? undefined : checkPart(o.part),
     allowMissing: o.allowMissing ?? false,
     blankLines: o.blankLines ?? "error",
     storage: o.storage ?? new Storage(),
   };
+}
+
+function resolve(o: JoinOptions): Resolved {
+  if (typeof o.out !== "string" || o.out.length === 0) throw new BtkitError("OPT_INVALID", "join needs out: where to write the joined table", { option: "out" });
+  const format = o.format ?? "parquet";
+  if (!OUTPUT_FORMATS.includes(format)) throw new BtkitError("OPT_INVALID", `format must be one of ${OUTPUT_FORMATS.join(", ")}, got ${JSON.stringify(format)}`, { option: "format", got: format });
+  return { ...resolveCommon(o.descriptor, o), out: o.out, format, partitioned: o.partitioned ?? false };
 }
 
 export async function join(options: JoinOptions): Promise<JoinResult> {
@@ -155,6 +175,42 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
   });
 }
 
+/**
+ * The joined record batches of a descriptor's shards, checked exactly as join() checks them,
+ * without writing a file: the same pipeline (provenance, presence and line counts of every .out
+ * before the first batch is yielded; each sidecar's sha256 before its shard's rows; row numbers,
+ * JoinSource=Input echoes and the remaining counts as the rows stream), the same columns and
+ * values as join() writes to Arrow.
+ *
+ * Nothing is read before the first next(). Batches come in shard order, at most `batchRows` rows
+ * each (default 4096), all of one schema. A check that fails midway rejects the iteration after
+ * the batches already yielded: the rows are complete only when the loop ends without an error
+ * (join() publishes nothing in that case). Ending the loop early (break, return, a throw) closes
+ * every file the join has open. A preparation with no rows (no job) yields nothing. The
+ * generator's return value (what `next()` answers with `done: true`) is the JoinSummary: rows,
+ * rowsPerShard, missing, columns, notes.
+ *
+ * One difference from join(): a prediction column inferred int64 from the first batch that meets
+ * a float in a later one cannot be widened, since batches of it were yielded already (join() joins
+ * again with the column float64): that is JOIN_TYPE_CONFLICT, naming the column to declare with
+ * predictionTypes: { NAME: "float64" }.
+ */
+export async function* joinRows(descriptor: Descriptor, options: JoinRowsOptions = {}): AsyncGenerator<RecordBatch, JoinSummary, undefined> {
+  const r = resolveCommon(descriptor, options);
+  const c = await checkJoin(r, options);
+  if (!c) return { rows: 0, rowsPerShard: {}, missing: [], columns: emptySchemaOf(descriptor, options).fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })), notes: [{ ...NOTHING_NOTE }] };
+  try {
+    yield* c.batches(c.inputs);
+  } catch (err) {
+    const w = widenOf(err);
+    if (w === undefined) throw err;
+    throw new BtkitError("JOIN_TYPE_CONFLICT", `prediction column ${w.column} is int64 from the first batch, but line ${w.line} of ${w.location} (shard ${w.shard}) holds a value int64 cannot, and int64 batches of it were yielded already: declare the column with predictionTypes: { ${JSON.stringify(w.column)}: "float64" } (join() widens it by joining again)`, { shard: w.shard, location: w.location, line: w.line, column: w.column, expected: "int64", got: "float64", option: "predictionTypes" }, { cause: err });
+  }
+  const summary = summaryOf(c, []);
+  c.progress({ phase: "done", shardsDone: c.inputs.length, rowsDone: summary.rows });
+  return summary;
+}
+
 /** The WidenToFloat64 behind an error (a failed write wraps what its body threw). */
 function widenOf(err: unknown): WidenToFloat64 | undefined {
   for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
@@ -163,11 +219,34 @@ function widenOf(err: unknown): WidenToFloat64 | undefined {
   return undefined;
 }
 
-async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]): Promise<JoinResult> {
-  const r = resolve(options);
+/** What steps 0-2 leave for step 3: the checked shards, and the aligner that joins them. */
+interface CheckedJoin {
+  job: JobSection;
+  /** every shard of the job (a part's dataset identity counts them) */
+  all: ShardEntry[];
+  /** the part's shards whose .out is present and counted */
+  present: ShardEntry[];
+  missing: string[];
+  /** shards whose .out another job wrote (left out under allowMissing) */
+  foreign: string[];
+  aligner: ReturnType<typeof createAligner>;
+  /** one aligner input per present shard, in order */
+  inputs: ShardInput[];
+  /** the aligner's joined batches of `shards`, counted and reported to onProgress */
+  batches(shards: ShardInput[]): AsyncGenerator<RecordBatch>;
+  /** rows joined so far; shards joined so far (the writer of partitioned output counts its files) */
+  counts: { rows: number; shards: number };
+  progress(p: Omit<JoinProgress, "shardsTotal" | "rowsTotal">): void;
+}
+
+/**
+ * Steps 0-2 (provenance, presence, line counts; nothing is read as data before they pass) and
+ * the aligner of step 3. Undefined for a preparation with no rows and no job.
+ */
+async function checkJoin(r: Common, options: JoinRowsOptions): Promise<CheckedJoin | undefined> {
   const d = r.descriptor;
   const storage = r.storage;
-  if (!d.job && d.shards.length === 0) return joinNothing(r, options);
+  if (!d.job && d.shards.length === 0) return undefined;
   const all = jobShards(d);
   const job = d.job!;
   const shards = shardsOfPart(all, r.part);
@@ -221,29 +300,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   }
   progress({ phase: "check", shardsDone: checked, rowsDone: 0 });
 
-  // 3. join and write (into a folder: only beside files of this same dataset)
-  let dataset: FolderDataset | undefined;
-  if (r.partitioned || r.part) {
-    dataset = folderDataset(all, EXTENSION_OF[r.format], r.partitioned, r.part);
-    if (r.part) {
-      dataset.identity = {
-        part: r.part,
-        of: {
-          job: job.name,
-          shards: all.length,
-          parts: r.part.count,
-          format: r.format,
-          partitioned: r.partitioned,
-          rowNumber: options.rowNumber ?? false,
-          features: options.withFeatures !== false,
-          predictionName: options.predictionName ?? job.predictionName ?? null,
-          predictionPrefix: options.predictionPrefix ?? job.predictionPrefix ?? null,
-          predictionTypes: Object.fromEntries(Object.entries(options.predictionTypes ?? {}).sort()),
-        },
-      };
-    }
-    await prepareFolder(storage, storage.parse(r.out), dataset, `this join (job ${job.name})`);
-  }
+  // 3. the aligner: sidecar + .out (+ the model-input shard) -> joined batches
   const keep = d.schema.columns.filter((c) => c.roles.includes("keep")).map((c) => ({ name: c.name, type: c.type }));
   const keptNames = new Set(keep.map((k) => k.name));
   const featureColumns = d.modelInput.features
@@ -269,7 +326,6 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
       widenToUtf8: options.widenToUtf8,
     },
   });
-  const writer = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: aligner.schema });
   const inputs = present.map((s): ShardInput => {
     let sidecar: ReturnType<typeof hashing> | undefined;
     let checked: Promise<void> | undefined;
@@ -297,44 +353,23 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
       openShard: () => storage.read(s.location, { signal: options.signal }),
     };
   });
-  let rowsDone = 0;
-  let shardsDone = 0;
-  const tap = async function* (batches: AsyncIterable<JoinedBatch>): AsyncGenerator<RecordBatch> {
+  const counts = { rows: 0, shards: 0 };
+  const batches = async function* (shardInputs: ShardInput[]): AsyncGenerator<RecordBatch> {
     let current: string | undefined;
-    for await (const j of batches) {
-      if (current !== undefined && j.shard !== current) shardsDone++;
+    for await (const j of aligner.align(shardInputs)) {
+      if (current !== undefined && j.shard !== current) counts.shards++;
       current = j.shard;
-      rowsDone += j.batch.numRows;
-      progress({ phase: "join", shardsDone, rowsDone, shard: j.shard });
+      counts.rows += j.batch.numRows;
+      progress({ phase: "join", shardsDone: counts.shards, rowsDone: counts.rows, shard: j.shard });
       yield j.batch;
     }
   };
-  const ext = EXTENSION_OF[r.format];
-  const outLoc = storage.parse(r.out);
-  const files: string[] = [];
-  let location: string;
-  if (r.partitioned) {
-    location = withSlash(toUri(outLoc));
-    try {
-      for (const s of inputs) {
-        const target = storage.child(outLoc, `${shardStem(s.name)}${ext}`);
-        // a shard with no rows still gets its file (with the columns), so the dataset lists every shard
-        const w = await storage.write(target, writer(tap(aligner.align([s]))), { signal: options.signal });
-        files.push(toUri(storage.parse(w.location)));
-        shardsDone++;
-      }
-    } catch (err) {
-      await Promise.all(files.map((f) => storage.delete(f).catch(() => undefined)));
-      throw err;
-    }
-  } else {
-    const target = r.part ? storage.child(outLoc, `${partLabel(r.part)}${ext}`) : outLoc;
-    const w = await storage.write(target, writer(tap(aligner.align(inputs))), { signal: options.signal });
-    location = toUri(storage.parse(w.location));
-    files.push(location);
-    shardsDone = inputs.length;
-  }
+  return { job, all, present, missing, foreign, aligner, inputs, batches, counts, progress };
+}
 
+/** Rows, columns and the notes of every normalization, once the aligner has joined every shard. */
+function summaryOf(c: CheckedJoin, widened: readonly WidenToFloat64[]): JoinSummary {
+  const { aligner, job } = c;
   const rowsPerShard: Record<string, number> = {};
   let blank = 0;
   let crlf = 0;
@@ -345,8 +380,8 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   }
   const notes = [
     ...widened.map((w) => ({ reason: `prediction column ${w.column} widened from int64 to float64 (line ${w.line} of ${w.location}, shard ${w.shard}, holds the first value int64 cannot)`, count: 1 })),
-    { reason: `job ${job.name} is ${job.status}: only its finished shards were joined (--allow-missing)`, count: job.status === "Completed" ? 0 : present.length },
-    { reason: "foreign .out files (written outside their job's lifetime) left out (--allow-missing)", count: foreign.length },
+    { reason: `job ${job.name} is ${job.status}: only its finished shards were joined (--allow-missing)`, count: job.status === "Completed" ? 0 : c.present.length },
+    { reason: "foreign .out files (written outside their job's lifetime) left out (--allow-missing)", count: c.foreign.length },
     { reason: "JoinSource=Input lines whose echoed input was checked against the shard line", count: aligner.echo?.checked ?? 0 },
     { reason: "float64 feature values read back from the shards with more significant digits than a double keeps: rounded (--schema NAME:utf8 or decimal(P,S) at prep keeps them exactly)", count: aligner.features?.rounded ?? 0 },
     { reason: "blank .out lines skipped (--blank-lines skip)", count: blank },
@@ -355,21 +390,88 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     { reason: "prediction numbers with more significant digits than a double keeps: rounded in float64 columns (--prediction-type NAME=int64, uint64 or decimal(P,S) keeps them exactly)", count: aligner.parser.rounded },
   ].filter((n) => n.count > 0);
   const schema = aligner.schema();
+  return {
+    rows: c.counts.rows,
+    rowsPerShard,
+    missing: c.missing,
+    columns: schema ? schema.fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })) : [],
+    notes,
+  };
+}
+
+async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]): Promise<JoinResult> {
+  const r = resolve(options);
+  const storage = r.storage;
+  const c = await checkJoin(r, options);
+  if (!c) return joinNothing(r, options);
+  const { job, all, aligner, inputs } = c;
+
+  // 3. join and write (into a folder: only beside files of this same dataset)
+  let dataset: FolderDataset | undefined;
+  if (r.partitioned || r.part) {
+    dataset = folderDataset(all, EXTENSION_OF[r.format], r.partitioned, r.part);
+    if (r.part) {
+      dataset.identity = {
+        part: r.part,
+        of: {
+          job: job.name,
+          shards: all.length,
+          parts: r.part.count,
+          format: r.format,
+          partitioned: r.partitioned,
+          rowNumber: options.rowNumber ?? false,
+          features: options.withFeatures !== false,
+          predictionName: options.predictionName ?? job.predictionName ?? null,
+          predictionPrefix: options.predictionPrefix ?? job.predictionPrefix ?? null,
+          predictionTypes: Object.fromEntries(Object.entries(options.predictionTypes ?? {}).sort()),
+        },
+      };
+    }
+    await prepareFolder(storage, storage.parse(r.out), dataset, `this join (job ${job.name})`);
+  }
+  const writer = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: aligner.schema });
+  const ext = EXTENSION_OF[r.format];
+  const outLoc = storage.parse(r.out);
+  const files: string[] = [];
+  let location: string;
+  if (r.partitioned) {
+    location = withSlash(toUri(outLoc));
+    try {
+      for (const s of inputs) {
+        const target = storage.child(outLoc, `${shardStem(s.name)}${ext}`);
+        // a shard with no rows still gets its file (with the columns), so the dataset lists every shard
+        const w = await storage.write(target, writer(c.batches([s])), { signal: options.signal });
+        files.push(toUri(storage.parse(w.location)));
+        c.counts.shards++;
+      }
+    } catch (err) {
+      await Promise.all(files.map((f) => storage.delete(f).catch(() => undefined)));
+      throw err;
+    }
+  } else {
+    const target = r.part ? storage.child(outLoc, `${partLabel(r.part)}${ext}`) : outLoc;
+    const w = await storage.write(target, writer(c.batches(inputs)), { signal: options.signal });
+    location = toUri(storage.parse(w.location));
+    files.push(location);
+    c.counts.shards = inputs.length;
+  }
+
+  const summary = summaryOf(c, widened);
   const results: ResultsSection = {
     location,
     format: r.format,
     partitioned: r.partitioned,
-    rows: rowsDone,
-    rowsPerShard,
-    missing,
+    rows: summary.rows,
+    rowsPerShard: summary.rowsPerShard,
+    missing: summary.missing,
     files,
     ...(r.part ? { part: r.part } : {}),
-    columns: schema ? schema.fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })) : [],
-    notes,
+    columns: summary.columns,
+    notes: summary.notes,
   };
   if (dataset) await recordIdentity(storage, outLoc, dataset);
   const done = await publishResults(r, outLoc, results, options.signal);
-  progress({ phase: "done", shardsDone: inputs.length, rowsDone });
+  c.progress({ phase: "done", shardsDone: inputs.length, rowsDone: summary.rows });
   return done;
 }
 
@@ -383,14 +485,20 @@ async function publishResults(r: Resolved, outLoc: Location, results: ResultsSec
   return { descriptor, results };
 }
 
+const NOTHING_NOTE = { reason: "the preparation has no rows: no job ran, the table is empty", count: 1 };
+
+/** The columns of the joined table of a preparation with no rows: the input's, no predictions. */
+function emptySchemaOf(d: Descriptor, options: JoinRowsOptions): Schema {
+  return new Schema(d.schema.columns.filter((c) => c.roles.includes("keep") || (options.withFeatures !== false && c.roles.includes("feature"))).map((c) => fieldOf(c.name, c.type)));
+}
+
 /**
  * A preparation with no rows has no job (submit launches nothing for it): the joined table is
  * empty, with the kept columns, so `prep | submit | join` over an empty input ends with exit 0.
  */
 async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResult> {
-  const d = r.descriptor;
   const storage = r.storage;
-  const schema = new Schema(d.schema.columns.filter((c) => c.roles.includes("keep") || (options.withFeatures !== false && c.roles.includes("feature"))).map((c) => fieldOf(c.name, c.type)));
+  const schema = emptySchemaOf(r.descriptor, options);
   const writer = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: () => schema });
   const outLoc = storage.parse(r.out);
   const ext = EXTENSION_OF[r.format];
@@ -409,7 +517,7 @@ async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResul
     files: [file],
     ...(r.part ? { part: r.part } : {}),
     columns: schema.fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })),
-    notes: [{ reason: "the preparation has no rows: no job ran, the table is empty", count: 1 }],
+    notes: [{ ...NOTHING_NOTE }],
   };
   return publishResults(r, outLoc, results, options.signal);
 }
@@ -465,6 +573,8 @@ async function arrayTotal(storage: Storage, loc: Location): Promise<number | und
     }
   } catch {
     return undefined;
+  } finally {
+    await reader.close().catch(() => undefined);
   }
 }
 

@@ -51,6 +51,16 @@ export class LineReader {
     this.#o = options;
   }
 
+  /** Stops reading: the source is closed (a stream destroyed, its file or socket released) unless it ended. */
+  async close(): Promise<void> {
+    if (this.#eof) return;
+    this.#eof = true;
+    this.#lines = [];
+    this.#carry = [];
+    this.#carryBytes = 0;
+    await this.#it.return?.();
+  }
+
   /** Up to n lines (fewer only at the end). */
   async take(n: number): Promise<LineBatch> {
     const lines: string[] = [];
