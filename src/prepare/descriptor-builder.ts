@@ -48,7 +48,7 @@ export function buildDescriptor(o: ResolvedPrepareOptions, p: PreparedOutput): D
     createdAt: p.createdAt.toISOString(),
     tool: { name: "btkit", version: VERSION },
     source: {
-      inputs: p.inputs.map((i) => ({ location: i.uri, format: i.format, compression: p.gzip.get(i) ? "gzip" : "none", rows: p.rows.get(i) ?? 0, ...(i.rawBytes !== undefined && !i.stdin ? { bytes: i.rawBytes } : {}) })),
+      inputs: p.inputs.map((i) => ({ location: i.uri, format: i.format, compression: p.gzip.get(i) ? "gzip" : "none", rows: p.rows.get(i) ?? 0, ...(i.rawBytes !== undefined && !i.stdin && !i.rows ? { bytes: i.rawBytes } : {}) })),
       options: { ...optionsRecord(o), shardCount: p.shards.length, ...(p.plannedShards !== undefined ? { plannedShards: p.plannedShards } : {}), fingerprint: p.fingerprint },
       rowsRead: p.rowsRead,
       rowsWritten: p.rowsWritten,

@@ -13,7 +13,7 @@ import type { ResolvedInput } from "./inputs.js";
 /**
  * What is already at the descriptor's location: undefined when nothing (or, with overwrite, after
  * deleting the old descriptor first); the earlier descriptor when it records this very preparation
- * (same fingerprint, not stdin) and its manifest, shards and sidecars still hold what it says, so a
+ * (same fingerprint, not stdin or rows) and its manifest, shards and sidecars still hold what it says, so a
  * rerun is a no-op. Anything else is PREP_OUT_EXISTS saying why and naming --overwrite.
  */
 export async function checkExisting(storage: Storage, loc: Location, fingerprint: string, inputs: ResolvedInput[], overwrite: boolean): Promise<Descriptor | undefined> {
@@ -33,13 +33,15 @@ export async function checkExisting(storage: Storage, loc: Location, fingerprint
     if (changed === undefined) return prev;
   }
   if (!overwrite) {
-    const why = inputs.some((i) => i.stdin)
-      ? "input from stdin cannot be shown to be the same"
-      : prev === undefined
-        ? "its btkit.json is not a valid descriptor"
-        : changed !== undefined
-          ? `${changed} changed after it was written`
-          : "the inputs or options differ";
+    const why = inputs.some((i) => i.rows)
+      ? "rows given to prepare() cannot be shown to be the same"
+      : inputs.some((i) => i.stdin)
+        ? "input from stdin cannot be shown to be the same"
+        : prev === undefined
+          ? "its btkit.json is not a valid descriptor"
+          : changed !== undefined
+            ? `${changed} changed after it was written`
+            : "the inputs or options differ";
     throw new BtkitError("PREP_OUT_EXISTS", `${toUri(loc)} already holds a preparation and ${why}; use --overwrite to replace it, or another --out`, { location: toUri(loc) });
   }
   // The completion marker goes first, so a crash from here on never leaves a stale "complete" output.

@@ -26,10 +26,13 @@ export function isRecordFormat(f: ReadableFormat): f is "json" | "parquet" | "ar
 export interface ResolvedInput {
   /** what the user named (a file of a prefix is listed under its own location) */
   display: string;
-  /** URI for the descriptor, "-" for stdin */
+  /** URI for the descriptor, "-" for stdin, "rows" for prepare()'s rows */
   uri: string;
   location?: Location;
+  /** read from a stream given to prepare(), once: stdin, or the rows (then `rows` too) */
   stdin: boolean;
+  /** prepare()'s rows option, read as JSON Lines (rows.ts) */
+  rows?: boolean;
   format: ReadableFormat;
   /** raw (stored) size in bytes, when known */
   rawBytes?: number;

@@ -11,6 +11,7 @@ import { checkPart, type Part } from "../protocol/layout.js";
 import type { NewlinePolicy } from "./encode.js";
 import { ENCODINGS, type Encoding } from "./encoding.js";
 import type { ReadableFormat, ResolvedInput } from "./inputs.js";
+import { isRowSource } from "./rows.js";
 import { parseSchemaOverride } from "./schema.js";
 
 function checkedEncoding(e: string | undefined): Encoding {
@@ -33,8 +34,31 @@ export interface PrepareProgress {
 }
 
 export interface PrepareOptions {
-  /** input locations (files, folders, s3:// objects or prefixes) or "-" for stdin; required */
-  inputs: string[];
+  /** input locations (files, folders, s3:// objects or prefixes) or "-" for stdin; required unless `rows` is given */
+  inputs?: string[];
+  /**
+   * rows of your own code (an array, a generator, a database cursor: any iterable or async
+   * iterable of plain objects), instead of `inputs`: each object is read exactly as the same row
+   * in a JSON Lines file (one `{"column": value, ...}` per line, the columns in the order keys
+   * first appear in the sampled rows), with the same type inference, `schema`, checks and counts;
+   * row N is line N of the input named "rows" in messages and in rejects.jsonl. Values:
+   * - string; finite number (as JSON.stringify writes it: 1.5, 1e+21); bigint (its exact digits:
+   *   int64, or uint64 above 2^63-1); boolean; null or undefined (null);
+   * - Date: its instant in ISO 8601 (toISOString, "2024-01-02T03:04:05.000Z"): a `timestamp` column;
+   * - arrays and plain objects: a `json` column (nested values by these same rules), or declare
+   *   a nested type with `schema` ("list<int64>", "struct<...>").
+   * Anything else is PREP_JSON naming the row and the column (and the path in a nested value):
+   * a row that is not a plain object, a function, a symbol, NaN or an infinity, an invalid Date,
+   * a class instance (Map, Set, Buffer, typed arrays, your own classes: convert them), a cycle.
+   * Like invalid JSON in a JSON Lines file, it stops the run whatever `onInvalid` says; rows whose
+   * values do not fit their column's type follow `onInvalid` as usual.
+   * The descriptor records the input as location "rows", format "jsonl", and (like stdin) a
+   * rerun into the same `out` cannot be shown to be the same preparation: PREP_OUT_EXISTS unless
+   * `overwrite`. The rows are iterated once; a run that fails or is aborted ends the iteration
+   * (the iterator's return() runs, so a cursor is closed). Given with `inputs`, `stdin`, an
+   * `inputFormat` other than "jsonl" or an `encoding` other than "utf-8": OPT_INVALID. Default: none.
+   */
+  rows?: AsyncIterable<object> | Iterable<object>;
   /** output folder or prefix; required */
   out: string;
   /** Storage for reads and writes; default: a new Storage() from the environment */
@@ -145,6 +169,8 @@ export interface ResolvedPrepareOptions {
   part: Part | undefined;
   /** the stream read for input "-", as given */
   stdin: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | undefined;
+  /** the rows given instead of inputs (inputs is then empty) */
+  rows: AsyncIterable<unknown> | Iterable<unknown> | undefined;
   /** temporary folder for spilled inputs; undefined = the OS temp folder */
   tmpDir: string | undefined;
   onProgress: ((p: PrepareProgress) => void) | undefined;
@@ -161,9 +187,22 @@ function positiveInt(name: string, v: number | undefined, min = 1): number | und
   return v;
 }
 
+/** rows and what cannot go with them: OPT_INVALID naming the option. */
+function checkRows(o: PrepareOptions): void {
+  const rowsError = (option: string, message: string, got?: unknown): never => {
+    throw new BtkitError("OPT_INVALID", `rows: ${message}`, { option, got });
+  };
+  if (!isRowSource(o.rows)) rowsError("rows", `expected an iterable or async iterable of row objects (an array, a generator, a cursor), got ${o.rows === null ? "null" : typeof o.rows}`, o.rows === null ? "null" : typeof o.rows);
+  if (o.inputs !== undefined && o.inputs.length > 0) rowsError("inputs", `rows replace inputs: give one or the other, got inputs ${JSON.stringify(o.inputs)}`, o.inputs);
+  if (o.stdin !== undefined) rowsError("stdin", "rows replace inputs and stdin: give one or the other");
+  if (o.inputFormat !== undefined && o.inputFormat !== "jsonl") rowsError("inputFormat", `rows are read as JSON Lines; inputFormat ${JSON.stringify(o.inputFormat)} does not apply (leave it out)`, o.inputFormat);
+  if (o.encoding !== undefined && o.encoding !== "utf-8") rowsError("encoding", `rows are objects, not text in an encoding; encoding ${JSON.stringify(o.encoding)} does not apply (leave it out)`, o.encoding);
+}
+
 /** Applies the defaults and checks every option: OPT_INVALID, USAGE_BAD_VALUE or PREP_NO_INPUT naming the option. */
 export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions {
-  if (!Array.isArray(o.inputs) || o.inputs.length === 0) throw new BtkitError("PREP_NO_INPUT", "no input given", {});
+  if (o.rows !== undefined) checkRows(o);
+  else if (!Array.isArray(o.inputs) || o.inputs.length === 0) throw new BtkitError("PREP_NO_INPUT", "no input given (inputs, or rows)", {});
   if (typeof o.out !== "string" || o.out === "") optError("out", "expected an output location", o.out);
   const gzipLevel = positiveInt("gzipLevel", o.gzipLevel, 0);
   if (gzipLevel !== undefined && gzipLevel > 9) optError("gzipLevel", "expected a level 0-9", gzipLevel);
@@ -183,7 +222,7 @@ export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions
     return r;
   };
   return {
-    inputs: [...o.inputs],
+    inputs: [...(o.inputs ?? [])],
     out: o.out,
     inputFormat: o.inputFormat,
     delimiter: o.delimiter ?? (o.inputFormat === "tsv" ? "\t" : undefined),
@@ -209,6 +248,7 @@ export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions
     overwrite: o.overwrite ?? false,
     part: o.part === undefined ? undefined : checkPart(o.part),
     stdin: o.stdin,
+    rows: o.rows,
     tmpDir: o.tmpDir,
     onProgress: o.onProgress,
     signal: o.signal,

@@ -37,6 +37,7 @@ import { JsonlScanner, KIND, type JsonRecord, type Kind } from "./jsonl-scanner.
 import { fingerprintOf, optionsRecord, resolvePrepareOptions, type PrepareOptions, type ResolvedPrepareOptions } from "./options.js";
 import { fits, inferTypes, schemaFlag, widerType } from "./schema.js";
 import { Channel } from "./shard-writer.js";
+import { RowSource, rowsInput } from "./rows.js";
 import { ShardRoller, balancedShardCount } from "./shard-roller.js";
 import { openRecordInput } from "./typed-input.js";
 
@@ -61,9 +62,18 @@ interface PendingRow {
 /** Prepares the inputs; returns the descriptor (also written to OUT/btkit.json, last). */
 export async function prepare(options: PrepareOptions): Promise<Descriptor> {
   const o = resolvePrepareOptions(options);
-  const storage = options.storage ?? new Storage();
+  // rows are read as JSON Lines from stdin's place; however the run ends, their iteration ends with it
+  const rows = o.rows !== undefined ? new RowSource(o.rows) : undefined;
+  try {
+    return await prepareInputs(o, options.storage ?? new Storage(), rows);
+  } finally {
+    await rows?.close();
+  }
+}
+
+async function prepareInputs(o: ResolvedPrepareOptions, storage: Storage, rows: RowSource | undefined): Promise<Descriptor> {
   const outLoc = storage.parse(o.out);
-  const all = await resolveInputs(storage, o.inputs, o.inputFormat);
+  const all = rows ? [rowsInput()] : await resolveInputs(storage, o.inputs, o.inputFormat);
   const inputs = sliceOfPart(all, o.part);
   const fingerprint = fingerprintOf(inputs, optionsRecord(o));
   const descriptorLoc = childLocation(outLoc, partNames(o.part).descriptor);
@@ -74,7 +84,7 @@ export async function prepare(options: PrepareOptions): Promise<Descriptor> {
     await storage.removeStaleTemporaries(outLoc);
     const existing = await checkExisting(storage, descriptorLoc, fingerprint, inputs, o.overwrite);
     if (existing) return existing;
-    const job = new PrepareJob(storage, o, outLoc, inputs);
+    const job = new PrepareJob(storage, o, outLoc, inputs, rows ? rows.jsonLines() : o.stdin);
     try {
       return await job.run(fingerprint);
     } finally {
@@ -91,6 +101,8 @@ class PrepareJob {
   /** the inputs, spilled ones replaced by their local copies (balanced sharding) */
   inputs: ResolvedInput[];
   readonly cleanups: (() => Promise<void>)[] = [];
+  /** the bytes read for the stdin input: the stdin option, or the rows written as JSON Lines (rows.ts) */
+  readonly stdin: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | undefined;
   readonly gzipInputs = new Map<ResolvedInput, boolean>();
   readonly rowsPerInput = new Map<ResolvedInput, number>();
   readonly trailingBlankCount = new Map<ResolvedInput, number>();
@@ -130,13 +142,14 @@ class PrepareJob {
   lastProgress = 0;
   currentInput = "";
 
-  constructor(storage: Storage, o: ResolvedPrepareOptions, out: Location, inputs: ResolvedInput[]) {
+  constructor(storage: Storage, o: ResolvedPrepareOptions, out: Location, inputs: ResolvedInput[], stdin: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | undefined) {
     this.storage = storage;
     this.o = o;
     this.out = out;
     this.inputs = inputs;
     this.maxRecordBytes = Math.floor(o.maxPayloadMb * 1_000_000);
     this.roller = new ShardRoller(storage, out, o, (n) => this.note(ROUNDED_NOTE, n));
+    this.stdin = stdin;
   }
 
   async cleanup(): Promise<void> {
@@ -182,7 +195,7 @@ class PrepareJob {
         opened.destroy();
       }
       if (input.stdin || gz) {
-        const s = await spillInput(this.storage, input, this.o.stdin, this.o.tmpDir);
+        const s = await spillInput(this.storage, input, this.stdin, this.o.tmpDir);
         this.cleanups.push(s.cleanup);
         this.gzipInputs.set(s.input, s.gzip);
         resolved.push(s.input);
@@ -220,7 +233,7 @@ class PrepareJob {
 
   async readInputOnce(input: ResolvedInput): Promise<void> {
     this.currentInput = input.display;
-    let raw = await openInput(this.storage, input, this.o.stdin);
+    let raw = await openInput(this.storage, input, this.stdin);
     // text in another encoding is UTF-8 from here on (Parquet and Arrow by name are binary)
     if (this.o.encoding !== "utf-8" && input.format !== "parquet" && input.format !== "arrow") {
       raw = { ...raw, chunks: toUtf8(raw.chunks, this.o.encoding, input.display) };
