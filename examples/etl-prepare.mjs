@@ -4,9 +4,9 @@
 //
 //   node examples/etl-prepare.mjs OUT_DIR [ROWS]
 //
-// The rows are serialized as JSON Lines into an async iterable of bytes and handed to prepare() as
-// its stdin ("-"). prepare() infers the column types from a sample, writes two gzip'd CSV shards
-// (one per instance), their sidecars (the columns the model must not see), the SageMaker manifest
+// The rows go to prepare() as they are (its rows option: each object read as a JSON Lines record
+// would be). prepare() infers the column types from a sample, writes two gzip'd CSV shards (one
+// per instance), their sidecars (the columns the model must not see), the SageMaker manifest
 // and the descriptor, and returns the descriptor. Like `btkit prep`, this script prints the
 // descriptor as one JSON line on stdout, so it pipes straight into `btkit submit`:
 //
@@ -38,25 +38,10 @@ async function* orders(n) {
   }
 }
 
-/** Objects -> JSON Lines bytes, in chunks of about 64 KiB. */
-async function* jsonLines(objects) {
-  const encoder = new TextEncoder();
-  let text = "";
-  for await (const o of objects) {
-    text += `${JSON.stringify(o)}\n`;
-    if (text.length >= 65536) {
-      yield encoder.encode(text);
-      text = "";
-    }
-  }
-  if (text.length > 0) yield encoder.encode(text);
-}
-
 const started = Date.now();
 const descriptor = await prepare({
-  inputs: ["-"],
-  stdin: jsonLines(orders(rows)),
-  inputFormat: "jsonl",
+  // read as the same rows in a JSON Lines file would be: types inferred from a sample, every row checked
+  rows: orders(rows),
   out,
   // the model sees these, in this order; every column is kept in the sidecar for the join
   features: ["quantity", "unit_price", "discount"],

@@ -14,15 +14,14 @@
 //      per instance, as SageMaker runs a container;
 //   3. build the CreateTransformJob request from the descriptor, launch it (a rerun attaches to
 //      the same job) and wait for it;
-//   4. check that every .out has one line per row, then align each sidecar with its .out and
-//      consume the joined batches.
+//   4. consume the joined batches (joinRows: every .out checked against its shard first).
 // It prints the aggregate as JSON on stdout.
 import path from "node:path";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
-import { LAYOUT, Storage, formatLocation, outputNameFor, parseDescriptor } from "btkit";
+import { LAYOUT, Storage, outputNameFor, parseDescriptor } from "btkit";
 import { fileURLToPath } from "node:url";
 import { startEmulator } from "btkit/emulator";
-import { createAligner, scanLines } from "btkit/join";
+import { joinRows } from "btkit/join";
 import { buildTransformJobRequest, ensureModel, jobRecord, submitTransformJob, updateJobSection, waitForTransformJob } from "btkit/submit";
 
 const [prepOut] = process.argv.slice(2);
@@ -77,46 +76,18 @@ try {
   if (job.status !== "Completed") throw new Error(`job ${job.name} ended ${job.status}: ${job.failureReason ?? ""}`);
   descriptor = { ...descriptor, job };
 
-  // 4a. every .out must have exactly one line per input row before anything is consumed
-  const outBase = storage.parse(job.outputLocation);
-  const outOf = (s) => storage.child(outBase, outputNameFor(s.name));
-  for (const s of descriptor.shards) {
-    const scan = await scanLines(await storage.read(outOf(s)));
-    if (scan.lines !== s.rows) throw new Error(`${outputNameFor(s.name)}: ${scan.lines} lines for ${s.rows} rows`);
-  }
-
-  // 4b. align sidecars (the columns the model did not see) and the features read back from the
-  // model-input shards with the .out files, and stream the joined batches into our own sink
-  const columns = descriptor.schema.columns;
-  const keep = columns.filter((c) => c.roles.includes("keep")).map((c) => ({ name: c.name, type: c.type }));
-  const kept = new Set(keep.map((k) => k.name));
-  const featureColumns = descriptor.modelInput.features
-    .map((name, index) => ({ name, index, type: columns.find((c) => c.name === name).type }))
-    .filter((c) => !kept.has(c.name));
-  const aligner = createAligner({
-    keep,
-    features: { contentType: descriptor.modelInput.contentType, columns: featureColumns },
-    order: columns.map((c) => c.name),
-    predictions: { accept: job.accept },
-  });
-  const shards = descriptor.shards.map((s) => ({
-    name: s.name,
-    rows: s.rows,
-    firstRow: s.firstRow,
-    outLocation: formatLocation(outOf(s)),
-    sidecarLocation: s.sidecar,
-    shardLocation: s.location,
-    openOut: () => storage.read(outOf(s)),
-    openSidecar: () => storage.read(s.sidecar, { decompress: "never" }),
-    openShard: () => storage.read(s.location),
-  }));
-
+  // 4. stream the joined batches into our own sink: joinRows checks every .out against its shard
+  // (one line per row, written by this job) before the first batch, and each sidecar before its
+  // rows; the rows are the sidecar's columns and the features read back from the shards, then the
+  // predictions, as `btkit join` would write them
   const byCity = new Map(); // the sink: city -> { orders, score }
   let batches = 0;
   let rows = 0;
-  for await (const { batch } of aligner.align(shards)) {
+  let columns = [];
+  for await (const batch of joinRows(descriptor, { storage })) {
     batches++;
     rows += batch.numRows;
+    columns = batch.schema.fields.map((f) => f.name);
     const city = batch.getChild("city");
     const score = batch.getChild("pred_score");
     for (let i = 0; i < batch.numRows; i++) {
@@ -126,7 +97,7 @@ try {
       byCity.set(city.get(i), agg);
     }
   }
-  console.error(`consumed ${rows} joined rows in ${batches} Arrow batches; columns: ${aligner.schema().fields.map((f) => f.name).join(", ")}`);
+  console.error(`consumed ${rows} joined rows in ${batches} Arrow batches; columns: ${columns.join(", ")}`);
   const result = [...byCity].sort(([a], [b]) => (a < b ? -1 : 1)).map(([city, a]) => ({ city, orders: a.orders, score: Math.round(a.score * 100) / 100 }));
   process.stdout.write(`${JSON.stringify({ job: job.name, rows, cities: result })}\n`);
 } finally {
