@@ -35,6 +35,8 @@ describe("btkit prep (CLI)", () => {
     expect(r.stdout.trim().split("\n")).toHaveLength(1);
     const d = parseDescriptor(r.stdout);
     expect(d.modelInput).toMatchObject({ contentType: "application/jsonlines", compression: "Gzip", features: ["b", "a"] });
+    // bare --gzip is level 5 (with memLevel 9: as small as gzip -6, gzip.ts)
+    expect(d.source.options.gzipLevel).toBe(5);
     expect(gunzipSync(await fs.readFile(path.join(o, "shards/part-00000.jsonl.gz"))).toString()).toBe('{"b":"x","a":1}\n{"b":"y","a":2}\n');
     expect(r.stderr).toContain("prep:");
     // what was stored, by kind, is what is on disk, and the summary line says it with the ratio to the input
