@@ -101,8 +101,8 @@ export function outputLayoutOf(request: LayoutRequest, inputFields: number): Out
   if (outFormat === "csv") {
     const first = sels[0];
     const select = first === undefined || first.kind === "wildcard" ? undefined : first;
-    if (sels.length > 1 || (select !== undefined && select.kind !== "index" && select.kind !== "indexes" && select.kind !== "slice")) {
-      return { problem: `OutputFilter ${text} on a CSV join: btkit reads one index, index list or slice of the joined row (for example $[0,-1])`, option: "--output-filter", field: "DataProcessing.OutputFilter" };
+    if (sels.length > 1 || (select !== undefined && select.kind !== "index" && select.kind !== "indexes" && select.kind !== "slice" && select.kind !== "union")) {
+      return { problem: `OutputFilter ${text} on a CSV join: btkit reads one index, index list or slice of the joined row, or indexes with one slice (for example $[0,-1] or $[0,5:])`, option: "--output-filter", field: "DataProcessing.OutputFilter" };
     }
     const keepsOutput = [1, 2, 8, 64].some((m) => ["inclusive", "exclusive"].some((e) => csvJoinSources(select, inputFields, m, e as SliceEnd)?.some((s) => s.from === "output")));
     if (!keepsOutput) {

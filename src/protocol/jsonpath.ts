@@ -3,10 +3,16 @@
  * (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html):
  * `$` first; `.name`; `.*` / `[*]`; `['a','b']` (several children, no nesting inside the
  * brackets); `[n]` and `[n,m,...]` with negative indexes (-1 = last); slices `[s:e]`, `[:e]`,
- * `[s:]`, and at most one slice per filter (the service's log answer to `$[0:2,246:]`: "only
- * single range filters of format (eg: [1:5]) are supported",
- * https://github.com/aws/sagemaker-python-sdk/issues/1112). Anything else (`..`, `?()`, `@`,
- * scripts) is rejected.
+ * `[s:]`; and indexes with one slice in one bracket, `$[0,5:]` (an example of the API reference,
+ * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.html, OutputFilter:
+ * the first element, then the sixth onwards). Anything else (`..`, `?()`, `@`, scripts) is rejected.
+ *
+ * At most one slice per filter. The service takes a filter with two (`$[0:2,246:]`) at
+ * CreateTransformJob and fails each input object with it, saying in the job's log
+ * "<object>: Invalid JsonPath: $[0:2,246:]: only single range filters of format (eg: [1:5]) are
+ * supported. Format [0:2,246:] is not supported"
+ * (https://github.com/aws/sagemaker-python-sdk/issues/1112): such a filter throws a
+ * {@link JsonPathError} whose `atRun` is true and whose message is that text.
  *
  * Slice end: the documentation calls the range "inclusive" and both of its examples (`$[1:4]` =
  * second through fifth column, `[:5]` = through the sixth) read inclusively, while standard
@@ -22,14 +28,33 @@ export type Selector =
   | { kind: "wildcard" }
   | { kind: "index"; index: number }
   | { kind: "indexes"; indexes: number[] }
-  | { kind: "slice"; start?: number; end?: number };
+  | { kind: "slice"; start?: number; end?: number }
+  /** indexes and one slice in one bracket (`[0,5:]`): the elements each selects, in order */
+  | { kind: "union"; members: Array<{ index: number } | { start?: number; end?: number }> };
 
 export interface JsonPath {
   text: string;
   selectors: Selector[];
 }
 
-export class JsonPathError extends Error {}
+export class JsonPathError extends Error {
+  /**
+   * true when the service accepts the filter at CreateTransformJob and fails each input object
+   * with this message instead (two slices: aws/sagemaker-python-sdk#1112)
+   */
+  readonly atRun: boolean;
+  constructor(message: string, atRun = false) {
+    super(message);
+    this.atRun = atRun;
+  }
+}
+
+/** The service's words for a second slice in a filter (https://github.com/aws/sagemaker-python-sdk/issues/1112). */
+function singleRange(text: string, bracket: string): JsonPathError {
+  return new JsonPathError(`Invalid JsonPath: ${text}: only single range filters of format (eg: [1:5]) are supported. Format ${bracket} is not supported`, true);
+}
+
+const SLICE_RE = /^(-?\d+)?\s*:\s*(-?\d+)?$/;
 
 const NAME_RE = /^[A-Za-z_$][A-Za-z0-9_$-]*/;
 
@@ -59,6 +84,7 @@ export function parseJsonPath(text: string): JsonPath {
       continue;
     }
     if (c === "[") {
+      const open = i;
       const close = text.indexOf("]", i);
       if (close < 0) throw new JsonPathError(`JSONPath ${JSON.stringify(text)}: unclosed [ at position ${i}`);
       const inner = text.slice(i + 1, close).trim();
@@ -78,15 +104,26 @@ export function parseJsonPath(text: string): JsonPath {
         continue;
       }
       if (inner.includes(":")) {
-        if (inner.includes(",")) throw new JsonPathError("only single range filters of format (eg: [1:5]) are supported");
-        const m = /^(-?\d+)?\s*:\s*(-?\d+)?$/.exec(inner);
-        if (!m) throw new JsonPathError(`JSONPath ${JSON.stringify(text)}: unsupported slice [${inner}]`);
-        slices += 1;
-        if (slices > 1) throw new JsonPathError("only single range filters of format (eg: [1:5]) are supported");
-        const sel: Selector = { kind: "slice" };
-        if (m[1] !== undefined) sel.start = Number(m[1]);
-        if (m[2] !== undefined) sel.end = Number(m[2]);
-        selectors.push(sel);
+        const bracket = text.slice(open, i);
+        const parts = inner.split(",").map((p) => p.trim());
+        const members: Array<{ index: number } | { start?: number; end?: number }> = [];
+        for (const part of parts) {
+          if (/^-?\d+$/.test(part)) {
+            members.push({ index: Number(part) });
+            continue;
+          }
+          const m = SLICE_RE.exec(part);
+          if (!m) throw new JsonPathError(`JSONPath ${JSON.stringify(text)}: unsupported slice [${inner}]`);
+          slices += 1;
+          if (slices > 1) throw singleRange(text, bracket);
+          const range: { start?: number; end?: number } = {};
+          if (m[1] !== undefined) range.start = Number(m[1]);
+          if (m[2] !== undefined) range.end = Number(m[2]);
+          members.push(range);
+        }
+        const only = members[0]!;
+        if (members.length === 1 && !("index" in only)) selectors.push({ kind: "slice", ...only });
+        else selectors.push({ kind: "union", members });
         continue;
       }
       const parts = inner.split(",").map((s) => s.trim());
@@ -109,7 +146,7 @@ export function isIdentity(p: JsonPath): boolean {
 
 /** True when the filter only uses index-based selectors (the only kind CSV records allow). */
 export function isIndexOnly(p: JsonPath): boolean {
-  return p.selectors.every((s) => s.kind === "index" || s.kind === "indexes" || s.kind === "slice" || s.kind === "wildcard");
+  return p.selectors.every((s) => s.kind === "index" || s.kind === "indexes" || s.kind === "slice" || s.kind === "union" || s.kind === "wildcard");
 }
 
 function resolveIndex(i: number, length: number, path: string): number {
@@ -153,17 +190,26 @@ function apply(sels: Selector[], at: number, value: unknown, path: string, slice
     }
     case "slice": {
       if (!Array.isArray(value)) throw new JsonPathError(`${path}: slice applied to a value that is not an array`);
-      const n = value.length;
-      const start = s.start === undefined ? 0 : s.start < 0 ? Math.max(0, n + s.start) : Math.min(n, s.start);
-      let end: number;
-      if (s.end === undefined) end = n;
-      else {
-        const e = s.end < 0 ? n + s.end : s.end;
-        end = Math.max(0, Math.min(n, sliceEnd === "inclusive" ? e + 1 : e));
-      }
-      return value.slice(start, end).map(rest);
+      return sliceOf(value, s, sliceEnd).map(rest);
+    }
+    case "union": {
+      if (!Array.isArray(value)) throw new JsonPathError(`${path}: indexes applied to a value that is not an array`);
+      return s.members.flatMap((m) => ("index" in m ? [value[resolveIndex(m.index, value.length, path)]] : sliceOf(value, m, sliceEnd))).map(rest);
     }
   }
+}
+
+/** The elements a slice selects; `end` inclusive or exclusive as {@link SliceEnd} says. */
+function sliceOf(value: unknown[], s: { start?: number; end?: number }, sliceEnd: SliceEnd): unknown[] {
+  const n = value.length;
+  const start = s.start === undefined ? 0 : s.start < 0 ? Math.max(0, n + s.start) : Math.min(n, s.start);
+  let end: number;
+  if (s.end === undefined) end = n;
+  else {
+    const e = s.end < 0 ? n + s.end : s.end;
+    end = Math.max(0, Math.min(n, sliceEnd === "inclusive" ? e + 1 : e));
+  }
+  return value.slice(start, end);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -47,10 +47,13 @@ describe("JSONPath subset", () => {
     expect(applyJsonPath(parseJsonPath("$['id','SageMakerOutput']"), o)).toEqual({ id: 1, SageMakerOutput: { s: 5 } });
     expect(applyJsonPath(parseJsonPath("$.f.['x','z']"), o)).toEqual({ x: 2, z: 4 });
     expect(applyJsonPath(parseJsonPath("$.*"), [1, 2])).toEqual([1, 2]);
+    // indexes with one slice (API_DataProcessing's example "$[0,5:]")
+    expect(applyJsonPath(parseJsonPath("$[0,4:]"), row)).toEqual(["a", "e", "f"]);
+    expect(applyJsonPath(parseJsonPath("$[-1, :1]"), row)).toEqual(["f", "a", "b"]);
   });
   it("rejects what the service does not support", () => {
-    expect(() => parseJsonPath("$[0:2,4:]")).toThrow("only single range filters");
-    expect(() => parseJsonPath("$[0:2][3:4]")).toThrow("only single range filters");
+    expect(() => parseJsonPath("$[0:2,4:]")).toThrow("Invalid JsonPath: $[0:2,4:]: only single range filters of format (eg: [1:5]) are supported. Format [0:2,4:] is not supported");
+    expect(() => parseJsonPath("$[0:2][3:4]")).toThrow("Format [3:4] is not supported");
     expect(() => parseJsonPath("$..x")).toThrow("recursive descent");
     expect(() => parseJsonPath("$[?(@.x)]")).toThrow("unsupported");
     expect(() => parseJsonPath("$['a','b.c']")).toThrow("without nesting");
