@@ -5,8 +5,7 @@
  * already existing model", "Could not find model"), as the service does.
  */
 import { ApiError, validation } from "./api-error.js";
-import { planDataProcessing } from "./data-processing.js";
-import type { SliceEnd } from "../protocol/jsonpath.js";
+import { planDataProcessing, planRequestOf, PlanError, type PlanSettings } from "./data-processing.js";
 import type { JobRecord, ModelRecord, StateStore, TransformJobStatus } from "./state.js";
 import { validateCreateModel, validateCreateTransformJob } from "./validate.js";
 
@@ -16,7 +15,8 @@ export interface ApiContext {
   state: StateStore;
   region: string;
   account: string;
-  sliceEnd: SliceEnd;
+  /** the data-processing choices (EmulatorOptions) the request is checked against */
+  planSettings: PlanSettings;
   /** starts running a job that was just created */
   launch(job: JobRecord): void;
   /** asks a running job to stop */
@@ -131,9 +131,10 @@ export async function callSageMaker(op: string, body: Json, ctx: ApiContext): Pr
     case "CreateTransformJob": {
       const req = validateCreateTransformJob(body);
       try {
-        planDataProcessing(req.DataProcessing, req.TransformInput.ContentType, req.TransformOutput.Accept, ctx.sliceEnd);
+        planDataProcessing(planRequestOf(req), ctx.planSettings);
       } catch (err) {
-        throw validation((err as Error).message);
+        if (err instanceof PlanError) throw validation(err.message);
+        throw err;
       }
       if (state.jobs.has(req.TransformJobName)) {
         throw new ApiError("ResourceInUse", `Job name must be unique within an AWS account and region, and a job with this name already exists (${`arn:aws:sagemaker:${ctx.region}:${ctx.account}:transform-job/${req.TransformJobName.toLowerCase()}`})`);

@@ -16,7 +16,7 @@
 import { createGunzip } from "node:zlib";
 import { Readable } from "node:stream";
 import { childLocation, parseLocation, type Location, type Storage } from "../io/index.js";
-import { filterInput, planDataProcessing, processOutput, type DataPlan } from "./data-processing.js";
+import { filterInput, planDataProcessing, planRequestOf, processOutput, type DataPlan, type JoinMismatch, type JsonJoinKeys } from "./data-processing.js";
 import { listInputs, type InputObject } from "./inputs.js";
 import type { SliceEnd } from "../protocol/jsonpath.js";
 import type { LogStore } from "./logs.js";
@@ -39,6 +39,8 @@ export interface ExecutorSettings {
   gzipOutputName: "keep" | "strip";
   skipFolderMarkers: boolean;
   sliceEnd: SliceEnd;
+  jsonJoinKeys: JsonJoinKeys;
+  joinMismatch: JoinMismatch;
   /** told of each model process started and ended (the state records them, to reap after a kill -9) */
   processes?: { started(pid: number, job: string): Promise<void>; ended(pid: number): Promise<void> };
 }
@@ -116,7 +118,7 @@ export async function runJob(job: JobRequest, model: ModelRequest, settings: Exe
   let inputs: InputObject[];
   let outBase: Location;
   try {
-    plan = planDataProcessing(job.DataProcessing, job.TransformInput.ContentType, job.TransformOutput.Accept, settings.sliceEnd);
+    plan = planDataProcessing(planRequestOf(job), settings);
     outBase = parseLocation(job.TransformOutput.S3OutputPath);
     const src = job.TransformInput.DataSource.S3DataSource;
     inputs = await listInputs(settings.storage, src.S3DataType, src.S3Uri, settings.skipFolderMarkers);
@@ -367,6 +369,8 @@ function outputLocation(file: InputObject, ctx: FileContext): Location {
 /** Processes one object; returns counts, or throws FileFailure (nothing is written then). */
 async function processFile(file: InputObject, ctx: FileContext): Promise<{ records: number; requests: number }> {
   const { eff, sem, signal } = ctx;
+  // DataProcessing the service takes at CreateTransformJob but cannot apply fails each object (aws/sagemaker-python-sdk#1112)
+  if (ctx.plan.objectFailure !== undefined) throw new FileFailure(ctx.plan.objectFailure);
   const fileAbort = new AbortController();
   const onStop = (): void => fileAbort.abort();
   signal.addEventListener("abort", onStop, { once: true });

@@ -33,6 +33,7 @@ import { callSageMaker, type ApiContext } from "./api.js";
 import { runJob, type ExecutorSettings } from "./executor.js";
 import type { SliceEnd } from "../protocol/jsonpath.js";
 import { LogStore } from "./logs.js";
+import type { JoinMismatch, JsonJoinKeys } from "./data-processing.js";
 import type { BatchStrategy } from "./records.js";
 import { procStartOf, StateStore, type JobRecord } from "./state.js";
 
@@ -80,6 +81,23 @@ export interface EmulatorOptions {
   skipFolderMarkers?: boolean;
   /** UNCONFIRMED: DataProcessing slice `[s:e]` includes e ("inclusive", default, as the docs' text says) or not ("exclusive") */
   sliceEnd?: SliceEnd;
+  /**
+   * JoinSource Input with JSON: the joined object written compactly with every object's keys sorted
+   * ("sorted", default: what every public recording shows, the Model Monitor batch-transform
+   * notebooks of aws/amazon-sagemaker-examples among them; data-processing.ts lists them),
+   * `SageMakerOutput` first then the input's own text ("output-first"), or the input's own text
+   * then `SageMakerOutput` ("input-first": the data-processing page's hand-written example,
+   * https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html)
+   */
+  jsonJoinKeys?: JsonJoinKeys;
+  /**
+   * UNCONFIRMED: JoinSource Input with Accept not matching ContentType or AssembleWith not matching
+   * SplitType (the data-processing page says they must match): the job's objects fail with the
+   * reason ("run", default: the service applies DataProcessing per object,
+   * https://github.com/aws/sagemaker-python-sdk/issues/1112) or CreateTransformJob answers
+   * ValidationException ("create")
+   */
+  joinMismatch?: JoinMismatch;
 }
 
 export interface RunningEmulator {
@@ -112,6 +130,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     gzipOutputName: options.gzipOutputName ?? "keep",
     skipFolderMarkers: options.skipFolderMarkers ?? true,
     sliceEnd: options.sliceEnd ?? "inclusive",
+    jsonJoinKeys: options.jsonJoinKeys ?? "sorted",
+    joinMismatch: options.joinMismatch ?? "run",
   };
   // one emulator per state folder: two would both launch a job of one name (two executions)
   const held = options.stateDir === undefined ? undefined : await claim(settings.storage, lockFor({ kind: "local", path: path.resolve(options.stateDir) }, "folder"), "btkit emulator", `the emulator state folder ${options.stateDir} is in use by another emulator (another submit --local or btkit emulator)`);
@@ -148,7 +168,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     state,
     region,
     account: ACCOUNT,
-    sliceEnd: settings.sliceEnd,
+    planSettings: { sliceEnd: settings.sliceEnd, jsonJoinKeys: settings.jsonJoinKeys, joinMismatch: settings.joinMismatch },
     launch(j) {
       const abort = new AbortController();
       const model = state.models.get(j.request.ModelName)!;

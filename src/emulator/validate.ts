@@ -138,8 +138,9 @@ function filter(v: unknown, field: string): string | undefined {
   try {
     parseJsonPath(s);
   } catch (err) {
-    if (err instanceof JsonPathError) throw validation(err.message);
-    throw err;
+    // a filter with two slices is taken here and fails each input object (aws/sagemaker-python-sdk#1112)
+    if (err instanceof JsonPathError && !err.atRun) throw validation(err.message);
+    if (!(err instanceof JsonPathError)) throw err;
   }
   return s;
 }

@@ -14,16 +14,24 @@ export type CsvRecordFault = "quoted-field" | "bare-quote";
 /**
  * The fields of one CSV line, or why it is not one; it never guesses. An empty line is one empty
  * field. `quoted`, when given, gets true at the index of each quoted field (so a quoted empty
- * string, "", can be told from an empty field, a null).
+ * string, "", can be told from an empty field, a null). `raw`, when given, gets each field as the
+ * line writes it (a quoted field with its quotes and doubled quotes), so a record can be taken
+ * apart and put together again byte for byte.
  */
-export function splitCsvRecord(line: string, quoted?: boolean[]): string[] | CsvRecordFault {
+export function splitCsvRecord(line: string, quoted?: boolean[], raw?: string[]): string[] | CsvRecordFault {
   if (quoted) quoted.length = 0;
-  if (line.indexOf('"') < 0) return line.split(",");
+  if (raw) raw.length = 0;
+  if (line.indexOf('"') < 0) {
+    const fields = line.split(",");
+    if (raw) raw.push(...fields);
+    return fields;
+  }
   const out: string[] = [];
   let i = 0;
   const n = line.length;
   while (true) {
     if (line.charCodeAt(i) === 34) {
+      const start = i;
       let value = "";
       let j = i + 1;
       while (true) {
@@ -39,6 +47,7 @@ export function splitCsvRecord(line: string, quoted?: boolean[]): string[] | Csv
         break;
       }
       if (quoted) quoted[out.length] = true;
+      if (raw) raw.push(line.slice(start, i));
       out.push(value);
       if (i === n) return out;
       if (line.charCodeAt(i) !== 44) return "quoted-field";
@@ -48,6 +57,7 @@ export function splitCsvRecord(line: string, quoted?: boolean[]): string[] | Csv
       const end = c < 0 ? n : c;
       const field = line.slice(i, end);
       if (field.indexOf('"') >= 0) return "bare-quote";
+      if (raw) raw.push(field);
       out.push(field);
       if (c < 0) return out;
       i = c + 1;

@@ -77,7 +77,6 @@ describe("transform job requests (rule 8, 18, 19)", () => {
     ["retries 4", { ModelClientConfig: { InvocationsMaxRetries: 4 } }, "less than or equal to 3"],
     ["17 env entries", { Environment: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`K${i}`, "v"])) }, "less than or equal to 16"],
     ["filter over 63", { DataProcessing: { InputFilter: `$.${"a".repeat(62)}` } }, "less than or equal to 63"],
-    ["two slices", { DataProcessing: { OutputFilter: "$[0:2,4:]" } }, "only single range filters"],
     ["recursive descent", { DataProcessing: { InputFilter: "$..a" } }, "recursive descent"],
     ["instances 0", { TransformResources: { InstanceType: "ml.m5.large", InstanceCount: 0 } }, "greater than or equal to 1"],
     ["instances 101", { TransformResources: { InstanceType: "ml.m5.large", InstanceCount: 101 } }, "less than or equal to 100"],

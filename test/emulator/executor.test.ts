@@ -303,7 +303,7 @@ describe("executor rules", () => {
 
   it("DataProcessing: an output that does not match the input count fails the object (rule 21)", async () => {
     const { inUri, outUri, outDir } = await io({ "k.csv": "1\n2\n3\n" });
-    const d = await runJob(sm, await exampleModel({ BTKIT_EXAMPLE_DROP_LINE: "1" }), { inUri, outUri, TransformOutput: { S3OutputPath: outUri, Accept: "text/csv" }, DataProcessing: { JoinSource: "Input" } });
+    const d = await runJob(sm, await exampleModel({ BTKIT_EXAMPLE_DROP_LINE: "1" }), { inUri, outUri, TransformOutput: { S3OutputPath: outUri, Accept: "text/csv", AssembleWith: "Line" }, DataProcessing: { JoinSource: "Input" } });
     expect(d.TransformJobStatus).toBe("Failed");
     expect(d.FailureReason).toContain("k.csv: records 1-3: the model returned 2 output records for 3 input records");
     expect(await readOut(outDir)).toEqual({});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { applyJsonPath, parseJsonPath } from "../../src/protocol/jsonpath.js";
 import { Batcher, LineSplitter, RecordTooLargeError } from "../../src/emulator/records.js";
-import { filterInput, formatCsvRecord, parseCsvRecord, planDataProcessing, processOutput } from "../../src/emulator/data-processing.js";
+import { filterInput, formatCsvRecord, parseCsvRecord, planDataProcessing, PlanError, processOutput, sortedJsonText } from "../../src/emulator/data-processing.js";
 import { predict } from "../../src/emulator/example-model.js";
 
 describe("LineSplitter", () => {
@@ -127,13 +127,51 @@ describe("RangeBatcher", () => {
   });
 });
 
+const settings = { sliceEnd: "inclusive", jsonJoinKeys: "sorted", joinMismatch: "run" } as const;
+const jsonl = { ContentType: "application/jsonlines", Accept: "application/jsonlines", SplitType: "Line", AssembleWith: "Line" };
+
 describe("JSON records joined and filtered", () => {
-  it("keep every digit of their numbers, as the service copies a record's bytes (no trip through a double)", () => {
-    const plan = planDataProcessing({ JoinSource: "Input", OutputFilter: "$" }, "application/jsonlines", "application/jsonlines", "inclusive");
-    const originals = [Buffer.from('{"id":12345678901234567890,"x":1.0,"big":[9007199254740993]}\n')];
-    const out = processOutput(plan, 1, originals, Buffer.from('{"p":0.12345678901234567891}\n')).toString();
-    expect(out).toBe('{"id":12345678901234567890,"x":1.0,"big":[9007199254740993],"SageMakerOutput":{"p":0.12345678901234567891}}\n');
-    const filtered = planDataProcessing({ InputFilter: "$.id" }, "application/jsonlines", "application/jsonlines", "inclusive");
+  it("keep every digit of their numbers (no trip through a double), in each key order", () => {
+    const originals = [Buffer.from('{"id":12345678901234567890, "x":1.0,"big":[9007199254740993]}\n')];
+    const body = Buffer.from('{"p":0.12345678901234567891}\n');
+    const sorted = planDataProcessing({ DataProcessing: { JoinSource: "Input", OutputFilter: "$" }, ...jsonl }, settings);
+    expect(processOutput(sorted, 1, originals, body).toString()).toBe('{"SageMakerOutput":{"p":0.12345678901234567891},"big":[9007199254740993],"id":12345678901234567890,"x":1.0}\n');
+    const first = planDataProcessing({ DataProcessing: { JoinSource: "Input" }, ...jsonl }, { ...settings, jsonJoinKeys: "output-first" });
+    expect(processOutput(first, 1, originals, body).toString()).toBe('{"SageMakerOutput":{"p":0.12345678901234567891},"id":12345678901234567890, "x":1.0,"big":[9007199254740993]}\n');
+    const last = planDataProcessing({ DataProcessing: { JoinSource: "Input" }, ...jsonl }, { ...settings, jsonJoinKeys: "input-first" });
+    expect(processOutput(last, 1, originals, body).toString()).toBe('{"id":12345678901234567890, "x":1.0,"big":[9007199254740993],"SageMakerOutput":{"p":0.12345678901234567891}}\n');
+    expect(processOutput(last, 1, [Buffer.from("{ }\r\n")], body).toString()).toBe('{"SageMakerOutput":{"p":0.12345678901234567891}}\r\n');
+    expect(processOutput(first, 1, [Buffer.from("[1, 2]")], body).toString()).toBe('{"SageMakerOutput":{"p":0.12345678901234567891},"SageMakerInput":[1, 2]}\n');
+    const filtered = planDataProcessing({ DataProcessing: { InputFilter: "$.id" }, ...jsonl }, settings);
     expect(filterInput(filtered, originals[0]!).toString()).toBe("12345678901234567890\n");
+  });
+
+  it("sorts the keys of every object by UTF-16 code units, as recorded jobs show", () => {
+    expect(sortedJsonText({ b: 1, SageMakerOutput: { z: 1, a: [{ y: 2, x: 1 }] }, A: null, _c: "s", "10": 1, "9": 2 })).toBe('{"10":1,"9":2,"A":null,"SageMakerOutput":{"a":[{"x":1,"y":2}],"z":1},"_c":"s","b":1}');
+  });
+});
+
+describe("CSV records joined", () => {
+  const csvPlan = (dp: Record<string, string>) => planDataProcessing({ DataProcessing: dp, ContentType: "text/csv", Accept: "text/csv", SplitType: "Line", AssembleWith: "Line" }, settings);
+  it("splice the input's bytes, a comma, the output's bytes, and keep the input's line ending", () => {
+    const originals = ['a,"b,c","say ""hi"""\r\n', "x,,12345678901234567890"].map((t) => Buffer.from(t));
+    expect(processOutput(csvPlan({ JoinSource: "Input" }), 2, originals, Buffer.from('0.5,"p,q"\r\n1\n')).toString()).toBe('a,"b,c","say ""hi""",0.5,"p,q"\r\nx,,12345678901234567890,1\n');
+    expect(processOutput(csvPlan({ JoinSource: "Input", OutputFilter: "$[1,-1]" }), 1, originals.slice(0, 1), Buffer.from("0.5\n")).toString()).toBe('"b,c",0.5\r\n');
+    expect(processOutput(csvPlan({ JoinSource: "Input", OutputFilter: "$[0,2:]" }), 1, originals.slice(0, 1), Buffer.from("0.5\n")).toString()).toBe('a,"say ""hi""",0.5\r\n');
+  });
+});
+
+describe("DataProcessing plans", () => {
+  it("take a filter with two slices and fail each object with the service's words (aws/sagemaker-python-sdk#1112)", () => {
+    const plan = planDataProcessing({ DataProcessing: { JoinSource: "Input", OutputFilter: "$[0:2,246:]" }, ContentType: "text/csv", Accept: "text/csv", SplitType: "Line", AssembleWith: "Line" }, settings);
+    expect(plan.objectFailure).toBe("Invalid JsonPath: $[0:2,246:]: only single range filters of format (eg: [1:5]) are supported. Format [0:2,246:] is not supported");
+  });
+  it("a join whose Accept or AssembleWith does not match fails each object, or is refused at create", () => {
+    const req = { DataProcessing: { JoinSource: "Input" }, ContentType: "text/csv", Accept: "application/json", SplitType: "Line", AssembleWith: "Line" };
+    const why = 'JoinSource Input needs Accept to match ContentType and AssembleWith to match SplitType, both Line for text/csv (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html): ContentType "text/csv", Accept "application/json", SplitType Line, AssembleWith Line';
+    expect(planDataProcessing(req, settings).objectFailure).toBe(why);
+    expect(() => planDataProcessing(req, { ...settings, joinMismatch: "create" })).toThrow(new PlanError(why));
+    expect(planDataProcessing({ ...req, Accept: "text/csv", AssembleWith: "None" }, settings).objectFailure).toContain("SplitType Line, AssembleWith None");
+    expect(planDataProcessing({ ...jsonl, DataProcessing: { JoinSource: "Input" } }, settings).objectFailure).toBeUndefined();
   });
 });

@@ -32,4 +32,12 @@ describe("splitCsvRecord", () => {
     expect(splitCsvRecord("a,b", quoted)).toEqual(["a", "b"]);
     expect(quoted).toEqual([]);
   });
+
+  it("gives each field as the line writes it, quotes and all, for byte-exact splicing", () => {
+    const raw = ["stale"];
+    expect(splitCsvRecord('a,"b,c","d""e",', undefined, raw)).toEqual(["a", "b,c", 'd"e', ""]);
+    expect(raw).toEqual(["a", '"b,c"', '"d""e"', ""]);
+    expect(splitCsvRecord("x,y", undefined, raw)).toEqual(["x", "y"]);
+    expect(raw).toEqual(["x", "y"]);
+  });
 });
