@@ -8,6 +8,7 @@
  *   (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html), asked GET /execution-parameters once (same page).
  * - Records stream from the object (Line split, optional gunzip) into batches; at most
  *   MaxConcurrentTransforms requests are in flight per instance (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html);
+ *   MaxPayloadInMB 0 lifts the limit and sends each body with HTTP chunked encoding (same page);
  *   results are written in input order (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html) through one atomic write
  *   per object, so an object's `.out` exists complete or not at all
  *   (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-errors.html), and a stop aborts every unfinished write
@@ -320,7 +321,9 @@ function recordSpan(b: Batch): string {
 }
 
 async function invoke(sent: Sent, ctx: FileContext, signal: AbortSignal): Promise<Buffer> {
-  const { job, inst, plan, settings } = ctx;
+  const { job, inst, plan, settings, eff } = ctx;
+  // MaxPayloadInMB 0: no limit on a request, its body sent with HTTP chunked encoding (API_CreateTransformJob, MaxPayloadInMB)
+  const chunked = eff.payloadMB === 0;
   const headers: Record<string, string> = {};
   if (job.TransformInput.ContentType !== undefined) headers["content-type"] = job.TransformInput.ContentType;
   if (job.TransformOutput.Accept !== undefined) headers.accept = job.TransformOutput.Accept;
@@ -333,7 +336,7 @@ async function invoke(sent: Sent, ctx: FileContext, signal: AbortSignal): Promis
   for (let attempt = 0; attempt <= retries; attempt++) {
     signal.throwIfAborted();
     try {
-      const r = await request(inst, "POST", "/invocations", body, headers, timeoutMs, signal);
+      const r = await request(inst, "POST", "/invocations", body, headers, timeoutMs, signal, chunked);
       if (r.status >= 200 && r.status < 300) {
         let out = r.body;
         if (plan.perRecordOutput) {

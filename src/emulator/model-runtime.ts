@@ -150,12 +150,24 @@ export interface HttpResult {
 
 export class InvokeTimeout extends Error {}
 
-/** One HTTP request to an instance; rejects on network errors and on the timeout. */
-export function request(inst: ModelInstance, method: string, path: string, body: Buffer | undefined, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<HttpResult> {
+/** The size of each chunk of a body sent with Transfer-Encoding: chunked. */
+const CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * One HTTP request to an instance; rejects on network errors and on the timeout. A body is sent
+ * with Content-Length, or, when `chunked`, with Transfer-Encoding: chunked in chunks of at most
+ * 1 MiB (what MaxPayloadInMB 0 asks for: "For cases where the payload might be arbitrarily large
+ * and is transmitted using HTTP chunked encoding, set the value to 0",
+ * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html).
+ */
+export function request(inst: ModelInstance, method: string, path: string, body: Buffer | undefined, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal, chunked = false): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const url = new URL(path, inst.url);
     const h: Record<string, string | number> = { ...headers };
-    if (body !== undefined) h["content-length"] = body.length;
+    if (body !== undefined) {
+      if (chunked) h["transfer-encoding"] = "chunked";
+      else h["content-length"] = body.length;
+    }
     const req = http.request({ method, hostname: url.hostname, port: url.port, path: url.pathname, agent: inst.agent, headers: h, signal });
     const timer = setTimeout(() => req.destroy(new InvokeTimeout(`no response within ${timeoutMs / 1000} s`)), timeoutMs);
     req.on("error", (err) => {
@@ -174,7 +186,10 @@ export function request(inst: ModelInstance, method: string, path: string, body:
         resolve({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
       });
     });
-    req.end(body);
+    if (body !== undefined && chunked) {
+      for (let at = 0; at < body.length; at += CHUNK_BYTES) req.write(body.subarray(at, at + CHUNK_BYTES));
+      req.end();
+    } else req.end(body);
   });
 }
 

@@ -260,6 +260,30 @@ describe("JoinSource Input needs Accept to match ContentType and AssembleWith to
   });
 });
 
+describe("MaxPayloadInMB 0 (point 5)", () => {
+  // API_CreateTransformJob, MaxPayloadInMB: "For cases where the payload might be arbitrarily large and is transmitted
+  // using HTTP chunked encoding, set the value to 0."
+  it("sends each request with Transfer-Encoding: chunked and no payload limit; otherwise with Content-Length", async () => {
+    const { sm } = await emulator();
+    const m = await model((body) => `${body.length}\n`);
+    const big = `${"7".repeat(7 * 1024 * 1024)}\n`; // one record over the 6 MB default
+    const a = await io({ "big.csv": big });
+    const d = await runJob(sm, m.image, { inUri: a.inUri, outUri: a.outUri, MaxPayloadInMB: 0, TransformOutput: { S3OutputPath: a.outUri, AssembleWith: "Line" } });
+    expect(d.TransformJobStatus).toBe("Completed");
+    expect(m.seen).toHaveLength(1);
+    expect(m.seen[0]!.headers["transfer-encoding"]).toBe("chunked");
+    expect(m.seen[0]!.headers["content-length"]).toBeUndefined();
+    expect(m.seen[0]!.body.equals(Buffer.from(big))).toBe(true);
+    expect(await readOut(a.outDir)).toEqual({ "big.csv.out": `${big.length}\n` });
+
+    const b = await io({ "small.csv": "1,2\n" });
+    const d2 = await runJob(sm, m.image, { inUri: b.inUri, outUri: b.outUri });
+    expect(d2.TransformJobStatus).toBe("Completed");
+    expect(m.seen[1]!.headers["content-length"]).toBe("4");
+    expect(m.seen[1]!.headers["transfer-encoding"]).toBeUndefined();
+  });
+});
+
 describe("OutputFilter with indexes and a range (point 7)", () => {
   it("takes $[0,5:] (API_DataProcessing's example) and applies it to the joined row", async () => {
     // https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.html, OutputFilter: Examples: "$", "$[0,5:]", "$['id','SageMakerOutput']"
