@@ -5,6 +5,7 @@
  * message shape ("1 validation error detected: Value 'x' at 'field' failed to satisfy
  * constraint: ...") where the constraint comes from the API model.
  */
+import { TransformInstanceType } from "@aws-sdk/client-sagemaker";
 import { validation } from "./api-error.js";
 import { JsonPathError, parseJsonPath } from "../protocol/jsonpath.js";
 
@@ -12,6 +13,24 @@ const JOB_NAME_RE = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 const MODEL_NAME_RE = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
 const ENV_KEY_RE = /^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$/;
 const S3_URI_RE = /^(https|s3):\/\/([^/]+)\/?(.*)$/;
+/** KmsKeyId (shape KmsKeyId of the botocore model: pattern `[a-zA-Z0-9:/_-]*`, length 0 to 2048), for TransformOutput.KmsKeyId and TransformResources.VolumeKmsKeyId. */
+const KMS_RE = /^[a-zA-Z0-9:/_-]*$/;
+/**
+ * TransformInstanceType (the botocore model's enum; the AWS SDK for JavaScript v3 carries the same
+ * enum, generated from the same API model, and is read here so submit's check and the emulator's
+ * agree). ml.t2.medium and the other notebook types are not transform instance types.
+ */
+const INSTANCE_TYPES: readonly string[] = Object.values(TransformInstanceType);
+/**
+ * The MaxPayloadInMB the product check assumes when MaxConcurrentTransforms is set alone: the
+ * documented default, 6 MB (API_CreateTransformJob, MaxPayloadInMB). UNCONFIRMED: no public source
+ * shows the service checking a lone MaxConcurrentTransforms; this is the reading of "If you
+ * specify the MaxConcurrentTransforms parameter, the value of (MaxConcurrentTransforms *
+ * MaxPayloadInMB) also cannot exceed 100 MB" with the default filled in (as submit checks it).
+ * MaxPayloadInMB set alone is not checked against a product: the parameter the sentence names is
+ * not given, and the concurrency then comes from the container (/execution-parameters) or is 1.
+ */
+const DEFAULT_PAYLOAD_MB = 6;
 
 type Json = Record<string, unknown>;
 
@@ -131,6 +150,12 @@ export interface JobRequest {
   Tags?: unknown[];
 }
 
+function kmsKey(v: unknown, field: string): string | undefined {
+  const s = str(v, field, false);
+  if (s !== undefined) pattern(s, field, KMS_RE, 0, 2048, "[a-zA-Z0-9:/_-]*");
+  return s;
+}
+
 function filter(v: unknown, field: string): string | undefined {
   const s = str(v, field, false);
   if (s === undefined) return undefined;
@@ -154,10 +179,12 @@ export function validateCreateTransformJob(body: Json): JobRequest {
   const mct = int(body.MaxConcurrentTransforms, "maxConcurrentTransforms", 0, undefined);
   const mp = int(body.MaxPayloadInMB, "maxPayloadInMB", 0, undefined);
   // documented service limits (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html, MaxPayloadInMB):
-  // max 100 MB, and MCT x MP <= 100 when MCT is set
+  // max 100 MB, and MCT x MP <= 100 when MCT is set (0 is "unset": the container's execution-parameters decide),
+  // MP taken as its default when not given (DEFAULT_PAYLOAD_MB above). The service's wording is not public.
   if (mp !== undefined && mp > 100) throw validation(`MaxPayloadInMB must be at most 100, got ${mp}`);
-  if (mct !== undefined && mct > 0 && mp !== undefined && mct * mp > 100) {
-    throw validation(`MaxConcurrentTransforms * MaxPayloadInMB must not exceed 100 MB, got ${mct} * ${mp} = ${mct * mp}`);
+  const payload = mp ?? DEFAULT_PAYLOAD_MB;
+  if (mct !== undefined && mct > 0 && mct * payload > 100) {
+    throw validation(`MaxConcurrentTransforms * MaxPayloadInMB must not exceed 100 MB, got ${mct} * ${payload}${mp === undefined ? " (the default MaxPayloadInMB)" : ""} = ${mct * payload}`);
   }
   const bs = oneOf(body.BatchStrategy, "batchStrategy", ["MultiRecord", "SingleRecord"] as const);
   const mcc = obj(body.ModelClientConfig, "modelClientConfig", false);
@@ -179,10 +206,10 @@ export function validateCreateTransformJob(body: Json): JobRequest {
   const accept = str(to.Accept, "transformOutput.accept", false);
   if (accept !== undefined && accept.length > 256) constraint(accept, "transformOutput.accept", "Member must have length less than or equal to 256");
   const assemble = oneOf(to.AssembleWith, "transformOutput.assembleWith", ["None", "Line"] as const);
-  const kms = str(to.KmsKeyId, "transformOutput.kmsKeyId", false);
+  const kms = kmsKey(to.KmsKeyId, "transformOutput.kmsKeyId");
   const tr = obj(body.TransformResources, "transformResources", true)!;
-  const itype = str(tr.InstanceType, "transformResources.instanceType", true)!;
-  if (!/^ml\.[a-z0-9]+\.[a-z0-9]+$/.test(itype)) constraint(itype, "transformResources.instanceType", "Member must satisfy enum value set of ml.* instance types");
+  const itype = oneOf(tr.InstanceType, "transformResources.instanceType", INSTANCE_TYPES);
+  if (itype === undefined) throw validation("1 validation error detected: Value null at 'transformResources.instanceType' failed to satisfy constraint: Member must not be null");
   if (tr.InstanceCount === undefined || tr.InstanceCount === null) throw validation("1 validation error detected: Value null at 'transformResources.instanceCount' failed to satisfy constraint: Member must not be null");
   const count = int(tr.InstanceCount, "transformResources.instanceCount", 1, 100)!;
   const dp = obj(body.DataProcessing, "dataProcessing", false);
@@ -210,7 +237,7 @@ export function validateCreateTransformJob(body: Json): JobRequest {
   if (accept !== undefined) req.TransformOutput.Accept = accept;
   if (assemble !== undefined) req.TransformOutput.AssembleWith = assemble;
   if (kms !== undefined) req.TransformOutput.KmsKeyId = kms;
-  const vkms = str(tr.VolumeKmsKeyId, "transformResources.volumeKmsKeyId", false);
+  const vkms = kmsKey(tr.VolumeKmsKeyId, "transformResources.volumeKmsKeyId");
   if (vkms !== undefined) req.TransformResources.VolumeKmsKeyId = vkms;
   if (dp) {
     const d: NonNullable<JobRequest["DataProcessing"]> = {};

@@ -6,11 +6,11 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CreateTransformJobCommandInput, SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { CreateModelCommand, CreateTransformJobCommand, TransformInstanceType, type CreateTransformJobCommandInput, type SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { DescribeLogStreamsCommand, GetLogEventsCommand, type CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { LOG_GROUP, startEmulator, type EmulatorOptions, type RunningEmulator } from "../../src/emulator/index.js";
 import { tempDir } from "../helpers/tmp.js";
-import { clients, readOut, runJob, writeFiles } from "./helpers.js";
+import { clients, readOut, runJob, waitJob, writeFiles } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -311,5 +311,71 @@ describe("OutputFilter with indexes and a range (point 7)", () => {
     expect(log).toContain(`[sagemaker logs]: ${dir}/in${n}/other.csv: ClientError: ${said}`);
     expect(m.seen).toEqual([]);
     expect(await readOut(outDir)).toEqual({});
+  });
+});
+
+describe("request validation from the botocore model (point 6)", () => {
+  // boto/botocore botocore/data/sagemaker/2017-07-24/service-2.json: TransformResources.InstanceType is TransformInstanceType
+  // (an enum), TransformOutput.KmsKeyId and TransformResources.VolumeKmsKeyId are KmsKeyId (pattern [a-zA-Z0-9:/_-]*, max 2048)
+  const job = (name: string, inUri: string, extra: Partial<CreateTransformJobCommandInput> = {}): CreateTransformJobCommand =>
+    new CreateTransformJobCommand({
+      TransformJobName: name,
+      ModelName: "fidelity-model",
+      TransformInput: { DataSource: { S3DataSource: { S3DataType: "S3Prefix", S3Uri: inUri } }, ContentType: "text/csv", SplitType: "Line" },
+      TransformOutput: { S3OutputPath: `file://${dir}/out-${name}` },
+      TransformResources: { InstanceType: "ml.m5.large", InstanceCount: 1 },
+      ...extra,
+    });
+  let sm: SageMakerClient;
+  let inUri: string;
+  beforeAll(async () => {
+    ({ sm } = await emulator());
+    const m = await model(() => "1\n");
+    await sm.send(new CreateModelCommand({ ModelName: "fidelity-model", PrimaryContainer: { Image: m.image } }));
+    inUri = (await io({ "a.csv": "1\n" })).inUri;
+  });
+  const refused = async (cmd: CreateTransformJobCommand): Promise<{ name: string; message: string; status?: number }> => {
+    try {
+      await sm.send(cmd);
+    } catch (err) {
+      const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
+      return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode };
+    }
+    throw new Error("expected a ValidationException");
+  };
+
+  it("refuses an instance type outside TransformInstanceType (ml.t2.medium) with the enum message", async () => {
+    const e = await refused(job("t2", inUri, { TransformResources: { InstanceType: "ml.t2.medium" as TransformInstanceType, InstanceCount: 1 } }));
+    expect(e).toEqual({
+      name: "ValidationException",
+      status: 400,
+      message: `1 validation error detected: Value 'ml.t2.medium' at 'transformResources.instanceType' failed to satisfy constraint: Member must satisfy enum value set: [${Object.values(TransformInstanceType).join(", ")}]`,
+    });
+  });
+
+  it("refuses KMS keys outside the KmsKeyId pattern, takes the documented forms", async () => {
+    const out = await refused(job("kms1", inUri, { TransformOutput: { S3OutputPath: `file://${dir}/o`, KmsKeyId: "my key!" } }));
+    expect(out.message).toBe("1 validation error detected: Value 'my key!' at 'transformOutput.kmsKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9:/_-]*");
+    const vol = await refused(job("kms2", inUri, { TransformResources: { InstanceType: "ml.m5.large", InstanceCount: 1, VolumeKmsKeyId: "alias/Example.Alias" } }));
+    expect(vol.message).toBe("1 validation error detected: Value 'alias/Example.Alias' at 'transformResources.volumeKmsKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9:/_-]*");
+    const long = await refused(job("kms3", inUri, { TransformOutput: { S3OutputPath: `file://${dir}/o`, KmsKeyId: "k".repeat(2049) } }));
+    expect(long.message).toBe(`1 validation error detected: Value '${"k".repeat(2049)}' at 'transformOutput.kmsKeyId' failed to satisfy constraint: Member must have length less than or equal to 2048`);
+    // the forms the model's documentation lists: key id, key ARN, alias name, alias ARN
+    const forms = ["1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "alias/ExampleAlias", "arn:aws:kms:us-west-2:111122223333:alias/ExampleAlias"];
+    for (const [i, k] of forms.entries()) {
+      await sm.send(job(`kms-ok-${i}`, inUri, { TransformOutput: { S3OutputPath: `file://${dir}/o${i}`, KmsKeyId: k }, TransformResources: { InstanceType: "ml.m5.large", InstanceCount: 1, VolumeKmsKeyId: k } }));
+      expect((await waitJob(sm, `kms-ok-${i}`)).TransformJobStatus).toBe("Completed");
+    }
+  });
+
+  it("checks MaxConcurrentTransforms x MaxPayloadInMB <= 100 with the default 6 MB when only the concurrency is set", async () => {
+    const e = await refused(job("mct17", inUri, { MaxConcurrentTransforms: 17 }));
+    expect(e).toEqual({ name: "ValidationException", status: 400, message: "MaxConcurrentTransforms * MaxPayloadInMB must not exceed 100 MB, got 17 * 6 (the default MaxPayloadInMB) = 102" });
+    await sm.send(job("mct16", inUri, { MaxConcurrentTransforms: 16 }));
+    expect((await waitJob(sm, "mct16")).TransformJobStatus).toBe("Completed");
+    await sm.send(job("mp100", inUri, { MaxPayloadInMB: 100 }));
+    expect((await waitJob(sm, "mp100")).TransformJobStatus).toBe("Completed");
+    await sm.send(job("mct50-mp0", inUri, { MaxConcurrentTransforms: 50, MaxPayloadInMB: 0 }));
+    expect((await waitJob(sm, "mct50-mp0")).TransformJobStatus).toBe("Completed");
   });
 });
