@@ -2,6 +2,7 @@
 import path from "node:path";
 import { BtkitError } from "../errors.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
+import { EMULATOR_BEHAVIOUR_FLAGS, emulatorBehaviourOf } from "./emulator-flags.js";
 
 export const emulatorCommand: Command = {
   spec: {
@@ -25,6 +26,10 @@ export const emulatorCommand: Command = {
       "Inputs and outputs are s3:// (through AWS_ENDPOINT_URL_S3 or AWS) or, as a local extension, file:///abs/path/.",
       "With --state DIR, models and jobs survive a restart; a job that was running is then reported Failed",
       "(\"the emulator restarted while the job was running\").",
+      "",
+      "Where AWS documents no behaviour (or public recordings of real jobs disagree with the docs), the",
+      "emulator has a flag with a stated default: the 'Emulated behaviour' flags below. The same flags work",
+      "with btkit submit --local.",
     ].join("\n"),
     examples: ["btkit emulator --port 4566 --state .btkit-emulator", "btkit emulator --image-map 123.dkr.ecr.us-east-1.amazonaws.com/model:1='python serve.py'"],
     flags: {
@@ -32,6 +37,7 @@ export const emulatorCommand: Command = {
       port: { type: "int", value: "PORT", default: 0, min: 0, max: 65535, help: "port to listen on (0: a free port)" },
       state: { type: "string", value: "DIR", help: "keep models and jobs in this folder (JSON files) so they survive a restart" },
       "image-map": { type: "string", value: "URI=CMD", multiple: true, help: "run CMD (with the argument serve) for models whose image is URI" },
+      ...EMULATOR_BEHAVIOUR_FLAGS,
       ...COMMON_FLAGS,
     },
   },
@@ -52,6 +58,7 @@ export const emulatorCommand: Command = {
       imageMap,
       env: ctx.env,
       cwd: ctx.cwd,
+      ...emulatorBehaviourOf(args),
     });
     if (emu.reaped > 0) ctx.warn(`stopped ${emu.reaped} model process(es) that a killed earlier emulator left running (recorded in ${state})`);
     try {
