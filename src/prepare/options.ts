@@ -197,6 +197,11 @@ function checkRows(o: PrepareOptions): void {
   if (o.stdin !== undefined) rowsError("stdin", "rows replace inputs and stdin: give one or the other");
   if (o.inputFormat !== undefined && o.inputFormat !== "jsonl") rowsError("inputFormat", `rows are read as JSON Lines; inputFormat ${JSON.stringify(o.inputFormat)} does not apply (leave it out)`, o.inputFormat);
   if (o.encoding !== undefined && o.encoding !== "utf-8") rowsError("encoding", `rows are objects, not text in an encoding; encoding ${JSON.stringify(o.encoding)} does not apply (leave it out)`, o.encoding);
+  // one source cannot be sliced: part i of N of rows would be all of them in the last part and none in the others
+  if (o.part !== undefined) rowsError("part", "rows are one source and cannot be split into parts: give each machine its own rows and out, or write the rows to files and prepare parts of those", `${o.part.index}/${o.part.count}`);
+  for (const option of ["header", "delimiter", "quote", "columns"] as const) {
+    if (o[option] !== undefined) rowsError(option, `rows are objects, read by their keys; ${option} applies to CSV inputs only (leave it out)`, o[option]);
+  }
 }
 
 /** Applies the defaults and checks every option: OPT_INVALID, USAGE_BAD_VALUE or PREP_NO_INPUT naming the option. */

@@ -205,6 +205,11 @@ describe("prepare({ rows })", () => {
       [{ stdin: [Buffer.from("a\n1\n")] }, "stdin"],
       [{ inputFormat: "csv" }, "inputFormat"],
       [{ encoding: "latin1" }, "encoding"],
+      // one source cannot be split: part 0 of 2 would silently get no rows
+      [{ part: { index: 0, count: 2 } }, "part"],
+      [{ header: false }, "header"],
+      [{ delimiter: ";" }, "delimiter"],
+      [{ columns: ["a"] }, "columns"],
     ];
     for (const [extra, option] of cases) {
       const err = await rejectedBy(prepare({ rows, out: out(), ...extra }));
