@@ -88,7 +88,12 @@ function describeJob(j: JobRecord): Json {
     MaxPayloadInMB: r.MaxPayloadInMB,
     BatchStrategy: r.BatchStrategy,
     ModelClientConfig: r.ModelClientConfig,
-    Environment: r.Environment ?? {},
+    // the service fills Environment ({} when the request set none) when the job starts: the
+    // recorded InProgress description of aws/amazon-sagemaker-examples
+    // deploy_and_monitor/sm-batch_transform_pytorch/sm-batch_transform_pytorch.ipynb (1 s after
+    // CreateTransformJob) has neither TransformStartTime nor Environment; its Completed jobs show
+    // "Environment": {}. An Environment the request set is shown as set.
+    Environment: j.startTime !== undefined ? (r.Environment ?? {}) : r.Environment,
     DataProcessing: { InputFilter: r.DataProcessing?.InputFilter ?? "$", JoinSource: r.DataProcessing?.JoinSource ?? "None", OutputFilter: r.DataProcessing?.OutputFilter ?? "$" },
   };
   return out;
@@ -149,7 +154,6 @@ export async function callSageMaker(op: string, body: Json, ctx: ApiContext): Pr
         status: "InProgress",
         creationTime: now,
         lastModifiedTime: now,
-        startTime: now,
       };
       await state.saveJob(j);
       state.jobs.set(req.TransformJobName, j);

@@ -48,6 +48,21 @@ export interface ExecutorSettings {
 
 export type JobOutcome = { status: "Completed" } | { status: "Failed"; reason: string } | { status: "Stopped" };
 
+/** What the executor tells the control plane while a job runs. */
+export interface JobHooks {
+  /**
+   * The job's instances are starting: the moment DescribeTransformJob's TransformStartTime names
+   * ("when the transform job starts on ML instances. You are billed for the time interval between
+   * this time and the value of TransformEndTime",
+   * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTransformJob.html). It
+   * comes before the model is healthy: in the recorded job of aws/amazon-sagemaker-examples
+   * deploy_and_monitor/sm-batch_transform_pytorch/sm-batch_transform_pytorch.ipynb the
+   * container's first log line (00:31:23) follows TransformStartTime (00:29:50) by 93 s. A job
+   * that fails or stops before its instances start has none.
+   */
+  started(): void;
+}
+
 class FileFailure extends Error {}
 
 class Semaphore {
@@ -113,7 +128,7 @@ interface FileContext {
 }
 
 /** Runs a job to its end. Never throws: every failure becomes a Failed outcome. */
-export async function runJob(job: JobRequest, model: ModelRequest, settings: ExecutorSettings, logs: LogStore, signal: AbortSignal): Promise<JobOutcome> {
+export async function runJob(job: JobRequest, model: ModelRequest, settings: ExecutorSettings, logs: LogStore, signal: AbortSignal, hooks?: JobHooks): Promise<JobOutcome> {
   const name = job.TransformJobName;
   let plan: DataPlan;
   let inputs: InputObject[];
@@ -192,6 +207,8 @@ export async function runJob(job: JobRequest, model: ModelRequest, settings: Exe
     }
   };
 
+  if (signal.aborted) return { status: "Stopped" };
+  hooks?.started();
   await Promise.all(Array.from({ length: count }, (_, n) => runInstance(n)));
   if (signal.aborted) return { status: "Stopped" };
   if (queue.length > 0 || instanceErrors.length > 0) {

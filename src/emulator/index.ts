@@ -173,7 +173,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       const abort = new AbortController();
       const model = state.models.get(j.request.ModelName)!;
       const done = (async () => {
-        const outcome = await runJob(j.request, model.request, settings, logs, abort.signal).catch((err: unknown) => ({ status: "Failed" as const, reason: `InternalServerError: ${(err as Error).message}` }));
+        const started = (): void => {
+          const now = Date.now();
+          j.startTime = now;
+          j.lastModifiedTime = now;
+          void state.saveJob(j).catch(() => undefined);
+        };
+        const outcome = await runJob(j.request, model.request, settings, logs, abort.signal, { started }).catch((err: unknown) => ({ status: "Failed" as const, reason: `InternalServerError: ${(err as Error).message}` }));
         // on close() the job is left as it was persisted (InProgress): a restart reports it Failed
         if (closing) return;
         if (abort.signal.aborted) await finish(j, "Stopped");

@@ -1,7 +1,8 @@
 /**
  * The emulator's records of models and jobs, and their persistence: with a state folder, each
  * model and job is one JSON file (`models/<name>.json`, `jobs/<name>.json`) written atomically
- * (temporary file, fsync, rename) on every change, and reloaded on start. A job that was
+ * (temporary file, fsync, rename) on every change, writes of one file in the order they were
+ * asked for, and reloaded on start. A job that was
  * InProgress when the emulator stopped is reloaded as Failed ("the emulator restarted while the
  * job was running"), one that was Stopping as Stopped, and a half-run job is never resumed behind
  * the user's back. Model processes are recorded too (`processes/<pid>.json`) while they run: an
@@ -52,6 +53,8 @@ export class StateStore {
   readonly models = new Map<string, ModelRecord>();
   readonly jobs = new Map<string, JobRecord>();
   readonly #dir: string | undefined;
+  /** the write in flight per file: writes of one file run in call order, so the last call wins */
+  readonly #writes = new Map<string, Promise<void>>();
 
   constructor(dir: string | undefined) {
     this.#dir = dir;
@@ -84,15 +87,27 @@ export class StateStore {
   }
 
   async saveModel(m: ModelRecord): Promise<void> {
-    if (this.#dir) await writeAtomic(path.join(this.#dir, "models", `${m.request.ModelName}.json`), m);
+    if (this.#dir) await this.#inOrder(path.join(this.#dir, "models", `${m.request.ModelName}.json`), (f) => writeAtomic(f, m));
   }
 
   async deleteModel(name: string): Promise<void> {
-    if (this.#dir) await fs.rm(path.join(this.#dir, "models", `${name}.json`), { force: true });
+    if (this.#dir) await this.#inOrder(path.join(this.#dir, "models", `${name}.json`), (f) => fs.rm(f, { force: true }));
   }
 
+  /** Writes the job as it is when the write runs (a job changes while it runs: status, times, tags). */
   async saveJob(j: JobRecord): Promise<void> {
-    if (this.#dir) await writeAtomic(path.join(this.#dir, "jobs", `${j.request.TransformJobName}.json`), j);
+    if (this.#dir) await this.#inOrder(path.join(this.#dir, "jobs", `${j.request.TransformJobName}.json`), (f) => writeAtomic(f, j));
+  }
+
+  /** Runs `op` on `file` after every earlier write of that file has ended (a rename never overtakes a later one). */
+  #inOrder(file: string, op: (file: string) => Promise<void>): Promise<void> {
+    const next = (this.#writes.get(file) ?? Promise.resolve()).catch(() => undefined).then(() => op(file));
+    this.#writes.set(file, next);
+    const forget = (): void => {
+      if (this.#writes.get(file) === next) this.#writes.delete(file);
+    };
+    next.then(forget, forget);
+    return next;
   }
 
   async saveProcess(p: ProcessRecord): Promise<void> {
