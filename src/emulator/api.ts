@@ -3,6 +3,15 @@
  * Errors are ApiErrors in the shapes the service uses: a duplicate job name is ResourceInUse, an
  * unknown job ResourceNotFound; models answer ValidationException for both ("Cannot create
  * already existing model", "Could not find model"), as the service does.
+ *
+ * A job's times and status follow the service: TransformStartTime (and the filled Environment)
+ * once its instances start; StopTransformJob turns an InProgress job Stopping at once, and Stopped
+ * (with its TransformEndTime) once every instance has shut down: in-flight invocations aborted and
+ * each model process exited, after SIGTERM or, 3 s later, SIGKILL
+ * (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTransformJob.html: "the status
+ * of the job changes to Stopping. After Amazon SageMaker stops the job, the status is set to
+ * Stopped"). A model served at a local-url: has no process, so its job goes Stopped as soon as the
+ * aborted invocations have ended.
  */
 import { ApiError, validation } from "./api-error.js";
 import { planDataProcessing, planRequestOf, PlanError, type PlanSettings } from "./data-processing.js";
@@ -19,7 +28,7 @@ export interface ApiContext {
   planSettings: PlanSettings;
   /** starts running a job that was just created */
   launch(job: JobRecord): void;
-  /** asks a running job to stop */
+  /** asks a running job to stop: it is Stopping until its instances have shut down, then Stopped */
   stop(job: JobRecord): void;
 }
 
@@ -170,6 +179,7 @@ export async function callSageMaker(op: string, body: Json, ctx: ApiContext): Pr
       const name = String(body.TransformJobName ?? "");
       const j = state.jobs.get(name);
       if (!j) throw new ApiError("ResourceNotFound", `Could not find requested job with name ${name}`);
+      // Stopping now; Stopped when the executor has shut every instance down (ApiContext.stop)
       if (j.status === "InProgress") ctx.stop(j);
       else if (j.status !== "Stopping" && j.status !== "Stopped") throw validation(`The request was rejected because the transform job is in status ${j.status}.`);
       return {};
