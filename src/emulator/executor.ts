@@ -1,9 +1,15 @@
 /**
  * The transform executor: runs one job the way Batch Transform does.
  *
- * - Objects are the unit of work (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html: objects are mapped to
- *   instances, one file is never shared): a shared queue; each instance takes the next whole
- *   object; with K objects and N > K instances only K instances start (the rest would be idle).
+ * - Objects are the unit of work, spread over the instances before they start
+ *   (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html: "Batch Transform
+ *   partitions the Amazon S3 objects in the input by key and maps Amazon S3 objects to instances.
+ *   When you have multiple files, one instance might process input1.csv, and another instance
+ *   might process the file named input2.csv"; one file is never shared). The mapping itself is
+ *   not public; the emulator's is round-robin in key order (assignObjects): object i of the
+ *   listing goes to instance i mod N, so every instance gets a share even when one becomes healthy
+ *   long before the others. With K objects and N > K instances only K instances start (the same
+ *   page: "only one instance processes the input file and the rest of the instances are idle").
  * - Each instance is one model process (or URL), healthy on GET /ping before any invocation
  *   (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html), asked GET /execution-parameters once (same page).
  * - Records stream from the object (Line split, optional gunzip) into batches; at most
@@ -93,6 +99,19 @@ export function instanceId(job: string, n: number): string {
 }
 
 /**
+ * Which objects each of `instances` instances processes: round-robin in the order given (key order
+ * for an S3Prefix, the manifest's order for a ManifestFile: listInputs), object i to instance
+ * i mod `instances`. The emulator's choice for the service's "partitions the Amazon S3 objects in
+ * the input by key and maps Amazon S3 objects to instances"
+ * (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html).
+ */
+export function assignObjects<T>(objects: readonly T[], instances: number): T[][] {
+  const shares: T[][] = Array.from({ length: Math.max(1, instances) }, () => []);
+  objects.forEach((o, i) => shares[i % shares.length]!.push(o));
+  return shares;
+}
+
+/**
  * The container environment (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-batch-code.html): model env, SAGEMAKER_*
  * only where the request set them, job env.
  */
@@ -145,14 +164,16 @@ export async function runJob(job: JobRequest, model: ModelRequest, settings: Exe
   const image = resolveImage(model.PrimaryContainer.Image, settings.imageMap);
   if (typeof image === "string") return { status: "Failed", reason: `ClientError: ${image}` };
 
-  const queue = [...inputs];
   const failures: string[] = [];
   const instanceErrors: string[] = [];
   const count = Math.min(job.TransformResources.InstanceCount, inputs.length);
+  // each instance's objects, taken in order by its concurrent workers
+  const shares = assignObjects(inputs, count);
   const env = containerEnv(job, model);
 
   const runInstance = async (n: number): Promise<void> => {
     const id = instanceId(name, n);
+    const queue = shares[n]!;
     const containerLog = (m: string): void => logs.put(`${name}/${id}`, m);
     const dataLog = (m: string): void => logs.put(`${name}/${id}/data-log`, `[sagemaker logs]: ${m}`);
     let inst: ModelInstance | undefined;
@@ -211,9 +232,10 @@ export async function runJob(job: JobRequest, model: ModelRequest, settings: Exe
   hooks?.started();
   await Promise.all(Array.from({ length: count }, (_, n) => runInstance(n)));
   if (signal.aborted) return { status: "Stopped" };
-  if (queue.length > 0 || instanceErrors.length > 0) {
+  const unprocessed = shares.reduce((sum, q) => sum + q.length, 0);
+  if (unprocessed > 0 || instanceErrors.length > 0) {
     const why = instanceErrors[0] ?? "no instance could process the input";
-    const left = queue.length > 0 ? `; ${queue.length} of ${inputs.length} input objects were not processed` : "";
+    const left = unprocessed > 0 ? `; ${unprocessed} of ${inputs.length} input objects were not processed` : "";
     return { status: "Failed", reason: clip(`AlgorithmError: ${why}${left}${failures.length > 0 ? `; first failed object: ${failures[0]}` : ""}`) };
   }
   if (failures.length > 0) {

@@ -5,6 +5,9 @@
  * appended verbatim to P (same page, S3Uri). `file://` URIs are a local extension: a prefix names a folder (with
  * a trailing `/`) or a literal prefix of names in a folder.
  *
+ * Prefix listings come in key order (as S3 lists them), a manifest's objects in its
+ * order: the order the executor spreads them over instances in.
+ *
  * Each object gets `rel`, the name its `.out` takes under S3OutputPath
  * (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html; https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformOutput.html, S3OutputPath;
  * the rule for nested keys is UNCONFIRMED, EmulatorOptions.outputKeys): the key remainder after
@@ -46,7 +49,7 @@ export async function listInputs(storage: Storage, dataType: "S3Prefix" | "Manif
       const l: Location = { kind: "s3", bucket: loc.bucket, key };
       out.push({ location: l, rel: relOf(loc.key, key), size: o.size, display: displayOf(l) });
     }
-    return out;
+    return byKey(out);
   }
   // local: a folder when the URI ends with "/" or names a folder, else a literal name prefix
   const info = await storage.head(loc);
@@ -58,7 +61,18 @@ export async function listInputs(storage: Storage, dataType: "S3Prefix" | "Manif
     const l: Location = { kind: "local", path: o.location };
     out.push({ location: l, rel: isDir ? o.relative : relOf(namePrefix, o.relative), size: o.size, display: displayOf(l) });
   }
-  return out;
+  return byKey(out);
+}
+
+/**
+ * Objects in key order, the order of S3's listings ("For general purpose buckets, ListObjectsV2
+ * returns objects in lexicographical order based on their key names",
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html), compared as UTF-8 bytes;
+ * a local folder's walk is brought to the same order. Instances get objects in this order.
+ */
+function byKey(objects: InputObject[]): InputObject[] {
+  const key = (o: InputObject): Buffer => Buffer.from(o.display, "utf8");
+  return objects.sort((a, b) => Buffer.compare(key(a), key(b)));
 }
 
 async function isFolder(p: string): Promise<boolean> {

@@ -87,6 +87,44 @@ describe("executor rules", () => {
     expect(dl.some((m) => m.endsWith("a.csv: completed, 50 records in 1 requests"))).toBe(true);
   });
 
+  it("spreads an S3Prefix's objects over the instances round-robin in key order, each on one instance (rule 1)", async () => {
+    // https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html: "Batch Transform partitions the Amazon S3
+    // objects in the input by key and maps Amazon S3 objects to instances"; the mapping (object i to instance i mod N) is the emulator's
+    // a model whose second instance (the second connection to ping) becomes healthy 1 s after the first, which could take every object meanwhile
+    const healthyAt = new Map<unknown, number>();
+    const server = http.createServer((req, res) => {
+      if (req.url === "/ping") {
+        if (!healthyAt.has(req.socket)) healthyAt.set(req.socket, Date.now() + (healthyAt.size === 0 ? 0 : 1000));
+        return void res.writeHead(Date.now() >= healthyAt.get(req.socket)! ? 200 : 503).end();
+      }
+      if (req.url === "/execution-parameters") return void res.writeHead(404).end();
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => res.writeHead(200).end(Buffer.concat(chunks)));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const { inUri, outUri, outDir } = await io({ "d.csv": "4\n", "b.csv": "2\n", "a.csv": "1\n", "c.csv": "3\n" });
+    let d;
+    try {
+      d = await runJob(sm, `local-url:http://127.0.0.1:${(server.address() as AddressInfo).port}`, { inUri, outUri, TransformResources: { InstanceType: "ml.m5.large", InstanceCount: 2 } });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+    expect(d.TransformJobStatus).toBe("Completed");
+    expect(await readOut(outDir)).toEqual({ "a.csv.out": "1\n", "b.csv.out": "2\n", "c.csv.out": "3\n", "d.csv.out": "4\n" });
+    const streams = await logs.send(new DescribeLogStreamsCommand({ logGroupName: LOG_GROUP, logStreamNamePrefix: `${d.TransformJobName}/` }));
+    const dataLogs = streams.logStreams!.map((s) => s.logStreamName!).filter((s) => s.endsWith("/data-log"));
+    expect(dataLogs).toHaveLength(2);
+    const perInstance: string[][] = [];
+    for (const s of dataLogs) {
+      const ev = await logs.send(new GetLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: s, startFromHead: true }));
+      perInstance.push(ev.events!.flatMap((e) => /\/([a-d])\.csv: completed, 1 records in 1 requests$/.exec(e.message!)?.[1] ?? []));
+    }
+    // streams are listed by name: the first instance's first
+    expect(perInstance).toEqual([["a", "c"], ["b", "d"]]);
+  });
+
   it("literal prefix without a trailing slash matches sibling names (rule 2)", async () => {
     const { inUri, outUri, outDir } = await io({ "part-1.csv": "1\n", "part-2.csv": "2\n", "other.csv": "3\n" });
     const d = await runJob(sm, await exampleModel(), { inUri: `${inUri}part-`, outUri, TransformOutput: { S3OutputPath: outUri, Accept: "text/csv" } });
