@@ -9,6 +9,7 @@
  * /aws/sagemaker/TransformJobs. Errors use the AWS JSON error shape, so the AWS SDKs raise
  * ValidationException, ResourceInUse and ResourceNotFound. Any request is accepted whatever
  * its signature: the emulator does not check SigV4 (use any access key and secret).
+ * With `stateDir`, models, jobs and log streams survive a restart (state.ts, logs.ts).
  *
  * What a model runs is said by CreateModel's PrimaryContainer.Image:
  * - `local-cmd:<shell command line>`: each instance runs `sh -c '<cmd> serve'` with
@@ -32,10 +33,10 @@ import { ApiError } from "./api-error.js";
 import { callSageMaker, type ApiContext } from "./api.js";
 import { runJob, type ExecutorSettings } from "./executor.js";
 import type { SliceEnd } from "../protocol/jsonpath.js";
-import { LogStore } from "./logs.js";
+import { emulatorStream, LogStore } from "./logs.js";
 import type { JoinMismatch, JsonJoinKeys } from "./data-processing.js";
 import type { BatchStrategy } from "./records.js";
-import { procStartOf, StateStore, type JobRecord } from "./state.js";
+import { procStartOf, RESTART_REASON, StateStore, type JobRecord } from "./state.js";
 
 export { startExampleModel, predict, type ExampleModelOptions, type RunningExampleModel } from "./example-model.js";
 export { LOG_GROUP } from "./logs.js";
@@ -48,7 +49,7 @@ export interface EmulatorOptions {
   port?: number;
   /** region in ARNs; default AWS_REGION from `env`, else "us-east-1" */
   region?: string;
-  /** folder for job and model state (JSON files); default none: state lives in memory only */
+  /** folder for job and model state (JSON files) and the jobs' log streams (logs/); default none: state and logs live in memory only */
   stateDir?: string;
   /** storage for s3:// and file:// inputs and outputs; default one configured from `env` */
   storage?: Storage;
@@ -136,9 +137,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   // one emulator per state folder: two would both launch a job of one name (two executions)
   const held = options.stateDir === undefined ? undefined : await claim(settings.storage, lockFor({ kind: "local", path: path.resolve(options.stateDir) }, "folder"), "btkit emulator", `the emulator state folder ${options.stateDir} is in use by another emulator (another submit --local or btkit emulator)`);
   const state = new StateStore(options.stateDir);
+  const logs = new LogStore(region, ACCOUNT, options.stateDir === undefined ? undefined : path.join(options.stateDir, "logs"));
   let reaped: number;
   try {
-    await state.load();
+    await logs.load();
+    // a job running when the last emulator stopped is ended now, and its log says why
+    for (const { job, was } of await state.load()) {
+      const now = was === "InProgress" ? `Failed (FailureReason: ${RESTART_REASON})` : "Stopped";
+      logs.put(emulatorStream(job.request.TransformJobName), `[btkit emulator]: the emulator restarted while the job was ${was === "InProgress" ? "running" : "stopping"}: the job is ${now}`);
+    }
+    await logs.flush();
     // model processes of an emulator killed before it could stop them (we hold the folder now)
     reaped = await state.reapProcesses(os.hostname());
   } catch (err) {
@@ -151,7 +159,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       ended: (pid) => state.deleteProcess(pid),
     };
   }
-  const logs = new LogStore(region, ACCOUNT);
   let closing = false;
   const running = new Map<string, { abort: AbortController; done: Promise<void> }>();
 
@@ -256,10 +263,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      for (const r of running.values()) r.abort.abort();
+      for (const [name, r] of running) {
+        // the job is left as persisted: the next emulator on the state folder ends it (StateStore.load)
+        const j = state.jobs.get(name);
+        if (options.stateDir !== undefined && j !== undefined) {
+          const next = j.status === "Stopping" ? "Stopped" : `Failed (FailureReason: ${RESTART_REASON})`;
+          logs.put(emulatorStream(name), `[btkit emulator]: the emulator was closed while the job was ${j.status === "Stopping" ? "stopping" : "running"}; its instances are stopped and the next emulator on the state folder ${options.stateDir} reports it ${next}`);
+        }
+        r.abort.abort();
+      }
       await Promise.all([...running.values()].map((r) => r.done));
       await closed;
-      await held?.release();
+      try {
+        await logs.close();
+      } finally {
+        await held?.release();
+      }
     },
   };
 }

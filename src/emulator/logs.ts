@@ -4,9 +4,20 @@
  * reads them: aws/sagemaker-python-sdk src/sagemaker/session.py, _flush_log_streams; the stream
  * names below are UNCONFIRMED), and the Logs API calls that read it: DescribeLogStreams, GetLogEvents,
  * FilterLogEvents. Streams: `<job>/<instance-id>` (model process stdout/stderr) and
- * `<job>/<instance-id>/data-log` (the executor's per-object messages). Logs are kept in memory
- * only: they do not survive an emulator restart.
+ * `<job>/<instance-id>/data-log` (the executor's per-object messages), and `<job>/emulator`, the
+ * emulator's own notes on a job (no service stream: what it accepted but does not emulate, an
+ * interruption), written only when there is something to say.
+ *
+ * With a folder (the emulator's state folder, `logs/`), streams survive a restart as jobs and
+ * models do: each stream is one file, `<encodeURIComponent(name)>.jsonl`, one event per line,
+ * appended in batches (at most PERSIST_DELAY_MS after an event, and on close), each batch one
+ * write followed by fsync. A batch is all-or-nothing on reload: an append cut short by a crash
+ * leaves a last line without its `\n`, which load() drops and cuts from the file before any new
+ * append, so no reader ever sees half an event.
  */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { BtkitError, describeCause } from "../errors.js";
 import { ApiError } from "./api-error.js";
 
 export const LOG_GROUP = "/aws/sagemaker/TransformJobs";
@@ -25,14 +36,65 @@ interface Stream {
 
 type Json = Record<string, unknown>;
 
+/** How long a new event may wait before it is written to its stream's file. */
+export const PERSIST_DELAY_MS = 100;
+
+/** The stream of the emulator's own notes on a job (logs.ts header). */
+export const emulatorStream = (job: string): string => `${job}/emulator`;
+
 export class LogStore {
   readonly #streams = new Map<string, Stream>();
   readonly #region: string;
   readonly #account: string;
+  readonly #dir: string | undefined;
+  /** events not yet written, per stream */
+  readonly #pending = new Map<string, LogEvent[]>();
+  #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<void> = Promise.resolve();
+  #writeError: unknown;
 
-  constructor(region: string, account: string) {
+  /** `dir`: where streams are persisted (created by load()); none keeps them in memory only */
+  constructor(region: string, account: string, dir?: string) {
     this.#region = region;
     this.#account = account;
+    this.#dir = dir;
+  }
+
+  /** Reads the persisted streams (a torn last line is dropped and cut from its file). */
+  async load(): Promise<void> {
+    const dir = this.#dir;
+    if (dir === undefined) return;
+    let names: string[];
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      names = (await fs.readdir(dir)).filter((n) => n.endsWith(".jsonl")).sort();
+    } catch (err) {
+      throw new BtkitError("EMU_STATE", `cannot read the emulator log folder ${dir}: ${describeCause(err)}`, { location: dir }, { cause: err });
+    }
+    for (const n of names) {
+      const file = path.join(dir, n);
+      const events: LogEvent[] = [];
+      try {
+        let text = await fs.readFile(file, "utf8");
+        const end = text.lastIndexOf("\n") + 1;
+        if (end < text.length) {
+          // an append cut short: drop it, so the next append starts on a line of its own
+          await fs.truncate(file, Buffer.byteLength(text.slice(0, end)));
+          text = text.slice(0, end);
+        }
+        const lines = text.split("\n");
+        lines.pop();
+        lines.forEach((line, i) => {
+          const e = JSON.parse(line) as Partial<LogEvent>;
+          if (typeof e.timestamp !== "number" || typeof e.message !== "string" || typeof e.ingestionTime !== "number") throw new Error(`line ${i + 1} is not a log event`);
+          events.push({ timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime });
+        });
+      } catch (err) {
+        throw new BtkitError("EMU_STATE", `the emulator log file ${file} cannot be read: ${describeCause(err)}`, { location: file }, { cause: err });
+      }
+      const name = decodeURIComponent(n.slice(0, -".jsonl".length));
+      if (events.length > 0) this.#streams.set(name, { name, creationTime: events[0]!.timestamp, events });
+    }
   }
 
   /** Appends one event (creates the stream on first use). */
@@ -43,7 +105,54 @@ export class LogStore {
       s = { name: stream, creationTime: now, events: [] };
       this.#streams.set(stream, s);
     }
-    s.events.push({ timestamp: now, message, ingestionTime: now });
+    const e = { timestamp: now, message, ingestionTime: now };
+    s.events.push(e);
+    if (this.#dir === undefined) return;
+    let p = this.#pending.get(stream);
+    if (!p) this.#pending.set(stream, (p = []));
+    p.push(e);
+    if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        void this.flush().catch(() => undefined);
+      }, PERSIST_DELAY_MS);
+      this.#timer.unref();
+    }
+  }
+
+  /** Writes every pending event; the first write error is kept for close(). */
+  flush(): Promise<void> {
+    const dir = this.#dir;
+    if (dir === undefined) return Promise.resolve();
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const batch = [...this.#pending];
+    this.#pending.clear();
+    this.#writing = this.#writing.then(async () => {
+      for (const [stream, events] of batch) {
+        const file = path.join(dir, `${encodeURIComponent(stream)}.jsonl`);
+        try {
+          const h = await fs.open(file, "a");
+          try {
+            await h.write(events.map((e) => `${JSON.stringify(e)}\n`).join(""));
+            await h.datasync();
+          } finally {
+            await h.close();
+          }
+        } catch (err) {
+          this.#writeError ??= new BtkitError("EMU_STATE", `cannot write the emulator log file ${file}: ${describeCause(err)}`, { location: file }, { cause: err });
+        }
+      }
+    });
+    return this.#writing;
+  }
+
+  /** Writes what is pending; throws the first write error there was (EMU_STATE). */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.#writeError !== undefined) throw this.#writeError;
   }
 
   #group(body: Json): void {

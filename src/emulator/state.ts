@@ -4,8 +4,9 @@
  * (temporary file, fsync, rename) on every change, writes of one file in the order they were
  * asked for, and reloaded on start. A job that was
  * InProgress when the emulator stopped is reloaded as Failed ("the emulator restarted while the
- * job was running"), one that was Stopping as Stopped, and a half-run job is never resumed behind
- * the user's back. Model processes are recorded too (`processes/<pid>.json`) while they run: an
+ * job was running"), one that was Stopping as Stopped (load() returns them: the emulator writes
+ * the reason to the job's `<job>/emulator` log stream), and a half-run job is never resumed
+ * behind the user's back. Model processes are recorded too (`processes/<pid>.json`) while they run: an
  * emulator killed with -9 cannot stop them, so the next one on the state folder (which holds the
  * folder's claim, so no live emulator owns them) stops every recorded process still running with
  * the recorded start time, and says how many.
@@ -60,9 +61,11 @@ export class StateStore {
     this.#dir = dir;
   }
 
-  async load(): Promise<void> {
+  /** Reads the state folder; returns the jobs it ended (running when the last emulator stopped), each with the status it had. */
+  async load(): Promise<Array<{ job: JobRecord; was: "InProgress" | "Stopping" }>> {
     const dir = this.#dir;
-    if (dir === undefined) return;
+    const ended: Array<{ job: JobRecord; was: "InProgress" | "Stopping" }> = [];
+    if (dir === undefined) return ended;
     try {
       await fs.mkdir(path.join(dir, "models"), { recursive: true });
       await fs.mkdir(path.join(dir, "jobs"), { recursive: true });
@@ -73,6 +76,7 @@ export class StateStore {
     for (const m of await readAll<ModelRecord>(path.join(dir, "models"))) this.models.set(m.request.ModelName, m);
     for (const j of await readAll<JobRecord>(path.join(dir, "jobs"))) {
       if (j.status === "InProgress" || j.status === "Stopping") {
+        ended.push({ job: j, was: j.status });
         const now = Date.now();
         if (j.status === "InProgress") {
           j.status = "Failed";
@@ -84,6 +88,7 @@ export class StateStore {
       }
       this.jobs.set(j.request.TransformJobName, j);
     }
+    return ended;
   }
 
   async saveModel(m: ModelRecord): Promise<void> {

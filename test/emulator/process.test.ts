@@ -1,6 +1,7 @@
+import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DescribeLogStreamsCommand, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { DescribeLogStreamsCommand, FilterLogEventsCommand, GetLogEventsCommand, type CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { CreateModelCommand, CreateTransformJobCommand, DescribeModelCommand, DescribeTransformJobCommand } from "@aws-sdk/client-sagemaker";
 import { LOG_GROUP, RESTART_REASON, startEmulator, startExampleModel, type RunningEmulator } from "../../src/emulator/index.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -84,6 +85,18 @@ describe("model processes", () => {
   });
 });
 
+/** Every event of a job's streams, stream by stream, as GetLogEvents returns them, and FilterLogEvents over the job's prefix. */
+async function jobLogs(logs: CloudWatchLogsClient, job: string): Promise<{ streams: Record<string, Array<{ timestamp?: number; message?: string }>>; filtered: Array<{ logStreamName?: string; message?: string; timestamp?: number }> }> {
+  const streams: Record<string, Array<{ timestamp?: number; message?: string }>> = {};
+  const described = await logs.send(new DescribeLogStreamsCommand({ logGroupName: LOG_GROUP, logStreamNamePrefix: `${job}/` }));
+  for (const s of described.logStreams!) {
+    const ev = await logs.send(new GetLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: s.logStreamName, startFromHead: true }));
+    streams[s.logStreamName!] = ev.events!.map((e) => ({ timestamp: e.timestamp, message: e.message }));
+  }
+  const f = await logs.send(new FilterLogEventsCommand({ logGroupName: LOG_GROUP, logStreamNamePrefix: `${job}/` }));
+  return { streams, filtered: f.events!.map((e) => ({ logStreamName: e.logStreamName, message: e.message, timestamp: e.timestamp })) };
+}
+
 describe("state", () => {
   it("keeps models and jobs across a restart; a running job is then Failed", async () => {
     const stateDir = `${dir}/state`;
@@ -114,6 +127,64 @@ describe("state", () => {
       expect(again.FailureReason).toBe(done.FailureReason);
     } finally {
       await second.close();
+    }
+  });
+
+  it("keeps the log streams across a restart; a job the restart ended says so in its log", async () => {
+    const stateDir = `${dir}/state-logs`;
+    const inUri = await writeFiles(`${dir}/in-l`, { "a.csv": "1\n", "b.csv": "2\n" });
+    const model = await startExampleModel({ port: 0, env: {} });
+    const first = await startEmulator({ env: {}, stateDir, pingIntervalMs: 20 });
+    let c = clients(first.endpoint);
+    let done;
+    try {
+      done = await runJob(c.sm, `local-url:${model.url}`, { inUri, outUri: `file://${dir}/out-l` });
+    } finally {
+      await model.close();
+    }
+    expect(done.TransformJobStatus).toBe("Completed");
+    const before = await jobLogs(c.logs, done.TransformJobName!);
+    expect(Object.keys(before.streams)).toHaveLength(1);
+    expect(Object.values(before.streams)[0]!.map((e) => e.message)).toEqual([
+      "[sagemaker logs]: MaxConcurrentTransforms=1, MaxPayloadInMB=6, BatchStrategy=MULTI_RECORD",
+      `[sagemaker logs]: ${dir}/in-l/a.csv: completed, 1 records in 1 requests`,
+      `[sagemaker logs]: ${dir}/in-l/b.csv: completed, 1 records in 1 requests`,
+    ]);
+    await c.sm.send(new CreateModelCommand({ ModelName: "never-healthy", PrimaryContainer: { Image: "local-cmd:sleep 30 #" } }));
+    await c.sm.send(new CreateTransformJobCommand({
+      TransformJobName: "interrupted",
+      ModelName: "never-healthy",
+      TransformInput: { DataSource: { S3DataSource: { S3DataType: "S3Prefix", S3Uri: inUri } } },
+      TransformOutput: { S3OutputPath: `file://${dir}/out-l2` },
+      TransformResources: { InstanceType: "ml.m5.large", InstanceCount: 1 },
+    }));
+    await first.close();
+
+    const second = await startEmulator({ env: {}, stateDir });
+    c = clients(second.endpoint);
+    try {
+      expect(await jobLogs(c.logs, done.TransformJobName!)).toEqual(before);
+      expect(await waitJob(c.sm, "interrupted")).toMatchObject({ TransformJobStatus: "Failed", FailureReason: RESTART_REASON });
+      const notes = await jobLogs(c.logs, "interrupted");
+      expect(Object.keys(notes.streams)).toEqual(["interrupted/emulator"]);
+      expect(notes.streams["interrupted/emulator"]!.map((e) => e.message)).toEqual([
+        `[btkit emulator]: the emulator was closed while the job was running; its instances are stopped and the next emulator on the state folder ${stateDir} reports it Failed (FailureReason: ${RESTART_REASON})`,
+        `[btkit emulator]: the emulator restarted while the job was running: the job is Failed (FailureReason: ${RESTART_REASON})`,
+      ]);
+    } finally {
+      await second.close();
+    }
+
+    // an append cut short by a crash (a last line without its newline) is dropped on the next start
+    const file = path.join(stateDir, "logs", `${encodeURIComponent(Object.keys(before.streams)[0]!)}.jsonl`);
+    const whole = await fs.readFile(file, "utf8");
+    await fs.appendFile(file, '{"timestamp":1,"mess');
+    const third = await startEmulator({ env: {}, stateDir });
+    try {
+      expect(await jobLogs(clients(third.endpoint).logs, done.TransformJobName!)).toEqual(before);
+      expect(await fs.readFile(file, "utf8")).toBe(whole);
+    } finally {
+      await third.close();
     }
   });
 });
