@@ -16,7 +16,7 @@
 import { ApiError, validation } from "./api-error.js";
 import { planDataProcessing, planRequestOf, PlanError, type PlanSettings } from "./data-processing.js";
 import type { JobRecord, ModelRecord, StateStore, TransformJobStatus } from "./state.js";
-import { validateCreateModel, validateCreateTransformJob } from "./validate.js";
+import { NOT_EMULATED, validateCreateModel, validateCreateTransformJob, validateResourceArn, validateTagKeys, validateTags, type Tag } from "./validate.js";
 
 type Json = Record<string, unknown>;
 
@@ -30,6 +30,8 @@ export interface ApiContext {
   launch(job: JobRecord): void;
   /** asks a running job to stop: it is Stopping until its instances have shut down, then Stopped */
   stop(job: JobRecord): void;
+  /** writes the emulator's own note on a job to the job's `<job>/emulator` log stream */
+  note(job: string, message: string): void;
 }
 
 const sec = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms / 1000);
@@ -104,8 +106,29 @@ function describeJob(j: JobRecord): Json {
     // "Environment": {}. An Environment the request set is shown as set.
     Environment: j.startTime !== undefined ? (r.Environment ?? {}) : r.Environment,
     DataProcessing: { InputFilter: r.DataProcessing?.InputFilter ?? "$", JoinSource: r.DataProcessing?.JoinSource ?? "None", OutputFilter: r.DataProcessing?.OutputFilter ?? "$" },
+    // taken and shown, not emulated (validate.ts NOT_EMULATED; the job's log says so)
+    DataCaptureConfig: r.DataCaptureConfig,
+    ExperimentConfig: r.ExperimentConfig,
   };
   return out;
+}
+
+/**
+ * The tagged resource an ARN names (a transform job or a model), or ValidationException: the
+ * error the service answers ListTags and AddTags for a resource that does not exist
+ * (https://github.com/aws/amazon-sagemaker-feedback/issues/108; the message is the emulator's).
+ */
+function taggedResource(state: StateStore, arn: string): JobRecord | ModelRecord {
+  for (const j of state.jobs.values()) if (j.arn === arn) return j;
+  for (const m of state.models.values()) if (m.arn === arn) return m;
+  throw validation(`Could not find resource "${arn}".`);
+}
+
+const tagsOf = (r: JobRecord | ModelRecord): Tag[] => r.tags ?? r.request.Tags ?? [];
+
+async function saveTagged(state: StateStore, r: JobRecord | ModelRecord): Promise<void> {
+  if ("status" in r) await state.saveJob(r);
+  else await state.saveModel(r);
 }
 
 export async function callSageMaker(op: string, body: Json, ctx: ApiContext): Promise<Json> {
@@ -115,7 +138,7 @@ export async function callSageMaker(op: string, body: Json, ctx: ApiContext): Pr
     case "CreateModel": {
       const req = validateCreateModel(body);
       if (state.models.has(req.ModelName)) throw validation(`Cannot create already existing model "${modelArn(req.ModelName)}".`);
-      const m: ModelRecord = { request: req, arn: modelArn(req.ModelName), creationTime: Date.now() };
+      const m: ModelRecord = { request: req, arn: modelArn(req.ModelName), creationTime: Date.now(), tags: req.Tags ?? [] };
       await state.saveModel(m);
       state.models.set(req.ModelName, m);
       return { ModelArn: m.arn };
@@ -163,9 +186,11 @@ export async function callSageMaker(op: string, body: Json, ctx: ApiContext): Pr
         status: "InProgress",
         creationTime: now,
         lastModifiedTime: now,
+        tags: req.Tags ?? [],
       };
       await state.saveJob(j);
       state.jobs.set(req.TransformJobName, j);
+      for (const n of NOT_EMULATED) if (n.set(req)) ctx.note(req.TransformJobName, `${n.field} is accepted but not emulated: ${n.why}`);
       ctx.launch(j);
       return { TransformJobArn: j.arn };
     }
@@ -210,6 +235,34 @@ export async function callSageMaker(op: string, body: Json, ctx: ApiContext): Pr
         })),
         NextToken: p.next,
       };
+    }
+    // Tags of transform jobs and models (shapes AddTagsInput/Output, DeleteTagsInput, ListTagsInput/Output of the botocore model)
+    case "ListTags": {
+      const r = taggedResource(state, validateResourceArn(body.ResourceArn));
+      // ListTagsMaxResults: at least 50 (a resource has at most 50 tags: one page)
+      const mr = body.MaxResults;
+      if (mr !== undefined && mr !== null && (typeof mr !== "number" || mr < 50)) {
+        throw validation(`1 validation error detected: Value '${String(mr)}' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 50`);
+      }
+      const p = page(tagsOf(r), { MaxResults: mr, NextToken: body.NextToken }, Number.MAX_SAFE_INTEGER);
+      return { Tags: p.items, NextToken: p.next };
+    }
+    case "AddTags": {
+      const r = taggedResource(state, validateResourceArn(body.ResourceArn));
+      const add = validateTags(body.Tags, "tags", true)!;
+      // "Adds or overwrites one or more tags" (API_AddTags): a key given again takes the new value
+      const tags = new Map(tagsOf(r).map((t) => [t.Key, t.Value]));
+      for (const t of add) tags.set(t.Key, t.Value);
+      r.tags = [...tags].map(([Key, Value]) => ({ Key, Value }));
+      await saveTagged(state, r);
+      return { Tags: r.tags };
+    }
+    case "DeleteTags": {
+      const r = taggedResource(state, validateResourceArn(body.ResourceArn));
+      const keys = new Set(validateTagKeys(body.TagKeys, "tagKeys"));
+      r.tags = tagsOf(r).filter((t) => !keys.has(t.Key));
+      await saveTagged(state, r);
+      return {};
     }
     default:
       throw new ApiError("UnknownOperationException", `The emulator does not implement SageMaker.${op}`);

@@ -3,10 +3,13 @@
  *
  * `startEmulator(options)` starts an HTTP server that speaks the SageMaker JSON protocol
  * (awsJson1_1: `POST /`, `X-Amz-Target: SageMaker.<Op>`) for CreateModel, DescribeModel,
- * DeleteModel, ListModels, CreateTransformJob, DescribeTransformJob, ListTransformJobs and
- * StopTransformJob, and the CloudWatch Logs calls DescribeLogStreams, GetLogEvents and
- * FilterLogEvents (`X-Amz-Target: Logs_20140328.<Op>`) for the group
- * /aws/sagemaker/TransformJobs. Errors use the AWS JSON error shape, so the AWS SDKs raise
+ * DeleteModel, ListModels, CreateTransformJob, DescribeTransformJob, ListTransformJobs,
+ * StopTransformJob, and AddTags, ListTags and DeleteTags of transform jobs and models, and the
+ * CloudWatch Logs calls DescribeLogGroups, DescribeLogStreams, GetLogEvents and FilterLogEvents
+ * (`X-Amz-Target: Logs_20140328.<Op>`) for the group /aws/sagemaker/TransformJobs.
+ * CreateTransformJob fields the emulator takes but does not act on (DataCaptureConfig,
+ * ExperimentConfig, KMS keys, TransformAmiVersion) are shown by Describe and named in the job's
+ * `<job>/emulator` log stream. Errors use the AWS JSON error shape, so the AWS SDKs raise
  * ValidationException, ResourceInUse and ResourceNotFound. Any request is accepted whatever
  * its signature: the emulator does not check SigV4 (use any access key and secret).
  * With `stateDir`, models, jobs and log streams survive a restart (state.ts, logs.ts).
@@ -194,6 +197,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       })().finally(() => running.delete(j.request.TransformJobName));
       running.set(j.request.TransformJobName, { abort, done });
     },
+    note(job, message) {
+      logs.put(emulatorStream(job), `[btkit emulator]: ${message}`);
+    },
     stop(j) {
       j.status = "Stopping";
       j.lastModifiedTime = Date.now();
@@ -236,6 +242,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       const op = target.slice(dot + 1);
       if (service === "SageMaker") return [200, await callSageMaker(op, body, api)];
       if (service === "Logs_20140328") {
+        if (op === "DescribeLogGroups") return [200, logs.describeLogGroups(body)];
         if (op === "DescribeLogStreams") return [200, logs.describeLogStreams(body)];
         if (op === "GetLogEvents") return [200, logs.getLogEvents(body)];
         if (op === "FilterLogEvents") return [200, logs.filterLogEvents(body)];

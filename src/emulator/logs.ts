@@ -2,8 +2,10 @@
  * An in-memory CloudWatch Logs store for group /aws/sagemaker/TransformJobs
  * (https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html; streams start with `<job>/`, as the SageMaker Python SDK
  * reads them: aws/sagemaker-python-sdk src/sagemaker/session.py, _flush_log_streams; the stream
- * names below are UNCONFIRMED), and the Logs API calls that read it: DescribeLogStreams, GetLogEvents,
- * FilterLogEvents. Streams: `<job>/<instance-id>` (model process stdout/stderr) and
+ * names below are UNCONFIRMED), and the Logs API calls that read it: DescribeLogGroups,
+ * DescribeLogStreams, GetLogEvents, FilterLogEvents (missing groups and streams answer
+ * ResourceNotFoundException with CloudWatch Logs' own words, "The specified log group does not
+ * exist." and "The specified log stream does not exist."). Streams: `<job>/<instance-id>` (model process stdout/stderr) and
  * `<job>/<instance-id>/data-log` (the executor's per-object messages), and `<job>/emulator`, the
  * emulator's own notes on a job (no service stream: what it accepted but does not emulate, an
  * interruption), written only when there is something to say.
@@ -155,9 +157,59 @@ export class LogStore {
     if (this.#writeError !== undefined) throw this.#writeError;
   }
 
+  /**
+   * The group exists once it has a stream: SageMaker creates /aws/sagemaker/TransformJobs when a
+   * job first logs (https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html); before, the
+   * calls on it answer as CloudWatch Logs does for a missing group. `logGroupIdentifier` may be the
+   * group's name or its ARN (logGroupArn).
+   */
   #group(body: Json): void {
     const g = body.logGroupName ?? body.logGroupIdentifier;
-    if (g !== LOG_GROUP) throw new ApiError("ResourceNotFoundException", `The specified log group does not exist: ${String(g)}`);
+    if ((g !== LOG_GROUP && g !== this.#groupArn()) || this.#streams.size === 0) throw new ApiError("ResourceNotFoundException", "The specified log group does not exist.");
+  }
+
+  #groupArn(): string {
+    return `arn:aws:logs:${this.#region}:${this.#account}:log-group:${LOG_GROUP}`;
+  }
+
+  /**
+   * DescribeLogGroups (shapes DescribeLogGroupsRequest/Response and LogGroup of the botocore model
+   * botocore/data/logs/2014-03-28/service-2.json): the one group, once it exists, when
+   * logGroupNamePrefix or logGroupNamePattern (a case-sensitive substring) or logGroupIdentifiers
+   * match; retentionInDays is absent (SageMaker sets none: the events never expire).
+   */
+  describeLogGroups(body: Json): Json {
+    const prefix = body.logGroupNamePrefix;
+    const pattern = body.logGroupNamePattern;
+    if (prefix !== undefined && pattern !== undefined) throw new ApiError("InvalidParameterException", "logGroupNamePrefix and logGroupNamePattern are mutually exclusive: pass only one of them.");
+    const limit = body.limit;
+    if (limit !== undefined && (typeof limit !== "number" || limit < 1 || limit > 50)) {
+      const bound = typeof limit === "number" && limit > 50 ? "less than or equal to 50" : "greater than or equal to 1";
+      throw new ApiError("InvalidParameterException", `1 validation error detected: Value '${String(limit)}' at 'limit' failed to satisfy constraint: Member must have value ${bound}`);
+    }
+    const ids = Array.isArray(body.logGroupIdentifiers) ? (body.logGroupIdentifiers as unknown[]) : undefined;
+    const streams = [...this.#streams.values()];
+    const exists = streams.length > 0;
+    const matches =
+      (typeof prefix !== "string" || LOG_GROUP.startsWith(prefix)) &&
+      (typeof pattern !== "string" || LOG_GROUP.includes(pattern)) &&
+      (ids === undefined || ids.includes(LOG_GROUP) || ids.includes(this.#groupArn())) &&
+      (body.logGroupClass === undefined || body.logGroupClass === "STANDARD");
+    // one group: one page, never a nextToken
+    if (!exists || !matches || typeof body.nextToken === "string") return { logGroups: [] };
+    return {
+      logGroups: [
+        {
+          logGroupName: LOG_GROUP,
+          creationTime: Math.min(...streams.map((s) => s.creationTime)),
+          metricFilterCount: 0,
+          arn: `${this.#groupArn()}:*`,
+          storedBytes: 0,
+          logGroupClass: "STANDARD",
+          logGroupArn: this.#groupArn(),
+        },
+      ],
+    };
   }
 
   describeLogStreams(body: Json): Json {
@@ -192,7 +244,7 @@ export class LogStore {
     this.#group(body);
     const name = body.logStreamName;
     const s = typeof name === "string" ? this.#streams.get(name) : undefined;
-    if (!s) throw new ApiError("ResourceNotFoundException", `The specified log stream does not exist: ${String(name)}`);
+    if (!s) throw new ApiError("ResourceNotFoundException", "The specified log stream does not exist.");
     const limit = typeof body.limit === "number" ? Math.min(10000, Math.max(1, body.limit)) : 10000;
     const inRange = (e: LogEvent): boolean =>
       (typeof body.startTime !== "number" || e.timestamp >= body.startTime) && (typeof body.endTime !== "number" || e.timestamp < body.endTime);

@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { BtkitError, describeCause } from "../errors.js";
-import type { JobRequest, ModelRequest } from "./validate.js";
+import type { JobRequest, ModelRequest, Tag } from "./validate.js";
 
 export type TransformJobStatus = "InProgress" | "Completed" | "Failed" | "Stopping" | "Stopped";
 
@@ -24,6 +24,8 @@ export interface ModelRecord {
   arn: string;
   /** epoch ms */
   creationTime: number;
+  /** the model's tags (CreateModel's, then AddTags and DeleteTags); absent in records of older emulators */
+  tags?: Tag[];
 }
 
 export interface JobRecord {
@@ -36,6 +38,8 @@ export interface JobRecord {
   lastModifiedTime: number;
   startTime?: number;
   endTime?: number;
+  /** the job's tags (CreateTransformJob's, then AddTags and DeleteTags); absent in records of older emulators */
+  tags?: Tag[];
 }
 
 export const RESTART_REASON = "the emulator restarted while the job was running";

@@ -102,10 +102,60 @@ function s3Uri(v: unknown, field: string): string {
   return s;
 }
 
+/** A tag (shape Tag of the botocore model: Key and Value both required). */
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+/** TagKey and TagValue (the botocore model): 1 to 128 and 0 to 256 characters of this pattern. */
+const TAG_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const TAG_PATTERN = "([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)";
+/** ResourceArn (the botocore model): at most 256 characters. */
+const RESOURCE_ARN_RE = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]*:[0-9]{12}:.+$/;
+
+function tagText(v: unknown, field: string, min: number, max: number): string {
+  const t = str(v, field, true)!;
+  pattern(t, field, TAG_RE, min, max, TAG_PATTERN);
+  return t;
+}
+
+/** A TagList (at most 50 tags; list members named as the service names them: `tags.1.member.key`). */
+export function validateTags(v: unknown, field: string, required: boolean): Tag[] | undefined {
+  if (v === undefined || v === null) {
+    if (required) throw validation(`1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+    return undefined;
+  }
+  if (!Array.isArray(v)) throw validation(`Value at '${field}' must be a list`);
+  if (v.length > 50) constraint(`[${v.length} tags]`, field, "Member must have length less than or equal to 50");
+  return v.map((t, i) => {
+    const at = `${field}.${i + 1}.member`;
+    const o = obj(t, at, true)!;
+    return { Key: tagText(o.Key, `${at}.key`, 1, 128), Value: tagText(o.Value, `${at}.value`, 0, 256) };
+  });
+}
+
+/** A TagKeyList (1 to 50 keys). */
+export function validateTagKeys(v: unknown, field: string): string[] {
+  if (v === undefined || v === null) throw validation(`1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+  if (!Array.isArray(v)) throw validation(`Value at '${field}' must be a list`);
+  if (v.length < 1) constraint("[]", field, "Member must have length greater than or equal to 1");
+  if (v.length > 50) constraint(`[${v.length} keys]`, field, "Member must have length less than or equal to 50");
+  return v.map((k, i) => tagText(k, `${field}.${i + 1}.member`, 1, 128));
+}
+
+/** A ResourceArn of AddTags, DeleteTags and ListTags. */
+export function validateResourceArn(v: unknown): string {
+  const arn = str(v, "resourceArn", true)!;
+  pattern(arn, "resourceArn", RESOURCE_ARN_RE, 0, 256, "arn:aws[a-z-]*:sagemaker:[a-z0-9-]*:[0-9]{12}:.+");
+  return arn;
+}
+
 export interface ModelRequest {
   ModelName: string;
   PrimaryContainer: { Image: string; Environment?: Record<string, string>; ModelDataUrl?: string };
   ExecutionRoleArn?: string;
+  Tags?: Tag[];
 }
 
 export function validateCreateModel(body: Json): ModelRequest {
@@ -127,6 +177,8 @@ export function validateCreateModel(body: Json): ModelRequest {
   if (md !== undefined) out.PrimaryContainer.ModelDataUrl = md;
   const role = str(body.ExecutionRoleArn, "executionRoleArn", false);
   if (role !== undefined) out.ExecutionRoleArn = role;
+  const tags = validateTags(body.Tags, "tags", false);
+  if (tags !== undefined) out.Tags = tags;
   return out;
 }
 
@@ -145,10 +197,32 @@ export interface JobRequest {
     SplitType?: "None" | "Line" | "RecordIO" | "TFRecord";
   };
   TransformOutput: { S3OutputPath: string; Accept?: string; AssembleWith?: "None" | "Line"; KmsKeyId?: string };
-  TransformResources: { InstanceType: string; InstanceCount: number; VolumeKmsKeyId?: string };
+  TransformResources: { InstanceType: string; InstanceCount: number; VolumeKmsKeyId?: string; TransformAmiVersion?: string };
   DataProcessing?: { InputFilter?: string; OutputFilter?: string; JoinSource?: "Input" | "None" };
-  Tags?: unknown[];
+  /** accepted and shown by Describe, not emulated (NOT_EMULATED) */
+  DataCaptureConfig?: { DestinationS3Uri: string; KmsKeyId?: string; GenerateInferenceId?: boolean };
+  /** accepted and shown by Describe, not emulated (NOT_EMULATED) */
+  ExperimentConfig?: { ExperimentName?: string; TrialName?: string; TrialComponentDisplayName?: string; RunName?: string };
+  Tags?: Tag[];
 }
+
+/**
+ * The CreateTransformJob fields the emulator takes, keeps and shows in DescribeTransformJob but
+ * does not act on, each with what the job does without it; the emulator writes one line per field
+ * set to the job's `<job>/emulator` log stream, so none is dropped silently.
+ */
+export const NOT_EMULATED: ReadonlyArray<{ field: string; set: (r: JobRequest) => boolean; why: string }> = [
+  { field: "DataCaptureConfig", set: (r) => r.DataCaptureConfig !== undefined, why: "no inference data is captured" },
+  { field: "ExperimentConfig", set: (r) => r.ExperimentConfig !== undefined, why: "the job is associated with no experiment, trial or run" },
+  { field: "TransformOutput.KmsKeyId", set: (r) => (r.TransformOutput.KmsKeyId ?? "") !== "", why: "output is written without KMS encryption" },
+  { field: "TransformResources.VolumeKmsKeyId", set: (r) => r.TransformResources.VolumeKmsKeyId !== undefined, why: "instances are local processes with no storage volume" },
+  { field: "TransformResources.TransformAmiVersion", set: (r) => r.TransformResources.TransformAmiVersion !== undefined, why: "instances are local processes with no machine image" },
+];
+
+/** ExperimentEntityName (the botocore model). */
+const EXPERIMENT_NAME_RE = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,119}$/;
+/** TransformAmiVersion (the botocore model). */
+const AMI_VERSION_RE = /^[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*$/;
 
 function kmsKey(v: unknown, field: string): string | undefined {
   const s = str(v, field, false);
@@ -239,6 +313,32 @@ export function validateCreateTransformJob(body: Json): JobRequest {
   if (kms !== undefined) req.TransformOutput.KmsKeyId = kms;
   const vkms = kmsKey(tr.VolumeKmsKeyId, "transformResources.volumeKmsKeyId");
   if (vkms !== undefined) req.TransformResources.VolumeKmsKeyId = vkms;
+  const ami = str(tr.TransformAmiVersion, "transformResources.transformAmiVersion", false);
+  if (ami !== undefined) {
+    pattern(ami, "transformResources.transformAmiVersion", AMI_VERSION_RE, 1, 63, "[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*");
+    req.TransformResources.TransformAmiVersion = ami;
+  }
+  const dc = obj(body.DataCaptureConfig, "dataCaptureConfig", false);
+  if (dc) {
+    req.DataCaptureConfig = { DestinationS3Uri: s3Uri(dc.DestinationS3Uri, "dataCaptureConfig.destinationS3Uri") };
+    const k = kmsKey(dc.KmsKeyId, "dataCaptureConfig.kmsKeyId");
+    if (k !== undefined) req.DataCaptureConfig.KmsKeyId = k;
+    if (dc.GenerateInferenceId !== undefined && dc.GenerateInferenceId !== null) {
+      if (typeof dc.GenerateInferenceId !== "boolean") throw validation(`Value at 'dataCaptureConfig.generateInferenceId' must be a boolean, got ${JSON.stringify(dc.GenerateInferenceId)}`);
+      req.DataCaptureConfig.GenerateInferenceId = dc.GenerateInferenceId;
+    }
+  }
+  const ec = obj(body.ExperimentConfig, "experimentConfig", false);
+  if (ec) {
+    const e: NonNullable<JobRequest["ExperimentConfig"]> = {};
+    for (const [key, field] of [["ExperimentName", "experimentName"], ["TrialName", "trialName"], ["TrialComponentDisplayName", "trialComponentDisplayName"], ["RunName", "runName"]] as const) {
+      const v = str(ec[key], `experimentConfig.${field}`, false);
+      if (v === undefined) continue;
+      pattern(v, `experimentConfig.${field}`, EXPERIMENT_NAME_RE, 1, 120, "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,119}");
+      e[key] = v;
+    }
+    req.ExperimentConfig = e;
+  }
   if (dp) {
     const d: NonNullable<JobRequest["DataProcessing"]> = {};
     const inF = filter(dp.InputFilter, "dataProcessing.inputFilter");
@@ -249,9 +349,7 @@ export function validateCreateTransformJob(body: Json): JobRequest {
     if (join !== undefined) d.JoinSource = join;
     req.DataProcessing = d;
   }
-  if (Array.isArray(body.Tags)) {
-    if (body.Tags.length > 50) constraint(`[${body.Tags.length} tags]`, "tags", "Member must have length less than or equal to 50");
-    req.Tags = body.Tags;
-  }
+  const tags = validateTags(body.Tags, "tags", false);
+  if (tags !== undefined) req.Tags = tags;
   return req;
 }

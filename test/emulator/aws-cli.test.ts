@@ -87,4 +87,30 @@ describe.skipIf(!hasAws)("the AWS CLI against the emulator", () => {
     const events = JSON.parse((await aws("logs", "get-log-events", "--log-group-name", "/aws/sagemaker/TransformJobs", "--log-stream-name", dataLog, "--start-from-head")).stdout);
     expect(events.events.map((e: { message: string }) => e.message).join("\n")).toContain("a.csv");
   });
+
+  it("tags a job and reads its tags; describes the log group", async () => {
+    await fs.mkdir(path.join(dir, "in-t"), { recursive: true });
+    await fs.writeFile(path.join(dir, "in-t", "a.csv"), "1\n");
+    const job = await aws(
+      "sagemaker", "create-transform-job",
+      "--transform-job-name", "cli-tagged",
+      "--model-name", "cli-model",
+      "--transform-input", JSON.stringify({ DataSource: { S3DataSource: { S3DataType: "S3Prefix", S3Uri: `file://${dir}/in-t/` } } }),
+      "--transform-output", JSON.stringify({ S3OutputPath: `file://${dir}/out-t` }),
+      "--transform-resources", JSON.stringify({ InstanceType: "ml.m5.large", InstanceCount: 1 }),
+      "--tags", "Key=team,Value=ml",
+    );
+    expect(job.code).toBe(0);
+    const arn = JSON.parse(job.stdout).TransformJobArn as string;
+    expect(JSON.parse((await aws("sagemaker", "list-tags", "--resource-arn", arn)).stdout)).toEqual({ Tags: [{ Key: "team", Value: "ml" }] });
+    const added = await aws("sagemaker", "add-tags", "--resource-arn", arn, "--tags", "Key=stage,Value=test");
+    expect(JSON.parse(added.stdout)).toEqual({ Tags: [{ Key: "team", Value: "ml" }, { Key: "stage", Value: "test" }] });
+    expect((await aws("sagemaker", "delete-tags", "--resource-arn", arn, "--tag-keys", "team")).code).toBe(0);
+    expect(JSON.parse((await aws("sagemaker", "list-tags", "--resource-arn", arn)).stdout)).toEqual({ Tags: [{ Key: "stage", Value: "test" }] });
+    const missing = await aws("sagemaker", "list-tags", "--resource-arn", "arn:aws:sagemaker:us-east-1:123456789012:transform-job/nope");
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('An error occurred (ValidationException) when calling the ListTags operation: Could not find resource "arn:aws:sagemaker:us-east-1:123456789012:transform-job/nope".');
+    const groups = JSON.parse((await aws("logs", "describe-log-groups", "--log-group-name-prefix", "/aws/sagemaker/")).stdout);
+    expect(groups.logGroups.map((g: { logGroupName: string; arn: string }) => [g.logGroupName, g.arn])).toEqual([["/aws/sagemaker/TransformJobs", "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TransformJobs:*"]]);
+  });
 });

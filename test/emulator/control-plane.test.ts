@@ -1,12 +1,13 @@
 /**
  * The control plane as the service shows it, driven through the AWS SDK over HTTP: what
- * DescribeTransformJob holds before and after the job's instances start. Each test names the
+ * DescribeTransformJob holds before and after the job's instances start, StopTransformJob's
+ * Stopping, fields taken but not emulated, tags, and DescribeLogGroups. Each test names the
  * recording or document it holds the emulator to.
  */
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GetLogEventsCommand, type CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { CreateModelCommand, CreateTransformJobCommand, DescribeTransformJobCommand, StopTransformJobCommand, type CreateTransformJobCommandInput, type SageMakerClient } from "@aws-sdk/client-sagemaker";
+import { DescribeLogGroupsCommand, DescribeLogStreamsCommand, GetLogEventsCommand, type CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { AddTagsCommand, CreateModelCommand, CreateTransformJobCommand, DeleteTagsCommand, DescribeTransformJobCommand, ListTagsCommand, StopTransformJobCommand, type CreateTransformJobCommandInput, type SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { LOG_GROUP, startEmulator, startExampleModel, type RunningEmulator, type RunningExampleModel } from "../../src/emulator/index.js";
 import { Storage } from "../../src/io/index.js";
 import type { Location } from "../../src/io/index.js";
@@ -155,7 +156,6 @@ describe("StopTransformJob", () => {
 });
 
 async function firstStream(job: string): Promise<string> {
-  const { DescribeLogStreamsCommand } = await import("@aws-sdk/client-cloudwatch-logs");
   for (;;) {
     const r = await logs.send(new DescribeLogStreamsCommand({ logGroupName: LOG_GROUP, logStreamNamePrefix: `${job}/` })).catch(() => undefined);
     const s = r?.logStreams?.[0]?.logStreamName;
@@ -163,3 +163,129 @@ async function firstStream(job: string): Promise<string> {
     await new Promise((res) => setTimeout(res, 50));
   }
 }
+
+describe("accepted but not emulated", () => {
+  it("keeps DataCaptureConfig, ExperimentConfig, the KMS keys and TransformAmiVersion, shows them in Describe and names each in the job's log", async () => {
+    storage.open();
+    const name = await createJob({ "a.csv": "1,2\n" }, {
+      DataCaptureConfig: { DestinationS3Uri: "s3://bucket/capture", GenerateInferenceId: true },
+      ExperimentConfig: { ExperimentName: "exp-1", TrialName: "trial-1" },
+      TransformResources: { InstanceType: "ml.g4dn.xlarge", InstanceCount: 1, VolumeKmsKeyId: "alias/volume", TransformAmiVersion: "al2-ami-sagemaker-batch-gpu-535" },
+    });
+    const d = await waitJob(sm, name);
+    expect(d.TransformJobStatus).toBe("Completed");
+    expect(d.DataCaptureConfig).toEqual({ DestinationS3Uri: "s3://bucket/capture", GenerateInferenceId: true });
+    expect(d.ExperimentConfig).toEqual({ ExperimentName: "exp-1", TrialName: "trial-1" });
+    expect(d.TransformResources).toEqual({ InstanceType: "ml.g4dn.xlarge", InstanceCount: 1, VolumeKmsKeyId: "alias/volume", TransformAmiVersion: "al2-ami-sagemaker-batch-gpu-535" });
+    const ev = await logs.send(new GetLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: `${name}/emulator`, startFromHead: true }));
+    expect(ev.events!.map((e) => e.message)).toEqual([
+      "[btkit emulator]: DataCaptureConfig is accepted but not emulated: no inference data is captured",
+      "[btkit emulator]: ExperimentConfig is accepted but not emulated: the job is associated with no experiment, trial or run",
+      "[btkit emulator]: TransformResources.VolumeKmsKeyId is accepted but not emulated: instances are local processes with no storage volume",
+      "[btkit emulator]: TransformResources.TransformAmiVersion is accepted but not emulated: instances are local processes with no machine image",
+    ]);
+  });
+
+  it("a job that sets none of them has no emulator stream; TransformOutput.KmsKeyId is named when set", async () => {
+    const plain = await createJob({ "a.csv": "1\n" });
+    await waitJob(sm, plain);
+    const streams = await logs.send(new DescribeLogStreamsCommand({ logGroupName: LOG_GROUP, logStreamNamePrefix: `${plain}/` }));
+    expect(streams.logStreams!.map((s) => s.logStreamName).filter((s) => s!.endsWith("/emulator"))).toEqual([]);
+    const kms = await createJob({ "a.csv": "1\n" }, { TransformOutput: { S3OutputPath: `file://${dir}/out-kms`, KmsKeyId: "alias/out" } });
+    expect((await waitJob(sm, kms)).TransformOutput).toEqual({ S3OutputPath: `file://${dir}/out-kms`, KmsKeyId: "alias/out", AssembleWith: "None" });
+    const ev = await logs.send(new GetLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: `${kms}/emulator`, startFromHead: true }));
+    expect(ev.events!.map((e) => e.message)).toEqual(["[btkit emulator]: TransformOutput.KmsKeyId is accepted but not emulated: output is written without KMS encryption"]);
+  });
+
+  it("checks them against the botocore model", async () => {
+    const bad: Array<[Partial<CreateTransformJobCommandInput>, string]> = [
+      [{ ExperimentConfig: { ExperimentName: "bad_name" } }, "1 validation error detected: Value 'bad_name' at 'experimentConfig.experimentName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,119}"],
+      [{ DataCaptureConfig: {} as { DestinationS3Uri: string } }, "1 validation error detected: Value null at 'dataCaptureConfig.destinationS3Uri' failed to satisfy constraint: Member must not be null"],
+      [{ TransformResources: { InstanceType: "ml.m5.large", InstanceCount: 1, TransformAmiVersion: "-x" } }, "1 validation error detected: Value '-x' at 'transformResources.transformAmiVersion' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9]+(-[a-zA-Z0-9]+)*"],
+      [{ Tags: [{ Key: "a*b", Value: "v" }] }, "1 validation error detected: Value 'a*b' at 'tags.1.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: ([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)"],
+    ];
+    for (const [extra, message] of bad) {
+      await expect(createJob({ "a.csv": "1\n" }, extra)).rejects.toMatchObject({ name: "ValidationException", message });
+    }
+  });
+});
+
+describe("tags of transform jobs and models", () => {
+  const arnOf = (kind: string, name: string): string => `arn:aws:sagemaker:us-east-1:123456789012:${kind}/${name}`;
+
+  it("ListTags returns the Tags a job and a model were created with; AddTags adds or overwrites; DeleteTags removes", async () => {
+    storage.open();
+    await sm.send(new CreateModelCommand({ ModelName: "Tagged-Model", PrimaryContainer: { Image: `local-url:${model.url}` }, Tags: [{ Key: "owner", Value: "ml team" }] }));
+    expect(await sm.send(new ListTagsCommand({ ResourceArn: arnOf("model", "tagged-model") }))).toMatchObject({ Tags: [{ Key: "owner", Value: "ml team" }] });
+    const name = await createJob({ "a.csv": "1\n" }, { Tags: [{ Key: "team", Value: "ml" }, { Key: "empty", Value: "" }] });
+    const arn = (await describeJob(name)).TransformJobArn!;
+    expect(arn).toBe(arnOf("transform-job", name));
+    const listed = await sm.send(new ListTagsCommand({ ResourceArn: arn }));
+    expect(listed.Tags).toEqual([{ Key: "team", Value: "ml" }, { Key: "empty", Value: "" }]);
+    expect(listed.NextToken).toBeUndefined();
+    const added = await sm.send(new AddTagsCommand({ ResourceArn: arn, Tags: [{ Key: "team", Value: "ds" }, { Key: "cost:center", Value: "42" }] }));
+    expect(added.Tags).toEqual([{ Key: "team", Value: "ds" }, { Key: "empty", Value: "" }, { Key: "cost:center", Value: "42" }]);
+    await sm.send(new DeleteTagsCommand({ ResourceArn: arn, TagKeys: ["empty", "not-there"] }));
+    expect((await sm.send(new ListTagsCommand({ ResourceArn: arn, MaxResults: 50 }))).Tags).toEqual([{ Key: "team", Value: "ds" }, { Key: "cost:center", Value: "42" }]);
+    await waitJob(sm, name);
+  });
+
+  it("answers an unknown or malformed ResourceArn, and MaxResults under 50, with ValidationException", async () => {
+    const unknown = arnOf("transform-job", "no-such-job");
+    await expect(sm.send(new ListTagsCommand({ ResourceArn: unknown }))).rejects.toMatchObject({ name: "ValidationException", message: `Could not find resource "${unknown}".`, $metadata: { httpStatusCode: 400 } });
+    await expect(sm.send(new AddTagsCommand({ ResourceArn: unknown, Tags: [{ Key: "a", Value: "b" }] }))).rejects.toMatchObject({ name: "ValidationException", message: `Could not find resource "${unknown}".` });
+    await expect(sm.send(new DeleteTagsCommand({ ResourceArn: unknown, TagKeys: ["a"] }))).rejects.toMatchObject({ name: "ValidationException" });
+    // the message the service gives for a malformed ARN (aws-samples/mlops-sagemaker-github-actions#6)
+    await expect(sm.send(new ListTagsCommand({ ResourceArn: "" }))).rejects.toMatchObject({
+      name: "ValidationException",
+      message: "1 validation error detected: Value '' at 'resourceArn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws[a-z-]*:sagemaker:[a-z0-9-]*:[0-9]{12}:.+",
+    });
+    await expect(sm.send(new ListTagsCommand({ ResourceArn: arnOf("model", "cp-model"), MaxResults: 10 }))).rejects.toMatchObject({
+      name: "ValidationException",
+      message: "1 validation error detected: Value '10' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 50",
+    });
+  });
+});
+
+describe("CloudWatch Logs DescribeLogGroups", () => {
+  it("shows /aws/sagemaker/TransformJobs once a job has logged, in the botocore LogGroup shape; before, the group does not exist", async () => {
+    const fresh = await startEmulator({ env: {}, storage, pingIntervalMs: 20 });
+    try {
+      const c = clients(fresh.endpoint);
+      expect((await c.logs.send(new DescribeLogGroupsCommand({}))).logGroups).toEqual([]);
+      await expect(c.logs.send(new DescribeLogStreamsCommand({ logGroupName: LOG_GROUP }))).rejects.toMatchObject({ name: "ResourceNotFoundException", message: "The specified log group does not exist." });
+      storage.open();
+      await c.sm.send(new CreateModelCommand({ ModelName: "lg-model", PrimaryContainer: { Image: `local-url:${model.url}` } }));
+      const inUri = await writeFiles(`${dir}/in-lg`, { "a.csv": "1\n" });
+      const startedAt = Date.now();
+      await c.sm.send(new CreateTransformJobCommand({
+        TransformJobName: "lg-job",
+        ModelName: "lg-model",
+        TransformInput: { DataSource: { S3DataSource: { S3DataType: "S3Prefix", S3Uri: inUri } } },
+        TransformOutput: { S3OutputPath: `file://${dir}/out-lg` },
+        TransformResources: { InstanceType: "ml.m5.large", InstanceCount: 1 },
+      }));
+      await waitJob(c.sm, "lg-job");
+      const groups = await c.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: "/aws/sagemaker/" }));
+      expect(groups.logGroups).toEqual([
+        {
+          logGroupName: "/aws/sagemaker/TransformJobs",
+          creationTime: expect.any(Number),
+          metricFilterCount: 0,
+          arn: "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TransformJobs:*",
+          storedBytes: 0,
+          logGroupClass: "STANDARD",
+          logGroupArn: "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TransformJobs",
+        },
+      ]);
+      expect(groups.logGroups![0]!.creationTime).toBeGreaterThanOrEqual(startedAt);
+      expect(groups.nextToken).toBeUndefined();
+      expect((await c.logs.send(new DescribeLogGroupsCommand({ logGroupNamePattern: "TransformJobs" }))).logGroups).toHaveLength(1);
+      expect((await c.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: "/aws/lambda/" }))).logGroups).toEqual([]);
+      await expect(c.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: "/aws", logGroupNamePattern: "x" }))).rejects.toMatchObject({ name: "InvalidParameterException" });
+      await expect(c.logs.send(new GetLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: "lg-job/nope" }))).rejects.toMatchObject({ name: "ResourceNotFoundException", message: "The specified log stream does not exist." });
+    } finally {
+      await fresh.close();
+    }
+  });
+});
