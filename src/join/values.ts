@@ -22,13 +22,17 @@ const INT64_MAX = 9223372036854775807n;
 
 /**
  * A number of an .out line as a value: a JS number when a double holds its text exactly, else a
- * JsonNumber keeping the text (an integer above 2^53, a decimal with more digits than a double
- * keeps), so an int64, uint64 or decimal column takes it exactly and a float64 column counts the
+ * JsonNumber keeping the text (every integer beyond 2^53, even one a double happens to hold, and
+ * a decimal with more digits than a double keeps), so an int64, uint64 or decimal column takes it exactly and a float64 column counts the
  * rounding.
  */
 export function numberValue(text: string): number | JsonNumber {
   const x = Number(text);
-  return text.length > 15 && roundsInDouble(text, x) ? new JsonNumber(text) : x;
+  if (text.length <= 15) return x;
+  // an integer beyond 2^53 stays its digits even when the double prints the same (an even ID):
+  // as a number it would make its column float64, and its neighbours one apart would round
+  if (Math.abs(x) > MAX_SAFE && INT_TEXT_RE.test(text)) return new JsonNumber(text);
+  return roundsInDouble(text, x) ? new JsonNumber(text) : x;
 }
 
 /** Whether a line may hold a number a double does not keep (a run of 16 digits): only then is it parsed exactly. */

@@ -40,6 +40,11 @@ describe("PredictionParser", () => {
       "pred_id:int64": [9007199254740993n, -9007199254740993n],
       "pred_u:uint64": [18446744073709551615n, 1n],
     });
+    // even integers beyond 2^53 print the same as doubles, yet a column of IDs one apart must stay int64
+    const ids = Array.from({ length: 6 }, (_, i) => 9007199254740993n + BigInt(i));
+    expect(run({}, ids.map((id) => `{"id":${id}}`))).toEqual({ "pred_id:int64": ids });
+    expect(run({ types: { pred_id: "int64" } }, ['{"id":9007199254740994}', '{"id":9007199254740995}'])).toEqual({ "pred_id:int64": [9007199254740994n, 9007199254740995n] });
+    expect(run({ format: "csv" }, ["9223372036854776000"])).toEqual({ "prediction:uint64": [9223372036854776000n] });
     // the slow path (spacing the fast path does not take) and CSV scalars too
     expect(run({}, ['{ "id" : 9007199254740993 }'])).toEqual({ "pred_id:int64": [9007199254740993n] });
     expect(run({ format: "csv" }, ["9007199254740993", "18446744073709551615"])).toEqual({ "prediction:uint64": [9007199254740993n, 18446744073709551615n] });
