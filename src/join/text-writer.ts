@@ -7,7 +7,7 @@
  *
  * - jsonl: one JSON object per row, keys in column order; int64 as JSON numbers (exact digits),
  *   times as ISO 8601 strings (microseconds: six fraction digits), json columns embedded as
- *   their JSON text, non-finite floats as null. Strings are escaped as JSON.stringify escapes them
+ *   their JSON text (line breaks between its tokens written as spaces), non-finite floats as null. Strings are escaped as JSON.stringify escapes them
  *   (`"`, `\`, and control characters below U+0020), so the bytes are the same.
  * - csv: a header line, then RFC 4180 rows: a field is quoted (quotes doubled) when it holds a
  *   comma, a quote, CR or LF; null is an empty field.
@@ -118,6 +118,14 @@ export function writeCsvField(s: ByteSink, src: Uint8Array, start: number, end: 
   s.byte(QUOTE);
 }
 
+/** Copies src[start, end) with each CR and LF written as a space. */
+function copyOneLine(s: ByteSink, src: Uint8Array, start: number, end: number): void {
+  const from = s.pos;
+  s.copy(src, start, end);
+  const buf = s.buf;
+  for (let k = from; k < s.pos; k++) if (buf[k] === 0x0a || buf[k] === 0x0d) buf[k] = 0x20;
+}
+
 function validity(data: Data): (i: number) => boolean {
   const bitmap = data.nullBitmap;
   const base = data.offset;
@@ -175,6 +183,27 @@ function writeMicros(s: ByteSink, us: number, zone: boolean): boolean {
   return true;
 }
 
+/** Microseconds since the epoch as ISO 8601 with six fraction digits, as Date writes it (years beyond 0000-9999 as +YYYYYY or -YYYYYY). */
+export function isoMicros(micros: bigint): string {
+  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const rest = micros - ms * 1000n;
+  const iso = new Date(Number(ms)).toISOString();
+  return `${iso.slice(0, -1)}${String(rest).padStart(3, "0")}Z`;
+}
+
+/** isoMicros without the Z for a wall clock; undefined beyond Date's range (±275,760 years). */
+function instantText(us: bigint, zone: boolean): string | undefined {
+  if (us > 8640000000000000000n || us < -8640000000000000000n) return undefined;
+  const iso = isoMicros(us);
+  return zone ? iso : iso.slice(0, -1);
+}
+
+/** A day count as Date writes its date (years beyond 0000-9999 as +YYYYYY-MM-DD); undefined beyond Date's range. */
+function dayText(day: number): string | undefined {
+  const d = new Date(day * 86400000);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString().slice(0, d.toISOString().indexOf("T"));
+}
+
 /** A column's cells through their text (the rarer types): `text` gives the cell's JSON Lines or CSV text, null for null. */
 function viaText(text: (i: number) => string | null, csv: boolean): CellWriter {
   return csv
@@ -211,8 +240,9 @@ function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWrite
       const offsets = data.valueOffsets as Int32Array;
       const bytes = raw as Uint8Array;
       if (csv) return (i, s) => (valid(i) ? writeCsvField(s, bytes, offsets[i]!, offsets[i + 1]!) : undefined);
-      // a json column holds JSON text: embedded as it is
-      if (type === "json") return (i, s) => (valid(i) ? s.copy(bytes, offsets[i]!, offsets[i + 1]!) : nullCell(i, s));
+      // a json column holds JSON text: embedded as it is, but on one line (a CSV input's JSON may be
+      // spread over lines; a raw CR or LF in valid JSON is whitespace between tokens, never in a string)
+      if (type === "json") return (i, s) => (valid(i) ? copyOneLine(s, bytes, offsets[i]!, offsets[i + 1]!) : nullCell(i, s));
       return (i, s) => (valid(i) ? writeJsonString(s, bytes, offsets[i]!, offsets[i + 1]!) : nullCell(i, s));
     }
     case "int64": {
@@ -235,7 +265,7 @@ function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWrite
       return (i, s) => {
         if (!valid(i)) return nullCell(i, s);
         if (!csv) s.byte(QUOTE);
-        if (!writeDay(s, days[i]!)) s.text(slow(i));
+        if (!writeDay(s, days[i]!)) s.text(dayText(days[i]!) ?? slow(i));
         if (!csv) s.byte(QUOTE);
       };
     }
@@ -249,7 +279,7 @@ function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWrite
         if (!valid(i)) return nullCell(i, s);
         if (!csv) s.byte(QUOTE);
         const us = safeInt64(halves[2 * i]! >>> 0, halves[2 * i + 1]!);
-        if (us === undefined || !writeMicros(s, us, zone)) s.text(temporalText(values[i]!, t!));
+        if (us === undefined || !writeMicros(s, us, zone)) s.text(instantText(values[i]!, zone) ?? temporalText(values[i]!, t!));
         if (!csv) s.byte(QUOTE);
       };
     }

@@ -196,10 +196,4 @@ async function* writeArrow(batches: AsyncIterable<RecordBatch>, o: ResolvedWrite
   for (const c of queued.splice(0, queued.length)) yield c;
 }
 
-/** Microseconds since the epoch as ISO 8601 with six fraction digits. */
-export function isoMicros(micros: bigint): string {
-  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
-  const rest = micros - ms * 1000n;
-  const iso = new Date(Number(ms)).toISOString();
-  return `${iso.slice(0, -1)}${String(rest).padStart(3, "0")}Z`;
-}
+export { isoMicros } from "./text-writer.js";

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
 import { ByteSink, writeCsvField, writeJsonString, writeText } from "../../src/join/text-writer.js";
 import { isoMicros } from "../../src/join/writers.js";
+import { TYPE_METADATA_KEY } from "../../src/join/columns.js";
 
 function jsonOf(s: string): string {
   const sink = new ByteSink();
@@ -96,6 +97,28 @@ describe("rows", () => {
       }),
       { seed: 20261130, numRuns: 200 },
     );
+  });
+
+  it("timestamps and dates beyond 0000-9999 are written as Date writes them (+YYYYYY), as before the byte writer", async () => {
+    const values = [253402300800000000n, -62167219200000001n, 8640000000000000000n];
+    const micro = makeVector(makeData({ type: new TimestampMicrosecond("UTC"), length: 3, nullCount: 0, data: BigInt64Array.from(values) }));
+    const day = makeVector(makeData({ type: new DateDay(), length: 3, nullCount: 0, data: Int32Array.from([2932897, -719529, 100000000]) }));
+    const lines = (await textOf(batchOf({ at: micro, day }), "jsonl")).trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toEqual([
+      { at: "+010000-01-01T00:00:00.000000Z", day: "+010000-01-01" },
+      { at: "-000001-12-31T23:59:59.999999Z", day: "-000001-12-31" },
+      { at: "+275760-09-13T00:00:00.000000Z", day: "+275760-09-13" },
+    ]);
+    expect(lines.map((l) => new Date(l.at as string).getUTCFullYear())).toEqual([10000, -1, 275760]);
+  });
+
+  it("a json column from a CSV input, its JSON spread over lines, stays on one JSON Lines line", async () => {
+    const text = vectorFromArray(['{"a": 1,\r\n "b": [1, 2]}', "  7  "], new Utf8());
+    const field = new Field("j", text.type, true, new Map([[TYPE_METADATA_KEY, "json"]]));
+    const batch = new RecordBatch(new Schema([field]), makeData({ type: new Struct([field]), length: 2, nullCount: 0, children: [text.data[0]!] }));
+    const lines = (await textOf(batch, "jsonl")).split("\n");
+    expect(lines).toEqual(['{"j":{"a": 1,   "b": [1, 2]}}', '{"j":  7  }', ""]);
+    expect(lines.slice(0, 2).map((l) => JSON.parse(l))).toEqual([{ j: { a: 1, b: [1, 2] } }, { j: 7 }]);
   });
 
   it("a CSV row quotes text with commas, quotes and line breaks, and a JSON Lines row escapes it", async () => {
