@@ -30,6 +30,8 @@ export interface ShardInput {
   /** the model-input shard, for features (withFeatures) */
   shardLocation?: string;
   openShard?(): Promise<AsyncIterable<Uint8Array>>;
+  /** called once the shard was read to its end: checks its bytes against the descriptor (throws) */
+  checkShard?(): Promise<void>;
 }
 
 export interface AlignerOptions {
@@ -225,6 +227,7 @@ export function createAligner(options: AlignerOptions = {}): {
           if (more.lines.length > 0) {
             throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} has more lines than its ${shard.rows} rows (line ${more.lineNumber(0)} is one too many)`, { shard: shard.name, location: shardLocation, expected: shard.rows, line: more.lineNumber(0) });
           }
+          await shard.checkShard?.();
         }
         st.blankLinesSkipped = out.blank;
         st.crlfStripped = out.crlf;

@@ -24,14 +24,15 @@
 import { Schema, type RecordBatch } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import type { ColumnType, Descriptor, JobSection, ResultsSection, ShardEntry } from "../protocol/descriptor.js";
-import { serializeDescriptor } from "../protocol/descriptor.js";
+import { canonicalType, isColumnType, serializeDescriptor, validateDescriptor } from "../protocol/descriptor.js";
 import { isLayoutProblem, outputLayoutOf } from "../protocol/data-processing.js";
 import { LAYOUT } from "../protocol/layout.js";
 import { shardOutputs } from "../protocol/provenance.js";
 import { formatLocation, toUri, type Location } from "../io/location.js";
 import { Digest } from "../io/body.js";
 import { lockFor, withClaim } from "../io/lock.js";
-import { Storage } from "../io/storage.js";
+import { Storage, gunzipIfGzip } from "../io/storage.js";
+import { Readable } from "node:stream";
 import { createAligner, type ShardInput } from "./aligner.js";
 import { hasEcho } from "./echo.js";
 import { columnTypeOfField, fieldOf } from "./columns.js";
@@ -134,6 +135,15 @@ interface Resolved extends Common {
 }
 
 function resolveCommon(descriptor: Descriptor, o: JoinRowsOptions): Common {
+  if (typeof o !== "object" || o === null) throw new BtkitError("OPT_INVALID", `join options must be an object, got ${o === null ? "null" : typeof o}`, { option: "options", got: o === null ? "null" : typeof o });
+  if (typeof descriptor !== "object" || descriptor === null) throw new BtkitError("OPT_INVALID", `join needs a descriptor (parseDescriptor of submit's output, or its btkit.json), got ${descriptor === null ? "null" : typeof descriptor}`, { option: "descriptor", got: descriptor === null ? "null" : typeof descriptor });
+  // a descriptor built or edited by hand is checked like one read from a file (PROTO_INVALID naming the field)
+  validateDescriptor(descriptor);
+  for (const [name, type] of Object.entries(o.predictionTypes ?? {})) {
+    if (typeof type !== "string" || !isColumnType(canonicalType(type))) {
+      throw new BtkitError("OPT_INVALID", `predictionTypes.${name}: ${JSON.stringify(type)} is not a column type (int64, uint64, float64, bool, utf8, json, decimal(P,S), date, timestamp, ...)`, { option: "predictionTypes", column: name, got: String(type) });
+    }
+  }
   return {
     descriptor,
     part: o.part === undefined ? undefined : checkPart(o.part),
@@ -200,7 +210,11 @@ export async function* joinRows(descriptor: Descriptor, options: JoinRowsOptions
   const c = await checkJoin(r, options);
   if (!c) return { rows: 0, rowsPerShard: {}, missing: [], columns: emptySchemaOf(descriptor, options).fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })), notes: [{ ...NOTHING_NOTE }] };
   try {
-    yield* c.batches(c.inputs);
+    // a stop between batches ends the iteration with the signal's reason, as join() stops its write
+    for await (const b of c.batches(c.inputs)) {
+      options.signal?.throwIfAborted();
+      yield b;
+    }
   } catch (err) {
     const w = widenOf(err);
     if (w === undefined) throw err;
@@ -328,6 +342,7 @@ async function checkJoin(r: Common, options: JoinRowsOptions): Promise<CheckedJo
   });
   const inputs = present.map((s): ShardInput => {
     let sidecar: ReturnType<typeof hashing> | undefined;
+    let shard: ReturnType<typeof hashing> | undefined;
     let checked: Promise<void> | undefined;
     return {
       name: s.name,
@@ -350,7 +365,17 @@ async function checkJoin(r: Common, options: JoinRowsOptions): Promise<CheckedJo
           }
         })()),
       shardLocation: s.location,
-      openShard: () => storage.read(s.location, { signal: options.signal }),
+      // the shard's stored bytes are hashed as they are read (features and echoes come from them), then gunzipped
+      openShard: async () => {
+        shard = hashing(await storage.read(s.location, { signal: options.signal, decompress: "never" }));
+        return gunzipIfGzip(Readable.from(shard.stream), s.location);
+      },
+      checkShard: async () => {
+        const got = await shard?.finish();
+        if (got !== undefined && got !== s.sha256) {
+          throw new BtkitError("IO_CHANGED", `model-input shard ${s.name} (${s.location}) changed after prep wrote it: sha256 ${got}, the descriptor records ${s.sha256}; the features read back from it would not be the rows the model saw. Prepare it again (btkit prep --overwrite) and transform again`, { shard: s.name, location: s.location, expected: s.sha256, got });
+        }
+      },
     };
   });
   const counts = { rows: 0, shards: 0 };

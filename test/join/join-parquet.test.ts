@@ -1,4 +1,5 @@
 import fs from "node:fs/promises";
+import { gunzipSync, gzipSync } from "node:zlib";
 import path from "node:path";
 import { rejectedBy } from "../helpers/errors.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -208,8 +209,9 @@ describe("join to Parquet, read back by DuckDB", () => {
     expect(rows).toEqual([...a, ...b].map((r) => ({ id: r.id, x1: r.x1, x2: r.x2, pred_label: BigInt(Number(r.id) % 3) })));
 
     // a model-input shard with more lines than the descriptor says is a count mismatch naming the shard
-    const short = structuredClone(fx.descriptor);
-    short.shards[1]!.location = short.shards[0]!.location;
+    // (the file replaced on disk: a descriptor pointing shard 1 at shard 0's file is PROTO_INVALID)
+    const short = fx.descriptor;
+    await fs.copyFile(new URL(short.shards[0]!.location), new URL(short.shards[1]!.location));
     const err = await join({ descriptor: short, out: path.join(dir, "g.parquet"), storage, withFeatures: true }).then(
       () => undefined,
       (e: unknown) => e as { code: string; context: unknown },
@@ -217,5 +219,19 @@ describe("join to Parquet, read back by DuckDB", () => {
     if (err === undefined) throw new Error("join did not fail");
     expect(err.code).toBe("JOIN_COUNT_MISMATCH");
     expect(err.context).toMatchObject({ shard: "part-00001.csv.gz", expected: 5 });
+
+    // the same lines with another value: the shard's sha256 no longer matches, and join says so
+    // instead of joining features the model never saw
+    const fy = await writeFixture(storage, storage.parse(path.join(dir, "y")), { shards: [{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b) }], gzipShards: true });
+    const loc = new URL(fy.descriptor.shards[1]!.location);
+    const text = gunzipSync(await fs.readFile(loc)).toString();
+    const changed = text.replace(/\d/, (d) => String((Number(d) + 1) % 10));
+    expect(changed.split("\n")).toHaveLength(text.split("\n").length);
+    await fs.writeFile(loc, gzipSync(changed));
+    const bad = await rejectedBy(join({ descriptor: fy.descriptor, out: path.join(dir, "h.parquet"), storage, withFeatures: true }));
+    expect(bad.code).toBe("IO_CHANGED");
+    expect(bad.context).toMatchObject({ shard: "part-00001.csv.gz", expected: fy.descriptor.shards[1]!.sha256 });
+    expect(bad.message).toContain("changed after prep wrote it");
+    await expect(fs.stat(path.join(dir, "h.parquet"))).rejects.toThrow();
   });
 });

@@ -11,6 +11,7 @@ import { join, joinRows, type JoinProgress, type JoinRowsOptions, type JoinSumma
 import { Storage } from "../../src/io/storage.js";
 import type { Descriptor } from "../../src/protocol/descriptor.js";
 import { rejectedBy } from "../helpers/errors.js";
+import { BtkitError } from "../../src/errors.js";
 import { tempDir } from "../helpers/tmp.js";
 import { jsonOut, makeRows, writeFixture, type FixtureOptions } from "./fixture.js";
 
@@ -179,9 +180,40 @@ describe("joinRows", () => {
   it("a preparation with no rows (no job) yields nothing and returns an empty summary with the input's columns", async () => {
     const fx = await threeShards();
     const { job: _job, ...rest } = fx.descriptor;
-    const { batches, summary } = await drain({ ...rest, shards: [] });
+    const { batches, summary } = await drain({ ...rest, source: { ...rest.source, rowsWritten: 0 }, shards: [] });
     expect(batches).toEqual([]);
     expect(summary).toMatchObject({ rows: 0, rowsPerShard: {}, missing: [], notes: [{ reason: "the preparation has no rows: no job ran, the table is empty", count: 1 }] });
     expect(summary.columns.map((c) => c.name)).toEqual(["id", "name", "score", "flag", "ts", "meta", "x1", "x2"]);
+  });
+
+  it("an abort between batches ends the iteration with the signal's reason", async () => {
+    const fx = await threeShards();
+    const ac = new AbortController();
+    const seen: number[] = [];
+    const err = await rejectedBy(
+      (async () => {
+        for await (const b of joinRows(fx.descriptor, { storage, signal: ac.signal, batchRows: 5 })) {
+          seen.push(b.numRows);
+          if (seen.length === 2) ac.abort(new BtkitError("SUBMIT_INTERRUPTED", "stopped by the test", {}));
+        }
+      })(),
+    );
+    expect(err.code).toBe("SUBMIT_INTERRUPTED");
+    // two batches, then the stop: none after it
+    expect(seen).toHaveLength(2);
+  });
+
+  it("bad arguments are OPT_INVALID or PROTO_INVALID naming what is wrong, never a TypeError", async () => {
+    const fx = await threeShards();
+    const first = (d: unknown, o?: unknown) => rejectedBy(joinRows(d as Descriptor, o as JoinRowsOptions).next());
+    expect((await first(undefined)).context).toMatchObject({ option: "descriptor" });
+    expect((await first(fx.descriptor, null)).context).toMatchObject({ option: "options" });
+    expect((await first({})).code).toBe("PROTO_INVALID");
+    for (const bad of ["float32", "decimal(99,2)", 5]) {
+      const err = await first(fx.descriptor, { storage, predictionTypes: { prediction: bad } });
+      expect(err.code).toBe("OPT_INVALID");
+      expect(err.context).toMatchObject({ option: "predictionTypes", column: "prediction", got: String(bad) });
+    }
+    expect((await rejectedBy(join({ descriptor: undefined as unknown as Descriptor, out: path.join(dir, "x.arrow"), storage }))).context).toMatchObject({ option: "descriptor" });
   });
 });
