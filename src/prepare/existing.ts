@@ -16,7 +16,7 @@ import type { ResolvedInput } from "./inputs.js";
  * (same fingerprint, not stdin or rows) and its manifest, shards and sidecars still hold what it says, so a
  * rerun is a no-op. Anything else is PREP_OUT_EXISTS saying why and naming --overwrite.
  */
-export async function checkExisting(storage: Storage, loc: Location, fingerprint: string, inputs: ResolvedInput[], overwrite: boolean): Promise<Descriptor | undefined> {
+export async function checkExisting(storage: Storage, loc: Location, fingerprint: string, inputs: ResolvedInput[], overwrite: boolean, options: Record<string, unknown>): Promise<Descriptor | undefined> {
   if (!(await storage.exists(loc))) return undefined;
   const text = await storage.readText(loc);
   let prev: Descriptor | undefined;
@@ -41,12 +41,25 @@ export async function checkExisting(storage: Storage, loc: Location, fingerprint
           ? "its btkit.json is not a valid descriptor"
           : changed !== undefined
             ? `${changed} changed after it was written`
-            : "the inputs or options differ";
+            : `${differences(prev, inputs, options)}`;
     throw new BtkitError("PREP_OUT_EXISTS", `${toUri(loc)} already holds a preparation and ${why}; use --overwrite to replace it, or another --out`, { location: toUri(loc) });
   }
   // The completion marker goes first, so a crash from here on never leaves a stale "complete" output.
   await storage.delete(loc);
   return undefined;
+}
+
+/** What differs between an earlier preparation and this one: the inputs (location, size) and each option by name, old and new value. */
+function differences(prev: Descriptor, inputs: readonly ResolvedInput[], options: Record<string, unknown>): string {
+  const parts: string[] = [];
+  const was = prev.source.inputs.map((i) => `${i.location}${i.bytes !== undefined ? ` (${i.bytes} B)` : ""}`);
+  const now = inputs.map((i) => `${i.uri}${i.rawBytes !== undefined ? ` (${i.rawBytes} B)` : ""}`);
+  if (JSON.stringify(was) !== JSON.stringify(now)) parts.push(`the inputs differ (${was.join(", ")} before; ${now.join(", ")} now)`);
+  const old = prev.source.options as Record<string, unknown>;
+  const changed = Object.keys(options).filter((k) => JSON.stringify(old[k] ?? null) !== JSON.stringify(options[k] ?? null));
+  if (changed.length > 0) parts.push(`options differ: ${changed.map((k) => `${k} ${JSON.stringify(old[k] ?? null)} before, ${JSON.stringify(options[k] ?? null)} now`).join("; ")}`);
+  // the same inputs and options under another protocol version or fingerprint rule
+  return parts.length > 0 ? parts.join(", and ") : "it was made by another version of the fingerprint (same inputs and options)";
 }
 
 /** The first shard or sidecar of a preparation that no longer holds what it records (size, sha256), or undefined. */

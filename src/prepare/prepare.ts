@@ -75,14 +75,15 @@ async function prepareInputs(o: ResolvedPrepareOptions, storage: Storage, rows: 
   const outLoc = storage.parse(o.out);
   const all = rows ? [rowsInput()] : await resolveInputs(storage, o.inputs, o.inputFormat);
   const inputs = sliceOfPart(all, o.part);
-  const fingerprint = fingerprintOf(inputs, optionsRecord(o));
+  const record = optionsRecord(o);
+  const fingerprint = fingerprintOf(inputs, record);
   const descriptorLoc = childLocation(outLoc, partNames(o.part).descriptor);
   // one writer per --out (per part of it): a second prep into the same place is refused, not mixed in
   const lock = lockFor(outLoc, "folder", o.part ? partLabel(o.part) : undefined);
   return withClaim(storage, lock, "btkit prep", `--out ${toUri(outLoc)} is being written by another prep`, async () => {
     // what killed runs left under --out goes first (no other prep writes there while we hold it)
     await storage.removeStaleTemporaries(outLoc);
-    const existing = await checkExisting(storage, descriptorLoc, fingerprint, inputs, o.overwrite);
+    const existing = await checkExisting(storage, descriptorLoc, fingerprint, inputs, o.overwrite, record);
     if (existing) return existing;
     const job = new PrepareJob(storage, o, outLoc, inputs, rows ? rows.jsonLines() : o.stdin);
     try {

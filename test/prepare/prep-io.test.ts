@@ -57,7 +57,14 @@ describe("btkit prep (CLI)", () => {
     const other = await runCli(["prep", src, "--out", o, "-q"]);
     expect(other.code).toBe(75);
     expect(other.stderr).toContain("PREP_OUT_EXISTS");
+    // it says which options differ, old and new, so a changed default (bare --gzip's level) is plain to see
+    expect(other.stderr).toContain('options differ: format "jsonl" before, "csv" now; gzipLevel 5 before, null now; features ["b","a"] before, null now');
+    expect(other.stderr).toContain("use --overwrite");
     expect(other.stdout).toBe("");
+    // following the message works
+    const over = await runCli(["prep", src, "--out", o, "-q", "--overwrite"]);
+    expect(over.code).toBe(0);
+    expect(parseDescriptor(over.stdout).source.options).toMatchObject({ format: "csv", gzipLevel: null });
   });
 
   it("reads stdin with -, and exits 65 with the coded error on bad data", async () => {
