@@ -197,7 +197,8 @@ export class Storage {
     return loc.kind === "local" ? this.#writeLocal(loc, body, options) : this.#writeS3(loc, body, options);
   }
 
-  async #writeLocal(loc: Extract<Location, { kind: "local" }>, body: Body, options: WriteOptions): Promise<WriteResult> {
+  async #writeLocal(given: Extract<Location, { kind: "local" }>, body: Body, options: WriteOptions): Promise<WriteResult> {
+    const loc = { ...given, path: await regularTarget(given.path) };
     const dir = path.dirname(loc.path);
     const base = path.basename(loc.path);
     try {
@@ -532,6 +533,31 @@ async function removeStaleTemps(dir: string, base: string): Promise<void> {
   for (const n of names) {
     if (n.startsWith(`.${base}.btkit-`) && deadWritersTemporary(n)) await fs.rm(path.join(dir, n), { force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * The file a local write replaces: the path itself, or what a symbolic link there points to (so
+ * the link stays a link and its target gets the bytes). A FIFO, device (/dev/stdout), socket or
+ * folder cannot be replaced atomically by a file: IO_BAD_LOCATION.
+ */
+async function regularTarget(p: string): Promise<string> {
+  let target = p;
+  for (let hops = 0; hops < 40; hops++) {
+    let st;
+    try {
+      st = await fs.lstat(target);
+    } catch {
+      return target;
+    }
+    if (st.isSymbolicLink()) {
+      target = path.resolve(path.dirname(target), await fs.readlink(target));
+      continue;
+    }
+    if (st.isFile()) return target;
+    const what = st.isDirectory() ? "a folder" : st.isFIFO() ? "a FIFO" : st.isSocket() ? "a socket" : "a device";
+    throw new BtkitError("IO_BAD_LOCATION", `${p}${target !== p ? ` (${target})` : ""} is ${what}, not a file: a write replaces a file whole (temporary file, then rename), which would replace ${what} instead of writing through it; write to a file (the CLI streams to stdout with -)`, { location: p });
+  }
+  throw new BtkitError("IO_BAD_LOCATION", `${p}: too many levels of symbolic links`, { location: p });
 }
 
 /** Temporary names of unfinished writes: local `.NAME.btkit-PID-RAND.tmp`, S3 `KEY.btkit-RAND.tmp`. */

@@ -30,6 +30,29 @@ describe("local storage", () => {
     expect(await fs.readdir(path.join(dir, "out/a"))).toEqual(["b.txt"]);
   });
 
+  it("a write to a symbolic link fills the file it points to and keeps the link; a FIFO or folder is IO_BAD_LOCATION, untouched", async () => {
+    const s = new Storage({ cwd: dir });
+    await fs.writeFile(path.join(dir, "target.txt"), "old\n");
+    await fs.symlink("target.txt", path.join(dir, "link.txt"));
+    await fs.symlink("later.txt", path.join(dir, "dangling.txt"));
+    const res = await s.write("link.txt", "new\n");
+    expect(res.location).toBe(path.join(dir, "target.txt"));
+    expect((await fs.lstat(path.join(dir, "link.txt"))).isSymbolicLink()).toBe(true);
+    expect(await fs.readFile(path.join(dir, "target.txt"), "utf8")).toBe("new\n");
+    await s.write("dangling.txt", "made\n");
+    expect((await fs.lstat(path.join(dir, "dangling.txt"))).isSymbolicLink()).toBe(true);
+    expect(await fs.readFile(path.join(dir, "later.txt"), "utf8")).toBe("made\n");
+    await new Promise<void>((resolve, reject) => spawn("mkfifo", [path.join(dir, "fifo")]).on("exit", (c) => (c === 0 ? resolve() : reject(new Error(`mkfifo ${c}`)))));
+    await fs.mkdir(path.join(dir, "folder"));
+    for (const [name, what] of [["fifo", "a FIFO"], ["folder", "a folder"]]) {
+      const err = (await s.write(name!, "x").catch((e: unknown) => e)) as BtkitError;
+      expect(isBtkitError(err)).toBe(true);
+      expect(err.code).toBe("IO_BAD_LOCATION");
+      expect(err.message).toContain(`is ${what}, not a file`);
+    }
+    expect((await fs.lstat(path.join(dir, "fifo"))).isFIFO()).toBe(true);
+  });
+
   it("a body that fails midway leaves neither the final file nor a temporary one", async () => {
     const s = new Storage({ cwd: dir });
     await s.write("keep.txt", "old content");
