@@ -1,5 +1,4 @@
 /** btkit emulator: serves a local SageMaker (Batch Transform subset) until Ctrl-C. The emulator loads when the command runs. */
-import path from "node:path";
 import { BtkitError } from "../errors.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import { EMULATOR_BEHAVIOUR_FLAGS, emulatorBehaviourOf } from "./emulator-flags.js";
@@ -53,7 +52,7 @@ export const emulatorCommand: Command = {
     const emu = await startEmulator({
       host: args.flags.host as string,
       port: args.flags.port as number,
-      stateDir: state === undefined ? undefined : path.resolve(ctx.cwd, state),
+      stateDir: state === undefined ? undefined : ctx.localFolder("--state", state, "the emulator keeps its models and jobs in a local folder"),
       storage: await ctx.storage(),
       imageMap,
       env: ctx.env,

@@ -6,6 +6,7 @@
  */
 import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
 import { createHash } from "node:crypto";
+import { pathToFileURL } from "node:url";
 import { BtkitError } from "../errors.js";
 import type { Descriptor, JobSection } from "../protocol/descriptor.js";
 import { outputNameFor } from "../protocol/layout.js";
@@ -25,7 +26,7 @@ const G_OUT = "Input and output";
 const FLAGS = {
   descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin (a folder means its btkit.json)", group: G_OUT },
   model: { type: "string", value: "NAME", help: "the SageMaker model to run (created first with --model-data/--image)", group: G_MODEL },
-  "model-data": { type: "string", value: "S3URI", help: "model.tar.gz to create the model from when it does not exist", group: G_MODEL },
+  "model-data": { type: "string", value: "URI", help: "model.tar.gz to create the model from when it does not exist (s3://; with --local also a local path or file://)", group: G_MODEL },
   image: { type: "string", value: "URI", help: "inference image of the model to create", group: G_MODEL },
   role: { type: "string", value: "ARN", help: "execution role of the model to create", group: G_MODEL },
   "instance-type": { type: "string", value: "TYPE", default: "ml.m5.large", help: "transform instance type", group: G_REQ },
@@ -33,7 +34,7 @@ const FLAGS = {
   strategy: { type: "string", value: "S", choices: ["MultiRecord", "SingleRecord"], default: "MultiRecord", help: "BatchStrategy", group: G_REQ },
   "max-payload-mb": { type: "int", value: "MB", help: "MaxPayloadInMB (0-100); default: unset when the largest record fits 6 MB, else the size it needs", group: G_REQ },
   concurrency: { type: "int", value: "N", help: "MaxConcurrentTransforms per instance; default: unset (the container decides, else 1)", group: G_REQ },
-  output: { type: "string", value: "URI", help: "S3OutputPath; default: output/<job name> beside the manifest, one prefix per job", group: G_OUT },
+  output: { type: "string", value: "PATH|URI", help: "S3OutputPath (s3://; with --local also a local folder or file://); default: output/<job name> beside the manifest, one prefix per job", group: G_OUT },
   "overwrite-output": { type: "boolean", help: "launch even when --output holds .out files of another job (they are not deleted; join takes only .out files written while this job ran)", group: G_OUT },
   accept: { type: "string", value: "MIME", help: "TransformOutput.Accept; default: the descriptor's content type", group: G_REQ },
   "input-filter": { type: "string", value: "JSONPATH", help: "DataProcessing.InputFilter", group: G_REQ },
@@ -87,7 +88,20 @@ function derivedModelName(image: string, data: string | undefined, role: string 
   return `btkit-model-${createHash("sha256").update(JSON.stringify([image, data ?? null, role ?? null])).digest("hex").slice(0, 16)}`;
 }
 
-export function requestOptions(args: ParsedArgs, model: string | undefined, allowFileUris: boolean): TransformRequestOptions {
+/**
+ * A location flag as the service reads it: s3:// and https:// as given; a local path or file://
+ * URI as a file:// URI, which only the emulator reads (`emulator`), else a usage error saying why.
+ */
+export function serviceLocation(ctx: CliContext, flag: string, text: string | undefined, emulator: boolean, what: string): string | undefined {
+  if (text === undefined || /^(s3|https):\/\//i.test(text)) return text;
+  const path = ctx.localFolder(flag, text, "not a location the service reads");
+  if (!emulator) {
+    throw new BtkitError("USAGE_BAD_VALUE", `${flag} ${text} is a local path, but SageMaker ${what} S3 only: give an s3:// URI, or run the job on the emulator with --local`, { option: flag, location: text });
+  }
+  return /^file:/i.test(text) ? text : pathToFileURL(path).href;
+}
+
+export function requestOptions(args: ParsedArgs, model: string | undefined, allowFileUris: boolean, output = str(args, "output")): TransformRequestOptions {
   return {
     model,
     instanceType: str(args, "instance-type"),
@@ -95,7 +109,7 @@ export function requestOptions(args: ParsedArgs, model: string | undefined, allo
     strategy: str(args, "strategy") as TransformRequestOptions["strategy"],
     maxPayloadMb: num(args, "max-payload-mb"),
     concurrency: num(args, "concurrency"),
-    output: str(args, "output"),
+    output,
     accept: str(args, "accept"),
     inputFilter: str(args, "input-filter"),
     outputFilter: str(args, "output-filter"),
@@ -158,12 +172,10 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       if ((modelCommand !== undefined || modelUrl !== undefined) && args.flags.image !== undefined) throw new BtkitError("USAGE_BAD_VALUE", "--image and --model-command/--model-url both say what the model runs: give one", { option: "--image" });
       // the emulator's image forms (src/emulator/index.ts, local-cmd: and local-url: images): a command started with `serve`, or a running server
       const image = modelCommand !== undefined ? `local-cmd:${modelCommand}` : modelUrl !== undefined ? `local-url:${modelUrl}` : str(args, "image");
-      const modelData = str(args, "model-data");
       const role = str(args, "role");
-      if ((modelData !== undefined || role !== undefined) && image === undefined) {
+      if ((args.flags["model-data"] !== undefined || role !== undefined) && image === undefined) {
         throw new BtkitError("USAGE_MISSING", "--model-data and --role create a model and need --image URI", { option: "--image" });
       }
-      const model = str(args, "model") ?? (image !== undefined ? derivedModelName(image, modelData, role) : undefined);
       const retry = args.flags["retry-failed"] === true;
       if (!retry && input.shards.length === 0) {
         // nothing pointless is launched: no job, no model; join then writes an empty table
@@ -183,6 +195,9 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       try {
         // file:// locations are the emulator's extension: AWS gets s3:// only (checked before sending)
         const allowFile = backend?.kind === "emulator" || (dryRun && local);
+        const output = serviceLocation(ctx, "--output", str(args, "output"), allowFile, "writes a job's output to");
+        const modelData = serviceLocation(ctx, "--model-data", str(args, "model-data"), allowFile, "reads model data from");
+        const model = str(args, "model") ?? (image !== undefined ? derivedModelName(image, modelData, role) : undefined);
         let request: CreateTransformJobRequest;
         let shards: string[] | undefined;
         let history: JobSection["history"];
@@ -203,7 +218,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           request = retryRequest(input, manifest, { namePrefix: str(args, "name-prefix"), allowFileUris: allowFile, overrides: retryOverrides(args, model, image !== undefined) });
           history = historyWith(input);
         } else {
-          request = buildTransformJobRequest(input, requestOptions(args, model, allowFile));
+          request = buildTransformJobRequest(input, requestOptions(args, model, allowFile, output));
         }
         for (const w of requestWarnings(input, request, shards?.length)) ctx.warn(w);
         if (dryRun) {

@@ -6,6 +6,7 @@ import type { Readable, Writable } from "node:stream";
 import { BtkitError, redact } from "../errors.js";
 import { parseDescriptor, serializeDescriptor, type Descriptor } from "../protocol/descriptor.js";
 import type { Storage } from "../io/storage.js";
+import { parseLocation } from "../io/location.js";
 
 export interface CliIo {
   stdin: Readable & { isTTY?: boolean };
@@ -80,6 +81,16 @@ export class CliContext {
       });
       if (!ok) stdout.once("drain", resolve);
     });
+  }
+
+  /**
+   * A flag's local folder as an absolute path: a path (against the working folder) or a file://
+   * URI. An s3:// location is a usage error saying `why` a local one is needed.
+   */
+  localFolder(flag: string, text: string, why: string): string {
+    const loc = parseLocation(text, this.cwd);
+    if (loc.kind !== "local") throw new BtkitError("USAGE_BAD_VALUE", `${flag} ${text}: ${why}; give a local path or a file:// URI`, { option: flag, location: text });
+    return loc.path;
   }
 
   /** A line to stderr (redacted). */

@@ -36,12 +36,11 @@ export const DEFAULT_DEPS: JobCommandDeps = {
     const local = await import("./local-emulator.js");
     const state =
       args.flags.state !== undefined
-        ? (await ctx.storage()).parse(String(args.flags.state))
+        ? ctx.localFolder("--state", String(args.flags.state), "the emulator keeps its models and jobs in a local folder")
         : recorded !== undefined
           ? recorded
           : await local.defaultStateDir(ctx, hint.outputLocation ?? (hint.job ? outputFolderOf(hint.job) : "."));
-    if (typeof state !== "string" && state.kind !== "local") throw new BtkitError("USAGE_BAD_VALUE", "--state must be a local folder", { option: "--state" });
-    return local.startLocalBackend(ctx, typeof state === "string" ? state : state.path);
+    return local.startLocalBackend(ctx, state);
   },
 };
 

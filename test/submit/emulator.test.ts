@@ -4,6 +4,7 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { ListTransformJobsCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -146,6 +147,17 @@ describe("submit --local", () => {
     const done = parseDescriptor(retry.stdout);
     expect(done.job!.status).toBe("Completed");
     expect((await fs.readdir(outDir(parseDescriptor(r.stdout).job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+  });
+
+  it("--output and --state take local paths and file:// URIs: the job writes its .out files there", async () => {
+    const out = path.join(dir, "my-output");
+    const state = pathToFileURL(path.join(dir, "my-state")).href;
+    const r = await runJobCli(DEFAULT_DEPS, ["submit", "--local", "--state", state, "--model-url", model.url, "--output", out, ...FAST], { stdin: serializeDescriptor(d) });
+    expect(r.stderr).not.toContain("error");
+    expect(r.code).toBe(0);
+    const job = parseDescriptor(r.stdout).job!;
+    expect(job).toMatchObject({ status: "Completed", outputLocation: pathToFileURL(out).href, stateDir: path.join(dir, "my-state") });
+    expect((await fs.readdir(out)).filter((f) => f.endsWith(".out")).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
   });
 
   it("refuses a model name that exists with another image", async () => {

@@ -13,10 +13,11 @@ export interface Run {
   stderr: string;
 }
 
-export function fakeDeps(fake: FakeSageMaker): JobCommandDeps {
+/** The fake service as the backend; `kind` "sagemaker" makes it stand for AWS (s3:// locations only). */
+export function fakeDeps(fake: FakeSageMaker, kind: Backend["kind"] = "emulator"): JobCommandDeps {
   return {
     backend: async (): Promise<Backend> => ({
-      kind: "emulator",
+      kind,
       sagemaker: fake as never,
       logs: fake as never,
       endpoint: "http://127.0.0.1:1",

@@ -1,6 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pathToFileURL } from "node:url";
+import { DEFAULT_DEPS } from "../../src/cli/job-prologue.js";
 import { EXIT } from "../../src/errors.js";
 import { parseDescriptor, serializeDescriptor, type Descriptor } from "../../src/protocol/descriptor.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -84,6 +86,39 @@ describe("btkit submit", () => {
     // 3 shards on 2 instances: the busier takes 2 x 600 s, both billed: 2400 instance-seconds at 0.23/h
     expect(r.stderr).toContain("estimate: 2400 instance-seconds x 0.23 USD/hour = 0.1533 USD");
     expect(fake.calls).toEqual([]);
+  });
+
+  it("--output takes a local folder with --local (as a file:// URI), and says why not without it", async () => {
+    const out = path.join(dir, "elsewhere");
+    // with AWS a local folder is refused: SageMaker writes to S3 only
+    const aws = await runJobCli(fakeDeps(fake, "sagemaker"), ["submit", "--model", "m", "--output", out], { stdin: serializeDescriptor(onS3(d)) });
+    expect(aws.code).toBe(EXIT.usage);
+    expect(aws.stderr).toContain(`error [USAGE_BAD_VALUE]: --output ${out} is a local path, but SageMaker writes a job's output to S3 only: give an s3:// URI, or run the job on the emulator with --local`);
+    expect(aws.stdout).toBe("");
+    expect(fake.calls).toEqual([]);
+    const dry = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--dry-run", "--output", out], { stdin: serializeDescriptor(d) });
+    expect(dry.code).toBe(EXIT.usage);
+    expect(dry.stderr).toContain("or run the job on the emulator with --local");
+    // the same with --local: a file:// S3OutputPath
+    const local = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--dry-run", "--local", "--output", out], { stdin: serializeDescriptor(d) });
+    expect(local.code).toBe(0);
+    expect(JSON.parse(local.stdout).TransformOutput.S3OutputPath).toBe(pathToFileURL(out).href);
+    // a file:// URI and an s3:// URI as given
+    const uri = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--dry-run", "--local", "--output", `${pathToFileURL(out).href}/`], { stdin: serializeDescriptor(d) });
+    expect(JSON.parse(uri.stdout).TransformOutput.S3OutputPath).toBe(pathToFileURL(out).href);
+    const s3 = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--dry-run", "--output", "s3://bucket/o/"], { stdin: serializeDescriptor(onS3(d)) });
+    expect(JSON.parse(s3.stdout).TransformOutput.S3OutputPath).toBe("s3://bucket/o");
+    // --model-data alike
+    const md = await runJobCli(fakeDeps(fake, "sagemaker"), ["submit", "--model", "x", "--image", "img:1", "--model-data", "model.tar.gz"], { stdin: serializeDescriptor(onS3(d)) });
+    expect(md.code).toBe(EXIT.usage);
+    expect(md.stderr).toContain("--model-data model.tar.gz is a local path, but SageMaker reads model data from S3 only");
+    expect(fake.calls).toEqual([]);
+  });
+
+  it("--state takes a local folder or file:// URI; an s3:// one says why not", async () => {
+    const r = await runJobCli(DEFAULT_DEPS, ["status", "--state", "s3://bucket/state"], { stdin: serializeDescriptor({ ...d, job: { backend: "emulator", name: "j", arn: "a", request: {}, outputLocation: "s3://bucket/o", accept: "text/csv", assembleWith: "Line", status: "Completed" } }) });
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain("error [USAGE_BAD_VALUE]: --state s3://bucket/state: the emulator keeps its models and jobs in a local folder; give a local path or a file:// URI");
   });
 
   it("creates the model when missing and refuses one with other settings", async () => {
