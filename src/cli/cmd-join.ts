@@ -39,7 +39,7 @@ export const joinCommand: Command = {
       "Reads the descriptor btkit submit printed (with its job section) from stdin or --descriptor. Before anything is written: the job must be Completed (or --allow-missing); each shard's .out must be that job's (under its output, written while it ran) with exactly one line per row; for --join-source Input jobs every line must echo its own input record; the job's --input-filter/--output-filter decide what a line holds. Any failure names the shard, file and line. Prints the descriptor with its results section as one JSON line.",
     examples: ["btkit prep data.csv --out s3://b/run1 | btkit submit ... | btkit join --out s3://b/run1/joined.parquet", "btkit submit --descriptor run1/ --model m --wait > job.json && btkit join --descriptor job.json --out joined/ --partitioned"],
     flags: {
-      descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin" },
+      descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from this file instead of stdin (a folder or prefix means its btkit.json)" },
       inputs: { type: "string", value: "PATH|URI", multiple: true, help: "without a descriptor: model-input files (or folders of them), each paired with <name>.out under --outputs", group: "Without a descriptor" },
       outputs: { type: "string", value: "PATH|URI", help: "without a descriptor: the folder/prefix holding the .out files", group: "Without a descriptor" },
       "input-format": { type: "string", value: "FORMAT", choices: ["auto", "csv", "json"], default: "auto", help: "how input lines are read (auto: .csv names are CSV, others by their first line)", group: "Without a descriptor" },

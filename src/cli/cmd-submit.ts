@@ -24,7 +24,7 @@ const G_MODEL = "Model";
 const G_OUT = "Input and output";
 
 const FLAGS = {
-  descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin (a folder means its btkit.json)", group: G_OUT },
+  descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from this file instead of stdin (a folder or prefix means its btkit.json)", group: G_OUT },
   model: { type: "string", value: "NAME", help: "the SageMaker model to run (created first with --model-data/--image)", group: G_MODEL },
   "model-data": { type: "string", value: "URI", help: "model.tar.gz to create the model from when it does not exist (s3://; with --local also a local path or file://)", group: G_MODEL },
   image: { type: "string", value: "URI", help: "inference image of the model to create", group: G_MODEL },

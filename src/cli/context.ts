@@ -6,7 +6,8 @@ import type { Readable, Writable } from "node:stream";
 import { BtkitError, redact } from "../errors.js";
 import { parseDescriptor, serializeDescriptor, type Descriptor } from "../protocol/descriptor.js";
 import type { Storage } from "../io/storage.js";
-import { parseLocation } from "../io/location.js";
+import { formatLocation, parseLocation } from "../io/location.js";
+import { LAYOUT } from "../protocol/layout.js";
 
 export interface CliIo {
   stdin: Readable & { isTTY?: boolean };
@@ -114,16 +115,24 @@ export class CliContext {
   }
 
   /**
-   * Reads the descriptor: from --descriptor (a path or URI; a folder or prefix means its
-   * btkit.json), else from stdin when it is not a terminal.
+   * Reads the descriptor: from --descriptor (a path or URI: a file or object that exists, whatever
+   * its name, is the descriptor; a folder or prefix means its btkit.json), else from stdin when it
+   * is not a terminal.
    */
   async readDescriptor(from: string | undefined): Promise<{ descriptor: Descriptor; source: string }> {
     if (from !== undefined && from !== "-") {
       const storage = await this.storage();
-      let loc = storage.parse(from);
-      if (!/\.json$/i.test(from)) loc = storage.child(loc, "btkit.json");
-      const where = loc.kind === "local" ? loc.path : `s3://${loc.bucket}/${loc.key}`;
-      const text = await storage.readText(loc);
+      const given = storage.parse(from);
+      const folder = /[/\\]$/.test(from) || (await storage.head(given)) === undefined;
+      const loc = folder ? storage.child(given, LAYOUT.descriptor) : given;
+      const where = formatLocation(loc);
+      let text: string;
+      try {
+        text = await storage.readText(loc);
+      } catch (err) {
+        if (!(err instanceof BtkitError) || err.code !== "IO_NOT_FOUND") throw err;
+        throw new BtkitError("IO_NOT_FOUND", `no descriptor at --descriptor ${from}: no such file or object, nor a folder or prefix holding ${LAYOUT.descriptor} (${where})`, { location: where, option: "--descriptor" }, { cause: err });
+      }
       return { descriptor: parseDescriptor(text, where), source: where };
     }
     if (this.io.stdin.isTTY) {

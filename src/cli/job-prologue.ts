@@ -11,7 +11,7 @@ import type { Backend, JobCommandDeps } from "./job-backend.js";
 
 /** --descriptor of the commands that act on a submitted descriptor's job (status, stop). */
 export const JOB_DESCRIPTOR_FLAG = {
-  descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from here instead of stdin" },
+  descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from this file instead of stdin (a folder or prefix means its btkit.json)" },
 } as const satisfies Record<string, FlagSpec>;
 
 /** The help group of the --local flags (submit adds its --model-command and --model-url to it). */

@@ -15,6 +15,7 @@ import { thrownBy } from "../helpers/errors.js";
 import { tempDir } from "../helpers/tmp.js";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 
 const spec: CommandSpec = {
   name: "demo",
@@ -213,6 +214,20 @@ describe("main", () => {
       await fs.writeFile(path.join(dir, "btkit.json"), d);
       const fromFolder = await runCli(["read", "--descriptor", dir], {}, [reader]);
       expect(fromFolder).toMatchObject({ code: 0, stdout: `${path.join(dir, "btkit.json")} 2\n` });
+      expect(await runCli(["read", "--descriptor", `${dir}/`], {}, [reader])).toMatchObject({ code: 0, stdout: `${path.join(dir, "btkit.json")} 2\n` });
+      // any file is the descriptor itself, whatever its name
+      for (const name of ["job.txt", "job", "saved.descriptor", "j.JSON"]) {
+        await fs.writeFile(path.join(dir, name), `${d}\n`);
+        expect(await runCli(["read", "--descriptor", path.join(dir, name)], {}, [reader])).toMatchObject({ code: 0, stdout: `${path.join(dir, name)} 2\n` });
+        expect(await runCli(["read", "--descriptor", name], { cwd: dir }, [reader])).toMatchObject({ code: 0, stdout: `${path.join(dir, name)} 2\n` });
+      }
+      expect(await runCli(["read", "--descriptor", pathToFileURL(path.join(dir, "job")).href], {}, [reader])).toMatchObject({ code: 0, stdout: `${path.join(dir, "job")} 2\n` });
+      // neither a file nor a folder holding btkit.json
+      const missing = await runCli(["read", "--descriptor", path.join(dir, "nothing")], {}, [reader]);
+      expect(missing.code).toBe(EXIT.noInput);
+      expect(missing.stderr).toContain(`error [IO_NOT_FOUND]: no descriptor at --descriptor ${path.join(dir, "nothing")}: no such file or object, nor a folder or prefix holding btkit.json (${path.join(dir, "nothing", "btkit.json")})`);
+      await fs.mkdir(path.join(dir, "empty"));
+      expect((await runCli(["read", "--descriptor", path.join(dir, "empty")], {}, [reader])).stderr).toContain("nor a folder or prefix holding btkit.json");
     } finally {
       await cleanup();
     }

@@ -64,6 +64,30 @@ describe("btkit join (CLI)", () => {
     }
   });
 
+  it("--descriptor takes an S3 object whatever its name, and a prefix means its btkit.json", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const storage = s3.storage();
+      const a = makeRows(4, 35);
+      const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }] });
+      const text = JSON.stringify(fx.descriptor);
+      await storage.write("s3://test-bucket/saved/job", text);
+      await storage.write("s3://test-bucket/run/btkit.json", text);
+      for (const from of ["s3://test-bucket/saved/job", "s3://test-bucket/run", "s3://test-bucket/run/"]) {
+        const out = path.join(dir, `${from.length}.jsonl`);
+        const r = await runCli(["join", "--descriptor", from, "--out", out], { env: s3.env });
+        expect(r.stderr, from).not.toContain("error");
+        expect(r.code).toBe(0);
+        expect(parseDescriptor(r.stdout).results!.rows).toBe(4);
+      }
+      const none = await runCli(["join", "--descriptor", "s3://test-bucket/nothing", "--out", path.join(dir, "x.jsonl")], { env: s3.env });
+      expect(none.code).toBe(66);
+      expect(none.stderr).toContain("no descriptor at --descriptor s3://test-bucket/nothing: no such file or object, nor a folder or prefix holding btkit.json (s3://test-bucket/nothing/btkit.json)");
+    } finally {
+      await cleanup();
+    }
+  });
+
   it("rejects a malformed --part and --prediction-type as usage errors", async () => {
     const r1 = await runCli(["join", "--out", "x.parquet", "--part", "2/2"], { stdin: "{}" });
     expect(r1.code).toBe(2);
