@@ -3,9 +3,10 @@
  * library (Arrow, Parquet, the S3 SDK) loads when the command runs, not for its help.
  */
 import { BtkitError } from "../errors.js";
-import { COLUMN_TYPE_NAMES, isColumnType, type ColumnType, canonicalType } from "../protocol/descriptor.js";
+import { COLUMN_TYPE_NAMES, isColumnType, serializeDescriptor, type ColumnType, canonicalType } from "../protocol/descriptor.js";
 import type { OutputFormat, ParquetCompression, PredictionFormat } from "../join/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
+import type { CliContext } from "./context.js";
 import { Progress } from "./progress.js";
 
 /**
@@ -30,22 +31,38 @@ function formatFor(out: string, given: OutputFormat | undefined, folder: boolean
   return given ?? named ?? "parquet";
 }
 
+/** The formats a stream can carry: Parquet and the Arrow file format end with a footer that points back into the file. */
+const STREAM_FORMATS: readonly OutputFormat[] = ["jsonl", "csv", "arrow-stream"];
+
+/** The format of `--out -` (stdout): --format, else JSON Lines; Parquet and the Arrow file format refused. */
+function stdoutFormat(ctx: CliContext, given: OutputFormat | undefined): OutputFormat {
+  const format = given ?? "jsonl";
+  if (!STREAM_FORMATS.includes(format)) {
+    throw new BtkitError("USAGE_BAD_VALUE", `--out - streams the table to stdout, which cannot hold ${format === "parquet" ? "Parquet" : "an Arrow IPC file"} (its footer points back into the file): give --format jsonl, csv or arrow-stream, or an --out file`, { option: "--format", expected: STREAM_FORMATS.join("|"), got: format });
+  }
+  if (format === "arrow-stream" && ctx.io.stdout.isTTY) {
+    throw new BtkitError("USAGE_BAD_VALUE", "--out - --format arrow-stream writes binary Arrow IPC, and stdout is a terminal: redirect it (> FILE, or | a reader of Arrow streams)", { option: "--out" });
+  }
+  return format;
+}
+
 export const joinCommand: Command = {
   spec: {
     name: "join",
     summary: "join the job's predictions back to their rows: Parquet, Arrow, JSON Lines or CSV",
-    usage: "--out PATH|URI [--descriptor PATH|URI] [options]\n       btkit join --inputs PATH|URI... --outputs PATH|URI --out PATH|URI [options]",
+    usage: "--out PATH|URI|- [--descriptor PATH|URI] [options]\n       btkit join --inputs PATH|URI... --outputs PATH|URI --out PATH|URI [options]",
     description:
       "Reads the descriptor btkit submit printed (with its job section) from stdin or --descriptor. Before anything is written: the job must be Completed (or --allow-missing); each shard's .out must be that job's (under its output, written while it ran) with exactly one line per row; for --join-source Input jobs every line must echo its own input record; the job's --input-filter/--output-filter decide what a line holds. Any failure names the shard, file and line. Prints the descriptor with its results section as one JSON line.",
-    examples: ["btkit prep data.csv --out s3://b/run1 | btkit submit ... | btkit join --out s3://b/run1/joined.parquet", "btkit submit --descriptor run1/ --model m --wait > job.json && btkit join --descriptor job.json --out joined/ --partitioned"],
+    examples: ["btkit prep data.csv --out s3://b/run1 | btkit submit ... | btkit join --out s3://b/run1/joined.parquet", "btkit submit --descriptor run1/ --model m --wait > job.json && btkit join --descriptor job.json --out joined/ --partitioned", "btkit join --descriptor job.json --out - --format csv | head"],
     flags: {
       descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from this file instead of stdin (a folder or prefix means its btkit.json)" },
       inputs: { type: "string", value: "PATH|URI", multiple: true, help: "without a descriptor: model-input files (or folders of them), each paired with <name>.out under --outputs", group: "Without a descriptor" },
       outputs: { type: "string", value: "PATH|URI", help: "without a descriptor: the folder/prefix holding the .out files", group: "Without a descriptor" },
       "input-format": { type: "string", value: "FORMAT", choices: ["auto", "csv", "json"], default: "auto", help: "how input lines are read (auto: .csv names are CSV, others by their first line)", group: "Without a descriptor" },
       "join-source": { type: "string", value: "SOURCE", choices: ["none", "input"], default: "none", help: "input: the outputs were made with JoinSource=Input (with a descriptor, the job request says)", group: "Without a descriptor" },
-      out: { type: "string", value: "PATH|URI", help: "where to write: a file, or a folder/prefix with --partitioned or --part", group: "Output" },
-      format: { type: "string", value: "FORMAT", choices: FORMAT_CHOICES, help: "output format; default: from --out's extension (.parquet .arrow .arrows .jsonl .csv), else parquet", group: "Output" },
+      out: { type: "string", value: "PATH|URI", help: "where to write: a file, a folder/prefix with --partitioned or --part, or - for stdout (JSON Lines, CSV or an Arrow IPC stream; the descriptor then goes to --descriptor-out only)", group: "Output" },
+      format: { type: "string", value: "FORMAT", choices: FORMAT_CHOICES, help: "output format; default: from --out's extension (.parquet .arrow .arrows .jsonl .csv), else parquet (jsonl for --out -)", group: "Output" },
+      "descriptor-out": { type: "string", value: "PATH|URI", help: "also write the descriptor with its results here (with --out -, the only place it goes: stdout carries the table)", group: "Output" },
       compression: { type: "string", value: "CODEC", choices: COMPRESSION_CHOICES, default: "zstd", help: "Parquet compression", group: "Output" },
       "row-group-rows": { type: "int", value: "N", min: 1, default: 65536, help: "Parquet rows per row group", group: "Output" },
       "parquet-version": { type: "int", value: "1|2", min: 1, max: 2, default: 1, help: "Parquet writer version: 2 (data page v2, delta encodings) is smaller on sequential numbers, but some older readers refuse it", group: "Output" },
@@ -69,8 +86,20 @@ export const joinCommand: Command = {
     const f = args.flags;
     const out = f.out as string | undefined;
     if (out === undefined) throw new BtkitError("USAGE_MISSING", "btkit join needs --out PATH|URI: where to write the joined table", { option: "out" });
+    const toStdout = out === "-";
+    if (toStdout && (f.partitioned === true || f.part !== undefined)) {
+      throw new BtkitError("USAGE_BAD_VALUE", `--out - is one stream, but ${f.partitioned === true ? "--partitioned" : "--part"} writes files into a folder: give --out a folder or prefix`, { option: "--out" });
+    }
     const { join, joinFiles, parsePart, EXTENSION_OF } = await import("../join/index.js");
-    const format = formatFor(out, f.format as OutputFormat | undefined, f.partitioned === true || f.part !== undefined, EXTENSION_OF);
+    const format = toStdout ? stdoutFormat(ctx, f.format as OutputFormat | undefined) : formatFor(out, f.format as OutputFormat | undefined, f.partitioned === true || f.part !== undefined, EXTENSION_OF);
+    // --out -: the table is the pipe data; the descriptor goes to --descriptor-out, if anywhere
+    const sink = toStdout ? { location: "stdout", write: (body: AsyncIterable<Uint8Array>) => ctx.outStream(body) } : undefined;
+    const descriptorOut = f["descriptor-out"] as string | undefined;
+    const publish = async (text: string): Promise<void> => {
+      if (descriptorOut !== undefined) await (await ctx.storage()).write(descriptorOut, `${text}\n`, { contentType: "application/json", signal: ctx.io.signal });
+      if (!toStdout) await ctx.out(`${text}\n`);
+      else if (descriptorOut === undefined) ctx.log("join: stdout carries the table, so the descriptor with its results is not printed (--descriptor-out PATH stores it)");
+    };
     const types: Record<string, ColumnType> = {};
     for (const spec of (f["prediction-type"] as string[] | undefined) ?? []) {
       const m = /^([^=]+)=(.+)$/.exec(spec);
@@ -101,6 +130,7 @@ export const joinCommand: Command = {
       predictionName: f["prediction-name"] as string | undefined,
       predictionTypes: types,
       widenToUtf8: f["widen-to-utf8"] === true,
+      sink,
       signal: ctx.io.signal,
     };
     const inputs = f.inputs as string[] | undefined;
@@ -119,7 +149,7 @@ export const joinCommand: Command = {
       ctx.log(`join: ${results.rows} rows from ${results.pairs.length - results.missing.length} input files -> ${results.location}`);
       if (results.missing.length > 0) ctx.warn(`${results.missing.length} inputs had no .out and were not joined: ${results.missing.join(", ")}`);
       // no descriptor to extend: the results section alone, as one JSON line
-      await ctx.out(`${JSON.stringify({ results })}\n`);
+      await publish(JSON.stringify({ results }));
       return 0;
     }
     const { descriptor } = await ctx.readDescriptor(f.descriptor as string | undefined);
@@ -140,7 +170,7 @@ export const joinCommand: Command = {
     });
     progress.finish({ label: "join", done: results.rows, total: results.rows, unit: "rows", detail: `-> ${results.location}` });
     if (results.missing.length > 0) ctx.warn(`${results.missing.length} shards had no .out and were not joined: ${results.missing.join(", ")} (listed in results.missing)`);
-    await ctx.emitDescriptor(joined);
+    await publish(serializeDescriptor(joined));
     return 0;
   },
 };

@@ -67,7 +67,7 @@ export class CliContext {
    * Writes pipe data to stdout; a closed stdout (EPIPE) throws StdoutClosed, which main ends on
    * quietly; any other failure (a full disk, ENOSPC; a size limit, EFBIG) is IO_WRITE_FAILED.
    */
-  async out(text: string): Promise<void> {
+  async out(text: string | Uint8Array): Promise<void> {
     if (this.#stdoutClosed) throw new StdoutClosed();
     if (this.#stdoutError) throw stdoutFailed(this.#stdoutError);
     const stdout = this.io.stdout;
@@ -92,6 +92,11 @@ export class CliContext {
     const loc = parseLocation(text, this.cwd);
     if (loc.kind !== "local") throw new BtkitError("USAGE_BAD_VALUE", `${flag} ${text}: ${why}; give a local path or a file:// URI`, { option: flag, location: text });
     return loc.path;
+  }
+
+  /** Writes a stream of pipe data to stdout, chunk by chunk as stdout takes it (see out). */
+  async outStream(body: AsyncIterable<Uint8Array>): Promise<void> {
+    for await (const chunk of body) await this.out(chunk);
   }
 
   /** A line to stderr (redacted). */

@@ -95,6 +95,13 @@ export interface JoinOptions {
   maxLineBytes?: number;
   /** default: a Storage from the environment */
   storage?: Storage;
+  /**
+   * where the one-file output goes instead of `out` (the CLI's `--out -`: stdout): `write` takes
+   * the bytes, `location` names it in results (files lists none). No claim is taken and nothing is
+   * stored; not with partitioned or part. A join that would start again (a prediction column
+   * widened from int64 to float64) fails instead: its first bytes were handed on.
+   */
+  sink?: { location: string; write(body: AsyncIterable<Uint8Array>): Promise<void> };
   /** called as shards are checked and joined */
   onProgress?: (p: JoinProgress) => void;
   signal?: AbortSignal;
@@ -164,8 +171,9 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
   const r = resolve(options);
   const out = r.storage.parse(r.out);
   // one writer per output (per part of a shared folder): a second join there is refused, not mixed in
+  if (options.sink && (r.partitioned || r.part)) throw new BtkitError("OPT_INVALID", "join: sink takes one stream, not partitioned or part output", { option: "sink" });
   const lock = r.partitioned || r.part ? lockFor(out, "folder", r.part ? partLabel(r.part) : undefined) : lockFor(out, "file");
-  return withClaim(r.storage, lock, "btkit join", `${r.out} is being written by another join`, async () => {
+  const run = async (): Promise<JoinResult> => {
     const declared: Record<string, ColumnType> = { ...options.predictionTypes };
     const widened: WidenToFloat64[] = [];
     while (true) {
@@ -178,11 +186,17 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
           // parts are joined apart: widening one would give the dataset's parts different types
           throw new BtkitError("JOIN_TYPE_CONFLICT", `prediction column ${w.column} is int64 from the first batch of part ${r.part.index}/${r.part.count}, but line ${w.line} of ${w.location} (shard ${w.shard}) holds a value int64 cannot: the parts of one dataset must agree on types, so join every part with --prediction-type ${w.column}=float64`, { shard: w.shard, location: w.location, line: w.line, column: w.column, expected: "int64", got: "float64", option: "--prediction-type" });
         }
+        if (options.sink) {
+          // the rows before it went to the sink as int64: they cannot be taken back
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `prediction column ${w.column} is int64 from the first batch, but line ${w.line} of ${w.location} (shard ${w.shard}) holds a value int64 cannot, and the rows before it were written to ${options.sink.location} already: join again with --prediction-type ${w.column}=float64`, { shard: w.shard, location: w.location, line: w.line, column: w.column, expected: "int64", got: "float64", option: "--prediction-type" });
+        }
         declared[w.column] = "float64";
         widened.push(w);
       }
     }
-  });
+  };
+  if (options.sink) return run();
+  return withClaim(r.storage, lock, "btkit join", `${r.out} is being written by another join`, run);
 }
 
 /**
@@ -475,9 +489,14 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     }
   } else {
     const target = r.part ? storage.child(outLoc, `${partLabel(r.part)}${ext}`) : outLoc;
-    const w = await storage.write(target, writer(c.batches(inputs)), { signal: options.signal });
-    location = toUri(storage.parse(w.location));
-    files.push(location);
+    if (options.sink) {
+      await options.sink.write(writer(c.batches(inputs)));
+      location = options.sink.location;
+    } else {
+      const w = await storage.write(target, writer(c.batches(inputs)), { signal: options.signal });
+      location = toUri(storage.parse(w.location));
+      files.push(location);
+    }
     c.counts.shards = inputs.length;
   }
 
@@ -530,8 +549,8 @@ async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResul
   if (r.partitioned || r.part) await prepareFolder(storage, outLoc, folderDataset([], ext, r.partitioned, r.part), "this join");
   const target = r.partitioned ? storage.child(outLoc, `empty${ext}`) : r.part ? storage.child(outLoc, `${partLabel(r.part)}${ext}`) : outLoc;
   const none = async function* (): AsyncGenerator<RecordBatch> {};
-  const w = await storage.write(target, writer(none()), { signal: options.signal });
-  const file = toUri(storage.parse(w.location));
+  if (options.sink) await options.sink.write(writer(none()));
+  const file = options.sink ? options.sink.location : toUri(storage.parse((await storage.write(target, writer(none()), { signal: options.signal })).location));
   const results: ResultsSection = {
     location: r.partitioned ? withSlash(toUri(outLoc)) : file,
     format: r.format,
@@ -539,7 +558,7 @@ async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResul
     rows: 0,
     rowsPerShard: {},
     missing: [],
-    files: [file],
+    files: options.sink ? [] : [file],
     ...(r.part ? { part: r.part } : {}),
     columns: schema.fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })),
     notes: [{ ...NOTHING_NOTE }],

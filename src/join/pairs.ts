@@ -36,6 +36,7 @@ type SharedJoinOptions = Pick<
   | "batchRows"
   | "maxLineBytes"
   | "storage"
+  | "sink"
   | "signal"
 >;
 
@@ -188,6 +189,9 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
       await Promise.all(files.map((f) => storage.delete(f).catch(() => undefined)));
       throw err;
     }
+  } else if (options.sink) {
+    await options.sink.write(writer(batchesOf(present)));
+    location = options.sink.location;
   } else {
     const w = await storage.write(outLoc, writer(batchesOf(present)), { signal: options.signal });
     location = toUri(storage.parse(w.location));

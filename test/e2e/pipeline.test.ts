@@ -100,6 +100,19 @@ describe("shell pipeline, local paths", () => {
     const joined = await readParquet(path.join(dir, "joined.parquet"));
     checkRows(joined, findCol(joined[0]!, "score"), findCol(joined[0]!, "length"));
   });
+
+  it("join --out - streams the table into the next command of the pipe; a reader that stops early ends it quietly", async () => {
+    const all = await sh(`${btkit} join --descriptor final.json --out - --quiet | wc -l`);
+    expect(all.stderr).toBe("");
+    expect(all.code).toBe(0);
+    expect(Number(all.stdout.trim())).toBe(ROWS);
+    const head = await sh(`${btkit} join --descriptor final.json --out - --format csv --quiet | head -3`);
+    expect(head.stderr).toBe("");
+    expect(head.code).toBe(0);
+    const rows = parse(head.stdout, { columns: true }) as Array<Record<string, string>>;
+    expect(rows.map((r) => r.id)).toEqual(source.slice(0, 2).map((r) => r.id));
+    expect(fs.existsSync(path.join(dir, "-"))).toBe(false);
+  });
 });
 
 describe("shell pipeline, s3:// locations", () => {

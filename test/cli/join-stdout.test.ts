@@ -1,0 +1,130 @@
+/**
+ * btkit join --out -: the joined table streams to stdout (JSON Lines by default, CSV, an Arrow IPC
+ * stream), as prep reads - from stdin; the descriptor goes to --descriptor-out only, and nothing
+ * is written under a file named "-". Formats a stream cannot hold are refused naming --format.
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { tableFromIPC } from "apache-arrow";
+import { parse } from "csv-parse/sync";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EXIT } from "../../src/errors.js";
+import { Storage } from "../../src/io/storage.js";
+import { parseDescriptor, serializeDescriptor, type Descriptor } from "../../src/protocol/descriptor.js";
+import { runCli } from "../helpers/cli.js";
+import { tempDir } from "../helpers/tmp.js";
+import { jsonOut, makeRows, writeFixture, type Row } from "../join/fixture.js";
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let d: Descriptor;
+let rows: Row[];
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir("btkit-join-stdout-"));
+  const storage = new Storage();
+  rows = makeRows(9, 41);
+  ({ descriptor: d } = await writeFixture(storage, storage.parse(path.join(dir, "prep")), { shards: [{ rows: rows.slice(0, 5), out: jsonOut(rows.slice(0, 5)) }, { rows: rows.slice(5), out: jsonOut(rows.slice(5)) }] }));
+});
+afterEach(() => cleanup());
+
+const join = (args: string[], descriptor: Descriptor = d) => runCli(["join", ...args], { stdin: serializeDescriptor(descriptor), cwd: dir });
+
+describe("join --out -", () => {
+  it("streams JSON Lines to stdout by default; the descriptor is not printed, and no file named - is written", async () => {
+    const r = await join(["--out", "-"]);
+    expect(r.stderr).not.toContain("error");
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.id)).toEqual(rows.map((x) => Number(x.id)));
+    expect(lines.map((l) => l.pred_label)).toEqual(rows.map((x) => Number(x.id) % 3));
+    expect(lines[0]).toMatchObject({ name: rows[0]!.name, x2: Number(rows[0]!.x2) });
+    expect(r.stderr).toContain("join: 9/9 rows -> stdout");
+    expect(r.stderr).toContain("join: stdout carries the table, so the descriptor with its results is not printed (--descriptor-out PATH stores it)");
+    await expect(fs.stat(path.join(dir, "-"))).rejects.toThrow(/ENOENT/);
+    expect((await fs.readdir(dir)).sort()).toEqual(["prep"]);
+  });
+
+  it("--format csv and arrow-stream; --descriptor-out stores the descriptor with results naming stdout", async () => {
+    const csv = await join(["--out", "-", "--format", "csv", "--descriptor-out", "joined.json"]);
+    expect(csv.code).toBe(0);
+    const table = parse(csv.stdout, { columns: true }) as Array<Record<string, string>>;
+    expect(table.map((t) => t.id)).toEqual(rows.map((x) => String(x.id)));
+    expect(Object.keys(table[0]!)).toEqual(["id", "name", "score", "flag", "ts", "meta", "x1", "x2", "pred_label", "pred_p"]);
+    expect(csv.stderr).not.toContain("is not printed");
+    const stored = parseDescriptor(await fs.readFile(path.join(dir, "joined.json"), "utf8"));
+    expect(stored.results).toMatchObject({ location: "stdout", format: "csv", rows: 9, files: [], missing: [], rowsPerShard: { "part-00000.csv": 5, "part-00001.csv": 4 } });
+
+    const arrow = await runArrow(["--out", "-", "--format", "arrow-stream"]);
+    expect(arrow.numRows).toBe(9);
+    expect(arrow.schema.fields.map((f) => f.name)).toEqual(["id", "name", "score", "flag", "ts", "meta", "x1", "x2", "pred_label", "pred_p"]);
+    expect([...arrow.getChild("id")!].map(Number)).toEqual(rows.map((x) => Number(x.id)));
+  });
+
+  it.each(["parquet", "arrow"])("--format %s is refused for stdout naming --format; the stream formats pass on the same input", async (format) => {
+    const r = await join(["--out", "-", "--format", format]);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(`error [USAGE_BAD_VALUE]: --out - streams the table to stdout, which cannot hold ${format === "parquet" ? "Parquet" : "an Arrow IPC file"} (its footer points back into the file): give --format jsonl, csv or arrow-stream, or an --out file`);
+    for (const ok of ["jsonl", "csv"]) {
+      const again = await join(["--out", "-", "--format", ok]);
+      expect(again.code).toBe(0);
+      expect(again.stdout.trimEnd().split("\n")).toHaveLength(ok === "csv" ? 10 : 9);
+    }
+    expect((await runArrow(["--out", "-", "--format", "arrow-stream"])).numRows).toBe(9);
+    const file = await join(["--out", `t.${format}`, "--format", format]);
+    expect(file.code).toBe(0);
+    expect(parseDescriptor(file.stdout).results!.rows).toBe(9);
+  });
+
+  it("--partitioned and --part are refused for stdout; a folder --out takes them", async () => {
+    for (const flags of [["--partitioned"], ["--part", "0/2"]]) {
+      const r = await join(["--out", "-", ...flags]);
+      expect(r.code).toBe(EXIT.usage);
+      expect(r.stderr).toContain(`error [USAGE_BAD_VALUE]: --out - is one stream, but ${flags[0]} writes files into a folder: give --out a folder or prefix`);
+      const ok = await join(["--out", `folder-${flags.length}`, ...flags]);
+      expect(ok.code).toBe(0);
+      expect(parseDescriptor(ok.stdout).results!.rows).toBe(flags.length === 1 ? 9 : 5);
+    }
+  });
+
+  it("a prediction column widened from int64 after rows went out fails naming --prediction-type, which then passes", async () => {
+    const storage = new Storage();
+    const many = makeRows(5000, 42);
+    const out = many.map((_, i) => (i < 4500 ? `${i}\n` : `${i}.5\n`)).join("");
+    const { descriptor } = await writeFixture(storage, storage.parse(path.join(dir, "wide")), { shards: [{ rows: many, out }], sidecarBatchRows: 1000 });
+    const r = await join(["--out", "-"], descriptor);
+    expect(r.code).toBe(EXIT.data);
+    expect(r.stderr).toContain("error [JOIN_TYPE_CONFLICT]: prediction column prediction is int64 from the first batch, but line 4501 of");
+    expect(r.stderr).toContain("and the rows before it were written to stdout already: join again with --prediction-type prediction=float64");
+    const ok = await join(["--out", "-", "--prediction-type", "prediction=float64"], descriptor);
+    expect(ok.code).toBe(0);
+    const lines = ok.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { prediction: number });
+    expect(lines).toHaveLength(5000);
+    expect(lines[4500]!.prediction).toBe(4500.5);
+    // into a file, join widens by itself and notes it
+    const file = await join(["--out", "wide.jsonl"], descriptor);
+    expect(file.code).toBe(0);
+    expect(parseDescriptor(file.stdout).results!.notes!.map((n) => n.reason)[0]).toContain("prediction column prediction widened from int64 to float64");
+  });
+
+  it("without a descriptor (--inputs/--outputs) as well", async () => {
+    const r = await runCli(["join", "--inputs", path.join(dir, "prep", "shards"), "--outputs", path.join(dir, "prep", "output"), "--out", "-", "--format", "csv", "--descriptor-out", "r.json"], { cwd: dir });
+    expect(r.stderr).not.toContain("error");
+    expect(r.code).toBe(0);
+    expect(r.stdout.trimEnd().split("\n")).toHaveLength(10);
+    expect(JSON.parse(await fs.readFile(path.join(dir, "r.json"), "utf8")).results).toMatchObject({ location: "stdout", rows: 9, files: [] });
+  });
+});
+
+/** The Arrow table a join to stdout printed. */
+async function runArrow(args: string[]) {
+  const { PassThrough, Readable } = await import("node:stream");
+  const { main } = await import("../../src/cli/main.js");
+  const out: Buffer[] = [];
+  const stdout = new PassThrough();
+  stdout.on("data", (c: Buffer) => out.push(c));
+  const code = await main(["join", ...args], { stdin: Readable.from([Buffer.from(serializeDescriptor(d))]), stdout, stderr: new PassThrough(), env: { BTKIT_PROGRESS_INTERVAL_MS: "0" }, cwd: dir });
+  expect(code).toBe(0);
+  return tableFromIPC(Buffer.concat(out));
+}
