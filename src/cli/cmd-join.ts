@@ -55,7 +55,7 @@ export const joinCommand: Command = {
       "Reads the descriptor btkit submit printed (with its job section) from stdin or --descriptor. Before anything is written: the job must be Completed (or --allow-missing); each shard's .out must be that job's (under its output, written while it ran) with exactly one line per row; for --join-source Input jobs every line must echo its own input record; the job's --input-filter/--output-filter decide what a line holds. Any failure names the shard, file and line. Prints the descriptor with its results section as one JSON line.",
     examples: ["btkit prep data.csv --out s3://b/run1 | btkit submit ... | btkit join --out s3://b/run1/joined.parquet", "btkit submit --descriptor run1/ --model m --wait > job.json && btkit join --descriptor job.json --out joined/ --partitioned", "btkit join --descriptor job.json --out - --format csv | head"],
     flags: {
-      descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from this file instead of stdin (a folder or prefix means its btkit.json)" },
+      descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from this file instead of stdin (a folder or prefix means its btkit.json; a preparation's, without a job: its latest job's, stored beside the job's output)" },
       inputs: { type: "string", value: "PATH|URI", multiple: true, help: "without a descriptor: model-input files (or folders of them), each paired with <name>.out under --outputs", group: "Without a descriptor" },
       outputs: { type: "string", value: "PATH|URI", help: "without a descriptor: the folder/prefix holding the .out files", group: "Without a descriptor" },
       "input-format": { type: "string", value: "FORMAT", choices: ["auto", "csv", "json"], default: "auto", help: "how input lines are read (auto: .csv names are CSV, others by their first line)", group: "Without a descriptor" },
@@ -152,7 +152,9 @@ export const joinCommand: Command = {
       await publish(JSON.stringify({ results }));
       return 0;
     }
-    const { descriptor } = await ctx.readDescriptor(f.descriptor as string | undefined);
+    const read = await ctx.readDescriptor(f.descriptor as string | undefined);
+    // a preparation's descriptor means its latest job's (an empty preparation has none: its table is empty)
+    const { descriptor } = read.descriptor.shards.length === 0 ? read : await (await import("./job-prologue.js")).withLatestJob(ctx, "join", read, "nothing to join");
     const progress = new Progress(ctx);
     const { descriptor: joined, results } = await join({
       descriptor,

@@ -11,7 +11,8 @@ export function createStatusCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       name: "status",
       summary: "show (or wait for) the transform job of a submitted descriptor",
       usage: "[--descriptor PATH|URI] [--wait]",
-      description: "Describes the descriptor's job, prints the descriptor with the job's current status, and with --wait reattaches to it until it ends. The exit code says how the job ended (0 while it runs).",
+      description:
+        "Describes the descriptor's job, prints the descriptor with the job's current status, and with --wait reattaches to it until it ends. The exit code says how the job ended (0 while it runs). A preparation's descriptor or folder (no job section) means its latest job, whose descriptor submit stored beside the job's output (output/<job name>/btkit.json); a job run with --local is found on its emulator state folder.",
       flags: {
         ...JOB_DESCRIPTOR_FLAG,
         ...LOCAL_FLAGS,
@@ -20,7 +21,7 @@ export function createStatusCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       },
     },
     run: (ctx, args) =>
-      withJob(ctx, args, deps, "the descriptor has no job section: pass the descriptor btkit submit printed on stdout (save it: btkit submit ... > job.json), not prep's btkit.json", async ({ descriptor, job, backend }) => {
+      withJob(ctx, args, deps, "status", "no job to show", async ({ descriptor, job, backend }) => {
         const { describeTransformJob, updateJobSection } = await import("../submit/index.js");
         const d = await describeTransformJob(job.name, backend.sagemaker);
         if (!d) throw new BtkitError("SUBMIT_SERVICE", `no transform job named ${job.name} at ${job.endpoint ?? "SageMaker"}${job.region ? ` (${job.region})` : ""}`, { job: job.name });

@@ -2,7 +2,7 @@
 import { BtkitError } from "../errors.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { JobCommandDeps } from "./job-backend.js";
-import { DEFAULT_DEPS, JOB_DESCRIPTOR_FLAG, LOCAL_FLAGS, withJob } from "./job-prologue.js";
+import { DEFAULT_DEPS, JOB_DESCRIPTOR_FLAG, LOCAL_FLAGS, storeJob, withJob } from "./job-prologue.js";
 
 export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command {
   return {
@@ -10,6 +10,7 @@ export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command 
       name: "stop",
       summary: "stop the transform job of a submitted descriptor",
       usage: "[--descriptor PATH|URI]",
+      description: "Stops the descriptor's job (Stopping, then Stopped; a stopped job stores no output) and prints the descriptor with its status. A preparation's descriptor or folder (no job section) means its latest job, whose descriptor submit stored beside the job's output.",
       flags: {
         ...JOB_DESCRIPTOR_FLAG,
         ...LOCAL_FLAGS,
@@ -17,7 +18,7 @@ export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command 
       },
     },
     run: (ctx, args) =>
-      withJob(ctx, args, deps, "the descriptor has no job section: nothing to stop (pass the descriptor btkit submit printed on stdout, not prep's btkit.json)", async ({ descriptor, job, backend }) => {
+      withJob(ctx, args, deps, "stop", "nothing to stop", async ({ descriptor, job, backend }) => {
         const { describeTransformJob, stopTransformJob, updateJobSection } = await import("../submit/index.js");
         const before = await describeTransformJob(job.name, backend.sagemaker);
         if (!before) throw new BtkitError("SUBMIT_SERVICE", `no transform job named ${job.name}`, { job: job.name });
@@ -28,7 +29,9 @@ export function createStopCommand(deps: JobCommandDeps = DEFAULT_DEPS): Command 
           ctx.log(`job ${job.name} is already ${before.TransformJobStatus}: nothing to stop`);
         }
         const after = (await describeTransformJob(job.name, backend.sagemaker)) ?? before;
-        await ctx.emitDescriptor({ ...descriptor, job: updateJobSection(job, after) });
+        const updated = { ...descriptor, job: updateJobSection(job, after) };
+        await storeJob(ctx, updated);
+        await ctx.emitDescriptor(updated);
         return 0;
       }),
   };

@@ -3,6 +3,7 @@
  * or the in-process emulator of --local (local-emulator.ts, loaded only then); for status and
  * stop also the descriptor and its job section.
  */
+import { fileURLToPath } from "node:url";
 import { BtkitError } from "../errors.js";
 import type { Descriptor, JobSection } from "../protocol/descriptor.js";
 import type { FlagSpec, ParsedArgs } from "./args.js";
@@ -11,8 +12,58 @@ import type { Backend, JobCommandDeps } from "./job-backend.js";
 
 /** --descriptor of the commands that act on a submitted descriptor's job (status, stop). */
 export const JOB_DESCRIPTOR_FLAG = {
-  descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from this file instead of stdin (a folder or prefix means its btkit.json)" },
+  descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from this file instead of stdin (a folder or prefix means its btkit.json; a preparation's, without a job: its latest job's, stored beside the job's output)" },
 } as const satisfies Record<string, FlagSpec>;
+
+/** A location as a user types it: a local path for file:// URIs. */
+export function shown(uri: string): string {
+  if (!/^file:/i.test(uri)) return uri;
+  const p = fileURLToPath(uri);
+  return /\s/.test(p) ? JSON.stringify(p) : p;
+}
+
+/**
+ * The descriptor a job command acts on: its own, when it has a job section; for a preparation's
+ * descriptor (no job section), the latest job's stored beside that job's output (submit stores
+ * it: output/<job name>/btkit.json), named on stderr. None stored is SUBMIT_NO_JOB: `noJob` says
+ * what the command needs, followed by where btkit looked.
+ */
+export async function withLatestJob(ctx: CliContext, command: string, read: { descriptor: Descriptor; source: string }, noJob: string): Promise<{ descriptor: Descriptor & { job: JobSection }; source: string }> {
+  const d = read.descriptor;
+  if (d.job) return { descriptor: d as Descriptor & { job: JobSection }, source: read.source };
+  const { storedJobDescriptors } = await import("../submit/record.js");
+  const { defaultOutputUri } = await import("../submit/request.js");
+  const found = await storedJobDescriptors(d, await ctx.storage());
+  const folder = `${defaultOutputUri(d)}/`;
+  if (found.length === 0) {
+    throw new BtkitError(
+      "SUBMIT_NO_JOB",
+      `${noJob}: ${read.source === "stdin" ? "the descriptor on stdin" : shown(read.source)} is a preparation's (no job section), and no job's descriptor for it is stored under ${shown(folder)} (btkit submit stores one beside each job's output). Run btkit submit first; a job given --output elsewhere stored its descriptor there (<output>/btkit.json): pass that with --descriptor`,
+      { location: shown(folder) },
+    );
+  }
+  const latest = found[0]!;
+  const job = latest.descriptor.job;
+  ctx.log(`${command}: ${read.source === "stdin" ? "the descriptor on stdin" : shown(read.source)} has no job section: using the latest job's descriptor, ${shown(latest.location)} (job ${job.name}, ${job.status}${job.createdAt ? `, created ${job.createdAt}` : ""}${found.length > 1 ? `; ${found.length} jobs found under ${shown(folder)}` : ""})`);
+  return { descriptor: latest.descriptor, source: latest.location };
+}
+
+/**
+ * Stores a descriptor with its job beside the job's output (btkit/submit storeJobDescriptor), so
+ * a preparation's folder finds it and status, stop and submit --retry-failed can be pointed at
+ * it; returns where, as a user types it. A failure to store is a warning: the descriptor on stdout
+ * is the one the pipe carries.
+ */
+export async function storeJob(ctx: CliContext, d: Descriptor): Promise<string | undefined> {
+  const { storeJobDescriptor, jobDescriptorLocation } = await import("../submit/record.js");
+  try {
+    const where = await storeJobDescriptor(d, await ctx.storage());
+    return shown(where ?? jobDescriptorLocation(d.job!));
+  } catch (err) {
+    ctx.warn(`the job's descriptor could not be stored at ${shown(jobDescriptorLocation(d.job!))} (${err instanceof Error ? err.message : String(err)}): keep the one printed on stdout`);
+    return undefined;
+  }
+}
 
 /** The help group of the --local flags (submit adds its --model-command and --model-url to it). */
 export const LOCAL_GROUP = "Local (emulator)";
@@ -59,14 +110,13 @@ export interface OpenJob {
 }
 
 /**
- * The prologue of status and stop: reads the descriptor (stdin or --descriptor), refuses one
- * without a job section (SUBMIT_NO_JOB with the message `noJob`), gets the job's backend, runs
- * `body`, and closes the backend however that ends.
+ * The prologue of status and stop: reads the descriptor (stdin or --descriptor; a preparation's
+ * means its latest job's, withLatestJob), gets the job's backend, runs `body`, and closes the
+ * backend however that ends.
  */
-export async function withJob<T>(ctx: CliContext, args: ParsedArgs, deps: JobCommandDeps, noJob: string, body: (open: OpenJob) => Promise<T>): Promise<T> {
-  const { descriptor, source } = await ctx.readDescriptor(args.flags.descriptor as string | undefined);
+export async function withJob<T>(ctx: CliContext, args: ParsedArgs, deps: JobCommandDeps, command: string, noJob: string, body: (open: OpenJob) => Promise<T>): Promise<T> {
+  const { descriptor } = await withLatestJob(ctx, command, await ctx.readDescriptor(args.flags.descriptor as string | undefined), noJob);
   const job = descriptor.job;
-  if (!job) throw new BtkitError("SUBMIT_NO_JOB", noJob, { location: source });
   const backend = await deps.backend(ctx, args, { job });
   try {
     return await body({ descriptor, job, backend });

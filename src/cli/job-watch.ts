@@ -9,6 +9,7 @@ import { outputNameFor } from "../protocol/layout.js";
 import type { FlagSpec, ParsedArgs } from "./args.js";
 import type { CliContext } from "./context.js";
 import type { Backend } from "./job-backend.js";
+import { storeJob } from "./job-prologue.js";
 import { Progress } from "./progress.js";
 
 const G_WAIT = "Waiting";
@@ -45,6 +46,8 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
   let current = d;
   // an in-process emulator stops its jobs when it closes: --local always waits
   const wait = args.flags.wait === true || backend.local === true;
+  // the job's descriptor beside its output, from the start: a preparation's folder finds it even while it runs
+  if (wait) await storeJob(ctx, current);
   if (wait) {
     const names = (job.shards ?? d.shards.map((s) => s.name)).map(outputNameFor);
     const progress = new Progress(ctx);
@@ -77,6 +80,7 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
               : `interrupted: detached from job ${ev.job}, which goes on; with the descriptor printed on stdout saved as job.json, reattach: btkit status --wait --descriptor job.json (or rerun the same btkit submit: it attaches)`,
           );
         }
+        await storeJob(ctx, current);
         await ctx.emitDescriptor(current);
         throw new BtkitError("SUBMIT_INTERRUPTED", `interrupted while waiting for job ${ev.job}`, { job: ev.job });
       }
@@ -90,6 +94,7 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
     const cost = estimateCost(final.instanceSeconds, type, num(args, "price-per-hour"));
     ctx.log(cost ? `job ${final.name}: ${formatCost(cost)}` : `job ${final.name}: ${final.instanceSeconds} instance-seconds (no price known for ${type}: give --price-per-hour)`);
   }
+  await storeJob(ctx, current);
   await ctx.emitDescriptor(current);
   if (final.status === "Failed") {
     throw new BtkitError("SUBMIT_JOB_FAILED", `transform job ${final.name} failed: ${final.failureReason ?? "(no FailureReason given)"}. Shards it finished keep their .out; once the cause is fixed, transform the others with btkit submit --retry-failed on the descriptor printed on stdout (model and instance flags may be given with it)`, { job: final.name });

@@ -1,8 +1,15 @@
-/** The descriptor's job section, from a request and what DescribeTransformJob says. */
+/**
+ * The descriptor's job section, from a request and what DescribeTransformJob says; and the job's
+ * descriptor stored beside its output (`<output>/btkit.json`), where a preparation's folder finds
+ * its latest job again.
+ */
 import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
-import type { JobRecord, JobSection, JobStatus } from "../protocol/descriptor.js";
+import { BtkitError } from "../errors.js";
+import type { Storage } from "../io/storage.js";
+import { parseDescriptor, serializeDescriptor, type Descriptor, type JobRecord, type JobSection, type JobStatus } from "../protocol/descriptor.js";
+import { LAYOUT } from "../protocol/layout.js";
 import { instanceSeconds } from "./cost.js";
-import { stripUndefined } from "./request.js";
+import { defaultOutputUri, stripUndefined } from "./request.js";
 import type { TransformJobDescription } from "./service.js";
 
 export interface RecordContext {
@@ -11,6 +18,8 @@ export interface RecordContext {
   region?: string;
   /** the shards the job was given, when not all of them */
   shards?: string[];
+  /** a job run on an emulator in this process (submit --local): its state folder, where status and stop start it again */
+  stateDir?: string;
 }
 
 function iso(t: Date | string | undefined): string | undefined {
@@ -38,6 +47,7 @@ export function jobRecord(request: CreateTransformJobRequest, description: Trans
     endedAt: iso(d?.TransformEndTime),
     instanceSeconds: instanceSeconds(d?.TransformStartTime, d?.TransformEndTime, count),
     shards: ctx.shards,
+    stateDir: ctx.stateDir,
   };
   return stripUndefined(rec);
 }
@@ -45,6 +55,69 @@ export function jobRecord(request: CreateTransformJobRequest, description: Trans
 /** Updates a job section's current record from a fresh description, keeping its history. */
 export function updateJobSection(job: JobSection, description: TransformJobDescription): JobSection {
   const request = job.request as unknown as CreateTransformJobRequest;
-  const fresh = jobRecord(request, description, { backend: job.backend, endpoint: job.endpoint, region: job.region, shards: job.shards });
-  return stripUndefined({ ...fresh, predictionName: job.predictionName, predictionPrefix: job.predictionPrefix, stateDir: job.stateDir, history: job.history });
+  const fresh = jobRecord(request, description, { backend: job.backend, endpoint: job.endpoint, region: job.region, shards: job.shards, stateDir: job.stateDir });
+  return stripUndefined({ ...fresh, predictionName: job.predictionName, predictionPrefix: job.predictionPrefix, history: job.history });
+}
+
+/** Where a job's descriptor is stored: btkit.json under the job's output location, beside its .out files. */
+export function jobDescriptorLocation(job: JobRecord): string {
+  return `${job.outputLocation.replace(/\/+$/, "")}/${LAYOUT.descriptor}`;
+}
+
+/**
+ * Stores a descriptor with its job section at jobDescriptorLocation, unless the descriptor stored
+ * there already is a later job's that continues this one (a --retry-failed job writes into the
+ * same output and keeps this job in its history). Returns where it is stored, or undefined when
+ * the later one was left in place.
+ */
+export async function storeJobDescriptor(d: Descriptor, storage: Storage, signal?: AbortSignal): Promise<string | undefined> {
+  const job = d.job;
+  if (!job) throw new BtkitError("SUBMIT_NO_JOB", "storeJobDescriptor: the descriptor has no job section", { field: "job" });
+  const where = jobDescriptorLocation(job);
+  const stored = await readStored(storage, where);
+  if (stored?.job && stored.job.name !== job.name && (stored.job.history ?? []).some((h) => h.name === job.name)) return undefined;
+  await storage.write(where, `${serializeDescriptor(d)}\n`, { contentType: "application/json", signal });
+  return where;
+}
+
+async function readStored(storage: Storage, where: string): Promise<Descriptor | undefined> {
+  let text: string;
+  try {
+    text = await storage.readText(where);
+  } catch (err) {
+    if (err instanceof BtkitError && err.code === "IO_NOT_FOUND") return undefined;
+    throw err;
+  }
+  try {
+    return parseDescriptor(text, where);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A job descriptor found beside a job's output. */
+export interface StoredJob {
+  location: string;
+  descriptor: Descriptor & { job: JobSection };
+}
+
+/**
+ * The job descriptors stored for this very preparation (the same manifest, and shards of the same
+ * names and sha256) under its default output folder (`output/<job name>/btkit.json`), the latest
+ * job first (by its CreationTime, else by when the file was written). Jobs given an --output
+ * elsewhere stored theirs there, not here.
+ */
+export async function storedJobDescriptors(d: Descriptor, storage: Storage): Promise<StoredJob[]> {
+  const folder = `${defaultOutputUri(d)}/`;
+  const identity = (x: Descriptor): string => JSON.stringify([x.manifest.location, x.shards.map((s) => [s.name, s.sha256])]);
+  const mine = identity(d);
+  const found: Array<StoredJob & { at: number }> = [];
+  for await (const o of storage.list(folder)) {
+    if (!/^[^/]+\/btkit\.json$/.test(o.relative)) continue;
+    const stored = await readStored(storage, o.location);
+    if (!stored?.job || identity(stored) !== mine) continue;
+    const created = Date.parse(stored.job.createdAt ?? "");
+    found.push({ location: o.location, descriptor: stored as Descriptor & { job: JobSection }, at: Number.isNaN(created) ? (o.lastModified?.getTime() ?? 0) : created });
+  }
+  return found.sort((a, b) => b.at - a.at).map(({ location, descriptor }) => ({ location, descriptor }));
 }

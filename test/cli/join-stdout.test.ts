@@ -117,6 +117,23 @@ describe("join --out -", () => {
   });
 });
 
+describe("join given a preparation's descriptor (no job section)", () => {
+  it("joins the latest job's descriptor stored beside its output, and says so; none stored is SUBMIT_NO_JOB", async () => {
+    const { job: _job, ...prep } = d;
+    await fs.writeFile(path.join(dir, "prep", "btkit.json"), serializeDescriptor(prep));
+    const none = await runCli(["join", "--descriptor", "prep", "--out", "-"], { cwd: dir });
+    expect(none.code).toBe(EXIT.usage);
+    expect(none.stderr).toContain(`error [SUBMIT_NO_JOB]: nothing to join: ${path.join(dir, "prep", "btkit.json")} is a preparation's (no job section), and no job's descriptor for it is stored under ${path.join(dir, "prep", "output")}/`);
+    expect(none.stdout).toBe("");
+    await fs.mkdir(path.join(dir, "prep", "output", "job-1"), { recursive: true });
+    await fs.writeFile(path.join(dir, "prep", "output", "job-1", "btkit.json"), serializeDescriptor(d));
+    const r = await runCli(["join", "--descriptor", "prep", "--out", "joined.jsonl"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`join: ${path.join(dir, "prep", "btkit.json")} has no job section: using the latest job's descriptor, ${path.join(dir, "prep", "output", "job-1", "btkit.json")} (job job-1, Completed)`);
+    expect(parseDescriptor(r.stdout)).toMatchObject({ job: { name: "job-1" }, results: { rows: 9 } });
+  });
+});
+
 /** The Arrow table a join to stdout printed. */
 async function runArrow(args: string[]) {
   const { PassThrough, Readable } = await import("node:stream");

@@ -90,7 +90,7 @@ describe("outputs of another job are never joined", () => {
     const b = parseDescriptor(second.stdout);
     expect(b.job!.name).not.toBe(a.job!.name);
     expect(b.job!.outputLocation).toMatch(new RegExp(`/prep/output/${b.job!.name}$`));
-    expect((await fs.readdir(path.dirname(outOf(b, "x")))).sort()).toEqual(["part-00000.csv.out", "part-00002.csv.out"]);
+    expect((await fs.readdir(path.dirname(outOf(b, "x")))).sort()).toEqual(["btkit.json", "part-00000.csv.out", "part-00002.csv.out"]);
 
     const refused = await joinTo(second.stdout, "b.jsonl");
     expect(refused.code).toBe(EXIT.data);
@@ -179,7 +179,7 @@ describe("outputs of another job are never joined", () => {
 
     const second = await local(first.stdout, "--new", "--model-url", failing.url, "--output", sharedUri, "--overwrite-output");
     expect(second.code).toBe(EXIT.jobFailed);
-    expect((await fs.readdir(shared)).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    expect((await fs.readdir(shared)).sort()).toEqual(["btkit.json", "part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
     const partial = ok(await joinTo(second.stdout, "b.jsonl", "--allow-missing"));
     const results = parseDescriptor(partial.stdout).results as Descriptor["results"] & { notes: Array<{ reason: string; count: number }> };
     expect(results.missing).toEqual(["part-00001.csv"]);

@@ -39,6 +39,8 @@ afterEach(async () => {
 
 /** each job writes to its own prefix output/<job name> */
 const outDir = (job: string) => path.join(dir, "output", job);
+/** the .out files under a folder (submit stores the job's btkit.json beside them) */
+const outs = async (folder: string) => (await fs.readdir(folder)).filter((f) => f.endsWith(".out")).sort();
 
 /** Restarts the example model on its port with other switches (the model record keeps its URL); returns the port. */
 async function restartModel(env: Record<string, string>): Promise<number> {
@@ -68,7 +70,7 @@ describe("submit --local", () => {
     expect(r.stderr).toMatch(/created model btkit-model-[0-9a-f]{16}/);
     expect(r.stderr).toMatch(/3\/3 \.out files Completed/);
     expect(r.stderr).toMatch(new RegExp(`\\[${out.job!.name}/[^\\]]+\\] `));
-    expect((await fs.readdir(outDir(out.job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    expect(await outs(outDir(out.job!.name))).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
     // the example model answers the CSV sum of each row, one line per record
     const shard0 = (await fs.readFile(path.join(dir, "shards", "part-00000.csv"), "utf8")).trim().split("\n");
     const out0 = (await fs.readFile(path.join(outDir(out.job!.name), "part-00000.csv.out"), "utf8")).trim().split("\n");
@@ -92,7 +94,7 @@ describe("submit --local", () => {
     const failed = parseDescriptor(r.stdout);
     expect(failed.job!.failureReason).toBeTruthy();
     expect(r.stderr).toContain(failed.job!.failureReason!);
-    expect((await fs.readdir(outDir(failed.job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00002.csv.out"]);
+    expect(await outs(outDir(failed.job!.name))).toEqual(["part-00000.csv.out", "part-00002.csv.out"]);
     const before = await Promise.all(["part-00000.csv.out", "part-00002.csv.out"].map((f) => fs.stat(path.join(outDir(failed.job!.name), f))));
 
     await restartModel({});
@@ -102,7 +104,7 @@ describe("submit --local", () => {
     expect(done.job).toMatchObject({ status: "Completed", shards: ["part-00001.csv"], outputLocation: failed.job!.outputLocation });
     expect(done.job!.history!.map((h) => [h.name, h.status])).toEqual([[failed.job!.name, "Failed"]]);
     expect(JSON.parse(await fs.readFile(path.join(dir, "manifest-retry-1.json"), "utf8"))).toEqual([{ prefix: d.manifest.prefix }, "part-00001.csv"]);
-    expect((await fs.readdir(outDir(failed.job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    expect(await outs(outDir(failed.job!.name))).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
     const after = await Promise.all(["part-00000.csv.out", "part-00002.csv.out"].map((f) => fs.stat(path.join(outDir(failed.job!.name), f))));
     expect(after.map((s) => s.mtimeMs)).toEqual(before.map((s) => s.mtimeMs));
   });
@@ -146,7 +148,7 @@ describe("submit --local", () => {
     expect(retry.code, retry.stderr).toBe(0);
     const done = parseDescriptor(retry.stdout);
     expect(done.job!.status).toBe("Completed");
-    expect((await fs.readdir(outDir(parseDescriptor(r.stdout).job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    expect(await outs(outDir(parseDescriptor(r.stdout).job!.name))).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
   });
 
   it("--output and --state take local paths and file:// URIs: the job writes its .out files there", async () => {

@@ -56,7 +56,7 @@ it("runs against s3:// locations, refuses s3 output without --state, and retries
   expect(r.stderr).toMatch(/2\/3 \.out files Failed/);
   const listed = async () => {
     const names: string[] = [];
-    for await (const o of storage.list(`s3://bt-bucket/run1/output/${failed.job!.name}/`)) names.push(o.relative);
+    for await (const o of storage.list(`s3://bt-bucket/run1/output/${failed.job!.name}/`)) if (o.relative.endsWith(".out")) names.push(o.relative);
     return names.sort();
   };
   expect(await listed()).toEqual(["part-00000.csv.out", "part-00002.csv.out"]);
@@ -85,6 +85,16 @@ it("on S3, prep | submit | join: every row joined (read back by DuckDB); an .out
   expect(j.code, j.stderr).toBe(0);
   const rows = await duckRows(`SELECT id, x, prediction FROM read_parquet(${sqlString(joined)}) ORDER BY id`);
   expect(rows.map((row) => [Number(row.id), Number(row.x), Number(row.prediction)])).toEqual(Array.from({ length: 12 }, (_, i) => [i, i * 3, i * 3]));
+
+  // the job's descriptor is stored beside its output: the preparation's prefix finds it (status, join)
+  expect(parseDescriptor(await s3.storage().readText(`${job.outputLocation}/btkit.json`))).toEqual(parseDescriptor(r.stdout));
+  const status = await runJobCli(DEFAULT_DEPS, ["status", "--descriptor", "s3://bt-bucket/run2/"], { env: { ...s3.env, AWS_ACCESS_KEY_ID: "", AWS_PROFILE: "btkit-none" } });
+  expect(status.stderr).toContain(`status: s3://bt-bucket/run2/btkit.json has no job section: using the latest job's descriptor, ${job.outputLocation}/btkit.json (job ${job.name}, Completed, created ${job.createdAt})`);
+  expect(status.code).toBe(0);
+  expect(parseDescriptor(status.stdout).job).toMatchObject({ name: job.name, status: "Completed" });
+  const byPrefix = await runCli(["join", "--descriptor", "s3://bt-bucket/run2", "--out", "-", "--format", "csv"], { env: s3.env });
+  expect(byPrefix.code, byPrefix.stderr).toBe(0);
+  expect(byPrefix.stdout.trimEnd().split("\n")).toHaveLength(13);
 
   // S3 LastModified has whole seconds: wait past the second the job ended in, then rewrite an .out
   await new Promise((done) => setTimeout(done, Math.max(0, Date.parse(job.endedAt!) + 1100 - Date.now())));

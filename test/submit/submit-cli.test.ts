@@ -136,6 +136,70 @@ describe("btkit submit", () => {
   });
 });
 
+describe("the job's descriptor, stored beside its output", () => {
+  it("submit stores it; status and stop given the preparation's folder (or its descriptor) act on the latest job, named on stderr", async () => {
+    fake.plan = { ending: "never", finishAfter: 0 };
+    await fs.writeFile(path.join(dir, "btkit.json"), serializeDescriptor(d));
+    const a = parseDescriptor((await submit([])).stdout);
+    const stored = (job: string) => path.join(dir, "output", job, "btkit.json");
+    expect(parseDescriptor(await fs.readFile(stored(a.job!.name), "utf8"))).toEqual(a);
+    await new Promise((r) => setTimeout(r, 5));
+    const b = parseDescriptor((await submit(["--new"])).stdout);
+    expect(b.job!.name).not.toBe(a.job!.name);
+    expect(parseDescriptor(await fs.readFile(stored(b.job!.name), "utf8"))).toEqual(b);
+
+    const s = await runJobCli(fakeDeps(fake), ["status", "--descriptor", dir]);
+    expect(s.code).toBe(0);
+    expect(s.stderr).toContain(`status: ${path.join(dir, "btkit.json")} has no job section: using the latest job's descriptor, ${stored(b.job!.name)} (job ${b.job!.name}, InProgress, created ${b.job!.createdAt}; 2 jobs found under ${path.join(dir, "output")}/)`);
+    expect(parseDescriptor(s.stdout).job!.name).toBe(b.job!.name);
+    // the same from the preparation's descriptor on stdin
+    const piped = await runJobCli(fakeDeps(fake), ["status"], { stdin: serializeDescriptor(d) });
+    expect(piped.stderr).toContain(`status: the descriptor on stdin has no job section: using the latest job's descriptor, ${stored(b.job!.name)}`);
+    expect(parseDescriptor(piped.stdout).job!.name).toBe(b.job!.name);
+
+    const stop = await runJobCli(fakeDeps(fake), ["stop", "--descriptor", path.join(dir, "btkit.json")]);
+    expect(stop.code).toBe(0);
+    expect(stop.stderr).toContain(`stop: ${path.join(dir, "btkit.json")} has no job section: using the latest job's descriptor, ${stored(b.job!.name)}`);
+    expect(fake.jobs.get(b.job!.name)!.status).toBe("Stopped");
+    expect(fake.jobs.get(a.job!.name)!.status).toBe("InProgress");
+    // the stored descriptor follows what stop saw
+    expect(parseDescriptor(await fs.readFile(stored(b.job!.name), "utf8")).job!.status).toBe("Stopped");
+  });
+
+  it("none stored: SUBMIT_NO_JOB says where btkit looked; a job given --output elsewhere is found with --descriptor there", async () => {
+    fake.plan = { ending: "never", finishAfter: 0 };
+    await fs.writeFile(path.join(dir, "btkit.json"), serializeDescriptor(d));
+    const none = await runJobCli(fakeDeps(fake), ["status", "--descriptor", dir]);
+    expect(none.code).toBe(EXIT.usage);
+    expect(none.stderr).toContain(`error [SUBMIT_NO_JOB]: no job to show: ${path.join(dir, "btkit.json")} is a preparation's (no job section), and no job's descriptor for it is stored under ${path.join(dir, "output")}/ (btkit submit stores one beside each job's output). Run btkit submit first; a job given --output elsewhere stored its descriptor there (<output>/btkit.json): pass that with --descriptor`);
+    const elsewhere = path.join(dir, "elsewhere");
+    const r = await submit(["--output", elsewhere]);
+    expect(r.code).toBe(0);
+    expect((await runJobCli(fakeDeps(fake), ["status", "--descriptor", dir])).stderr).toContain("SUBMIT_NO_JOB");
+    const there = await runJobCli(fakeDeps(fake), ["status", "--descriptor", elsewhere]);
+    expect(there.code).toBe(0);
+    expect(parseDescriptor(there.stdout).job!.name).toBe(parseDescriptor(r.stdout).job!.name);
+    const stop = await runJobCli(fakeDeps(fake), ["stop", "--descriptor", path.join(elsewhere, "btkit.json")]);
+    expect(stop.code).toBe(0);
+    expect(parseDescriptor(stop.stdout).job!.status).toBe("Stopped");
+  });
+
+  it("a retry job's descriptor is not replaced by the job it retried", async () => {
+    fake.plan = { ending: "Failed", finishAfter: 1, failShards: ["part-00001.csv"] };
+    const failed = await submit(["--wait", ...FAST]);
+    const name = parseDescriptor(failed.stdout).job!.name;
+    fake.plan = { ending: "Completed", finishAfter: 0 };
+    const retry = await submit(["--retry-failed", "--wait", ...FAST], failed.stdout);
+    expect(retry.code).toBe(0);
+    const where = path.join(dir, "output", name, "btkit.json");
+    expect(parseDescriptor(await fs.readFile(where, "utf8")).job!.history!.map((h) => h.name)).toEqual([name]);
+    // status of the retried job's descriptor leaves the retry's in place
+    const s = await runJobCli(fakeDeps(fake), ["status"], { stdin: failed.stdout });
+    expect(s.code).toBe(EXIT.jobFailed);
+    expect(parseDescriptor(await fs.readFile(where, "utf8"))).toEqual(parseDescriptor(retry.stdout));
+  });
+});
+
 describe("waiting", () => {
   it("Completed: progress lines, logs, final times and instance-seconds, exit 0", async () => {
     fake.plan = { ending: "Completed", finishAfter: 2 };
@@ -171,7 +235,7 @@ describe("waiting", () => {
     expect(out.job!.outputLocation).toBe(failed.job!.outputLocation);
     const manifest = JSON.parse(await fs.readFile(path.join(dir, "manifest-retry-1.json"), "utf8"));
     expect(manifest).toEqual([{ prefix: d.manifest.prefix }, "part-00001.csv"]);
-    expect((await fs.readdir(path.join(dir, "output", failed.job!.name))).sort()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    expect((await fs.readdir(path.join(dir, "output", failed.job!.name))).sort()).toEqual(["btkit.json", "part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
     expect(await fs.readFile(path.join(dir, "output", failed.job!.name, "part-00001.csv.out"), "utf8")).toBe((await fs.readFile(path.join(dir, "shards", "part-00001.csv"), "utf8")).toUpperCase());
     // nothing missing any more: a second retry launches nothing
     const none = await submit(["--retry-failed"], retry.stdout);
@@ -240,8 +304,9 @@ describe("waiting", () => {
     const s = await runJobCli(fakeDeps(fake), ["stop"], { stdin: r.stdout });
     expect(s.code).toBe(0);
     expect(parseDescriptor(s.stdout).job!.status).toBe("Stopped");
-    const none = await runJobCli(fakeDeps(fake), ["stop"], { stdin: serializeDescriptor(d) });
-    expect(none.code).toBe(EXIT.usage);
-    expect(none.stderr).toContain("SUBMIT_NO_JOB");
+    // the preparation's descriptor means its latest job, stopped already
+    const again = await runJobCli(fakeDeps(fake), ["stop"], { stdin: serializeDescriptor(d) });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`is already Stopped: nothing to stop`);
   });
 });
