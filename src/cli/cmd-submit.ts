@@ -158,9 +158,10 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         requestWarnings,
         retryRequest,
         submitTransformJob,
+        updateJobSection,
         writeRetryManifest,
       } = await import("../submit/index.js");
-      const { descriptor: input } = await ctx.readDescriptor(str(args, "descriptor"));
+      let { descriptor: input } = await ctx.readDescriptor(str(args, "descriptor"));
       const dryRun = args.flags["dry-run"] === true;
       const local = args.flags.local === true || args.flags.state !== undefined;
       const modelCommand = str(args, "model-command");
@@ -202,18 +203,25 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         let shards: string[] | undefined;
         let history: JobSection["history"];
         if (retry) {
-          if (!input.job) throw new BtkitError("SUBMIT_NO_JOB", "--retry-failed needs a descriptor printed by btkit submit (it has no job section)", {});
-          if (input.job.status === "InProgress" || input.job.status === "Stopping") {
-            throw new BtkitError("SUBMIT_INVALID_REQUEST", `--retry-failed: job ${input.job.name} is still ${input.job.status}; wait for it first (btkit status --wait)`, { job: input.job.name });
+          let job = input.job;
+          if (!job) throw new BtkitError("SUBMIT_NO_JOB", "--retry-failed needs a descriptor printed by btkit submit (it has no job section)", {});
+          const running = (): boolean => job!.status === "InProgress" || job!.status === "Stopping";
+          if (running() && backend) {
+            // the descriptor may be older than the job's end (saved while it ran, or when a --local run was interrupted)
+            const now = await describeTransformJob(job.name, backend.sagemaker);
+            if (now) input = { ...input, job: (job = updateJobSection(job, now)) };
+          }
+          if (running()) {
+            throw new BtkitError("SUBMIT_INVALID_REQUEST", `--retry-failed: job ${job.name} is still ${job.status}; wait for it first (btkit status --wait)`, { job: job.name });
           }
           const missing = await missingShards(input, await ctx.storage());
           if (missing.length === 0) {
-            ctx.log(`every shard of job ${input.job.name} has its .out file: nothing to retry`);
+            ctx.log(`every shard of job ${job.name} has its .out file: nothing to retry`);
             await ctx.emitDescriptor(input);
             return 0;
           }
           shards = missing.map((s) => s.name);
-          const manifest = dryRun ? `${input.manifest.location.replace(/[^/]*$/, "")}manifest-retry-${(input.job.history?.length ?? 0) + 1}.json` : await writeRetryManifest(input, missing, await ctx.storage());
+          const manifest = dryRun ? `${input.manifest.location.replace(/[^/]*$/, "")}manifest-retry-${(job.history?.length ?? 0) + 1}.json` : await writeRetryManifest(input, missing, await ctx.storage());
           ctx.log(`retrying ${missing.length} shard(s) without output: ${shards.join(", ")} (manifest ${manifest})`);
           request = retryRequest(input, manifest, { namePrefix: str(args, "name-prefix"), allowFileUris: allowFile, overrides: retryOverrides(args, model, image !== undefined) });
           history = historyWith(input);
@@ -246,7 +254,8 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         }
         const result = await submitTransformJob(request, { client: be.sagemaker });
         ctx.log(result.attached ? `attached to existing job ${result.name} (${result.description.TransformJobStatus}); nothing launched` : `launched job ${result.name}`);
-        const record = { ...jobRecord(request, result.description, { backend: be.kind, endpoint: be.kind === "emulator" ? be.endpoint : undefined, region: be.region, shards }), ...naming, ...(be.stateDir !== undefined ? { stateDir: be.stateDir } : {}) };
+        // the backend and, for --local, the emulator's state folder: status and stop start it there again
+        const record = { ...jobRecord(request, result.description, { backend: be.kind, endpoint: be.kind === "emulator" ? be.endpoint : undefined, region: be.region, shards, stateDir: be.stateDir }), ...naming };
         if (!retry && input.job) {
           // the same job again keeps its history; another job for the same data records the earlier ones
           history = input.job.name === result.name ? input.job.history : historyWith(input).filter((h) => h.name !== result.name);

@@ -3,6 +3,8 @@
  * or the in-process emulator of --local (local-emulator.ts, loaded only then); for status and
  * stop also the descriptor and its job section.
  */
+import fs from "node:fs/promises";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { BtkitError } from "../errors.js";
 import type { Descriptor, JobSection } from "../protocol/descriptor.js";
@@ -82,8 +84,11 @@ export const LOCAL_FLAGS = {
 export const DEFAULT_DEPS: JobCommandDeps = {
   backend: async (ctx, args, hint) => {
     // a job that ran on an in-process emulator is found again in the state folder it recorded
-    const recorded = hint.job?.backend === "emulator" ? hint.job.stateDir : undefined;
-    if (args.flags.local !== true && args.flags.state === undefined && recorded === undefined) return (await import("./job-backend.js")).awsBackend(ctx, hint.job);
+    let recorded = hint.job?.backend === "emulator" ? hint.job.stateDir : undefined;
+    if (args.flags.local !== true && args.flags.state === undefined && recorded === undefined) {
+      if (hint.job && !(await emulatorAnswers(hint.job))) recorded = await deadEmulatorState(ctx, hint.job);
+      if (recorded === undefined) return (await import("./job-backend.js")).awsBackend(ctx, hint.job);
+    }
     const local = await import("./local-emulator.js");
     const state =
       args.flags.state !== undefined
@@ -94,6 +99,46 @@ export const DEFAULT_DEPS: JobCommandDeps = {
     return local.startLocalBackend(ctx, state);
   },
 };
+
+const LOOPBACK_RE = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
+
+/** False when the job ran on an emulator on loopback that no longer accepts connections (a --local run's, ended). */
+async function emulatorAnswers(job: JobSection): Promise<boolean> {
+  if (job.backend !== "emulator" || job.endpoint === undefined || !LOOPBACK_RE.test(job.endpoint)) return true;
+  const url = new URL(job.endpoint);
+  const { connect } = await import("node:net");
+  return await new Promise<boolean>((resolve) => {
+    const socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 80) });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(2000, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/**
+ * The state folder of a job whose emulator is gone and whose descriptor records none (written
+ * before descriptors recorded it): emulator-state/ beside the output folder when it holds the
+ * job (said on stderr); else SUBMIT_SERVICE naming --state.
+ */
+async function deadEmulatorState(ctx: CliContext, job: JobSection): Promise<string> {
+  const loc = (await ctx.storage()).parse(outputFolderOf(job));
+  if (loc.kind === "local") {
+    const dir = path.join(path.dirname(loc.path), "emulator-state");
+    if (await fs.stat(path.join(dir, "jobs", `${job.name}.json`)).then(() => true, () => false)) {
+      ctx.log(`job ${job.name} ran on an emulator at ${job.endpoint}, which is gone: using its state in ${dir}`);
+      return dir;
+    }
+  }
+  throw new BtkitError(
+    "SUBMIT_SERVICE",
+    `job ${job.name} ran on an emulator at ${job.endpoint}, which is not running (the emulator of a submit --local run lives as long as that command): give the state folder that kept the job with --state DIR (submit --local keeps it in emulator-state/ beside the output folder unless told otherwise), or start btkit emulator --state DIR at that address`,
+    { job: job.name, location: job.endpoint, option: "--state" },
+  );
+}
 
 /** The folder that holds a job's output: output/ for a job writing to its own default prefix output/<name>. */
 export function outputFolderOf(job: JobSection): string {

@@ -72,15 +72,18 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
           await stopTransformJob(ev.job, { client: backend.sagemaker });
           ctx.warn(`interrupted: stopping job ${ev.job} (--stop-on-interrupt); no output is stored for a stopped job`);
           current = { ...current, job: { ...current.job!, status: "Stopping" } };
-        } else {
-          // the descriptor to continue from is the one printed below (with the job), not the input
+        }
+        // the descriptor to continue from is the job's, stored beside its output (and printed below), not the input
+        const stored = await storeJob(ctx, current);
+        const from = stored ?? "job.json";
+        const saved = stored ? "" : " (the descriptor printed on stdout, saved as job.json)";
+        if (args.flags["stop-on-interrupt"] !== true) {
           ctx.warn(
             backend.local
-              ? `interrupted: job ${ev.job} ran on the in-process emulator, which ends with this command: the job will report Failed, and the shards it finished keep their .out. With the descriptor printed on stdout saved as job.json, transform the rest: btkit status --descriptor job.json | btkit submit --retry-failed`
-              : `interrupted: detached from job ${ev.job}, which goes on; with the descriptor printed on stdout saved as job.json, reattach: btkit status --wait --descriptor job.json (or rerun the same btkit submit: it attaches)`,
+              ? `interrupted: job ${ev.job} ran on the in-process emulator, which ends with this command: the job ends Failed, and the shards it finished keep their .out. See how it ended: btkit status --descriptor ${from}${saved}; transform the rest: btkit submit --retry-failed --descriptor ${from}`
+              : `interrupted: detached from job ${ev.job}, which goes on; reattach: btkit status --wait --descriptor ${from}${saved} (or rerun the same btkit submit: it attaches)`,
           );
         }
-        await storeJob(ctx, current);
         await ctx.emitDescriptor(current);
         throw new BtkitError("SUBMIT_INTERRUPTED", `interrupted while waiting for job ${ev.job}`, { job: ev.job });
       }

@@ -115,6 +115,42 @@ describe("shell pipeline, local paths", () => {
   });
 });
 
+describe("Ctrl-C of submit --local", () => {
+  it("exits 130 and prints two commands that, run as written, show how the job ended and transform the rest", async () => {
+    const p = await sh(`${btkit} prep reviews.csv --out prep-int --instances 2 --quiet > /dev/null`);
+    expect(p.code, p.stderr).toBe(0);
+    // one instance, a slow model: the first shard's .out is written, then Ctrl-C
+    const child = spawn(process.execPath, [bin, "submit", "--descriptor", "prep-int", "--local", "--model-command", `${btkit} example-model`, "--instance-count", "1", "--poll-seconds", "0.2"], {
+      cwd: dir,
+      env: { ...process.env, BTKIT_EXAMPLE_DELAY_MS: "1500", BTKIT_PROGRESS_INTERVAL_MS: "0" },
+      stdio: ["ignore", fs.openSync(path.join(dir, "interrupted.json"), "w"), "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      if (/1\/2 \.out files/.test(stderr)) child.kill("SIGINT");
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    expect(code, stderr).toBe(130);
+    const advice = /See how it ended: (btkit status --descriptor \S+); transform the rest: (btkit submit --retry-failed --descriptor \S+)/.exec(stderr);
+    expect(advice, stderr).not.toBeNull();
+    // run as written, with btkit on PATH and no AWS credentials: the stored descriptor names the emulator's state folder
+    fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "bin", "btkit"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} "$@"\n`, { mode: 0o755 });
+    const env = { PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_PROFILE: "btkit-none", AWS_EC2_METADATA_DISABLED: "true" };
+    const status = await sh(`${advice![1]} > status.json`, env);
+    expect(status.code, status.stderr).toBe(3);
+    expect(status.stderr).toContain("Failed: the emulator restarted while the job was running");
+    expect(status.stderr).not.toContain("Credential");
+    const retry = await sh(`${advice![2]} --poll-seconds 0.2 > retried.json`, env);
+    expect(retry.code, retry.stderr).toBe(0);
+    expect(retry.stderr).toMatch(/retrying 1 shard(\(s\))? without output: part-00001\.csv/);
+    const joined = await sh(`btkit join --descriptor retried.json --out - --quiet | wc -l`, env);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect(Number(joined.stdout.trim())).toBe(ROWS);
+  });
+});
+
 describe("shell pipeline, s3:// locations", () => {
   const server = useS3(["e2e"]);
 

@@ -126,7 +126,7 @@ describe("submit --local", () => {
     expect(stop.stderr).toContain("is already Failed: nothing to stop");
   });
 
-  it("Ctrl-C during submit --local: exit 130, and the advice it prints (status | submit --retry-failed) completes the job", async () => {
+  it("Ctrl-C during submit --local: exit 130, and the commands it prints show how the job ended and transform the rest", async () => {
     await restartModel({ BTKIT_EXAMPLE_DELAY_MS: "400" });
     const ac = new AbortController();
     let seen = "";
@@ -139,16 +139,39 @@ describe("submit --local", () => {
       },
     });
     expect(r.code).toBe(EXIT.interrupted);
-    expect(r.stderr).toContain("btkit status --descriptor job.json | btkit submit --retry-failed");
-    // the advice, as written: status on the printed descriptor, piped into submit --retry-failed
-    const s = await runJobCli(DEFAULT_DEPS, ["status"], { stdin: r.stdout });
+    const name = parseDescriptor(r.stdout).job!.name;
+    const stored = path.join(outDir(name), "btkit.json");
+    expect(r.stderr).toContain(`See how it ended: btkit status --descriptor ${stored}; transform the rest: btkit submit --retry-failed --descriptor ${stored}`);
+    expect(parseDescriptor(await fs.readFile(stored, "utf8"))).toEqual(parseDescriptor(r.stdout));
+    // the advice, as written (no --local, no --state: the stored descriptor records the state folder)
+    const s = await runJobCli(DEFAULT_DEPS, ["status", "--descriptor", stored], { env: { AWS_ACCESS_KEY_ID: "", AWS_PROFILE: "btkit-none" } });
+    expect(s.code).toBe(EXIT.jobFailed);
+    expect(s.stderr).toContain(`job ${name}: Failed: the emulator restarted while the job was running`);
     expect(parseDescriptor(s.stdout).job!.status).toBe("Failed");
     await restartModel({});
-    const retry = await runJobCli(DEFAULT_DEPS, ["submit", "--retry-failed", ...FAST], { stdin: s.stdout });
+    const retry = await runJobCli(DEFAULT_DEPS, ["submit", "--retry-failed", "--descriptor", stored, ...FAST]);
     expect(retry.code, retry.stderr).toBe(0);
-    const done = parseDescriptor(retry.stdout);
-    expect(done.job!.status).toBe("Completed");
-    expect(await outs(outDir(parseDescriptor(r.stdout).job!.name))).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    expect(parseDescriptor(retry.stdout).job).toMatchObject({ status: "Completed", history: [{ name, status: "Failed" }] });
+    expect(await outs(outDir(name))).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    // the descriptor printed while the job ran (InProgress) retries too (submit asks the emulator
+    // first): the same retry job, attached to
+    const fromStdout = await runJobCli(DEFAULT_DEPS, ["submit", "--retry-failed", ...FAST], { stdin: r.stdout });
+    expect(fromStdout.code, fromStdout.stderr).toBe(0);
+    expect(fromStdout.stderr).toContain(`attached to existing job ${parseDescriptor(retry.stdout).job!.name} (Completed); nothing launched`);
+  });
+
+  it("a --local job whose descriptor records no state folder (an older one): its dead port is not tried, and --state finds it", async () => {
+    const r = await local([]);
+    expect(r.code).toBe(0);
+    const { stateDir: _stateDir, ...job } = parseDescriptor(r.stdout).job!;
+    const old = serializeDescriptor({ ...parseDescriptor(r.stdout), job });
+    const s = await runJobCli(DEFAULT_DEPS, ["status"], { stdin: old, env: { AWS_ACCESS_KEY_ID: "", AWS_PROFILE: "btkit-none" } });
+    expect(s.code).toBe(EXIT.service);
+    expect(s.stderr).toContain(`error [SUBMIT_SERVICE]: job ${job.name} ran on an emulator at ${job.endpoint}, which is not running (the emulator of a submit --local run lives as long as that command): give the state folder that kept the job with --state DIR`);
+    expect(s.stderr).not.toContain("Credentials");
+    const withState = await runJobCli(DEFAULT_DEPS, ["status", "--state", path.join(dir, "state")], { stdin: old });
+    expect(withState.code).toBe(0);
+    expect(parseDescriptor(withState.stdout).job).toMatchObject({ name: job.name, status: "Completed" });
   });
 
   it("--output and --state take local paths and file:// URIs: the job writes its .out files there", async () => {

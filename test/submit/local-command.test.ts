@@ -53,4 +53,10 @@ it("creates the model as local-cmd, runs it, and keeps state beside the output",
   const again = await runJobCli(DEFAULT_DEPS, ["submit", "--local", "--model-command", cmd, "--poll-seconds", "0.05"], { stdin: serializeDescriptor(d) });
   expect(again.code).toBe(0);
   expect(again.stderr).toContain(`attached to existing job ${out.job!.name} (Completed)`);
+  // a descriptor that records no state folder (an older one): the default one beside the output folder is found
+  const { stateDir: _stateDir, ...job } = out.job!;
+  const s = await runJobCli(DEFAULT_DEPS, ["status"], { stdin: serializeDescriptor({ ...out, job }), env: { AWS_ACCESS_KEY_ID: "", AWS_PROFILE: "btkit-none" } });
+  expect(s.code).toBe(0);
+  expect(s.stderr).toContain(`job ${job.name} ran on an emulator at ${job.endpoint}, which is gone: using its state in ${path.join(dir, "emulator-state")}`);
+  expect(parseDescriptor(s.stdout).job!.status).toBe("Completed");
 });

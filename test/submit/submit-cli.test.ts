@@ -285,8 +285,8 @@ describe("waiting", () => {
     const r = await submit(["--wait", "--poll-seconds", "0.02"], undefined, ac.signal);
     expect(r.code).toBe(EXIT.interrupted);
     expect(r.stderr).toContain("detached from job");
-    expect(r.stderr).toContain("reattach: btkit status --wait --descriptor job.json");
     const name = parseDescriptor(r.stdout).job!.name;
+    expect(r.stderr).toContain(`reattach: btkit status --wait --descriptor ${path.join(dir, "output", name, "btkit.json")} (or rerun the same btkit submit: it attaches)`);
     expect(fake.jobs.get(name)!.status).toBe("InProgress");
 
     const ac2 = new AbortController();
