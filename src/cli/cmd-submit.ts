@@ -16,7 +16,7 @@ import type { FlagSpec, ParsedArgs } from "./args.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { CliContext } from "./context.js";
 import type { Backend, JobCommandDeps } from "./job-backend.js";
-import { DEFAULT_DEPS, LOCAL_FLAGS, LOCAL_GROUP, outputFolderOf } from "./job-prologue.js";
+import { DEFAULT_DEPS, LOCAL_FLAGS, LOCAL_GROUP, outputFolderOf, shown } from "./job-prologue.js";
 import { WAIT_FLAGS, watchAndEmit } from "./job-watch.js";
 
 const G_REQ = "Request";
@@ -51,7 +51,7 @@ const FLAGS = {
   new: { type: "boolean", help: "launch a fresh job even when this request ran before", group: G_REQ },
   "dry-run": { type: "boolean", help: "print the request as JSON for aws sagemaker create-transform-job --cli-input-json; call nothing", group: G_REQ },
   "expected-seconds-per-shard": { type: "number", value: "SECONDS", min: 0, help: "with --dry-run: estimate instance-seconds and cost", group: G_REQ },
-  "retry-failed": { type: "boolean", help: "relaunch only the shards of the descriptor's job that have no .out (or a stale one), into the same output; model, instance, batching, --env and --tag flags apply to the retry job", group: G_REQ },
+  "retry-failed": { type: "boolean", help: "relaunch only the shards of the descriptor's job that have no .out (or a stale one), into the same output; model, instance, batching, --env and --tag flags apply to the retry job. Given a preparation's descriptor: the job this same command ran (a rerun without the flag attaches to it)", group: G_REQ },
   "prediction-name": { type: "string", value: "NAME", help: "the column join gives a scalar prediction (recorded for join); default: prediction", group: G_REQ },
   "prediction-prefix": { type: "string", value: "TEXT", help: "the prefix join gives object-key and index prediction columns (recorded for join); default: pred_", group: G_REQ },
   ...LOCAL_FLAGS,
@@ -189,8 +189,9 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         await ctx.emitDescriptor(input);
         return 0;
       }
-      if (retry) refuseRetryChanges(args);
-      const naming = predictionNaming(args, input);
+      // a preparation's descriptor with --retry-failed: these flags name the job to retry (the one this same command attached to)
+      if (retry && input.job) refuseRetryChanges(args);
+      let naming = predictionNaming(args, input);
       const outputHint = retry ? (input.job ? outputFolderOf(input.job) : undefined) : (str(args, "output") ?? defaultOutputUri(input));
       const backend = dryRun ? undefined : await deps.backend(ctx, args, { job: retry ? input.job : undefined, outputLocation: outputHint });
       try {
@@ -203,8 +204,11 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         let shards: string[] | undefined;
         let history: JobSection["history"];
         if (retry) {
-          let job = input.job;
-          if (!job) throw new BtkitError("SUBMIT_NO_JOB", "--retry-failed needs a descriptor printed by btkit submit (it has no job section)", {});
+          if (!input.job) {
+            input = await jobOfRequest(ctx, input, buildTransformJobRequest(input, requestOptions(args, model, allowFile, output)), backend);
+            naming = predictionNaming(args, input);
+          }
+          let job = input.job!;
           const running = (): boolean => job!.status === "InProgress" || job!.status === "Stopping";
           if (running() && backend) {
             // the descriptor may be older than the job's end (saved while it ran, or when a --local run was interrupted)
@@ -261,12 +265,31 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           history = input.job.name === result.name ? input.job.history : historyWith(input).filter((h) => h.name !== result.name);
         }
         const d: Descriptor = { ...input, job: history && history.length > 0 ? { ...record, history } : record };
-        return await watchAndEmit(ctx, args, d, be);
+        return await watchAndEmit(ctx, args, d, be, { attached: result.attached && !retry });
       } finally {
         await backend?.close();
       }
     },
   };
+}
+
+/**
+ * --retry-failed given a preparation's descriptor: the job the same request names (the one a rerun
+ * without --retry-failed attaches to), as its descriptor stored beside its output records it (with
+ * the retries made since), else as the service describes it. None is SUBMIT_NO_JOB.
+ */
+async function jobOfRequest(ctx: CliContext, input: Descriptor, request: CreateTransformJobRequest, backend: Backend | undefined): Promise<Descriptor> {
+  const { describeTransformJob, jobRecord, readJobDescriptor } = await import("../submit/index.js");
+  const name = request.TransformJobName!;
+  if (!backend) throw new BtkitError("SUBMIT_NO_JOB", `--retry-failed --dry-run needs the job's descriptor (btkit submit stored job ${name}'s beside its output: pass it with --descriptor)`, { job: name, option: "--descriptor" });
+  const description = await describeTransformJob(name, backend.sagemaker);
+  if (!description) throw new BtkitError("SUBMIT_NO_JOB", `--retry-failed: no job ran for this request yet (it would be ${name}): leave --retry-failed out to launch it`, { job: name });
+  const where = `${request.TransformOutput!.S3OutputPath!}/btkit.json`;
+  const stored = await readJobDescriptor(where, await ctx.storage());
+  const chain = stored?.job ? [stored.job.name, ...(stored.job.history ?? []).map((h) => h.name)] : [];
+  ctx.log(`--retry-failed: this request's job is ${name} (${description.TransformJobStatus})${chain.includes(name) ? `; its descriptor: ${shown(where)}` : ""}`);
+  if (stored?.job && chain.includes(name)) return stored;
+  return { ...input, job: jobRecord(request, description, { backend: backend.kind, endpoint: backend.kind === "emulator" ? backend.endpoint : undefined, region: backend.region, stateDir: backend.stateDir }) };
 }
 
 /** Flags that would make a retry job's .out files read unlike the retried job's: refused with --retry-failed. */

@@ -39,8 +39,10 @@ function fmtSecs(s: number): string {
 /**
  * Waits for the descriptor's job (when --wait), reports progress, logs and cost, prints the
  * updated descriptor and returns the exit code (or throws the coded error of how the job ended).
+ * `attached`: submit found the job of its request already there (a rerun), so a failure says
+ * how to go on from it (--retry-failed, --new).
  */
-export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descriptor, backend: Backend): Promise<number> {
+export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descriptor, backend: Backend, opts: { attached?: boolean } = {}): Promise<number> {
   const { createLogTailer, estimateCost, formatCost, stopTransformJob, updateJobSection, waitForTransformJob } = await import("../submit/index.js");
   const job = d.job!;
   let current = d;
@@ -97,10 +99,15 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
     const cost = estimateCost(final.instanceSeconds, type, num(args, "price-per-hour"));
     ctx.log(cost ? `job ${final.name}: ${formatCost(cost)}` : `job ${final.name}: ${final.instanceSeconds} instance-seconds (no price known for ${type}: give --price-per-hour)`);
   }
-  await storeJob(ctx, current);
+  const stored = await storeJob(ctx, current);
   await ctx.emitDescriptor(current);
   if (final.status === "Failed") {
-    throw new BtkitError("SUBMIT_JOB_FAILED", `transform job ${final.name} failed: ${final.failureReason ?? "(no FailureReason given)"}. Shards it finished keep their .out; once the cause is fixed, transform the others with btkit submit --retry-failed on the descriptor printed on stdout (model and instance flags may be given with it)`, { job: final.name });
+    const reason = `transform job ${final.name} failed: ${final.failureReason ?? "(no FailureReason given)"}`;
+    // a rerun of the same command attached to the failed job: it says how to go on from here
+    const how = opts.attached
+      ? `It ran before with this request, and a rerun attaches to it instead of paying twice. Transform the shards it did not finish: rerun with --retry-failed (model and instance flags may be given with it); run every shard again as a fresh job: rerun with --new`
+      : `Shards it finished keep their .out; once the cause is fixed, transform the others: btkit submit --retry-failed --descriptor ${stored ?? "job.json (the descriptor printed on stdout, saved)"} (model and instance flags may be given with it)`;
+    throw new BtkitError("SUBMIT_JOB_FAILED", `${reason.replace(/\.+$/, "")}. ${how}`, { job: final.name, option: "--retry-failed" });
   }
   if (final.status === "Stopped") throw new BtkitError("SUBMIT_JOB_STOPPED", `transform job ${final.name} was stopped`, { job: final.name });
   if (wait && final.status !== "Completed") {

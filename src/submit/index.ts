@@ -20,6 +20,6 @@ export {
 export { waitForTransformJob, presentOutputs, type WaitEvent, type WaitOptions } from "./wait.js";
 export { createLogTailer, TRANSFORM_LOG_GROUP, type LogEvent, type LogTailer, type LogsLike } from "./logs.js";
 export { instanceSeconds, estimateCost, estimateInstanceSeconds, formatCost, PRICE_TABLE, type CostEstimate } from "./cost.js";
-export { jobRecord, updateJobSection, jobDescriptorLocation, storeJobDescriptor, storedJobDescriptors, type RecordContext, type StoredJob } from "./record.js";
+export { jobRecord, updateJobSection, jobDescriptorLocation, readJobDescriptor, storeJobDescriptor, storedJobDescriptors, type RecordContext, type StoredJob } from "./record.js";
 export { verifyManifest, verifyShards } from "./verify.js";
 export { missingShards, writeRetryManifest, retryRequest, manifestText, historyWith, type RetryOverrides } from "./retry.js";

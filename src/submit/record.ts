@@ -74,13 +74,14 @@ export async function storeJobDescriptor(d: Descriptor, storage: Storage, signal
   const job = d.job;
   if (!job) throw new BtkitError("SUBMIT_NO_JOB", "storeJobDescriptor: the descriptor has no job section", { field: "job" });
   const where = jobDescriptorLocation(job);
-  const stored = await readStored(storage, where);
+  const stored = await readJobDescriptor(where, storage);
   if (stored?.job && stored.job.name !== job.name && (stored.job.history ?? []).some((h) => h.name === job.name)) return undefined;
   await storage.write(where, `${serializeDescriptor(d)}\n`, { contentType: "application/json", signal });
   return where;
 }
 
-async function readStored(storage: Storage, where: string): Promise<Descriptor | undefined> {
+/** The descriptor stored at a location, or undefined when there is none (or no valid one). */
+export async function readJobDescriptor(where: string, storage: Storage): Promise<Descriptor | undefined> {
   let text: string;
   try {
     text = await storage.readText(where);
@@ -114,7 +115,7 @@ export async function storedJobDescriptors(d: Descriptor, storage: Storage): Pro
   const found: Array<StoredJob & { at: number }> = [];
   for await (const o of storage.list(folder)) {
     if (!/^[^/]+\/btkit\.json$/.test(o.relative)) continue;
-    const stored = await readStored(storage, o.location);
+    const stored = await readJobDescriptor(o.location, storage);
     if (!stored?.job || identity(stored) !== mine) continue;
     const created = Date.parse(stored.job.createdAt ?? "");
     found.push({ location: o.location, descriptor: stored as Descriptor & { job: JobSection }, at: Number.isNaN(created) ? (o.lastModified?.getTime() ?? 0) : created });

@@ -109,6 +109,25 @@ describe("submit --local", () => {
     expect(after.map((s) => s.mtimeMs)).toEqual(before.map((s) => s.mtimeMs));
   });
 
+  it("rerunning a failed --local submit attaches and says --retry-failed or --new; adding --retry-failed to the same command transforms the rest", async () => {
+    await restartModel({ BTKIT_EXAMPLE_FAIL_ON: "36," });
+    const r = await local([]);
+    expect(r.code).toBe(EXIT.jobFailed);
+    const name = parseDescriptor(r.stdout).job!.name;
+    const again = await local([]);
+    expect(again.code).toBe(EXIT.jobFailed);
+    expect(again.stderr).toContain(`attached to existing job ${name} (Failed); nothing launched`);
+    expect(again.stderr).toContain("rerun with --retry-failed (model and instance flags may be given with it); run every shard again as a fresh job: rerun with --new");
+    await restartModel({});
+    const retry = await local(["--retry-failed"]);
+    expect(retry.code, retry.stderr).toBe(0);
+    expect(parseDescriptor(retry.stdout).job).toMatchObject({ status: "Completed", shards: ["part-00001.csv"], history: [{ name, status: "Failed" }] });
+    expect(await outs(outDir(name))).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
+    const fresh = await local(["--new"]);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(parseDescriptor(fresh.stdout).job!.name).not.toBe(name);
+  });
+
   it("a --local job is found again by status and stop from its descriptor alone (the state folder is recorded)", async () => {
     await restartModel({ BTKIT_EXAMPLE_DELAY_MS: "60000" });
     const r = await local(["--timeout", "0.3"]);

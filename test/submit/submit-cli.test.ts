@@ -244,6 +244,53 @@ describe("waiting", () => {
     expect(fake.jobs.size).toBe(2);
   });
 
+  it("Failed: the message names the stored descriptor for --retry-failed, which works as written", async () => {
+    fake.plan = { ending: "Failed", finishAfter: 1, failShards: ["part-00001.csv"] };
+    const r = await submit(["--wait", ...FAST]);
+    expect(r.code).toBe(EXIT.jobFailed);
+    const name = parseDescriptor(r.stdout).job!.name;
+    const stored = path.join(dir, "output", name, "btkit.json");
+    expect(r.stderr).toContain(`failed: ClientError: See job logs for more information (part-00001.csv). Shards it finished keep their .out; once the cause is fixed, transform the others: btkit submit --retry-failed --descriptor ${stored} (model and instance flags may be given with it)`);
+    fake.plan = { ending: "Completed", finishAfter: 0 };
+    const retry = await runJobCli(fakeDeps(fake), ["submit", "--retry-failed", "--descriptor", stored, "--wait", ...FAST]);
+    expect(retry.code, retry.stderr).toBe(0);
+    expect(parseDescriptor(retry.stdout).job).toMatchObject({ status: "Completed", shards: ["part-00001.csv"], history: [{ name, status: "Failed" }] });
+  });
+
+  it("a rerun that attaches to its failed job exits 3 saying --retry-failed or --new, and both work on the same input", async () => {
+    fake.plan = { ending: "Failed", finishAfter: 1, failShards: ["part-00001.csv"] };
+    const first = await submit(["--wait", ...FAST]);
+    expect(first.code).toBe(EXIT.jobFailed);
+    const name = parseDescriptor(first.stdout).job!.name;
+    const again = await submit(["--wait", ...FAST]);
+    expect(again.code).toBe(EXIT.jobFailed);
+    expect(again.stderr).toContain(`attached to existing job ${name} (Failed); nothing launched`);
+    expect(again.stderr).toContain(`error [SUBMIT_JOB_FAILED]: transform job ${name} failed: ClientError: See job logs for more information (part-00001.csv). It ran before with this request, and a rerun attaches to it instead of paying twice. Transform the shards it did not finish: rerun with --retry-failed (model and instance flags may be given with it); run every shard again as a fresh job: rerun with --new`);
+    expect(fake.jobs.size).toBe(1);
+
+    fake.plan = { ending: "Completed", finishAfter: 0 };
+    // the same input (the preparation's descriptor) with --retry-failed: the shard the job did not finish
+    const retry = await submit(["--retry-failed", "--wait", ...FAST]);
+    expect(retry.code, retry.stderr).toBe(0);
+    expect(retry.stderr).toContain(`--retry-failed: this request's job is ${name} (Failed); its descriptor: ${path.join(dir, "output", name, "btkit.json")}`);
+    expect(parseDescriptor(retry.stdout).job).toMatchObject({ status: "Completed", shards: ["part-00001.csv"], history: [{ name, status: "Failed" }] });
+    expect(fake.jobs.size).toBe(2);
+    // and with --new: a fresh job of every shard
+    const fresh = await submit(["--new", "--wait", ...FAST]);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    const f = parseDescriptor(fresh.stdout).job!;
+    expect(f.name).not.toBe(name);
+    expect(f.shards).toBeUndefined();
+    expect(f.status).toBe("Completed");
+    // no job for a request that never ran
+    const none = await submit(["--retry-failed", "--instance-type", "ml.m5.xlarge"]);
+    expect(none.code).toBe(EXIT.usage);
+    expect(none.stderr).toMatch(/error \[SUBMIT_NO_JOB\]: --retry-failed: no job ran for this request yet \(it would be btkit-[0-9a-f]{16}\): leave --retry-failed out to launch it/);
+    const launched = await submit(["--instance-type", "ml.m5.xlarge"]);
+    expect(launched.code).toBe(0);
+    expect(launched.stderr).toContain("launched job");
+  });
+
   it("draws a bar on a terminal", async () => {
     // submit's own Describe calls count: the job ends at the waiter's second poll
     fake.plan = { ending: "Completed", finishAfter: 3 };
