@@ -212,6 +212,14 @@ export function registerSecret(secret: string | undefined): void {
   if (secret && secret.length >= 8) registeredSecrets.add(secret);
 }
 
+/**
+ * A count with its noun for messages: "1 shard", "2 shards", "0 rows" (`plural` for nouns that do
+ * not take an s: counted(n, "process", "processes")).
+ */
+export function counted(n: number | bigint, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 || n === 1n ? noun : plural}`;
+}
+
 /** Removes credentials, signatures and presigned-URL parameters from a text. */
 export function redact(text: string): string {
   let out = text;

@@ -1,5 +1,5 @@
 /** btkit emulator: serves a local SageMaker (Batch Transform subset) until Ctrl-C. The emulator loads when the command runs. */
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import { EMULATOR_BEHAVIOUR_FLAGS, emulatorBehaviourOf } from "./emulator-flags.js";
 
@@ -59,7 +59,7 @@ export const emulatorCommand: Command = {
       cwd: ctx.cwd,
       ...emulatorBehaviourOf(args),
     });
-    if (emu.reaped > 0) ctx.warn(`stopped ${emu.reaped} model process(es) that a killed earlier emulator left running (recorded in ${state})`);
+    if (emu.reaped > 0) ctx.warn(`stopped ${counted(emu.reaped, "model process", "model processes")} that a killed earlier emulator left running (recorded in ${state})`);
     try {
       await ctx.out(`${emu.endpoint}\n`);
       ctx.log(`btkit emulator: serving SageMaker and CloudWatch Logs at ${emu.endpoint} (region ${emu.region}); Ctrl-C to stop`);

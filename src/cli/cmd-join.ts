@@ -2,7 +2,7 @@
  * btkit join: match the job's .out files back to their rows and write the joined table. The join
  * library (Arrow, Parquet, the S3 SDK) loads when the command runs, not for its help.
  */
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import { COLUMN_TYPE_NAMES, isColumnType, serializeDescriptor, type ColumnType, canonicalType } from "../protocol/descriptor.js";
 import type { OutputFormat, ParquetCompression, PredictionFormat } from "../join/index.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
@@ -146,8 +146,8 @@ export const joinCommand: Command = {
         joinSource: f["join-source"] as "none" | "input",
         ...shared,
       });
-      ctx.log(`join: ${results.rows} rows from ${results.pairs.length - results.missing.length} input files -> ${results.location}`);
-      if (results.missing.length > 0) ctx.warn(`${results.missing.length} inputs had no .out and were not joined: ${results.missing.join(", ")}`);
+      ctx.log(`join: ${counted(results.rows, "row")} from ${counted(results.pairs.length - results.missing.length, "input file")} -> ${results.location}`);
+      if (results.missing.length > 0) ctx.warn(`${counted(results.missing.length, "input")} had no .out and ${results.missing.length === 1 ? "was" : "were"} not joined: ${results.missing.join(", ")}`);
       // no descriptor to extend: the results section alone, as one JSON line
       await publish(JSON.stringify({ results }));
       return 0;
@@ -165,13 +165,19 @@ export const joinCommand: Command = {
       rowNumber: f["row-number"] === true,
       withFeatures: f.features !== false || f["with-features"] === true,
       onProgress: (p) => {
-        // the check's end is always shown: "0/7 shards" as the last word of it reads like a failure
-        if (p.phase === "check") progress.update({ label: "join: checking .out", done: p.shardsDone, total: p.shardsTotal, unit: "shards" }, p.shardsDone === p.shardsTotal);
-        else if (p.phase === "join") progress.update({ label: "join", done: p.rowsDone, total: p.rowsTotal, unit: "rows", detail: p.shard });
+        if (p.phase === "check") {
+          // the check's end (no shard named) is a line of its own, saying what was checked; a line
+          // of "0/7 shards" reads like a failure, so counting is shown from the first shard done
+          // (at once on a terminal, where the bar is redrawn)
+          if (p.shard === undefined) {
+            const without = p.shardsTotal - p.shardsDone;
+            progress.finish({ label: "join: checked .out files", done: p.shardsDone, unit: "shard", detail: without > 0 ? `(${counted(without, "shard")} without one: --allow-missing)` : undefined });
+          } else if (p.shardsDone > 0 || ctx.stderrIsTTY) progress.update({ label: "join: checking .out files", done: p.shardsDone, total: p.shardsTotal, unit: "shard" });
+        } else if (p.phase === "join") progress.update({ label: "join", done: p.rowsDone, total: p.rowsTotal, unit: "row", detail: p.shard });
       },
     });
-    progress.finish({ label: "join", done: results.rows, total: results.rows, unit: "rows", detail: `-> ${results.location}` });
-    if (results.missing.length > 0) ctx.warn(`${results.missing.length} shards had no .out and were not joined: ${results.missing.join(", ")} (listed in results.missing)`);
+    progress.finish({ label: "join", done: results.rows, total: results.rows, unit: "row", detail: `-> ${results.location}` });
+    if (results.missing.length > 0) ctx.warn(`${counted(results.missing.length, "shard")} had no .out and ${results.missing.length === 1 ? "was" : "were"} not joined: ${results.missing.join(", ")} (listed in results.missing)`);
     await publish(serializeDescriptor(joined));
     return 0;
   },

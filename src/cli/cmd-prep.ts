@@ -1,5 +1,5 @@
 /** btkit prep: thin over prepare() (src/prepare, loaded when the command runs: its help loads no Arrow, Parquet or AWS SDK). */
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import type { PrepareOptions } from "../prepare/index.js";
 import { ENCODINGS, type Encoding } from "../prepare/encoding.js";
 import type { ColumnType, Descriptor } from "../protocol/descriptor.js";
@@ -18,8 +18,8 @@ export function storedSummary(d: Descriptor): string | undefined {
   const total = b.shards + b.sidecars + b.manifest;
   const inputs = d.source.inputs.every((i) => i.bytes !== undefined) ? d.source.inputs.reduce((a, i) => a + (i.bytes ?? 0), 0) : undefined;
   const ratio = inputs ? `, ${(total / inputs).toFixed(2)}x the input (${formatBytes(inputs)})` : "";
-  const shards = `${d.shards.length} shard${d.shards.length === 1 ? "" : "s"}`;
-  return `prep: ${d.source.rowsWritten} rows; stored ${formatBytes(b.shards)} in ${shards}, ${formatBytes(b.sidecars)} of sidecars, ${formatBytes(b.manifest)} manifest = ${formatBytes(total)}${ratio}`;
+  const shards = counted(d.shards.length, "shard");
+  return `prep: ${counted(d.source.rowsWritten, "row")}; stored ${formatBytes(b.shards)} in ${shards}, ${formatBytes(b.sidecars)} of sidecars, ${formatBytes(b.manifest)} manifest = ${formatBytes(total)}${ratio}`;
 }
 
 export const prepCommand: Command = {
@@ -104,12 +104,22 @@ export const prepCommand: Command = {
       part,
       signal: ctx.io.signal,
       onProgress: (p) => {
-        const state = { label: "prep", done: p.rowsRead, unit: "rows", detail: `${formatBytes(p.bytesRead)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ""}, ${p.shards} shard${p.shards === 1 ? "" : "s"}${p.rowsSkipped > 0 ? `, ${p.rowsSkipped} skipped` : ""}` };
+        // bytes only once some are counted: Arrow and Parquet inputs count theirs a batch (or a
+        // row group) at a time, and "0 B of 1.5 MiB" beside rows already read is wrong
+        const bytes = p.bytesRead > 0 ? `${formatBytes(p.bytesRead)}${p.bytesTotal ? ` of ${formatBytes(p.bytesTotal)}` : ""}, ` : "";
+        const state = { label: "prep", done: p.rowsRead, unit: "row", detail: `${bytes}${counted(p.shards, "shard")}${p.rowsSkipped > 0 ? `, ${p.rowsSkipped} skipped` : ""}` };
         if (p.done) progress.finish(state);
         else progress.update(state);
       },
     };
+    const started = Date.now();
     const d = await prepare(options);
+    if (Date.parse(d.createdAt) < started) {
+      // the same inputs and options over an intact earlier preparation: prepare() returned it as is
+      ctx.log(`prep: unchanged, nothing written: --out ${f.out} already holds this preparation of the same inputs with the same options (${counted(d.source.rowsWritten, "row")} in ${counted(d.shards.length, "shard")}, made ${d.createdAt}); --overwrite prepares it again`);
+      await ctx.emitDescriptor(d);
+      return 0;
+    }
     const summary = storedSummary(d);
     if (summary) ctx.log(summary);
     await ctx.emitDescriptor(d);

@@ -7,7 +7,7 @@
 import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
 import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import type { Descriptor, JobSection } from "../protocol/descriptor.js";
 import { outputNameFor } from "../protocol/layout.js";
 import { DEFAULT_PREDICTION_NAME } from "../protocol/layout.js";
@@ -226,7 +226,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           }
           shards = missing.map((s) => s.name);
           const manifest = dryRun ? `${input.manifest.location.replace(/[^/]*$/, "")}manifest-retry-${(job.history?.length ?? 0) + 1}.json` : await writeRetryManifest(input, missing, await ctx.storage());
-          ctx.log(`retrying ${missing.length} shard(s) without output: ${shards.join(", ")} (manifest ${manifest})`);
+          ctx.log(`retrying ${counted(missing.length, "shard")} without output: ${shards.join(", ")} (manifest ${manifest})`);
           request = retryRequest(input, manifest, { namePrefix: str(args, "name-prefix"), allowFileUris: allowFile, overrides: retryOverrides(args, model, image !== undefined) });
           history = historyWith(input);
         } else {
@@ -239,7 +239,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
             const count = request.TransformResources?.InstanceCount ?? 1;
             const est = estimateInstanceSeconds(shards?.length ?? input.shards.length, count, seconds);
             const cost = estimateCost(est, request.TransformResources?.InstanceType ?? "", num(args, "price-per-hour"));
-            ctx.log(`estimate: ${cost ? formatCost(cost) : `${est} instance-seconds (no price known: give --price-per-hour)`}`);
+            ctx.log(`estimate: ${cost ? formatCost(cost) : `${counted(est, "instance-second")} (no price known: give --price-per-hour)`}`);
           }
           await ctx.out(`${JSON.stringify(request, null, 2)}\n`);
           return 0;
@@ -254,7 +254,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           // before anything is paid for: the shards are what prep wrote (a rerun that attaches has used them already)
           if (!retry) await verifyManifest(input, await ctx.storage());
           const checked = await verifyShards(input, await ctx.storage(), { names: shards, signal: ctx.io.signal });
-          ctx.log(`checked ${checked.length} shard(s) against the descriptor's sha256`);
+          ctx.log(`checked ${counted(checked.length, "shard")} against the descriptor's sha256`);
         }
         const result = await submitTransformJob(request, { client: be.sagemaker });
         ctx.log(result.attached ? `attached to existing job ${result.name} (${result.description.TransformJobStatus}); nothing launched` : `launched job ${result.name}`);

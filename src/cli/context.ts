@@ -35,6 +35,8 @@ export class CliContext {
   quiet = false;
   #storage: Promise<Storage> | undefined;
   #stdoutClosed = false;
+  /** a progress bar is drawn on stderr's current line, without its newline (a terminal) */
+  #barDrawn = false;
   #stdoutError: NodeJS.ErrnoException | undefined;
 
   constructor(io: CliIo) {
@@ -99,15 +101,32 @@ export class CliContext {
     for await (const chunk of body) await this.out(chunk);
   }
 
-  /** A line to stderr (redacted). */
+  /** A line to stderr (redacted), on a line of its own (a progress bar's line is cleared first). */
   log(message: string): void {
     if (this.quiet) return;
+    this.clearBar();
     this.io.stderr.write(`${redact(message)}\n`);
   }
 
   /** A warning to stderr, shown even with --quiet. */
   warn(message: string): void {
+    this.clearBar();
     this.io.stderr.write(`btkit: warning: ${redact(message)}\n`);
+  }
+
+  /** Progress (progress.ts) drew its bar on the current line of stderr, without a newline, or ended it. */
+  set barDrawn(drawn: boolean) {
+    this.#barDrawn = drawn;
+  }
+
+  /**
+   * Clears a progress bar from stderr's current line, so that a log line, a warning or an error
+   * starts at its beginning instead of after the bar; the bar is drawn again at its next update.
+   */
+  clearBar(): void {
+    if (!this.#barDrawn) return;
+    this.io.stderr.write("\r\x1b[K");
+    this.#barDrawn = false;
   }
 
   get stderrIsTTY(): boolean {

@@ -3,7 +3,7 @@
  * stderr, Ctrl-C detaching from (or stopping) the job, the updated descriptor on stdout, and the
  * exit code of how the job ended. btkit/submit loads when a job is watched, not for the flags.
  */
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import type { Descriptor } from "../protocol/descriptor.js";
 import { outputNameFor } from "../protocol/layout.js";
 import type { FlagSpec, ParsedArgs } from "./args.js";
@@ -67,7 +67,7 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
     for await (const ev of waiter) {
       for (const l of ev.logs) ctx.log(`[${l.stream}] ${l.message}`);
       current = { ...current, job: updateJobSection(current.job!, ev.description) };
-      const state = { label: `job ${ev.job}`, done: ev.outputsPresent, total: ev.outputsExpected, unit: ".out files", detail: `${ev.status}, job elapsed ${fmtSecs(ev.elapsedSeconds)}, waited` };
+      const state = { label: `job ${ev.job}`, done: ev.outputsPresent, total: ev.outputsExpected, unit: ".out file", detail: `${ev.status}, job elapsed ${fmtSecs(ev.elapsedSeconds)}, waited` };
       if (ev.interrupted) {
         progress.finish();
         if (args.flags["stop-on-interrupt"] === true) {
@@ -97,7 +97,7 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
   if (final.instanceSeconds !== undefined) {
     const type = String((final.request.TransformResources as { InstanceType?: string } | undefined)?.InstanceType ?? "");
     const cost = estimateCost(final.instanceSeconds, type, num(args, "price-per-hour"));
-    ctx.log(cost ? `job ${final.name}: ${formatCost(cost)}` : `job ${final.name}: ${final.instanceSeconds} instance-seconds (no price known for ${type}: give --price-per-hour)`);
+    ctx.log(cost ? `job ${final.name}: ${formatCost(cost)}` : `job ${final.name}: ${counted(final.instanceSeconds, "instance-second")} (no price known for ${type}: give --price-per-hour)`);
   }
   const stored = await storeJob(ctx, current);
   await ctx.emitDescriptor(current);

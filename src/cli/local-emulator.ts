@@ -6,7 +6,7 @@
 import path from "node:path";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { SageMakerClient } from "@aws-sdk/client-sagemaker";
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import { startEmulator } from "../emulator/index.js";
 import type { Backend } from "./job-backend.js";
 import type { CliContext } from "./context.js";
@@ -23,7 +23,7 @@ export async function defaultStateDir(ctx: CliContext, outputLocation: string): 
 /** Starts the emulator on 127.0.0.1 (a free port) with state in `stateDir`, and clients for it. */
 export async function startLocalBackend(ctx: CliContext, stateDir: string): Promise<Backend> {
   const emulator = await startEmulator({ host: "127.0.0.1", port: 0, stateDir, storage: await ctx.storage(), env: { ...process.env, ...ctx.env }, cwd: ctx.cwd });
-  if (emulator.reaped > 0) ctx.warn(`stopped ${emulator.reaped} model process(es) that a killed earlier run left running (recorded in ${stateDir})`);
+  if (emulator.reaped > 0) ctx.warn(`stopped ${counted(emulator.reaped, "model process", "model processes")} that a killed earlier run left running (recorded in ${stateDir})`);
   // The emulator does not check signatures; the SDK needs some credentials to sign with.
   const credentials = { accessKeyId: "btkit-local", secretAccessKey: "btkit-local" };
   const sagemaker = new SageMakerClient({ endpoint: emulator.endpoint, region: emulator.region, credentials });

@@ -128,6 +128,7 @@ export class Interrupted extends Error {
  */
 function reportInterrupted(ctx: CliContext, err: unknown, command: string, reason: unknown): number {
   const sig = reason instanceof Interrupted ? reason.signal : "SIGINT";
+  ctx.clearBar();
   if (err instanceof BtkitError && err.code === "SUBMIT_INTERRUPTED") reportError(ctx, err, command);
   else ctx.io.stderr.write(`btkit ${command}: interrupted (${sig}): stopped; temporary files removed, no descriptor published (run the same command again to start over)\n`);
   return sig === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
@@ -142,6 +143,8 @@ function unknownCommand(ctx: CliContext, name: string, commands: readonly Comman
 /** Prints an error to stderr and returns its exit status. */
 export function reportError(ctx: CliContext, err: unknown, command: string): number {
   if (err instanceof StdoutClosed) return EXIT.ok;
+  // not after a progress bar left on the line
+  ctx.clearBar();
   if (err instanceof BtkitError) {
     const lines = [`btkit ${command}: error [${err.code}]: ${err.message}`];
     const where = Object.entries(err.context).filter(([k]) => k !== "expected" && k !== "got" && k !== "option");

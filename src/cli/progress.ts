@@ -9,7 +9,7 @@ export interface ProgressState {
   label: string;
   done?: number;
   total?: number;
-  /** unit of done/total, e.g. "rows", "shards" */
+  /** unit of done/total, singular ("row", "shard", ".out file"): shown plural unless the total (else done) is 1 */
   unit?: string;
   /** extra text after the numbers */
   detail?: string;
@@ -45,7 +45,7 @@ export class Progress {
     const secs = (Date.now() - this.#start) / 1000;
     const parts = [`${s.label}:`];
     if (s.done !== undefined) {
-      const n = `${fmt(s.done)}${s.total !== undefined ? `/${fmt(s.total)}` : ""}${s.unit ? ` ${s.unit}` : ""}`;
+      const n = `${fmt(s.done)}${s.total !== undefined ? `/${fmt(s.total)}` : ""}${s.unit ? ` ${(s.total ?? s.done) === 1 ? s.unit : `${s.unit}s`}` : ""}`;
       parts.push(n);
       if (s.total !== undefined && s.total > 0 && this.#tty) parts.unshift(bar(s.done / s.total));
     }
@@ -58,8 +58,10 @@ export class Progress {
     const text = this.#text();
     if (this.#tty) {
       const cols = this.#ctx.io.stderr.columns ?? 100;
-      this.#ctx.io.stderr.write(`\r${text.slice(0, cols - 1).padEnd(Math.min(cols - 1, text.length + 2))}`);
+      // back to the line's start and clear it: a shorter text leaves nothing of the longer one before
+      this.#ctx.io.stderr.write(`\r\x1b[K${text.slice(0, cols - 1)}`);
       this.#drawn = true;
+      this.#ctx.barDrawn = true;
     } else {
       this.#ctx.io.stderr.write(`${text}\n`);
     }
@@ -72,6 +74,7 @@ export class Progress {
     if (this.#tty) {
       this.#draw();
       if (this.#drawn) this.#ctx.io.stderr.write("\n");
+      this.#ctx.barDrawn = false;
     } else if (final) {
       this.#draw();
     }

@@ -31,7 +31,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { BtkitError, describeCause } from "../errors.js";
+import { BtkitError, counted, describeCause } from "../errors.js";
 import { bodyChunks, collect, Digest, type Body } from "./body.js";
 import { baseName, childLocation, formatLocation, parseLocation, type Location } from "./location.js";
 import { DEFAULT_STALL_MS, createS3Client, s3SettingsFromEnv, s3Timing, type S3Settings } from "./s3.js";
@@ -172,20 +172,20 @@ export class Storage {
     if (!body) throw new BtkitError("IO_READ_FAILED", `S3 returned no body for ${where}`, { location: where });
     const expected = res.ContentLength;
     let seen = 0;
-    const counted = async function* (): AsyncGenerator<Buffer> {
+    const tallied = async function* (): AsyncGenerator<Buffer> {
       try {
         for await (const c of body) {
           seen += (c as Buffer).length;
           yield c as Buffer;
         }
       } catch (err) {
-        throw new BtkitError("IO_READ_FAILED", `reading ${where} failed after ${seen} bytes: ${s3Cause(err)}`, { location: where, expected, got: seen }, { cause: err });
+        throw new BtkitError("IO_READ_FAILED", `reading ${where} failed after ${counted(seen, "byte")}: ${s3Cause(err)}`, { location: where, expected, got: seen }, { cause: err });
       }
       if (expected !== undefined && seen !== expected) {
-        throw new BtkitError("IO_READ_FAILED", `reading ${where} ended short: expected ${expected} bytes, got ${seen}`, { location: where, expected, got: seen });
+        throw new BtkitError("IO_READ_FAILED", `reading ${where} ended short: expected ${counted(expected, "byte")}, got ${seen}`, { location: where, expected, got: seen });
       }
     };
-    return Readable.from(counted(), { objectMode: false, highWaterMark: 1024 * 1024 });
+    return Readable.from(tallied(), { objectMode: false, highWaterMark: 1024 * 1024 });
   }
 
   /** Writes a body atomically; resolves once the data is durable (local) or verified (S3). */
@@ -258,7 +258,7 @@ export class Storage {
     const s3 = this.s3();
     const tmpKey = `${loc.key}.btkit-${randomBytes(6).toString("hex")}.tmp`;
     const digest = new Digest(this.partSize);
-    const counted = async function* (): AsyncGenerator<Buffer> {
+    const tallied = async function* (): AsyncGenerator<Buffer> {
       for await (const chunk of bodyChunks(body)) {
         digest.update(chunk);
         yield chunk;
@@ -266,7 +266,7 @@ export class Storage {
     };
     const upload = new Upload({
       client: s3,
-      params: { Bucket: loc.bucket, Key: tmpKey, Body: Readable.from(counted()), ContentType: options.contentType },
+      params: { Bucket: loc.bucket, Key: tmpKey, Body: Readable.from(tallied()), ContentType: options.contentType },
       partSize: this.partSize,
       queueSize: this.queueSize,
       // we abort the parts ourselves: lib-storage's own abort would throw its refusal (a 405 from
@@ -291,7 +291,7 @@ export class Storage {
     try {
       const head = await s3.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: tmpKey }));
       if (head.ContentLength !== digest.bytes) {
-        throw new BtkitError("IO_VERIFY_FAILED", `S3 stored ${head.ContentLength} bytes for ${where}, expected ${digest.bytes}`, { location: where, expected: digest.bytes, got: head.ContentLength });
+        throw new BtkitError("IO_VERIFY_FAILED", `S3 stored ${counted(head.ContentLength ?? 0, "byte")} for ${where}, expected ${digest.bytes}`, { location: where, expected: digest.bytes, got: head.ContentLength });
       }
       const tag = (etag ?? head.ETag ?? "").replaceAll('"', "");
       const expectedTags = digest.expectedEtags();
@@ -304,7 +304,7 @@ export class Storage {
       const final = await s3.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
       if (final.ContentLength !== digest.bytes || final.Metadata?.[BTKIT_SHA256_META] !== sha256) {
         await this.#deleteQuiet(loc.bucket, loc.key);
-        throw new BtkitError("IO_VERIFY_FAILED", `S3 object ${where} does not match after copy: expected ${digest.bytes} bytes with sha256 ${sha256}, got ${final.ContentLength} bytes with ${final.Metadata?.[BTKIT_SHA256_META] ?? "no"} sha256`, { location: where });
+        throw new BtkitError("IO_VERIFY_FAILED", `S3 object ${where} does not match after copy: expected ${counted(digest.bytes, "byte")} with sha256 ${sha256}, got ${counted(final.ContentLength ?? 0, "byte")} with ${final.Metadata?.[BTKIT_SHA256_META] ?? "no"} sha256`, { location: where });
       }
       finalEtag = final.ETag?.replaceAll('"', "");
     } catch (err) {
@@ -410,7 +410,7 @@ export class Storage {
     if ((expected.bytes !== undefined && got.bytes !== expected.bytes) || got.sha256 !== expected.sha256) {
       throw new BtkitError(
         "IO_CHANGED",
-        `${what} ${at} changed after it was written: ${got.bytes} bytes with sha256 ${got.sha256}, the descriptor records ${expected.bytes ?? "?"} bytes with ${expected.sha256}; prepare it again (btkit prep --overwrite)`,
+        `${what} ${at} changed after it was written: ${counted(got.bytes, "byte")} with sha256 ${got.sha256}, the descriptor records ${expected.bytes === undefined ? "? bytes" : counted(expected.bytes, "byte")} with ${expected.sha256}; prepare it again (btkit prep --overwrite)`,
         { location: at, expected: expected.sha256, got: got.sha256 },
       );
     }

@@ -5,7 +5,7 @@
  * the row number when asked, then the prediction columns.
  */
 import { Field, makeData, RecordBatch, Schema, Struct, type Data } from "apache-arrow";
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import type { ColumnType, ContentType } from "../protocol/descriptor.js";
 import { EchoSplitter, type EchoLayout } from "./echo.js";
 import { FeatureParser, type FeatureColumn } from "./features.js";
@@ -187,14 +187,14 @@ export function createAligner(options: AlignerOptions = {}): {
               }
               const lines = await out.take(n);
               if (lines.lines.length < n) {
-                throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} ends after ${next - shard.firstRow + lines.lines.length} lines, but shard ${shard.name} has ${shard.rows} rows`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, got: next - shard.firstRow + lines.lines.length });
+                throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} ends after ${counted(next - shard.firstRow + lines.lines.length, "line")}, but shard ${shard.name} has ${counted(shard.rows, "row")}`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, got: next - shard.firstRow + lines.lines.length });
               }
               let featureData: Data[] = [];
               let predLines = lines;
               if (inputLines) {
                 const inLines = await inputLines.take(n);
                 if (inLines.lines.length < n) {
-                  throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} ends after ${next - shard.firstRow + inLines.lines.length} lines, but shard ${shard.name} has ${shard.rows} rows`, { shard: shard.name, location: shardLocation, expected: shard.rows, got: next - shard.firstRow + inLines.lines.length });
+                  throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} ends after ${counted(next - shard.firstRow + inLines.lines.length, "line")}, but shard ${shard.name} has ${counted(shard.rows, "row")}`, { shard: shard.name, location: shardLocation, expected: shard.rows, got: next - shard.firstRow + inLines.lines.length });
                 }
                 if (echo) predLines = echo.split(lines, inLines, src, shardLocation);
                 if (features) featureData = features.parse(inLines, { shard: shard.name, location: shardLocation });
@@ -217,15 +217,15 @@ export function createAligner(options: AlignerOptions = {}): {
           sidecarError(shard, `cannot be read: ${(err as Error).message}`, undefined, err);
         }
         await shard.checkSidecar?.();
-        if (st.rows !== shard.rows) sidecarError(shard, `has ${st.rows} rows, but the shard has ${shard.rows}`, undefined);
+        if (st.rows !== shard.rows) sidecarError(shard, `has ${counted(st.rows, "row")}, but the shard has ${shard.rows}`, undefined);
         const extra = await out.take(1);
         if (extra.lines.length > 0) {
-          throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} has more lines than shard ${shard.name}'s ${shard.rows} rows (line ${extra.lineNumber(0)} is one too many)`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, line: extra.lineNumber(0) });
+          throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} has more lines than shard ${shard.name}'s ${counted(shard.rows, "row")} (line ${extra.lineNumber(0)} is one too many)`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, line: extra.lineNumber(0) });
         }
         if (inputLines) {
           const more = await inputLines.take(1);
           if (more.lines.length > 0) {
-            throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} has more lines than its ${shard.rows} rows (line ${more.lineNumber(0)} is one too many)`, { shard: shard.name, location: shardLocation, expected: shard.rows, line: more.lineNumber(0) });
+            throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} has more lines than its ${counted(shard.rows, "row")} (line ${more.lineNumber(0)} is one too many)`, { shard: shard.name, location: shardLocation, expected: shard.rows, line: more.lineNumber(0) });
           }
           await shard.checkShard?.();
         }

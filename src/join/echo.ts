@@ -11,7 +11,7 @@
  * What remains of each line after the echo is taken away is the prediction, handed on as a line
  * of its own (CSV fields, or the JSON text of SageMakerOutput) to the prediction parser.
  */
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import { csvJoinSources, type CsvSource, type OutputLayout } from "../protocol/data-processing.js";
 import type { SliceEnd } from "../protocol/jsonpath.js";
 import { csvField, splitCsvLine } from "./csv-fields.js";
@@ -69,7 +69,7 @@ export class EchoSplitter {
     this.#sources ??= this.#resolve(layout, fields, inputs, line, inputLine, no, src, shardLocation);
     const sources = this.#sources;
     if (fields.length !== sources.length) {
-      parseError(src, no, `has ${fields.length} fields, but line 1 of the file had ${sources.length} (JoinSource=Input with OutputFilter ${layout.filter}): ${excerpt(line)}`);
+      parseError(src, no, `has ${counted(fields.length, "field")}, but line 1 of the file had ${sources.length} (JoinSource=Input with OutputFilter ${layout.filter}): ${excerpt(line)}`);
     }
     const preds: string[] = [];
     for (let p = 0; p < sources.length; p++) {
@@ -107,7 +107,7 @@ export class EchoSplitter {
       }
     }
     if (!widthFits) {
-      parseError(src, no, `has ${fields.length} fields, which no output width fits: JoinSource=Input joins the shard's ${k} input fields with the model's output, then OutputFilter ${layout.filter} selects: ${excerpt(line)}`);
+      parseError(src, no, `has ${counted(fields.length, "field")}, which no output width fits: JoinSource=Input joins the shard's ${counted(k, "input field")} with the model's output, then OutputFilter ${layout.filter} selects: ${excerpt(line)}`);
     }
     echoError(src, no, this.#inputNo, shardLocation, `its echoed input fields differ from the shard line`, inputLine, line);
   }

@@ -6,7 +6,7 @@
  * shard, line and column: the shard is not what prep wrote.
  */
 import type { Data, Field } from "apache-arrow";
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import { isJsonType, type ColumnType, type ContentType } from "../protocol/descriptor.js";
 import { isNestedName } from "../protocol/nested.js";
 import { nestedData } from "../protocol/nested-arrow.js";
@@ -57,7 +57,7 @@ export class FeatureParser {
         for (let j = 0; j < cols.length; j++) {
           const c = cols[j]!;
           const text = fields[c.index];
-          if (text === undefined) this.#fail(src, batch.lineNumber(i), c.name, `has ${fields.length} fields, fewer than the ${c.index + 1} the features need`);
+          if (text === undefined) this.#fail(src, batch.lineNumber(i), c.name, `has ${counted(fields.length, "field")}, fewer than the ${c.index + 1} the features need`);
           // prep writes an empty string as "" and a null as nothing
           if (text === "" && quoted[c.index] === true && c.type === "utf8") (accs[j] as Utf8Acc).values[i] = "";
           else this.#setText(accs[j]!, i, text, c, src, batch.lineNumber(i));

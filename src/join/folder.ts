@@ -7,7 +7,7 @@
  * is written. It also removes this join's own completion marker first, so a join that fails midway
  * never leaves a marker describing files it has begun to replace.
  */
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import type { ShardEntry } from "../protocol/descriptor.js";
 import { toUri, type Location } from "../io/location.js";
 import type { Storage } from "../io/storage.js";
@@ -90,7 +90,7 @@ export async function prepareFolder(storage: Storage, folder: Location, dataset:
   if (strangers.length > 0) {
     throw new BtkitError(
       "JOIN_OUTPUT_CONFLICT",
-      `${where} holds ${strangers.length} file(s) of another joined dataset (${strangers.slice(0, 3).join(", ")}${strangers.length > 3 ? ", ..." : ""}) that ${what} would not replace: readers of the folder would mix both. Join into an empty folder, or remove those files first`,
+      `${where} holds ${counted(strangers.length, "file")} of another joined dataset (${strangers.slice(0, 3).join(", ")}${strangers.length > 3 ? ", ..." : ""}) that ${what} would not replace: readers of the folder would mix both. Join into an empty folder, or remove those files first`,
       { location: where, got: strangers[0], count: strangers.length },
     );
   }

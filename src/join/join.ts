@@ -22,7 +22,7 @@
  *    deleted.
  */
 import { Schema, type RecordBatch } from "apache-arrow";
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import type { ColumnType, Descriptor, JobSection, ResultsSection, ShardEntry } from "../protocol/descriptor.js";
 import { canonicalType, isColumnType, serializeDescriptor, validateDescriptor } from "../protocol/descriptor.js";
 import { isLayoutProblem, outputLayoutOf } from "../protocol/data-processing.js";
@@ -313,7 +313,7 @@ async function checkJoin(r: Common, options: JoinRowsOptions): Promise<CheckedJo
     else missing.push(s.name);
   }
   if (missing.length > 0 && !r.allowMissing) {
-    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${shards.length} shards have no .out under ${job.outputLocation}: ${listNames(missing)}. Run btkit submit --retry-failed to transform them again, or join the rest with --allow-missing`, { shard: missing[0], location: job.outputLocation, missing, job: job.name });
+    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${counted(shards.length, "shard")} ${missing.length === 1 ? "has" : "have"} no .out under ${job.outputLocation}: ${listNames(missing)}. Run btkit submit --retry-failed to transform them again, or join the rest with --allow-missing`, { shard: missing[0], location: job.outputLocation, missing, job: job.name });
   }
 
   // 2. every .out has exactly the shard's rows, before anything is written
@@ -570,7 +570,7 @@ async function checkCounts(s: ShardEntry, where: string, scan: LineScan, policy:
   const found = policy === "skip" ? scan.lines - scan.blank : scan.lines;
   if (found === s.rows) {
     if (scan.blank > 0 && policy === "error") {
-      throw new BtkitError("JOIN_BLANK_LINE", `line ${scan.firstBlank} of ${where} is blank (${scan.blank} blank lines in all), though the line count matches shard ${s.name}'s ${s.rows} rows: some other line is missing, so predictions would be shifted; use --blank-lines skip only if blank lines carry no record`, { shard: s.name, location: where, line: scan.firstBlank, count: scan.blank });
+      throw new BtkitError("JOIN_BLANK_LINE", `line ${scan.firstBlank} of ${where} is blank (${counted(scan.blank, "blank line")} in all), though the line count matches shard ${s.name}'s ${counted(s.rows, "row")}: some other line is missing, so predictions would be shifted; use --blank-lines skip only if blank lines carry no record`, { shard: s.name, location: where, line: scan.firstBlank, count: scan.blank });
     }
     return;
   }
@@ -578,7 +578,7 @@ async function checkCounts(s: ShardEntry, where: string, scan: LineScan, policy:
   let line: number | undefined;
   if (scan.blank > 0) {
     line = scan.firstBlank;
-    hints.push(`line ${scan.firstBlank} is blank (${scan.blank} blank lines in all: AssembleWith=Line adding a newline after responses that already end with one? see --blank-lines)`);
+    hints.push(`line ${scan.firstBlank} is blank (${counted(scan.blank, "blank line")} in all: AssembleWith=Line adding a newline after responses that already end with one? see --blank-lines)`);
   }
   if (scan.firstArray !== undefined && found < s.rows) {
     line ??= scan.firstArray;
@@ -595,7 +595,7 @@ async function checkCounts(s: ShardEntry, where: string, scan: LineScan, policy:
   }
   throw new BtkitError(
     "JOIN_COUNT_MISMATCH",
-    `${where} has ${found} lines, but shard ${s.name} has ${s.rows} rows${hints.length > 0 ? `: ${hints.join("; ")}` : ""}. The model must answer one line per record; once it does, run a fresh job (btkit submit --new) and join its descriptor`,
+    `${where} has ${counted(found, "line")}, but shard ${s.name} has ${counted(s.rows, "row")}${hints.length > 0 ? `: ${hints.join("; ")}` : ""}. The model must answer one line per record; once it does, run a fresh job (btkit submit --new) and join its descriptor`,
     { shard: s.name, location: where, expected: s.rows, got: found, line },
   );
 }

@@ -9,7 +9,7 @@
  * rows drop as many leading fields as the input has columns; its JSON lines give SageMakerOutput.
  */
 import { makeData, RecordBatch, Schema, Struct, type Data } from "apache-arrow";
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import { baseName, formatLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { LineReader, scanLines } from "./lines.js";
@@ -109,7 +109,7 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
     else missing.push(p.name);
   }
   if (missing.length > 0 && !(options.allowMissing ?? false)) {
-    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${pairs.length} inputs have no .out under ${options.outputs}: ${missing.join(", ")}; transform them again, or join the rest with --allow-missing`, { location: options.outputs, missing });
+    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${counted(pairs.length, "input")} ${missing.length === 1 ? "has" : "have"} no .out under ${options.outputs}: ${missing.join(", ")}; transform them again, or join the rest with --allow-missing`, { location: options.outputs, missing });
   }
   // counts first: every .out has as many lines as its input
   for (const p of present) {
@@ -118,7 +118,7 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
     const na = blankLines === "skip" ? a.lines - a.blank : a.lines;
     const nb = blankLines === "skip" ? b.lines - b.blank : b.lines;
     if (na !== nb) {
-      throw new BtkitError("JOIN_COUNT_MISMATCH", `${formatLocation(p.output)} has ${nb} lines, but its input ${formatLocation(p.input)} has ${na}${b.blank > 0 ? ` (line ${b.firstBlank} is blank)` : ""}`, { shard: p.name, location: formatLocation(p.output), expected: na, got: nb, line: b.firstBlank });
+      throw new BtkitError("JOIN_COUNT_MISMATCH", `${formatLocation(p.output)} has ${counted(nb, "line")}, but its input ${formatLocation(p.input)} has ${na}${b.blank > 0 ? ` (line ${b.firstBlank} is blank)` : ""}`, { shard: p.name, location: formatLocation(p.output), expected: na, got: nb, line: b.firstBlank });
     }
   }
   const inputFormat = options.inputFormat ?? "auto";

@@ -20,7 +20,7 @@
  * shard line and hands this parser the prediction part alone.
  */
 import type { Data, Field } from "apache-arrow";
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 import { DEFAULT_PREDICTION_NAME, DEFAULT_PREDICTION_PREFIX } from "../protocol/layout.js";
 import { accumulatorFor, fieldOf } from "./columns.js";
@@ -201,14 +201,14 @@ export class PredictionParser {
       } else if (shape === "array") {
         if (!Array.isArray(v)) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
         if (v.length !== cols.length) {
-          throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${v.length} values, expected ${cols.length} as in the first batch: ${excerpt(batch.lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: cols.length, got: v.length });
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${counted(v.length, "value")}, expected ${cols.length} as in the first batch: ${excerpt(batch.lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: cols.length, got: v.length });
         }
         for (let j = 0; j < cols.length; j++) this.#set(accs[j]!, i, v[j], widen, cols[j]!, batch, src);
       } else {
         const s = this.#format === "csv" ? (v as unknown[])[0] : v;
         if (this.#format !== "text" && (isJsonObject(s) || Array.isArray(s))) this.#shapeConflict(s, batch.lineNumber(i), src, batch.lines[i]!);
         if (this.#format === "csv" && (v as unknown[]).length !== 1) {
-          throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${(v as unknown[]).length} fields, expected 1 as in the first batch`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: 1, got: (v as unknown[]).length });
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${counted((v as unknown[]).length, "field")}, expected 1 as in the first batch`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: 1, got: (v as unknown[]).length });
         }
         this.#set(accs[0]!, i, s, widen, cols[0]!, batch, src);
       }
@@ -329,7 +329,7 @@ export class PredictionParser {
         const v = values[i];
         if (!Array.isArray(v)) this.#shapeConflict(v, batch.lineNumber(i), src, batch.lines[i]!);
         if (v.length !== width) {
-          throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${v.length} values, but line ${batch.lineNumber(0)} has ${width}: ${excerpt(batch.lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: width, got: v.length });
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has ${counted(v.length, "value")}, but line ${batch.lineNumber(0)} has ${width}: ${excerpt(batch.lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), expected: width, got: v.length });
         }
         for (let j = 0; j < width; j++) observe(j, v[j], i);
       }

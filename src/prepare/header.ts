@@ -2,7 +2,7 @@
  * CSV header rows: whether a first row is data (refuseDataAsHeader), the names a header gives
  * (headerNames) and the check that every input names the same columns. Pure: they throw, never read.
  */
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import type { CsvRecord } from "./csv-scanner.js";
 import type { ResolvedInput } from "./inputs.js";
 
@@ -35,7 +35,7 @@ export function headerNames(input: ResolvedInput, r: CsvRecord, columns: readonl
   let names = headerless ? r.values.map((_, i) => `column_${i + 1}`) : r.values.map((v) => v ?? "");
   if (columns !== undefined) {
     if (columns.length !== names.length) {
-      throw new BtkitError("PREP_HEADER", `${input.display}: --columns names ${columns.length} columns but ${headerless ? `line ${r.line} has ${names.length} fields` : `the header has ${names.length}`}`, { input: input.display, line: r.line, expected: names.length, got: columns.length });
+      throw new BtkitError("PREP_HEADER", `${input.display}: --columns names ${counted(columns.length, "column")} but ${headerless ? `line ${r.line} has ${counted(names.length, "field")}` : `the header has ${names.length}`}`, { input: input.display, line: r.line, expected: names.length, got: columns.length });
     }
     names = [...columns];
   }

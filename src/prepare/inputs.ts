@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import { formatLocation, toUri, type Location } from "../io/location.js";
 import { gunzipIfGzip, type Storage } from "../io/storage.js";
 
@@ -217,11 +217,11 @@ export async function changedWhileRead(storage: Storage, input: ResolvedInput, r
   const now = await storage.head(input.location);
   const why =
     read !== undefined && read !== input.rawBytes
-      ? `${read} bytes were read, but it had ${input.rawBytes} when prep began`
+      ? `${counted(read, "byte")} ${read === 1 ? "was" : "were"} read, but it had ${input.rawBytes} when prep began`
       : now === undefined
         ? "it was removed"
         : now.size !== input.rawBytes
-          ? `it now has ${now.size} bytes, ${input.rawBytes} when prep began`
+          ? `it now has ${counted(now.size, "byte")}, ${input.rawBytes} when prep began`
           : input.rawEtag !== undefined && now.etag !== undefined && now.etag !== input.rawEtag
             ? `its ETag is now ${now.etag}, ${input.rawEtag} when prep began`
             : // S3 ETags say it all (LastModified comes in other precisions from list and head)

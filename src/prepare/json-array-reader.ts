@@ -6,7 +6,9 @@
  * scanner's parseObjectLine, so an element gets exactly the checks of a JSON line: it must be an
  * object, no duplicate keys, numbers in range (integers beyond 2^53 keep their digits), no lone
  * surrogates, nesting at most MAX_DEPTH. Records have the JSON Lines shape; their `line` is the
- * 1-based element number (element index + 1), and messages name "element N (index N-1)".
+ * physical line (1-based) where the element starts, and messages name "element N (index N-1)"
+ * and that line. Lines are counted by a small lexer of their own (quotes, escapes, brackets),
+ * since the parser's tokens carry no positions.
  */
 import { getManyValues, isMany, none } from "stream-chain/defs.js";
 import { jsonParser } from "stream-json/parser.js";
@@ -45,6 +47,17 @@ export class JsonArrayScanner {
   #blank = true;
   /** input bytes consumed (including a stripped BOM) */
   bytes = 0;
+  // the line lexer, which runs ahead of the parser over the same text
+  /** the physical line (1-based) of the lexer's position */
+  #line = 1;
+  #inString = false;
+  #escape = false;
+  /** bracket depth: 1 inside the top-level array */
+  #lexDepth = 0;
+  /** an element of the array has started and its "," or the closing "]" is not yet seen */
+  #elementOpen = false;
+  /** the start lines of the elements the lexer has seen begin and the parser not yet finished, in order */
+  readonly #starts: number[] = [];
 
   constructor(options: JsonArrayScannerOptions = {}) {
     this.input = options.input ?? "input";
@@ -87,9 +100,48 @@ export class JsonArrayScanner {
     return head;
   }
 
+  /** The line where element `n` (1-based; the one being built) starts, else the lexer's line. */
+  #lineOf(n: number): number {
+    return n === this.#elements + 1 ? (this.#starts[0] ?? this.#line) : this.#line;
+  }
+
   #error(message: string, element: number, cause?: unknown): BtkitError {
-    const where = element > 0 ? { line: element, element: element - 1 } : {};
-    return new BtkitError("PREP_JSON", `${this.input}: ${message}`, { input: this.input, ...where }, cause === undefined ? undefined : { cause });
+    const line = element > 0 ? this.#lineOf(element) : this.#line;
+    const where = element > 0 ? { line, element: element - 1 } : { line };
+    const named = `element ${element} (index ${element - 1})`;
+    const text = element <= 0 ? message : message.includes(named) ? message.replace(named, `element ${element} (index ${element - 1}, line ${line})`) : `${message} (line ${line})`;
+    return new BtkitError("PREP_JSON", `${this.input}: ${text}`, { input: this.input, ...where }, cause === undefined ? undefined : { cause });
+  }
+
+  /** Counts lines and notes where each element starts (see the fields of the line lexer). */
+  #lex(text: string): void {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10) {
+        this.#line++;
+        continue;
+      }
+      if (this.#inString) {
+        if (this.#escape) this.#escape = false;
+        else if (c === 92) this.#escape = true;
+        else if (c === 34) this.#inString = false;
+        continue;
+      }
+      if (c === 32 || c === 9 || c === 13) continue;
+      if (this.#lexDepth === 1) {
+        if (c === 44) {
+          this.#elementOpen = false;
+          continue;
+        }
+        if (c !== 93 && !this.#elementOpen) {
+          this.#elementOpen = true;
+          this.#starts.push(this.#line);
+        }
+      }
+      if (c === 34) this.#inString = true;
+      else if (c === 123 || c === 91) this.#lexDepth++;
+      else if (c === 125 || c === 93) this.#lexDepth = Math.max(0, this.#lexDepth - 1);
+    }
   }
 
   #feed(chunk: Buffer, final: boolean): JsonRecord[] {
@@ -99,13 +151,16 @@ export class JsonArrayScanner {
     } catch (err) {
       const bad = firstInvalidUtf8(chunk);
       const n = this.#elements + 1;
-      const where = bad < chunk.length ? ` (byte 0x${chunk[bad]!.toString(16).padStart(2, "0")} at input byte ${this.bytes + bad})` : " (at the end of the input)";
-      throw new BtkitError("PREP_ENCODING", `${this.input}: element ${n} (index ${n - 1}) holds invalid UTF-8${where}; ${LATIN1_ADVICE}`, { input: this.input, line: n, element: n - 1, offset: this.bytes + Math.min(bad, chunk.length) }, { cause: err });
+      // the lines before the bad byte (it is not in a string the lexer could misread: bytes are bytes here)
+      const lineAt = this.#line + chunk.subarray(0, Math.min(bad, chunk.length)).toString("latin1").split("\n").length - 1;
+      const where = bad < chunk.length ? ` (byte 0x${chunk[bad]!.toString(16).padStart(2, "0")} at input byte ${this.bytes + bad}, line ${lineAt})` : ` (at the end of the input, line ${lineAt})`;
+      throw new BtkitError("PREP_ENCODING", `${this.input}: element ${n} (index ${n - 1}) holds invalid UTF-8${where}; ${LATIN1_ADVICE}`, { input: this.input, line: lineAt, element: n - 1, offset: this.bytes + Math.min(bad, chunk.length) }, { cause: err });
     }
     this.bytes += chunk.length;
     if (this.#blank && text.trim() !== "") this.#blank = false;
     // Fed up to each "}" or "]" at a time: an element's (or the array's) closing token comes out
-    // before the parser sees what follows, so a parse error names the element it is in.
+    // before the parser sees what follows, so a parse error names the element it is in. The line
+    // lexer runs over each piece before the parser does, so the element being parsed has its start.
     const out: JsonRecord[] = [];
     let at = 0;
     while (at < text.length || final) {
@@ -114,6 +169,7 @@ export class JsonArrayScanner {
       const close = brace < 0 ? bracket : bracket < 0 ? brace : Math.min(brace, bracket);
       const piece = close < 0 ? text.slice(at) : text.slice(at, close + 1);
       at += piece.length;
+      this.#lex(piece);
       const last = final && at >= text.length;
       let tokens: Token[] = [];
       try {
@@ -221,21 +277,22 @@ export class JsonArrayScanner {
     this.#size += text.length;
     if (this.#size > this.maxRecordBytes) {
       const n = this.#elements + 1;
-      throw new BtkitError("PREP_RECORD_TOO_LARGE", `${this.input}: element ${n} (index ${n - 1}) is longer than ${this.maxRecordBytes} bytes`, { input: this.input, line: n, element: n - 1, expected: this.maxRecordBytes, got: this.#size });
+      throw new BtkitError("PREP_RECORD_TOO_LARGE", `${this.input}: element ${n} (index ${n - 1}, line ${this.#lineOf(n)}) is longer than ${this.maxRecordBytes} bytes`, { input: this.input, line: this.#lineOf(n), element: n - 1, expected: this.maxRecordBytes, got: this.#size });
     }
   }
 
   #finish(): JsonRecord {
+    const line = this.#starts.shift() ?? this.#line;
     const n = ++this.#elements;
     const text = this.#parts.join("");
     this.#parts = [];
     this.#size = 0;
     try {
-      return parseObjectLine(text, this.input, n, this.bytes);
+      return parseObjectLine(text, this.input, line, this.bytes);
     } catch (err) {
       if (err instanceof BtkitError) {
-        const message = err.message.replace(`${this.input}: line ${n}: `, `${this.input}: element ${n} (index ${n - 1}): `);
-        throw new BtkitError(err.code, message, { ...err.context, element: n - 1 }, { cause: err });
+        const message = err.message.replace(`${this.input}: line ${line}: `, `${this.input}: element ${n} (index ${n - 1}, line ${line}): `);
+        throw new BtkitError(err.code, message, { ...err.context, line, element: n - 1 }, { cause: err });
       }
       throw err;
     }

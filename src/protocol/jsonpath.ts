@@ -19,6 +19,7 @@
  * JSONPath is exclusive; no public source settles which one the service does, so it is an option
  * ({@link SliceEnd}, default "inclusive", following the documentation's text).
  */
+import { counted } from "../errors.js";
 
 export type SliceEnd = "inclusive" | "exclusive";
 
@@ -151,7 +152,7 @@ export function isIndexOnly(p: JsonPath): boolean {
 
 function resolveIndex(i: number, length: number, path: string): number {
   const r = i < 0 ? length + i : i;
-  if (r < 0 || r >= length) throw new JsonPathError(`index ${i} of ${path} is outside the record (${length} elements)`);
+  if (r < 0 || r >= length) throw new JsonPathError(`index ${i} of ${path} is outside the record (${counted(length, "element")})`);
   return r;
 }
 

@@ -8,7 +8,7 @@
  */
 import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
 import { TransformInstanceType } from "@aws-sdk/client-sagemaker";
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 
 /**
  * TransformJobName (botocore/data/sagemaker/2017-07-24/service-2.json, TransformJobName): 1–63 characters, letters, digits
@@ -114,7 +114,7 @@ export function validateTransformJobRequest(r: CreateTransformJobRequest, option
   if (options.maxRecordBytes !== undefined && payload !== 0) {
     const need = Math.ceil(options.maxRecordBytes / MIB);
     if (payload < need) {
-      fail("MaxPayloadInMB", `cannot hold the largest record (${options.maxRecordBytes} bytes)`, `at least ${need}`, payload);
+      fail("MaxPayloadInMB", `cannot hold the largest record (${counted(options.maxRecordBytes, "byte")})`, `at least ${need}`, payload);
     }
   }
   if (r.BatchStrategy !== undefined && r.BatchStrategy !== "MultiRecord" && r.BatchStrategy !== "SingleRecord") {

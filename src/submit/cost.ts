@@ -2,6 +2,7 @@
  * Instance-seconds and cost. Batch transform bills each instance from TransformStartTime to
  * TransformEndTime (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTransformJob.html).
  */
+import { counted } from "../errors.js";
 
 /**
  * On-demand prices in USD per instance-hour for common transform instance types, region
@@ -63,5 +64,5 @@ export function estimateInstanceSeconds(shards: number, instanceCount: number, s
 }
 
 export function formatCost(c: CostEstimate): string {
-  return `${c.instanceSeconds} instance-seconds x ${c.pricePerHour} USD/hour = ${c.cost.toFixed(4)} USD (${c.priceSource})`;
+  return `${counted(c.instanceSeconds, "instance-second")} x ${c.pricePerHour} USD/hour = ${c.cost.toFixed(4)} USD (${c.priceSource})`;
 }

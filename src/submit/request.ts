@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { BatchStrategy, CreateTransformJobRequest, JoinSource } from "@aws-sdk/client-sagemaker";
-import { BtkitError } from "../errors.js";
+import { BtkitError, counted } from "../errors.js";
 import type { Descriptor } from "../protocol/descriptor.js";
 import { isLayoutProblem, outputLayoutOf, type LayoutRequest } from "../protocol/data-processing.js";
 import { LAYOUT } from "../protocol/layout.js";
@@ -219,8 +219,8 @@ export function requestWarnings(d: Descriptor, request: CreateTransformJobReques
   const n = request.TransformResources?.InstanceCount ?? 1;
   // work is distributed by whole object; N - K instances sit idle and are billed
   // (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html: "only one instance processes the input file and the rest of the instances are idle").
-  if (shardCount < n) out.push(`${shardCount} shard(s) for ${n} instances: ${n - shardCount} instance(s) will sit idle but are billed; prepare more shards or lower --instance-count`);
-  else if (shardCount % n !== 0) out.push(`${shardCount} shards on ${n} instances: the last round has ${shardCount % n} shard(s), so ${n - (shardCount % n)} instance(s) sit idle at the end; prepare with --instances ${n} (a shard count that is a multiple of it) or choose another --instance-count`);
+  if (shardCount < n) out.push(`${counted(shardCount, "shard")} for ${n} instances: ${counted(n - shardCount, "instance")} will sit idle but ${n - shardCount === 1 ? "is" : "are"} billed; prepare more shards or lower --instance-count`);
+  else if (shardCount % n !== 0) out.push(`${shardCount} shards on ${n} instances: the last round has ${counted(shardCount % n, "shard")}, so ${counted(n - (shardCount % n), "instance")} ${n - (shardCount % n) === 1 ? "sits" : "sit"} idle at the end; prepare with --instances ${n} (a shard count that is a multiple of it) or choose another --instance-count`);
   return out;
 }
 

@@ -61,7 +61,7 @@ it("a shard changed after prep: submit refuses before launch, a prep rerun names
   expect(mended.code).toBe(0);
   const ran = await submit(mended.stdout);
   expect(ran.code).toBe(0);
-  expect(ran.stderr).toContain("checked 2 shard(s) against the descriptor's sha256");
+  expect(ran.stderr).toContain("checked 2 shards against the descriptor's sha256");
   const joined = await cli(["join", "--out", "j.csv", "--format", "csv"], ran.stdout);
   expect(joined.code).toBe(0);
   const lines = (await fs.readFile(path.join(dir, "j.csv"), "utf8")).trim().split("\n");

@@ -9,9 +9,11 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCli(argv: string[], options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {}, commands?: Command[]): Promise<CliRun> {
+/** `tty`: stderr is a terminal (200 columns), so progress is drawn as a bar. */
+export async function runCli(argv: string[], options: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string; tty?: boolean } = {}, commands?: Command[]): Promise<CliRun> {
   const stdout = new PassThrough();
-  const stderr = new PassThrough();
+  const stderr = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };
+  if (options.tty) Object.assign(stderr, { isTTY: true, columns: 200 });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   stdout.on("data", (c: Buffer) => out.push(c));

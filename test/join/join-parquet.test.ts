@@ -135,7 +135,7 @@ describe("join to Parquet, read back by DuckDB", () => {
     const e = await rejectedBy(join({ descriptor: fx.descriptor, out, storage, partitioned: true }));
     expect(e.code).toBe("JOIN_OUTPUT_CONFLICT");
     expect(e.exitCode).toBe(75);
-    expect(e.message).toContain(`${out} holds 1 file(s) of another joined dataset (part-00002.parquet)`);
+    expect(e.message).toContain(`${out} holds 1 file of another joined dataset (part-00002.parquet)`);
     expect(e.message).toContain("Join into an empty folder, or remove those files first");
     expect((await fs.readdir(out)).sort()).toEqual(["README.txt", "part-00002.parquet"]);
     // the way out the message names: removing them; the README (no table) stays
@@ -152,7 +152,7 @@ describe("join to Parquet, read back by DuckDB", () => {
     await join({ descriptor: fx.descriptor, out: parts, storage, part: { index: 1, count: 2 } });
     const e3 = await rejectedBy(join({ descriptor: fx.descriptor, out: parts, storage, part: { index: 0, count: 3 } }));
     expect(e3.code).toBe("JOIN_OUTPUT_CONFLICT");
-    expect(e3.message).toContain("holds 2 file(s) of another joined dataset (part-0of2.parquet, part-1of2.parquet)");
+    expect(e3.message).toContain("holds 2 files of another joined dataset (part-0of2.parquet, part-1of2.parquet)");
     // the same names from another job, or with other columns, are parts of another dataset too
     const other = await writeFixture(storage, storage.parse(path.join(dir, "other")), { shards: [{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b) }, { rows: a, out: jsonOut(a) }] });
     const otherJob = { ...other.descriptor, job: { ...other.descriptor.job!, name: "another-job" } };

@@ -55,25 +55,30 @@ describe("JSON array input", () => {
     const objs = objects(40);
     const jsonl = new JsonlScanner({ input: "x" });
     const expected = [...jsonl.push(Buffer.from(objs.join("\n"))), ...jsonl.end()].map((r) => ({ keys: r.keys, values: r.values.map((v, i) => (r.kinds[i] === 3 ? JSON.stringify(JSON.parse(v!)) : v)), kinds: r.kinds, line: r.line }));
+    // one element a line after the "[" line: element i starts on line i + 2 (the physical line, as for JSON Lines)
     const text = `[\n  ${objs.join(",\n  ")}\n]\n`;
-    for (const chunk of [1, 2, 3, 7, 4096]) expect(scan(text, chunk)).toEqual(expected);
+    for (const chunk of [1, 2, 3, 7, 4096]) expect(scan(text, chunk)).toEqual(expected.map((r) => ({ ...r, line: r.line + 1 })));
+    // elements several to a line, and one over several lines (a "}" and "\\n" inside strings are no line or bracket)
+    const packed = `[${objs.slice(0, 3).join(", ")},\n${objs[3]!.replace(", ", ",\n\n ")}, {"s": "a}\\"\\n]"},\n  {"z": [1,\n 2]}]`;
+    for (const chunk of [1, 5, 4096]) expect(scan(packed, chunk).map((r) => r.line)).toEqual([1, 1, 1, 2, 4, 5]);
     expect(expected[0]!.kinds).toEqual([1, 0, expected[0]!.values[2] === null ? 4 : 1, 3]);
   });
 
   it("names the element of a truncated array, a non-object element, a duplicate key and an out-of-range number", () => {
     const e1 = scanError('[{"a":1},{"a":2},{"a":');
     expect(e1.code).toBe("PREP_JSON");
-    expect(e1.context).toMatchObject({ line: 3, element: 2 });
-    expect(e1.message).toContain("ends inside element 3 (index 2)");
+    expect(e1.context).toMatchObject({ line: 1, element: 2 });
+    expect(e1.message).toContain("ends inside element 3 (index 2, line 1)");
     const e2 = scanError('[{"a":1},{"a":2}');
     expect(e2.code).toBe("PREP_JSON");
     expect(e2.message).toContain("truncated after element 2");
     const e3 = scanError('[{"a":1},{"a":2},"x"]');
-    expect(e3.context).toMatchObject({ line: 3, element: 2 });
-    expect(e3.message).toBe('x.json: element 3 (index 2): expected a JSON object, got string');
-    const e4 = scanError('[{"a":1},{"a":2,"a":3}]');
-    expect(e4.message).toBe('x.json: element 2 (index 1): duplicate key "a"');
-    const e5 = scanError('[{"a":1},{"n":-1e400}]');
+    expect(e3.context).toMatchObject({ line: 1, element: 2 });
+    expect(e3.message).toBe('x.json: element 3 (index 2, line 1): expected a JSON object, got string');
+    const e4 = scanError('[{"a":1},\n\n{"a":2,\n"a":3}]');
+    expect(e4.message).toBe('x.json: element 2 (index 1, line 3): duplicate key "a"');
+    expect(e4.context).toMatchObject({ line: 3, element: 1 });
+    const e5 = scanError('[{"a":1},\n  {"n":-1e400}]');
     expect(e5.context).toMatchObject({ line: 2, element: 1 });
     expect(e5.message).toContain("out of range");
     const e6 = scanError('{"a":1}');
@@ -83,8 +88,9 @@ describe("JSON array input", () => {
     const e8 = scanError(Buffer.concat([Buffer.from('[{"a":"x'), Buffer.from([0xff]), Buffer.from('"}]')]));
     expect(e8.code).toBe("PREP_ENCODING");
     expect(e8.context).toMatchObject({ line: 1, offset: 8 });
-    const e9 = scanError(`[{"a":1},{"b":2},{"c":3 "d":4}]`, 64);
+    const e9 = scanError(`[{"a":1},\n{"b":2},\n{"c":3 "d":4}]`, 4);
     expect(e9.context).toMatchObject({ line: 3, element: 2 });
+    expect(e9.message).toContain("element 3 (index 2, line 3): invalid JSON");
   });
 
   it("prepares a gzip-wrapped JSON array (detected by bytes) into shards and sidecar, value by value", async () => {
@@ -125,12 +131,18 @@ describe("JSON array input", () => {
     const d2 = await prepare({ inputs: ["-"], stdin: [Buffer.from(' [{"k": "a"}, '), Buffer.from('{"k": "b"}]')], out: out() });
     expect(d2.source.inputs[0]).toMatchObject({ location: "-", format: "json", rows: 2 });
     const bad = path.join(dir, "bad.json");
-    await fs.writeFile(bad, '[{"k": 1}, [1, 2]]');
+    await fs.writeFile(bad, '[{"k": 1},\n [1, 2]]');
     let err: unknown;
     await prepare({ inputs: [bad], out: out() }).catch((e: unknown) => (err = e));
     expect(err).toBeInstanceOf(BtkitError);
     expect((err as BtkitError).code).toBe("PREP_JSON");
     expect((err as BtkitError).context).toMatchObject({ input: bad, line: 2, element: 1 });
+    // a value that does not fit its column names the physical line of a pretty-printed array
+    const pretty = path.join(dir, "pretty.json");
+    await fs.writeFile(pretty, '[\n  {"a": 1},\n  {"a": 2},\n  {"a": "oops"}\n]\n');
+    const typed = await prepare({ inputs: [pretty], out: out(), schema: "a:int64" }).catch((e: unknown) => e);
+    expect(typed).toBeInstanceOf(BtkitError);
+    expect((typed as BtkitError).message).toContain(`${pretty}: line 4 (row 3), column "a": "oops" does not fit int64`);
   });
 
   it("detects formats by name and by first bytes", () => {

@@ -115,10 +115,12 @@ describe("buildTransformJobRequest", () => {
 
   it("warns when shards are fewer than instances", () => {
     const r = buildTransformJobRequest(d, { ...base, instanceCount: 5 });
-    expect(requestWarnings(d, r)).toEqual([expect.stringContaining("3 shard(s) for 5 instances: 2 instance(s) will sit idle")]);
+    expect(requestWarnings(d, r)).toEqual([expect.stringContaining("3 shards for 5 instances: 2 instances will sit idle but are billed")]);
+    expect(requestWarnings(d, r, 1)).toEqual([expect.stringContaining("1 shard for 5 instances: 4 instances will sit idle but are billed")]);
+    expect(requestWarnings(d, buildTransformJobRequest(d, { ...base, instanceCount: 2 }), 1)).toEqual([expect.stringContaining("1 shard for 2 instances: 1 instance will sit idle but is billed")]);
     expect(requestWarnings(d, buildTransformJobRequest(d, { ...base, instanceCount: 3 }))).toEqual([]);
     // 3 shards on 2 instances: one instance idles through the last round
-    expect(requestWarnings(d, buildTransformJobRequest(d, { ...base, instanceCount: 2 }))).toEqual([expect.stringContaining("3 shards on 2 instances: the last round has 1 shard(s), so 1 instance(s) sit idle at the end")]);
+    expect(requestWarnings(d, buildTransformJobRequest(d, { ...base, instanceCount: 2 }))).toEqual([expect.stringContaining("3 shards on 2 instances: the last round has 1 shard, so 1 instance sits idle at the end")]);
   });
 
   it("takes the instance count prep balanced the shards for (prep --instances), unless --instance-count says otherwise", () => {

@@ -65,7 +65,7 @@ it("runs against s3:// locations, refuses s3 output without --state, and retries
   model = await startExampleModel({ port, env: {} });
   const retry = await runJobCli(DEFAULT_DEPS, ["submit", "--retry-failed", "--state", state, "--poll-seconds", "0.05"], { stdin: r.stdout, env: s3.env });
   expect(retry.code).toBe(0);
-  expect(retry.stderr).toMatch(/1\/1 \.out files Completed/);
+  expect(retry.stderr).toMatch(/1\/1 \.out file Completed/);
   expect(JSON.parse(await storage.readText("s3://bt-bucket/run1/manifest-retry-1.json"))).toEqual([{ prefix: "s3://bt-bucket/run1/shards/" }, "part-00001.csv"]);
   expect(await listed()).toEqual(["part-00000.csv.out", "part-00001.csv.out", "part-00002.csv.out"]);
   expect(parseDescriptor(retry.stdout).job!.history!.map((h) => h.status)).toEqual(["Failed"]);

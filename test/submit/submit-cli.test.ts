@@ -296,8 +296,14 @@ describe("waiting", () => {
     fake.plan = { ending: "Completed", finishAfter: 3 };
     const r = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--wait", ...FAST], { stdin: serializeDescriptor(d), tty: true });
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain("\r[--------------------] job ");
-    expect(r.stderr).toMatch(/\r\[#{20}\] job btkit-[0-9a-f]+: 3\/3 \.out files Completed/);
+    expect(r.stderr).toContain("\r\x1b[K[--------------------] job ");
+    // eslint-disable-next-line no-control-regex -- ESC [K: the terminal clears the line
+    expect(r.stderr).toMatch(/\r\x1b\[K\[#{20}\] job btkit-[0-9a-f]+: 3\/3 \.out files Completed/);
+    // log lines start on a line of their own: the bar's line is cleared first
+    const logged = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--wait", "--logs", "--new", ...FAST], { stdin: serializeDescriptor(d), tty: true });
+    expect(logged.code).toBe(0);
+    // eslint-disable-next-line no-control-regex -- ESC [K: the terminal clears the line
+    expect(logged.stderr).toMatch(/\.out files InProgress[^\n]*\r\x1b\[K\[[^\]]+\] processed 3 files\n/);
   });
 
   it("Stopped: exit 4", async () => {
