@@ -21,11 +21,12 @@ export const PREDICTION_FORMAT_CHOICES = ["auto", "json", "csv", "text"] as cons
 /**
  * The output format: --format, else the one --out's file extension names, else Parquet. A file
  * whose extension names another format than --format is refused (a .csv holding Parquet bytes is
- * a trap for whoever opens it). `extensions` is join's EXTENSION_OF.
+ * a trap for whoever opens it); a folder's extension (x.csv/ of --part) only chooses when --format
+ * does not. `extensions` is join's EXTENSION_OF.
  */
 function formatFor(out: string, given: OutputFormat | undefined, folder: boolean, extensions: Record<OutputFormat, string>): OutputFormat {
-  const named = folder ? undefined : (Object.entries(extensions) as Array<[OutputFormat, string]>).find(([, ext]) => out.toLowerCase().endsWith(ext))?.[0];
-  if (given !== undefined && named !== undefined && given !== named) {
+  const named = (Object.entries(extensions) as Array<[OutputFormat, string]>).find(([, ext]) => out.toLowerCase().replace(/\/+$/, "").endsWith(ext))?.[0];
+  if (given !== undefined && named !== undefined && given !== named && !folder) {
     throw new BtkitError("USAGE_BAD_VALUE", `--out ${out} ends in ${extensions[named]}, but --format is ${given}: give --format ${named}, or an --out ending in ${extensions[given]}`, { option: "--format", expected: named, got: given });
   }
   return given ?? named ?? "parquet";
@@ -67,7 +68,7 @@ export const joinCommand: Command = {
       "row-group-rows": { type: "int", value: "N", min: 1, default: 65536, help: "Parquet rows per row group", group: "Output" },
       "parquet-version": { type: "int", value: "1|2", min: 1, max: 2, default: 1, help: "Parquet writer version: 2 (data page v2, delta encodings) is smaller on sequential numbers, but some older readers refuse it", group: "Output" },
       partitioned: { type: "boolean", help: "one file per shard, then btkit.json last", group: "Output" },
-      part: { type: "string", value: "i/N", help: "join only slice i (0-based) of N of the shards; the parts form one dataset", group: "Output" },
+      part: { type: "string", value: "i/N", help: "join only slice i (0-based) of N of the shards into --out as a folder (part-<i>of<N>.<ext>, i zero-padded so the parts sort); the parts form one dataset", group: "Output" },
       features: { type: "boolean", default: true, help: "the feature columns prep did not keep in the sidecar are read back from the model-input shards, so the table is the input's whole; --no-features leaves them out", group: "Output" },
       "with-features": { type: "boolean", help: "the same as --features (the default); kept for scripts written before it was", group: "Output" },
       "row-number": { type: "boolean", help: "keep the global row number column __btkit_row", group: "Output" },
@@ -91,6 +92,7 @@ export const joinCommand: Command = {
       throw new BtkitError("USAGE_BAD_VALUE", `--out - is one stream, but ${f.partitioned === true ? "--partitioned" : "--part"} writes files into a folder: give --out a folder or prefix`, { option: "--out" });
     }
     const { join, joinFiles, parsePart, EXTENSION_OF } = await import("../join/index.js");
+    const { partLabel } = await import("../protocol/layout.js");
     const format = toStdout ? stdoutFormat(ctx, f.format as OutputFormat | undefined) : formatFor(out, f.format as OutputFormat | undefined, f.partitioned === true || f.part !== undefined, EXTENSION_OF);
     // --out -: the table is the pipe data; the descriptor goes to --descriptor-out, if anywhere
     const sink = toStdout ? { location: "stdout", write: (body: AsyncIterable<Uint8Array>) => ctx.outStream(body) } : undefined;
@@ -156,6 +158,10 @@ export const joinCommand: Command = {
     // a preparation's descriptor means its latest job's (an empty preparation has none: its table is empty)
     const { descriptor } = read.descriptor.shards.length === 0 ? read : await (await import("./job-prologue.js")).withLatestJob(ctx, "join", read, "nothing to join");
     const progress = new Progress(ctx);
+    if (part && f.partitioned !== true && Object.values(EXTENSION_OF).some((ext) => out.toLowerCase().endsWith(ext))) {
+      // x.parquet/ as a dataset folder is a common layout (Spark, DuckDB's read_parquet('x.parquet/*.parquet')), but not a file
+      ctx.log(`join: --part writes into a folder: ${out} is the dataset's folder, and this part goes to ${out.replace(/\/$/, "")}/${partLabel(part)}${EXTENSION_OF[format]}`);
+    }
     const { descriptor: joined, results } = await join({
       descriptor,
       out,

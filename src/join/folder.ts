@@ -13,7 +13,7 @@ import { toUri, type Location } from "../io/location.js";
 import type { Storage } from "../io/storage.js";
 import { EXTENSION_OF } from "./writers.js";
 import { shardStem, type Part } from "./plan.js";
-import { partLabel } from "../protocol/layout.js";
+import { partLabel, unpaddedPartLabel } from "../protocol/layout.js";
 
 /** The names (top level of the folder) of one joined dataset, and this join's completion marker. */
 export interface FolderDataset {
@@ -29,6 +29,12 @@ export interface FolderDataset {
    * option works.
    */
   identity?: { part: Part; of: Record<string, unknown> };
+  /**
+   * This part's files under the names joins gave them before part labels were padded
+   * (`part-3of12.parquet`, `.btkit-part-3of12.json`): part of the dataset, and removed once this
+   * part's own files are written under the padded names, so no part is in the folder twice.
+   */
+  legacy?: string[];
 }
 
 /** Where part i of N keeps its identity (hidden: readers of *.parquet do not see it). */
@@ -44,23 +50,30 @@ const MARKER_RE = /^btkit(?:-part-\d+of\d+)?\.json$/;
  * The dataset of a join into a folder. `shards` are all the descriptor's shards (the parts of a
  * dataset write different ones); `ext` the format's extension. Partitioned: one file per shard
  * (`empty.ext` when there are none) and btkit.json, or with --part i/N btkit-part-KofN.json for
- * every K. --part without --partitioned: part-KofN.ext for every K, no marker.
+ * every K. --part without --partitioned: part-KofN.ext for every K, no marker. K is padded to the
+ * width of N (part-03of12); the unpadded names of earlier joins belong to the dataset too.
  */
 export function folderDataset(shards: readonly ShardEntry[], ext: string, partitioned: boolean, part: Part | undefined): FolderDataset {
   const names = new Set<string>();
-  const every = (f: (k: number) => string): void => {
-    for (let k = 0; k < (part?.count ?? 1); k++) names.add(f(k));
+  // each part under its padded label and the unpadded one joins wrote before
+  const every = (f: (label: string) => string): void => {
+    for (let k = 0; k < (part?.count ?? 1); k++) {
+      const p = { index: k, count: part?.count ?? 1 };
+      names.add(f(partLabel(p)));
+      names.add(f(unpaddedPartLabel(p)));
+    }
   };
+  const legacy = (f: (label: string) => string): string[] => (part && unpaddedPartLabel(part) !== partLabel(part) ? [f(unpaddedPartLabel(part)), `.btkit-${unpaddedPartLabel(part)}.json`] : []);
   if (partitioned) {
     for (const s of shards) names.add(`${shardStem(s.name)}${ext}`);
     names.add(`empty${ext}`);
-    if (part) every((k) => `btkit-${partLabel({ index: k, count: part.count })}.json`);
+    if (part) every((label) => `btkit-${label}.json`);
     else names.add("btkit.json");
     const marker = part ? `btkit-${partLabel(part)}.json` : "btkit.json";
-    return { names, marker };
+    return { names, marker, legacy: legacy((label) => `btkit-${label}.json`) };
   }
-  if (part) every((k) => `${partLabel({ index: k, count: part.count })}${ext}`);
-  return { names };
+  if (part) every((label) => `${label}${ext}`);
+  return { names, legacy: legacy((label) => `${label}${ext}`) };
 }
 
 /** Whether a top-level file name is a table file or a marker of some joined dataset. */
@@ -80,8 +93,11 @@ export async function prepareFolder(storage: Storage, folder: Location, dataset:
   const identities: string[] = [];
   for await (const o of storage.list(prefix)) {
     if (o.relative.includes("/")) continue;
-    if (IDENTITY_RE.test(o.relative)) {
-      if (dataset.identity === undefined || o.relative !== identityFile(dataset.identity.part)) identities.push(o.relative);
+    const id = IDENTITY_RE.exec(o.relative);
+    if (id) {
+      // this part's own, under either label, is replaced; the other parts' must agree
+      const mine = dataset.identity !== undefined && Number(id[1]) === dataset.identity.part.index && Number(id[2]) === dataset.identity.part.count;
+      if (!mine) identities.push(o.relative);
       continue;
     }
     if (!isDatasetFile(o.relative) || dataset.names.has(o.relative)) continue;
@@ -110,8 +126,12 @@ export async function prepareFolder(storage: Storage, folder: Location, dataset:
   if (dataset.marker !== undefined) await storage.delete(storage.child(folder, dataset.marker));
 }
 
-/** Stores this part's identity, once its files are written (a part that failed leaves none to check against). */
+/**
+ * Stores this part's identity, once its files are written (a part that failed leaves none to check
+ * against), and removes this part's files under the unpadded label of earlier joins (`legacy`).
+ */
 export async function recordIdentity(storage: Storage, folder: Location, dataset: FolderDataset): Promise<void> {
   if (dataset.identity === undefined) return;
+  for (const name of dataset.legacy ?? []) await storage.delete(storage.child(folder, name));
   await storage.write(storage.child(folder, identityFile(dataset.identity.part)), JSON.stringify(dataset.identity.of), { contentType: "application/json" });
 }

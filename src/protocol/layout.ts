@@ -53,8 +53,16 @@ export function sliceOfPart<T>(items: readonly T[], part: Part | undefined): T[]
   return items.slice(Math.floor((part.index * items.length) / part.count), Math.floor(((part.index + 1) * items.length) / part.count));
 }
 
-/** A part's label in lock and join output names: `part-<i>of<N>` (prep's shard names pad i: shardBaseName). */
+/**
+ * A part's label in file, lock and join output names: `part-<i>of<N>` with i zero-padded to the
+ * width of N (`part-03of12`), so the parts' files sort in part order, as prep's shard names do.
+ */
 export function partLabel(part: Part): string {
+  return `part-${String(part.index).padStart(String(part.count).length, "0")}of${part.count}`;
+}
+
+/** The label btkit gave part i of N before labels were padded (`part-3of12`): join still recognizes its files. */
+export function unpaddedPartLabel(part: Part): string {
   return `part-${part.index}of${part.count}`;
 }
 
@@ -65,9 +73,7 @@ export function partLabel(part: Part): string {
  */
 export function shardBaseName(index: number, part?: Part): string {
   const n = String(index).padStart(5, "0");
-  if (!part) return `part-${n}`;
-  const w = String(part.count).length;
-  return `part-${String(part.index).padStart(w, "0")}of${part.count}-${n}`;
+  return part ? `${partLabel(part)}-${n}` : `part-${n}`;
 }
 
 /** Folder under --out for the documents of --part runs (beside shards/, never under it). */

@@ -117,6 +117,22 @@ describe("join --out -", () => {
   });
 });
 
+describe("join --part into an --out named like a file", () => {
+  it("writes the part into that folder, says so, and takes the format from its extension", async () => {
+    const r = await join(["--out", "x.parquet", "--part", "1/2"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`join: --part writes into a folder: x.parquet is the dataset's folder, and this part goes to x.parquet/part-1of2.parquet`);
+    expect(parseDescriptor(r.stdout).results!.files).toEqual([`file://${path.join(dir, "x.parquet", "part-1of2.parquet")}`]);
+    const csv = await join(["--out", "y.csv", "--part", "0/2"]);
+    expect(csv.code).toBe(0);
+    expect(await fs.readdir(path.join(dir, "y.csv"))).toContain("part-0of2.csv");
+    // --format says otherwise: the folder's name does not refuse it
+    const other = await join(["--out", "z.csv", "--part", "1/2", "--format", "jsonl"]);
+    expect(other.code).toBe(0);
+    expect(await fs.readdir(path.join(dir, "z.csv"))).toContain("part-1of2.jsonl");
+  });
+});
+
 describe("join given a preparation's descriptor (no job section)", () => {
   it("joins the latest job's descriptor stored beside its output, and says so; none stored is SUBMIT_NO_JOB", async () => {
     const { job: _job, ...prep } = d;

@@ -199,6 +199,30 @@ describe("join to Parquet, read back by DuckDB", () => {
     expect(rows).toEqual(expected(fixed.flat()));
   });
 
+  it("part labels are zero-padded so the parts sort; an earlier join's unpadded names are the dataset's still, and replaced", async () => {
+    const shards = Array.from({ length: 12 }, (_, i) => makeRows(2, 60 + i, i * 2));
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: shards.map((rows) => ({ rows, out: jsonOut(rows) })) });
+    const out = path.join(dir, "ds12");
+    const files: string[] = [];
+    for (let k = 0; k < 12; k++) files.push(...(await join({ descriptor: fx.descriptor, out, storage, part: { index: k, count: 12 } })).results.files);
+    const names = Array.from({ length: 12 }, (_, k) => `part-${String(k).padStart(2, "0")}of12.parquet`);
+    expect(files).toEqual(names.map((n) => `file://${out}/${n}`));
+    // in name order is in part order
+    expect((await fs.readdir(out)).filter((f) => f.endsWith(".parquet")).sort()).toEqual(names);
+    // part 3 as a join before padding named its files
+    await fs.rename(path.join(out, "part-03of12.parquet"), path.join(out, "part-3of12.parquet"));
+    await fs.rename(path.join(out, ".btkit-part-03of12.json"), path.join(out, ".btkit-part-3of12.json"));
+    // another part joins beside it (no conflict), and part 3 joined again replaces them
+    await join({ descriptor: fx.descriptor, out, storage, part: { index: 4, count: 12 } });
+    await join({ descriptor: fx.descriptor, out, storage, part: { index: 3, count: 12 } });
+    const left = await fs.readdir(out);
+    expect(left).not.toContain("part-3of12.parquet");
+    expect(left).not.toContain(".btkit-part-3of12.json");
+    expect(left.filter((f) => f.endsWith(".parquet")).sort()).toEqual(names);
+    const rows = await duckRows(`${SELECT} FROM read_parquet(${sqlString(`${out}/*.parquet`)}) ORDER BY id`);
+    expect(rows).toEqual(expected(shards.flat()));
+  });
+
   it("--with-features reads the feature columns back from the (gzipped) model-input shards", async () => {
     const a = makeRows(12, 51);
     const b = makeRows(5, 52, 12);
