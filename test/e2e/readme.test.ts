@@ -89,6 +89,25 @@ async function writeRaw(): Promise<void> {
   await s3.storage().write("s3://my-bucket/raw/b.csv", `${header}\n${body.slice(half).join("\n")}\n`);
 }
 
+describe("README install section", () => {
+  it("names the bin package.json declares; npx runs it in this folder, and a packed copy holds it", async () => {
+    const section = readme.slice(readme.indexOf("## Getting `btkit` on your PATH"));
+    expect(block("Getting `btkit` on your PATH")).toBe("npm link              # btkit on PATH, linked to this folder (npm unlink -g btkit removes it)\nbtkit help\n");
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { name: string; version: string; bin: Record<string, string> };
+    expect(pkg.bin).toEqual({ btkit: "./dist/bin/btkit.js" });
+    expect(section).toContain(`npm install -g ./${pkg.name}-${pkg.version}.tgz`);
+    // offline and without asking: a command npx would have to fetch fails instead
+    const npx = await run("npx", ["--offline", "--no", "btkit", "help"], { cwd: root, env: { ...process.env, npm_config_update_notifier: "false" } });
+    expect(npx.status, npx.stderr).toBe(0);
+    expect(npx.stdout).toContain("Usage: btkit COMMAND [options]");
+    const packed = await run("npm", ["pack", "--dry-run", "--json", "--offline"], { cwd: root, env: { ...process.env, npm_config_update_notifier: "false" } });
+    expect(packed.status, packed.stderr).toBe(0);
+    const files = (JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>)[0]!;
+    expect(files.filename).toBe(`${pkg.name}-${pkg.version}.tgz`);
+    expect(files.files.map((f) => f.path)).toContain("dist/bin/btkit.js");
+  });
+});
+
 describe("README commands", () => {
   it("the AWS pipeline runs as written", async () => {
     const r = await bash(block("The same pipeline on AWS"));
