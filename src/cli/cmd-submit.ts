@@ -220,8 +220,9 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           }
           const missing = await missingShards(input, await ctx.storage());
           if (missing.length === 0) {
-            ctx.log(`every shard of job ${job.name} has its .out file: nothing to retry`);
-            await ctx.emitDescriptor(input);
+            ctx.log(`every shard of job ${job.name} has its .out file: nothing to retry${dryRun ? "; no request to print" : ""}`);
+            // a dry run's stdout is the request: there is none, and a descriptor there would be misread as one
+            if (!dryRun) await ctx.emitDescriptor(input);
             return 0;
           }
           shards = missing.map((s) => s.name);

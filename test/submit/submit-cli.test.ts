@@ -113,6 +113,10 @@ describe("btkit submit", () => {
     expect(md.code).toBe(EXIT.usage);
     expect(md.stderr).toContain("--model-data model.tar.gz is a local path, but SageMaker reads model data from S3 only");
     expect(fake.calls).toEqual([]);
+    // the same with --local: the emulator gets it as a file:// URI
+    const mdLocal = await runJobCli(fakeDeps(fake), ["submit", "--local", "--model", "x", "--image", "img:1", "--model-data", path.join(dir, "model.tar.gz")], { stdin: serializeDescriptor(d) });
+    expect(mdLocal.code, mdLocal.stderr).toBe(0);
+    expect(fake.models.get("x")).toMatchObject({ PrimaryContainer: { Image: "img:1", ModelDataUrl: pathToFileURL(path.join(dir, "model.tar.gz")).href } });
   });
 
   it("--state takes a local folder or file:// URI; an s3:// one says why not", async () => {
@@ -267,6 +271,14 @@ describe("waiting", () => {
     expect(again.stderr).toContain(`attached to existing job ${name} (Failed); nothing launched`);
     expect(again.stderr).toContain(`error [SUBMIT_JOB_FAILED]: transform job ${name} failed: ClientError: See job logs for more information (part-00001.csv). It ran before with this request, and a rerun attaches to it instead of paying twice. Transform the shards it did not finish: rerun with --retry-failed (model and instance flags may be given with it); run every shard again as a fresh job: rerun with --new`);
     expect(fake.jobs.size).toBe(1);
+    // --dry-run calls nothing, so it cannot ask which job the request names: the stored descriptor says
+    const dry = await submit(["--retry-failed", "--dry-run", "--local"]);
+    expect(dry.code).toBe(EXIT.usage);
+    expect(dry.stderr).toContain("error [SUBMIT_NO_JOB]: --retry-failed --dry-run needs the job's descriptor");
+    expect(dry.stderr).toContain("pass it with --descriptor");
+    const dryStored = await runJobCli(fakeDeps(fake), ["submit", "--model", "m", "--retry-failed", "--dry-run", "--local", "--descriptor", path.join(dir, "output", name, "btkit.json")]);
+    expect(dryStored.code, dryStored.stderr).toBe(0);
+    expect(JSON.parse(dryStored.stdout)).toMatchObject({ TransformOutput: { S3OutputPath: parseDescriptor(first.stdout).job!.outputLocation }, TransformInput: { DataSource: { S3DataSource: { S3Uri: `${d.manifest.location.replace(/manifest\.json$/, "")}manifest-retry-1.json` } } } });
 
     fake.plan = { ending: "Completed", finishAfter: 0 };
     // the same input (the preparation's descriptor) with --retry-failed: the shard the job did not finish
@@ -289,6 +301,10 @@ describe("waiting", () => {
     const launched = await submit(["--instance-type", "ml.m5.xlarge"]);
     expect(launched.code).toBe(0);
     expect(launched.stderr).toContain("launched job");
+    // nothing left to retry: a dry run says so and prints no request (nor a descriptor in its place)
+    const nothing = await runJobCli(fakeDeps(fake), ["submit", "--retry-failed", "--dry-run", "--local", "--descriptor", path.join(dir, "output", name, "btkit.json")]);
+    expect(nothing).toMatchObject({ code: 0, stdout: "" });
+    expect(nothing.stderr).toContain(`every shard of job`);
   });
 
   it("draws a bar on a terminal", async () => {
