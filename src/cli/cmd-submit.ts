@@ -16,6 +16,7 @@ import type { FlagSpec, ParsedArgs } from "./args.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { CliContext } from "./context.js";
 import type { Backend, JobCommandDeps } from "./job-backend.js";
+import { EMULATOR_BEHAVIOUR_FLAGS } from "./emulator-flags.js";
 import { DEFAULT_DEPS, LOCAL_FLAGS, LOCAL_GROUP, outputFolderOf, shown } from "./job-prologue.js";
 import { WAIT_FLAGS, watchAndEmit } from "./job-watch.js";
 
@@ -55,6 +56,7 @@ const FLAGS = {
   "prediction-name": { type: "string", value: "NAME", help: "the column join gives a scalar prediction (recorded for join); default: prediction", group: G_REQ },
   "prediction-prefix": { type: "string", value: "TEXT", help: "the prefix join gives object-key and index prediction columns (recorded for join); default: pred_", group: G_REQ },
   ...LOCAL_FLAGS,
+  ...EMULATOR_BEHAVIOUR_FLAGS,
   "model-command": { type: "string", value: "CMD", help: "with --local: the model is this command, started with `serve` (port from SAGEMAKER_BIND_TO_PORT)", group: LOCAL_GROUP },
   "model-url": { type: "string", value: "URL", help: "with --local: the model is already served at this URL", group: LOCAL_GROUP },
   ...WAIT_FLAGS,

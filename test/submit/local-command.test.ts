@@ -60,3 +60,20 @@ it("creates the model as local-cmd, runs it, and keeps state beside the output",
   expect(s.stderr).toContain(`job ${job.name} ran on an emulator at ${job.endpoint}, which is gone: using its state in ${path.join(dir, "emulator-state")}`);
   expect(parseDescriptor(s.stdout).job!.status).toBe("Completed");
 });
+
+it("the emulated-behaviour flags reach the emulator submit --local starts (--assemble-line always adds a newline after each response)", async () => {
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(dir, "model.mjs"))}`;
+  const outs: Record<string, string> = {};
+  for (const [label, flags] of [["default", []], ["always", ["--assemble-line", "always", "--state", path.join(dir, "state-always")]]] as const) {
+    const r = await runJobCli(DEFAULT_DEPS, ["submit", "--local", "--model-command", cmd, "--poll-seconds", "0.05", "--output", path.join(dir, `out-${label}`), ...flags], { stdin: serializeDescriptor(d) });
+    expect(r.code).toBe(0);
+    const job = parseDescriptor(r.stdout).job!;
+    outs[label] = await fs.readFile(new URL(`${job.outputLocation.replace(/\/?$/, "/")}part-00000.csv.out`), "utf8");
+  }
+  const shard = (await fs.readFile(path.join(dir, "shards", "part-00000.csv"), "utf8")).trim().split("\n");
+  const lengths = shard.map((l) => String(l.length));
+  // default: MultiRecord, one response ending in a newline, none added
+  expect(outs.default).toBe(`${lengths.join("\n")}\n`);
+  // the same response, which ends in a newline already, and "always" adds one more after it
+  expect(outs.always).toBe(`${lengths.join("\n")}\n\n`);
+});
