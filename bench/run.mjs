@@ -128,15 +128,9 @@ function check(label, output, extra = []) {
 const checks = [];
 const PRED = ["--pred", pred];
 
-/** Bytes of the files a glob-free list of paths names (a folder: every file under it). */
+/** Bytes of the files and folders given (a folder: every file under it, bytesUnder). */
 function sizeOf(...paths) {
-  let n = 0;
-  for (const p of paths) {
-    const st = fs.statSync(p);
-    if (!st.isDirectory()) n += st.size;
-    else for (const e of fs.readdirSync(p, { withFileTypes: true, recursive: true })) if (e.isFile()) n += fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size;
-  }
-  return n;
+  return paths.reduce((n, p) => n + (fs.statSync(p).isDirectory() ? bytesUnder(p) : fs.statSync(p).size), 0);
 }
 
 if (tasks.has("csv2csv")) {

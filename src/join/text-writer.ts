@@ -12,11 +12,11 @@
  * - csv: a header line, then RFC 4180 rows: a field is quoted (quotes doubled) when it holds a
  *   comma, a quote, CR or LF; null is an empty field.
  */
-import type { Data, RecordBatch, Vector } from "apache-arrow";
+import type { RecordBatch, Vector } from "apache-arrow";
 import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
 import { decimalText, readDecimalWords } from "../protocol/decimal.js";
 import { isNestedName } from "../protocol/nested.js";
-import { leafText, nestedText } from "../protocol/nested-arrow.js";
+import { leafText, nestedText, validity } from "../protocol/nested-arrow.js";
 import { civilFromDays, temporalOf, temporalText } from "../protocol/time.js";
 import { columnTypeOfField } from "./columns.js";
 import { csvField } from "./csv-fields.js";
@@ -124,12 +124,6 @@ function copyOneLine(s: ByteSink, src: Uint8Array, start: number, end: number): 
   s.copy(src, start, end);
   const buf = s.buf;
   for (let k = from; k < s.pos; k++) if (buf[k] === 0x0a || buf[k] === 0x0d) buf[k] = 0x20;
-}
-
-function validity(data: Data): (i: number) => boolean {
-  const bitmap = data.nullBitmap;
-  const base = data.offset;
-  return data.nullCount === 0 || !bitmap || bitmap.length === 0 ? () => true : (i) => ((bitmap[(base + i) >> 3]! >> ((base + i) & 7)) & 1) === 1;
 }
 
 /** A 64-bit integer held in halves (lo unsigned, hi signed) as a Number when it is one exactly (|v| < 2^53), else undefined. */

@@ -181,7 +181,8 @@ export function nestedData(type: string, texts: readonly (string | null)[]): Dat
 
 type Reader = (i: number) => string | null;
 
-function validity(data: Data): (i: number) => boolean {
+/** Whether row i of an Arrow column is valid (not null), read from its validity bitmap. */
+export function validity(data: Data): (i: number) => boolean {
   const bitmap = data.nullBitmap;
   const base = data.offset;
   return data.nullCount === 0 || !bitmap || bitmap.length === 0 ? () => true : (i) => ((bitmap[(base + i) >> 3]! >> ((base + i) & 7)) & 1) === 1;
