@@ -8,6 +8,7 @@ import type { OutputFormat, ParquetCompression, PredictionFormat } from "../join
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { CliContext } from "./context.js";
 import { Progress } from "./progress.js";
+import { partFlag } from "./part-auto.js";
 
 /**
  * The choices of --format, --compression and --prediction-format: join's OUTPUT_FORMATS,
@@ -68,7 +69,8 @@ export const joinCommand: Command = {
       "row-group-rows": { type: "int", value: "N", min: 1, default: 65536, help: "Parquet rows per row group", group: "Output" },
       "parquet-version": { type: "int", value: "1|2", min: 1, max: 2, default: 1, help: "Parquet writer version: 2 (data page v2, delta encodings) is smaller on sequential numbers, but some older readers refuse it", group: "Output" },
       partitioned: { type: "boolean", help: "one file per shard, then btkit.json last", group: "Output" },
-      part: { type: "string", value: "i/N", help: "join only slice i (0-based) of N of the shards into --out as a folder (part-<i>of<N>.<ext>, i zero-padded so the parts sort); the parts form one dataset", group: "Output" },
+      part: { type: "string", value: "i/N|auto", help: "join only slice i (0-based) of N of the shards into --out as a folder (part-<i>of<N>.<ext>, i zero-padded so the parts sort); the parts form one dataset. auto: i and N from the engine (SageMaker Processing's resourceconfig.json, AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX with --parts)", group: "Output" },
+      parts: { type: "int", value: "N", min: 1, help: "with --part auto under AWS Batch or Kubernetes: the number of parts (the array size or completions)", group: "Output" },
       features: { type: "boolean", default: true, help: "the feature columns prep did not keep in the sidecar are read back from the model-input shards, so the table is the input's whole; --no-features leaves them out", group: "Output" },
       "with-features": { type: "boolean", help: "the same as --features (the default); kept for scripts written before it was", group: "Output" },
       "row-number": { type: "boolean", help: "keep the global row number column __btkit_row", group: "Output" },
@@ -91,7 +93,7 @@ export const joinCommand: Command = {
     if (toStdout && (f.partitioned === true || f.part !== undefined)) {
       throw new BtkitError("USAGE_BAD_VALUE", `--out - is one stream, but ${f.partitioned === true ? "--partitioned" : "--part"} writes files into a folder: give --out a folder or prefix`, { option: "--out" });
     }
-    const { join, joinFiles, parsePart, EXTENSION_OF } = await import("../join/index.js");
+    const { join, joinFiles, EXTENSION_OF } = await import("../join/index.js");
     const { partLabel } = await import("../protocol/layout.js");
     const format = toStdout ? stdoutFormat(ctx, f.format as OutputFormat | undefined) : formatFor(out, f.format as OutputFormat | undefined, f.partitioned === true || f.part !== undefined, EXTENSION_OF);
     // --out -: the table is the pipe data; the descriptor goes to --descriptor-out, if anywhere
@@ -111,12 +113,7 @@ export const joinCommand: Command = {
       }
       types[m[1]!] = m[2] as ColumnType;
     }
-    let part;
-    try {
-      part = f.part === undefined ? undefined : parsePart(f.part as string);
-    } catch (err) {
-      throw new BtkitError("USAGE_BAD_VALUE", `--part: ${(err as Error).message}`, { option: "part", got: f.part }, { cause: err });
-    }
+    const part = partFlag(f.part, f.parts, (line) => ctx.log(`join: ${line}`), { env: ctx.env });
     // the options joinFiles and join share, from the same flags
     const shared = {
       storage: await ctx.storage(),

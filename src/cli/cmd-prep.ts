@@ -6,7 +6,8 @@ import type { ColumnType, Descriptor } from "../protocol/descriptor.js";
 import type { ParsedArgs } from "./args.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import { Progress, formatBytes } from "./progress.js";
-import { parsePart, type Part } from "../protocol/layout.js";
+import type { Part } from "../protocol/layout.js";
+import { partFlag } from "./part-auto.js";
 
 const list = (v: unknown): string[] | undefined => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : undefined);
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
@@ -39,7 +40,8 @@ export const prepCommand: Command = {
       "shard-rows": { type: "int", value: "N", min: 1, help: "rows per shard (instead of --shard-size; not with --instances)", group: "Output" },
       instances: { type: "int", value: "N", min: 1, help: "N shards or a multiple of N (each instance takes whole shards), balanced by size; fewer when there are fewer rows than N", group: "Output" },
       overwrite: { type: "boolean", help: "replace an --out that holds a different preparation", group: "Output" },
-      part: { type: "string", value: "I/N", help: "prepare only slice I (0-based) of N of the input files, into the same --out as the other parts; combine with btkit merge", group: "Output" },
+      part: { type: "string", value: "I/N|auto", help: "prepare only slice I (0-based) of N of the input files, into the same --out as the other parts; combine with btkit merge. auto: I and N from the engine (SageMaker Processing's resourceconfig.json, AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX with --parts)", group: "Output" },
+      parts: { type: "int", value: "N", min: 1, help: "with --part auto under AWS Batch or Kubernetes: the number of parts (the array size or completions)", group: "Output" },
       "input-format": { type: "string", value: "FORMAT", choices: ["csv", "tsv", "jsonl", "json", "parquet", "arrow"], help: "input format: json is one JSON array of objects, arrow is Arrow IPC (file or stream) (default: from the file name, else from the first bytes, else csv)", group: "Input" },
       delimiter: { type: "string", short: "d", value: "CHAR", help: "CSV delimiter (default: detected from the header among , TAB ; |); 'tab' or \\t for TAB", group: "Input" },
       quote: { type: "string", value: "CHAR", default: '"', help: "CSV quote character", group: "Input" },
@@ -66,12 +68,7 @@ export const prepCommand: Command = {
     }
     let delimiter = typeof f.delimiter === "string" ? f.delimiter : undefined;
     if (delimiter === "tab" || delimiter === "\\t") delimiter = "\t";
-    let part: Part | undefined;
-    try {
-      part = typeof f.part === "string" ? parsePart(f.part) : undefined;
-    } catch (err) {
-      throw new BtkitError("USAGE_BAD_VALUE", `--part: ${(err as Error).message}`, { option: "part", got: f.part }, { cause: err });
-    }
+    const part: Part | undefined = partFlag(f.part, f.parts, (line) => ctx.log(`prep: ${line}`), { env: ctx.env });
     const { prepare } = await import("../prepare/index.js");
     const progress = new Progress(ctx);
     const options: PrepareOptions = {
