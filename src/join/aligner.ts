@@ -11,7 +11,7 @@ import { EchoSplitter, type EchoLayout } from "./echo.js";
 import { FeatureParser, type FeatureColumn } from "./features.js";
 import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { arrowTypeOf, fieldOf } from "./columns.js";
-import { LineReader, type BlankLinePolicy } from "./lines.js";
+import { lineCount, LineReader, type BlankLinePolicy } from "./lines.js";
 import { PredictionParser, type PredictionParserOptions } from "./predictions.js";
 import { readSidecar, type SidecarBatches } from "../protocol/sidecar-file.js";
 
@@ -159,7 +159,7 @@ export function createAligner(options: AlignerOptions = {}): {
         if (features || echo) {
           if (!shard.openShard) throw new BtkitError("OPT_INVALID", `${features ? "features were asked for" : "the echoed inputs must be checked"}, but shard ${shard.name} has no model-input location`, { shard: shard.name, option: "features" });
           // a blank model-input line is a record (a row whose one feature is null), not a stray newline
-          inputLines = new LineReader(await shard.openShard(), { location: shardLocation, shard: shard.name, blankLines: "keep", maxLineBytes: o.maxLineBytes });
+          inputLines = new LineReader(await shard.openShard(), { location: shardLocation, shard: shard.name, blankLines: "keep", maxLineBytes: o.maxLineBytes, bytes: features?.readsBytes === true });
         }
         let reader: SidecarBatches;
         try {
@@ -193,8 +193,8 @@ export function createAligner(options: AlignerOptions = {}): {
               let predLines = lines;
               if (inputLines) {
                 const inLines = await inputLines.take(n);
-                if (inLines.lines.length < n) {
-                  throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} ends after ${counted(next - shard.firstRow + inLines.lines.length, "line")}, but shard ${shard.name} has ${counted(shard.rows, "row")}`, { shard: shard.name, location: shardLocation, expected: shard.rows, got: next - shard.firstRow + inLines.lines.length });
+                if (lineCount(inLines) < n) {
+                  throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} ends after ${counted(next - shard.firstRow + lineCount(inLines), "line")}, but shard ${shard.name} has ${counted(shard.rows, "row")}`, { shard: shard.name, location: shardLocation, expected: shard.rows, got: next - shard.firstRow + lineCount(inLines) });
                 }
                 if (echo) predLines = echo.split(lines, inLines, src, shardLocation);
                 if (features) featureData = features.parse(inLines, { shard: shard.name, location: shardLocation });
@@ -224,7 +224,7 @@ export function createAligner(options: AlignerOptions = {}): {
         }
         if (inputLines) {
           const more = await inputLines.take(1);
-          if (more.lines.length > 0) {
+          if (lineCount(more) > 0) {
             throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} has more lines than its ${counted(shard.rows, "row")} (line ${more.lineNumber(0)} is one too many)`, { shard: shard.name, location: shardLocation, expected: shard.rows, line: more.lineNumber(0) });
           }
           await shard.checkShard?.();

@@ -14,7 +14,8 @@ import { accumulatorFor, BoolAcc, fieldOf, Float64Acc, Int64Acc, NestedAcc, Utf8
 import { objectMembers } from "./json-extents.js";
 import { roundsInDouble } from "../protocol/decimal.js";
 import { splitCsvLine } from "./csv-fields.js";
-import type { LineBatch } from "./lines.js";
+import { CsvFeatureReader, type CsvFeatureFault } from "./csv-features.js";
+import { lineCount, type LineBatch } from "./lines.js";
 import type { BatchSource } from "./predictions.js";
 import { excerpt, SET_OK, setValue } from "./values.js";
 
@@ -34,10 +35,28 @@ export class FeatureParser {
   readonly #contentType: ContentType;
   /** float64 values whose text has more significant digits than a double keeps (rounded here) */
   rounded = 0;
+  /** CSV lines as bytes (a reader in byte mode): read in place (csv-features.ts) */
+  readonly #bytes: CsvFeatureReader | undefined;
+  /** the batch being read, for the byte reader's slow path and messages */
+  #src: BatchSource | undefined;
 
   constructor(columns: FeatureColumn[], contentType: ContentType) {
     this.#columns = columns;
     this.#contentType = contentType;
+    if (contentType === "text/csv") {
+      const slotOfField = new Int32Array(Math.max(0, ...columns.map((c) => c.index + 1))).fill(-1);
+      columns.forEach((c, j) => (slotOfField[c.index] = j));
+      this.#bytes = new CsvFeatureReader({
+        slotOfField,
+        types: columns.map((c) => c.type),
+        slow: (acc, i, text, slot, line) => this.#setText(acc, i, text, columns[slot]!, this.#src!, line),
+      });
+    }
+  }
+
+  /** Whether the shard's lines are best read as bytes (LineReaderOptions.bytes): CSV shards. */
+  get readsBytes(): boolean {
+    return this.#bytes !== undefined;
   }
 
   fields(): Field[] {
@@ -45,6 +64,11 @@ export class FeatureParser {
   }
 
   parse(batch: LineBatch, src: BatchSource): Data[] {
+    if (batch.raw && this.#bytes) {
+      const n = lineCount(batch);
+      this.#src = src;
+      return this.#bytes.read(batch.raw, n, (i) => batch.lineNumber(i), (i, why) => this.#csvFault(batch, i, why, src));
+    }
     const n = batch.lines.length;
     const cols = this.#columns;
     const accs = cols.map((c) => accumulatorFor(c.type, n));
@@ -167,6 +191,14 @@ export class FeatureParser {
         break;
     }
     if (setValue(acc, i, value, false) !== SET_OK) this.#fail(src, line, c.name, `holds ${excerpt(JSON.stringify(text))}, not a ${c.type}`);
+  }
+
+  /** A CSV line the byte reader could not read, reported as the string path reports it. */
+  #csvFault(batch: LineBatch, i: number, why: CsvFeatureFault, src: BatchSource): never {
+    const line = batch.lineNumber(i);
+    if (why.kind === "invalid") this.#fail(src, line, undefined, `is not valid CSV: ${excerpt(batch.lines[i]!)}`);
+    const c = this.#columns.find((col) => col.index >= why.fields)!;
+    this.#fail(src, line, c.name, `has ${counted(why.fields, "field")}, fewer than the ${c.index + 1} the features need`);
   }
 
   #fail(src: BatchSource, line: number, column: string | undefined, what: string): never {

@@ -13,9 +13,19 @@ import { BtkitError } from "../errors.js";
 export type BlankLinePolicy = "error" | "skip" | "keep";
 
 export interface LineBatch {
-  lines: string[];
+  /** the lines as text (a reader in byte mode decodes them on first access only) */
+  readonly lines: string[];
   /** physical 1-based line number of lines[i] */
   lineNumber(i: number): number;
+  /** a reader in byte mode: the lines' bytes, undecoded */
+  readonly raw?: RawLines;
+}
+
+/** Lines as bytes: line i is `bytes[starts[i], ends[i])` (valid UTF-8; no "\n", its one trailing "\r" stripped). */
+export interface RawLines {
+  readonly bytes: Buffer;
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
 }
 
 export interface LineReaderOptions {
@@ -25,12 +35,48 @@ export interface LineReaderOptions {
   blankLines: BlankLinePolicy;
   /** longest line accepted, in bytes */
   maxLineBytes: number;
+  /**
+   * byte mode: lines stay bytes (`LineBatch.raw`), decoded to text only when `lines` is read (for
+   * readers that parse bytes: join's CSV features)
+   */
+  bytes?: boolean;
+}
+
+/** One decoded region's lines in byte mode. */
+interface RawRegion {
+  bytes: Buffer;
+  starts: Int32Array;
+  ends: Int32Array;
+}
+
+/** How many lines a batch holds (a byte-mode batch's are not decoded for it). */
+export function lineCount(batch: LineBatch): number {
+  return batch.raw ? batch.raw.starts.length : batch.lines.length;
+}
+
+function rawBatch(raw: RawLines, length: number, lineNumber: (i: number) => number): LineBatch {
+  let lines: string[] | undefined;
+  return {
+    lineNumber,
+    raw,
+    get lines(): string[] {
+      if (lines === undefined) {
+        lines = new Array<string>(length);
+        for (let i = 0; i < length; i++) lines[i] = raw.bytes.toString("utf8", raw.starts[i], raw.ends[i]);
+      }
+      return lines;
+    },
+  };
 }
 
 export class LineReader {
   readonly #it: AsyncIterator<Buffer>;
   readonly #o: LineReaderOptions;
   #lines: string[] = [];
+  /** byte mode: the current region's lines (#lines stays empty; #count is their number) */
+  #raw: RawRegion | undefined;
+  /** lines in the current region */
+  #count = 0;
   /** physical number of #lines[0] */
   #firstNo = 1;
   /** physical number of each of #lines, when blank lines were skipped in their span */
@@ -56,6 +102,8 @@ export class LineReader {
     if (this.#eof) return;
     this.#eof = true;
     this.#lines = [];
+    this.#raw = undefined;
+    this.#count = 0;
     this.#carry = [];
     this.#carryBytes = 0;
     await this.#it.return?.();
@@ -64,30 +112,36 @@ export class LineReader {
   /** Up to n lines (fewer only at the end). */
   async take(n: number): Promise<LineBatch> {
     const lines: string[] = [];
+    /** byte mode: the regions' line ranges this batch takes */
+    const pieces: { region: RawRegion; from: number; k: number }[] = [];
+    let taken = 0;
     let numbers: number[] | undefined;
     let first = 0;
-    while (lines.length < n) {
-      if (this.#pos >= this.#lines.length) {
+    while (taken < n) {
+      if (this.#pos >= this.#count) {
         if (!(await this.#fill())) break;
         continue;
       }
-      const k = Math.min(n - lines.length, this.#lines.length - this.#pos);
+      const k = Math.min(n - taken, this.#count - this.#pos);
       const regionNumbers = this.#numbers;
-      if (numbers === undefined && regionNumbers === undefined && (lines.length === 0 || first + lines.length === this.#firstNo + this.#pos)) {
-        if (lines.length === 0) first = this.#firstNo + this.#pos;
+      if (numbers === undefined && regionNumbers === undefined && (taken === 0 || first + taken === this.#firstNo + this.#pos)) {
+        if (taken === 0) first = this.#firstNo + this.#pos;
       } else {
         if (numbers === undefined) {
           numbers = [];
-          for (let i = 0; i < lines.length; i++) numbers.push(first + i);
+          for (let i = 0; i < taken; i++) numbers.push(first + i);
         }
         for (let i = 0; i < k; i++) numbers.push(regionNumbers === undefined ? this.#firstNo + this.#pos + i : regionNumbers[this.#pos + i]!);
       }
-      for (let i = 0; i < k; i++) lines.push(this.#lines[this.#pos + i]!);
+      if (this.#raw) pieces.push({ region: this.#raw, from: this.#pos, k });
+      else for (let i = 0; i < k; i++) lines.push(this.#lines[this.#pos + i]!);
       this.#pos += k;
+      taken += k;
     }
-    if (numbers === undefined) return { lines, lineNumber: (i) => first + i };
     const nums = numbers;
-    return { lines, lineNumber: (i) => nums[i]! };
+    const lineNumber = nums === undefined ? (i: number) => first + i : (i: number) => nums[i]!;
+    if (this.#o.bytes) return rawBatch(joinPieces(pieces, taken), taken, lineNumber);
+    return { lines, lineNumber };
   }
 
   async #fill(): Promise<boolean> {
@@ -116,7 +170,7 @@ export class LineReader {
       this.#carry = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
       this.#carryBytes = chunk.length - last - 1;
       this.#decode(head, true);
-      if (this.#lines.length > 0) return true;
+      if (this.#count > 0) return true;
     }
     return false;
   }
@@ -128,6 +182,10 @@ export class LineReader {
 
   #decode(region: Buffer, endsWithNewline: boolean): void {
     if (!isUtf8(region)) this.#badUtf8(region);
+    if (this.#o.bytes) {
+      this.#decodeRaw(region, endsWithNewline);
+      return;
+    }
     const parts = region.toString("utf8").split("\n");
     if (endsWithNewline) parts.pop();
     this.#firstNo = this.#physical + 1;
@@ -143,9 +201,7 @@ export class LineReader {
       }
       if (line.length === 0 && this.#o.blankLines !== "keep") {
         const no = this.#firstNo + i;
-        if (this.#o.blankLines === "error") {
-          throw new BtkitError("JOIN_BLANK_LINE", `line ${no} of ${this.#o.location} is blank: a blank line shifts every later prediction (AssembleWith=Line adding a newline after a response that already ended with one?); use --blank-lines skip if blank lines carry no record`, { location: this.#o.location, shard: this.#o.shard, line: no });
-        }
+        if (this.#o.blankLines === "error") this.#blankError(no);
         if (this.#numbers === undefined) {
           this.#numbers = [];
           for (let j = 0; j < kept; j++) this.#numbers.push(this.#firstNo + j);
@@ -158,6 +214,63 @@ export class LineReader {
     }
     parts.length = kept;
     this.#lines = parts;
+    this.#count = kept;
+  }
+
+  /** #decode in byte mode: the region's line offsets, by the same rules (CR stripped, blank lines by the policy). */
+  #decodeRaw(region: Buffer, endsWithNewline: boolean): void {
+    let cap = 1024;
+    let starts = new Int32Array(cap);
+    let ends = new Int32Array(cap);
+    this.#firstNo = this.#physical + 1;
+    this.#numbers = undefined;
+    this.#pos = 0;
+    let kept = 0;
+    let physical = 0;
+    let at = 0;
+    while (at < region.length || (!endsWithNewline && at === region.length && physical === 0)) {
+      const nl = region.indexOf(10, at);
+      if (nl < 0 && endsWithNewline) break;
+      const stop = nl < 0 ? region.length : nl;
+      let end = stop;
+      if (end > at && region[end - 1] === 13) {
+        end--;
+        this.crlf++;
+      }
+      physical++;
+      if (end === at && this.#o.blankLines !== "keep") {
+        const no = this.#firstNo + physical - 1;
+        if (this.#o.blankLines === "error") this.#blankError(no);
+        if (this.#numbers === undefined) {
+          this.#numbers = [];
+          for (let j = 0; j < kept; j++) this.#numbers.push(this.#firstNo + j);
+        }
+        this.blank++;
+      } else {
+        this.#numbers?.push(this.#firstNo + physical - 1);
+        if (kept === cap) {
+          cap *= 2;
+          const s2 = new Int32Array(cap);
+          s2.set(starts);
+          starts = s2;
+          const e2 = new Int32Array(cap);
+          e2.set(ends);
+          ends = e2;
+        }
+        starts[kept] = at;
+        ends[kept] = end;
+        kept++;
+      }
+      if (nl < 0) break;
+      at = nl + 1;
+    }
+    this.#physical += physical;
+    this.#raw = { bytes: region, starts, ends };
+    this.#count = kept;
+  }
+
+  #blankError(no: number): never {
+    throw new BtkitError("JOIN_BLANK_LINE", `line ${no} of ${this.#o.location} is blank: a blank line shifts every later prediction (AssembleWith=Line adding a newline after a response that already ended with one?); use --blank-lines skip if blank lines carry no record`, { location: this.#o.location, shard: this.#o.shard, line: no });
   }
 
   #badUtf8(region: Buffer): never {
@@ -176,6 +289,33 @@ export class LineReader {
     }
     throw new BtkitError("JOIN_PARSE", `${this.#o.location} is not valid UTF-8`, { location: this.#o.location, shard: this.#o.shard });
   }
+}
+
+/** The lines of a batch's regions as one RawLines: the region itself when one region holds them all, else their bytes copied together. */
+function joinPieces(pieces: readonly { region: RawRegion; from: number; k: number }[], total: number): RawLines {
+  if (pieces.length === 1) {
+    const { region, from, k } = pieces[0]!;
+    return { bytes: region.bytes, starts: region.starts.subarray(from, from + k), ends: region.ends.subarray(from, from + k) };
+  }
+  let size = 0;
+  for (const { region, from, k } of pieces) if (k > 0) size += region.ends[from + k - 1]! - region.starts[from]!;
+  const bytes = Buffer.allocUnsafe(size);
+  const starts = new Int32Array(total);
+  const ends = new Int32Array(total);
+  let at = 0;
+  let line = 0;
+  for (const { region, from, k } of pieces) {
+    if (k === 0) continue;
+    const base = region.starts[from]!;
+    region.bytes.copy(bytes, at, base, region.ends[from + k - 1]!);
+    for (let i = 0; i < k; i++) {
+      starts[line] = region.starts[from + i]! - base + at;
+      ends[line] = region.ends[from + i]! - base + at;
+      line++;
+    }
+    at += region.ends[from + k - 1]! - base;
+  }
+  return { bytes, starts, ends };
 }
 
 /** What a pre-pass over an .out file found: counts and the first suspicious lines. */

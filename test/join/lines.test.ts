@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LineReader, scanLines, splitCsvLine } from "../../src/join/index.js";
+import { lineCount } from "../../src/join/lines.js";
 
 /** The bytes cut at the given positions, as chunks. */
 function chunks(bytes: Buffer, cuts: number[]): Buffer[] {
@@ -14,16 +15,26 @@ function chunks(bytes: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
-async function readAll(parts: Buffer[], take: number, blankLines: "error" | "skip" = "skip") {
+/** Every line with its number; `bytes`: read in byte mode, each line decoded from its raw bytes (not through `lines`). */
+async function readAll(parts: Buffer[], take: number, blankLines: "error" | "skip" | "keep" = "skip", bytes = false) {
   const r = new LineReader(
     (async function* () {
       yield* parts;
     })(),
-    { location: "mem", blankLines, maxLineBytes: 1 << 20 },
+    { location: "mem", blankLines, maxLineBytes: 1 << 20, bytes },
   );
   const lines: Array<[number, string]> = [];
   for (;;) {
     const b = await r.take(take);
+    if (bytes) {
+      const raw = b.raw!;
+      expect(lineCount(b)).toBe(raw.starts.length);
+      if (raw.starts.length === 0) break;
+      raw.starts.forEach((s, i) => lines.push([b.lineNumber(i), raw.bytes.toString("utf8", s, raw.ends[i])]));
+      // decoding on demand gives the same text
+      expect(b.lines).toEqual(lines.slice(-raw.starts.length).map(([, l]) => l));
+      continue;
+    }
     if (b.lines.length === 0) break;
     b.lines.forEach((l, i) => lines.push([b.lineNumber(i), l]));
   }
@@ -38,6 +49,9 @@ describe("LineReader and scanLines", () => {
         const text = ls.map(([l, cr], i) => `${l}${cr && l.length > 0 ? "\r" : ""}${i < ls.length - 1 || finalNewline ? "\n" : ""}`).join("");
         const bytes = Buffer.from(text);
         const got = await readAll(chunks(bytes, cuts), take);
+        // byte mode: the same lines, numbers and counts, under every blank-line policy that reads on
+        expect(await readAll(chunks(bytes, cuts), take, "skip", true)).toEqual(got);
+        expect(await readAll(chunks(bytes, cuts), take, "keep", true)).toEqual(await readAll(chunks(bytes, cuts), take, "keep"));
         const physical = text.length === 0 ? [] : (text.endsWith("\n") ? text.slice(0, -1) : text).split("\n");
         const want = physical.map((l, i) => [i + 1, l.replace(/\r$/, "")] as [number, string]).filter(([, l]) => l.length > 0);
         expect(got.lines).toEqual(want);
@@ -63,6 +77,7 @@ describe("LineReader and scanLines", () => {
 
   it("blank lines under the error policy are JOIN_BLANK_LINE with the line number", async () => {
     await expect(readAll([Buffer.from("a\n\nb\n")], 10, "error")).rejects.toMatchObject({ code: "JOIN_BLANK_LINE", context: { line: 2 } });
+    await expect(readAll([Buffer.from("a\n\nb\n")], 10, "error", true)).rejects.toMatchObject({ code: "JOIN_BLANK_LINE", context: { line: 2 } });
   });
 
   it("a line longer than maxLineBytes is JOIN_PARSE", async () => {

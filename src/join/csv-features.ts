@@ -1,0 +1,350 @@
+/**
+ * CSV features read back from a model-input shard's bytes (join's hot path with the storage-lean
+ * default, where every feature comes back from the shard): each line is split into fields in place
+ * (RFC 4180 on one line, as protocol/csv-record.ts splits it) and each field goes into its column
+ * without a string per value where the type allows:
+ * - utf8: the field's bytes are copied into the column's UTF-8 data (a quoted field's doubled
+ *   quotes undone); an empty field is null, a quoted empty field "" the empty string;
+ * - float64: a decimal of at most 15 significant digits and at most 22 fraction digits is its
+ *   integer digits divided by a power of ten, both exact in a double, so the quotient is the
+ *   correctly rounded value Number() gives (the exact fast path of W. D. Clinger, "How to read
+ *   floating point numbers accurately", PLDI 1990); anything else goes through Number();
+ * - int64: at most 15 digits are computed as a double, exactly; longer ones through BigInt;
+ * - timestamp, timestamp_ntz: `YYYY-MM-DD[T ]HH:MM:SS[.fraction]` with Z (timestamp) or nothing
+ *   (timestamp_ntz), within 2^53 microseconds of 1970, is computed here by the grammar of
+ *   protocol/time.ts (an impossible date, or a fraction finer than the microsecond, goes the slow way);
+ * - bool: the spellings prep accepts, compared as bytes.
+ * Every other type and every text the fast paths do not take is decoded and handed to `slow`, the
+ * string path (features.ts), which applies the full rules and reports what does not fit. The
+ * results are the string path's, value for value (test/join/csv-features.test.ts checks both on
+ * random fields).
+ */
+import { makeData, Utf8, type Data } from "apache-arrow";
+import type { ColumnType } from "../protocol/descriptor.js";
+import { daysFromCivil, daysInMonth } from "../protocol/time.js";
+import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, type Accumulator } from "./columns.js";
+import type { RawLines } from "./lines.js";
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const TWO32 = 4294967296;
+/** 10^k for k <= 22: exact doubles */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+/** Why a line is not what the features need (the caller words it): broken quoting, or too few fields. */
+export type CsvFeatureFault = { kind: "invalid" } | { kind: "few"; fields: number; needed: number };
+
+/** A field's text, decoded (a quoted field unquoted), for the slow path. */
+function fieldText(bytes: Buffer, start: number, end: number, quoted: boolean): string {
+  if (!quoted) return bytes.toString("utf8", start, end);
+  const text = bytes.toString("utf8", start + 1, end - 1);
+  return text.indexOf('"') < 0 ? text : text.replaceAll('""', '"');
+}
+
+/** One utf8 column built as bytes: offsets and data, grown as needed, copied out exactly at the end. */
+class Utf8Bytes {
+  readonly offsets: Int32Array;
+  data: Uint8Array;
+  at = 0;
+  bits: Uint8Array;
+  nulls = 0;
+  constructor(length: number, scratch: Uint8Array) {
+    this.offsets = new Int32Array(length + 1);
+    this.data = scratch;
+    this.bits = new Uint8Array((length + 7) >> 3).fill(0xff);
+  }
+  #room(n: number): void {
+    if (this.at + n <= this.data.length) return;
+    const grown = new Uint8Array(Math.max(this.data.length * 2, this.at + n));
+    grown.set(this.data.subarray(0, this.at));
+    this.data = grown;
+  }
+  /** the field's bytes (quoted: without its quotes, doubled quotes undone) as row i's value */
+  set(i: number, bytes: Buffer, start: number, end: number, quoted: boolean): void {
+    if (!quoted) {
+      const len = end - start;
+      this.#room(len);
+      // short fields byte by byte: Buffer#copy's checks cost more than the copy below 64 bytes
+      if (len < 64) {
+        const data = this.data;
+        let at = this.at;
+        for (let k = start; k < end; k++) data[at++] = bytes[k]!;
+      } else {
+        bytes.copy(this.data, this.at, start, end);
+      }
+      this.at += len;
+    } else {
+      this.#room(end - start);
+      const data = this.data;
+      let at = this.at;
+      for (let k = start + 1; k < end - 1; k++) {
+        const b = bytes[k]!;
+        data[at++] = b;
+        if (b === QUOTE) k++;
+      }
+      this.at = at;
+    }
+    this.offsets[i + 1] = this.at;
+  }
+  setNull(i: number): void {
+    this.bits[i >> 3]! &= ~(1 << (i & 7));
+    this.nulls++;
+    this.offsets[i + 1] = this.at;
+  }
+  finish(length: number): Data {
+    const data = this.data.slice(0, this.at);
+    return makeData({ type: new Utf8(), length, nullCount: this.nulls, nullBitmap: this.nulls === 0 ? undefined : this.bits, valueOffsets: this.offsets, data });
+  }
+}
+
+/** The columns a batch of CSV feature lines fills: where each field goes, and the builders. */
+export interface CsvFeatureTarget {
+  /** column slot of field k (its position on the line), or -1 when no column reads it */
+  slotOfField: Int32Array;
+  types: readonly ColumnType[];
+  /**
+   * the string path for field text the fast paths do not take: puts `text` into `acc` at row i
+   * (an empty text is a null), or throws the error naming line and column
+   */
+  slow(acc: Accumulator, i: number, text: string, slot: number, line: number): void;
+}
+
+/** A scratch buffer per utf8 column, reused from batch to batch (the column's data is copied out of it). */
+export class CsvFeatureReader {
+  readonly #target: CsvFeatureTarget;
+  readonly #scratch: Uint8Array[];
+  /** the fields a line must have at least (the highest position a column reads, plus one) */
+  readonly #needed: number;
+
+  constructor(target: CsvFeatureTarget) {
+    this.#target = target;
+    this.#scratch = target.types.map(() => new Uint8Array(0));
+    let needed = 0;
+    target.slotOfField.forEach((slot, k) => {
+      if (slot >= 0) needed = k + 1;
+    });
+    this.#needed = needed;
+  }
+
+  /**
+   * The columns of `n` lines. `fault(i, why)` reports line i that is not a CSV record or has too
+   * few fields; it must throw.
+   */
+  read(raw: RawLines, n: number, lineNumber: (i: number) => number, fault: (i: number, why: CsvFeatureFault) => never): Data[] {
+    const types = this.#target.types;
+    const slotOfField = this.#target.slotOfField;
+    const slow = this.#target.slow;
+    const cols = types.length;
+    const accs: (Accumulator | Utf8Bytes)[] = types.map((t, j) => (t === "utf8" ? new Utf8Bytes(n, this.#scratch[j]!) : accumulatorFor(t, n)));
+    // int64 and the microsecond types written as two 32-bit halves (no BigInt per value)
+    const halves: (Int32Array | undefined)[] = accs.map((a) => (a instanceof Int64Acc && a.type !== "date" ? new Int32Array(a.values.buffer, a.values.byteOffset, a.values.length * 2) : undefined));
+    const kinds = types.map((t) => KIND[t] ?? K_SLOW);
+    const bytes = raw.bytes;
+    // the next quote and comma at or after the scan position, kept from field to field and line to
+    // line (each search goes forward only: one pass over the bytes, however few quotes or commas)
+    let nq = -2;
+    let nc = -2;
+    for (let i = 0; i < n; i++) {
+      const end = raw.ends[i]!;
+      let at = raw.starts[i]!;
+      let field = 0;
+      // one pass over the line's fields; a line is one empty field at least
+      while (true) {
+        const start = at;
+        let stop: number;
+        let quoted = false;
+        if (nq !== -1 && nq < at) nq = bytes.indexOf(QUOTE, at);
+        if (at < end && nq === at) {
+          quoted = true;
+          let k = at + 1;
+          while (true) {
+            const q = bytes.indexOf(QUOTE, k);
+            if (q < 0 || q >= end) fault(i, { kind: "invalid" });
+            if (q + 1 < end && bytes[q + 1] === QUOTE) {
+              k = q + 2;
+              continue;
+            }
+            stop = q + 1;
+            break;
+          }
+          nq = -2;
+          if (stop < end && bytes[stop] !== COMMA) fault(i, { kind: "invalid" });
+        } else {
+          if (nc !== -1 && nc < at) nc = bytes.indexOf(COMMA, at);
+          stop = nc < 0 || nc > end ? end : nc;
+          // an unquoted field holding a quote is not RFC 4180
+          if (nq >= 0 && nq < stop) fault(i, { kind: "invalid" });
+        }
+        const slot = field < slotOfField.length ? slotOfField[field]! : -1;
+        if (slot >= 0) {
+          const acc = accs[slot]!;
+          if (start === stop) {
+            acc.setNull(i);
+          } else {
+            const kind = kinds[slot]!;
+            let done = false;
+            if (kind === K_UTF8) {
+              (acc as Utf8Bytes).set(i, bytes, start, stop, quoted);
+              done = true;
+            } else if (!quoted) {
+              if (kind === K_FLOAT) done = readFloat(bytes, start, stop, (acc as Float64Acc).values, i);
+              else if (kind === K_INT) done = readInt(bytes, start, stop, halves[slot]!, i);
+              else if (kind === K_TS || kind === K_TS_NTZ) done = readTimestamp(bytes, start, stop, kind === K_TS, halves[slot]!, i);
+              else if (kind === K_BOOL) done = readBool(bytes, start, stop, acc as BoolAcc, i);
+            }
+            if (!done) {
+              // a quoted empty field: the empty string for utf8 (handled above), a null for the rest
+              if (quoted && stop - start === 2) acc.setNull(i);
+              else slow(acc as Accumulator, i, fieldText(bytes, start, stop, quoted), slot, lineNumber(i));
+            }
+          }
+        }
+        field++;
+        if (stop >= end) break;
+        at = stop + 1;
+      }
+      if (field < this.#needed) fault(i, { kind: "few", fields: field, needed: this.#needed });
+      // a utf8 column no field reached (never: field >= needed) keeps its offsets monotone
+    }
+    const out: Data[] = new Array<Data>(cols);
+    for (let j = 0; j < cols; j++) {
+      const acc = accs[j]!;
+      if (acc instanceof Utf8Bytes) {
+        this.#scratch[j] = acc.data;
+        out[j] = acc.finish(n);
+      } else {
+        out[j] = acc.finish(n);
+      }
+    }
+    return out;
+  }
+}
+
+const K_SLOW = 0;
+const K_UTF8 = 1;
+const K_FLOAT = 2;
+const K_INT = 3;
+const K_TS = 4;
+const K_TS_NTZ = 5;
+const K_BOOL = 6;
+const KIND: Partial<Record<ColumnType, number>> = { utf8: K_UTF8, float64: K_FLOAT, int64: K_INT, timestamp: K_TS, timestamp_ntz: K_TS_NTZ, bool: K_BOOL };
+
+/** A whole number of at most 2^53 in magnitude as two 32-bit halves (little-endian int64). */
+function setInt64(halves: Int32Array, i: number, v: number): void {
+  const hi = Math.floor(v / TWO32);
+  halves[2 * i] = v - hi * TWO32;
+  halves[2 * i + 1] = hi;
+}
+
+/** `-?digits[.digits]` with at most 15 significant digits and 22 fraction digits, exactly; false for anything else. */
+function readFloat(b: Buffer, start: number, end: number, out: Float64Array, i: number): boolean {
+  let k = start;
+  const negative = b[k] === MINUS;
+  if (negative) k++;
+  let m = 0;
+  let digits = 0;
+  let significant = 0;
+  let fraction = -1;
+  for (; k < end; k++) {
+    const c = b[k]!;
+    const d = c - ZERO;
+    if (d >= 0 && d <= 9) {
+      digits++;
+      if (significant > 0 || d !== 0) significant++;
+      m = m * 10 + d;
+      if (fraction >= 0) fraction++;
+    } else if (c === DOT && fraction < 0) {
+      fraction = 0;
+    } else {
+      return false;
+    }
+  }
+  if (digits === 0 || significant > 15 || fraction > 22) return false;
+  const x = fraction > 0 ? m / POW10[fraction]! : m;
+  out[i] = negative ? -x : x;
+  return true;
+}
+
+/** `-?digits` of at most 15 digits, exactly; false for anything else. */
+function readInt(b: Buffer, start: number, end: number, halves: Int32Array, i: number): boolean {
+  let k = start;
+  const negative = b[k] === MINUS;
+  if (negative) k++;
+  if (k === end || end - k > 15) return false;
+  let m = 0;
+  for (; k < end; k++) {
+    const d = b[k]! - ZERO;
+    if (d < 0 || d > 9) return false;
+    m = m * 10 + d;
+  }
+  setInt64(halves, i, negative ? -m : m);
+  return true;
+}
+
+function digit2(b: Buffer, k: number): number {
+  const h = b[k]! - ZERO;
+  const l = b[k + 1]! - ZERO;
+  return h >= 0 && h <= 9 && l >= 0 && l <= 9 ? h * 10 + l : -1;
+}
+
+/**
+ * `YYYY-MM-DD[T ]HH:MM:SS[.f{1,9}]` then Z when `zone`, nothing otherwise, as microseconds since
+ * 1970-01-01T00:00 within 2^53; false for anything else (other forms, impossible dates, digits
+ * below the microsecond), which the slow path decides.
+ */
+function readTimestamp(b: Buffer, start: number, end: number, zone: boolean, halves: Int32Array, i: number): boolean {
+  const len = end - start;
+  if (len < (zone ? 20 : 19)) return false;
+  const s = start;
+  const y1 = digit2(b, s);
+  const y2 = digit2(b, s + 2);
+  const mo = digit2(b, s + 5);
+  const d = digit2(b, s + 8);
+  const h = digit2(b, s + 11);
+  const mi = digit2(b, s + 14);
+  const sec = digit2(b, s + 17);
+  if (y1 < 0 || y2 < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || sec < 0) return false;
+  if (b[s + 4] !== MINUS || b[s + 7] !== MINUS || (b[s + 10] !== 0x54 && b[s + 10] !== 0x20) || b[s + 13] !== 0x3a || b[s + 16] !== 0x3a) return false;
+  const y = y1 * 100 + y2;
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || sec > 59) return false;
+  let k = s + 19;
+  let us = 0;
+  if (k < end && b[k] === DOT) {
+    k++;
+    let n = 0;
+    for (; k < end && n < 9; k++, n++) {
+      const dd = b[k]! - ZERO;
+      if (dd < 0 || dd > 9) break;
+      if (n < 6) us = us * 10 + dd;
+      else if (dd !== 0) return false;
+    }
+    if (n === 0) return false;
+    for (; n < 6; n++) us *= 10;
+  }
+  if (zone) {
+    if (k !== end - 1 || b[k] !== 0x5a) return false;
+  } else if (k !== end) {
+    return false;
+  }
+  const v = (daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000000 + us;
+  if (!Number.isSafeInteger(v)) return false;
+  setInt64(halves, i, v);
+  return true;
+}
+
+const TRUE_SPELLINGS = ["true", "True", "TRUE", "1"].map((t) => Buffer.from(t));
+const FALSE_SPELLINGS = ["false", "False", "FALSE", "0"].map((t) => Buffer.from(t));
+
+function spelled(b: Buffer, start: number, end: number, spellings: readonly Buffer[]): boolean {
+  for (const t of spellings) if (t.length === end - start && b.compare(t, 0, t.length, start, end) === 0) return true;
+  return false;
+}
+
+function readBool(b: Buffer, start: number, end: number, acc: BoolAcc, i: number): boolean {
+  if (spelled(b, start, end, TRUE_SPELLINGS)) acc.set(i, true);
+  else if (!spelled(b, start, end, FALSE_SPELLINGS)) return false;
+  return true;
+}
