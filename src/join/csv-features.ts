@@ -5,14 +5,12 @@
  * without a string per value where the type allows:
  * - utf8: the field's bytes are copied into the column's UTF-8 data (a quoted field's doubled
  *   quotes undone); an empty field is null, a quoted empty field "" the empty string;
- * - float64: a decimal of at most 15 significant digits and at most 22 fraction digits is its
- *   integer digits divided by a power of ten, both exact in a double, so the quotient is the
- *   correctly rounded value Number() gives (the exact fast path of W. D. Clinger, "How to read
- *   floating point numbers accurately", PLDI 1990); anything else goes through Number();
+ * - float64: a plain decimal of at most 15 digits is its digits over a power of ten, correctly
+ *   rounded (protocol/byte-values.ts, Clinger's fast path); anything else goes through Number();
  * - int64: at most 15 digits are computed as a double, exactly; longer ones through BigInt;
- * - timestamp, timestamp_ntz: `YYYY-MM-DD[T ]HH:MM:SS[.fraction]` with Z (timestamp) or nothing
- *   (timestamp_ntz), within 2^53 microseconds of 1970, is computed here by the grammar of
- *   protocol/time.ts (an impossible date, or a fraction finer than the microsecond, goes the slow way);
+ * - timestamp, timestamp_ntz: the common ISO 8601 forms with Z (timestamp) or without a zone
+ *   (timestamp_ntz), within 2^53 microseconds of 1970, from their digits (protocol/byte-values.ts;
+ *   an impossible date, an offset, a fraction finer than the microsecond go the slow way);
  * - bool: the spellings prep accepts, compared as bytes.
  * Every other type and every text the fast paths do not take is decoded and handed to `slow`, the
  * string path (features.ts), which applies the full rules and reports what does not fit. The
@@ -21,18 +19,15 @@
  */
 import { makeData, Utf8, type Data } from "apache-arrow";
 import type { ColumnType } from "../protocol/descriptor.js";
-import { daysFromCivil, daysInMonth } from "../protocol/time.js";
+import { decimalBytes, timestampBytes } from "../protocol/byte-values.js";
 import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, type Accumulator } from "./columns.js";
 import type { RawLines } from "./lines.js";
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const MINUS = 0x2d;
-const DOT = 0x2e;
 const ZERO = 0x30;
 const TWO32 = 4294967296;
-/** 10^k for k <= 22: exact doubles */
-const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 
 /** Why a line is not what the features need (the caller words it): broken quoting, or too few fields. */
 export type CsvFeatureFault = { kind: "invalid" } | { kind: "few"; fields: number; needed: number };
@@ -190,7 +185,14 @@ export class CsvFeatureReader {
               (acc as Utf8Bytes).set(i, bytes, start, stop, quoted);
               done = true;
             } else if (!quoted) {
-              if (kind === K_FLOAT) done = readFloat(bytes, start, stop, (acc as Float64Acc).values, i);
+              if (kind === K_FLOAT) {
+                const x = decimalBytes(bytes, start, stop);
+                // NaN: not a plain decimal of at most 15 digits (the text "NaN" goes the slow way)
+                if (x === x) {
+                  (acc as Float64Acc).values[i] = x;
+                  done = true;
+                }
+              }
               else if (kind === K_INT) done = readInt(bytes, start, stop, halves[slot]!, i);
               else if (kind === K_TS || kind === K_TS_NTZ) done = readTimestamp(bytes, start, stop, kind === K_TS, halves[slot]!, i);
               else if (kind === K_BOOL) done = readBool(bytes, start, stop, acc as BoolAcc, i);
@@ -239,35 +241,6 @@ function setInt64(halves: Int32Array, i: number, v: number): void {
   halves[2 * i + 1] = hi;
 }
 
-/** `-?digits[.digits]` with at most 15 significant digits and 22 fraction digits, exactly; false for anything else. */
-function readFloat(b: Buffer, start: number, end: number, out: Float64Array, i: number): boolean {
-  let k = start;
-  const negative = b[k] === MINUS;
-  if (negative) k++;
-  let m = 0;
-  let digits = 0;
-  let significant = 0;
-  let fraction = -1;
-  for (; k < end; k++) {
-    const c = b[k]!;
-    const d = c - ZERO;
-    if (d >= 0 && d <= 9) {
-      digits++;
-      if (significant > 0 || d !== 0) significant++;
-      m = m * 10 + d;
-      if (fraction >= 0) fraction++;
-    } else if (c === DOT && fraction < 0) {
-      fraction = 0;
-    } else {
-      return false;
-    }
-  }
-  if (digits === 0 || significant > 15 || fraction > 22) return false;
-  const x = fraction > 0 ? m / POW10[fraction]! : m;
-  out[i] = negative ? -x : x;
-  return true;
-}
-
 /** `-?digits` of at most 15 digits, exactly; false for anything else. */
 function readInt(b: Buffer, start: number, end: number, halves: Int32Array, i: number): boolean {
   let k = start;
@@ -284,54 +257,15 @@ function readInt(b: Buffer, start: number, end: number, halves: Int32Array, i: n
   return true;
 }
 
-function digit2(b: Buffer, k: number): number {
-  const h = b[k]! - ZERO;
-  const l = b[k + 1]! - ZERO;
-  return h >= 0 && h <= 9 && l >= 0 && l <= 9 ? h * 10 + l : -1;
-}
-
 /**
- * `YYYY-MM-DD[T ]HH:MM:SS[.f{1,9}]` then Z when `zone`, nothing otherwise, as microseconds since
- * 1970-01-01T00:00 within 2^53; false for anything else (other forms, impossible dates, digits
- * below the microsecond), which the slow path decides.
+ * An ISO date-time of the column's kind (ending in Z for timestamp, without a zone for
+ * timestamp_ntz, which also takes a date alone) as microseconds; false for anything else.
  */
 function readTimestamp(b: Buffer, start: number, end: number, zone: boolean, halves: Int32Array, i: number): boolean {
-  const len = end - start;
-  if (len < (zone ? 20 : 19)) return false;
-  const s = start;
-  const y1 = digit2(b, s);
-  const y2 = digit2(b, s + 2);
-  const mo = digit2(b, s + 5);
-  const d = digit2(b, s + 8);
-  const h = digit2(b, s + 11);
-  const mi = digit2(b, s + 14);
-  const sec = digit2(b, s + 17);
-  if (y1 < 0 || y2 < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || sec < 0) return false;
-  if (b[s + 4] !== MINUS || b[s + 7] !== MINUS || (b[s + 10] !== 0x54 && b[s + 10] !== 0x20) || b[s + 13] !== 0x3a || b[s + 16] !== 0x3a) return false;
-  const y = y1 * 100 + y2;
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || sec > 59) return false;
-  let k = s + 19;
-  let us = 0;
-  if (k < end && b[k] === DOT) {
-    k++;
-    let n = 0;
-    for (; k < end && n < 9; k++, n++) {
-      const dd = b[k]! - ZERO;
-      if (dd < 0 || dd > 9) break;
-      if (n < 6) us = us * 10 + dd;
-      else if (dd !== 0) return false;
-    }
-    if (n === 0) return false;
-    for (; n < 6; n++) us *= 10;
-  }
-  if (zone) {
-    if (k !== end - 1 || b[k] !== 0x5a) return false;
-  } else if (k !== end) {
-    return false;
-  }
-  const v = (daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000000 + us;
-  if (!Number.isSafeInteger(v)) return false;
-  setInt64(halves, i, v);
+  if ((b[end - 1] === 0x5a) !== zone) return false;
+  const us = timestampBytes(b, start, end);
+  if (Number.isNaN(us)) return false;
+  setInt64(halves, i, us);
   return true;
 }
 
