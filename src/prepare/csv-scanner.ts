@@ -40,6 +40,11 @@ export interface CsvScannerOptions {
   input?: string;
   /** longest record in bytes before it is an error (bounded memory); default 64 MiB */
   maxRecordBytes?: number;
+  /**
+   * the bytes start at a record inside the input, not at its start (a --part that starts inside a
+   * file: parts.ts): no byte order mark or UTF-16 check, and `delimiter` must be given; default false
+   */
+  resumed?: boolean;
 }
 
 /** Field flags of RawRecords.flag. */
@@ -208,6 +213,10 @@ export class CsvScanner {
     this.#delim = options.delimiter === undefined ? undefined : singleByte(options.delimiter, "delimiter");
     if (this.#delim === this.quote) throw new BtkitError("OPT_INVALID", "the delimiter and the quote must differ", { option: "delimiter" });
     this.maxRecordBytes = options.maxRecordBytes ?? 64 * 1024 * 1024;
+    if (options.resumed) {
+      if (this.#delim === undefined) throw new BtkitError("INTERNAL", "a CSV scanner resumed inside an input needs its delimiter", { input: this.input });
+      this.#started = true;
+    }
   }
 
   /** The delimiter in use (known once the header line was seen). */

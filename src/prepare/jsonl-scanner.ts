@@ -32,6 +32,8 @@ export interface JsonlScannerOptions {
   input?: string;
   /** longest line in bytes before it is an error; default 64 MiB */
   maxRecordBytes?: number;
+  /** the bytes start at a line inside the input (a --part that starts inside a file): no byte order mark or UTF-16 check; default false */
+  resumed?: boolean;
 }
 
 /** deepest nesting accepted inside a value */
@@ -50,6 +52,7 @@ export class JsonlScanner {
   constructor(options: JsonlScannerOptions = {}) {
     this.input = options.input ?? "input";
     this.maxRecordBytes = options.maxRecordBytes ?? 64 * 1024 * 1024;
+    this.#started = options.resumed ?? false;
   }
 
   get bomStripped(): boolean {
