@@ -111,6 +111,12 @@ export interface SourceInput {
   rows: number;
   /** the input's size in bytes as stored when prep began (gzip-compressed if it was gzip); absent for stdin */
   bytes?: number;
+  /**
+   * a part (`source.part`) that split this file with other parts: the file's bytes [start, end)
+   * of the records it took, from where its first record begins to just after its last one's line
+   * break (start == end: none). The parts' ranges of one file tile it: merge checks them
+   */
+  range?: { start: number; end: number };
 }
 
 export interface SkipCount {
@@ -283,6 +289,7 @@ const checkSource: Checker<SourceSection> = object({
       compression: oneOf(["none", "gzip"] as const),
       rows: int,
       bytes: optional(int),
+      range: optional(object({ start: int, end: int })),
     }),
   ),
   options: recordOf(unknownValue),
@@ -426,6 +433,13 @@ function crossCheck(d: Descriptor): void {
     if (!staysUnder(s.sidecar, root)) invalid(`shards[${i}].sidecar`, `a location under the preparation ${root}`, s.sidecar);
   }
   if (rows !== d.source.rowsWritten) invalid("source.rowsWritten", `${rows} (the sum of shard rows)`, d.source.rowsWritten);
+  for (const [i, input] of d.source.inputs.entries()) {
+    const r = input.range;
+    if (r === undefined) continue;
+    if (d.source.part === undefined) invalid(`source.inputs[${i}].range`, "no range (only a part's inputs have one)", r);
+    if (r.end < r.start) invalid(`source.inputs[${i}].range.end`, `an offset at or after range.start ${r.start}`, r.end);
+    if (input.bytes === undefined || r.end > input.bytes) invalid(`source.inputs[${i}].range.end`, `an offset within the input's bytes (${input.bytes ?? "none recorded"})`, r.end);
+  }
 }
 
 const PLAIN_NAME_RE = /^[^/\\\0]+$/;
