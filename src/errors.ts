@@ -80,6 +80,7 @@ export const ERROR_CODES = {
   PREP_NEWLINE: ["data", "a value holds a newline that the CSV model input cannot carry"],
   PREP_OUT_EXISTS: ["conflict", "the output holds a different preparation; use --overwrite"],
   PREP_MERGE: ["data", "part descriptors cannot be merged"],
+  PREP_SPLIT: ["data", "a --part that starts inside a CSV file cannot tell where its first record begins"],
 
   // submit
   SUBMIT_INVALID_REQUEST: ["usage", "the CreateTransformJob request breaks a service constraint"],

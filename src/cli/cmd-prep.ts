@@ -40,7 +40,8 @@ export const prepCommand: Command = {
       "shard-rows": { type: "int", value: "N", min: 1, help: "rows per shard (instead of --shard-size; not with --instances)", group: "Output" },
       instances: { type: "int", value: "N", min: 1, help: "N shards or a multiple of N (each instance takes whole shards), balanced by size; fewer when there are fewer rows than N", group: "Output" },
       overwrite: { type: "boolean", help: "replace an --out that holds a different preparation", group: "Output" },
-      part: { type: "string", value: "I/N|auto", help: "prepare only slice I (0-based) of N of the input files, into the same --out as the other parts; combine with btkit merge. auto: I and N from the engine (SageMaker Processing's resourceconfig.json, AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX with --parts)", group: "Output" },
+      part: { type: "string", value: "I/N|auto", help: "prepare only part I (0-based) of N, into the same --out as the other parts; combine with btkit merge. Parts are balanced by input bytes: part I takes the records that start in bytes [I*T/N, (I+1)*T/N) of all inputs (T bytes in all, in order), so one large plain CSV, TSV or JSON Lines file (local or S3) is shared by N machines, split at record boundaries; gzip, Parquet, Arrow, JSON array and stdin inputs are taken whole by the part holding their middle byte. auto: I and N from the engine (SageMaker Processing's resourceconfig.json, AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX with --parts)", group: "Output" },
+      "split-files": { type: "boolean", help: "with --part: split large CSV, TSV and JSON Lines files between parts at record boundaries (the default); --no-split-files takes every file whole, by the part holding its middle byte (the way out when a part cannot tell where CSV records begin inside a file: PREP_SPLIT)", group: "Output" },
       parts: { type: "int", value: "N", min: 1, help: "with --part auto under AWS Batch or Kubernetes: the number of parts (the array size or completions)", group: "Output" },
       "input-format": { type: "string", value: "FORMAT", choices: ["csv", "tsv", "jsonl", "json", "parquet", "arrow"], help: "input format: json is one JSON array of objects, arrow is Arrow IPC (file or stream) (default: from the file name, else from the first bytes, else csv)", group: "Input" },
       delimiter: { type: "string", short: "d", value: "CHAR", help: "CSV delimiter (default: detected from the header among , TAB ; |); 'tab' or \\t for TAB", group: "Input" },
@@ -99,6 +100,7 @@ export const prepCommand: Command = {
       blankLines: f["blank-lines"] as PrepareOptions["blankLines"],
       overwrite: f.overwrite === true,
       part,
+      ...(f["split-files"] !== undefined ? { splitFiles: f["split-files"] === true } : {}),
       signal: ctx.io.signal,
       onProgress: (p) => {
         // bytes only once some are counted: Arrow and Parquet inputs count theirs a batch (or a

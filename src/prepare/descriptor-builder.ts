@@ -17,6 +17,8 @@ export interface PreparedOutput {
   gzip: ReadonlyMap<ResolvedInput, boolean>;
   /** per input: its data rows (trailing blank lines not counted) */
   rows: ReadonlyMap<ResolvedInput, number>;
+  /** per input a --part split (parts.ts): the bytes [start, end) of the records it took */
+  ranges?: ReadonlyMap<ResolvedInput, { start: number; end: number }>;
   /** the input's columns and their types; feature and keep indexes into them */
   columns: readonly string[];
   types: readonly ColumnType[];
@@ -48,7 +50,7 @@ export function buildDescriptor(o: ResolvedPrepareOptions, p: PreparedOutput): D
     createdAt: p.createdAt.toISOString(),
     tool: { name: "btkit", version: VERSION },
     source: {
-      inputs: p.inputs.map((i) => ({ location: i.uri, format: i.format, compression: p.gzip.get(i) ? "gzip" : "none", rows: p.rows.get(i) ?? 0, ...(i.rawBytes !== undefined && !i.stdin && !i.rows ? { bytes: i.rawBytes } : {}) })),
+      inputs: p.inputs.map((i) => ({ location: i.uri, format: i.format, compression: p.gzip.get(i) ? "gzip" : "none", rows: p.rows.get(i) ?? 0, ...(i.rawBytes !== undefined && !i.stdin && !i.rows ? { bytes: i.rawBytes } : {}), ...(p.ranges?.has(i) ? { range: p.ranges.get(i)! } : {}) })),
       options: { ...optionsRecord(o), shardCount: p.shards.length, ...(p.plannedShards !== undefined ? { plannedShards: p.plannedShards } : {}), fingerprint: p.fingerprint },
       rowsRead: p.rowsRead,
       rowsWritten: p.rowsWritten,

@@ -42,6 +42,16 @@ export interface ResolvedInput {
   rawEtag?: string;
   /** the format is a guess (no --input-format, no telling name): decided from the first bytes (detectFormat) */
   sniff?: boolean;
+  /**
+   * a --part reads only the records that start in the file's bytes [start, stop) (parts.ts),
+   * reading on past `stop` to the end of the record in progress there
+   */
+  slice?: { start: number; stop: number };
+  /**
+   * line numbers in messages and rejects count from this byte offset of the file, not from its
+   * start (a part that starts inside it cannot know how many lines come before)
+   */
+  linesFrom?: number;
 }
 
 export function formatFromName(name: string, given: ReadableFormat | undefined): ReadableFormat {

@@ -7,6 +7,12 @@
  * and its sidecars' __btkit_row start at 0. merge renumbers both to global row numbers (rewriting
  * the sidecars of parts 1..N-1 batch by batch, atomically); a sidecar that already starts at its
  * global row is left alone, so a rerun of merge is safe.
+ *
+ * Inputs: every input is taken by exactly one part, or split between parts (parts.ts), each
+ * recording the bytes [start, end) of the records it took; a split file's ranges must tile it,
+ * 0 to its size, each part's end the next one's start. A gap or an overlap means a part guessed
+ * wrong where its records begin: PREP_MERGE naming the file, both parts and both offsets. The
+ * merged descriptor lists each input once, its rows summed over the parts.
  */
 import { RecordBatch, makeData, Int64, Struct, type Data } from "apache-arrow";
 import { createHash } from "node:crypto";
@@ -14,7 +20,7 @@ import { BtkitError } from "../errors.js";
 import { claim, lockFor } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
-import { PROTOCOL_VERSION, bytesWrittenOf, serializeDescriptor, type Descriptor, type SkipCount } from "../protocol/descriptor.js";
+import { PROTOCOL_VERSION, bytesWrittenOf, serializeDescriptor, type Descriptor, type SkipCount, type SourceInput } from "../protocol/descriptor.js";
 import { LAYOUT, SIDECAR_ROW_COLUMN, manifestDocument } from "../protocol/layout.js";
 import { mergeTypes } from "./schema.js";
 import { SIDECAR_CONTENT_TYPE, SIDECAR_ROW_GROUP_ROWS, SidecarWriter, readSidecar } from "../protocol/sidecar-file.js";
@@ -27,6 +33,11 @@ export interface MergeOptions {
 
 function mergeError(message: string, context: Record<string, unknown> = {}): never {
   throw new BtkitError("PREP_MERGE", message, context);
+}
+
+/** A part whose schema says something: it has columns and read rows to infer their types from. */
+function informative(d: Descriptor): boolean {
+  return d.schema.columns.length > 0 && d.source.rowsRead > 0;
 }
 
 function addCounts(into: Map<string, number>, list: SkipCount[] | undefined): void {
@@ -46,8 +57,9 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
   const indexes = sorted.map((d) => d.source.part!.index);
   const want = Array.from({ length: count! }, (_, i) => i);
   if (JSON.stringify(indexes) !== JSON.stringify(want)) mergeError(`expected parts ${want.join(", ")} of ${count}, got ${indexes.join(", ")}`, { expected: want, got: indexes });
-  const withRows = sorted.filter((d) => d.schema.columns.length > 0);
-  const ref = withRows[0] ?? sorted[0]!;
+  // a part that read no rows (a header at most: a small split file's first part) inferred nothing
+  const withRows = sorted.filter(informative);
+  const ref = withRows[0] ?? sorted.find((d) => d.schema.columns.length > 0) ?? sorted[0]!;
   for (const d of withRows) {
     const i = d.source.part!.index;
     if (JSON.stringify(d.schema) !== JSON.stringify(ref.schema)) {
@@ -67,12 +79,16 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
   }
   for (const d of sorted) {
     const i = d.source.part!.index;
+    if (!informative(d) && d.schema.columns.length > 0 && withRows.length > 0 && JSON.stringify(d.schema.columns.map((c) => c.name)) !== JSON.stringify(ref.schema.columns.map((c) => c.name))) {
+      mergeError(`part ${i} has the columns ${d.schema.columns.map((c) => c.name).join(", ")}, part ${ref.source.part!.index} ${ref.schema.columns.map((c) => c.name).join(", ")}: were the parts prepared from other inputs?`, { part: i });
+    }
     const m = d.modelInput;
-    if (m.contentType !== ref.modelInput.contentType || m.compression !== ref.modelInput.compression || (d.schema.columns.length > 0 && JSON.stringify(m.features) !== JSON.stringify(ref.modelInput.features))) {
+    if (m.contentType !== ref.modelInput.contentType || m.compression !== ref.modelInput.compression || (informative(d) && JSON.stringify(m.features) !== JSON.stringify(ref.modelInput.features))) {
       mergeError(`part ${i} has a different model input (content type, compression or features) than part ${ref.source.part!.index}`, { part: i });
     }
     if (d.manifest.prefix !== ref.manifest.prefix) mergeError(`part ${i} wrote its shards under ${d.manifest.prefix}, part ${ref.source.part!.index} under ${ref.manifest.prefix}: parts must share one --out`, { part: i, expected: ref.manifest.prefix, got: d.manifest.prefix });
   }
+  checkInputs(sorted);
   const prefix = ref.manifest.prefix;
   const outUri = prefix.slice(0, prefix.length - LAYOUT.shardsDir.length);
   if (!prefix.endsWith(LAYOUT.shardsDir)) mergeError(`the shard prefix ${prefix} does not end with ${LAYOUT.shardsDir}`);
@@ -86,8 +102,66 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
   }
 }
 
+/** Each input taken by exactly one part, or split by parts whose byte ranges tile it: PREP_MERGE otherwise. */
+function checkInputs(sorted: readonly Descriptor[]): void {
+  const byInput = new Map<string, { part: number; input: SourceInput }[]>();
+  for (const d of sorted) {
+    for (const input of d.source.inputs) {
+      const list = byInput.get(input.location) ?? [];
+      list.push({ part: d.source.part!.index, input });
+      byInput.set(input.location, list);
+    }
+  }
+  const wayOut = "prepare every part again with --no-split-files (each file read whole by one part; --overwrite), then merge";
+  for (const [location, list] of byInput) {
+    const split = list.filter((e) => e.input.range !== undefined);
+    if (split.length === 0) {
+      if (list.length > 1) mergeError(`${location} was read whole by parts ${list.map((e) => e.part).join(" and ")}: each input belongs to one part; were the parts prepared from other input lists?`, { input: location, part: list[1]!.part });
+      continue;
+    }
+    const whole = list.find((e) => e.input.range === undefined);
+    if (whole) mergeError(`${location} was read whole by part ${whole.part} and in a byte range by part ${split[0]!.part}: were the parts prepared with other options (--no-split-files)? Prepare every part with the same options, then merge`, { input: location, part: whole.part });
+    const size = list[0]!.input.bytes;
+    for (const e of list) {
+      if (e.input.bytes !== size) mergeError(`${location} had ${e.input.bytes} bytes for part ${e.part}, ${size} for part ${list[0]!.part}: it changed between the parts; prepare every part again (--overwrite), then merge`, { input: location, part: e.part, expected: size, got: e.input.bytes });
+    }
+    let at = 0;
+    let prev: number | undefined;
+    for (const e of list) {
+      const r = e.input.range!;
+      if (r.start !== at) {
+        const before = prev === undefined ? "the file begins at byte 0" : `part ${prev} took its records up to byte ${at}`;
+        const why = r.start > at ? `bytes ${at} to ${r.start} were taken by no part` : `bytes ${r.start} to ${at} were taken by both`;
+        mergeError(`${location}: ${before}, but part ${e.part} took them from byte ${r.start} (${why}): a part guessed wrong where records begin inside the file (a quoted field holding line breaks?); ${wayOut}`, { input: location, part: e.part, expected: at, got: r.start, option: "--no-split-files" });
+      }
+      at = r.end;
+      prev = e.part;
+    }
+    if (at !== size) mergeError(`${location}: the last part to read it, part ${prev}, took its records up to byte ${at}, but the file has ${size} bytes (${size === undefined || at < size ? "its end was taken by no part" : "past its end"}); ${wayOut}`, { input: location, part: prev, expected: size, got: at, option: "--no-split-files" });
+  }
+}
+
+/** The parts' inputs, each once, in order: a split input's rows summed over its parts (and no range: the merged preparation took it whole). */
+function mergedInputs(sorted: readonly Descriptor[]): SourceInput[] {
+  const out: SourceInput[] = [];
+  const seen = new Map<string, SourceInput>();
+  for (const d of sorted) {
+    for (const input of d.source.inputs) {
+      const { range: _range, ...rest } = input;
+      const earlier = seen.get(input.location);
+      if (earlier) earlier.rows += input.rows;
+      else {
+        const entry = { ...rest };
+        seen.set(input.location, entry);
+        out.push(entry);
+      }
+    }
+  }
+  return out;
+}
+
 async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, prefix: string, count: number): Promise<Descriptor> {
-  const ref = sorted.find((d) => d.schema.columns.length > 0) ?? sorted[0]!;
+  const ref = sorted.find(informative) ?? sorted.find((d) => d.schema.columns.length > 0) ?? sorted[0]!;
   const shards: Descriptor["shards"] = [];
   let next = 0;
   for (const d of sorted) {
@@ -123,7 +197,7 @@ async function mergeInto(storage: Storage, sorted: Descriptor[], out: Location, 
     createdAt: new Date().toISOString(),
     tool: { name: "btkit", version: VERSION },
     source: {
-      inputs: sorted.flatMap((d) => d.source.inputs),
+      inputs: mergedInputs(sorted),
       options: { ...kept, shardCount: shards.length, mergedParts: count },
       rowsRead: sorted.reduce((a, d) => a + d.source.rowsRead, 0),
       rowsWritten: sorted.reduce((a, d) => a + d.source.rowsWritten, 0),

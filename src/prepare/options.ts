@@ -119,11 +119,18 @@ export interface PrepareOptions {
   /** blank lines inside the data: "error" or "skip" (counted); default "error". Trailing blank CSV lines are always ignored and counted */
   blankLines?: "error" | "skip";
   /**
-   * prepare only part `index` (0-based) of `count`: a contiguous slice of the input files (in
-   * order); shards are named part-<i>of<N>-NNNNN and the part's descriptor, manifest and rejects
+   * prepare only part `index` (0-based) of `count`: the records that start in its byte range
+   * [floor(index*T/count), floor((index+1)*T/count)) of the inputs' T bytes in all (parts.ts:
+   * large CSV and JSON Lines files are split at record boundaries, other files taken whole); shards are named part-<i>of<N>-NNNNN and the part's descriptor, manifest and rejects
    * go under parts/ (see partNames), for merge() to combine. Default: the whole input.
    */
   part?: Part;
+  /**
+   * with `part`: split large CSV, TSV and JSON Lines files between parts at record boundaries
+   * (parts.ts); false takes every file whole, by the part whose byte range holds its middle.
+   * Default true; OPT_INVALID without `part`
+   */
+  splitFiles?: boolean;
   /** replace an --out holding a different preparation; default false */
   overwrite?: boolean;
   /** temporary folder for spilled inputs; default the OS temp folder */
@@ -167,6 +174,8 @@ export interface ResolvedPrepareOptions {
   blankLines: "error" | "skip";
   overwrite: boolean;
   part: Part | undefined;
+  /** with part: split files at record boundaries (parts.ts) */
+  splitFiles: boolean;
   /** the stream read for input "-", as given */
   stdin: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | undefined;
   /** the rows given instead of inputs (inputs is then empty) */
@@ -252,6 +261,7 @@ export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions
     blankLines: enumOf("blankLines", o.blankLines, ["error", "skip"] as const, "error"),
     overwrite: o.overwrite ?? false,
     part: o.part === undefined ? undefined : checkPart(o.part),
+    splitFiles: o.part === undefined && o.splitFiles !== undefined ? optError("splitFiles", "applies to a part (part i of N) only", o.splitFiles) : o.splitFiles ?? true,
     stdin: o.stdin,
     rows: o.rows,
     tmpDir: o.tmpDir,
@@ -285,17 +295,18 @@ export function optionsRecord(r: ResolvedPrepareOptions): Record<string, unknown
     onInvalid: r.onInvalid,
     blankLines: r.blankLines,
     part: r.part ? `${r.part.index}/${r.part.count}` : null,
+    ...(r.part && !r.splitFiles ? { splitFiles: false } : {}),
   };
 }
 
 
 /**
  * The rerun fingerprint: sha256 (hex) of the protocol's major version, the inputs (location and
- * size as listed) and the option record. The same fingerprint over an unchanged output makes a
+ * size as listed, and for a part's split input its byte range) and the option record. The same fingerprint over an unchanged output makes a
  * rerun a no-op (existing.ts).
  */
 export function fingerprintOf(inputs: readonly ResolvedInput[], record: Record<string, unknown>): string {
   return createHash("sha256")
-    .update(JSON.stringify({ protocol: PROTOCOL_VERSION.split(".")[0], inputs: inputs.map((i) => [i.uri, i.rawBytes ?? null]), options: record }))
+    .update(JSON.stringify({ protocol: PROTOCOL_VERSION.split(".")[0], inputs: inputs.map((i) => (i.slice ? [i.uri, i.rawBytes ?? null, i.slice.start, i.slice.stop] : [i.uri, i.rawBytes ?? null])), options: record }))
     .digest("hex");
 }

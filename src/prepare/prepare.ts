@@ -22,7 +22,7 @@ import { lockFor, withClaim } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { serializeDescriptor, type Descriptor } from "../protocol/descriptor.js";
-import { LAYOUT, manifestDocument, partLabel, partNames, sliceOfPart } from "../protocol/layout.js";
+import { LAYOUT, manifestDocument, partLabel, partNames } from "../protocol/layout.js";
 import type { TypedColumn } from "./arrow-values.js";
 import { planColumns, type ColumnPlan } from "./column-plan.js";
 import { CsvScanner, type CsvRecord, type RawRecords } from "./csv-scanner.js";
@@ -35,6 +35,7 @@ import { checkSameColumns, headerNames, refuseDataAsHeader } from "./header.js";
 import { changedWhileRead, detectFormat, isRecordFormat, openInput, resolveInputs, spillInput, type OpenedInput, type ResolvedInput } from "./inputs.js";
 import { JsonlScanner, KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
 import { fingerprintOf, optionsRecord, resolvePrepareOptions, type PrepareOptions, type ResolvedPrepareOptions } from "./options.js";
+import { csvRecordStart, firstCsvRecord, jsonlRecordStart, planPart } from "./parts.js";
 import { fits, inferTypes, schemaFlag, widerType } from "./schema.js";
 import { Channel } from "./shard-writer.js";
 import { RowSource, rowsInput } from "./rows.js";
@@ -74,7 +75,8 @@ export async function prepare(options: PrepareOptions): Promise<Descriptor> {
 async function prepareInputs(o: ResolvedPrepareOptions, storage: Storage, rows: RowSource | undefined): Promise<Descriptor> {
   const outLoc = storage.parse(o.out);
   const all = rows ? [rowsInput()] : await resolveInputs(storage, o.inputs, o.inputFormat);
-  const inputs = sliceOfPart(all, o.part);
+  // part i of N: the inputs, and the bytes of split ones, whose records start in its byte range (parts.ts)
+  const inputs = o.part ? await planPart(storage, all, o.part, { splitFiles: o.splitFiles, encoding: o.encoding }) : all;
   const record = optionsRecord(o);
   const fingerprint = fingerprintOf(inputs, record);
   const descriptorLoc = childLocation(outLoc, partNames(o.part).descriptor);
@@ -107,6 +109,8 @@ class PrepareJob {
   readonly gzipInputs = new Map<ResolvedInput, boolean>();
   readonly rowsPerInput = new Map<ResolvedInput, number>();
   readonly trailingBlankCount = new Map<ResolvedInput, number>();
+  /** per split input (a --part's slice): the file's bytes [start, end) of the records this part took */
+  readonly ranges = new Map<ResolvedInput, { start: number; end: number }>();
   /** the largest record the model may get, in bytes (--max-payload-mb) */
   readonly maxRecordBytes: number;
   readonly roller: ShardRoller;
@@ -187,7 +191,7 @@ class PrepareJob {
     const resolved: ResolvedInput[] = [];
     for (const input of this.inputs) {
       let gz = false;
-      if (!input.stdin) {
+      if (!input.stdin && !input.slice) {
         const opened = await this.storage.read(input.location!, { decompress: "never" });
         for await (const c of opened) {
           gz = (c as Buffer)[0] === 0x1f && (c as Buffer)[1] === 0x8b;
@@ -203,7 +207,8 @@ class PrepareJob {
       } else resolved.push(input);
     }
     this.inputs = resolved;
-    const total = resolved.reduce((a, i) => a + (i.rawBytes ?? 0), 0);
+    // a split input counts the bytes of its slice (the part reads on to the end of its last record)
+    const total = resolved.reduce((a, i) => a + (i.slice ? i.slice.stop - i.slice.start : (i.rawBytes ?? 0)), 0);
     this.bytesTotal = total;
     this.roller.plan(balancedShardCount(total, this.o.shardSize, instances), total);
   }
@@ -233,6 +238,7 @@ class PrepareJob {
   }
 
   async readInputOnce(input: ResolvedInput): Promise<void> {
+    if (input.slice) return this.readSlice(input, input.slice);
     this.currentInput = input.display;
     let raw = await openInput(this.storage, input, this.stdin);
     // text in another encoding is UTF-8 from here on (Parquet and Arrow by name are binary)
@@ -297,6 +303,128 @@ class PrepareJob {
     await this.flushTrailingBlanks();
     if (!this.gzipInputs.has(input)) this.gzipInputs.set(input, opened.gzip());
     this.rowsPerInput.set(input, rows - this.trailingBlanksOf(input));
+  }
+
+  /**
+   * A CSV or JSON Lines file of which this part takes the records that start in `slice` (parts.ts):
+   * it finds where its first record begins (the header, read apart, when it starts inside the
+   * file), reads from there in true quote state, and on past the slice's end to the end of the
+   * record in progress there; it records the bytes of the records it took (this.ranges). Past
+   * the end it reads on only while blank lines it holds may still prove trailing.
+   */
+  async readSlice(input: ResolvedInput, slice: { start: number; stop: number }): Promise<void> {
+    this.currentInput = input.display;
+    const json = input.format === "jsonl";
+    if (this.declared) throw new BtkitError("PREP_SCHEMA", `${input.display} is ${input.format} but an earlier input was Parquet or Arrow; inputs of one preparation share one kind of format`, { input: input.display });
+    if (this.columns !== undefined && json !== this.json) {
+      throw new BtkitError("PREP_SCHEMA", `${input.display} is ${input.format} but the first input was ${this.json ? "jsonl" : "csv"}; inputs of one preparation share one format`, { input: input.display });
+    }
+    this.json = json;
+    const size = input.rawBytes ?? 0;
+    const maxRecordBytes = Math.max(this.maxRecordBytes * 4, 64 * 1024 * 1024);
+    let delimiter = this.o.delimiter ?? (input.format === "tsv" ? "\t" : undefined);
+    let header = !json;
+    let startAt = 0;
+    if (slice.start > 0) {
+      if (json) startAt = await jsonlRecordStart(this.storage, input, slice.start, maxRecordBytes);
+      else {
+        // the header (or, with --no-header, the first row: the field count) from the file's start
+        const first = await firstCsvRecord(this.storage, input, { delimiter, quote: this.o.quote, maxRecordBytes });
+        delimiter = first.delimiter;
+        if (this.o.header === false) this.setHeader(input, first.record, true);
+        else {
+          if (this.o.header === "auto") refuseDataAsHeader(input, first.record);
+          this.setHeader(input, first.record);
+        }
+        header = false;
+        startAt = slice.start <= first.end ? first.end : await csvRecordStart(this.storage, { input, part: this.o.part!, at: slice.start }, { delimiter: first.delimiter, quote: this.o.quote, fields: first.record.values.length, maxRecordBytes });
+      }
+    }
+    // rows and messages name the input with where its line numbers start
+    const named: ResolvedInput = startAt > 0 ? { ...input, display: `${input.display} (lines counted from byte ${startAt})`, linesFrom: startAt } : input;
+    const stream = await this.storage.read(input.location!, { decompress: "never", range: { start: Math.min(startAt, size), end: size }, ...(input.rawEtag !== undefined ? { ifMatch: input.rawEtag } : {}) });
+    const csv = json ? undefined : new CsvScanner({ input: named.display, delimiter, quote: this.o.quote, maxRecordBytes, resumed: startAt > 0 });
+    const jl = json ? new JsonlScanner({ input: named.display, maxRecordBytes, resumed: startAt > 0 }) : undefined;
+    const base = this.bytesBefore;
+    let rows = 0;
+    /** the file offset where the next record starts */
+    let next = startAt;
+    /** where the records this part takes end, once a record at or past slice.stop is seen */
+    let end: number | undefined;
+    /** the file offset of scanner byte 0 (the scanners count after a byte order mark) */
+    const shift = (): number => startAt + ((csv ? csv.bomStripped : jl!.bomStripped) ? 3 : 0);
+    /** at a record starting at or past the slice's end: true once this part is done with the file */
+    const past = async (at: number, blank: boolean): Promise<"done" | "peek"> => {
+      end ??= at;
+      if (this.pendingBlanks.length === 0) return "done";
+      // blank lines held: trailing only if nothing but blank lines follows to the end of the file
+      if (blank) return "peek";
+      await this.resolveBlanks(false);
+      return "done";
+    };
+    const handleCsv = async (raw: RawRecords): Promise<boolean> => {
+      const s = shift();
+      const posBase = base + s - slice.start;
+      for (let r = 0; r < raw.count; r++) {
+        const at = next;
+        next = s + raw.end[r]!;
+        if (at >= slice.stop) {
+          if ((await past(at, raw.blank[r] === 1)) === "done") return true;
+          continue;
+        }
+        if (header) {
+          header = false;
+          const first = raw.toRecord(r);
+          if (this.o.header === false) this.setHeader(named, first, true);
+          else {
+            if (this.o.header === "auto") refuseDataAsHeader(named, first);
+            this.setHeader(named, first);
+            continue;
+          }
+        }
+        rows++;
+        const w = this.schemaReady && raw.blank[r] === 0 && this.pendingBlanks.length === 0 ? this.processRaw(named, raw, r, posBase) : this.row({ input: named, line: raw.line[r]!, pos: posBase + raw.end[r]!, csv: raw.toRecord(r) });
+        if (w) await w;
+      }
+      return false;
+    };
+    const handleJson = async (recs: JsonRecord[]): Promise<boolean> => {
+      const s = shift();
+      for (const r of recs) {
+        const at = next;
+        next = s + r.end;
+        if (at >= slice.stop) {
+          if ((await past(at, r.blank)) === "done") return true;
+          continue;
+        }
+        rows++;
+        const w = this.row({ input: named, line: r.line, pos: base + s - slice.start + r.end, json: r });
+        if (w) await w;
+      }
+      return false;
+    };
+    let done = false;
+    try {
+      for await (const chunk of stream) {
+        done = csv ? await handleCsv(csv.pushRaw(chunk as Buffer)) : await handleJson(jl!.push(chunk as Buffer));
+        this.bytesRead = base + Math.max(0, Math.min(next, slice.stop) - slice.start);
+        if (done) break;
+      }
+      if (!done) done = csv ? await handleCsv(csv.endRaw()) : await handleJson(jl!.end());
+    } finally {
+      stream.destroy();
+    }
+    if (header) throw new BtkitError("PREP_HEADER", `${input.display} is empty: expected ${this.o.header === false ? "rows" : "a header row"}`, { input: input.display, line: 1 });
+    if (!done) await this.flushTrailingBlanks();
+    if (csv?.bomStripped || jl?.bomStripped) this.note("utf-8 byte order mark stripped");
+    this.bytesBefore = base + (slice.stop - slice.start);
+    this.bytesRead = this.bytesBefore;
+    // the whole file is not read: its size and version (mtime, ETag) must still be those seen at the start
+    const changed = await changedWhileRead(this.storage, input);
+    if (changed) throw changed;
+    this.gzipInputs.set(input, false);
+    this.rowsPerInput.set(input, rows - this.trailingBlanksOf(named));
+    this.ranges.set(input, { start: startAt, end: end ?? next });
   }
 
   /** A JSON array, Parquet or Arrow input (typed-input.ts): records of the JSON Lines shape. */
@@ -550,7 +678,8 @@ class PrepareJob {
       done.catch((e) => chan.fail(e));
       this.rejects = { chan, done };
     }
-    await this.rejects.chan.push(Buffer.from(`${JSON.stringify({ input: p.input.uri, line: p.line, code: err.code, message: err.message, column: err.context.column })}\n`));
+    // a part that started inside the file counts lines from where it started (linesFrom), never from the file's start
+    await this.rejects.chan.push(Buffer.from(`${JSON.stringify({ input: p.input.uri, line: p.line, ...(p.input.linesFrom !== undefined ? { linesFrom: p.input.linesFrom } : {}), code: err.code, message: err.message, column: err.context.column })}\n`));
   }
 
   async closeRejects(): Promise<string | undefined> {
@@ -578,6 +707,7 @@ class PrepareJob {
       inputs: this.inputs,
       gzip: this.gzipInputs,
       rows: this.rowsPerInput,
+      ranges: this.ranges,
       columns: this.columns ?? [],
       types: plan.types,
       featureIdx: plan.featureIdx,

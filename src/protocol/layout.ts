@@ -46,7 +46,8 @@ export function parsePart(text: string): Part {
 
 /**
  * The items of part i of N: contiguous slices whose sizes differ by at most one, so that the N
- * parts together take every item exactly once, in order (prep slices its input files, join its shards).
+ * parts together take every item exactly once, in order (join slices its shards; prep
+ * balances its parts by input bytes instead: prepare/parts.ts).
  */
 export function sliceOfPart<T>(items: readonly T[], part: Part | undefined): T[] {
   if (!part) return [...items];

@@ -32,7 +32,7 @@ describe("--part and merge", () => {
     await fs.writeFile(a, "id,v\n1,5\n2,6\n");
     await fs.writeFile(b, "id,v\n3,18446744073709551615\n");
     const o = path.join(dir, "u-parts");
-    const parts = (schema?: string) => Promise.all([0, 1].map((index) => prepare({ inputs: [a, b], out: o, part: { index, count: 2 }, overwrite: true, ...(schema ? { schema } : {}) })));
+    const parts = (schema?: string) => Promise.all([0, 1].map((index) => prepare({ inputs: [a, b], out: o, part: { index, count: 2 }, splitFiles: false, overwrite: true, ...(schema ? { schema } : {}) })));
     const err = await merge(await parts()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BtkitError);
     expect((err as BtkitError).code).toBe("PREP_MERGE");
@@ -69,14 +69,15 @@ describe("--part and merge", () => {
     await expect(fs.stat(path.join(o, "btkit.json"))).rejects.toThrow();
   });
 
-  it("prepares slices of the input files into one --out and merges them into the whole, renumbering rows", async () => {
+  it("prepares parts of the input files (whole, by bytes) into one --out and merges them into the whole, renumbering rows", async () => {
     const o = path.join(dir, "parts");
-    const p0 = await prepare({ inputs: files, out: o, part: { index: 0, count: 2 }, shardRows: 4 });
-    const p1 = await prepare({ inputs: files, out: o, part: { index: 1, count: 2 }, shardRows: 4 });
-    expect(p0.source.inputs.map((i) => path.basename(new URL(i.location).pathname))).toEqual(["in-0.csv"]);
-    expect(p1.source.inputs.map((i) => path.basename(new URL(i.location).pathname))).toEqual(["in-1.csv", "in-2.csv"]);
+    const p0 = await prepare({ inputs: files, out: o, part: { index: 0, count: 2 }, shardRows: 4, splitFiles: false });
+    const p1 = await prepare({ inputs: files, out: o, part: { index: 1, count: 2 }, shardRows: 4, splitFiles: false });
+    // 40, 59 and 68 bytes: the middle bytes 20 and 69 lie in part 0's bytes [0, 83), 133 in part 1's
+    expect(p0.source.inputs.map((i) => path.basename(new URL(i.location).pathname))).toEqual(["in-0.csv", "in-1.csv"]);
+    expect(p1.source.inputs.map((i) => path.basename(new URL(i.location).pathname))).toEqual(["in-2.csv"]);
     expect(p0.source.part).toEqual({ index: 0, count: 2 });
-    expect(p1.shards.map((s) => s.name)).toEqual(["part-1of2-00000.csv", "part-1of2-00001.csv", "part-1of2-00002.csv", "part-1of2-00003.csv"]);
+    expect(p1.shards.map((s) => s.name)).toEqual(["part-1of2-00000.csv", "part-1of2-00001.csv"]);
     expect(p1.shards[0]!.firstRow).toBe(0);
     await expect(fs.stat(path.join(o, "parts/part-0of2.btkit.json"))).resolves.toBeTruthy();
     await expect(fs.stat(path.join(o, "btkit.json"))).rejects.toThrow();
@@ -84,7 +85,7 @@ describe("--part and merge", () => {
     const whole = await prepare({ inputs: files, out: path.join(dir, "whole"), shardRows: 4 });
     const m = await merge([p1, p0]);
     expect(m.source.rowsWritten).toBe(whole.source.rowsWritten);
-    expect(m.shards.map((s) => [s.rows, s.firstRow])).toEqual([[4, 0], [1, 4], [4, 5], [4, 9], [4, 13], [1, 17]]);
+    expect(m.shards.map((s) => [s.rows, s.firstRow])).toEqual([[4, 0], [4, 4], [3, 8], [4, 11], [3, 15]]);
     expect(m.source.part).toBeUndefined();
     expect(parseDescriptor(await fs.readFile(path.join(o, "btkit.json"), "utf8"))).toEqual(m);
     expect(JSON.parse(await fs.readFile(path.join(o, "manifest.json"), "utf8"))).toEqual([{ prefix: `file://${o}/shards/` }, ...m.shards.map((s) => s.name)]);
@@ -105,8 +106,8 @@ describe("--part and merge", () => {
     expect(text).toBe(wholeText);
     // merging again does not shift the sidecars twice
     await merge([p0, p1]);
-    const again = (await sidecarTable(fileURLToPath(m.shards[2]!.sidecar))).getChild("__btkit_row")!.toArray() as BigInt64Array;
-    expect([...again]).toEqual([5n, 6n, 7n, 8n]);
+    const again = (await sidecarTable(fileURLToPath(m.shards[3]!.sidecar))).getChild("__btkit_row")!.toArray() as BigInt64Array;
+    expect([...again]).toEqual([11n, 12n, 13n, 14n]);
   });
 
   it("refuses incomplete or inconsistent parts", async () => {
