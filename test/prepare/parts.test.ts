@@ -191,6 +191,31 @@ describe("--part balanced by input bytes", () => {
     await checkSplit("mix", files, {}, 20);
   });
 
+  it("blank lines at the parts' ends: inside the data skipped (--blank-lines skip), trailing ones ignored, as in one run", async () => {
+    const rows = ["id,v"];
+    for (let i = 0; i < 600; i++) rows.push(i % 7 === 3 ? "" : `${i},${i}.5`);
+    const f = path.join(dir, "blanks.csv");
+    await fs.writeFile(f, `${rows.join("\n")}\n${"\n".repeat(40)}`);
+    await checkSplit("blanks", [f], { blankLines: "skip" }, 60);
+    const whole = await prepare({ inputs: [f], out: path.join(dir, "blanks-w2"), blankLines: "skip" });
+    for (const n of [2, 5]) {
+      const m = await merge(await prepareParts([f], path.join(dir, `blanks-${n}`), n, { blankLines: "skip" }));
+      expect(m.source.skipped).toEqual(whole.source.skipped);
+      expect(m.source.rowsRead).toBe(whole.source.rowsRead);
+    }
+  });
+
+  it("with --instances each part balances its own shards over its bytes", async () => {
+    const f = path.join(dir, "inst.jsonl");
+    await fs.writeFile(f, jsonLines(3000, true));
+    const parts = await prepareParts([f], path.join(dir, "inst"), 3, { instances: 2 });
+    for (const p of parts) {
+      expect(p.shards.length).toBe(2);
+      expect(Math.abs(p.shards[0]!.rows - p.shards[1]!.rows)).toBeLessThanOrEqual(1);
+    }
+    expect((await merge(parts)).source.rowsWritten).toBe(3000);
+  });
+
   it("--no-split-files (splitFiles: false): whole files, each by the part holding its middle byte", async () => {
     const sizes = [3000, 70, 700, 10];
     const files: string[] = [];
