@@ -70,6 +70,9 @@ export const prepCommand: Command = {
     let delimiter = typeof f.delimiter === "string" ? f.delimiter : undefined;
     if (delimiter === "tab" || delimiter === "\\t") delimiter = "\t";
     const part: Part | undefined = partFlag(f.part, f.parts, (line) => ctx.log(`prep: ${line}`), { env: ctx.env });
+    if (f["split-files"] !== undefined && part === undefined) {
+      throw new BtkitError("USAGE_BAD_VALUE", `--${f["split-files"] === true ? "" : "no-"}split-files goes with --part I/N: it says how the parts share the input files`, { option: "split-files" });
+    }
     const { prepare } = await import("../prepare/index.js");
     const progress = new Progress(ctx);
     const options: PrepareOptions = {

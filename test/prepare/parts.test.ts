@@ -286,6 +286,9 @@ describe("btkit prep --help", () => {
     expect(text).toContain("Parts are balanced by input bytes");
     expect(text).toContain("split at record boundaries");
     expect(text).toContain("--no-split-files takes every file whole");
+    const alone = await runCli(["prep", "x.csv", "--out", path.join(dir, "alone"), "--no-split-files"]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain("--no-split-files goes with --part I/N");
   });
 });
 
