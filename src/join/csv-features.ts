@@ -138,40 +138,39 @@ export class CsvFeatureReader {
     const halves: (Int32Array | undefined)[] = accs.map((a) => (a instanceof Int64Acc && a.type !== "date" ? new Int32Array(a.values.buffer, a.values.byteOffset, a.values.length * 2) : undefined));
     const kinds = types.map((t) => KIND[t] ?? K_SLOW);
     const bytes = raw.bytes;
-    // the next quote and comma at or after the scan position, kept from field to field and line to
-    // line (each search goes forward only: one pass over the bytes, however few quotes or commas)
-    let nq = -2;
-    let nc = -2;
     for (let i = 0; i < n; i++) {
       const end = raw.ends[i]!;
       let at = raw.starts[i]!;
       let field = 0;
-      // one pass over the line's fields; a line is one empty field at least
+      // one pass over the line's bytes, field by field; a line is one empty field at least
       while (true) {
         const start = at;
         let stop: number;
         let quoted = false;
-        if (nq !== -1 && nq < at) nq = bytes.indexOf(QUOTE, at);
-        if (at < end && nq === at) {
+        if (at < end && bytes[at] === QUOTE) {
           quoted = true;
           let k = at + 1;
           while (true) {
-            const q = bytes.indexOf(QUOTE, k);
-            if (q < 0 || q >= end) fault(i, { kind: "invalid" });
-            if (q + 1 < end && bytes[q + 1] === QUOTE) {
-              k = q + 2;
+            while (k < end && bytes[k] !== QUOTE) k++;
+            if (k >= end) fault(i, { kind: "invalid" });
+            if (k + 1 < end && bytes[k + 1] === QUOTE) {
+              k += 2;
               continue;
             }
-            stop = q + 1;
             break;
           }
-          nq = -2;
+          stop = k + 1;
           if (stop < end && bytes[stop] !== COMMA) fault(i, { kind: "invalid" });
         } else {
-          if (nc !== -1 && nc < at) nc = bytes.indexOf(COMMA, at);
-          stop = nc < 0 || nc > end ? end : nc;
-          // an unquoted field holding a quote is not RFC 4180
-          if (nq >= 0 && nq < stop) fault(i, { kind: "invalid" });
+          let k = at;
+          while (k < end) {
+            const c = bytes[k]!;
+            if (c === COMMA) break;
+            // an unquoted field holding a quote is not RFC 4180
+            if (c === QUOTE) fault(i, { kind: "invalid" });
+            k++;
+          }
+          stop = k;
         }
         const slot = field < slotOfField.length ? slotOfField[field]! : -1;
         if (slot >= 0) {
