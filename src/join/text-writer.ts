@@ -41,7 +41,23 @@ export class ByteSink {
 
   /** Writes a string as UTF-8. */
   text(s: string): void {
-    this.reserve(s.length * 3);
+    const n = s.length;
+    this.reserve(n * 3);
+    if (n < 32) {
+      // short ASCII text (numbers, most keys' values) byte by byte: cheaper than Buffer#write
+      const buf = this.buf;
+      let p = this.pos;
+      let k = 0;
+      for (; k < n; k++) {
+        const c = s.charCodeAt(k);
+        if (c >= 0x80) break;
+        buf[p++] = c;
+      }
+      if (k === n) {
+        this.pos = p;
+        return;
+      }
+    }
     this.pos += this.buf.write(s, this.pos, "utf8");
   }
 
@@ -65,6 +81,54 @@ export class ByteSink {
     this.pos = 0;
     return out;
   }
+}
+
+/** 10^k for k <= 22: exact doubles */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+/** below 2^51, x * 10^k is within a quarter of the integer a shorter text gives, so it rounds to it */
+const SHORT_LIMIT = 2 ** 51;
+const DIGITS = new Uint8Array(24);
+
+/**
+ * Writes a finite double as JavaScript's Number#toString (the shortest text that reads back as
+ * it) does, for the doubles whose shortest text is a plain decimal of digits below 2^51 (1e-6 <=
+ * |x|): the fewest fraction digits k for which m = round(x * 10^k) gives m / 10^k === x (m and
+ * 10^k exact doubles, so the quotient is what reading m's text back gives). No text with fewer
+ * digits reads back as x (it would have been found at a smaller k), and below 2^51 the product
+ * is within far less than a half of the shortest text's digits, so m is them. False for every
+ * other double (the caller writes String(x)). Checked against String(x) by property tests.
+ */
+export function writeShortDouble(s: ByteSink, x: number): boolean {
+  const a = x < 0 ? -x : x;
+  if (!(a >= 1e-6 && a < SHORT_LIMIT)) return false;
+  let k = 0;
+  let m = Math.round(a);
+  while (m / POW10[k]! !== a) {
+    if (++k > 22) return false;
+    const scaled = a * POW10[k]!;
+    if (scaled >= SHORT_LIMIT) return false;
+    m = Math.round(scaled);
+  }
+  let nd = 0;
+  for (let r = m; r > 0; r = Math.floor(r / 10)) DIGITS[nd++] = 0x30 + (r % 10);
+  s.reserve(nd + k + 3);
+  const buf = s.buf;
+  let p = s.pos;
+  if (x < 0) buf[p++] = 0x2d;
+  if (nd <= k) {
+    // 0.000ddd
+    buf[p++] = 0x30;
+    buf[p++] = 0x2e;
+    for (let z = nd; z < k; z++) buf[p++] = 0x30;
+    for (let d = nd - 1; d >= 0; d--) buf[p++] = DIGITS[d]!;
+  } else {
+    for (let d = nd - 1; d >= 0; d--) {
+      if (d === k - 1) buf[p++] = 0x2e;
+      buf[p++] = DIGITS[d]!;
+    }
+  }
+  s.pos = p;
+  return true;
 }
 
 /** Writes cell i of a column (null as the format's null: `null` in JSON Lines, nothing in CSV). */
@@ -248,8 +312,17 @@ function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWrite
         s.text(n !== undefined ? String(n) : slow(i)!);
       };
     }
+    case "float64": {
+      // the shortest text, as String(x) writes it (-0 as -0, non-finite as null): from the digits
+      // when writeShortDouble can, else through leafText
+      const values = raw as Float64Array;
+      const slow = viaText(leafText(type, data), csv);
+      return (i, s) => {
+        if (valid(i) && !writeShortDouble(s, values[i]!)) slow(i, s);
+        else if (!valid(i)) nullCell(i, s);
+      };
+    }
     case "uint64":
-    case "float64":
     case "bool":
       // the same text in CSV and JSON
       return viaText(leafText(type, data), csv);

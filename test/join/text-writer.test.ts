@@ -8,7 +8,7 @@ import { DateDay, Field, Int64, RecordBatch, Schema, Struct, TimestampMicrosecon
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
-import { ByteSink, writeCsvField, writeJsonString, writeText } from "../../src/join/text-writer.js";
+import { ByteSink, writeCsvField, writeJsonString, writeShortDouble, writeText } from "../../src/join/text-writer.js";
 import { isoMicros } from "../../src/join/writers.js";
 import { TYPE_METADATA_KEY } from "../../src/join/columns.js";
 
@@ -127,3 +127,45 @@ describe("rows", () => {
     expect(await textOf(batch, "jsonl")).toBe('{"id":1,"text":"a,\\"b\\"\\r\\nc"}\n{"id":2,"text":null}\n');
   });
 });
+
+describe("floats written from their digits", () => {
+  /** What the writer makes of x: its bytes, or undefined when it leaves x to String(x). */
+  const shortOf = (x: number): string | undefined => {
+    const sink = new ByteSink();
+    sink.text("<");
+    return writeShortDouble(sink, x) ? sink.take().toString("latin1").slice(1) : undefined;
+  };
+
+  it("write String(x) whenever they write (fast-check, fixed seed): every double, and decimals of up to 17 digits", () => {
+    const seed = 20261132;
+    console.log(`fast-check seed ${seed}`);
+    let written = 0;
+    const decimal = fc.tuple(fc.bigInt({ min: -(10n ** 17n), max: 10n ** 17n }), fc.integer({ min: 0, max: 24 })).map(([m, k]) => Number(`${m}e-${k}`));
+    fc.assert(
+      fc.property(fc.oneof(fc.double({ noNaN: true }), decimal, fc.integer().map((n) => n / 100)), (x) => {
+        const got = shortOf(x);
+        if (got === undefined) return;
+        written++;
+        expect(got).toBe(String(x));
+      }),
+      { seed, numRuns: 20000 },
+    );
+    // the fast path takes most of them (not a vacuous check)
+    expect(written).toBeGreaterThan(5000);
+  });
+
+  it("the edges: 1e-6 and below, 2^51 and above, -0, integers, negative fractions", () => {
+    expect(shortOf(1e-6)).toBe("0.000001");
+    expect(shortOf(1.5e-6)).toBe("0.0000015");
+    expect(shortOf(9.99e-7)).toBeUndefined();
+    expect(shortOf(2 ** 51 - 1)).toBe(String(2 ** 51 - 1));
+    expect(shortOf(2 ** 51)).toBeUndefined();
+    expect(shortOf(0)).toBeUndefined();
+    expect(shortOf(-0)).toBeUndefined();
+    expect(shortOf(-136.61)).toBe("-136.61");
+    // 17 digits: beyond 2^51, left to String(x)
+    expect(shortOf(0.1 + 0.2)).toBeUndefined();
+    expect(shortOf(Infinity)).toBeUndefined();
+  });
+});
+
