@@ -12,11 +12,18 @@
  * of the job changes to Stopping. After Amazon SageMaker stops the job, the status is set to
  * Stopped"). A model served at a local-url: has no process, so its job goes Stopped as soon as the
  * aborted invocations have ended.
+ *
+ * Processing jobs (CreateProcessingJob, DescribeProcessingJob, ListProcessingJobs,
+ * StopProcessingJob: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProcessingJob.html
+ * and the pages beside it; shapes of the botocore model) follow the same rules: a duplicate name
+ * is ResourceInUse, an unknown one ResourceNotFound; InProgress, then Completed or Failed (with
+ * FailureReason and ExitMessage), or Stopping then Stopped; ProcessingStartTime once the instances
+ * start, ProcessingEndTime when the job ends (processing.ts runs them).
  */
 import { ApiError, validation } from "./api-error.js";
 import { planDataProcessing, planRequestOf, PlanError, type PlanSettings } from "./data-processing.js";
-import type { JobRecord, ModelRecord, StateStore, TransformJobStatus } from "./state.js";
-import { NOT_EMULATED, validateCreateModel, validateCreateTransformJob, validateResourceArn, validateTagKeys, validateTags, type Tag } from "./validate.js";
+import type { JobRecord, ModelRecord, ProcessingJobRecord, StateStore, TransformJobStatus } from "./state.js";
+import { NOT_EMULATED, PROCESSING_NOT_EMULATED, validateCreateModel, validateCreateProcessingJob, validateCreateTransformJob, validateResourceArn, validateTagKeys, validateTags, type Tag } from "./validate.js";
 
 type Json = Record<string, unknown>;
 
@@ -32,6 +39,12 @@ export interface ApiContext {
   stop(job: JobRecord): void;
   /** writes the emulator's own note on a job to the job's `<job>/emulator` log stream */
   note(job: string, message: string): void;
+  /** starts running a processing job that was just created */
+  launchProcessing(job: ProcessingJobRecord): void;
+  /** asks a running processing job to stop: Stopping until its processes have exited, then Stopped */
+  stopProcessing(job: ProcessingJobRecord): void;
+  /** the emulator's note on a processing job, to its `<job>/emulator` stream of /aws/sagemaker/ProcessingJobs */
+  noteProcessing(job: string, message: string): void;
 }
 
 const sec = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms / 1000);
@@ -112,6 +125,33 @@ function describeJob(j: JobRecord): Json {
   };
   return out;
 }
+
+/** DescribeProcessingJob's answer (shape DescribeProcessingJobResponse): the request as kept, and the job's state. */
+function describeProcessingJob(j: ProcessingJobRecord): Json {
+  const r = j.request;
+  return {
+    ProcessingInputs: r.ProcessingInputs,
+    ProcessingOutputConfig: r.ProcessingOutputConfig,
+    ProcessingJobName: r.ProcessingJobName,
+    ProcessingResources: r.ProcessingResources,
+    StoppingCondition: r.StoppingCondition,
+    AppSpecification: r.AppSpecification,
+    Environment: r.Environment,
+    NetworkConfig: r.NetworkConfig,
+    RoleArn: r.RoleArn,
+    ExperimentConfig: r.ExperimentConfig,
+    ProcessingJobArn: j.arn,
+    ProcessingJobStatus: j.status,
+    ExitMessage: j.exitMessage,
+    FailureReason: j.failureReason,
+    ProcessingEndTime: sec(j.endTime),
+    ProcessingStartTime: sec(j.startTime),
+    LastModifiedTime: sec(j.lastModifiedTime),
+    CreationTime: sec(j.creationTime),
+  };
+}
+
+const JOB_STATUSES: TransformJobStatus[] = ["InProgress", "Completed", "Failed", "Stopping", "Stopped"];
 
 /**
  * The tagged resource an ARN names (a transform job or a model), or ValidationException: the
@@ -232,6 +272,61 @@ export async function callSageMaker(op: string, body: Json, ctx: ApiContext): Pr
           LastModifiedTime: sec(j.lastModifiedTime),
           TransformJobStatus: j.status,
           FailureReason: j.failureReason,
+        })),
+        NextToken: p.next,
+      };
+    }
+    case "CreateProcessingJob": {
+      const req = validateCreateProcessingJob(body);
+      const arn = `arn:aws:sagemaker:${ctx.region}:${ctx.account}:processing-job/${req.ProcessingJobName.toLowerCase()}`;
+      if (state.processingJobs.has(req.ProcessingJobName)) {
+        throw new ApiError("ResourceInUse", `Job name must be unique within an AWS account and region, and a job with this name already exists (${arn})`);
+      }
+      const now = Date.now();
+      const j: ProcessingJobRecord = { request: req, arn, status: "InProgress", creationTime: now, lastModifiedTime: now, tags: req.Tags ?? [] };
+      await state.saveProcessingJob(j);
+      state.processingJobs.set(req.ProcessingJobName, j);
+      for (const n of PROCESSING_NOT_EMULATED) if (n.set(req)) ctx.noteProcessing(req.ProcessingJobName, `${n.field} is accepted but not emulated: ${n.why}`);
+      ctx.launchProcessing(j);
+      return { ProcessingJobArn: arn };
+    }
+    case "DescribeProcessingJob": {
+      const name = String(body.ProcessingJobName ?? "");
+      const j = state.processingJobs.get(name);
+      if (!j) throw new ApiError("ResourceNotFound", `Could not find requested job with name ${name}`);
+      return describeProcessingJob(j);
+    }
+    case "StopProcessingJob": {
+      const name = String(body.ProcessingJobName ?? "");
+      const j = state.processingJobs.get(name);
+      if (!j) throw new ApiError("ResourceNotFound", `Could not find requested job with name ${name}`);
+      if (j.status === "InProgress") ctx.stopProcessing(j);
+      else if (j.status !== "Stopping" && j.status !== "Stopped") throw validation(`The request was rejected because the processing job is in status ${j.status}.`);
+      return {};
+    }
+    case "ListProcessingJobs": {
+      if (body.StatusEquals !== undefined && !JOB_STATUSES.includes(body.StatusEquals as TransformJobStatus)) {
+        throw validation(`1 validation error detected: Value '${String(body.StatusEquals)}' at 'statusEquals' failed to satisfy constraint: Member must satisfy enum value set: [${JOB_STATUSES.join(", ")}]`);
+      }
+      let js = [...state.processingJobs.values()].filter((j) => timeFilter(body, j.creationTime, j.lastModifiedTime));
+      if (typeof body.NameContains === "string") {
+        const nc = body.NameContains.toLowerCase();
+        js = js.filter((j) => j.request.ProcessingJobName.toLowerCase().includes(nc));
+      }
+      if (body.StatusEquals !== undefined) js = js.filter((j) => j.status === body.StatusEquals);
+      const by = body.SortBy ?? "CreationTime";
+      sortBy(js, (j) => (by === "Name" ? j.request.ProcessingJobName : by === "Status" ? j.status : j.creationTime), body.SortOrder);
+      const p = page(js, body);
+      return {
+        ProcessingJobSummaries: p.items.map((j) => ({
+          ProcessingJobName: j.request.ProcessingJobName,
+          ProcessingJobArn: j.arn,
+          CreationTime: sec(j.creationTime),
+          ProcessingEndTime: sec(j.endTime),
+          LastModifiedTime: sec(j.lastModifiedTime),
+          ProcessingJobStatus: j.status,
+          FailureReason: j.failureReason,
+          ExitMessage: j.exitMessage,
         })),
         NextToken: p.next,
       };

@@ -4,9 +4,11 @@
  * `startEmulator(options)` starts an HTTP server that speaks the SageMaker JSON protocol
  * (awsJson1_1: `POST /`, `X-Amz-Target: SageMaker.<Op>`) for CreateModel, DescribeModel,
  * DeleteModel, ListModels, CreateTransformJob, DescribeTransformJob, ListTransformJobs,
- * StopTransformJob, and AddTags, ListTags and DeleteTags of transform jobs and models, and the
+ * StopTransformJob, CreateProcessingJob, DescribeProcessingJob, ListProcessingJobs,
+ * StopProcessingJob, and AddTags, ListTags and DeleteTags of transform jobs and models, and the
  * CloudWatch Logs calls DescribeLogGroups, DescribeLogStreams, GetLogEvents and FilterLogEvents
- * (`X-Amz-Target: Logs_20140328.<Op>`) for the group /aws/sagemaker/TransformJobs.
+ * (`X-Amz-Target: Logs_20140328.<Op>`) for the groups /aws/sagemaker/TransformJobs and
+ * /aws/sagemaker/ProcessingJobs.
  * CreateTransformJob fields the emulator takes but does not act on (DataCaptureConfig,
  * ExperimentConfig, KMS keys, TransformAmiVersion) are shown by Describe and named in the job's
  * `<job>/emulator` log stream. Errors use the AWS JSON error shape, so the AWS SDKs raise
@@ -22,6 +24,11 @@
  * - any other image URI: looked up in `imageMap` (URI -> command, run as local-cmd); otherwise the
  *   job fails with a FailureReason saying so.
  *
+ * A processing job runs its ContainerEntrypoint and ContainerArguments as local processes, one per
+ * instance, each with its own resourceconfig.json (processing.ts: `btkit` as the entrypoint runs
+ * this package's CLI; `processingCommands` maps other names); ProcessingInputs and
+ * ProcessingOutputs are kept but not copied (the job's log says so).
+ *
  * Inputs and outputs are `s3://` (through `storage`) or, as a local extension, `file://`.
  * The executor follows the service's documented behaviour; executor.ts names the public source
  * of each rule. Where the service is UNCONFIRMED, EmulatorOptions has a switch.
@@ -29,6 +36,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
+import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Storage, claim, lockFor, s3SettingsFromEnv } from "../io/index.js";
@@ -36,13 +44,15 @@ import { ApiError } from "./api-error.js";
 import { callSageMaker, type ApiContext } from "./api.js";
 import { runJob, type ExecutorSettings } from "./executor.js";
 import type { SliceEnd } from "../protocol/jsonpath.js";
-import { emulatorStream, LogStore } from "./logs.js";
+import { emulatorStream, LogStore, PROCESSING_LOG_GROUP } from "./logs.js";
+import { btkitCommand, runProcessingJob, type ProcessingSettings } from "./processing.js";
 import type { JoinMismatch, JsonJoinKeys } from "./data-processing.js";
 import type { BatchStrategy } from "./records.js";
-import { procStartOf, RESTART_REASON, StateStore, type JobRecord } from "./state.js";
+import { procStartOf, RESTART_REASON, StateStore, type JobRecord, type ProcessingJobRecord } from "./state.js";
 
 export { startExampleModel, predict, type ExampleModelOptions, type RunningExampleModel } from "./example-model.js";
-export { LOG_GROUP } from "./logs.js";
+export { LOG_GROUP, PROCESSING_LOG_GROUP } from "./logs.js";
+export { btkitCommand } from "./processing.js";
 export { RESTART_REASON } from "./state.js";
 
 export interface EmulatorOptions {
@@ -58,6 +68,12 @@ export interface EmulatorOptions {
   storage?: Storage;
   /** image URI -> shell command (run like local-cmd:); default {} */
   imageMap?: Record<string, string>;
+  /**
+   * processing jobs: a ContainerEntrypoint's first element -> the argv run in its place (processing.ts);
+   * default `{ btkit: [node, <this package>/dist/bin/btkit.js] }` (btkitCommand()), to which these are added;
+   * any other name is looked up on PATH
+   */
+  processingCommands?: Record<string, string[]>;
   /** environment model processes inherit (SAGEMAKER_* removed); default process.env */
   env?: Record<string, string | undefined>;
   /** working folder of model processes; default the current one */
@@ -149,6 +165,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       const now = was === "InProgress" ? `Failed (FailureReason: ${RESTART_REASON})` : "Stopped";
       logs.put(emulatorStream(job.request.TransformJobName), `[btkit emulator]: the emulator restarted while the job was ${was === "InProgress" ? "running" : "stopping"}: the job is ${now}`);
     }
+    for (const { job, was } of await state.loadProcessingJobs()) {
+      const now = was === "InProgress" ? `Failed (FailureReason: ${RESTART_REASON})` : "Stopped";
+      logs.put(emulatorStream(job.request.ProcessingJobName), `[btkit emulator]: the emulator restarted while the job was ${was === "InProgress" ? "running" : "stopping"}: the job is ${now}`, PROCESSING_LOG_GROUP);
+    }
     await logs.flush();
     // model processes of an emulator killed before it could stop them (we hold the folder now)
     reaped = await state.reapProcesses(os.hostname());
@@ -164,6 +184,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   }
   let closing = false;
   const running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  const runningProcessing = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  const processingCommands: Record<string, readonly string[]> = { btkit: btkitCommand(), ...(options.processingCommands ?? {}) };
 
   const finish = async (j: JobRecord, status: JobRecord["status"], reason?: string): Promise<void> => {
     const now = Date.now();
@@ -199,6 +221,44 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     },
     note(job, message) {
       logs.put(emulatorStream(job), `[btkit emulator]: ${message}`);
+    },
+    launchProcessing(j: ProcessingJobRecord) {
+      const abort = new AbortController();
+      const name = j.request.ProcessingJobName;
+      const done = (async () => {
+        const kept = state.processingFolder(name);
+        const workDir = kept ?? (await fs.mkdtemp(path.join(os.tmpdir(), "btkit-processing-")));
+        const ps: ProcessingSettings = { commands: processingCommands, imageMap: settings.imageMap, baseEnv: env, cwd: options.cwd, workDir, processes: settings.processes };
+        const started = (): void => {
+          const now = Date.now();
+          j.startTime = now;
+          j.lastModifiedTime = now;
+          void state.saveProcessingJob(j).catch(() => undefined);
+        };
+        const outcome = await runProcessingJob(j.request, ps, logs, abort.signal, { started }).catch((err: unknown) => ({ status: "Failed" as const, reason: `InternalServerError: ${(err as Error).message}`, exitMessage: undefined }));
+        if (kept === undefined) await fs.rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+        // on close() the job is left as it was persisted (InProgress): a restart reports it Failed
+        if (closing) return;
+        const now = Date.now();
+        j.status = abort.signal.aborted ? "Stopped" : outcome.status;
+        if (outcome.status === "Failed" && !abort.signal.aborted) {
+          j.failureReason = outcome.reason;
+          if (outcome.exitMessage !== undefined) j.exitMessage = outcome.exitMessage;
+        }
+        j.endTime = now;
+        j.lastModifiedTime = now;
+        await state.saveProcessingJob(j).catch(() => undefined);
+      })().finally(() => runningProcessing.delete(name));
+      runningProcessing.set(name, { abort, done });
+    },
+    stopProcessing(j: ProcessingJobRecord) {
+      j.status = "Stopping";
+      j.lastModifiedTime = Date.now();
+      void state.saveProcessingJob(j).catch(() => undefined);
+      runningProcessing.get(j.request.ProcessingJobName)?.abort.abort();
+    },
+    noteProcessing(job, message) {
+      logs.put(emulatorStream(job), `[btkit emulator]: ${message}`, PROCESSING_LOG_GROUP);
     },
     stop(j) {
       j.status = "Stopping";
@@ -279,7 +339,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         }
         r.abort.abort();
       }
-      await Promise.all([...running.values()].map((r) => r.done));
+      for (const [name, r] of runningProcessing) {
+        const j = state.processingJobs.get(name);
+        if (options.stateDir !== undefined && j !== undefined) {
+          const next = j.status === "Stopping" ? "Stopped" : `Failed (FailureReason: ${RESTART_REASON})`;
+          logs.put(emulatorStream(name), `[btkit emulator]: the emulator was closed while the job was ${j.status === "Stopping" ? "stopping" : "running"}; its processes are stopped and the next emulator on the state folder ${options.stateDir} reports it ${next}`, PROCESSING_LOG_GROUP);
+        }
+        r.abort.abort();
+      }
+      await Promise.all([...running.values(), ...runningProcessing.values()].map((r) => r.done));
       await closed;
       try {
         await logs.close();

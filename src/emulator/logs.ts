@@ -1,5 +1,6 @@
 /**
- * An in-memory CloudWatch Logs store for group /aws/sagemaker/TransformJobs
+ * An in-memory CloudWatch Logs store for the groups /aws/sagemaker/TransformJobs and
+ * /aws/sagemaker/ProcessingJobs
  * (https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html; streams start with `<job>/`, as the SageMaker Python SDK
  * reads them: aws/sagemaker-python-sdk src/sagemaker/session.py, _flush_log_streams; the stream
  * names below are UNCONFIRMED), and the Logs API calls that read it: DescribeLogGroups,
@@ -8,10 +9,15 @@
  * exist." and "The specified log stream does not exist."). Streams: `<job>/<instance-id>` (model process stdout/stderr) and
  * `<job>/<instance-id>/data-log` (the executor's per-object messages), and `<job>/emulator`, the
  * emulator's own notes on a job (no service stream: what it accepted but does not emulate, an
- * interruption), written only when there is something to say.
+ * interruption), written only when there is something to say. A processing job's streams are
+ * `<job>/algo-K-<epoch seconds>`, one per instance (the logging page's table:
+ * `[processing-job-name]/[hostname]-[epoch_timestamp]`; processing hosts are named algo-1 ... algo-N,
+ * https://docs.aws.amazon.com/sagemaker/latest/dg/build-your-own-processing-container.html), and
+ * its `<job>/emulator`.
  *
  * With a folder (the emulator's state folder, `logs/`), streams survive a restart as jobs and
- * models do: each stream is one file, `<encodeURIComponent(name)>.jsonl`, one event per line,
+ * models do: each stream is one file, `<encodeURIComponent(name)>.jsonl` (a group other than
+ * /aws/sagemaker/TransformJobs in a subfolder `<encodeURIComponent(group)>/`), one event per line,
  * appended in batches (at most PERSIST_DELAY_MS after an event, and on close), each batch one
  * write followed by fsync. A batch is all-or-nothing on reload: an append cut short by a crash
  * leaves a last line without its `\n`, which load() drops and cuts from the file before any new
@@ -23,6 +29,8 @@ import { BtkitError, describeCause } from "../errors.js";
 import { ApiError } from "./api-error.js";
 
 export const LOG_GROUP = "/aws/sagemaker/TransformJobs";
+/** The log group of processing jobs. */
+export const PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs";
 
 interface LogEvent {
   timestamp: number;
@@ -45,12 +53,13 @@ export const PERSIST_DELAY_MS = 100;
 export const emulatorStream = (job: string): string => `${job}/emulator`;
 
 export class LogStore {
-  readonly #streams = new Map<string, Stream>();
+  /** group name -> its streams by name */
+  readonly #groups = new Map<string, Map<string, Stream>>();
   readonly #region: string;
   readonly #account: string;
   readonly #dir: string | undefined;
-  /** events not yet written, per stream */
-  readonly #pending = new Map<string, LogEvent[]>();
+  /** events not yet written, per group and stream */
+  readonly #pending = new Map<string, { group: string; stream: string; events: LogEvent[] }>();
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
   #writeError: unknown;
@@ -66,9 +75,20 @@ export class LogStore {
   async load(): Promise<void> {
     const dir = this.#dir;
     if (dir === undefined) return;
+    await this.#loadGroup(dir, LOG_GROUP, true);
+    let subs: string[];
+    try {
+      subs = (await fs.readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    } catch (err) {
+      throw new BtkitError("EMU_STATE", `cannot read the emulator log folder ${dir}: ${describeCause(err)}`, { location: dir }, { cause: err });
+    }
+    for (const sub of subs) await this.#loadGroup(path.join(dir, sub), decodeURIComponent(sub), false);
+  }
+
+  async #loadGroup(dir: string, group: string, create: boolean): Promise<void> {
     let names: string[];
     try {
-      await fs.mkdir(dir, { recursive: true });
+      if (create) await fs.mkdir(dir, { recursive: true });
       names = (await fs.readdir(dir)).filter((n) => n.endsWith(".jsonl")).sort();
     } catch (err) {
       throw new BtkitError("EMU_STATE", `cannot read the emulator log folder ${dir}: ${describeCause(err)}`, { location: dir }, { cause: err });
@@ -95,24 +115,32 @@ export class LogStore {
         throw new BtkitError("EMU_STATE", `the emulator log file ${file} cannot be read: ${describeCause(err)}`, { location: file }, { cause: err });
       }
       const name = decodeURIComponent(n.slice(0, -".jsonl".length));
-      if (events.length > 0) this.#streams.set(name, { name, creationTime: events[0]!.timestamp, events });
+      if (events.length > 0) this.#streamsOf(group).set(name, { name, creationTime: events[0]!.timestamp, events });
     }
   }
 
-  /** Appends one event (creates the stream on first use). */
-  put(stream: string, message: string): void {
+  #streamsOf(group: string): Map<string, Stream> {
+    let g = this.#groups.get(group);
+    if (!g) this.#groups.set(group, (g = new Map()));
+    return g;
+  }
+
+  /** Appends one event to a stream of `group` (/aws/sagemaker/TransformJobs unless given; the stream is created on first use). */
+  put(stream: string, message: string, group: string = LOG_GROUP): void {
     const now = Date.now();
-    let s = this.#streams.get(stream);
+    const streams = this.#streamsOf(group);
+    let s = streams.get(stream);
     if (!s) {
       s = { name: stream, creationTime: now, events: [] };
-      this.#streams.set(stream, s);
+      streams.set(stream, s);
     }
     const e = { timestamp: now, message, ingestionTime: now };
     s.events.push(e);
     if (this.#dir === undefined) return;
-    let p = this.#pending.get(stream);
-    if (!p) this.#pending.set(stream, (p = []));
-    p.push(e);
+    const key = `${group}\n${stream}`;
+    let p = this.#pending.get(key);
+    if (!p) this.#pending.set(key, (p = { group, stream, events: [] }));
+    p.events.push(e);
     if (this.#timer === undefined) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
@@ -130,12 +158,14 @@ export class LogStore {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    const batch = [...this.#pending];
+    const batch = [...this.#pending.values()];
     this.#pending.clear();
     this.#writing = this.#writing.then(async () => {
-      for (const [stream, events] of batch) {
-        const file = path.join(dir, `${encodeURIComponent(stream)}.jsonl`);
+      for (const { group, stream, events } of batch) {
+        const folder = group === LOG_GROUP ? dir : path.join(dir, encodeURIComponent(group));
+        const file = path.join(folder, `${encodeURIComponent(stream)}.jsonl`);
         try {
+          if (group !== LOG_GROUP) await fs.mkdir(folder, { recursive: true });
           const h = await fs.open(file, "a");
           try {
             await h.write(events.map((e) => `${JSON.stringify(e)}\n`).join(""));
@@ -158,23 +188,27 @@ export class LogStore {
   }
 
   /**
-   * The group exists once it has a stream: SageMaker creates /aws/sagemaker/TransformJobs when a
-   * job first logs (https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html); before, the
-   * calls on it answer as CloudWatch Logs does for a missing group. `logGroupIdentifier` may be the
-   * group's name or its ARN (logGroupArn).
+   * The streams of the group a call names: a group exists once it has a stream (SageMaker creates
+   * /aws/sagemaker/TransformJobs and /aws/sagemaker/ProcessingJobs when a job first logs,
+   * https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html); before, the calls on
+   * it answer as CloudWatch Logs does for a missing group. `logGroupIdentifier` may be the group's
+   * name or its ARN (logGroupArn).
    */
-  #group(body: Json): void {
+  #group(body: Json): { name: string; streams: Map<string, Stream> } {
     const g = body.logGroupName ?? body.logGroupIdentifier;
-    if ((g !== LOG_GROUP && g !== this.#groupArn()) || this.#streams.size === 0) throw new ApiError("ResourceNotFoundException", "The specified log group does not exist.");
+    for (const [name, streams] of this.#groups) {
+      if ((g === name || g === this.#groupArn(name)) && streams.size > 0) return { name, streams };
+    }
+    throw new ApiError("ResourceNotFoundException", "The specified log group does not exist.");
   }
 
-  #groupArn(): string {
-    return `arn:aws:logs:${this.#region}:${this.#account}:log-group:${LOG_GROUP}`;
+  #groupArn(group: string): string {
+    return `arn:aws:logs:${this.#region}:${this.#account}:log-group:${group}`;
   }
 
   /**
    * DescribeLogGroups (shapes DescribeLogGroupsRequest/Response and LogGroup of the botocore model
-   * botocore/data/logs/2014-03-28/service-2.json): the one group, once it exists, when
+   * botocore/data/logs/2014-03-28/service-2.json): the groups that exist, by name, when
    * logGroupNamePrefix or logGroupNamePattern (a case-sensitive substring) or logGroupIdentifiers
    * match; retentionInDays is absent (SageMaker sets none: the events never expire).
    */
@@ -188,37 +222,37 @@ export class LogStore {
       throw new ApiError("InvalidParameterException", `1 validation error detected: Value '${String(limit)}' at 'limit' failed to satisfy constraint: Member must have value ${bound}`);
     }
     const ids = Array.isArray(body.logGroupIdentifiers) ? (body.logGroupIdentifiers as unknown[]) : undefined;
-    const streams = [...this.#streams.values()];
-    const exists = streams.length > 0;
-    const matches =
-      (typeof prefix !== "string" || LOG_GROUP.startsWith(prefix)) &&
-      (typeof pattern !== "string" || LOG_GROUP.includes(pattern)) &&
-      (ids === undefined || ids.includes(LOG_GROUP) || ids.includes(this.#groupArn())) &&
-      (body.logGroupClass === undefined || body.logGroupClass === "STANDARD");
-    // one group: one page, never a nextToken
-    if (!exists || !matches || typeof body.nextToken === "string") return { logGroups: [] };
-    return {
-      logGroups: [
-        {
-          logGroupName: LOG_GROUP,
-          creationTime: Math.min(...streams.map((s) => s.creationTime)),
-          metricFilterCount: 0,
-          arn: `${this.#groupArn()}:*`,
-          storedBytes: 0,
-          logGroupClass: "STANDARD",
-          logGroupArn: this.#groupArn(),
-        },
-      ],
-    };
+    // two groups at most: one page, never a nextToken
+    if (typeof body.nextToken === "string") return { logGroups: [] };
+    const logGroups: Json[] = [];
+    for (const group of [...this.#groups.keys()].sort()) {
+      const streams = [...this.#groups.get(group)!.values()];
+      const matches =
+        (typeof prefix !== "string" || group.startsWith(prefix)) &&
+        (typeof pattern !== "string" || group.includes(pattern)) &&
+        (ids === undefined || ids.includes(group) || ids.includes(this.#groupArn(group))) &&
+        (body.logGroupClass === undefined || body.logGroupClass === "STANDARD");
+      if (streams.length === 0 || !matches) continue;
+      logGroups.push({
+        logGroupName: group,
+        creationTime: Math.min(...streams.map((s) => s.creationTime)),
+        metricFilterCount: 0,
+        arn: `${this.#groupArn(group)}:*`,
+        storedBytes: 0,
+        logGroupClass: "STANDARD",
+        logGroupArn: this.#groupArn(group),
+      });
+    }
+    return { logGroups: typeof limit === "number" ? logGroups.slice(0, limit) : logGroups };
   }
 
   describeLogStreams(body: Json): Json {
-    this.#group(body);
+    const group = this.#group(body);
     const prefix = typeof body.logStreamNamePrefix === "string" ? body.logStreamNamePrefix : "";
     const orderBy = body.orderBy === "LastEventTime" ? "LastEventTime" : "LogStreamName";
     if (orderBy === "LastEventTime" && prefix !== "") throw new ApiError("InvalidParameterException", "Cannot order by LastEventTime with a logStreamNamePrefix.");
     const limit = typeof body.limit === "number" ? Math.min(50, Math.max(1, body.limit)) : 50;
-    const list = [...this.#streams.values()].filter((s) => s.name.startsWith(prefix));
+    const list = [...group.streams.values()].filter((s) => s.name.startsWith(prefix));
     const last = (s: Stream): number => s.events[s.events.length - 1]?.timestamp ?? s.creationTime;
     list.sort((a, b) => (orderBy === "LogStreamName" ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : last(a) - last(b)));
     if (body.descending === true) list.reverse();
@@ -232,7 +266,7 @@ export class LogStore {
         lastEventTimestamp: s.events[s.events.length - 1]?.timestamp,
         lastIngestionTime: s.events[s.events.length - 1]?.ingestionTime,
         uploadSequenceToken: "0",
-        arn: `arn:aws:logs:${this.#region}:${this.#account}:log-group:${LOG_GROUP}:log-stream:${s.name}`,
+        arn: `${this.#groupArn(group.name)}:log-stream:${s.name}`,
         storedBytes: 0,
       })),
     };
@@ -241,9 +275,9 @@ export class LogStore {
   }
 
   getLogEvents(body: Json): Json {
-    this.#group(body);
+    const group = this.#group(body);
     const name = body.logStreamName;
-    const s = typeof name === "string" ? this.#streams.get(name) : undefined;
+    const s = typeof name === "string" ? group.streams.get(name) : undefined;
     if (!s) throw new ApiError("ResourceNotFoundException", "The specified log stream does not exist.");
     const limit = typeof body.limit === "number" ? Math.min(10000, Math.max(1, body.limit)) : 10000;
     const inRange = (e: LogEvent): boolean =>
@@ -272,14 +306,14 @@ export class LogStore {
   }
 
   filterLogEvents(body: Json): Json {
-    this.#group(body);
+    const group = this.#group(body);
     const names = Array.isArray(body.logStreamNames) ? (body.logStreamNames as unknown[]).filter((x): x is string => typeof x === "string") : undefined;
     const prefix = typeof body.logStreamNamePrefix === "string" ? body.logStreamNamePrefix : undefined;
     if (names && prefix !== undefined) throw new ApiError("InvalidParameterException", "You cannot specify both logStreamNames and logStreamNamePrefix.");
     const terms = parseFilterPattern(typeof body.filterPattern === "string" ? body.filterPattern : "");
     const limit = typeof body.limit === "number" ? Math.min(10000, Math.max(1, body.limit)) : 10000;
     const events: Array<Json & { timestamp: number; k: string }> = [];
-    for (const s of this.#streams.values()) {
+    for (const s of group.streams.values()) {
       if (names && !names.includes(s.name)) continue;
       if (prefix !== undefined && !s.name.startsWith(prefix)) continue;
       s.events.forEach((e, i) => {

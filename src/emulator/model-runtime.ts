@@ -56,7 +56,7 @@ export async function freePort(host: string): Promise<number> {
   });
 }
 
-function lineLogger(stream: NodeJS.ReadableStream | null, sink: LogSink): void {
+export function lineLogger(stream: NodeJS.ReadableStream | null, sink: LogSink): void {
   if (!stream) return;
   let carry = "";
   stream.setEncoding("utf8");

@@ -1,6 +1,7 @@
 /**
  * The emulator's records of models and jobs, and their persistence: with a state folder, each
- * model and job is one JSON file (`models/<name>.json`, `jobs/<name>.json`) written atomically
+ * model and job is one JSON file (`models/<name>.json`, `jobs/<name>.json`, processing jobs in
+ * `processing-jobs/<name>.json`) written atomically
  * (temporary file, fsync, rename) on every change, writes of one file in the order they were
  * asked for, and reloaded on start. A job that was
  * InProgress when the emulator stopped is reloaded as Failed ("the emulator restarted while the
@@ -15,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { BtkitError, describeCause } from "../errors.js";
-import type { JobRequest, ModelRequest, Tag } from "./validate.js";
+import type { JobRequest, ModelRequest, ProcessingJobRequest, Tag } from "./validate.js";
 
 export type TransformJobStatus = "InProgress" | "Completed" | "Failed" | "Stopping" | "Stopped";
 
@@ -42,6 +43,20 @@ export interface JobRecord {
   tags?: Tag[];
 }
 
+/** A processing job (DescribeProcessingJob's fields that change while it runs). */
+export interface ProcessingJobRecord {
+  request: ProcessingJobRequest;
+  arn: string;
+  status: TransformJobStatus;
+  failureReason?: string;
+  exitMessage?: string;
+  creationTime: number;
+  lastModifiedTime: number;
+  startTime?: number;
+  endTime?: number;
+  tags?: Tag[];
+}
+
 export const RESTART_REASON = "the emulator restarted while the job was running";
 
 /** A model process the emulator started (a process group: `sh -c "CMD serve"` and its children). */
@@ -57,6 +72,7 @@ export interface ProcessRecord {
 export class StateStore {
   readonly models = new Map<string, ModelRecord>();
   readonly jobs = new Map<string, JobRecord>();
+  readonly processingJobs = new Map<string, ProcessingJobRecord>();
   readonly #dir: string | undefined;
   /** the write in flight per file: writes of one file run in call order, so the last call wins */
   readonly #writes = new Map<string, Promise<void>>();
@@ -93,6 +109,42 @@ export class StateStore {
       this.jobs.set(j.request.TransformJobName, j);
     }
     return ended;
+  }
+
+  /** Reads the processing jobs of the state folder (after load()); returns those it ended, as load() does for transform jobs. */
+  async loadProcessingJobs(): Promise<Array<{ job: ProcessingJobRecord; was: "InProgress" | "Stopping" }>> {
+    const dir = this.#dir;
+    const ended: Array<{ job: ProcessingJobRecord; was: "InProgress" | "Stopping" }> = [];
+    if (dir === undefined) return ended;
+    try {
+      await fs.mkdir(path.join(dir, "processing-jobs"), { recursive: true });
+    } catch (err) {
+      throw new BtkitError("EMU_STATE", `cannot create the emulator state folder ${dir}: ${describeCause(err)}`, { location: dir }, { cause: err });
+    }
+    for (const j of await readAll<ProcessingJobRecord>(path.join(dir, "processing-jobs"))) {
+      if (j.status === "InProgress" || j.status === "Stopping") {
+        ended.push({ job: j, was: j.status });
+        const now = Date.now();
+        if (j.status === "InProgress") {
+          j.status = "Failed";
+          j.failureReason = RESTART_REASON;
+        } else j.status = "Stopped";
+        j.endTime = now;
+        j.lastModifiedTime = now;
+        await this.saveProcessingJob(j);
+      }
+      this.processingJobs.set(j.request.ProcessingJobName, j);
+    }
+    return ended;
+  }
+
+  async saveProcessingJob(j: ProcessingJobRecord): Promise<void> {
+    if (this.#dir) await this.#inOrder(path.join(this.#dir, "processing-jobs", `${j.request.ProcessingJobName}.json`), (f) => writeAtomic(f, j));
+  }
+
+  /** A folder for the emulator's own files of a processing job (instances' resourceconfig.json): under the state folder, else undefined. */
+  processingFolder(job: string): string | undefined {
+    return this.#dir === undefined ? undefined : path.join(this.#dir, "processing", job);
   }
 
   async saveModel(m: ModelRecord): Promise<void> {

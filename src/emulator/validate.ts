@@ -1,11 +1,13 @@
 /**
  * Request validation as the service does it (the botocore model, boto/botocore
- * botocore/data/sagemaker/2017-07-24/service-2.json, shape CreateTransformJobRequest, and the MaxPayloadInMB limits of
- * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html), with the service's
+ * botocore/data/sagemaker/2017-07-24/service-2.json, shapes CreateTransformJobRequest and
+ * CreateProcessingJobRequest, and the MaxPayloadInMB limits of
+ * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html; the
+ * processing shapes also at https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProcessingJob.html), with the service's
  * message shape ("1 validation error detected: Value 'x' at 'field' failed to satisfy
  * constraint: ...") where the constraint comes from the API model.
  */
-import { TransformInstanceType } from "@aws-sdk/client-sagemaker";
+import { ProcessingInstanceType, TransformInstanceType } from "@aws-sdk/client-sagemaker";
 import { validation } from "./api-error.js";
 import { JsonPathError, parseJsonPath } from "../protocol/jsonpath.js";
 
@@ -244,6 +246,20 @@ function filter(v: unknown, field: string): string | undefined {
   return s;
 }
 
+/** ExperimentConfig (shape ExperimentConfig of the botocore model), of transform and processing jobs. */
+function experimentConfig(v: unknown): JobRequest["ExperimentConfig"] {
+  const ec = obj(v, "experimentConfig", false);
+  if (!ec) return undefined;
+  const e: NonNullable<JobRequest["ExperimentConfig"]> = {};
+  for (const [key, field] of [["ExperimentName", "experimentName"], ["TrialName", "trialName"], ["TrialComponentDisplayName", "trialComponentDisplayName"], ["RunName", "runName"]] as const) {
+    const s = str(ec[key], `experimentConfig.${field}`, false);
+    if (s === undefined) continue;
+    pattern(s, `experimentConfig.${field}`, EXPERIMENT_NAME_RE, 1, 120, "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,119}");
+    e[key] = s;
+  }
+  return e;
+}
+
 /** Validates a CreateTransformJob request; returns it normalized (known fields only). */
 export function validateCreateTransformJob(body: Json): JobRequest {
   const name = str(body.TransformJobName, "transformJobName", true)!;
@@ -328,17 +344,8 @@ export function validateCreateTransformJob(body: Json): JobRequest {
       req.DataCaptureConfig.GenerateInferenceId = dc.GenerateInferenceId;
     }
   }
-  const ec = obj(body.ExperimentConfig, "experimentConfig", false);
-  if (ec) {
-    const e: NonNullable<JobRequest["ExperimentConfig"]> = {};
-    for (const [key, field] of [["ExperimentName", "experimentName"], ["TrialName", "trialName"], ["TrialComponentDisplayName", "trialComponentDisplayName"], ["RunName", "runName"]] as const) {
-      const v = str(ec[key], `experimentConfig.${field}`, false);
-      if (v === undefined) continue;
-      pattern(v, `experimentConfig.${field}`, EXPERIMENT_NAME_RE, 1, 120, "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,119}");
-      e[key] = v;
-    }
-    req.ExperimentConfig = e;
-  }
+  const ec = experimentConfig(body.ExperimentConfig);
+  if (ec) req.ExperimentConfig = ec;
   if (dp) {
     const d: NonNullable<JobRequest["DataProcessing"]> = {};
     const inF = filter(dp.InputFilter, "dataProcessing.inputFilter");
@@ -349,6 +356,226 @@ export function validateCreateTransformJob(body: Json): JobRequest {
     if (join !== undefined) d.JoinSource = join;
     req.DataProcessing = d;
   }
+  const tags = validateTags(body.Tags, "tags", false);
+  if (tags !== undefined) req.Tags = tags;
+  return req;
+}
+
+/**
+ * ProcessingInstanceType (the botocore model's enum, read from the AWS SDK for JavaScript v3
+ * generated from the same model, as INSTANCE_TYPES is). Its list differs from the transform one.
+ */
+const PROCESSING_INSTANCE_TYPES: readonly string[] = Object.values(ProcessingInstanceType);
+/** RoleArn (the botocore model): 20 to 2048 characters of this pattern. */
+const ROLE_ARN_RE = /^arn:aws[a-z-]*:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
+/** ProcessingEnvironmentKey (the botocore model): at most 256 characters. */
+const PROCESSING_ENV_KEY_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** A processing job's S3 input (shape ProcessingS3Input). */
+export interface ProcessingS3Input {
+  S3Uri: string;
+  LocalPath?: string;
+  S3DataType: "ManifestFile" | "S3Prefix";
+  S3InputMode?: "Pipe" | "File";
+  S3DataDistributionType?: "FullyReplicated" | "ShardedByS3Key";
+  S3CompressionType?: "None" | "Gzip";
+}
+
+/** CreateProcessingJob, normalized (known fields only). DatasetDefinition, FeatureStoreOutput and NetworkConfig are kept as given (not emulated). */
+export interface ProcessingJobRequest {
+  ProcessingJobName: string;
+  ProcessingInputs?: Array<{ InputName: string; AppManaged?: boolean; S3Input?: ProcessingS3Input; DatasetDefinition?: Record<string, unknown> }>;
+  ProcessingOutputConfig?: {
+    Outputs: Array<{ OutputName: string; AppManaged?: boolean; S3Output?: { S3Uri: string; LocalPath?: string; S3UploadMode: "Continuous" | "EndOfJob" }; FeatureStoreOutput?: { FeatureGroupName: string } }>;
+    KmsKeyId?: string;
+  };
+  ProcessingResources: { ClusterConfig: { InstanceCount: number; InstanceType: string; VolumeSizeInGB: number; VolumeKmsKeyId?: string } };
+  StoppingCondition?: { MaxRuntimeInSeconds: number };
+  AppSpecification: { ImageUri: string; ContainerEntrypoint?: string[]; ContainerArguments?: string[] };
+  Environment?: Record<string, string>;
+  NetworkConfig?: Record<string, unknown>;
+  RoleArn: string;
+  ExperimentConfig?: JobRequest["ExperimentConfig"];
+  Tags?: Tag[];
+}
+
+/**
+ * The CreateProcessingJob fields the emulator takes, keeps and shows in DescribeProcessingJob but
+ * does not act on; the emulator writes one line per field set to the job's `<job>/emulator` stream.
+ * ProcessingInputs and ProcessingOutputs are always named when given: btkit's containers read and
+ * write S3 themselves, so the emulator copies nothing to or from the instances' local paths.
+ */
+export const PROCESSING_NOT_EMULATED: ReadonlyArray<{ field: string; set: (r: ProcessingJobRequest) => boolean; why: string }> = [
+  { field: "ProcessingInputs", set: (r) => (r.ProcessingInputs ?? []).length > 0, why: "nothing is downloaded to the instances' LocalPath: the container reads its inputs itself" },
+  { field: "ProcessingOutputConfig", set: (r) => (r.ProcessingOutputConfig?.Outputs ?? []).length > 0, why: "nothing is uploaded from the instances' LocalPath: the container writes its outputs itself" },
+  { field: "ProcessingOutputConfig.KmsKeyId", set: (r) => (r.ProcessingOutputConfig?.KmsKeyId ?? "") !== "", why: "no output is encrypted by the emulator" },
+  { field: "ProcessingResources.ClusterConfig.VolumeSizeInGB", set: () => true, why: "instances are local processes sharing this machine's disk" },
+  { field: "ProcessingResources.ClusterConfig.VolumeKmsKeyId", set: (r) => r.ProcessingResources.ClusterConfig.VolumeKmsKeyId !== undefined, why: "instances are local processes with no storage volume" },
+  { field: "NetworkConfig", set: (r) => r.NetworkConfig !== undefined, why: "instances run on this machine's network" },
+  { field: "ExperimentConfig", set: (r) => r.ExperimentConfig !== undefined, why: "the job is associated with no experiment, trial or run" },
+];
+
+function required(v: unknown, field: string): void {
+  if (v === undefined || v === null) throw validation(`1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+}
+
+function list(v: unknown, field: string, min: number, max: number): unknown[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw validation(`Value at '${field}' must be a list`);
+  if (v.length < min) constraint(`[${v.length} items]`, field, `Member must have length greater than or equal to ${min}`);
+  if (v.length > max) constraint(`[${v.length} items]`, field, `Member must have length less than or equal to ${max}`);
+  return v;
+}
+
+function bool(v: unknown, field: string): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "boolean") throw validation(`Value at '${field}' must be a boolean, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A list of strings of at most `max` characters each (ContainerEntrypoint, ContainerArguments: 1 to 100 items). */
+function strings(v: unknown, field: string, maxItems: number, maxLength: number): string[] | undefined {
+  const l = list(v, field, 1, maxItems);
+  if (l === undefined) return undefined;
+  return l.map((x, i) => {
+    const s = str(x, `${field}.${i + 1}.member`, true)!;
+    if (s.length > maxLength) constraint(s, `${field}.${i + 1}.member`, `Member must have length less than or equal to ${maxLength}`);
+    return s;
+  });
+}
+
+/**
+ * A LocalPath the service downloads to or uploads from: "an absolute path ... must begin with
+ * /opt/ml/processing/", required "when AppManaged is False (default)"
+ * (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingS3Input.html,
+ * API_ProcessingS3Output.html). The service's wording of these two refusals is not public.
+ */
+function localPath(v: unknown, field: string, appManaged: boolean | undefined): string | undefined {
+  const s = str(v, field, false);
+  if (s === undefined) {
+    if (appManaged !== true) throw validation(`${field} is required when AppManaged is false (the default): the path under /opt/ml/processing/ the data goes to or comes from`);
+    return undefined;
+  }
+  if (s.length > 256) constraint(s, field, "Member must have length less than or equal to 256");
+  if (!s.startsWith("/opt/ml/processing/")) throw validation(`${field} ${JSON.stringify(s)} must be an absolute path beginning with /opt/ml/processing/`);
+  return s;
+}
+
+/** Validates a CreateProcessingJob request (shape CreateProcessingJobRequest); returns it normalized. */
+export function validateCreateProcessingJob(body: Json): ProcessingJobRequest {
+  const name = str(body.ProcessingJobName, "processingJobName", true)!;
+  pattern(name, "processingJobName", JOB_NAME_RE, 1, 63, "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}");
+  const pr = obj(body.ProcessingResources, "processingResources", true)!;
+  const cc = obj(pr.ClusterConfig, "processingResources.clusterConfig", true)!;
+  required(cc.InstanceCount, "processingResources.clusterConfig.instanceCount");
+  const count = int(cc.InstanceCount, "processingResources.clusterConfig.instanceCount", 1, 100)!;
+  const itype = oneOf(cc.InstanceType, "processingResources.clusterConfig.instanceType", PROCESSING_INSTANCE_TYPES);
+  required(itype, "processingResources.clusterConfig.instanceType");
+  required(cc.VolumeSizeInGB, "processingResources.clusterConfig.volumeSizeInGB");
+  const volume = int(cc.VolumeSizeInGB, "processingResources.clusterConfig.volumeSizeInGB", 1, 16384)!;
+  const app = obj(body.AppSpecification, "appSpecification", true)!;
+  const image = str(app.ImageUri, "appSpecification.imageUri", true)!;
+  if (image.length > 255) constraint(image, "appSpecification.imageUri", "Member must have length less than or equal to 255");
+  const role = str(body.RoleArn, "roleArn", true)!;
+  pattern(role, "roleArn", ROLE_ARN_RE, 20, 2048, "arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+");
+  const req: ProcessingJobRequest = {
+    ProcessingJobName: name,
+    ProcessingResources: { ClusterConfig: { InstanceCount: count, InstanceType: itype!, VolumeSizeInGB: volume } },
+    AppSpecification: { ImageUri: image },
+    RoleArn: role,
+  };
+  const vkms = kmsKey(cc.VolumeKmsKeyId, "processingResources.clusterConfig.volumeKmsKeyId");
+  if (vkms !== undefined) req.ProcessingResources.ClusterConfig.VolumeKmsKeyId = vkms;
+  const entry = strings(app.ContainerEntrypoint, "appSpecification.containerEntrypoint", 100, 256);
+  if (entry !== undefined) req.AppSpecification.ContainerEntrypoint = entry;
+  const args = strings(app.ContainerArguments, "appSpecification.containerArguments", 100, 256);
+  if (args !== undefined) req.AppSpecification.ContainerArguments = args;
+  const sc = obj(body.StoppingCondition, "stoppingCondition", false);
+  if (sc) {
+    required(sc.MaxRuntimeInSeconds, "stoppingCondition.maxRuntimeInSeconds");
+    req.StoppingCondition = { MaxRuntimeInSeconds: int(sc.MaxRuntimeInSeconds, "stoppingCondition.maxRuntimeInSeconds", 1, 777600)! };
+  }
+  const env = obj(body.Environment, "environment", false);
+  if (env) {
+    const keys = Object.keys(env);
+    if (keys.length > 100) constraint(`{${keys.length} entries}`, "environment", "Member must have length less than or equal to 100");
+    const out: Record<string, string> = {};
+    for (const k of keys) {
+      pattern(k, "environment.key", PROCESSING_ENV_KEY_RE, 0, 256, "[a-zA-Z_][a-zA-Z0-9_]*");
+      const val = env[k];
+      if (typeof val !== "string") throw validation(`Value of environment.${k} must be a string`);
+      if (val.length > 256) constraint(`${val.slice(0, 20)}...`, `environment.${k}`, "Member must have length less than or equal to 256");
+      out[k] = val;
+    }
+    req.Environment = out;
+  }
+  const inputs = list(body.ProcessingInputs, "processingInputs", 0, 10);
+  if (inputs !== undefined) {
+    req.ProcessingInputs = inputs.map((x, i) => {
+      const at = `processingInputs.${i + 1}.member`;
+      const pi = obj(x, at, true)!;
+      const input: NonNullable<ProcessingJobRequest["ProcessingInputs"]>[number] = { InputName: str(pi.InputName, `${at}.inputName`, true)! };
+      const managed = bool(pi.AppManaged, `${at}.appManaged`);
+      if (managed !== undefined) input.AppManaged = managed;
+      const s3 = obj(pi.S3Input, `${at}.s3Input`, false);
+      const ds = obj(pi.DatasetDefinition, `${at}.datasetDefinition`, false);
+      if (s3) {
+        const dataType = oneOf(s3.S3DataType, `${at}.s3Input.s3DataType`, ["ManifestFile", "S3Prefix"] as const);
+        required(dataType, `${at}.s3Input.s3DataType`);
+        const si: ProcessingS3Input = { S3Uri: s3Uri(s3.S3Uri, `${at}.s3Input.s3Uri`), S3DataType: dataType! };
+        const lp = localPath(s3.LocalPath, `${at}.s3Input.localPath`, managed);
+        if (lp !== undefined) si.LocalPath = lp;
+        const mode = oneOf(s3.S3InputMode, `${at}.s3Input.s3InputMode`, ["Pipe", "File"] as const);
+        if (mode !== undefined) si.S3InputMode = mode;
+        const dist = oneOf(s3.S3DataDistributionType, `${at}.s3Input.s3DataDistributionType`, ["FullyReplicated", "ShardedByS3Key"] as const);
+        if (dist !== undefined) si.S3DataDistributionType = dist;
+        const comp = oneOf(s3.S3CompressionType, `${at}.s3Input.s3CompressionType`, ["None", "Gzip"] as const);
+        // "Gzip can only be used when Pipe mode is specified as the S3InputMode" (API_ProcessingS3Input)
+        if (comp === "Gzip" && mode !== "Pipe") throw validation(`${at}.s3Input.s3CompressionType Gzip can only be used when S3InputMode is Pipe`);
+        if (comp !== undefined) si.S3CompressionType = comp;
+        input.S3Input = si;
+      }
+      if (ds) input.DatasetDefinition = ds;
+      if ((s3 === undefined) === (ds === undefined)) throw validation(`${at}: give exactly one of S3Input and DatasetDefinition`);
+      return input;
+    });
+  }
+  const oc = obj(body.ProcessingOutputConfig, "processingOutputConfig", false);
+  if (oc) {
+    required(oc.Outputs, "processingOutputConfig.outputs");
+    const outputs = list(oc.Outputs, "processingOutputConfig.outputs", 0, 10)!;
+    req.ProcessingOutputConfig = {
+      Outputs: outputs.map((x, i) => {
+        const at = `processingOutputConfig.outputs.${i + 1}.member`;
+        const po = obj(x, at, true)!;
+        const output: NonNullable<ProcessingJobRequest["ProcessingOutputConfig"]>["Outputs"][number] = { OutputName: str(po.OutputName, `${at}.outputName`, true)! };
+        const managed = bool(po.AppManaged, `${at}.appManaged`);
+        if (managed !== undefined) output.AppManaged = managed;
+        const s3 = obj(po.S3Output, `${at}.s3Output`, false);
+        if (s3) {
+          const mode = oneOf(s3.S3UploadMode, `${at}.s3Output.s3UploadMode`, ["Continuous", "EndOfJob"] as const);
+          required(mode, `${at}.s3Output.s3UploadMode`);
+          const so: NonNullable<typeof output.S3Output> = { S3Uri: s3Uri(s3.S3Uri, `${at}.s3Output.s3Uri`), S3UploadMode: mode! };
+          const lp = localPath(s3.LocalPath, `${at}.s3Output.localPath`, managed);
+          if (lp !== undefined) so.LocalPath = lp;
+          output.S3Output = so;
+        }
+        const fs = obj(po.FeatureStoreOutput, `${at}.featureStoreOutput`, false);
+        if (fs) {
+          // "This processing output type is only supported when AppManaged is specified" (API_ProcessingOutput)
+          if (managed !== true) throw validation(`${at}.featureStoreOutput is only supported when AppManaged is true`);
+          output.FeatureStoreOutput = { FeatureGroupName: str(fs.FeatureGroupName, `${at}.featureStoreOutput.featureGroupName`, true)! };
+        }
+        return output;
+      }),
+    };
+    const k = kmsKey(oc.KmsKeyId, "processingOutputConfig.kmsKeyId");
+    if (k !== undefined) req.ProcessingOutputConfig.KmsKeyId = k;
+  }
+  const nc = obj(body.NetworkConfig, "networkConfig", false);
+  if (nc) req.NetworkConfig = nc;
+  const ec = experimentConfig(body.ExperimentConfig);
+  if (ec) req.ExperimentConfig = ec;
   const tags = validateTags(body.Tags, "tags", false);
   if (tags !== undefined) req.Tags = tags;
   return req;
