@@ -13,9 +13,9 @@ export const EXIT = {
   internal: 1,
   /** the command line is wrong: unknown flag, bad value, missing argument */
   usage: 2,
-  /** the transform job ended Failed */
+  /** the transform job (or the processing job of --processing) ended Failed */
   jobFailed: 3,
-  /** the transform job ended Stopped */
+  /** the transform job (or the processing job of --processing) ended Stopped */
   jobStopped: 4,
   /** waiting for the job timed out (`--timeout`); the job goes on */
   timeout: 5,
@@ -93,6 +93,8 @@ export const ERROR_CODES = {
   SUBMIT_JOB_STOPPED: ["jobStopped", "the transform job ended Stopped"],
   SUBMIT_TIMEOUT: ["timeout", "waiting for the job timed out; the job goes on"],
   SUBMIT_INTERRUPTED: ["interrupted", "interrupted while waiting"],
+  SUBMIT_PROCESSING_FAILED: ["jobFailed", "the processing job (prep or join --processing) ended Failed"],
+  SUBMIT_PROCESSING_STOPPED: ["jobStopped", "the processing job (prep or join --processing) ended Stopped"],
 
   // emulator (its API answers with the service's own errors: ValidationException, ResourceNotFound, ...)
   EMU_STATE: ["io", "the emulator state folder cannot be read or written"],

@@ -8,6 +8,7 @@ import { COMMON_FLAGS, type Command } from "./command.js";
 import { Progress, formatBytes } from "./progress.js";
 import type { Part } from "../protocol/layout.js";
 import { partFlag } from "./part-auto.js";
+import { PROCESSING_FLAGS, wantsProcessing } from "./processing.js";
 
 const list = (v: unknown): string[] | undefined => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : undefined);
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
@@ -59,6 +60,7 @@ export const prepCommand: Command = {
       newlines: { type: "string", value: "POLICY", choices: ["reject", "replace", "escape"], default: "reject", help: "line breaks in values headed for CSV output", group: "Checks" },
       "on-invalid": { type: "string", value: "POLICY", choices: ["fail", "skip"], default: "fail", help: "invalid rows: stop, or skip them to rejects.jsonl (counted)", group: "Checks" },
       "blank-lines": { type: "string", value: "POLICY", choices: ["error", "skip"], default: "error", help: "blank lines inside the data", group: "Checks" },
+      ...PROCESSING_FLAGS,
       ...COMMON_FLAGS,
     },
   },
@@ -67,6 +69,8 @@ export const prepCommand: Command = {
     if (typeof f.out !== "string") {
       throw new BtkitError("USAGE_MISSING", "prep needs --out LOCATION (a folder or s3:// prefix)", { option: "out" });
     }
+    // the same command line as a SageMaker Processing job, one part per instance (processing.ts)
+    if (wantsProcessing(args)) return (await import("./processing.js")).runProcessing(ctx, args, prepCommand.spec);
     let delimiter = typeof f.delimiter === "string" ? f.delimiter : undefined;
     if (delimiter === "tab" || delimiter === "\\t") delimiter = "\t";
     const part: Part | undefined = partFlag(f.part, f.parts, (line) => ctx.log(`prep: ${line}`), { env: ctx.env });

@@ -1,5 +1,6 @@
 /**
- * btkit/submit: descriptor -> CreateTransformJob request -> launch or attach, wait, logs, stop.
+ * btkit/submit: descriptor -> CreateTransformJob request -> launch or attach, wait, logs, stop;
+ * and btkit's own stages as SageMaker Processing jobs (processing.ts).
  * The SageMaker and CloudWatch Logs clients are always injected, so the same code drives AWS or
  * the emulator.
  */
@@ -23,3 +24,23 @@ export { instanceSeconds, estimateCost, estimateInstanceSeconds, formatCost, PRI
 export { jobRecord, updateJobSection, jobDescriptorLocation, readJobDescriptor, storeJobDescriptor, storedJobDescriptors, type RecordContext, type StoredJob } from "./record.js";
 export { verifyManifest, verifyShards } from "./verify.js";
 export { missingShards, writeRetryManifest, retryRequest, manifestText, historyWith, type RetryOverrides } from "./retry.js";
+export {
+  buildProcessingJobRequest,
+  describeProcessingJob,
+  submitProcessingJob,
+  stopProcessingJob,
+  waitForProcessingJob,
+  processingJobName,
+  processingDifferences,
+  processingLogStreams,
+  PROCESSING_LOG_GROUP,
+  DEFAULT_PROCESSING_INSTANCE_COUNT,
+  DEFAULT_PROCESSING_INSTANCE_TYPE,
+  DEFAULT_PROCESSING_VOLUME_GB,
+  BTKIT_ENTRYPOINT,
+  type ProcessingJobDescription,
+  type ProcessingRequestOptions,
+  type ProcessingSubmitResult,
+  type ProcessingWaitEvent,
+  type ProcessingWaitOptions,
+} from "./processing.js";

@@ -1,0 +1,237 @@
+/**
+ * `btkit prep --processing`: the same command line run as a
+ * SageMaker Processing job on --instance-count instances (btkit/submit processing.ts), each taking
+ * part i of N with `--part auto` (part-auto.ts reads the instance's resourceconfig.json), waited for
+ * with its logs tailed; then the N part descriptors under `<out>/parts/` are merged (merge()) and
+ * the merged descriptor printed, as prep prints its own.
+ *
+ * The instances see S3 only (https://docs.aws.amazon.com/sagemaker/latest/dg/processing-job.html:
+ * a processing container reads and writes S3; btkit's does so itself), so the inputs and
+ * --out must be s3:// URIs; with --local the job runs on the in-process emulator, whose
+ * instances are local processes and may be given local paths (made absolute). The container
+ * arguments are this command line without --processing and the launch-only flags, plus
+ * `--part auto`; the job's name is a hash of that request, so a rerun attaches to the job it
+ * launched before (--new launches a fresh one).
+ */
+import { BtkitError, counted } from "../errors.js";
+import { parseDescriptor, type Descriptor } from "../protocol/descriptor.js";
+import { partNames, type Part } from "../protocol/layout.js";
+import { VERSION } from "../version.js";
+import type { CommandSpec, FlagSpec, ParsedArgs } from "./args.js";
+import type { CliContext } from "./context.js";
+import type { Backend, JobCommandDeps } from "./job-backend.js";
+import { DEFAULT_DEPS, LOCAL_GROUP } from "./job-prologue.js";
+import { Progress } from "./progress.js";
+
+const G_PROC = "Processing (SageMaker Processing job)";
+
+/** The flags of --processing, added to prep's; all are launch-only (not passed to the instances). */
+export const PROCESSING_FLAGS = {
+  processing: { type: "boolean", help: "run this command as a SageMaker Processing job: each of --instance-count instances takes part i of N (--part auto); waits, tails the logs, then merges the parts and prints the merged descriptor", group: G_PROC },
+  "instance-count": { type: "int", value: "N", min: 1, max: 100, help: "with --processing: the instances, one part each [default: 2]", group: G_PROC },
+  "instance-type": { type: "string", value: "TYPE", help: "with --processing: the instance type [default: ml.m5.xlarge]", group: G_PROC },
+  "volume-size": { type: "int", value: "GB", min: 1, max: 16384, help: "with --processing: the storage volume per instance [default: 30]", group: G_PROC },
+  "max-runtime": { type: "int", value: "SECONDS", min: 1, max: 777600, help: "with --processing: StoppingCondition.MaxRuntimeInSeconds; the job is stopped after it", group: G_PROC },
+  role: { type: "string", value: "ARN", help: "with --processing: the IAM role the job runs as (required on AWS; it needs the S3 access of the command)", group: G_PROC },
+  image: { type: "string", value: "URI", help: "with --processing: the btkit image (the repository's Dockerfile, pushed to ECR; required on AWS) [default with --local: btkit:<version>]", group: G_PROC },
+  "name-prefix": { type: "string", value: "P", help: "with --processing: prefix of the derived job name [default: btkit-prep]", group: G_PROC },
+  new: { type: "boolean", help: "with --processing: launch a fresh job even when this request ran before (a rerun otherwise attaches to it)", group: G_PROC },
+  "poll-seconds": { type: "number", value: "SECONDS", min: 0, help: "with --processing: first interval between status polls; it grows by half up to 30 s [default: 5]", group: G_PROC },
+  timeout: { type: "number", value: "SECONDS", min: 0, help: "with --processing: stop waiting after this long (exit 5; the job goes on)", group: G_PROC },
+  "stop-on-interrupt": { type: "boolean", help: "with --processing: on Ctrl-C stop the job instead of detaching from it", group: G_PROC },
+  local: { type: "boolean", help: "with --processing: run the job on the emulator in this process (its instances are local processes) instead of AWS", group: LOCAL_GROUP },
+  state: { type: "string", value: "DIR", help: "with --processing: the emulator's state folder (implies --local); default: emulator-state/ beside --out", group: LOCAL_GROUP },
+} as const satisfies Record<string, FlagSpec>;
+
+/** The role of a --local job when --role is not given: the emulator checks only its form. */
+export const LOCAL_ROLE = "arn:aws:iam::123456789012:role/btkit-local";
+
+/** The flags that apply to the launch, not to the command the instances run. */
+const LAUNCH_ONLY: ReadonlySet<string> = new Set(Object.keys(PROCESSING_FLAGS));
+
+/** True when any --processing flag was given: the command dispatches here (and refuses them without --processing). */
+export function wantsProcessing(args: ParsedArgs): boolean {
+  if (args.flags.processing === true) return true;
+  const given = [...LAUNCH_ONLY].filter((f) => f !== "processing" && args.given.has(f));
+  if (given.length > 0) {
+    throw new BtkitError("USAGE_MISSING", `${given.map((f) => `--${f}`).join(", ")} ${given.length === 1 ? "goes" : "go"} with --processing (running the command as a SageMaker Processing job): add --processing, or leave ${given.length === 1 ? "it" : "them"} out`, { option: "--processing" });
+  }
+  return false;
+}
+
+/**
+ * The instances' command line: `command`, then every flag given (but the launch-only ones) as
+ * `--name=value` (a boolean as `--name` or `--no-name`, a repeated flag repeated), then `--part
+ * auto`, then the positionals. `replace` gives the values to pass instead of the given ones (local
+ * paths made absolute).
+ */
+export function containerArguments(spec: CommandSpec, args: ParsedArgs, replace: { positionals?: string[]; flags?: Record<string, string> } = {}): string[] {
+  const out: string[] = [spec.name];
+  for (const name of Object.keys(spec.flags)) {
+    if (!args.given.has(name) || LAUNCH_ONLY.has(name) || name === "part" || name === "parts") continue;
+    const f = spec.flags[name]!;
+    const v = replace.flags?.[name] ?? args.flags[name];
+    if (f.type === "boolean") out.push(v === false ? `--no-${name}` : `--${name}`);
+    else for (const x of Array.isArray(v) ? v : [v]) out.push(`--${name}=${String(x)}`);
+  }
+  out.push("--part", "auto");
+  out.push(...(replace.positionals ?? args.positionals));
+  return out;
+}
+
+/** A location the instances read or write: s3:// as given; a local path only with --local (made absolute). */
+function instanceLocation(ctx: CliContext, flag: string, text: string, local: boolean): string {
+  if (text === "-") {
+    throw new BtkitError("USAGE_BAD_VALUE", `${flag} -: this command's stdin and stdout do not reach the instances of a processing job: give an s3:// location`, { option: flag });
+  }
+  if (/^s3:\/\//i.test(text)) return text;
+  if (!local) {
+    throw new BtkitError("USAGE_BAD_VALUE", `${flag} ${text} is a local path, but the instances of a SageMaker Processing job see S3 only: give an s3:// location, or run the job on the emulator with --local`, { option: flag, location: text });
+  }
+  return ctx.localFolder(flag, text, "not a location the instances can read");
+}
+
+function str(args: ParsedArgs, name: string): string | undefined {
+  const v = args.flags[name];
+  return v === undefined ? undefined : String(v);
+}
+
+function num(args: ParsedArgs, name: string): number | undefined {
+  const v = args.flags[name];
+  return v === undefined ? undefined : Number(v);
+}
+
+function fmtSecs(s: number): string {
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}
+
+/**
+ * Runs `btkit prep ... --processing`: checks the locations, launches (or attaches to) the
+ * processing job, waits with its logs, merges the parts and prints the merged descriptor.
+ * Returns the exit code; a Failed or Stopped job is SUBMIT_PROCESSING_FAILED or _STOPPED.
+ */
+export async function runProcessing(ctx: CliContext, args: ParsedArgs, spec: CommandSpec, deps: JobCommandDeps = DEFAULT_DEPS): Promise<number> {
+  const command = spec.name;
+  const f = args.flags;
+  const local = f.local === true || f.state !== undefined;
+  for (const flag of ["part", "parts"]) {
+    if (args.given.has(flag)) {
+      throw new BtkitError("USAGE_BAD_VALUE", `--${flag} goes without --processing: each instance of the processing job takes its own part (--part auto, from its resourceconfig.json); leave --${flag} out`, { option: `--${flag}` });
+    }
+  }
+  const replaceFlags: Record<string, string> = {};
+  const out = instanceLocation(ctx, "--out", String(f.out), local);
+  replaceFlags.out = out;
+  const positionals = args.positionals.map((p) => instanceLocation(ctx, "input", p, local));
+  const role = str(args, "role") ?? (local ? LOCAL_ROLE : undefined);
+  if (role === undefined) throw new BtkitError("USAGE_MISSING", `${command} --processing needs --role ARN: the IAM role the processing job runs as (with S3 access to the inputs and --out), or --local to run it on the emulator`, { option: "--role" });
+  const image = str(args, "image") ?? (local ? `btkit:${VERSION}` : undefined);
+  if (image === undefined) throw new BtkitError("USAGE_MISSING", `${command} --processing needs --image URI: the btkit image in ECR (docker build -t btkit . in the repository, then push it), or --local to run the job on the emulator`, { option: "--image" });
+  const argv = containerArguments(spec, args, { positionals, flags: replaceFlags });
+  const sub = await import("../submit/index.js");
+  const request = sub.buildProcessingJobRequest({
+    arguments: argv,
+    image,
+    role,
+    instanceCount: num(args, "instance-count"),
+    instanceType: str(args, "instance-type"),
+    volumeSizeGb: num(args, "volume-size"),
+    maxRuntimeSeconds: num(args, "max-runtime"),
+    namePrefix: str(args, "name-prefix") ?? `btkit-${command}`,
+    nameSalt: f.new === true ? `${Date.now()}-${Math.random()}` : undefined,
+  });
+  const count = request.ProcessingResources!.ClusterConfig!.InstanceCount!;
+  const name = request.ProcessingJobName!;
+  const backend = await deps.backend(ctx, args, { outputLocation: out });
+  try {
+    const result = await sub.submitProcessingJob(request, { client: backend.sagemaker });
+    const where = backend.local ? "the emulator in this process" : backend.kind === "emulator" ? `the emulator at ${backend.endpoint}` : "SageMaker";
+    ctx.log(
+      result.attached
+        ? `attached to processing job ${name} (${result.description.ProcessingJobStatus}), which ran this request before; nothing launched (--new launches a fresh one)`
+        : `launched processing job ${name} on ${where}: ${counted(count, "instance")} of ${request.ProcessingResources!.ClusterConfig!.InstanceType}, each running btkit ${argv.join(" ")}`,
+    );
+    const final = await watch(ctx, args, name, backend);
+    const status = final.ProcessingJobStatus;
+    if (status === "Failed" || status === "Stopped") {
+      const streams = await sub.processingLogStreams(name, { client: backend.logs }).catch(() => [] as string[]);
+      const logs = streams.length > 0 ? ` Its log streams (${sub.PROCESSING_LOG_GROUP}): ${streams.join(", ")}.` : "";
+      if (status === "Stopped") throw new BtkitError("SUBMIT_PROCESSING_STOPPED", `processing job ${name} was stopped.${logs} Rerun with --new to run it again`, { job: name, option: "--new" });
+      const exit = final.ExitMessage ? ` Its last lines: ${final.ExitMessage.trim().split("\n").slice(-5).join(" | ")}.` : "";
+      throw new BtkitError(
+        "SUBMIT_PROCESSING_FAILED",
+        `processing job ${name} failed: ${(final.FailureReason ?? "(no FailureReason given)").replace(/\.+$/, "")}.${exit}${logs} Fix the cause, then rerun with --new (a rerun without it attaches to this failed job)`,
+        { job: name, option: "--new" },
+      );
+    }
+    return await finishPrep(ctx, out, count);
+  } finally {
+    await backend.close();
+  }
+}
+
+/** Waits for the job with progress and its logs on stderr; returns its last description. Ctrl-C detaches (or stops it). */
+async function watch(ctx: CliContext, args: ParsedArgs, name: string, backend: Backend): Promise<import("../submit/index.js").ProcessingJobDescription> {
+  const { createLogTailer, stopProcessingJob, waitForProcessingJob, PROCESSING_LOG_GROUP } = await import("../submit/index.js");
+  const progress = new Progress(ctx);
+  const waiter = waitForProcessingJob(name, {
+    client: backend.sagemaker,
+    pollSeconds: num(args, "poll-seconds"),
+    timeoutSeconds: num(args, "timeout"),
+    signal: ctx.io.signal,
+    logs: createLogTailer(name, { client: backend.logs, group: PROCESSING_LOG_GROUP }),
+    onLogsFailed: (err) => ctx.warn(`the processing job's logs cannot be read (${err instanceof Error ? err.message : String(err)}); waiting goes on without them`),
+  });
+  for await (const ev of waiter) {
+    for (const l of ev.logs) {
+      // an instance's descriptor on its stdout (one long JSON line) is named, not printed: the merged one is
+      const part = /^\{"btkit":.*"part":\{"index":(\d+),"count":(\d+)\}/.exec(l.message);
+      ctx.log(`[${l.stream.slice(name.length + 1)}] ${part ? `(its descriptor of part ${part[1]}/${part[2]}, on stdout)` : l.message}`);
+    }
+    const state = { label: `processing job ${name}`, detail: `${ev.status}, job elapsed ${fmtSecs(ev.elapsedSeconds)}` };
+    if (ev.interrupted) {
+      progress.finish();
+      if (args.flags["stop-on-interrupt"] === true) {
+        await stopProcessingJob(name, { client: backend.sagemaker });
+        ctx.warn(`interrupted: stopping processing job ${name} (--stop-on-interrupt)`);
+      } else if (backend.local) {
+        ctx.warn(`interrupted: processing job ${name} ran on the emulator in this process, which ends with this command: its instances are stopped. Rerun the same command to see how it ended; rerun with --new to run it again`);
+      } else {
+        ctx.warn(`interrupted: detached from processing job ${name}, which goes on. Reattach: rerun the same command (it attaches and merges when the job ends). See it: aws sagemaker describe-processing-job --processing-job-name ${name}. Stop it: aws sagemaker stop-processing-job --processing-job-name ${name}`);
+      }
+      throw new BtkitError("SUBMIT_INTERRUPTED", `interrupted while waiting for processing job ${name}`, { job: name });
+    }
+    if (ev.timedOut) {
+      progress.finish(state);
+      throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for processing job ${name} after ${num(args, "timeout")} s; it is ${ev.status} and goes on (rerun the same command to reattach)`, { job: name });
+    }
+    if (ev.terminal) {
+      progress.finish(state);
+      return ev.description;
+    }
+    progress.update(state, true);
+  }
+  throw new BtkitError("INTERNAL", `the wait for processing job ${name} ended without its end`, { job: name });
+}
+
+/** prep: the N part descriptors under `<out>/parts/`, merged (manifest.json and btkit.json written), printed. */
+async function finishPrep(ctx: CliContext, out: string, count: number): Promise<number> {
+  const storage = await ctx.storage();
+  const { childLocation } = await import("../io/location.js");
+  const base = storage.parse(out.endsWith("/") ? out : `${out}/`);
+  const parts: Descriptor[] = [];
+  for (let index = 0; index < count; index++) {
+    const part: Part = { index, count };
+    const loc = childLocation(base, partNames(part).descriptor);
+    parts.push(parseDescriptor(await storage.readText(loc), partNames(part).descriptor));
+  }
+  const { merge } = await import("../prepare/index.js");
+  const merged = await merge(parts, { storage });
+  ctx.log(`prep --processing: merged ${counted(count, "part")}: ${counted(merged.source.rowsWritten, "row")} in ${counted(merged.shards.length, "shard")}`);
+  const { storedSummary } = await import("./cmd-prep.js");
+  const summary = storedSummary(merged);
+  if (summary) ctx.log(summary);
+  await ctx.emitDescriptor(merged);
+  return 0;
+}
