@@ -87,7 +87,7 @@ const timestampText = fc
     fc.constantFrom("T", "T", " ", "t"),
   )
   .map(([y, mo, d, h, mi, s, f, z, sep]) => `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}${sep}${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}${f}${z}`);
-const boolText = fc.constantFrom("true", "True", "TRUE", "1", "false", "False", "FALSE", "0", "yes", "", "tru", "truee");
+const boolText = fc.constantFrom("true", "True", "TRUE", "1", "false", "False", "FALSE", "0", "yes", "", "tru", "truee", "tRUE", "TRue", "fALSE", "FaLSE", "2", "Fals");
 const utf8Text = fc.stringMatching(/^[a-z ,"é👍ø0-9]{0,8}$/u);
 
 const TYPES: ColumnType[] = ["utf8", "float64", "int64", "timestamp", "timestamp_ntz", "bool", "date", "uint64", "decimal(10,2)", "json"];
