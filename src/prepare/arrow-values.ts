@@ -206,21 +206,6 @@ function dateText(days: number): string | undefined {
   return `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`;
 }
 
-/** Microseconds since the epoch -> "YYYY-MM-DDTHH:MM:SS.ffffffZ" (undefined outside years 0000-9999). */
-export function isoMicros(us: bigint): string | undefined {
-  let days = us / 86400000000n;
-  let rest = us % 86400000000n;
-  if (rest < 0n) {
-    rest += 86400000000n;
-    days -= 1n;
-  }
-  const date = dateText(Number(days));
-  if (date === undefined) return undefined;
-  const r = Number(rest);
-  const secs = Math.floor(r / 1000000);
-  return `${date}T${pad(Math.floor(secs / 3600), 2)}:${pad(Math.floor(secs / 60) % 60, 2)}:${pad(secs % 60, 2)}.${pad(r % 1000000, 6)}Z`;
-}
-
 /** A value that cannot be kept; `asText` when reading the column as text (--schema NAME:utf8) would keep it. */
 class ValueError extends Error {
   readonly asText: boolean;

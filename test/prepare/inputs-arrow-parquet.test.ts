@@ -27,7 +27,7 @@ import {
 import * as pw from "parquet-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepare } from "../../src/prepare/index.js";
-import { decimalText, isoMicros } from "../../src/prepare/arrow-values.js";
+import { decimalText } from "../../src/prepare/arrow-values.js";
 import { tempDir } from "../helpers/tmp.js";
 import { rejectedBy } from "../helpers/errors.js";
 import { sidecarTable } from "../helpers/sidecar.js";
@@ -226,13 +226,10 @@ describe("Arrow IPC and Parquet inputs", () => {
     expect([...(side.getChild("ns")!.data[0]!.values as BigInt64Array)]).toEqual([1700000000123456789n, -1n]);
   });
 
-  it("unit: decimal text and ISO micros", () => {
+  it("unit: decimal text", () => {
     expect(decimalText(-5n, 3)).toBe("-0.005");
     expect(decimalText(120n, 0)).toBe("120");
     expect(decimalText(12n, -2)).toBe("1200");
-    expect(isoMicros(0n)).toBe("1970-01-01T00:00:00.000000Z");
-    expect(isoMicros(-1n)).toBe("1969-12-31T23:59:59.999999Z");
-    expect(isoMicros(253402300800000000n)).toBeUndefined(); // year 10000
   });
 
   it("rejects a column it cannot represent with PREP_FORMAT naming the column and its Arrow type", async () => {
