@@ -13,6 +13,20 @@ import { PROCESSING_FLAGS, wantsProcessing } from "./processing.js";
 const list = (v: unknown): string[] | undefined => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : undefined);
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
 
+/**
+ * The log line when the shards do not fill every instance in every round, or undefined:
+ * "prep: 3 rows: 3 shards, so 1 of 4 instances idles" (fewer rows than instances), or, when the
+ * rows ran out before a round ended, how many instances idle in the last round.
+ */
+export function idleInstancesLine(d: Descriptor, instances: number | undefined): string | undefined {
+  const n = d.shards.length;
+  if (instances === undefined || n === 0 || n % instances === 0) return undefined;
+  const idle = instances - (n % instances);
+  const idles = `${idle} of ${counted(instances, "instance")} ${idle === 1 ? "idles" : "idle"}`;
+  if (n < instances) return `prep: ${counted(d.source.rowsWritten, "row")}: ${counted(n, "shard")}, so ${idles}`;
+  return `prep: ${counted(n, "shard")}, not a multiple of ${instances} (the rows ran out): in the last round ${idles}`;
+}
+
 /** "prep: stored ... shards, ... sidecars, ... manifest = ..., 1.26x the input (...)": what prep stored, by kind. */
 export function storedSummary(d: Descriptor): string | undefined {
   const b = d.source.bytesWritten;
@@ -38,8 +52,8 @@ export const prepCommand: Command = {
       format: { type: "string", value: "FORMAT", choices: ["csv", "jsonl"], default: "csv", help: "model input format: headerless CSV or JSON Lines", group: "Output" },
       gzip: { type: "int", value: "LEVEL", bareValue: "5", min: 0, max: 9, help: "gzip the shards (deterministic); bare --gzip means level 5, as small as gzip -6 for a third less CPU", group: "Output" },
       "shard-size": { type: "int", value: "BYTES", min: 1, default: 67108864, help: "target uncompressed shard size in bytes", group: "Output" },
-      "shard-rows": { type: "int", value: "N", min: 1, help: "rows per shard (instead of --shard-size; not with --instances)", group: "Output" },
-      instances: { type: "int", value: "N", min: 1, help: "N shards or a multiple of N (each instance takes whole shards), balanced by size; fewer when there are fewer rows than N", group: "Output" },
+      "shard-rows": { type: "int", value: "N", min: 1, help: "at most N rows per shard (instead of --shard-size); with --instances, shards balanced by size that hold at most N rows each, their count still a multiple of --instances", group: "Output" },
+      instances: { type: "int", value: "N", min: 1, help: "N shards or a multiple of N (each instance takes whole shards), balanced by size; fewer rows than N make one shard a row, and the instances without one idle (logged)", group: "Output" },
       overwrite: { type: "boolean", help: "replace an --out that holds a different preparation", group: "Output" },
       part: { type: "string", value: "I/N|auto", help: "prepare only part I (0-based) of N, into the same --out as the other parts; combine with btkit merge. Parts are balanced by input bytes: part I takes the records that start in bytes [I*T/N, (I+1)*T/N) of all inputs (T bytes in all, in order), so one large plain CSV, TSV or JSON Lines file (local or S3) is shared by N machines, split at record boundaries; gzip, Parquet, Arrow, JSON array and stdin inputs are taken whole by the part holding their middle byte. auto: I and N from the engine (SageMaker Processing's resourceconfig.json, AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX with --parts)", group: "Output" },
       "split-files": { type: "boolean", help: "with --part: split large CSV, TSV and JSON Lines files between parts at record boundaries (the default); --no-split-files takes every file whole, by the part holding its middle byte (the way out when a part cannot tell where CSV records begin inside a file: PREP_SPLIT)", group: "Output" },
@@ -128,6 +142,8 @@ export const prepCommand: Command = {
     }
     const summary = storedSummary(d);
     if (summary) ctx.log(summary);
+    const idle = idleInstancesLine(d, num(f.instances));
+    if (idle) ctx.log(idle);
     await ctx.emitDescriptor(d);
     return 0;
   },

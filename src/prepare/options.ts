@@ -106,9 +106,17 @@ export interface PrepareOptions {
   sampleRows?: number;
   /** target uncompressed shard size in bytes; default 64 MiB */
   shardSize?: number;
-  /** rows per shard (instead of shardSize); default none */
+  /**
+   * at most this many rows per shard: alone, shards are cut every shardRows rows (instead of by
+   * shardSize); with `instances`, balanced shards that hold at most shardRows rows each (the
+   * count grows by multiples of `instances` as the rows need it: shard-roller.ts); default none
+   */
   shardRows?: number;
-  /** instance count: shard count >= N and a multiple of N, balanced; default none */
+  /**
+   * instance count: shard count >= N and a multiple of N, balanced by input bytes (each instance
+   * takes whole shards). Fewer rows than N make fewer shards (one row each), so some instances
+   * idle (prepare notes it). Default none
+   */
   instances?: number;
   /** largest encoded record in MB (10^6 bytes; SageMaker's MaxPayloadInMB); default 6 */
   maxPayloadMb?: number;
@@ -222,9 +230,6 @@ export function resolvePrepareOptions(o: PrepareOptions): ResolvedPrepareOptions
   if (gzipLevel !== undefined && gzipLevel > 9) optError("gzipLevel", "expected a level 0-9", gzipLevel);
   const shardRows = positiveInt("shardRows", o.shardRows);
   const instances = positiveInt("instances", o.instances);
-  if (shardRows !== undefined && instances !== undefined) {
-    optError("shardRows", "cannot be combined with instances (balanced shards are sized by bytes; use shardSize)", shardRows);
-  }
   const maxPayloadMb = o.maxPayloadMb ?? 6;
   if (!(maxPayloadMb > 0 && maxPayloadMb <= 100)) optError("maxPayloadMb", "expected a number in (0, 100] (SageMaker's MaxPayloadInMB maximum is 100)", maxPayloadMb);
   const schema = o.schema === undefined ? new Map<string, ColumnType>() : typeof o.schema === "string" ? parseSchemaOverride(o.schema) : parseSchemaOverride(JSON.stringify(o.schema));

@@ -14,8 +14,9 @@
  * https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html), and shards are balanced
  * by input bytes: the total input size is known up front (file sizes; stdin and gzip inputs are
  * first spilled, decompressed, to a local temporary file), and shard k ends at the first record
- * ending at or after k+1/count of the total. Without --instances, a shard closes when it reaches
- * --shard-size bytes (uncompressed) or --shard-rows rows, as the data streams.
+ * ending at or after k+1/count of the total (with --shard-rows too, a shard also ends at that many
+ * rows and the count grows by multiples of N: shard-roller.ts). Without --instances, a shard closes
+ * when it reaches --shard-size bytes (uncompressed) or --shard-rows rows, as the data streams.
  */
 import { BtkitError, EXIT, type ErrorCode } from "../errors.js";
 import { lockFor, withClaim } from "../io/lock.js";
@@ -210,7 +211,7 @@ class PrepareJob {
     // a split input counts the bytes of its slice (the part reads on to the end of its last record)
     const total = resolved.reduce((a, i) => a + (i.slice ? i.slice.stop - i.slice.start : (i.rawBytes ?? 0)), 0);
     this.bytesTotal = total;
-    this.roller.plan(balancedShardCount(total, this.o.shardSize, instances), total);
+    this.roller.plan(balancedShardCount(total, this.o.shardSize, instances), total, instances);
   }
 
   progress(done: boolean): void {

@@ -5,6 +5,16 @@
  * Where shards end: with a planned shard count (balanced sharding, --instances), shard k ends at
  * the first record ending at or after (k+1)/count of the input bytes; else a shard closes when it
  * holds --shard-rows rows, or --shard-size bytes of model input (uncompressed).
+ *
+ * Both (--instances K with --shard-rows N): balanced as above, and no shard holds more than N
+ * rows. The row count is not known up front (only the input bytes are), so the rule is enforced
+ * as the rows stream: a shard that reaches N rows before its byte boundary ends there, and the
+ * shards after it are planned again over the input bytes left, as many as keep each at most as
+ * many bytes as the shard just cut (its bytes per row stand for the rest's), at least as many as
+ * were planned, the total rounded up to a multiple of K ({@link replanAfterRowCut}). A last
+ * planned shard that reaches N rows grows the count by at least K the same way. So every shard
+ * holds at most N rows and the count is a multiple of K, unless the rows run out first: fewer
+ * rows left than shards planned leaves the last ones unwritten (prepare notes it).
  */
 import { childLocation, toUri, type Location } from "../io/location.js";
 import type { Storage } from "../io/storage.js";
@@ -25,6 +35,17 @@ export function balancedShardCount(totalBytes: number, shardSize: number, instan
   return Math.ceil(Math.max(bySize, instances) / instances) * instances;
 }
 
+/**
+ * The shard count after shard `cut` (0-based) ended early at the row limit: `cut` + 1 shards
+ * written, then enough for `bytesLeft` input bytes at `cutBytes` bytes a shard (the bytes the cut
+ * shard read: at its bytes per row, at most as many rows as it holds), never fewer than
+ * `planned`, rounded up to a multiple of `instances`. Counts are shards; bytes are input bytes.
+ */
+export function replanAfterRowCut(cut: number, cutBytes: number, bytesLeft: number, planned: number, instances: number): number {
+  const after = bytesLeft <= 0 ? 1 : Math.max(1, Math.ceil(bytesLeft / Math.max(1, cutBytes)));
+  return Math.ceil(Math.max(planned, cut + 1 + after) / instances) * instances;
+}
+
 export type ShardRollerOptions = Pick<ResolvedPrepareOptions, "format" | "gzipLevel" | "part" | "shardSize" | "shardRows">;
 
 export class ShardRoller {
@@ -43,10 +64,16 @@ export class ShardRoller {
   #writer: ShardWriter | undefined;
   #writerRows = 0;
   #writerBytes = 0;
-  /** balanced sharding: the planned count and the input bytes it divides */
-  #planned: { count: number; bytesTotal: number } | undefined;
+  /**
+   * balanced sharding: the planned count, the input bytes it divides, the instances it is a
+   * multiple of, and where the shards still to cut begin (shard `fromShard` at input byte
+   * `fromByte`: 0 and 0 until a shard ends at the row limit)
+   */
+  #planned: { count: number; bytesTotal: number; instances: number; fromShard: number; fromByte: number } | undefined;
   /** input byte offset just after the last record written */
   #lastPos = 0;
+  /** input byte offset where the shard being written began */
+  #writerStartPos = 0;
 
   /** `onRounded` hears, as each shard finishes, how many float64 values its sidecar rounded to a double */
   constructor(storage: Storage, out: Location, o: ShardRollerOptions, onRounded: (count: number) => void) {
@@ -56,12 +83,15 @@ export class ShardRoller {
     this.#onRounded = onRounded;
   }
 
-  /** Balanced sharding: `count` shards over `bytesTotal` input bytes. */
-  plan(count: number, bytesTotal: number): void {
-    this.#planned = { count, bytesTotal };
+  /**
+   * Balanced sharding: `count` shards (a multiple of `instances`) over `bytesTotal` input bytes;
+   * with the shardRows option the count may grow, by multiples of `instances` (see the module doc).
+   */
+  plan(count: number, bytesTotal: number, instances = 1): void {
+    this.#planned = { count, bytesTotal, instances, fromShard: 0, fromByte: 0 };
   }
 
-  /** the planned shard count, when balanced */
+  /** the planned shard count, when balanced (its final value once the rows are written) */
   get plannedShards(): number | undefined {
     return this.#planned?.count;
   }
@@ -113,8 +143,16 @@ export class ShardRoller {
     const planned = this.#planned;
     if (planned !== undefined) {
       const k = this.shards.length;
+      if (this.#o.shardRows !== undefined && this.#writerRows >= this.#o.shardRows) {
+        // the row limit comes first: the shards after this one are planned again over the bytes left
+        const count = replanAfterRowCut(k, this.#lastPos - this.#writerStartPos, planned.bytesTotal - this.#lastPos, planned.count, planned.instances);
+        this.#planned = { ...planned, count, fromShard: k + 1, fromByte: this.#lastPos };
+        return true;
+      }
       if (k >= planned.count - 1) return false;
-      return this.#lastPos * planned.count >= planned.bytesTotal * (k + 1);
+      // shard k ends at the first record ending at or after its share of the bytes from fromByte on
+      const left = planned.bytesTotal - planned.fromByte;
+      return (this.#lastPos - planned.fromByte) * (planned.count - planned.fromShard) >= left * (k - planned.fromShard + 1);
     }
     if (this.#o.shardRows !== undefined) return this.#writerRows >= this.#o.shardRows;
     return this.#writerBytes >= this.#o.shardSize;
@@ -137,6 +175,7 @@ export class ShardRoller {
     });
     this.#writerRows = 0;
     this.#writerBytes = 0;
+    this.#writerStartPos = this.#lastPos;
     return this.#writer;
   }
 

@@ -9,6 +9,7 @@ import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { tableFromArrays, tableToIPC } from "apache-arrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { idleInstancesLine } from "../../src/cli/cmd-prep.js";
 import { CliContext } from "../../src/cli/context.js";
 import { reportError } from "../../src/cli/main.js";
 import { Progress } from "../../src/cli/progress.js";
@@ -127,6 +128,30 @@ describe("the CLI around its progress", () => {
     expect(r.stderr).not.toContain("0 B");
     expect(lines[0]).toMatch(/^prep: 65,536 rows 1 shard [\d.]+s$/);
     expect(lines[lines.length - 1]).toMatch(/^prep: 200,000 rows \d+\.\d MiB, 1 shard [\d.]+s$/);
+  });
+
+  it("prep --instances with fewer rows than instances says how many idle; --shard-rows with --instances is taken", async () => {
+    await fs.writeFile(path.join(dir, "three.csv"), "id,x\n1,2\n3,4\n5,6\n");
+    const r = await runCli(["prep", "three.csv", "--out", "p3", "--instances", "4"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(parseDescriptor(r.stdout).shards.map((s) => s.rows)).toEqual([1, 1, 1]);
+    expect(r.stderr).toContain("prep: 3 rows: 3 shards, so 1 of 4 instances idles\n");
+    const two = await runCli(["prep", "three.csv", "--out", "p2", "--instances", "5"], { cwd: dir });
+    expect(two.stderr).toContain("prep: 3 rows: 3 shards, so 2 of 5 instances idle\n");
+    const full = await runCli(["prep", "three.csv", "--out", "p1", "--instances", "3"], { cwd: dir });
+    expect(full.stderr).not.toContain("idle");
+    const rows = ["id,x", ...Array.from({ length: 100 }, (_, i) => `${i},${i * 2}`)];
+    await fs.writeFile(path.join(dir, "hundred.csv"), `${rows.join("\n")}\n`);
+    const both = await runCli(["prep", "hundred.csv", "--out", "p4", "--instances", "2", "--shard-rows", "10"], { cwd: dir });
+    expect(both.code, both.stderr).toBe(0);
+    const d = parseDescriptor(both.stdout);
+    expect(d.shards.length % 2).toBe(0);
+    expect(Math.max(...d.shards.map((s) => s.rows))).toBeLessThanOrEqual(10);
+    expect(d.source.rowsWritten).toBe(100);
+    expect(d.shards.length).toBeGreaterThanOrEqual(10);
+    // the rows running out mid-round (a shard count not a multiple): the last round's idle instances
+    expect(idleInstancesLine({ ...d, shards: d.shards.slice(0, 5) }, 4)).toBe("prep: 5 shards, not a multiple of 4 (the rows ran out): in the last round 3 of 4 instances idle");
+    expect(idleInstancesLine(d, undefined)).toBeUndefined();
   });
 
   it("a prep rerun with the same inputs and options says it wrote nothing; --overwrite prepares again", async () => {

@@ -128,6 +128,43 @@ describe("prepare", () => {
     expect(few.shards.length).toBe(4);
   });
 
+  it("--instances K with --shard-rows N: at most N rows a shard, the count a multiple of K, balanced after the first cut", async () => {
+    const rows = ["id,v"];
+    for (let i = 0; i < 10000; i++) rows.push(`${i},${"x".repeat(i % 13)}`);
+    const src = await write("inst-rows.csv", `${rows.join("\n")}\n`);
+    const d = await prepare({ inputs: [src], out: out(), instances: 3, shardRows: 1000 });
+    // 3 planned by bytes; shard 0 reaches 1000 rows at about a tenth of the bytes, so about 9 more
+    // of its size follow, rounded up to 12 in all: 1000 rows, then 11 byte-balanced ones
+    expect(d.shards.length).toBe(12);
+    expect(d.shards[0]!.rows).toBe(1000);
+    const rest = d.shards.slice(1).map((s) => s.rows);
+    expect(Math.max(...rest)).toBeLessThanOrEqual(1000);
+    expect(Math.max(...rest) - Math.min(...rest)).toBeLessThan(40);
+    expect(d.shards.reduce((a, s) => a + s.rows, 0)).toBe(10000);
+    expect(d.source.options).toMatchObject({ shardRows: 1000, instances: 3, shardCount: 12, plannedShards: 12 });
+    // rows that fit the planned shards change nothing: 3 shards of about 3,333 rows
+    const wide = await prepare({ inputs: [src], out: out(), instances: 3, shardRows: 5000 });
+    expect(wide.shards.map((s) => s.rows).every((r) => r > 3200 && r < 3500)).toBe(true);
+    expect(wide.shards.length).toBe(3);
+  });
+
+  it("--instances with --shard-rows: rows denser than the first shard's grow the count by multiples of K, never past N rows", async () => {
+    // long rows first, short ones after: the first cut underestimates the rows left
+    const lines = ["id,v"];
+    for (let i = 0; i < 300; i++) lines.push(`${i},${"y".repeat(60)}`);
+    for (let i = 300; i < 3000; i++) lines.push(`${i},z`);
+    const src = await write("dense-later.csv", `${lines.join("\n")}\n`);
+    for (const [k, n] of [[2, 100], [3, 250], [4, 40], [5, 1000]] as const) {
+      const d = await prepare({ inputs: [src], out: out(), instances: k, shardRows: n });
+      const counts = d.shards.map((s) => s.rows);
+      expect(Math.max(...counts)).toBeLessThanOrEqual(n);
+      expect(counts.reduce((a, r) => a + r, 0)).toBe(3000);
+      expect(d.shards.length % k).toBe(0);
+      expect(d.source.options.plannedShards).toBe(d.shards.length);
+      expect(d.shards.map((s) => s.firstRow)).toEqual(d.shards.map((_, i) => counts.slice(0, i).reduce((a, r) => a + r, 0)));
+    }
+  });
+
   it("applies the newline policy for CSV output, naming input, row and column", async () => {
     const src = await write("nl.csv", 'a,b\n1,"x\ny"\n2,"p\r\nq"\n');
     const err = await rejectedBy(prepare({ inputs: [src], out: out() }));
