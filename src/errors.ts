@@ -223,6 +223,30 @@ export function counted(n: number | bigint, noun: string, plural = `${noun}s`): 
   return `${n} ${n === 1 || n === 1n ? noun : plural}`;
 }
 
+/**
+ * How a message outside the CLI names an option (the rule for every library message, in
+ * src/prepare, src/join, src/submit, src/io and src/protocol): the library option as a caller
+ * writes it, then the flag of the CLI in parentheses, so one message serves both readers and the
+ * CLI shows it as it is:
+ *
+ *   optionHint("sampleRows")                    -> `sampleRows (--sample-rows)`
+ *   optionHint("onInvalid", "skip")             -> `onInvalid: "skip" (--on-invalid skip)`
+ *   optionHint("overwrite", true)               -> `overwrite: true (--overwrite)`
+ *   optionHint("header", false, "--no-header")  -> `header: false (--no-header)`
+ *
+ * The flag defaults to the option in kebab case, followed by the value unless it is true; give
+ * `flag` when it differs (a --no- flag, a value quoted for a shell). The error's `context.option`
+ * holds the library option's name (`sampleRows`), never the flag. A step of another stage is named
+ * by its command (`btkit submit --retry-failed`), as that stage's own messages name it. Messages
+ * written by src/cli name flags only. Descriptor notes keep their flag-only reasons (they are
+ * counted data, compared by text).
+ */
+export function optionHint(option: string, value?: string | number | boolean, flag?: string): string {
+  const kebab = `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const shown = value === undefined ? option : `${option}: ${JSON.stringify(value)}`;
+  return `${shown} (${flag ?? (value === undefined || value === true ? kebab : `${kebab} ${String(value)}`)})`;
+}
+
 /** Removes credentials, signatures and presigned-URL parameters from a text. */
 export function redact(text: string): string {
   let out = text;

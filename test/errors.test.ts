@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { describe, expect, it } from "vitest";
-import { BtkitError, ERROR_CODES, EXIT, redact, registerSecret } from "../src/errors.js";
+import { BtkitError, ERROR_CODES, EXIT, optionHint, redact, registerSecret } from "../src/errors.js";
 
 describe("BtkitError", () => {
   it("carries code, context, cause, and the request id of an AWS cause", () => {
@@ -11,6 +11,30 @@ describe("BtkitError", () => {
     expect(err.context).toEqual({ location: "s3://b/k", requestId: "REQ123", httpStatus: 403 });
     expect(err.exitCode).toBe(EXIT.service);
     expect(JSON.parse(JSON.stringify(err))).toEqual({ code: "IO_S3", message: "S3 read failed", context: err.context });
+  });
+
+  it("optionHint names the library option, then the CLI flag", () => {
+    expect(optionHint("sampleRows")).toBe("sampleRows (--sample-rows)");
+    expect(optionHint("onInvalid", "skip")).toBe('onInvalid: "skip" (--on-invalid skip)');
+    expect(optionHint("overwrite", true)).toBe("overwrite: true (--overwrite)");
+    expect(optionHint("maxPayloadMb", 8)).toBe("maxPayloadMb: 8 (--max-payload-mb 8)");
+    expect(optionHint("header", false, "--no-header")).toBe("header: false (--no-header)");
+  });
+
+  it("library messages outside src/cli name no flag without its option (errors.ts optionHint)", () => {
+    // a flag right after "use", "with", "raise" or "give" in a message string: advice a library caller cannot follow
+    // (the emulator speaks the service's errors; merge.ts is another session's to change; errors.ts's table is the CLI's)
+    const offenders: string[] = [];
+    const root = new URL("../src/", import.meta.url);
+    for (const rel of fs.readdirSync(root, { recursive: true }) as string[]) {
+      if (!rel.endsWith(".ts") || rel.startsWith("cli/") || rel.startsWith("emulator/") || rel === "prepare/merge.ts" || rel === "errors.ts") continue;
+      const lines = fs.readFileSync(new URL(rel, root), "utf8").split("\n");
+      lines.forEach((line, i) => {
+        if (/^\s*(\*|\/\/|\/\*)/.test(line)) return;
+        if (/\b(use|with|raise|give|lower|declare it with|leave out|check) --[a-z]/.test(line) && !/btkit [a-z]+ --/.test(line)) offenders.push(`${rel}:${i + 1}`);
+      });
+    }
+    expect(offenders).toEqual([]);
   });
 
   it("maps every code to a documented exit status, and ARCHITECTURE.md lists every code", () => {

@@ -5,7 +5,7 @@
  * the row number when asked, then the prediction columns.
  */
 import { Field, makeData, RecordBatch, Schema, Struct, type Data } from "apache-arrow";
-import { BtkitError, counted } from "../errors.js";
+import { BtkitError, counted, optionHint } from "../errors.js";
 import type { ColumnType, ContentType } from "../protocol/descriptor.js";
 import { EchoSplitter, type EchoLayout } from "./echo.js";
 import { FeatureParser, type FeatureColumn } from "./features.js";
@@ -140,7 +140,7 @@ export function createAligner(options: AlignerOptions = {}): {
     const seen = new Set<string>();
     for (const f of [...base, ...preds]) {
       if (seen.has(f.name)) {
-        throw new BtkitError("OPT_INVALID", `prediction column ${f.name} has the name of a kept column: choose another prefix (--prediction-prefix) or scalar name (--prediction-name)`, { column: f.name, option: "prefix" });
+        throw new BtkitError("OPT_INVALID", `prediction column ${f.name} has the name of a kept column: choose another prefix, ${optionHint("predictionPrefix")}, or scalar name, ${optionHint("predictionName")}`, { column: f.name, option: "predictionPrefix" });
       }
       seen.add(f.name);
     }

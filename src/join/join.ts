@@ -22,7 +22,7 @@
  *    deleted.
  */
 import { Schema, type RecordBatch } from "apache-arrow";
-import { BtkitError, counted } from "../errors.js";
+import { BtkitError, counted, optionHint } from "../errors.js";
 import type { ColumnType, Descriptor, JobSection, ResultsSection, ShardEntry } from "../protocol/descriptor.js";
 import { canonicalType, isColumnType, serializeDescriptor, validateDescriptor } from "../protocol/descriptor.js";
 import { isLayoutProblem, outputLayoutOf } from "../protocol/data-processing.js";
@@ -39,7 +39,7 @@ import { columnTypeOfField, fieldOf } from "./columns.js";
 import { LineReader, scanLines, type BlankLinePolicy, type LineScan } from "./lines.js";
 import { folderDataset, prepareFolder, recordIdentity, type FolderDataset } from "./folder.js";
 import { checkPart, partLabel, shardStem, shardsOfPart, jobShards, type Part } from "./plan.js";
-import { WidenToFloat64, type PredictionFormat } from "./predictions.js";
+import { WidenToFloat64, predictionTypeHint, type PredictionFormat } from "./predictions.js";
 import { createWriter, EXTENSION_OF, OUTPUT_FORMATS, type OutputFormat, type ParquetCompression } from "./writers.js";
 
 export interface JoinProgress {
@@ -184,11 +184,11 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
         if (w === undefined || declared[w.column] !== undefined) throw err;
         if (r.part) {
           // parts are joined apart: widening one would give the dataset's parts different types
-          throw new BtkitError("JOIN_TYPE_CONFLICT", `prediction column ${w.column} is int64 from the first batch of part ${r.part.index}/${r.part.count}, but line ${w.line} of ${w.location} (shard ${w.shard}) holds a value int64 cannot: the parts of one dataset must agree on types, so join every part with --prediction-type ${w.column}=float64`, { shard: w.shard, location: w.location, line: w.line, column: w.column, expected: "int64", got: "float64", option: "--prediction-type" });
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `prediction column ${w.column} is int64 from the first batch of part ${r.part.index}/${r.part.count}, but line ${w.line} of ${w.location} (shard ${w.shard}) holds a value int64 cannot: the parts of one dataset must agree on types, so join every part with ${predictionTypeHint(w.column, "float64")}`, { shard: w.shard, location: w.location, line: w.line, column: w.column, expected: "int64", got: "float64", option: "predictionTypes" });
         }
         if (options.sink) {
           // the rows before it went to the sink as int64: they cannot be taken back
-          throw new BtkitError("JOIN_TYPE_CONFLICT", `prediction column ${w.column} is int64 from the first batch, but line ${w.line} of ${w.location} (shard ${w.shard}) holds a value int64 cannot, and the rows before it were written to ${options.sink.location} already: join again with --prediction-type ${w.column}=float64`, { shard: w.shard, location: w.location, line: w.line, column: w.column, expected: "int64", got: "float64", option: "--prediction-type" });
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `prediction column ${w.column} is int64 from the first batch, but line ${w.line} of ${w.location} (shard ${w.shard}) holds a value int64 cannot, and the rows before it were written to ${options.sink.location} already: join again with ${predictionTypeHint(w.column, "float64")}`, { shard: w.shard, location: w.location, line: w.line, column: w.column, expected: "int64", got: "float64", option: "predictionTypes" });
         }
         declared[w.column] = "float64";
         widened.push(w);
@@ -288,7 +288,7 @@ async function checkJoin(r: Common, options: JoinRowsOptions): Promise<CheckedJo
     const how =
       job.status === "InProgress" || job.status === "Stopping"
         ? `wait for it to end (btkit status --wait), then join the descriptor it prints`
-        : `transform its missing shards again with btkit submit --retry-failed, or join the shards it finished with --allow-missing`;
+        : `transform its missing shards again with btkit submit --retry-failed, or join the shards it finished with ${optionHint("allowMissing", true)}`;
     throw new BtkitError("JOIN_JOB_STATUS", `job ${job.name} is ${job.status}${job.failureReason ? ` (${job.failureReason})` : ""}: join reads only a Completed job's output; ${how}`, { job: job.name, expected: "Completed", got: job.status });
   }
   const layout = outputLayoutOf(job.request, d.modelInput.features.length);
@@ -305,7 +305,7 @@ async function checkJoin(r: Common, options: JoinRowsOptions): Promise<CheckedJo
     outOfName.set(s.name, o.location);
     if (o.state === "foreign") {
       if (!r.allowMissing) {
-        throw new BtkitError("JOIN_PROVENANCE", `${formatLocation(o.location)} is not the output of job ${o.producer.name} for shard ${s.name}: ${o.why}. Transform the shard again (btkit submit --retry-failed), or join without it with --allow-missing`, { shard: s.name, location: formatLocation(o.location), job: o.producer.name, expected: o.producer.createdAt, got: o.lastModified?.toISOString() });
+        throw new BtkitError("JOIN_PROVENANCE", `${formatLocation(o.location)} is not the output of job ${o.producer.name} for shard ${s.name}: ${o.why}. Transform the shard again (btkit submit --retry-failed), or join without it with ${optionHint("allowMissing", true)}`, { shard: s.name, location: formatLocation(o.location), job: o.producer.name, expected: o.producer.createdAt, got: o.lastModified?.toISOString() });
       }
       foreign.push(s.name);
     }
@@ -313,7 +313,7 @@ async function checkJoin(r: Common, options: JoinRowsOptions): Promise<CheckedJo
     else missing.push(s.name);
   }
   if (missing.length > 0 && !r.allowMissing) {
-    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${counted(shards.length, "shard")} ${missing.length === 1 ? "has" : "have"} no .out under ${job.outputLocation}: ${listNames(missing)}. Run btkit submit --retry-failed to transform them again, or join the rest with --allow-missing`, { shard: missing[0], location: job.outputLocation, missing, job: job.name });
+    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${counted(shards.length, "shard")} ${missing.length === 1 ? "has" : "have"} no .out under ${job.outputLocation}: ${listNames(missing)}. Run btkit submit --retry-failed to transform them again, or join the rest with ${optionHint("allowMissing", true)}`, { shard: missing[0], location: job.outputLocation, missing, job: job.name });
   }
 
   // 2. every .out has exactly the shard's rows, before anything is written
@@ -570,7 +570,7 @@ async function checkCounts(s: ShardEntry, where: string, scan: LineScan, policy:
   const found = policy === "skip" ? scan.lines - scan.blank : scan.lines;
   if (found === s.rows) {
     if (scan.blank > 0 && policy === "error") {
-      throw new BtkitError("JOIN_BLANK_LINE", `line ${scan.firstBlank} of ${where} is blank (${counted(scan.blank, "blank line")} in all), though the line count matches shard ${s.name}'s ${counted(s.rows, "row")}: some other line is missing, so predictions would be shifted; use --blank-lines skip only if blank lines carry no record`, { shard: s.name, location: where, line: scan.firstBlank, count: scan.blank });
+      throw new BtkitError("JOIN_BLANK_LINE", `line ${scan.firstBlank} of ${where} is blank (${counted(scan.blank, "blank line")} in all), though the line count matches shard ${s.name}'s ${counted(s.rows, "row")}: some other line is missing, so predictions would be shifted; use ${optionHint("blankLines", "skip")} only if blank lines carry no record`, { shard: s.name, location: where, line: scan.firstBlank, count: scan.blank });
     }
     return;
   }
@@ -578,7 +578,7 @@ async function checkCounts(s: ShardEntry, where: string, scan: LineScan, policy:
   let line: number | undefined;
   if (scan.blank > 0) {
     line = scan.firstBlank;
-    hints.push(`line ${scan.firstBlank} is blank (${counted(scan.blank, "blank line")} in all: AssembleWith=Line adding a newline after responses that already end with one? see --blank-lines)`);
+    hints.push(`line ${scan.firstBlank} is blank (${counted(scan.blank, "blank line")} in all: AssembleWith=Line adding a newline after responses that already end with one? see ${optionHint("blankLines")})`);
   }
   if (scan.firstArray !== undefined && found < s.rows) {
     line ??= scan.firstArray;

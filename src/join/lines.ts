@@ -7,7 +7,7 @@
  * which changes with its error options and skips blank lines).
  */
 import { isUtf8 } from "node:buffer";
-import { BtkitError } from "../errors.js";
+import { BtkitError, optionHint } from "../errors.js";
 
 /** blank lines: an error, skipped (counted), or records of their own ("keep": a model-input shard's row whose only feature is null) */
 export type BlankLinePolicy = "error" | "skip" | "keep";
@@ -270,7 +270,7 @@ export class LineReader {
   }
 
   #blankError(no: number): never {
-    throw new BtkitError("JOIN_BLANK_LINE", `line ${no} of ${this.#o.location} is blank: a blank line shifts every later prediction (AssembleWith=Line adding a newline after a response that already ended with one?); use --blank-lines skip if blank lines carry no record`, { location: this.#o.location, shard: this.#o.shard, line: no });
+    throw new BtkitError("JOIN_BLANK_LINE", `line ${no} of ${this.#o.location} is blank: a blank line shifts every later prediction (AssembleWith=Line adding a newline after a response that already ended with one?); use ${optionHint("blankLines", "skip")} if blank lines carry no record`, { location: this.#o.location, shard: this.#o.shard, line: no });
   }
 
   #badUtf8(region: Buffer): never {

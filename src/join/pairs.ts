@@ -9,7 +9,7 @@
  * rows drop as many leading fields as the input has columns; its JSON lines give SageMakerOutput.
  */
 import { makeData, RecordBatch, Schema, Struct, type Data } from "apache-arrow";
-import { BtkitError, counted } from "../errors.js";
+import { BtkitError, counted, optionHint } from "../errors.js";
 import { baseName, formatLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { LineReader, scanLines } from "./lines.js";
@@ -109,7 +109,7 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
     else missing.push(p.name);
   }
   if (missing.length > 0 && !(options.allowMissing ?? false)) {
-    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${counted(pairs.length, "input")} ${missing.length === 1 ? "has" : "have"} no .out under ${options.outputs}: ${missing.join(", ")}; transform them again, or join the rest with --allow-missing`, { location: options.outputs, missing });
+    throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${counted(pairs.length, "input")} ${missing.length === 1 ? "has" : "have"} no .out under ${options.outputs}: ${missing.join(", ")}; transform them again, or join the rest with ${optionHint("allowMissing", true)}`, { location: options.outputs, missing, option: "allowMissing" });
   }
   // counts first: every .out has as many lines as its input
   for (const p of present) {
@@ -162,7 +162,7 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
           const fields = [...inputParser.fields()!, ...predParser.fields()!];
           const names = new Set<string>();
           for (const f of fields) {
-            if (names.has(f.name)) throw new BtkitError("OPT_INVALID", `column ${f.name} comes from both the input and the predictions: choose another --input-prefix or --prediction-prefix`, { column: f.name });
+            if (names.has(f.name)) throw new BtkitError("OPT_INVALID", `column ${f.name} comes from both the input and the predictions: choose another ${optionHint("inputPrefix")} or ${optionHint("predictionPrefix")}`, { column: f.name, option: "predictionPrefix" });
             names.add(f.name);
           }
           schema = new Schema(fields);

@@ -20,7 +20,7 @@
  * shard line and hands this parser the prediction part alone.
  */
 import type { Data, Field } from "apache-arrow";
-import { BtkitError, counted } from "../errors.js";
+import { BtkitError, counted, optionHint } from "../errors.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 import { DEFAULT_PREDICTION_NAME, DEFAULT_PREDICTION_PREFIX } from "../protocol/layout.js";
 import { accumulatorFor, fieldOf } from "./columns.js";
@@ -28,6 +28,11 @@ import { splitCsvLine } from "./csv-fields.js";
 import { FlatObjectReader } from "./fast-json.js";
 import type { LineBatch } from "./lines.js";
 import { csvValue, excerpt, isJsonObject, mergeTypes, parseJsonValue, SET_OK, SET_ROUNDED, SET_WIDENED, setValue, typeOfValue } from "./values.js";
+
+/** The predictionTypes option declaring column `name` as `type`, with its CLI flag: `predictionTypes: { "p": "float64" } (--prediction-type p=float64)`. */
+export function predictionTypeHint(name: string, type: string): string {
+  return `predictionTypes: { ${JSON.stringify(name)}: ${JSON.stringify(type)} } (--prediction-type ${name}=${type})`;
+}
 
 export type PredictionFormat = "auto" | "json" | "csv" | "text";
 export const PREDICTION_FORMATS = ["auto", "json", "csv", "text"] as const;
@@ -194,7 +199,7 @@ export class PredictionParser {
         const obj = v as Record<string, unknown>;
         for (const k in obj) {
           if (!this.#keyIndex.has(k)) {
-            throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has key ${JSON.stringify(k)} that the first batch did not have; columns are fixed by the first batch: declare it with --prediction-type ${this.options.prefix}${k}=TYPE`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), column: `${this.options.prefix}${k}` });
+            throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) has key ${JSON.stringify(k)} that the first batch did not have; columns are fixed by the first batch: declare it with ${predictionTypeHint(`${this.options.prefix}${k}`, "TYPE")}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), column: `${this.options.prefix}${k}` });
           }
         }
         for (let j = 0; j < cols.length; j++) this.#set(accs[j]!, i, obj[cols[j]!.key as string], widen, cols[j]!, batch, src);
@@ -231,7 +236,7 @@ export class PredictionParser {
       // every int64 value taken so far is a safe integer (values.ts), so exact in float64
       throw new WidenToFloat64(col.name, src.shard, src.location, line);
     }
-    throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}): column ${col.name} is ${col.type} (from the first batch), got ${typeOfValue(v)} ${excerpt(JSON.stringify(v) ?? String(v))}; declare it with --prediction-type ${col.name}=TYPE${col.type !== "utf8" ? "" : " or use --widen-to-utf8"}`, { shard: src.shard, location: src.location, line, column: col.name, expected: col.type, got: typeOfValue(v) });
+    throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}): column ${col.name} is ${col.type} (from the first batch), got ${typeOfValue(v)} ${excerpt(JSON.stringify(v) ?? String(v))}; declare it with ${predictionTypeHint(col.name, "TYPE")}${col.type !== "utf8" ? "" : ` or use ${optionHint("widenToUtf8", true)}`}`, { shard: src.shard, location: src.location, line, column: col.name, expected: col.type, got: typeOfValue(v) });
   }
 
   #shapeConflict(v: unknown, line: number, src: BatchSource, text: string): never {
@@ -301,7 +306,7 @@ export class PredictionParser {
         col.type = "utf8";
         return;
       }
-      throw new BtkitError("JOIN_TYPE_CONFLICT", `column ${col.name} is ${col.type} at line ${lineOf[j]} but ${t} at line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}); declare it with --prediction-type ${col.name}=TYPE or use --widen-to-utf8`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), column: col.name, expected: col.type, got: t });
+      throw new BtkitError("JOIN_TYPE_CONFLICT", `column ${col.name} is ${col.type} at line ${lineOf[j]} but ${t} at line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}); declare it with ${predictionTypeHint(col.name, "TYPE")} or use ${optionHint("widenToUtf8", true)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i), column: col.name, expected: col.type, got: t });
     };
     if (shape === "object") {
       for (let i = 0; i < values.length; i++) {

@@ -34,7 +34,7 @@
  * column, its Arrow type and the flags that get past it.
  */
 import { DataType, Type, Vector, type Field, type RecordBatch, type Schema } from "apache-arrow";
-import { BtkitError } from "../errors.js";
+import { BtkitError, optionHint } from "../errors.js";
 import { DECIMAL_MAX_PRECISION, decimalOf, decimalType, isJsonType, type ColumnType } from "../protocol/descriptor.js";
 import { isNestedName, nestedTypeName, type NestedNode } from "../protocol/nested.js";
 import { decimalText, readDecimalWords } from "../protocol/decimal.js";
@@ -44,6 +44,7 @@ const YEAR_RE = /^\d{4}-/;
 
 export { decimalText };
 import { KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
+import { schemaHint } from "./schema.js";
 
 /** One input column: its btkit type, the kind of its values, and its Arrow type (for messages). */
 export interface TypedColumn {
@@ -148,7 +149,7 @@ function nestedTypeOfArrow(t: DataType): ColumnType | undefined {
 export function unsupportedColumn(c: TypedColumn, input: string): BtkitError {
   return new BtkitError(
     "PREP_FORMAT",
-    `${input}: column ${JSON.stringify(c.name)} has Arrow type ${c.arrowType}, which no btkit column type holds (supported: integers, floats, decimals, bool, utf8, dates, timestamps, times, lists, structs, maps, null); drop it with --drop ${c.name}`,
+    `${input}: column ${JSON.stringify(c.name)} has Arrow type ${c.arrowType}, which no btkit column type holds (supported: integers, floats, decimals, bool, utf8, dates, timestamps, times, lists, structs, maps, null); drop it with ${optionHint("drop", c.name, `--drop ${c.name}`)}`,
     { input, column: c.name, got: c.arrowType, option: "drop" },
   );
 }
@@ -174,7 +175,7 @@ export function kindFor(native: ColumnType, final: ColumnType, column: string, a
   if (decimalOf(final)) return KIND.number;
   if (isNestedName(final)) {
     if (isJsonType(native)) return KIND.json;
-    throw new BtkitError("PREP_SCHEMA", `--schema ${column}:${final}: column ${JSON.stringify(column)} is Arrow ${arrowType} (btkit ${native}); it cannot be read as ${final}`, { option: "schema", column, expected: native, got: final });
+    throw new BtkitError("PREP_SCHEMA", `${schemaHint(column, final)}: column ${JSON.stringify(column)} is Arrow ${arrowType} (btkit ${native}); it cannot be read as ${final}`, { option: "schema", column, expected: native, got: final });
   }
   if (temporalOf(final)) return KIND.string;
   switch (final) {
@@ -195,7 +196,7 @@ export function kindFor(native: ColumnType, final: ColumnType, column: string, a
     case "json":
       return isJsonType(native) ? KIND.json : native === "bool" ? KIND.bool : native === "int64" || native === "uint64" || native === "float64" || decimalOf(native) ? KIND.number : KIND.string;
   }
-  throw new BtkitError("PREP_SCHEMA", `--schema ${column}:${final}: column ${JSON.stringify(column)} is Arrow ${arrowType} (btkit ${native}); it cannot be read as ${final}`, { option: "schema", column, expected: native, got: final });
+  throw new BtkitError("PREP_SCHEMA", `${schemaHint(column, final)}: column ${JSON.stringify(column)} is Arrow ${arrowType} (btkit ${native}); it cannot be read as ${final}`, { option: "schema", column, expected: native, got: final });
 }
 
 const pad = (n: number, w: number): string => String(n).padStart(w, "0");
@@ -435,7 +436,7 @@ export class ArrowRecordMaker {
         } catch (err) {
           if (!(err instanceof ValueError)) throw err;
           const c = this.#columns[j]!;
-          const hint = err.asText ? `; read the column as text with --schema ${c.name}:utf8, or skip such rows with --on-invalid skip` : "";
+          const hint = err.asText ? `; read the column as text with ${schemaHint(c.name, "utf8")}, or skip such rows with ${optionHint("onInvalid", "skip")}` : "";
           rec.error = new BtkitError("PREP_TYPE", `${this.input}: row ${line}, column ${JSON.stringify(c.name)} (Arrow ${c.arrowType}): ${err.message}${hint}`, { input: this.input, line, row: line, column: c.name, got: c.arrowType, ...(hint ? { option: "schema" } : {}) });
           break;
         }

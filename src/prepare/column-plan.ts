@@ -8,7 +8,7 @@
  * back from the shards. Features whose shard text may not give their value back are kept whatever
  * `keep` says (see unfaithful()).
  */
-import { BtkitError } from "../errors.js";
+import { BtkitError, optionHint } from "../errors.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import type { ResolvedPrepareOptions } from "./options.js";
@@ -48,24 +48,24 @@ export function planColumns(columns: readonly string[], inferred: readonly Colum
   const types = [...inferred];
   for (const [name, type] of o.schema) {
     const i = colIndex.get(name);
-    if (i === undefined) throw new BtkitError("PREP_SCHEMA", `--schema names column ${JSON.stringify(name)}, which the input does not have (columns: ${columns.join(", ")})`, { column: name, option: "schema" });
+    if (i === undefined) throw new BtkitError("PREP_SCHEMA", `${optionHint("schema")} names column ${JSON.stringify(name)}, which the input does not have (columns: ${columns.join(", ")})`, { column: name, option: "schema" });
     types[i] = type;
   }
   const need = (list: readonly string[], option: string): number[] =>
     list.map((n) => {
       const i = colIndex.get(n);
       if (i === undefined || o.drop.includes(n)) {
-        throw new BtkitError("PREP_COLUMN", `--${option} names column ${JSON.stringify(n)}, which ${i === undefined ? "the input does not have" : "--drop removes"} (columns: ${columns.join(", ")})`, { column: n, option });
+        throw new BtkitError("PREP_COLUMN", `${optionHint(option)} names column ${JSON.stringify(n)}, which ${i === undefined ? "the input does not have" : `${optionHint("drop")} removes`} (columns: ${columns.join(", ")})`, { column: n, option });
       }
       return i;
     });
   need(o.drop.filter((d) => !colIndex.has(d)), "drop");
   const remaining = columns.filter((c) => !o.drop.includes(c));
   if (remaining.includes(SIDECAR_ROW_COLUMN)) {
-    throw new BtkitError("PREP_COLUMN", `the input has a column named ${SIDECAR_ROW_COLUMN}, the name of btkit's row number in the sidecar and the joined table; --drop ${SIDECAR_ROW_COLUMN} (or rename it in the input)`, { column: SIDECAR_ROW_COLUMN, option: "drop" });
+    throw new BtkitError("PREP_COLUMN", `the input has a column named ${SIDECAR_ROW_COLUMN}, the name of btkit's row number in the sidecar and the joined table; drop it with ${optionHint("drop", SIDECAR_ROW_COLUMN, `--drop ${SIDECAR_ROW_COLUMN}`)} (or rename it in the input)`, { column: SIDECAR_ROW_COLUMN, option: "drop" });
   }
   const featureIdx = need(o.features ?? remaining, "features");
-  if (new Set(featureIdx).size !== featureIdx.length) throw new BtkitError("PREP_COLUMN", "--features names a column twice", { option: "features" });
+  if (new Set(featureIdx).size !== featureIdx.length) throw new BtkitError("PREP_COLUMN", `${optionHint("features")} names a column twice`, { option: "features" });
   const features = new Set(featureIdx.map((i) => columns[i]!));
   // what the model does not see is kept by default; features whose shard text does not give back the value are kept whatever --keep says
   const keepSet = new Set([...need(o.keep ?? remaining.filter((c) => !features.has(c)), "keep"), ...need(unfaithful(remaining, features, (c) => types[colIndex.get(c)!]!, o), "keep")]);

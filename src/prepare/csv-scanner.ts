@@ -266,12 +266,12 @@ export class CsvScanner {
         buf = buf.subarray(3);
       } else if (utf16Bom(buf) !== undefined) {
         const which = utf16Bom(buf)!;
-        throw new BtkitError("PREP_ENCODING", `${this.input} is ${which} (byte order mark ${buf[0]!.toString(16)} ${buf[1]!.toString(16)}); ${utf16Advice(which)}`, { input: this.input, line: 1, option: `--encoding ${which.toLowerCase()}` });
+        throw new BtkitError("PREP_ENCODING", `${this.input} is ${which} (byte order mark ${buf[0]!.toString(16)} ${buf[1]!.toString(16)}); ${utf16Advice(which)}`, { input: this.input, line: 1, option: "encoding" });
       } else {
         const utf16 = utf16WithoutBom(buf);
         if (utf16 !== undefined) {
           // before the line-ending and NUL checks, which would name a symptom (a CR followed by NUL)
-          throw new BtkitError("PREP_ENCODING", `${this.input} looks like ${utf16} without a byte order mark (every second byte is NUL); ${utf16Advice(utf16)}`, { input: this.input, line: 1, option: `--encoding ${utf16.toLowerCase()}` });
+          throw new BtkitError("PREP_ENCODING", `${this.input} looks like ${utf16} without a byte order mark (every second byte is NUL); ${utf16Advice(utf16)}`, { input: this.input, line: 1, option: "encoding" });
         }
       }
       this.#started = true;

@@ -11,7 +11,7 @@
  * their exact digits; booleans become true/false; text is a JSON string; json columns are the
  * nested value's text). JSON escapes newlines by nature.
  */
-import { BtkitError } from "../errors.js";
+import { BtkitError, optionHint } from "../errors.js";
 import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
 import { isNestedName } from "../protocol/nested.js";
 
@@ -47,7 +47,7 @@ export function makeCsvEncoder(features: readonly string[], newlines: NewlinePol
         if (v.includes("\n") || v.includes("\r")) {
           if (newlines === "reject") {
             const column = features[i];
-            throw new BtkitError("PREP_NEWLINE", `${ctx.input}: row ${ctx.row} (line ${ctx.line}), column ${JSON.stringify(column)} holds a line break, which would split the record in a SageMaker Line-split CSV shard; use --newlines replace|escape or --format jsonl`, { input: ctx.input, row: ctx.row, line: ctx.line, column });
+            throw new BtkitError("PREP_NEWLINE", `${ctx.input}: row ${ctx.row} (line ${ctx.line}), column ${JSON.stringify(column)} holds a line break, which would split the record in a SageMaker Line-split CSV shard; use ${optionHint("newlines", "replace")} or "escape", or ${optionHint("format", "jsonl")}`, { input: ctx.input, row: ctx.row, line: ctx.line, column });
           }
           v = newlines === "replace" ? v.replace(NEWLINE, replacement) : v.replaceAll("\\", "\\\\").replaceAll("\r", "\\r").replaceAll("\n", "\\n");
           enc.newlinesChanged++;

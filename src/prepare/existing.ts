@@ -3,7 +3,7 @@
  * identical, intact preparation is returned as is; anything else needs --overwrite) and the
  * removal of an overwritten preparation's leftovers.
  */
-import { BtkitError } from "../errors.js";
+import { BtkitError, optionHint } from "../errors.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import type { Storage } from "../io/storage.js";
 import { parseDescriptor, type Descriptor, type ShardEntry } from "../protocol/descriptor.js";
@@ -42,7 +42,7 @@ export async function checkExisting(storage: Storage, loc: Location, fingerprint
           : changed !== undefined
             ? `${changed} changed after it was written`
             : `${differences(prev, inputs, options)}`;
-    throw new BtkitError("PREP_OUT_EXISTS", `${toUri(loc)} already holds a preparation and ${why}; use --overwrite to replace it, or another --out`, { location: toUri(loc) });
+    throw new BtkitError("PREP_OUT_EXISTS", `${toUri(loc)} already holds a preparation and ${why}; use ${optionHint("overwrite", true)} to replace it, or another ${optionHint("out")}`, { location: toUri(loc), option: "overwrite" });
   }
   // The completion marker goes first, so a crash from here on never leaves a stale "complete" output.
   await storage.delete(loc);

@@ -2,7 +2,7 @@
  * CSV header rows: whether a first row is data (refuseDataAsHeader), the names a header gives
  * (headerNames) and the check that every input names the same columns. Pure: they throw, never read.
  */
-import { BtkitError, counted } from "../errors.js";
+import { BtkitError, counted, optionHint } from "../errors.js";
 import type { CsvRecord } from "./csv-scanner.js";
 import type { ResolvedInput } from "./inputs.js";
 
@@ -17,8 +17,8 @@ export function refuseDataAsHeader(input: ResolvedInput, r: CsvRecord): void {
   const shown = values.slice(0, 5).join(",") + (values.length > 5 ? ",..." : "");
   throw new BtkitError(
     "PREP_HEADER",
-    `${input.display}: line ${r.line} (${shown}) looks like data, not a header: every field is a number. Give --no-header if the file has no header row (name the columns with --columns), or --header if these numbers are the column names`,
-    { input: input.display, line: r.line, option: "--no-header" },
+    `${input.display}: line ${r.line} (${shown}) looks like data, not a header: every field is a number. Give ${optionHint("header", false, "--no-header")} if the file has no header row (name the columns with ${optionHint("columns")}), or ${optionHint("header", true)} if these numbers are the column names`,
+    { input: input.display, line: r.line, option: "header" },
   );
 }
 const NUMBER_TEXT_RE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
@@ -35,16 +35,16 @@ export function headerNames(input: ResolvedInput, r: CsvRecord, columns: readonl
   let names = headerless ? r.values.map((_, i) => `column_${i + 1}`) : r.values.map((v) => v ?? "");
   if (columns !== undefined) {
     if (columns.length !== names.length) {
-      throw new BtkitError("PREP_HEADER", `${input.display}: --columns names ${counted(columns.length, "column")} but ${headerless ? `line ${r.line} has ${counted(names.length, "field")}` : `the header has ${names.length}`}`, { input: input.display, line: r.line, expected: names.length, got: columns.length });
+      throw new BtkitError("PREP_HEADER", `${input.display}: ${optionHint("columns")} names ${counted(columns.length, "column")} but ${headerless ? `line ${r.line} has ${counted(names.length, "field")}` : `the header has ${names.length}`}`, { input: input.display, line: r.line, expected: names.length, got: columns.length });
     }
     names = [...columns];
   }
   const seen = new Map<string, number>();
   names.forEach((n, i) => {
-    if (n === "") throw new BtkitError("PREP_HEADER", `${input.display}: header column ${i + 1} has an empty name; name it with --columns`, { input: input.display, line: r.line, column: `#${i + 1}` });
+    if (n === "") throw new BtkitError("PREP_HEADER", `${input.display}: header column ${i + 1} has an empty name; name it with ${optionHint("columns")}`, { input: input.display, line: r.line, column: `#${i + 1}`, option: "columns" });
     if ([...n].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) throw new BtkitError("PREP_HEADER", `${input.display}: header column ${i + 1} (${JSON.stringify(n)}) holds a control character`, { input: input.display, line: r.line, column: n });
     const prev = seen.get(n);
-    if (prev !== undefined) throw new BtkitError("PREP_HEADER", `${input.display}: header name ${JSON.stringify(n)} appears at columns ${prev + 1} and ${i + 1}; rename with --columns`, { input: input.display, line: r.line, column: n });
+    if (prev !== undefined) throw new BtkitError("PREP_HEADER", `${input.display}: header name ${JSON.stringify(n)} appears at columns ${prev + 1} and ${i + 1}; rename with ${optionHint("columns")}`, { input: input.display, line: r.line, column: n, option: "columns" });
     seen.set(n, i);
   });
   return names;

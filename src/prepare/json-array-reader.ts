@@ -12,7 +12,7 @@
  */
 import { getManyValues, isMany, none } from "stream-chain/defs.js";
 import { jsonParser } from "stream-json/parser.js";
-import { BtkitError } from "../errors.js";
+import { BtkitError, optionHint } from "../errors.js";
 import { LATIN1_ADVICE, utf16Advice, utf16Bom } from "./encoding.js";
 import { firstInvalidUtf8 } from "./csv-scanner.js";
 import { MAX_DEPTH, parseObjectLine, type JsonRecord } from "./jsonl-scanner.js";
@@ -95,7 +95,7 @@ export class JsonArrayScanner {
     }
     if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff) || (head.length > 1 && head[1] === 0 && head[0] !== 0)) {
       const which = utf16Bom(head) ?? (head[1] === 0 ? "UTF-16LE" : "UTF-16BE");
-      throw new BtkitError("PREP_ENCODING", `${this.input} is ${which}; ${utf16Advice(which)}`, { input: this.input, line: 1, option: `--encoding ${which.toLowerCase()}` });
+      throw new BtkitError("PREP_ENCODING", `${this.input} is ${which}; ${utf16Advice(which)}`, { input: this.input, line: 1, option: "encoding" });
     }
     return head;
   }
@@ -207,7 +207,7 @@ export class JsonArrayScanner {
     for (const t of tokens) {
       if (this.#closed) throw this.#error(`unexpected data after the closing "]" of the array`, this.#elements);
       if (!this.#opened) {
-        if (t.name !== "startArray") throw this.#error(`expected a JSON array (starting with "["), got ${describe(t)}; for one JSON object per line use --input-format jsonl`, 0);
+        if (t.name !== "startArray") throw this.#error(`expected a JSON array (starting with "["), got ${describe(t)}; for one JSON object per line use ${optionHint("inputFormat", "jsonl")}`, 0);
         this.#opened = true;
         this.#depth = 1;
         continue;

@@ -8,7 +8,7 @@
  * exact text (integers beyond 2^53 are not rounded).
  */
 import { isUtf8 } from "node:buffer";
-import { BtkitError } from "../errors.js";
+import { BtkitError, optionHint } from "../errors.js";
 import { LATIN1_ADVICE, utf16Advice, utf16Bom } from "./encoding.js";
 import { firstInvalidUtf8 } from "./csv-scanner.js";
 
@@ -77,7 +77,7 @@ export class JsonlScanner {
         buf = buf.subarray(3);
       } else if (utf16Bom(buf) !== undefined || (buf.length > 1 && buf[1] === 0 && buf[0] !== 0) || (buf.length > 1 && buf[0] === 0 && buf[1] !== 0)) {
         const which = utf16Bom(buf) ?? (buf[1] === 0 ? "UTF-16LE" : "UTF-16BE");
-        throw new BtkitError("PREP_ENCODING", `${this.input} is ${which}; ${utf16Advice(which)}`, { input: this.input, line: 1, option: `--encoding ${which.toLowerCase()}` });
+        throw new BtkitError("PREP_ENCODING", `${this.input} is ${which}; ${utf16Advice(which)}`, { input: this.input, line: 1, option: "encoding" });
       }
       this.#started = true;
     }
@@ -121,7 +121,7 @@ export function parseObjectLine(text: string, input: string, line: number, end: 
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    const hint = line <= 2 && /^\s*[[{]?\s*$/.test(text) ? " (pretty-printed JSON or a JSON array is not JSON Lines: use --input-format json)" : "";
+    const hint = line <= 2 && /^\s*[[{]?\s*$/.test(text) ? ` (pretty-printed JSON or a JSON array is not JSON Lines: use ${optionHint("inputFormat", "json")})` : "";
     const msg = err instanceof RangeError ? "nesting is too deep" : (err as Error).message;
     jsonError(input, line, `invalid JSON: ${msg}${hint}`);
   }

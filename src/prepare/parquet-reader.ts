@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import { RecordBatchReader, type RecordBatch } from "apache-arrow";
 import * as pw from "parquet-wasm";
-import { BtkitError } from "../errors.js";
+import { BtkitError, optionHint } from "../errors.js";
 import type { BatchSource } from "./arrow-reader.js";
 
 function formatError(input: string, err: unknown): BtkitError {
@@ -59,7 +59,7 @@ export async function parquetFromFile(path: string, size: number, input: string,
     }
   };
   const trapped = new Promise<never>((_, reject) => {
-    trap = (err) => reject(new BtkitError("PREP_FORMAT", `${input}: the Parquet decoder failed (${String(err)}): a column chunk is corrupt or of an encoding it cannot read; if it is a column you do not need, --drop it (dropped columns are not read)`, { input, option: "drop" }, { cause: err }));
+    trap = (err) => reject(new BtkitError("PREP_FORMAT", `${input}: the Parquet decoder failed (${String(err)}): a column chunk is corrupt or of an encoding it cannot read; if it is a column you do not need, drop it with ${optionHint("drop")} (dropped columns are not read)`, { input, option: "drop" }, { cause: err }));
   });
   trapped.catch(() => undefined);
   async function* batches(): AsyncGenerator<{ batch: RecordBatch; endAt: (k: number) => number }> {

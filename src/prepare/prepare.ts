@@ -18,7 +18,7 @@
  * rows and the count grows by multiples of N: shard-roller.ts). Without --instances, a shard closes
  * when it reaches --shard-size bytes (uncompressed) or --shard-rows rows, as the data streams.
  */
-import { BtkitError, EXIT, type ErrorCode } from "../errors.js";
+import { BtkitError, EXIT, optionHint, type ErrorCode } from "../errors.js";
 import { lockFor, withClaim } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
@@ -37,7 +37,7 @@ import { changedWhileRead, detectFormat, isRecordFormat, openInput, resolveInput
 import { JsonlScanner, KIND, type JsonRecord, type Kind } from "./jsonl-scanner.js";
 import { fingerprintOf, optionsRecord, resolvePrepareOptions, type PrepareOptions, type ResolvedPrepareOptions } from "./options.js";
 import { csvRecordStart, firstCsvRecord, jsonlRecordStart, planPart } from "./parts.js";
-import { fits, inferTypes, schemaFlag, widerType } from "./schema.js";
+import { fits, inferTypes, schemaHint, widerType } from "./schema.js";
 import { Channel } from "./shard-writer.js";
 import { RowSource, rowsInput } from "./rows.js";
 import { ShardRoller, balancedShardCount } from "./shard-roller.js";
@@ -249,7 +249,7 @@ class PrepareJob {
     }
     const opened = await detectFormat(raw, input);
     if (this.o.encoding !== "utf-8" && isRecordFormat(input.format) && input.format !== "json") {
-      throw new BtkitError("USAGE_BAD_VALUE", `--encoding ${this.o.encoding} applies to text inputs (CSV, TSV, JSON); ${input.display} is ${input.format}, whose text is UTF-8 by its format: leave out --encoding`, { option: "encoding", input: input.display, got: this.o.encoding });
+      throw new BtkitError("USAGE_BAD_VALUE", `${optionHint("encoding", this.o.encoding)} applies to text inputs (CSV, TSV, JSON); ${input.display} is ${input.format}, whose text is UTF-8 by its format: leave it out`, { option: "encoding", input: input.display, got: this.o.encoding });
     }
     if (isRecordFormat(input.format)) return this.readRecordInput(input, opened);
     if (this.declared) throw new BtkitError("PREP_SCHEMA", `${input.display} is ${input.format} but an earlier input was Parquet or Arrow; inputs of one preparation share one kind of format`, { input: input.display });
@@ -523,7 +523,7 @@ class PrepareJob {
         this.trailingBlankCount.set(b.input, (this.trailingBlankCount.get(b.input) ?? 0) + 1);
         continue;
       }
-      const err = new BtkitError(b.json ? "PREP_JSON" : "PREP_RAGGED_ROW", `${b.input.display}: line ${b.line} is blank (${b.json ? "a blank line is not a JSON Lines value: https://jsonlines.org" : "inside the data, not at its end"}); use --blank-lines skip to skip blank lines`, { input: b.input.display, line: b.line });
+      const err = new BtkitError(b.json ? "PREP_JSON" : "PREP_RAGGED_ROW", `${b.input.display}: line ${b.line} is blank (${b.json ? "a blank line is not a JSON Lines value: https://jsonlines.org" : "inside the data, not at its end"}); use ${optionHint("blankLines", "skip")} to skip blank lines`, { input: b.input.display, line: b.line });
       if (this.o.blankLines === "skip") {
         this.skipped.set("blank line", (this.skipped.get("blank line") ?? 0) + 1);
         continue;
@@ -606,13 +606,13 @@ class PrepareJob {
       if (p.csv) {
         values = p.csv.values;
         if (values.length !== columns.length) {
-          throw new BtkitError("PREP_RAGGED_ROW", `${input}: line ${p.line}: expected ${columns.length} fields (${this.o.header === false ? "the first row's" : "the header's"}), got ${values.length}; fix the row, or skip such rows with --on-invalid skip`, { input, line: p.line, row: rowNo, expected: columns.length, got: values.length });
+          throw new BtkitError("PREP_RAGGED_ROW", `${input}: line ${p.line}: expected ${columns.length} fields (${this.o.header === false ? "the first row's" : "the header's"}), got ${values.length}; fix the row, or skip such rows with ${optionHint("onInvalid", "skip")}`, { input, line: p.line, row: rowNo, expected: columns.length, got: values.length });
         }
       } else {
         const jv = this.jsonValues(p);
         if (!jv) {
           const extra = p.json!.keys.find((k) => !this.colIndex.has(k));
-          throw new BtkitError("PREP_SCHEMA", `${input}: line ${p.line}: key ${JSON.stringify(extra)} is not among the columns found in the first ${this.o.sampleRows} rows (${columns.join(", ")}); raise --sample-rows or declare it with --schema`, { input, line: p.line, row: rowNo, column: extra });
+          throw new BtkitError("PREP_SCHEMA", `${input}: line ${p.line}: key ${JSON.stringify(extra)} is not among the columns found in the first ${this.o.sampleRows} rows (${columns.join(", ")}); raise ${optionHint("sampleRows")} or declare it with ${optionHint("schema")}`, { input, line: p.line, row: rowNo, column: extra, option: "sampleRows" });
         }
         values = jv.values;
         kinds = jv.kinds;
@@ -630,9 +630,9 @@ class PrepareJob {
           const name = columns[i]!;
           const wider = widerType(t, v, k);
           const how = this.o.schema.has(name)
-            ? `the type declared with --schema; declare ${wider} instead (${schemaFlag(name, wider)}), or skip such rows with --on-invalid skip`
-            : `the type inferred from the first ${this.o.sampleRows} rows; declare the type with ${schemaFlag(name, wider)}${k === undefined ? ", or use --text" : ""}`;
-          throw new BtkitError("PREP_TYPE", `${input}: line ${p.line} (row ${rowNo}), column ${JSON.stringify(name)}: ${JSON.stringify(v)} does not fit ${t} (${how})`, { input, line: p.line, row: rowNo, column: name, expected: t, got: v, option: schemaFlag(name, wider) });
+            ? `the type declared with ${optionHint("schema")}; declare ${wider} instead (${schemaHint(name, wider)}), or skip such rows with ${optionHint("onInvalid", "skip")}`
+            : `the type inferred from the first ${this.o.sampleRows} rows; declare the type with ${schemaHint(name, wider)}${k === undefined ? `, or use ${optionHint("text", true)}` : ""}`;
+          throw new BtkitError("PREP_TYPE", `${input}: line ${p.line} (row ${rowNo}), column ${JSON.stringify(name)}: ${JSON.stringify(v)} does not fit ${t} (${how})`, { input, line: p.line, row: rowNo, column: name, expected: t, got: v, option: "schema" });
         }
         if (t === "json" && k === KIND.string && v !== null) values[i] = JSON.stringify(v);
       }
@@ -641,7 +641,7 @@ class PrepareJob {
       // at most 3 UTF-8 bytes per UTF-16 code unit: measure only lines that might be too large
       const bytes = line.length * 3 > this.maxRecordBytes ? Buffer.byteLength(line, "utf8") : 0;
       if (bytes > this.maxRecordBytes) {
-        throw new BtkitError("PREP_RECORD_TOO_LARGE", `${input}: line ${p.line} (row ${rowNo}) encodes to ${bytes} bytes, more than --max-payload-mb ${this.o.maxPayloadMb} (${this.maxRecordBytes} bytes): SageMaker would fail the job on it`, { input, line: p.line, row: rowNo, expected: this.maxRecordBytes, got: bytes });
+        throw new BtkitError("PREP_RECORD_TOO_LARGE", `${input}: line ${p.line} (row ${rowNo}) encodes to ${bytes} bytes, more than ${optionHint("maxPayloadMb", this.o.maxPayloadMb)} (${this.maxRecordBytes} bytes): SageMaker would fail the job on it`, { input, line: p.line, row: rowNo, expected: this.maxRecordBytes, got: bytes });
       }
       return this.roller.add(line, plan.keepAll ? values : plan.keepIdx.map((i) => values[i] ?? null), p.pos);
     } catch (err) {

@@ -13,7 +13,7 @@
  * timestamp_ntz(ns) (never cut); HH:MM[:SS[.f]] is `time`; empty = null. Anything else is utf8. A column that is null throughout the sample is
  * `null` only when the sample was the whole input, else utf8 (JSON: json), so a later value fits.
  */
-import { BtkitError } from "../errors.js";
+import { BtkitError, optionHint } from "../errors.js";
 import { COLUMN_TYPE_NAMES, DECIMAL_MAX_PRECISION, canonicalType, decimalOf, decimalType, isColumnType, type ColumnType } from "../protocol/descriptor.js";
 import { unscaledOf } from "../protocol/decimal.js";
 import { isNestedName } from "../protocol/nested.js";
@@ -175,7 +175,7 @@ export function parseSchemaOverride(text: string): Map<string, ColumnType> {
     try {
       pairs = Object.entries(JSON.parse(text) as Record<string, string>);
     } catch (err) {
-      throw new BtkitError("PREP_SCHEMA", `--schema is not valid JSON: ${(err as Error).message}`, { option: "schema" }, { cause: err });
+      throw new BtkitError("PREP_SCHEMA", `${optionHint("schema")} is not valid JSON: ${(err as Error).message}`, { option: "schema" }, { cause: err });
     }
   } else {
     // commas inside parentheses, angle brackets and quotes belong to the type: price:decimal(12,2),v:struct<"a":int64,"b":utf8>
@@ -189,14 +189,14 @@ export function parseSchemaOverride(text: string): Map<string, ColumnType> {
         }
       }
       if (at < 0) at = p.lastIndexOf(":");
-      if (at <= 0) throw new BtkitError("PREP_SCHEMA", `--schema entry ${JSON.stringify(p)}: expected name:type`, { option: "schema", got: p });
+      if (at <= 0) throw new BtkitError("PREP_SCHEMA", `${optionHint("schema")} entry ${JSON.stringify(p)}: expected name:type`, { option: "schema", got: p });
       return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
     });
   }
   for (const [name, type] of pairs) {
     const t = canonicalType(withoutSpaces(type));
     if (!isColumnType(t)) {
-      throw new BtkitError("PREP_SCHEMA", `--schema: column ${JSON.stringify(name)} has type ${JSON.stringify(type)}; expected one of ${COLUMN_TYPE_NAMES} (1 <= P <= ${DECIMAL_MAX_PRECISION}, 0 <= S <= P)`, { option: "schema", column: name, expected: COLUMN_TYPE_NAMES, got: type });
+      throw new BtkitError("PREP_SCHEMA", `${optionHint("schema")}: column ${JSON.stringify(name)} has type ${JSON.stringify(type)}; expected one of ${COLUMN_TYPE_NAMES} (1 <= P <= ${DECIMAL_MAX_PRECISION}, 0 <= S <= P)`, { option: "schema", column: name, expected: COLUMN_TYPE_NAMES, got: type });
     }
     out.set(name, t);
   }
@@ -264,6 +264,11 @@ function unsignedIntegers(sample: readonly { values: (string | null)[]; kinds?: 
     if (v !== null && !isUint64Text(v)) return false;
   }
   return true;
+}
+
+/** The schema option that declares column `name` of type `type`, as a library caller and a shell write it: `schema: "a:int64" (--schema a:int64)`. */
+export function schemaHint(name: string, type: ColumnType): string {
+  return optionHint("schema", `${name}:${type}`, schemaFlag(name, type));
 }
 
 /** `--schema NAME:TYPE` as typed in a shell (quoted when the type or name has characters a shell would take). */

@@ -25,10 +25,10 @@ export type OutputLayout =
   /** JoinSource=Input, JSON, OutputFilter `$.SageMakerOutput...`: the line holds (part of) the output only */
   | { kind: "json-output"; filter: string };
 
-/** Why join could not read a job's .out lines, and the flag that set it. */
+/** Why join could not read a job's .out lines, and the option that set it. */
 export interface LayoutProblem {
   problem: string;
-  /** the CLI flag that chose the value (--output-filter, --accept, ...) */
+  /** the option of TransformRequestOptions that chose the value (outputFilter, accept, ...): errors.ts optionHint */
   option: string;
   /** the request field (DataProcessing.OutputFilter, TransformOutput.Accept, ...) */
   field: string;
@@ -86,7 +86,7 @@ export function outputLayoutOf(request: LayoutRequest, inputFields: number): Out
     // "When joining, Accept must be the same as ContentType" (the data-processing page's examples)
     return {
       problem: `JoinSource=Input needs Accept of the same format as the ContentType ${request.TransformInput?.ContentType ?? "(none)"}, got ${JSON.stringify(request.TransformOutput?.Accept ?? "")}`,
-      option: "--accept",
+      option: "accept",
       field: "TransformOutput.Accept",
     };
   }
@@ -95,18 +95,18 @@ export function outputLayoutOf(request: LayoutRequest, inputFields: number): Out
   try {
     filter = parseJsonPath(text);
   } catch (err) {
-    return { problem: `OutputFilter ${JSON.stringify(text)}: ${(err as Error).message}`, option: "--output-filter", field: "DataProcessing.OutputFilter" };
+    return { problem: `OutputFilter ${JSON.stringify(text)}: ${(err as Error).message}`, option: "outputFilter", field: "DataProcessing.OutputFilter" };
   }
   const sels = filter.selectors;
   if (outFormat === "csv") {
     const first = sels[0];
     const select = first === undefined || first.kind === "wildcard" ? undefined : first;
     if (sels.length > 1 || (select !== undefined && select.kind !== "index" && select.kind !== "indexes" && select.kind !== "slice" && select.kind !== "union")) {
-      return { problem: `OutputFilter ${text} on a CSV join: btkit reads one index, index list or slice of the joined row, or indexes with one slice (for example $[0,-1] or $[0,5:])`, option: "--output-filter", field: "DataProcessing.OutputFilter" };
+      return { problem: `OutputFilter ${text} on a CSV join: btkit reads one index, index list or slice of the joined row, or indexes with one slice (for example $[0,-1] or $[0,5:])`, option: "outputFilter", field: "DataProcessing.OutputFilter" };
     }
     const keepsOutput = [1, 2, 8, 64].some((m) => ["inclusive", "exclusive"].some((e) => csvJoinSources(select, inputFields, m, e as SliceEnd)?.some((s) => s.from === "output")));
     if (!keepsOutput) {
-      return { problem: `OutputFilter ${text} keeps only input fields of the joined row (${inputFields} input fields come first): the .out would hold no prediction`, option: "--output-filter", field: "DataProcessing.OutputFilter" };
+      return { problem: `OutputFilter ${text} keeps only input fields of the joined row (${inputFields} input fields come first): the .out would hold no prediction`, option: "outputFilter", field: "DataProcessing.OutputFilter" };
     }
     return { kind: "csv-join", select, filter: text };
   }
@@ -118,7 +118,7 @@ export function outputLayoutOf(request: LayoutRequest, inputFields: number): Out
   }
   return {
     problem: `OutputFilter ${text} on a JSON join does not keep SageMakerOutput whole at the top: btkit reads $, $.SageMakerOutput (and paths below it) or $['key',...,'SageMakerOutput']`,
-    option: "--output-filter",
+    option: "outputFilter",
     field: "DataProcessing.OutputFilter",
   };
 }

@@ -4,11 +4,12 @@
  * and the shapes of its members; the API reference,
  * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html, is generated from it; and the limits the
  * docs add on MaxPayloadInMB, https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html). Each breach is
- * SUBMIT_INVALID_REQUEST naming the request field and the CLI flag.
+ * SUBMIT_INVALID_REQUEST naming the request field, and the option that sets it with its CLI flag
+ * (errors.ts optionHint).
  */
 import type { CreateTransformJobRequest } from "@aws-sdk/client-sagemaker";
 import { TransformInstanceType } from "@aws-sdk/client-sagemaker";
-import { BtkitError, counted } from "../errors.js";
+import { BtkitError, counted, optionHint } from "../errors.js";
 
 /**
  * TransformJobName (botocore/data/sagemaker/2017-07-24/service-2.json, TransformJobName): 1–63 characters, letters, digits
@@ -34,34 +35,35 @@ export const MAX_PAYLOAD_MB = 100;
 export const DEFAULT_PAYLOAD_MB = 6;
 export const MIB = 1024 * 1024;
 
-/** Which CLI flag sets each request field (for messages). */
-const FLAG_OF: Record<string, string> = {
-  TransformJobName: "--name / --name-prefix",
-  ModelName: "--model",
-  MaxPayloadInMB: "--max-payload-mb",
-  MaxConcurrentTransforms: "--concurrency",
-  BatchStrategy: "--strategy",
-  "ModelClientConfig.InvocationsTimeoutInSeconds": "--invocation-timeout",
-  "ModelClientConfig.InvocationsMaxRetries": "--invocation-retries",
-  Environment: "--env",
-  "TransformResources.InstanceType": "--instance-type",
-  "TransformResources.InstanceCount": "--instance-count",
-  "TransformResources.VolumeKmsKeyId": "--volume-kms-key",
-  "TransformOutput.KmsKeyId": "--output-kms-key",
-  "TransformOutput.S3OutputPath": "--output",
-  "TransformOutput.Accept": "--accept",
-  "DataProcessing.InputFilter": "--input-filter",
-  "DataProcessing.OutputFilter": "--output-filter",
-  "DataProcessing.JoinSource": "--join-source",
-  Tags: "--tag",
+/** Which option of TransformRequestOptions sets each request field, and its CLI flag (for messages). */
+const OPTION_OF: Record<string, [option: string, flag: string]> = {
+  TransformJobName: ["jobName", "--name"],
+  ModelName: ["model", "--model"],
+  MaxPayloadInMB: ["maxPayloadMb", "--max-payload-mb"],
+  MaxConcurrentTransforms: ["concurrency", "--concurrency"],
+  BatchStrategy: ["strategy", "--strategy"],
+  "ModelClientConfig.InvocationsTimeoutInSeconds": ["invocationTimeoutSeconds", "--invocation-timeout"],
+  "ModelClientConfig.InvocationsMaxRetries": ["invocationRetries", "--invocation-retries"],
+  Environment: ["environment", "--env"],
+  "TransformResources.InstanceType": ["instanceType", "--instance-type"],
+  "TransformResources.InstanceCount": ["instanceCount", "--instance-count"],
+  "TransformResources.VolumeKmsKeyId": ["volumeKmsKey", "--volume-kms-key"],
+  "TransformOutput.KmsKeyId": ["outputKmsKey", "--output-kms-key"],
+  "TransformOutput.S3OutputPath": ["output", "--output"],
+  "TransformOutput.Accept": ["accept", "--accept"],
+  "DataProcessing.InputFilter": ["inputFilter", "--input-filter"],
+  "DataProcessing.OutputFilter": ["outputFilter", "--output-filter"],
+  "DataProcessing.JoinSource": ["joinSource", "--join-source"],
+  Tags: ["tags", "--tag"],
 };
 
 function fail(field: string, why: string, expected: unknown, got: unknown): never {
-  const flag = FLAG_OF[field] ?? (field.startsWith("Environment") ? "--env" : field.startsWith("Tags") ? "--tag" : undefined);
+  const set = OPTION_OF[field] ?? (field.startsWith("Environment") ? OPTION_OF.Environment : field.startsWith("Tags") ? OPTION_OF.Tags : undefined);
+  const by = field === "TransformJobName" ? `${optionHint("jobName", undefined, "--name")} or ${optionHint("namePrefix")}` : set ? optionHint(set[0], undefined, set[1]) : undefined;
   throw new BtkitError(
     "SUBMIT_INVALID_REQUEST",
-    `invalid CreateTransformJob request: ${field} ${why}: expected ${String(expected)}, got ${JSON.stringify(got)}${flag ? ` (set by ${flag})` : ""}`,
-    { field, option: flag, expected, got },
+    `invalid CreateTransformJob request: ${field} ${why}: expected ${String(expected)}, got ${JSON.stringify(got)}${by ? ` (set by ${by})` : ""}`,
+    { field, option: set?.[0], expected, got },
   );
 }
 
@@ -77,7 +79,7 @@ function checkUri(field: string, uri: string | undefined, allowFile: boolean): v
   if (uri.length > 1024) fail(field, "is too long", "at most 1024 characters", `${uri.length} characters`);
   if (S3_URI_RE.test(uri)) return;
   if (allowFile && FILE_URI_RE.test(uri)) return;
-  fail(field, "is not an S3 URI", allowFile ? "s3://bucket/key, https://... or (emulator) file:///path" : "s3://bucket/key or https://... (file:// locations need --local)", uri);
+  fail(field, "is not an S3 URI", allowFile ? "s3://bucket/key, https://... or (emulator) file:///path" : `s3://bucket/key or https://... (file:// locations need the emulator: ${optionHint("allowFileUris", true, "--local")})`, uri);
 }
 
 function checkKms(field: string, v: string | undefined): void {
@@ -102,7 +104,7 @@ export function validateTransformJobRequest(r: CreateTransformJobRequest, option
   if (name.length < 1 || name.length > 63) fail("TransformJobName", "has a bad length", "1 to 63 characters", name);
   if (!JOB_NAME_RE.test(name)) fail("TransformJobName", "does not match the service pattern", "letters, digits and hyphens, starting and ending with a letter or digit", name);
   const model = r.ModelName ?? "";
-  if (model.length === 0) fail("ModelName", "is required", "the name of an existing SageMaker model (--model, or --model-data/--image/--role to create one)", model);
+  if (model.length === 0) fail("ModelName", "is required", `the name of an existing SageMaker model (${optionHint("model")}, or --model-data/--image/--role to create one)`, model);
   if (model.length > 63 || !MODEL_NAME_RE.test(model)) fail("ModelName", "does not match the service pattern", "at most 63 letters, digits and hyphens, starting and ending with a letter or digit", model);
 
   checkInt("MaxPayloadInMB", r.MaxPayloadInMB, 0, MAX_PAYLOAD_MB);

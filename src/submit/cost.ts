@@ -2,7 +2,7 @@
  * Instance-seconds and cost. Batch transform bills each instance from TransformStartTime to
  * TransformEndTime (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTransformJob.html).
  */
-import { counted } from "../errors.js";
+import { counted, optionHint } from "../errors.js";
 
 /**
  * On-demand prices in USD per instance-hour for common transform instance types, region
@@ -50,7 +50,7 @@ export interface CostEstimate {
 export function estimateCost(seconds: number, instanceType: string, pricePerHour?: number): CostEstimate | undefined {
   const price = pricePerHour ?? PRICE_TABLE.perHour[instanceType];
   if (price === undefined) return undefined;
-  const source = pricePerHour !== undefined ? "--price-per-hour" : `bundled on-demand price for ${instanceType}, ${PRICE_TABLE.region}, ${PRICE_TABLE.asOf}, unverified: give --price-per-hour for an exact figure`;
+  const source = pricePerHour !== undefined ? "--price-per-hour" : `bundled on-demand price for ${instanceType}, ${PRICE_TABLE.region}, ${PRICE_TABLE.asOf}, unverified: give ${optionHint("pricePerHour")} for an exact figure`;
   return { instanceSeconds: seconds, pricePerHour: price, priceSource: source, cost: Math.round((seconds / 3600) * price * 10000) / 10000 };
 }
 

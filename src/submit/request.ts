@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { BatchStrategy, CreateTransformJobRequest, JoinSource } from "@aws-sdk/client-sagemaker";
-import { BtkitError, counted } from "../errors.js";
+import { BtkitError, counted, optionHint } from "../errors.js";
 import type { Descriptor } from "../protocol/descriptor.js";
 import { isLayoutProblem, outputLayoutOf, type LayoutRequest } from "../protocol/data-processing.js";
 import { LAYOUT } from "../protocol/layout.js";
@@ -135,7 +135,7 @@ function kv(m: Record<string, string> | undefined): Record<string, string> | und
 export function buildTransformJobRequest(d: Descriptor, options: TransformRequestOptions = {}): CreateTransformJobRequest {
   const model = options.model;
   if (model === undefined || model.length === 0) {
-    throw new BtkitError("SUBMIT_INVALID_REQUEST", "invalid CreateTransformJob request: ModelName is required: give --model NAME (or --model-data/--image/--role to create one)", { field: "ModelName", option: "--model" });
+    throw new BtkitError("SUBMIT_INVALID_REQUEST", `invalid CreateTransformJob request: ModelName is required: give ${optionHint("model", undefined, "--model NAME")} (or --model-data/--image/--role to create one)`, { field: "ModelName", option: "model" });
   }
   const mi = d.modelInput;
   const needMb = Math.ceil(mi.maxRecordBytes / MIB);
@@ -203,7 +203,7 @@ export function buildTransformJobRequest(d: Descriptor, options: TransformReques
 export function checkJoinable(request: CreateTransformJobRequest, d: Descriptor): void {
   const layout = outputLayoutOf(request as LayoutRequest, d.modelInput.features.length);
   if (isLayoutProblem(layout)) {
-    throw new BtkitError("SUBMIT_INVALID_REQUEST", `invalid CreateTransformJob request for btkit join: ${layout.problem}; change ${layout.option} (${layout.field}) before the job is paid for`, { field: layout.field, option: layout.option });
+    throw new BtkitError("SUBMIT_INVALID_REQUEST", `invalid CreateTransformJob request for btkit join: ${layout.problem}; change ${optionHint(layout.option)}, which sets ${layout.field}, before the job is paid for`, { field: layout.field, option: layout.option });
   }
 }
 
@@ -219,8 +219,8 @@ export function requestWarnings(d: Descriptor, request: CreateTransformJobReques
   const n = request.TransformResources?.InstanceCount ?? 1;
   // work is distributed by whole object; N - K instances sit idle and are billed
   // (https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html: "only one instance processes the input file and the rest of the instances are idle").
-  if (shardCount < n) out.push(`${counted(shardCount, "shard")} for ${n} instances: ${counted(n - shardCount, "instance")} will sit idle but ${n - shardCount === 1 ? "is" : "are"} billed; prepare more shards or lower --instance-count`);
-  else if (shardCount % n !== 0) out.push(`${shardCount} shards on ${n} instances: the last round has ${counted(shardCount % n, "shard")}, so ${counted(n - (shardCount % n), "instance")} ${n - (shardCount % n) === 1 ? "sits" : "sit"} idle at the end; prepare with --instances ${n} (a shard count that is a multiple of it) or choose another --instance-count`);
+  if (shardCount < n) out.push(`${counted(shardCount, "shard")} for ${n} instances: ${counted(n - shardCount, "instance")} will sit idle but ${n - shardCount === 1 ? "is" : "are"} billed; prepare more shards or lower ${optionHint("instanceCount")}`);
+  else if (shardCount % n !== 0) out.push(`${shardCount} shards on ${n} instances: the last round has ${counted(shardCount % n, "shard")}, so ${counted(n - (shardCount % n), "instance")} ${n - (shardCount % n) === 1 ? "sits" : "sit"} idle at the end; prepare with ${optionHint("instances", n)} (a shard count that is a multiple of it) or choose another ${optionHint("instanceCount")}`);
   return out;
 }
 

@@ -13,7 +13,7 @@ import {
   type DescribeTransformJobCommandOutput,
   type SageMakerClient,
 } from "@aws-sdk/client-sagemaker";
-import { BtkitError, awsMetadata, describeCause } from "../errors.js";
+import { BtkitError, awsMetadata, describeCause, optionHint } from "../errors.js";
 
 /** What submit needs of a SageMaker client: `send`. Tests may pass any object that has it. */
 export type SageMakerLike = Pick<SageMakerClient, "send">;
@@ -106,7 +106,7 @@ export function requestDifferences(request: CreateTransformJobRequest, job: Tran
 function conflict(request: CreateTransformJobRequest, diffs: ReturnType<typeof requestDifferences>): BtkitError {
   const name = request.TransformJobName!;
   const list = diffs.map((d) => `${d.field}: job has ${JSON.stringify(d.job)}, request has ${JSON.stringify(d.request)}`).join("; ");
-  return new BtkitError("SUBMIT_JOB_CONFLICT", `a transform job named ${name} exists with another request (${list}); job names are permanent: use --new or another --name`, { job: name, field: diffs[0]?.field, expected: diffs[0]?.request, got: diffs[0]?.job });
+  return new BtkitError("SUBMIT_JOB_CONFLICT", `a transform job named ${name} exists with another request (${list}); job names are permanent: use ${optionHint("nameSalt", undefined, "--new")} or another ${optionHint("jobName", undefined, "--name")}`, { option: "nameSalt", job: name, field: diffs[0]?.field, expected: diffs[0]?.request, got: diffs[0]?.job });
 }
 
 /**
@@ -186,7 +186,7 @@ export async function ensureModel(spec: ModelSpec, deps: { client: SageMakerLike
     const keys = new Set([...Object.keys(env), ...Object.keys(wantEnv)]);
     for (const k of keys) if (env[k] !== wantEnv[k]) diffs.push(`environment ${k}=${JSON.stringify(env[k])} (want ${JSON.stringify(wantEnv[k])})`);
     if (diffs.length > 0) {
-      throw new BtkitError("SUBMIT_MODEL_CONFLICT", `a SageMaker model named ${spec.name} exists with other settings: ${diffs.join("; ")}; use another --model name`, { model: spec.name, field: diffs[0] });
+      throw new BtkitError("SUBMIT_MODEL_CONFLICT", `a SageMaker model named ${spec.name} exists with other settings: ${diffs.join("; ")}; use another ${optionHint("model")} name`, { model: spec.name, field: diffs[0], option: "model" });
     }
     return { created: false };
   }

@@ -96,7 +96,7 @@ describe("join --out -", () => {
     const r = await join(["--out", "-"], descriptor);
     expect(r.code).toBe(EXIT.data);
     expect(r.stderr).toContain("error [JOIN_TYPE_CONFLICT]: prediction column prediction is int64 from the first batch, but line 4501 of");
-    expect(r.stderr).toContain("and the rows before it were written to stdout already: join again with --prediction-type prediction=float64");
+    expect(r.stderr).toContain("and the rows before it were written to stdout already: join again with predictionTypes: { \"prediction\": \"float64\" } (--prediction-type prediction=float64)");
     const ok = await join(["--out", "-", "--prediction-type", "prediction=float64"], descriptor);
     expect(ok.code).toBe(0);
     const lines = ok.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { prediction: number });

@@ -323,7 +323,7 @@ describe("the job's DataProcessing decides how .out lines are read", () => {
       const r = await local(d, "--model-url", good.url, "--join-source", "Input", "--output-filter", "$[0,1]", ...extra);
       expect(r.code).toBe(EXIT.usage);
       expect(r.stderr).toContain("SUBMIT_INVALID_REQUEST");
-      expect(r.stderr).toContain("change --output-filter");
+      expect(r.stderr).toContain("change outputFilter (--output-filter)");
     }
     expect(await fs.readdir(path.join(dir, "prep"))).not.toContain("output");
     const fixed = ok(await local(d, "--model-url", good.url, "--join-source", "Input", "--output-filter", "$[0,-1]"));

@@ -131,7 +131,7 @@ describe("every type comes back as it went in", () => {
     expect(refused.code).toBe(EXIT.data);
     expect(refused.stderr).toContain("PREP_FORMAT");
     expect(refused.stderr).toContain(`column "bl" has Arrow type Binary, which no btkit column type holds`);
-    expect(refused.stderr).toContain("drop it with --drop bl");
+    expect(refused.stderr).toContain('drop it with drop: "bl" (--drop bl)');
     const d = parseDescriptor(ok(await run("--drop", "bl")).stdout);
     expect(d.schema.columns.map((c) => [c.name, c.type])).toEqual([
       ["id", "int64"],
@@ -187,7 +187,7 @@ describe("every type comes back as it went in", () => {
     await fs.appendFile(csv, "4,3.5,0.125\n");
     const refused = await cli(["prep", csv, "--out", path.join(dir, "dec2"), "--schema", "price:decimal(19,2)"]);
     expect(refused.code).toBe(EXIT.data);
-    expect(refused.stderr).toContain(`"0.125" does not fit decimal(19,2) (the type declared with --schema; declare decimal(20,3) instead (--schema 'price:decimal(20,3)')`);
+    expect(refused.stderr).toContain(`"0.125" does not fit decimal(19,2) (the type declared with schema (--schema); declare decimal(20,3) instead (schema: "price:decimal(20,3)" (--schema 'price:decimal(20,3)'))`);
     const widened = parseDescriptor(ok(await cli(["prep", csv, "--out", path.join(dir, "dec2"), "--schema", "price:decimal(20,3)"])).stdout);
     expect(widened.schema.columns.find((c) => c.name === "price")?.type).toBe("decimal(20,3)");
     expect(widened.source.rowsWritten).toBe(4);
@@ -284,7 +284,7 @@ describe("every type comes back as it went in", () => {
     expect(refused.code).toBe(EXIT.data);
     expect(refused.stderr).toContain("PREP_FORMAT");
     expect(refused.stderr).toContain("the Parquet decoder failed");
-    expect(refused.stderr).toContain("--drop it");
+    expect(refused.stderr).toContain("drop it with drop (--drop)");
     const d = parseDescriptor(ok(await cli(["prep", bad, "--out", path.join(dir, "cb2"), "--drop", "junk"])).stdout);
     expect(d.source.rowsWritten).toBe(1000);
     expect(d.schema.columns.map((c) => c.name)).toEqual(["good"]);

@@ -158,7 +158,7 @@ describe("PredictionParser", () => {
   it("CSV: a non-number after numbers names --prediction-type NAME=utf8, which keeps every field as written", () => {
     const e = fails({ format: "csv" }, ["2.5", "1.50"], ["Infinity"]);
     expect(e.code).toBe("JOIN_TYPE_CONFLICT");
-    expect(e.message).toContain("declare it with --prediction-type prediction=TYPE");
+    expect(e.message).toContain('declare it with predictionTypes: { "prediction": "TYPE" } (--prediction-type prediction=TYPE)');
     expect(run({ format: "csv", types: { prediction: "utf8" } }, ["2.5", "1.50"], ["Infinity", ""])).toEqual({ "prediction:utf8": ["2.5", "1.50", "Infinity", null] });
   });
 

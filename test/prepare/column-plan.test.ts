@@ -58,9 +58,9 @@ describe("planColumns", () => {
     expect(missing.message).toContain("the input does not have (columns: id, text, score, meta)");
     const dropped = thrownBy(() => planColumns(cols, types, csv, opts({ features: ["id", "meta"], drop: ["meta"] })));
     expect(dropped).toMatchObject({ code: "PREP_COLUMN", context: { column: "meta", option: "features" } });
-    expect(dropped.message).toContain("--drop removes");
+    expect(dropped.message).toContain("which drop (--drop) removes");
     expect(thrownBy(() => planColumns(cols, types, csv, opts({ drop: ["nope"] }))).context).toMatchObject({ option: "drop" });
-    expect(thrownBy(() => planColumns(cols, types, csv, opts({ features: ["id", "id"] }))).message).toBe("--features names a column twice");
+    expect(thrownBy(() => planColumns(cols, types, csv, opts({ features: ["id", "id"] }))).message).toBe("features (--features) names a column twice");
   });
 
   it("refuses an input column named like the sidecar's row number unless it is dropped", () => {

@@ -35,7 +35,7 @@ async function flagWorks(name: string, bytes: Buffer, flag: string, ...extra: st
   const refused = await prep(name, ...extra);
   expect(refused.code, refused.stderr).toBe(EXIT.data);
   expect(refused.stderr).toContain("PREP_ENCODING");
-  expect(refused.stderr).toContain(`read it with --encoding ${flag}`);
+  expect(refused.stderr).toContain(`read it with encoding: "${flag}" (--encoding ${flag})`);
   const ok = await prep(name, "--encoding", flag, ...extra);
   expect(ok.code, ok.stderr).toBe(0);
   const d = parseDescriptor(ok.stdout);
@@ -83,12 +83,12 @@ it("an --encoding the file is not in is refused, naming why (UTF-8 read as UTF-1
   ] as const) {
     const r = await prep("utf8.csv", "--encoding", enc);
     expect(r.code, r.stderr).toBe(EXIT.data);
-    expect(r.stderr).toContain(`utf8.csv does not look like ${enc}: ${why}: it is most likely UTF-8; leave out --encoding`);
+    expect(r.stderr).toContain(`utf8.csv does not look like ${enc}: ${why}: it is most likely UTF-8; leave out encoding (--encoding)`);
   }
   await fs.writeFile(path.join(dir, "bom.csv"), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("id,name\n1,ab\n")]));
-  expect((await prep("bom.csv", "--encoding", "windows-1252")).stderr).toContain("it starts with a UTF-8 byte order mark: it is UTF-8; leave out --encoding");
+  expect((await prep("bom.csv", "--encoding", "windows-1252")).stderr).toContain("it starts with a UTF-8 byte order mark: it is UTF-8; leave out encoding (--encoding)");
   await fs.writeFile(path.join(dir, "le.csv"), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("id,name\n1,ab\n", "utf16le")]));
-  expect((await prep("le.csv", "--encoding", "utf-16be")).stderr).toContain("it starts with a UTF-16LE byte order mark; use --encoding utf-16le");
+  expect((await prep("le.csv", "--encoding", "utf-16be")).stderr).toContain('it starts with a UTF-16LE byte order mark; use encoding: "utf-16le" (--encoding utf-16le)');
   // the way out each names works: no --encoding for the UTF-8 file
   expect((await prep("utf8.csv")).code).toBe(0);
   expect((await prep("le.csv", "--encoding", "utf-16le")).code).toBe(0);
@@ -99,8 +99,8 @@ it("--encoding on a Parquet input is a usage error naming the way out (its text 
   await fs.writeFile(path.join(dir, "t.arrow"), tableToIPC(tableFromArrays({ id: Int32Array.from([1, 2]) }), "file"));
   const r = await prep("t.arrow", "--encoding", "latin1");
   expect(r.code).toBe(EXIT.usage);
-  expect(r.stderr).toContain("--encoding latin1 applies to text inputs (CSV, TSV, JSON)");
-  expect(r.stderr).toContain("leave out --encoding");
+  expect(r.stderr).toContain('encoding: "latin1" (--encoding latin1) applies to text inputs (CSV, TSV, JSON)');
+  expect(r.stderr).toContain("leave it out");
   expect((await runCli(["prep", "t.arrow", "--out", "out2"], { cwd: dir })).code).toBe(0);
 });
 

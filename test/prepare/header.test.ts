@@ -44,7 +44,7 @@ it("--no-header reads every row, naming the columns column_1..column_N or by --c
   expect(parseDescriptor(named.stdout).source.rowsWritten).toBe(3);
   const wrong = await prep("numbers.csv", "--no-header", "--columns", "a,b");
   expect(wrong.code).toBe(EXIT.data);
-  expect(wrong.stderr).toContain("--columns names 2 columns but line 1 has 3 fields");
+  expect(wrong.stderr).toContain("columns (--columns) names 2 columns but line 1 has 3 fields");
 });
 
 it("--header takes a row of numbers as the column names when that is what they are", async () => {

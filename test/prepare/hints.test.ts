@@ -35,19 +35,19 @@ async function hintWorks(file: string, hint: string, column: string, type: strin
 }
 
 it("an int column meeting a float after the sample: the hint is float64, and it works", async () => {
-  const ok = await hintWorks("prices.csv", '"2.5" does not fit int64 (the type inferred from the first 5 rows; declare the type with --schema price:float64', "price", "float64");
+  const ok = await hintWorks("prices.csv", '"2.5" does not fit int64 (the type inferred from the first 5 rows; declare the type with schema: "price:float64" (--schema price:float64)', "price", "float64");
   expect(parseDescriptor(ok.stdout).source.rowsWritten).toBe(21);
 });
 
 it("a declared type that does not hold a value says declared, and names one that does", async () => {
   const r = await prep("prices.csv", "--schema", "price:int64");
   expect(r.code).toBe(EXIT.data);
-  expect(r.stderr).toContain("the type declared with --schema; declare float64 instead (--schema price:float64)");
+  expect(r.stderr).toContain('the type declared with schema (--schema); declare float64 instead (schema: "price:float64" (--schema price:float64))');
   expect(r.stderr).not.toContain("inferred");
 });
 
 it("a JSON number in a column of strings: the hint is json (utf8 holds JSON strings only), and it works", async () => {
-  await hintWorks("titles.jsonl", "declare the type with --schema title:json", "title", "json");
+  await hintWorks("titles.jsonl", 'declare the type with schema: "title:json" (--schema title:json)', "title", "json");
 });
 
 it("a float column with a 20-digit integer is float64: the model gets numbers, the digits a double cannot keep are counted; an int column meeting one is told utf8, which keeps it", async () => {
@@ -72,7 +72,7 @@ it("a float column with a 20-digit integer is float64: the model gets numbers, t
   expect(typeOf((await prep("ids2.csv")).stdout, "id")).toBe("utf8");
   // an int64 column meeting one after the sample: utf8 is the type that keeps it
   await fs.writeFile(path.join(dir, "late.csv"), `id\n${Array.from({ length: 10 }, (_, i) => i).join("\n")}\n12345678901234567890\n`);
-  await hintWorks("late.csv", "declare the type with --schema id:utf8", "id", "utf8");
+  await hintWorks("late.csv", 'declare the type with schema: "id:utf8" (--schema id:utf8)', "id", "utf8");
 });
 
 it("JSON: --schema title:utf8 reads a number among strings as its source text, and --text every non-string value; each is counted", async () => {
@@ -106,7 +106,7 @@ it("CSV timestamps finer than a microsecond are timestamp(ns), never cut; a decl
   expect([...(side.getChild("t")!.data[0]!.values as BigInt64Array)]).toEqual([1704104430123456789n, 1704104430123456788n, 1704104430500000000n]);
   const declared = await prep("ns.csv", "--schema", "t:timestamp");
   expect(declared.code).toBe(EXIT.data);
-  expect(declared.stderr).toContain("the type declared with --schema; declare timestamp(ns) instead (--schema 't:timestamp(ns)')");
+  expect(declared.stderr).toContain(`the type declared with schema (--schema); declare timestamp(ns) instead (schema: "t:timestamp(ns)" (--schema 't:timestamp(ns)'))`);
   const followed = await prep("ns.csv", "--schema", "t:timestamp(ns)");
   expect(followed.code, followed.stderr).toBe(0);
   expect(typeOf(followed.stdout, "t")).toBe("timestamp(ns)");
@@ -133,7 +133,7 @@ it("a decimal column meeting text that is no JSON number (leading zeros) is told
   await fs.writeFile(path.join(dir, "zeros.csv"), "id,v\n1,7\n2,007\n");
   const r = await prep("zeros.csv", "--schema", "id:int64, v:decimal(3,0)");
   expect(r.code).toBe(EXIT.data);
-  expect(r.stderr).toContain(`"007" does not fit decimal(3,0) (the type declared with --schema; declare utf8 instead (--schema v:utf8)`);
+  expect(r.stderr).toContain(`"007" does not fit decimal(3,0) (the type declared with schema (--schema); declare utf8 instead (schema: "v:utf8" (--schema v:utf8))`);
   const ok = await prep("zeros.csv", "--schema", "id:int64, v:utf8");
   expect(ok.code, ok.stderr).toBe(0);
   expect(await fs.readFile(path.join(dir, "out", "shards", "part-00000.csv"), "utf8")).toBe("1,7\n2,007\n");

@@ -241,7 +241,7 @@ describe("Arrow IPC and Parquet inputs", () => {
     expect(e.context).toMatchObject({ column: "blob", got: "Binary" });
     expect(e.message).toContain('column "blob" has Arrow type Binary');
     // binary has no text form: the message names --drop only, which works on the same file
-    expect(e.message).toContain("drop it with --drop blob");
+    expect(e.message).toContain('drop it with drop: "blob" (--drop blob)');
     expect(e.message).not.toContain("--schema");
     const d = await prepare({ inputs: [f], out: out(), drop: ["blob"] });
     expect(d.schema.columns.map((c) => [c.name, c.type])).toEqual([["a", "int64"]]);

@@ -59,7 +59,7 @@ describe("btkit prep (CLI)", () => {
     expect(other.stderr).toContain("PREP_OUT_EXISTS");
     // it says which options differ, old and new, so a changed default (bare --gzip's level) is plain to see
     expect(other.stderr).toContain('options differ: format "jsonl" before, "csv" now; gzipLevel 5 before, null now; features ["b","a"] before, null now');
-    expect(other.stderr).toContain("use --overwrite");
+    expect(other.stderr).toContain("use overwrite: true (--overwrite)");
     expect(other.stdout).toBe("");
     // following the message works
     const over = await runCli(["prep", src, "--out", o, "-q", "--overwrite"]);

@@ -165,6 +165,24 @@ describe("prepare", () => {
     }
   });
 
+  it("library errors name the option a caller sets, and its flag; setting that option passes", async () => {
+    const rows = ["id,price", ...Array.from({ length: 8 }, (_, i) => `${i},${i}`), "8,2.5"];
+    const src = await write("lib-hint.csv", `${rows.join("\n")}\n`);
+    const typeErr = await rejectedBy(prepare({ inputs: [src], out: out(), sampleRows: 4 }));
+    expect(typeErr.code).toBe("PREP_TYPE");
+    expect(typeErr.context.option).toBe("schema");
+    expect(typeErr.message).toContain('declare the type with schema: "price:float64" (--schema price:float64)');
+    const o = out();
+    const typed = await prepare({ inputs: [src], out: o, sampleRows: 4, schema: "price:float64" });
+    expect(typed.schema.columns.find((c) => c.name === "price")?.type).toBe("float64");
+    const exists = await rejectedBy(prepare({ inputs: [src], out: o, sampleRows: 4, schema: "price:utf8" }));
+    expect(exists.code).toBe("PREP_OUT_EXISTS");
+    expect(exists.context.option).toBe("overwrite");
+    expect(exists.message).toContain("use overwrite: true (--overwrite) to replace it");
+    const again = await prepare({ inputs: [src], out: o, sampleRows: 4, schema: "price:utf8", overwrite: true });
+    expect(again.schema.columns.find((c) => c.name === "price")?.type).toBe("utf8");
+  });
+
   it("applies the newline policy for CSV output, naming input, row and column", async () => {
     const src = await write("nl.csv", 'a,b\n1,"x\ny"\n2,"p\r\nq"\n');
     const err = await rejectedBy(prepare({ inputs: [src], out: out() }));

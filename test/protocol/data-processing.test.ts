@@ -26,13 +26,13 @@ describe("outputLayoutOf", () => {
   });
 
   it.each([
-    ["a CSV join answered in JSON", csv({ JoinSource: "Input" }, "application/json"), "--accept"],
-    ["a CSV join with a name filter", csv({ JoinSource: "Input", OutputFilter: "$.SageMakerOutput" }), "--output-filter"],
-    ["a CSV join with a nested selector", csv({ JoinSource: "Input", OutputFilter: "$[0][0]" }), "--output-filter"],
-    ["a CSV join that keeps input fields only", csv({ JoinSource: "Input", OutputFilter: "$[0:2]" }), "--output-filter"],
-    ["a JSON join without SageMakerOutput", jsonl({ JoinSource: "Input", OutputFilter: "$.id" }), "--output-filter"],
-    ["a JSON join naming input keys only", jsonl({ JoinSource: "Input", OutputFilter: "$['id','x']" }), "--output-filter"],
-  ])("refuses %s, naming the flag", (_label, request, option) => {
+    ["a CSV join answered in JSON", csv({ JoinSource: "Input" }, "application/json"), "accept"],
+    ["a CSV join with a name filter", csv({ JoinSource: "Input", OutputFilter: "$.SageMakerOutput" }), "outputFilter"],
+    ["a CSV join with a nested selector", csv({ JoinSource: "Input", OutputFilter: "$[0][0]" }), "outputFilter"],
+    ["a CSV join that keeps input fields only", csv({ JoinSource: "Input", OutputFilter: "$[0:2]" }), "outputFilter"],
+    ["a JSON join without SageMakerOutput", jsonl({ JoinSource: "Input", OutputFilter: "$.id" }), "outputFilter"],
+    ["a JSON join naming input keys only", jsonl({ JoinSource: "Input", OutputFilter: "$['id','x']" }), "outputFilter"],
+  ])("refuses %s, naming the option", (_label, request, option) => {
     const layout = outputLayoutOf(request, 3);
     expect(isLayoutProblem(layout)).toBe(true);
     expect(layout).toMatchObject({ option });

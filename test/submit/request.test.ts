@@ -52,7 +52,10 @@ describe("buildTransformJobRequest", () => {
     expect(buildTransformJobRequest(big, base).MaxPayloadInMB).toBe(8);
     const e = thrownBy(() => buildTransformJobRequest(big, { ...base, maxPayloadMb: 7 }));
     expect(e.code).toBe("SUBMIT_INVALID_REQUEST");
-    expect(e.context).toMatchObject({ field: "MaxPayloadInMB", option: "--max-payload-mb", expected: "at least 8", got: 7 });
+    expect(e.context).toMatchObject({ field: "MaxPayloadInMB", option: "maxPayloadMb", expected: "at least 8", got: 7 });
+    // a library caller reads the option, a CLI user the flag: both are named
+    expect(e.message).toContain("(set by maxPayloadMb (--max-payload-mb))");
+    expect(buildTransformJobRequest(big, { ...base, maxPayloadMb: 8 }).MaxPayloadInMB).toBe(8);
   });
 
   const cases: Array<[string, TransformRequestOptions, string]> = [
@@ -91,15 +94,15 @@ describe("buildTransformJobRequest", () => {
 
   // DataProcessing join cannot read is refused before launch, naming the flag; the fix passes
   const unreadable: Array<[string, TransformRequestOptions, string, TransformRequestOptions]> = [
-    ["a CSV join answered in JSON", { joinSource: "Input", accept: "application/json" }, "--accept", { joinSource: "Input", accept: "text/csv" }],
-    ["a CSV join filtered by name", { joinSource: "Input", outputFilter: "$.SageMakerOutput" }, "--output-filter", { joinSource: "Input", outputFilter: "$[-1]" }],
-    ["a CSV join that keeps only input fields", { joinSource: "Input", outputFilter: "$[0,1]" }, "--output-filter", { joinSource: "Input", outputFilter: "$[0,-1]" }],
+    ["a CSV join answered in JSON", { joinSource: "Input", accept: "application/json" }, "accept", { joinSource: "Input", accept: "text/csv" }],
+    ["a CSV join filtered by name", { joinSource: "Input", outputFilter: "$.SageMakerOutput" }, "outputFilter", { joinSource: "Input", outputFilter: "$[-1]" }],
+    ["a CSV join that keeps only input fields", { joinSource: "Input", outputFilter: "$[0,1]" }, "outputFilter", { joinSource: "Input", outputFilter: "$[0,-1]" }],
   ];
   it.each(unreadable)("refuses %s for join, naming the flag; the suggested change passes", (_label, opts, option, fixed) => {
     const e = thrownBy(() => buildTransformJobRequest(d, { ...base, ...opts }));
     expect(e.code).toBe("SUBMIT_INVALID_REQUEST");
     expect(e.context.option).toBe(option);
-    expect(e.message).toContain(`change ${option}`);
+    expect(e.message).toContain(`change ${option} (--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)})`);
     expect(buildTransformJobRequest(d, { ...base, ...fixed }).DataProcessing).toMatchObject({ JoinSource: "Input" });
   });
 
@@ -110,7 +113,7 @@ describe("buildTransformJobRequest", () => {
   });
 
   it("needs a model", () => {
-    expect(thrownBy(() => buildTransformJobRequest(d, {})).context).toMatchObject({ field: "ModelName", option: "--model" });
+    expect(thrownBy(() => buildTransformJobRequest(d, {})).context).toMatchObject({ field: "ModelName", option: "model" });
   });
 
   it("warns when shards are fewer than instances", () => {
