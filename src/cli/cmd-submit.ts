@@ -19,13 +19,15 @@ import type { Backend, JobCommandDeps } from "./job-backend.js";
 import { EMULATOR_BEHAVIOUR_FLAGS } from "./emulator-flags.js";
 import { DEFAULT_DEPS, LOCAL_FLAGS, LOCAL_GROUP, outputFolderOf, shown } from "./job-prologue.js";
 import { WAIT_FLAGS, watchAndEmit } from "./job-watch.js";
+import { readDescriptorOrParts } from "./parts.js";
 
 const G_REQ = "Request";
 const G_MODEL = "Model";
 const G_OUT = "Input and output";
 
 const FLAGS = {
-  descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from this file instead of stdin (a folder or prefix means its btkit.json)", group: G_OUT },
+  descriptor: { type: "string", value: "PATH|URI", help: "read the descriptor from this file instead of stdin (a folder or prefix means its btkit.json; without one, the part descriptors of prep --part runs under its parts/ are merged first when all are there)", group: G_OUT },
+  "wait-parts": { type: "boolean", help: "with --descriptor a folder or prefix prepared in parts: wait for the missing part descriptors (polling), then merge and submit", group: G_OUT },
   model: { type: "string", value: "NAME", help: "the SageMaker model to run (created first with --model-data/--image)", group: G_MODEL },
   "model-data": { type: "string", value: "URI", help: "model.tar.gz to create the model from when it does not exist (s3://; with --local also a local path or file://)", group: G_MODEL },
   image: { type: "string", value: "URI", help: "inference image of the model to create", group: G_MODEL },
@@ -163,7 +165,7 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         updateJobSection,
         writeRetryManifest,
       } = await import("../submit/index.js");
-      let { descriptor: input } = await ctx.readDescriptor(str(args, "descriptor"));
+      let { descriptor: input } = await readDescriptorOrParts(ctx, str(args, "descriptor"), { waitParts: args.flags["wait-parts"] === true });
       const dryRun = args.flags["dry-run"] === true;
       const local = args.flags.local === true || args.flags.state !== undefined;
       const modelCommand = str(args, "model-command");
