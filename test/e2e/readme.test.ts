@@ -132,6 +132,18 @@ describe("README commands", () => {
     expect(await s3.storage().exists("s3://my-bucket/etl/joined.parquet")).toBe(true);
   });
 
+  it("the in-process emulator snippet runs its job to Completed, every .out the model's answer", async () => {
+    const lib = libDir();
+    fs.writeFileSync(path.join(lib, "emulator.mjs"), `${block("The emulator in your process", "js")}\nconsole.log(JSON.stringify({ status: job.TransformJobStatus, output: job.TransformOutput.S3OutputPath }));\n`);
+    const r = await bash(`node emulator.mjs`, {}, lib);
+    expect(r.stderr).not.toMatch(/error \[|Error/);
+    expect(r.status, r.stderr).toBe(0);
+    const { status, output } = JSON.parse(r.stdout) as { status: string; output: string };
+    expect(status).toBe("Completed");
+    expect(output).toMatch(/^file:\/\/.*\/emu-demo\/prep\/output\/btkit-[0-9a-f]+$/);
+    expect(fs.readFileSync(new URL(`${output}/part-00000.csv.out`), "utf8")).toBe("3\n7\n");
+  });
+
   it("the rows snippet prepares its rows, and the joinRows snippet streams the joined rows of their job", async () => {
     const lib = libDir();
     fs.writeFileSync(path.join(lib, "rows.mjs"), `${block("Rows from your own code", "js")}\nconsole.log(JSON.stringify(prepared));\n`);
