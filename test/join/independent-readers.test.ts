@@ -1,0 +1,137 @@
+/**
+ * join's JSON Lines and CSV outputs read by readers that share no code with btkit: Python's json
+ * and csv modules (python3, run as a child process) and DuckDB (read_json, read_csv). The cases
+ * the JavaScript tests check with JSON.parse only: a json-typed column whose text spans lines (one
+ * JSON Lines line, its line breaks as spaces; in CSV a quoted field keeping them), timestamps and
+ * dates past year 9999 and before year 0 in Date's +YYYYYY / -YYYYYY form, and an int64 beyond
+ * 2^53 (exact in Python and DuckDB, which JSON.parse cannot show).
+ *
+ * What the readers make of the extended years is recorded here as found, not changed: Python's
+ * datetime stops at year 9999 (fromisoformat refuses them), and DuckDB reads the columns as text
+ * and does not cast "+010000-01-01T..." or "+010000-01-01" (it takes "10000-01-01..."), while it
+ * casts year -1 ("-000001-12-31T23:59:59.999999Z", 2 BC) to the instant written.
+ */
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { DateDay, Field, Int64, RecordBatch, Schema, Struct, TimestampMicrosecond, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TYPE_METADATA_KEY } from "../../src/join/columns.js";
+import { writeText } from "../../src/join/text-writer.js";
+import { tempDir } from "../helpers/tmp.js";
+import { duckRows, duckTypes, sqlString } from "./duck.js";
+
+const run = promisify(execFile);
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const file = { jsonl: "", csv: "" };
+
+/** year 10000, year -1 (2 BC), an ordinary instant; the dates of the same days */
+const MICROS = [253402300800000000n, -62167219200000001n, 1700000000123456n];
+const DAYS = [2932897, -719529, 19675];
+/** json texts as a CSV input carries them: spread over lines (CRLF and LF), padded */
+const JSON_TEXT = ['{"a": 1,\r\n "b": [1, 2]}', "  7  ", '[\n"x,y",\n{"q": "a\\nb", "r": "\\u00e9"}\n]'];
+const BIG = [9007199254740993n, -9223372036854775808n, 0n];
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir("btkit-readers-"));
+  const columns: Array<[Field, Vector]> = [];
+  const add = (name: string, v: Vector, metadata?: Map<string, string>) => columns.push([new Field(name, v.type, true, metadata), v]);
+  add("id", vectorFromArray(BIG, new Int64()));
+  add("at", makeVector(makeData({ type: new TimestampMicrosecond("UTC"), length: 3, nullCount: 0, data: BigInt64Array.from(MICROS) })));
+  add("day", makeVector(makeData({ type: new DateDay(), length: 3, nullCount: 0, data: Int32Array.from(DAYS) })));
+  add("j", vectorFromArray(JSON_TEXT, new Utf8()), new Map([[TYPE_METADATA_KEY, "json"]]));
+  const fields = columns.map(([f]) => f);
+  const batch = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: 3, nullCount: 0, children: columns.map(([, v]) => v.data[0]!) }));
+  for (const kind of ["jsonl", "csv"] as const) {
+    const parts: Uint8Array[] = [];
+    for await (const c of writeText((async function* () {
+      yield batch;
+    })(), kind)) parts.push(c);
+    file[kind] = path.join(dir, `joined.${kind}`);
+    await fs.writeFile(file[kind], Buffer.concat(parts));
+  }
+});
+afterAll(() => cleanup());
+
+/** What a python3 script prints on stdout (one JSON document). */
+async function python(script: string, ...args: string[]): Promise<unknown> {
+  const { stdout } = await run("python3", ["-c", script, ...args], { encoding: "utf8" });
+  return JSON.parse(stdout);
+}
+
+const AT = ["+010000-01-01T00:00:00.000000Z", "-000001-12-31T23:59:59.999999Z", "2023-11-14T22:13:20.123456Z"];
+const DAY = ["+010000-01-01", "-000001-12-31", "2023-11-14"];
+const J = [{ a: 1, b: [1, 2] }, 7, ["x,y", { q: "a\nb", r: "é" }]];
+
+describe("Python's json and csv modules", () => {
+  it("read every JSON Lines line as one document: the json column's value, the extended years as written, the int64 exact", async () => {
+    // ints are printed as strings so that JSON.parse here does not round what Python read exactly
+    const got = await python(
+      `import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8", newline="")]
+print(json.dumps({"lines": len(rows), "rows": [dict(r, id=str(r["id"])) for r in rows], "idType": type(rows[0]["id"]).__name__}))`,
+      file.jsonl,
+    );
+    expect(got).toEqual({ lines: 3, idType: "int", rows: BIG.map((id, i) => ({ id: String(id), at: AT[i], day: DAY[i], j: J[i] })) });
+  });
+
+  it("read the CSV with the json column's text kept exactly (its line breaks inside the quoted field), and that text parses to the value", async () => {
+    const got = await python(
+      `import csv, json, sys
+with open(sys.argv[1], encoding="utf-8", newline="") as f:
+    rows = list(csv.reader(f))
+print(json.dumps({"rows": rows, "j": [json.loads(r[3]) for r in rows[1:]]}))`,
+      file.csv,
+    );
+    expect(got).toEqual({ rows: [["id", "at", "day", "j"], ...BIG.map((id, i) => [String(id), AT[i], DAY[i], JSON_TEXT[i]])], j: J });
+  });
+
+  it("datetime reads the ordinary instant; years past 9999 and before 1 are beyond it (a limit of Python, recorded)", async () => {
+    const got = await python(
+      `import datetime, json, sys
+out = []
+for t in sys.argv[1:]:
+    try:
+        out.append(datetime.datetime.fromisoformat(t.replace("Z", "+00:00")).isoformat())
+    except ValueError:
+        out.append(None)
+print(json.dumps(out))`,
+      ...AT,
+    );
+    expect(got).toEqual([null, null, "2023-11-14T22:13:20.123456+00:00"]);
+  });
+});
+
+describe("DuckDB", () => {
+  it("read_json: the json column as JSON with the same values, the int64 exact; the extended years as text", async () => {
+    const from = `read_json(${sqlString(file.jsonl)}, format = 'newline_delimited')`;
+    // id detected as HUGEINT (128-bit, exact) for int64 -2^63 among the values; j as JSON (an alias
+    // of VARCHAR, as the node API names its type), each value of its JSON kind
+    expect(await duckTypes(`select * from ${from}`)).toEqual({ id: "HUGEINT", at: "VARCHAR", day: "VARCHAR", j: "VARCHAR" });
+    expect((await duckRows(`select json_type(j) as t from ${from}`)).map((r) => r.t)).toEqual(["OBJECT", "UBIGINT", "ARRAY"]);
+    const rows = await duckRows(`select id::varchar as id, "at", "day", j::varchar as j from ${from}`);
+    expect(rows.map((r) => ({ ...r, j: JSON.parse(r.j as string) as unknown }))).toEqual(BIG.map((id, i) => ({ id: String(id), at: AT[i], day: DAY[i], j: J[i] })));
+  });
+
+  it("read_csv: the json column's text exactly, line breaks and all", async () => {
+    const from = `read_csv(${sqlString(file.csv)})`;
+    const rows = await duckRows(`select id::varchar as id, "at", "day", j from ${from}`);
+    expect(rows).toEqual(BIG.map((id, i) => ({ id: String(id), at: AT[i], day: DAY[i], j: JSON_TEXT[i] })));
+  });
+
+  it("casts the ordinary instant and year -1 (2 BC) to the same microseconds and days, but not +YYYYYY (a disagreement, recorded)", async () => {
+    const rows = await duckRows(
+      `select epoch_us(try_cast("at" as timestamptz))::varchar as us, (try_cast("day" as date) - date '1970-01-01')::integer as days from read_json(${sqlString(file.jsonl)}, format = 'newline_delimited')`,
+    );
+    // DuckDB writes year 10000 as 10000-01-01 and does not read the sign and sixth digit of Date's form
+    expect(rows).toEqual([
+      { us: null, days: null },
+      { us: String(MICROS[1]), days: DAYS[1] },
+      { us: String(MICROS[2]), days: DAYS[2] },
+    ]);
+    expect((await duckRows("select try_cast('10000-01-01T00:00:00.000000Z' as timestamptz) is not null as ok"))[0]).toEqual({ ok: true });
+  });
+});
