@@ -49,7 +49,7 @@ export async function findParts(storage: Storage, partsDir: Location): Promise<P
   if (byCount.size === 0) return undefined;
   if (byCount.size > 1) {
     const counts = [...byCount.keys()].sort((a, b) => a - b);
-    throw new BtkitError("PREP_MERGE", `${formatLocation(partsDir)} holds part descriptors of ${counts.map((n) => `${n} parts`).join(" and ")}: the parts of two preparations; remove the stale ones (or prepare every part again with --overwrite)`, { location: formatLocation(partsDir), got: counts });
+    throw new BtkitError("PREP_MERGE", `${formatLocation(partsDir)} holds part descriptors of ${counts.map((n) => `${n} parts`).join(" and ")}: the parts of two preparations; remove the part descriptors of the stale one`, { location: formatLocation(partsDir), got: counts });
   }
   const [count, present] = [...byCount][0]!;
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !present.has(i));

@@ -108,5 +108,10 @@ it("part descriptors of two part counts under parts/: PREP_MERGE naming both cou
   await fs.copyFile(path.join(out, "parts", "part-0of3.btkit.json"), path.join(out, "parts", "part-1of2.btkit.json"));
   const r = await submit([]);
   expect(r.code).toBe(EXIT.data);
-  expect(r.stderr).toContain(`PREP_MERGE]: ${out}/parts/ holds part descriptors of 2 parts and 3 parts: the parts of two preparations`);
+  expect(r.stderr).toContain(`PREP_MERGE]: ${out}/parts/ holds part descriptors of 2 parts and 3 parts: the parts of two preparations; remove the part descriptors of the stale one`);
+  // the way out: without the stale descriptor, the parts of 3 are read (and the missing ones named)
+  await fs.rm(path.join(out, "parts", "part-1of2.btkit.json"));
+  const after = await submit([]);
+  expect(after.code).toBe(EXIT.noInput);
+  expect(after.stderr).toContain("holds 1 part descriptor of 3: missing part 1, part 2");
 });
