@@ -16,7 +16,7 @@
  */
 import { RecordBatch, makeData, Int64, Struct, type Data } from "apache-arrow";
 import { createHash } from "node:crypto";
-import { BtkitError } from "../errors.js";
+import { BtkitError, optionHint } from "../errors.js";
 import { claim, lockFor } from "../io/lock.js";
 import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
@@ -112,7 +112,7 @@ function checkInputs(sorted: readonly Descriptor[]): void {
       byInput.set(input.location, list);
     }
   }
-  const wayOut = "prepare every part again with --no-split-files (each file read whole by one part; --overwrite), then merge";
+  const wayOut = `prepare every part again with ${optionHint("splitFiles", false, "--no-split-files")} and ${optionHint("overwrite", true)} (each file read whole by one part), then merge`;
   for (const [location, list] of byInput) {
     const split = list.filter((e) => e.input.range !== undefined);
     if (split.length === 0) {
@@ -120,7 +120,7 @@ function checkInputs(sorted: readonly Descriptor[]): void {
       continue;
     }
     const whole = list.find((e) => e.input.range === undefined);
-    if (whole) mergeError(`${location} was read whole by part ${whole.part} and in a byte range by part ${split[0]!.part}: were the parts prepared with other options (--no-split-files)? Prepare every part with the same options, then merge`, { input: location, part: whole.part });
+    if (whole) mergeError(`${location} was read whole by part ${whole.part} and in a byte range by part ${split[0]!.part}: were the parts prepared with other options (splitFiles, --no-split-files)? Prepare every part with the same options, then merge`, { input: location, part: whole.part });
     const size = list[0]!.input.bytes;
     for (const e of list) {
       if (e.input.bytes !== size) mergeError(`${location} had ${e.input.bytes} bytes for part ${e.part}, ${size} for part ${list[0]!.part}: it changed between the parts; prepare every part again (--overwrite), then merge`, { input: location, part: e.part, expected: size, got: e.input.bytes });
@@ -132,12 +132,12 @@ function checkInputs(sorted: readonly Descriptor[]): void {
       if (r.start !== at) {
         const before = prev === undefined ? "the file begins at byte 0" : `part ${prev} took its records up to byte ${at}`;
         const why = r.start > at ? `bytes ${at} to ${r.start} were taken by no part` : `bytes ${r.start} to ${at} were taken by both`;
-        mergeError(`${location}: ${before}, but part ${e.part} took them from byte ${r.start} (${why}): a part guessed wrong where records begin inside the file (a quoted field holding line breaks?); ${wayOut}`, { input: location, part: e.part, expected: at, got: r.start, option: "--no-split-files" });
+        mergeError(`${location}: ${before}, but part ${e.part} took them from byte ${r.start} (${why}): a part guessed wrong where records begin inside the file (a quoted field holding line breaks?); ${wayOut}`, { input: location, part: e.part, expected: at, got: r.start, option: "splitFiles" });
       }
       at = r.end;
       prev = e.part;
     }
-    if (at !== size) mergeError(`${location}: the last part to read it, part ${prev}, took its records up to byte ${at}, but the file has ${size} bytes (${size === undefined || at < size ? "its end was taken by no part" : "past its end"}); ${wayOut}`, { input: location, part: prev, expected: size, got: at, option: "--no-split-files" });
+    if (at !== size) mergeError(`${location}: the last part to read it, part ${prev}, took its records up to byte ${at}, but the file has ${size} bytes (${size === undefined || at < size ? "its end was taken by no part" : "past its end"}); ${wayOut}`, { input: location, part: prev, expected: size, got: at, option: "splitFiles" });
   }
 }
 

@@ -31,7 +31,7 @@
  *   offset and --no-split-files. A wrong guess that slips through is caught by merge(): each part
  *   records the byte range of the records it took, and the ranges of a split file must tile it.
  */
-import { BtkitError, counted } from "../errors.js";
+import { BtkitError, optionHint, counted } from "../errors.js";
 import type { Storage } from "../io/storage.js";
 import type { Part } from "../protocol/layout.js";
 import { CsvScanner, type CsvRecord } from "./csv-scanner.js";
@@ -253,8 +253,8 @@ export async function csvRecordStart(storage: Storage, where: Where, o: { delimi
     const outside = settle(csvHypothesis(win, at - 1, false, eof, opts));
     const inside = settle(csvHypothesis(win, at - 1, true, eof, opts));
     const label = `part ${where.part.index}/${where.part.count}`;
-    const wayOut = "prepare every part with --no-split-files (each file read whole by one part; splitFiles: false), then merge";
-    const context = { input: input.display, offset: at, part: `${where.part.index}/${where.part.count}`, option: "--no-split-files" };
+    const wayOut = `prepare every part with ${optionHint("splitFiles", false, "--no-split-files")} (each file read whole by one part), then merge`;
+    const context = { input: input.display, offset: at, part: `${where.part.index}/${where.part.count}`, option: "splitFiles" };
     if (outside.kind === "dead" && inside.kind === "dead") {
       throw new BtkitError("PREP_SPLIT", `${input.display}: ${label} starts at byte ${at}, inside the file, and the CSV records after it read neither outside a quoted field (${outside.reason}) nor inside one (${inside.reason}); ${wayOut}`, context);
     }

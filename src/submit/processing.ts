@@ -28,7 +28,7 @@ import {
 import { DescribeLogStreamsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BtkitError, awsMetadata } from "../errors.js";
+import { BtkitError, optionHint, awsMetadata } from "../errors.js";
 import { JOB_NAME_RE } from "./constraints.js";
 import type { LogEvent, LogTailer, LogsLike } from "./logs.js";
 import { canonicalJson, stripUndefined } from "./request.js";
@@ -91,13 +91,13 @@ export function processingJobName(request: Omit<CreateProcessingJobRequest, "Pro
  */
 export function buildProcessingJobRequest(options: ProcessingRequestOptions): CreateProcessingJobRequest {
   const count = options.instanceCount ?? DEFAULT_PROCESSING_INSTANCE_COUNT;
-  if (!Number.isInteger(count) || count < 1 || count > 100) invalid(`InstanceCount must be 1 to 100, got ${count}: give --instance-count N with 1 <= N <= 100`, "ProcessingResources.ClusterConfig.InstanceCount", count);
+  if (!Number.isInteger(count) || count < 1 || count > 100) invalid(`InstanceCount must be 1 to 100, got ${count}: give ${optionHint("instanceCount", undefined, "--instance-count N")} with 1 <= N <= 100`, "ProcessingResources.ClusterConfig.InstanceCount", count);
   const volume = options.volumeSizeGb ?? DEFAULT_PROCESSING_VOLUME_GB;
   if (!Number.isInteger(volume) || volume < 1 || volume > 16384) invalid(`VolumeSizeInGB must be 1 to 16384, got ${volume}`, "ProcessingResources.ClusterConfig.VolumeSizeInGB", volume);
   const max = options.maxRuntimeSeconds;
   if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 777600)) invalid(`MaxRuntimeInSeconds must be 1 to 777600 (9 days), got ${max}`, "StoppingCondition.MaxRuntimeInSeconds", max);
   if (options.role.length < 20 || options.role.length > 2048 || !ROLE_ARN_RE.test(options.role)) {
-    invalid(`RoleArn ${JSON.stringify(options.role)} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>): give --role with the ARN of a role SageMaker can assume`, "RoleArn", options.role);
+    invalid(`RoleArn ${JSON.stringify(options.role)} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>): give ${optionHint("role")} the ARN of a role SageMaker can assume`, "RoleArn", options.role);
   }
   if (options.image.length === 0 || options.image.length > 255) invalid(`ImageUri must be 1 to 255 characters, got ${options.image.length}`, "AppSpecification.ImageUri", options.image);
   const args = [...options.arguments];
@@ -163,7 +163,7 @@ export async function submitProcessingJob(request: CreateProcessingJobRequest, d
     const diffs = processingDifferences(request, existing);
     if (diffs.length > 0) {
       const list = diffs.map((d) => `${d.field}: job has ${JSON.stringify(d.job)}, request has ${JSON.stringify(d.request)}`).join("; ");
-      throw new BtkitError("SUBMIT_JOB_CONFLICT", `a processing job named ${name} exists with another request (${list}); job names are permanent: rerun with --new for a fresh job`, { job: name, field: diffs[0]!.field, option: "--new" });
+      throw new BtkitError("SUBMIT_JOB_CONFLICT", `a processing job named ${name} exists with another request (${list}); job names are permanent: rerun with ${optionHint("nameSalt", undefined, "--new")} for a fresh job`, { job: name, field: diffs[0]!.field, option: "nameSalt" });
     }
     return { name, arn: existing.ProcessingJobArn ?? "", attached: true, description: existing };
   };

@@ -330,7 +330,7 @@ describe("resynchronization that cannot tell, and tampered ranges", () => {
     expect((err as BtkitError).code).toBe("PREP_SPLIT");
     expect((err as BtkitError).message).toContain(`${f}: part 1/2 starts at byte ${at}, inside the file`);
     expect((err as BtkitError).message).toContain("--no-split-files");
-    expect((err as BtkitError).context).toMatchObject({ input: f, offset: at, option: "--no-split-files" });
+    expect((err as BtkitError).context).toMatchObject({ input: f, offset: at, option: "splitFiles" });
     const parts = await prepareParts([f], out, 2, { splitFiles: false, text: true, format: "jsonl" });
     expect((await merge(parts)).source.rowsWritten).toBe(401);
     // the CLI flag
