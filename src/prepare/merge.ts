@@ -22,7 +22,7 @@ import { childLocation, toUri, type Location } from "../io/location.js";
 import { Storage } from "../io/storage.js";
 import { PROTOCOL_VERSION, bytesWrittenOf, serializeDescriptor, type Descriptor, type SkipCount, type SourceInput } from "../protocol/descriptor.js";
 import { LAYOUT, SIDECAR_ROW_COLUMN, manifestDocument } from "../protocol/layout.js";
-import { mergeTypes } from "./schema.js";
+import { mergeTypes, schemaHint } from "./schema.js";
 import { SIDECAR_CONTENT_TYPE, SIDECAR_ROW_GROUP_ROWS, SidecarWriter, readSidecar } from "../protocol/sidecar-file.js";
 import { VERSION } from "../version.js";
 
@@ -50,7 +50,7 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
   if (parts.length === 0) mergeError("no descriptors to merge");
   const count = parts[0]!.source.part?.count;
   for (const d of parts) {
-    if (!d.source.part) mergeError("a descriptor to merge was not prepared with --part (it has no source.part)");
+    if (!d.source.part) mergeError(`a descriptor to merge was not prepared in parts (it has no source.part): prepare with ${optionHint("part", "i/N", "--part i/N")}`);
     if (d.source.part.count !== count) mergeError(`parts disagree on the part count: ${count} and ${d.source.part.count}`, { expected: count, got: d.source.part.count });
   }
   const sorted = [...parts].sort((a, b) => a.source.part!.index - b.source.part!.index);
@@ -70,8 +70,7 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
       if (mine && theirs && mine.name === theirs.name && mine.type !== theirs.type) {
         // each part inferred its types from its own rows: one type for every part is the way out
         const both = mergeTypes(theirs.type, mine.type, ref.modelInput.contentType === "application/jsonlines");
-        const flag = `--schema ${JSON.stringify(`${mine.name}:${both}`)}`;
-        mergeError(`part ${i} has column ${JSON.stringify(mine.name)} as ${mine.type}, part ${at} as ${theirs.type}: each part inferred its types from its own rows; prepare every part again with ${flag} (--overwrite), then merge`, { column: mine.name, part: i, expected: theirs.type, got: mine.type, option: flag });
+        mergeError(`part ${i} has column ${JSON.stringify(mine.name)} as ${mine.type}, part ${at} as ${theirs.type}: each part inferred its types from its own rows; prepare every part again with ${schemaHint(mine.name, both)} and ${optionHint("overwrite", true)}, then merge`, { column: mine.name, part: i, expected: theirs.type, got: mine.type, option: "schema" });
       }
       const col = mine?.name ?? theirs?.name ?? ref.schema.columns[d.schema.columns.length]?.name;
       mergeError(`part ${i} has a different schema than part ${at} (column ${JSON.stringify(col)})`, { column: col, part: i });
@@ -123,7 +122,7 @@ function checkInputs(sorted: readonly Descriptor[]): void {
     if (whole) mergeError(`${location} was read whole by part ${whole.part} and in a byte range by part ${split[0]!.part}: were the parts prepared with other options (splitFiles, --no-split-files)? Prepare every part with the same options, then merge`, { input: location, part: whole.part });
     const size = list[0]!.input.bytes;
     for (const e of list) {
-      if (e.input.bytes !== size) mergeError(`${location} had ${e.input.bytes} bytes for part ${e.part}, ${size} for part ${list[0]!.part}: it changed between the parts; prepare every part again (--overwrite), then merge`, { input: location, part: e.part, expected: size, got: e.input.bytes });
+      if (e.input.bytes !== size) mergeError(`${location} had ${e.input.bytes} bytes for part ${e.part}, ${size} for part ${list[0]!.part}: it changed between the parts; prepare every part again (${optionHint("overwrite", true)}), then merge`, { input: location, part: e.part, expected: size, got: e.input.bytes });
     }
     let at = 0;
     let prev: number | undefined;

@@ -37,7 +37,8 @@ describe("--part and merge", () => {
     expect(err).toBeInstanceOf(BtkitError);
     expect((err as BtkitError).code).toBe("PREP_MERGE");
     expect((err as BtkitError).message).toContain('part 1 has column "v" as uint64, part 0 as int64');
-    expect((err as BtkitError).message).toContain('--schema "v:uint64"');
+    expect((err as BtkitError).message).toContain('prepare every part again with schema: "v:uint64" (--schema v:uint64) and overwrite: true (--overwrite), then merge');
+    expect((err as BtkitError).context.option).toBe("schema");
     const m = await merge(await parts("v:uint64"));
     expect(m.schema.columns.find((c) => c.name === "v")?.type).toBe("uint64");
     expect(m.source.rowsWritten).toBe(3);
