@@ -67,8 +67,22 @@ export class FeatureParser {
     if (batch.raw && this.#bytes) {
       const n = lineCount(batch);
       this.#src = src;
-      return this.#bytes.read(batch.raw, n, (i) => batch.lineNumber(i), (i, why) => this.#csvFault(batch, i, why, src));
+      try {
+        return this.#bytes.read(batch.raw, n, (i) => batch.lineNumber(i), (i, why) => this.#csvFault(batch, i, why, src));
+      } catch (err) {
+        // the byte reader stops at the first field that does not fit; the string path words the
+        // error as it always has (a broken line before a bad value, columns in their order), so
+        // the batch goes through it to throw that error (the same first bad line)
+        if (!(err instanceof BtkitError) || err.code !== "JOIN_PARSE") throw err;
+        this.#parseLines(batch, src);
+        throw err;
+      }
     }
+    return this.#parseLines(batch, src);
+  }
+
+  /** The string path: each line decoded and split into field strings. */
+  #parseLines(batch: LineBatch, src: BatchSource): Data[] {
     const n = batch.lines.length;
     const cols = this.#columns;
     const accs = cols.map((c) => accumulatorFor(c.type, n));

@@ -171,6 +171,21 @@ describe("CSV features read as bytes", () => {
     expect(few).toEqual({ code: "JOIN_PARSE", message: "line 2 of model-input shard mem://part-00000.csv (shard part-00000.csv), feature c1, has 1 field, fewer than the 2 the features need" });
   });
 
+  it("the error is the string path's, whatever the byte reader met first: a broken line before a bad value, columns in output order", async () => {
+    const [s1, b1] = await both(columnsOf(["int64", "float64", "int64"]), ['1,abc,"x']);
+    expect(b1).toEqual(s1);
+    expect(b1).toEqual({ code: "JOIN_PARSE", message: 'line 1 of model-input shard mem://part-00000.csv (shard part-00000.csv) is not valid CSV: 1,abc,"x' });
+    // --features w,id,v: the line holds w first, but id and v come first among the columns
+    const permuted: FeatureColumn[] = [
+      { name: "id", type: "int64", index: 1 },
+      { name: "v", type: "float64", index: 2 },
+      { name: "w", type: "int64", index: 0 },
+    ];
+    const [s2, b2] = await both(permuted, ["6,4,5.5", "abc,1"]);
+    expect(b2).toEqual(s2);
+    expect(b2).toEqual({ code: "JOIN_PARSE", message: "line 2 of model-input shard mem://part-00000.csv (shard part-00000.csv), feature v, has 2 fields, fewer than the 3 the features need" });
+  });
+
   it("a file without a quote or a comma is read in one pass", async () => {
     // 200,000 one-column lines in one region: a search from every field for the next comma or
     // quote to the end of the bytes would be quadratic (terabytes here) and never finish
