@@ -57,6 +57,9 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
   const indexes = sorted.map((d) => d.source.part!.index);
   const want = Array.from({ length: count! }, (_, i) => i);
   if (JSON.stringify(indexes) !== JSON.stringify(want)) mergeError(`expected parts ${want.join(", ")} of ${count}, got ${indexes.join(", ")}`, { expected: want, got: indexes });
+  // where the parts' records came from first: a wrong guess of where records begin inside a split
+  // file also makes that part's types wrong, and its own message is the one that leads out
+  checkInputs(sorted);
   // a part that read no rows (a header at most: a small split file's first part) inferred nothing
   const withRows = sorted.filter(informative);
   const ref = withRows[0] ?? sorted.find((d) => d.schema.columns.length > 0) ?? sorted[0]!;
@@ -87,7 +90,6 @@ export async function merge(parts: readonly Descriptor[], options: MergeOptions 
     }
     if (d.manifest.prefix !== ref.manifest.prefix) mergeError(`part ${i} wrote its shards under ${d.manifest.prefix}, part ${ref.source.part!.index} under ${ref.manifest.prefix}: parts must share one --out`, { part: i, expected: ref.manifest.prefix, got: d.manifest.prefix });
   }
-  checkInputs(sorted);
   const prefix = ref.manifest.prefix;
   const outUri = prefix.slice(0, prefix.length - LAYOUT.shardsDir.length);
   if (!prefix.endsWith(LAYOUT.shardsDir)) mergeError(`the shard prefix ${prefix} does not end with ${LAYOUT.shardsDir}`);

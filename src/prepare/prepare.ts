@@ -326,6 +326,8 @@ class PrepareJob {
     let delimiter = this.o.delimiter ?? (input.format === "tsv" ? "\t" : undefined);
     let header = !json;
     let startAt = 0;
+    /** where this part starts was judged from the bytes after slice.start (csvRecordStart), not known */
+    let guessed = false;
     if (slice.start > 0) {
       if (json) startAt = await jsonlRecordStart(this.storage, input, slice.start, maxRecordBytes);
       else {
@@ -338,6 +340,7 @@ class PrepareJob {
           this.setHeader(input, first.record);
         }
         header = false;
+        guessed = slice.start > first.end;
         startAt = slice.start <= first.end ? first.end : await csvRecordStart(this.storage, { input, part: this.o.part!, at: slice.start }, { delimiter: first.delimiter, quote: this.o.quote, fields: first.record.values.length, maxRecordBytes });
       }
     }
@@ -412,6 +415,18 @@ class PrepareJob {
         if (done) break;
       }
       if (!done) done = csv ? await handleCsv(csv.endRaw()) : await handleJson(jl!.end());
+    } catch (err) {
+      // a quote never closed in a part that guessed where records begin inside the file: the
+      // guess, more likely than the file, is wrong (a part reading the file whole would say which)
+      if (csv && guessed && err instanceof BtkitError && err.code === "PREP_QUOTE") {
+        throw new BtkitError(
+          "PREP_SPLIT",
+          `${err.message}; part ${this.o.part!.index}/${this.o.part!.count} started reading ${input.display} at byte ${startAt}, where it judged a record to begin, and that judgement may be wrong (a quoted field holding line breaks and rows that read as records); prepare every part with ${optionHint("splitFiles", false, "--no-split-files")} (each file read whole by one part), which reports the file's own error if it has one`,
+          { input: input.display, offset: startAt, part: `${this.o.part!.index}/${this.o.part!.count}`, option: "splitFiles" },
+          { cause: err },
+        );
+      }
+      throw err;
     } finally {
       stream.destroy();
     }

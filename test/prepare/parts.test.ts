@@ -341,6 +341,48 @@ describe("resynchronization that cannot tell, and tampered ranges", () => {
     expect(failing.stderr).toContain("--no-split-files");
   });
 
+  /**
+   * Valid CSV that fools a part's guess: a quoted field holds `lines` rows of p,q,r, and a short
+   * row (1,2) right after it kills the right reading, so the wrong one (outside quotes) wins.
+   */
+  function trap(lines: number, second: boolean): string {
+    const rows = ["id,t,v", ...Array.from({ length: 20 }, (_, i) => `${i},plain${i},${i}`)];
+    rows.push(`100,"\n${Array.from({ length: lines }, () => "p,q,r").join("\n")}\n",100`, "1,2");
+    rows.push(...Array.from({ length: 150 }, (_, i) => `${i + 200},tail${i},${i}`));
+    if (second) rows.push('999,"\nb\n",999', ...Array.from({ length: 300 }, (_, i) => `${i + 2000},tail${i},${i}`));
+    return `${rows.join("\n")}\n`;
+  }
+  const lenient: Partial<PrepareOptions> = { onInvalid: "skip", newlines: "escape" };
+
+  it("a part whose guess runs into a quote never closed: PREP_SPLIT with the scanner's words and --no-split-files, which passes", async () => {
+    const f = path.join(dir, "trap2.csv");
+    await fs.writeFile(f, trap(300, false));
+    const out = path.join(dir, "trap2");
+    const err = (await prepare({ inputs: [f], out, part: { index: 1, count: 4 }, ...lenient }).catch((e: unknown) => e)) as BtkitError;
+    expect(err.code).toBe("PREP_SPLIT");
+    expect(err.message).toContain("a quote opened here is never closed");
+    expect(err.message).toMatch(/part 1\/4 started reading .*trap2\.csv at byte \d+, where it judged a record to begin/);
+    expect(err.message).toContain("splitFiles: false (--no-split-files)");
+    const whole = await prepare({ inputs: [f], out: path.join(dir, "trap2-whole"), ...lenient });
+    const parts = await prepareParts([f], out, 4, { splitFiles: false, ...lenient });
+    expect((await merge(parts)).source.rowsWritten).toBe(whole.source.rowsWritten);
+  });
+
+  it("parts that guessed wrong and typed a column apart: merge leads with the byte ranges, not a --schema", async () => {
+    const f = path.join(dir, "trap3.csv");
+    await fs.writeFile(f, trap(500, true));
+    const out = path.join(dir, "trap3");
+    const parts = await prepareParts([f], out, 4, lenient);
+    const err = (await merge(parts).catch((e: unknown) => e)) as BtkitError;
+    expect(err.code).toBe("PREP_MERGE");
+    expect(err.message).toContain("a part guessed wrong where records begin inside the file");
+    expect(err.message).not.toContain("schema:");
+    expect(err.message).toContain("splitFiles: false (--no-split-files)");
+    const whole = await prepare({ inputs: [f], out: path.join(dir, "trap3-whole"), ...lenient });
+    const again = await prepareParts([f], out, 4, { splitFiles: false, overwrite: true, ...lenient });
+    expect((await merge(again)).source.rowsWritten).toBe(whole.source.rowsWritten);
+  });
+
   it("merge refuses parts whose ranges do not tile a split file (PREP_MERGE naming the file, parts and offsets)", async () => {
     const f = path.join(dir, "tile.jsonl");
     await fs.writeFile(f, jsonLines(300, false));
