@@ -9,6 +9,7 @@ import { COMMON_FLAGS, type Command } from "./command.js";
 import type { CliContext } from "./context.js";
 import { Progress } from "./progress.js";
 import { partFlag } from "./part-auto.js";
+import { PROCESSING_FLAGS, wantsProcessing } from "./processing.js";
 
 /**
  * The choices of --format, --compression and --prediction-format: join's OUTPUT_FORMATS,
@@ -69,7 +70,7 @@ export const joinCommand: Command = {
       "row-group-rows": { type: "int", value: "N", min: 1, default: 65536, help: "Parquet rows per row group", group: "Output" },
       "parquet-version": { type: "int", value: "1|2", min: 1, max: 2, default: 1, help: "Parquet writer version: 2 (data page v2, delta encodings) is smaller on sequential numbers, but some older readers refuse it", group: "Output" },
       partitioned: { type: "boolean", help: "one file per shard, then btkit.json last", group: "Output" },
-      part: { type: "string", value: "i/N|auto", help: "join only slice i (0-based) of N of the shards into --out as a folder (part-<i>of<N>.<ext>, i zero-padded so the parts sort); the parts form one dataset. auto: i and N from the engine (SageMaker Processing's resourceconfig.json, AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX with --parts)", group: "Output" },
+      part: { type: "string", value: "i/N|auto", help: "join only slice i (0-based) of N of the shards into --out as a folder (part-<i>of<N>.<ext>, i zero-padded so the parts sort, and last btkit-part-<i>of<N>.json, the part's descriptor with its results); the parts form one dataset. auto: i and N from the engine (SageMaker Processing's resourceconfig.json, AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX with --parts)", group: "Output" },
       parts: { type: "int", value: "N", min: 1, help: "with --part auto under AWS Batch or Kubernetes: the number of parts (the array size or completions)", group: "Output" },
       features: { type: "boolean", default: true, help: "the feature columns prep did not keep in the sidecar are read back from the model-input shards, so the table is the input's whole; --no-features leaves them out", group: "Output" },
       "with-features": { type: "boolean", help: "the same as --features (the default); kept for scripts written before it was", group: "Output" },
@@ -82,10 +83,13 @@ export const joinCommand: Command = {
       "prediction-name": { type: "string", value: "NAME", help: "column of a scalar prediction; default: what submit --prediction-name recorded, else prediction", group: "Predictions" },
       "prediction-type": { type: "string", value: "NAME=TYPE", multiple: true, help: `declare a prediction column's type (${COLUMN_TYPE_NAMES})`, group: "Predictions" },
       "widen-to-utf8": { type: "boolean", help: "let values that conflict with their column's type become utf8 JSON text (counted)", group: "Predictions" },
+      ...PROCESSING_FLAGS,
       ...COMMON_FLAGS,
     },
   },
   async run(ctx, args) {
+    // the same command line as a SageMaker Processing job, one part per instance (processing.ts)
+    if (wantsProcessing(args)) return (await import("./processing.js")).runProcessing(ctx, args, joinCommand.spec);
     const f = args.flags;
     const out = f.out as string | undefined;
     if (out === undefined) throw new BtkitError("USAGE_MISSING", "btkit join needs --out PATH|URI: where to write the joined table", { option: "out" });

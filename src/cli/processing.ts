@@ -1,9 +1,12 @@
 /**
- * `btkit prep --processing`: the same command line run as a
+ * `btkit prep --processing` and `btkit join --processing`: the same command line run as a
  * SageMaker Processing job on --instance-count instances (btkit/submit processing.ts), each taking
  * part i of N with `--part auto` (part-auto.ts reads the instance's resourceconfig.json), waited for
- * with its logs tailed; then the N part descriptors under `<out>/parts/` are merged (merge()) and
- * the merged descriptor printed, as prep prints its own.
+ * with its logs tailed; then the parts are combined and the descriptor of the whole printed, as the
+ * command prints its own: prep merges the N part descriptors under `<out>/parts/` (merge()); join
+ * reads the N parts' results (`<out>/btkit-part-IofN.json`, each part's descriptor with its
+ * results) and combines them (join/combine.ts: every part there, every shard joined once, the
+ * same columns).
  *
  * The instances see S3 only (https://docs.aws.amazon.com/sagemaker/latest/dg/processing-job.html:
  * a processing container reads and writes S3; btkit's does so itself), so the inputs and
@@ -27,14 +30,14 @@ const G_PROC = "Processing (SageMaker Processing job)";
 
 /** The flags of --processing, added to prep's; all are launch-only (not passed to the instances). */
 export const PROCESSING_FLAGS = {
-  processing: { type: "boolean", help: "run this command as a SageMaker Processing job: each of --instance-count instances takes part i of N (--part auto); waits, tails the logs, then merges the parts and prints the merged descriptor", group: G_PROC },
+  processing: { type: "boolean", help: "run this command as a SageMaker Processing job: each of --instance-count instances takes part i of N (--part auto); waits, tails the logs, then combines the parts and prints the descriptor of the whole", group: G_PROC },
   "instance-count": { type: "int", value: "N", min: 1, max: 100, help: "with --processing: the instances, one part each [default: 2]", group: G_PROC },
   "instance-type": { type: "string", value: "TYPE", help: "with --processing: the instance type [default: ml.m5.xlarge]", group: G_PROC },
   "volume-size": { type: "int", value: "GB", min: 1, max: 16384, help: "with --processing: the storage volume per instance [default: 30]", group: G_PROC },
   "max-runtime": { type: "int", value: "SECONDS", min: 1, max: 777600, help: "with --processing: StoppingCondition.MaxRuntimeInSeconds; the job is stopped after it", group: G_PROC },
   role: { type: "string", value: "ARN", help: "with --processing: the IAM role the job runs as (required on AWS; it needs the S3 access of the command)", group: G_PROC },
   image: { type: "string", value: "URI", help: "with --processing: the btkit image (the repository's Dockerfile, pushed to ECR; required on AWS) [default with --local: btkit:<version>]", group: G_PROC },
-  "name-prefix": { type: "string", value: "P", help: "with --processing: prefix of the derived job name [default: btkit-prep]", group: G_PROC },
+  "name-prefix": { type: "string", value: "P", help: "with --processing: prefix of the derived job name [default: btkit-<command>]", group: G_PROC },
   new: { type: "boolean", help: "with --processing: launch a fresh job even when this request ran before (a rerun otherwise attaches to it)", group: G_PROC },
   "poll-seconds": { type: "number", value: "SECONDS", min: 0, help: "with --processing: first interval between status polls; it grows by half up to 30 s [default: 5]", group: G_PROC },
   timeout: { type: "number", value: "SECONDS", min: 0, help: "with --processing: stop waiting after this long (exit 5; the job goes on)", group: G_PROC },
@@ -65,10 +68,10 @@ export function wantsProcessing(args: ParsedArgs): boolean {
  * auto`, then the positionals. `replace` gives the values to pass instead of the given ones (local
  * paths made absolute).
  */
-export function containerArguments(spec: CommandSpec, args: ParsedArgs, replace: { positionals?: string[]; flags?: Record<string, string> } = {}): string[] {
+export function containerArguments(spec: CommandSpec, args: ParsedArgs, replace: { positionals?: string[]; flags?: Record<string, string>; omit?: readonly string[] } = {}): string[] {
   const out: string[] = [spec.name];
   for (const name of Object.keys(spec.flags)) {
-    if (!args.given.has(name) || LAUNCH_ONLY.has(name) || name === "part" || name === "parts") continue;
+    if (!args.given.has(name) || LAUNCH_ONLY.has(name) || name === "part" || name === "parts" || replace.omit?.includes(name)) continue;
     const f = spec.flags[name]!;
     const v = replace.flags?.[name] ?? args.flags[name];
     if (f.type === "boolean") out.push(v === false ? `--no-${name}` : `--${name}`);
@@ -107,8 +110,9 @@ function fmtSecs(s: number): string {
 }
 
 /**
- * Runs `btkit prep ... --processing`: checks the locations, launches (or attaches to) the
- * processing job, waits with its logs, merges the parts and prints the merged descriptor.
+ * Runs `btkit prep|join ... --processing`: checks the locations, launches (or attaches to) the
+ * processing job, waits with its logs, combines the parts (prep: merge(); join: their results)
+ * and prints the descriptor.
  * Returns the exit code; a Failed or Stopped job is SUBMIT_PROCESSING_FAILED or _STOPPED.
  */
 export async function runProcessing(ctx: CliContext, args: ParsedArgs, spec: CommandSpec, deps: JobCommandDeps = DEFAULT_DEPS): Promise<number> {
@@ -120,15 +124,13 @@ export async function runProcessing(ctx: CliContext, args: ParsedArgs, spec: Com
       throw new BtkitError("USAGE_BAD_VALUE", `--${flag} goes without --processing: each instance of the processing job takes its own part (--part auto, from its resourceconfig.json); leave --${flag} out`, { option: `--${flag}` });
     }
   }
-  const replaceFlags: Record<string, string> = {};
-  const out = instanceLocation(ctx, "--out", String(f.out), local);
-  replaceFlags.out = out;
-  const positionals = args.positionals.map((p) => instanceLocation(ctx, "input", p, local));
+  const plan = command === "join" ? await planJoin(ctx, args, local) : planPrep(ctx, args, local);
+  const out = plan.flags.out!;
   const role = str(args, "role") ?? (local ? LOCAL_ROLE : undefined);
   if (role === undefined) throw new BtkitError("USAGE_MISSING", `${command} --processing needs --role ARN: the IAM role the processing job runs as (with S3 access to the inputs and --out), or --local to run it on the emulator`, { option: "--role" });
   const image = str(args, "image") ?? (local ? `btkit:${VERSION}` : undefined);
   if (image === undefined) throw new BtkitError("USAGE_MISSING", `${command} --processing needs --image URI: the btkit image in ECR (docker build -t btkit . in the repository, then push it), or --local to run the job on the emulator`, { option: "--image" });
-  const argv = containerArguments(spec, args, { positionals, flags: replaceFlags });
+  const argv = containerArguments(spec, args, plan);
   const sub = await import("../submit/index.js");
   const request = sub.buildProcessingJobRequest({
     arguments: argv,
@@ -165,7 +167,7 @@ export async function runProcessing(ctx: CliContext, args: ParsedArgs, spec: Com
         { job: name, option: "--new" },
       );
     }
-    return await finishPrep(ctx, out, count);
+    return await plan.finish(count);
   } finally {
     await backend.close();
   }
@@ -213,6 +215,71 @@ async function watch(ctx: CliContext, args: ParsedArgs, name: string, backend: B
     progress.update(state, true);
   }
   throw new BtkitError("INTERNAL", `the wait for processing job ${name} ended without its end`, { job: name });
+}
+
+/**
+ * What a command runs as a processing job: the instances' flags and positionals (locations as
+ * they see them), flags kept from them (the launcher's own), and what follows a Completed job.
+ */
+interface ProcessingPlan {
+  /** replaced values (`out` always: where the instances write) */
+  flags: Record<string, string>;
+  positionals: string[];
+  omit: readonly string[];
+  /** after Completed: combine the N parts, print the descriptor; the exit code */
+  finish(count: number): Promise<number>;
+}
+
+/** prep: the inputs and --out as the instances see them; the parts merged at the end. */
+function planPrep(ctx: CliContext, args: ParsedArgs, local: boolean): ProcessingPlan {
+  const out = instanceLocation(ctx, "--out", String(args.flags.out), local);
+  const positionals = args.positionals.map((p) => instanceLocation(ctx, "input", p, local));
+  return { flags: { out }, positionals, omit: [], finish: (count) => finishPrep(ctx, out, count) };
+}
+
+/**
+ * join: the descriptor (given with --descriptor: stdin does not reach the instances; a
+ * preparation's means its latest job's, resolved here so every instance joins the same one) and
+ * --out (a folder) as the instances see them; --descriptor-out is the launcher's. At the end the N
+ * parts' results (`btkit-part-IofN.json` in --out) are combined and the whole join's descriptor
+ * printed.
+ */
+async function planJoin(ctx: CliContext, args: ParsedArgs, local: boolean): Promise<ProcessingPlan> {
+  const f = args.flags;
+  for (const flag of ["inputs", "outputs"]) {
+    if (args.given.has(flag)) {
+      throw new BtkitError("USAGE_BAD_VALUE", `join --processing slices a descriptor's shards among its instances, and --${flag} joins files without one: give --descriptor PATH|URI (the descriptor btkit submit printed, or the preparation's folder), or leave --processing out`, { option: `--${flag}` });
+    }
+  }
+  if (f.descriptor === undefined) {
+    throw new BtkitError("USAGE_MISSING", "join --processing needs --descriptor PATH|URI: the instances of a processing job do not see this command's stdin (save submit's descriptor: btkit submit ... > job.json, or give the preparation's folder)", { option: "--descriptor" });
+  }
+  if (f.out === undefined) throw new BtkitError("USAGE_MISSING", "btkit join needs --out PATH|URI: where to write the joined table (with --processing a folder: one part file per instance)", { option: "--out" });
+  const given = instanceLocation(ctx, "--descriptor", String(f.descriptor), local);
+  const out = instanceLocation(ctx, "--out", String(f.out), local);
+  const read = await ctx.readDescriptor(given);
+  const { descriptor, source } = read.descriptor.shards.length === 0 ? read : await (await import("./job-prologue.js")).withLatestJob(ctx, "join", read, "nothing to join");
+  const descriptorOut = f["descriptor-out"] as string | undefined;
+  return {
+    flags: { out, descriptor: source },
+    positionals: [],
+    omit: ["descriptor-out"],
+    finish: async (count) => {
+      const storage = await ctx.storage();
+      const { combinePartResults, readPartResults } = await import("../join/index.js");
+      const { toUri } = await import("../io/location.js");
+      const folder = toUri(storage.parse(out));
+      const location = folder.endsWith("/") ? folder : `${folder}/`;
+      const results = combinePartResults(descriptor, await readPartResults(storage, location, count), location);
+      const joined = { ...descriptor, results };
+      ctx.log(`join --processing: combined ${counted(count, "part")}: ${counted(results.rows, "row")} from ${counted(Object.keys(results.rowsPerShard).length, "shard")} in ${counted(results.files.length, "file")} -> ${location}`);
+      if (results.missing.length > 0) ctx.warn(`${counted(results.missing.length, "shard")} had no .out and ${results.missing.length === 1 ? "was" : "were"} not joined: ${results.missing.join(", ")} (listed in results.missing)`);
+      const { serializeDescriptor } = await import("../protocol/descriptor.js");
+      if (descriptorOut !== undefined) await storage.write(descriptorOut, `${serializeDescriptor(joined)}\n`, { contentType: "application/json", signal: ctx.io.signal });
+      await ctx.emitDescriptor(joined);
+      return 0;
+    },
+  };
 }
 
 /** prep: the N part descriptors under `<out>/parts/`, merged (manifest.json and btkit.json written), printed. */

@@ -50,8 +50,11 @@ const MARKER_RE = /^btkit(?:-part-\d+of\d+)?\.json$/;
  * The dataset of a join into a folder. `shards` are all the descriptor's shards (the parts of a
  * dataset write different ones); `ext` the format's extension. Partitioned: one file per shard
  * (`empty.ext` when there are none) and btkit.json, or with --part i/N btkit-part-KofN.json for
- * every K. --part without --partitioned: part-KofN.ext for every K, no marker. K is padded to the
- * width of N (part-03of12); the unpadded names of earlier joins belong to the dataset too.
+ * every K. --part without --partitioned: part-KofN.ext and btkit-part-KofN.json for every K. A
+ * part's btkit-part-KofN.json is its descriptor with its results (rows per shard, files), the
+ * completion marker of that part: removed first, written last, read by whoever combines the parts
+ * (join --processing). K is padded to the width of N (part-03of12); the unpadded names of earlier
+ * joins belong to the dataset too.
  */
 export function folderDataset(shards: readonly ShardEntry[], ext: string, partitioned: boolean, part: Part | undefined): FolderDataset {
   const names = new Set<string>();
@@ -72,8 +75,10 @@ export function folderDataset(shards: readonly ShardEntry[], ext: string, partit
     const marker = part ? `btkit-${partLabel(part)}.json` : "btkit.json";
     return { names, marker, legacy: legacy((label) => `btkit-${label}.json`) };
   }
-  if (part) every((label) => `${label}${ext}`);
-  return { names, legacy: legacy((label) => `${label}${ext}`) };
+  if (!part) return { names };
+  every((label) => `${label}${ext}`);
+  every((label) => `btkit-${label}.json`);
+  return { names, marker: `btkit-${partLabel(part)}.json`, legacy: legacy((label) => `${label}${ext}`) };
 }
 
 /** Whether a top-level file name is a table file or a marker of some joined dataset. */
@@ -104,6 +109,8 @@ export async function prepareFolder(storage: Storage, folder: Location, dataset:
     strangers.push(o.relative);
   }
   if (strangers.length > 0) {
+    // table files first: they say more about the other dataset than its markers
+    strangers.sort((a, b) => Number(MARKER_RE.test(a)) - Number(MARKER_RE.test(b)));
     throw new BtkitError(
       "JOIN_OUTPUT_CONFLICT",
       `${where} holds ${counted(strangers.length, "file")} of another joined dataset (${strangers.slice(0, 3).join(", ")}${strangers.length > 3 ? ", ..." : ""}) that ${what} would not replace: readers of the folder would mix both. Join into an empty folder, or remove those files first`,

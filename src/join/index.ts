@@ -21,7 +21,8 @@
  * - results (descriptor) records, besides where the rows went: columns [{name, type}] of the
  *   joined table and notes [{reason, count}] for every normalization.
  * - --part i/N takes the i-th (0-based) of N contiguous slices of the shards; one-file output is
- *   then <out>/part-<i>of<N>.<ext>, partitioned output writes btkit-part-<i>of<N>.json last.
+ *   then <out>/part-<i>of<N>.<ext>; either way the part writes btkit-part-<i>of<N>.json (its descriptor
+ *   with its results) last, and combinePartResults makes the whole join's results of the N.
  */
 export { join, joinRows, type JoinOptions, type JoinProgress, type JoinResult, type JoinRowsOptions, type JoinSummary } from "./join.js";
 export { createAligner, resolveAlignerOptions, type AlignerOptions, type ResolvedAlignerOptions, type JoinedBatch, type ShardInput, type ShardStats } from "./aligner.js";
@@ -34,3 +35,4 @@ export { arrowTypeOf, fieldOf, columnTypeOfField, TYPE_METADATA_KEY } from "./co
 export { splitCsvLine, csvField } from "./csv-fields.js";
 export { joinFiles, pairFiles, type JoinFilesOptions, type JoinFilesResult } from "./pairs.js";
 export { FeatureParser, type FeatureColumn } from "./features.js";
+export { combinePartResults, partResultsName, readPartResults } from "./combine.js";

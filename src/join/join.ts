@@ -519,10 +519,14 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   return done;
 }
 
-/** The descriptor with its results; a partitioned output gets it as btkit.json (per part), written last. */
+/**
+ * The descriptor with its results; a partitioned output gets it as btkit.json, a part (partitioned
+ * or not) as btkit-part-IofN.json (the part's completion marker, combined by join --processing),
+ * written last.
+ */
 async function publishResults(r: Resolved, outLoc: Location, results: ResultsSection, signal: AbortSignal | undefined): Promise<JoinResult> {
   const descriptor: Descriptor = { ...r.descriptor, results };
-  if (r.partitioned) {
+  if (r.partitioned || r.part) {
     const name = r.part ? `btkit-${partLabel(r.part)}.json` : LAYOUT.descriptor;
     await r.storage.write(r.storage.child(outLoc, name), `${serializeDescriptor(descriptor)}\n`, { signal });
   }

@@ -152,7 +152,8 @@ describe("join to Parquet, read back by DuckDB", () => {
     await join({ descriptor: fx.descriptor, out: parts, storage, part: { index: 1, count: 2 } });
     const e3 = await rejectedBy(join({ descriptor: fx.descriptor, out: parts, storage, part: { index: 0, count: 3 } }));
     expect(e3.code).toBe("JOIN_OUTPUT_CONFLICT");
-    expect(e3.message).toContain("holds 2 files of another joined dataset (part-0of2.parquet, part-1of2.parquet)");
+    // the other parts' files and their descriptors with results (btkit-part-KofN.json), table files named first
+    expect(e3.message).toContain("holds 4 files of another joined dataset (part-0of2.parquet, part-1of2.parquet, btkit-part-0of2.json, ...)");
     // the same names from another job, or with other columns, are parts of another dataset too
     const other = await writeFixture(storage, storage.parse(path.join(dir, "other")), { shards: [{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b) }, { rows: a, out: jsonOut(a) }] });
     const otherJob = { ...other.descriptor, job: { ...other.descriptor.job!, name: "another-job" } };
