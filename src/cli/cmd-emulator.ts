@@ -1,20 +1,22 @@
 /** btkit emulator: serves a local SageMaker (Batch Transform subset) until Ctrl-C. The emulator loads when the command runs. */
 import { BtkitError, counted } from "../errors.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
-import { EMULATOR_BEHAVIOUR_FLAGS, emulatorBehaviourOf } from "./emulator-flags.js";
+import { EMULATOR_BEHAVIOUR_FLAGS, PROCESSING_COMMAND_FLAG, emulatorBehaviourOf, processingCommandsOf } from "./emulator-flags.js";
 
 export const emulatorCommand: Command = {
   spec: {
     name: "emulator",
     summary: "serve a local SageMaker (models, transform jobs, their logs) for testing without AWS",
-    usage: "[--host 127.0.0.1] [--port 0] [--state DIR] [--image-map URI=CMD]...",
+    usage: "[--host 127.0.0.1] [--port 0] [--state DIR] [--image-map URI=CMD]... [--processing-command NAME=CMD]...",
     description: [
       "Prints its endpoint (http://HOST:PORT) on stdout and serves until Ctrl-C. Point any AWS client at it:",
       "  aws --endpoint-url URL sagemaker list-transform-jobs, or AWS_ENDPOINT_URL_SAGEMAKER=URL.",
       "It speaks the SageMaker JSON protocol (CreateModel, DescribeModel, DeleteModel, ListModels,",
       "CreateTransformJob, DescribeTransformJob, ListTransformJobs, StopTransformJob, AddTags, ListTags, DeleteTags)",
       "and the CloudWatch Logs calls DescribeLogGroups, DescribeLogStreams, GetLogEvents and FilterLogEvents for",
-      "/aws/sagemaker/TransformJobs.",
+      "/aws/sagemaker/TransformJobs. Processing jobs (CreateProcessingJob, DescribeProcessingJob, ListProcessingJobs,",
+      "StopProcessingJob) run their ContainerEntrypoint as one local process per instance (btkit is this package's CLI;",
+      "--processing-command maps other names), logged to /aws/sagemaker/ProcessingJobs.",
       "Requests are not authenticated: any access key and secret (any SigV4 signature) is accepted.",
       "",
       "What a model runs is its PrimaryContainer.Image:",
@@ -37,6 +39,7 @@ export const emulatorCommand: Command = {
       port: { type: "int", value: "PORT", default: 0, min: 0, max: 65535, help: "port to listen on (0: a free port)" },
       state: { type: "string", value: "DIR", help: "keep models and jobs in this folder (JSON files) so they survive a restart" },
       "image-map": { type: "string", value: "URI=CMD", multiple: true, help: "run CMD (with the argument serve) for models whose image is URI" },
+      ...PROCESSING_COMMAND_FLAG,
       ...EMULATOR_BEHAVIOUR_FLAGS,
       ...COMMON_FLAGS,
     },
@@ -58,6 +61,7 @@ export const emulatorCommand: Command = {
       imageMap,
       env: ctx.env,
       cwd: ctx.cwd,
+      processingCommands: processingCommandsOf(args),
       ...emulatorBehaviourOf(args),
     });
     if (emu.reaped > 0) ctx.warn(`stopped ${counted(emu.reaped, "model process", "model processes")} that a killed earlier emulator left running (recorded in ${state})`);

@@ -4,6 +4,7 @@
  * and `btkit submit --local`. Each help text states the default and why it is the default.
  * Kept free of the emulator's own code, so a command's help never loads it.
  */
+import { BtkitError } from "../errors.js";
 import type { FlagSpec, ParsedArgs } from "./args.js";
 
 const GROUP = "Emulated behaviour (where AWS documents none: a stated default)";
@@ -74,6 +75,39 @@ export const EMULATOR_BEHAVIOUR_FLAGS: Record<string, FlagSpec> = {
     group: GROUP,
   },
 };
+
+/**
+ * `--processing-command NAME=CMD`: what a processing job's ContainerEntrypoint `NAME` runs (the
+ * emulator's processingCommands option; the emulator runs no Docker, so an instance is a local
+ * process). CMD is a shell command, run as `sh -c 'CMD "$@"'` with the rest of the entrypoint and
+ * the ContainerArguments as its arguments, as `--image-map` commands are. `btkit` runs this
+ * package's CLI unless given here.
+ */
+export const PROCESSING_COMMAND_FLAG: Record<string, FlagSpec> = {
+  "processing-command": {
+    type: "string",
+    value: "NAME=CMD",
+    multiple: true,
+    help: "processing jobs: run the shell command CMD (with the entrypoint's other elements and the ContainerArguments as its arguments) where a ContainerEntrypoint begins with NAME; default: btkit is this package's CLI, any other NAME is looked up on PATH",
+    group: "Processing jobs (emulated)",
+  },
+};
+
+/** The processingCommands option of `--processing-command NAME=CMD` flags (none given: undefined). */
+export function processingCommandsOf(args: ParsedArgs): Record<string, string[]> | undefined {
+  const given = args.flags["processing-command"] as string[] | undefined;
+  if (given === undefined || given.length === 0) return undefined;
+  const out: Record<string, string[]> = {};
+  for (const m of given) {
+    const eq = m.indexOf("=");
+    const name = m.slice(0, Math.max(eq, 0));
+    if (eq <= 0 || eq === m.length - 1 || /\s/.test(name)) {
+      throw new BtkitError("USAGE_BAD_VALUE", `--processing-command expects NAME=CMD (NAME the first element of a ContainerEntrypoint, CMD a shell command), got ${JSON.stringify(m)}: for example --processing-command btkit='node dist/bin/btkit.js'`, { option: "--processing-command", got: m });
+    }
+    out[name] = ["sh", "-c", `${m.slice(eq + 1)} "$@"`, "sh"];
+  }
+  return out;
+}
 
 /** The emulator options the flags above give (the names of EmulatorOptions). */
 export interface EmulatorBehaviour {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { BtkitError } from "../errors.js";
 import type { Descriptor, JobSection } from "../protocol/descriptor.js";
-import { emulatorBehaviourOf } from "./emulator-flags.js";
+import { emulatorBehaviourOf, processingCommandsOf } from "./emulator-flags.js";
 import type { FlagSpec, ParsedArgs } from "./args.js";
 import type { CliContext } from "./context.js";
 import type { Backend, JobCommandDeps } from "./job-backend.js";
@@ -97,8 +97,8 @@ export const DEFAULT_DEPS: JobCommandDeps = {
         : recorded !== undefined
           ? recorded
           : await local.defaultStateDir(ctx, hint.outputLocation ?? (hint.job ? outputFolderOf(hint.job) : "."));
-    // submit's emulated-behaviour flags (status and stop take the defaults: they run no job)
-    return local.startLocalBackend(ctx, state, emulatorBehaviourOf(args));
+    // submit's emulated-behaviour flags, --processing's --processing-command (status and stop take the defaults: they run no job)
+    return local.startLocalBackend(ctx, state, { ...emulatorBehaviourOf(args), processingCommands: processingCommandsOf(args) });
   },
 };
 

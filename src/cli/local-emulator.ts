@@ -22,7 +22,7 @@ export async function defaultStateDir(ctx: CliContext, outputLocation: string): 
 }
 
 /** Starts the emulator on 127.0.0.1 (a free port) with state in `stateDir`, and clients for it. */
-export async function startLocalBackend(ctx: CliContext, stateDir: string, behaviour: Partial<EmulatorBehaviour> = {}): Promise<Backend> {
+export async function startLocalBackend(ctx: CliContext, stateDir: string, behaviour: Partial<EmulatorBehaviour> & { processingCommands?: Record<string, string[]> } = {}): Promise<Backend> {
   const emulator = await startEmulator({ host: "127.0.0.1", port: 0, stateDir, storage: await ctx.storage(), env: { ...process.env, ...ctx.env }, cwd: ctx.cwd, ...behaviour });
   if (emulator.reaped > 0) ctx.warn(`stopped ${counted(emulator.reaped, "model process", "model processes")} that a killed earlier run left running (recorded in ${stateDir})`);
   // The emulator does not check signatures; the SDK needs some credentials to sign with.

@@ -44,6 +44,7 @@ export const PROCESSING_FLAGS = {
   "stop-on-interrupt": { type: "boolean", help: "with --processing: on Ctrl-C stop the job instead of detaching from it", group: G_PROC },
   local: { type: "boolean", help: "with --processing: run the job on the emulator in this process (its instances are local processes) instead of AWS", group: LOCAL_GROUP },
   state: { type: "string", value: "DIR", help: "with --processing: the emulator's state folder (implies --local); default: emulator-state/ beside --out", group: LOCAL_GROUP },
+  "processing-command": { type: "string", value: "NAME=CMD", multiple: true, help: "with --processing --local: the instances run the shell command CMD (with the container arguments) in place of the entrypoint NAME (btkit: this package's CLI by default), as btkit emulator --processing-command does", group: LOCAL_GROUP },
 } as const satisfies Record<string, FlagSpec>;
 
 /** The role of a --local job when --role is not given: the emulator checks only its form. */

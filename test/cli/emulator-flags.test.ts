@@ -14,6 +14,9 @@ import { startExampleModel } from "../../src/emulator/index.js";
 import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
 import { tempDir } from "../helpers/tmp.js";
 import { clients, readOut, runJob, writeFiles } from "../emulator/helpers.js";
+import { runCli } from "../helpers/cli.js";
+import { CreateProcessingJobCommand, DescribeProcessingJobCommand } from "@aws-sdk/client-sagemaker";
+import { DescribeLogStreamsCommand, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const spec = { name: "emulator", summary: "", usage: "", flags: EMULATOR_BEHAVIOUR_FLAGS };
@@ -102,5 +105,41 @@ describe("btkit emulator", () => {
     }
     expect(outs["input-first"]).toMatch(/^\{"b": 1, "a": 12345678901234567890,"SageMakerOutput":\{.*\}\}\n$/);
     expect(outs.default).toMatch(/^\{"SageMakerOutput":\{.*\},"a":12345678901234567890,"b":1\}\n$/);
+  });
+  it("--processing-command NAME=CMD reaches a running processing job: its instances run CMD with the container arguments", async () => {
+    const { endpoint, child } = await serve(["--processing-command", 'greet=echo hello from greet on $(cat "$BTKIT_RESOURCE_CONFIG"):']);
+    try {
+      const { sm, logs } = clients(endpoint);
+      await sm.send(
+        new CreateProcessingJobCommand({
+          ProcessingJobName: "greeting",
+          ProcessingResources: { ClusterConfig: { InstanceCount: 2, InstanceType: "ml.m5.xlarge", VolumeSizeInGB: 1 } },
+          AppSpecification: { ImageUri: "any:1", ContainerEntrypoint: ["greet", "first"], ContainerArguments: ["second", "third arg"] },
+          RoleArn: "arn:aws:iam::123456789012:role/test",
+        }),
+      );
+      let d = await sm.send(new DescribeProcessingJobCommand({ ProcessingJobName: "greeting" }));
+      while (d.ProcessingJobStatus === "InProgress") {
+        await new Promise((r) => setTimeout(r, 50));
+        d = await sm.send(new DescribeProcessingJobCommand({ ProcessingJobName: "greeting" }));
+      }
+      expect(d.ProcessingJobStatus, d.FailureReason).toBe("Completed");
+      const streams = (await logs.send(new DescribeLogStreamsCommand({ logGroupName: "/aws/sagemaker/ProcessingJobs", logStreamNamePrefix: "greeting/algo-" }))).logStreams!.map((x) => x.logStreamName!).sort();
+      expect(streams).toHaveLength(2);
+      const lines = [];
+      for (const logStreamName of streams) {
+        const ev = await logs.send(new GetLogEventsCommand({ logGroupName: "/aws/sagemaker/ProcessingJobs", logStreamName, startFromHead: true }));
+        lines.push(...ev.events!.map((e) => e.message));
+      }
+      expect(lines).toEqual([1, 2].map((k) => `hello from greet on {"current_host":"algo-${k}","hosts":["algo-1","algo-2"]}: first second third arg`));
+    } finally {
+      child.kill("SIGINT");
+    }
+  });
+
+  it("--processing-command without NAME=CMD is refused, naming the form", async () => {
+    const r = await runCli(["emulator", "--processing-command", "greet"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--processing-command expects NAME=CMD (NAME the first element of a ContainerEntrypoint, CMD a shell command), got "greet"');
   });
 });
