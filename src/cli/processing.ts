@@ -15,6 +15,11 @@
  * arguments are this command line without --processing and the launch-only flags, plus
  * `--part auto`; the job's name is a hash of that request, so a rerun attaches to the job it
  * launched before (--new launches a fresh one).
+ *
+ * The job is not part of any descriptor (it runs before the descriptor exists): `btkit status|stop
+ * --processing-job NAME` (processingJobCommand) show and stop it by the name the log and the Ctrl-C
+ * message print, on AWS or, with --state DIR, on the emulator state folder of a --local run. On
+ * Ctrl-C a --local job is stopped (its emulator ends with the command), an AWS one goes on.
  */
 import { BtkitError, counted } from "../errors.js";
 import { parseDescriptor, type Descriptor } from "../protocol/descriptor.js";
@@ -195,13 +200,16 @@ async function watch(ctx: CliContext, args: ParsedArgs, name: string, backend: B
     const state = { label: `processing job ${name}`, detail: `${ev.status}, job elapsed ${fmtSecs(ev.elapsedSeconds)}` };
     if (ev.interrupted) {
       progress.finish();
+      const see = `btkit status --processing-job ${name}${backend.local && backend.stateDir ? ` --state ${quoted(backend.stateDir)}` : ""}`;
       if (args.flags["stop-on-interrupt"] === true) {
         await stopProcessingJob(name, { client: backend.sagemaker });
-        ctx.warn(`interrupted: stopping processing job ${name} (--stop-on-interrupt)`);
+        ctx.warn(`interrupted: stopping processing job ${name} (--stop-on-interrupt). See it: ${see}`);
       } else if (backend.local) {
-        ctx.warn(`interrupted: processing job ${name} ran on the emulator in this process, which ends with this command: its instances are stopped. Rerun the same command to see how it ended; rerun with --new to run it again`);
+        // the emulator in this process ends with it: the job is stopped (not left to be reported Failed)
+        await stopProcessingJob(name, { client: backend.sagemaker }).catch(() => undefined);
+        ctx.warn(`interrupted: processing job ${name} ran on the emulator in this process, which ends with this command: the job is stopped. See it: ${see}. Run it again: rerun the same command with --new`);
       } else {
-        ctx.warn(`interrupted: detached from processing job ${name}, which goes on. Reattach: rerun the same command (it attaches and merges when the job ends). See it: aws sagemaker describe-processing-job --processing-job-name ${name}. Stop it: aws sagemaker stop-processing-job --processing-job-name ${name}`);
+        ctx.warn(`interrupted: detached from processing job ${name}, which goes on. Reattach: rerun the same command (it attaches, and combines the parts when the job ends). See it: ${see}. Stop it: btkit stop --processing-job ${name}`);
       }
       throw new BtkitError("SUBMIT_INTERRUPTED", `interrupted while waiting for processing job ${name}`, { job: name });
     }
@@ -302,4 +310,83 @@ async function finishPrep(ctx: CliContext, out: string, count: number): Promise<
   if (summary) ctx.log(summary);
   await ctx.emitDescriptor(merged);
   return 0;
+}
+
+/** A path as a shell word: quoted when it holds anything but plain characters. */
+function quoted(p: string): string {
+  return /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
+}
+
+/** --processing-job of status and stop: a processing job of --processing instead of a descriptor's transform job. */
+export const PROCESSING_JOB_FLAG = {
+  "processing-job": {
+    type: "string",
+    value: "NAME",
+    help: "the processing job NAME of prep|join --processing (named in their log and Ctrl-C message) instead of the descriptor's transform job; add --state DIR for one run with --local",
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+/**
+ * `btkit status|stop --processing-job NAME`: describes (stop: first stops) the processing job on
+ * AWS, or on the emulator of the state folder --state names (a job of --processing --local), logs
+ * its state and prints it as one JSON line `{"processingJob": {...}}`. status's exit code says how
+ * the job ended (0 while it runs; Failed and Stopped are SUBMIT_PROCESSING_FAILED and _STOPPED).
+ */
+export async function processingJobCommand(ctx: CliContext, args: ParsedArgs, command: "status" | "stop", deps: JobCommandDeps = DEFAULT_DEPS): Promise<number> {
+  const name = String(args.flags["processing-job"]);
+  for (const flag of ["descriptor", "wait"]) {
+    if (args.given.has(flag)) {
+      const why = flag === "wait" ? "to wait for it, rerun the prep|join --processing command that launched it: it attaches and waits" : "it names the job a descriptor's section would";
+      throw new BtkitError("USAGE_BAD_VALUE", `--processing-job goes without --${flag}: ${why}`, { option: `--${flag}` });
+    }
+  }
+  if (args.flags.local === true && args.flags.state === undefined) {
+    throw new BtkitError("USAGE_MISSING", `${command} --processing-job ${name} --local needs --state DIR: the emulator state folder the job ran on (prep|join --processing --local keeps it in emulator-state/ beside --out, and their Ctrl-C message names it)`, { option: "--state" });
+  }
+  const sub = await import("../submit/index.js");
+  const backend = await deps.backend(ctx, args, {});
+  try {
+    const where = backend.local ? `the emulator state folder ${backend.stateDir}` : backend.kind === "emulator" ? `the emulator at ${backend.endpoint}` : `SageMaker${backend.region ? ` (${backend.region})` : ""}`;
+    let d = await sub.describeProcessingJob(name, backend.sagemaker);
+    if (!d) throw new BtkitError("SUBMIT_SERVICE", `no processing job named ${name} on ${where}${backend.local ? "" : " (one run with --local is kept in the emulator state folder it ran on: give --state DIR)"}`, { job: name, option: "--state" });
+    if (command === "stop") {
+      if (d.ProcessingJobStatus === "InProgress") {
+        await sub.stopProcessingJob(name, { client: backend.sagemaker });
+        ctx.log(`stopping processing job ${name}`);
+        d = (await sub.describeProcessingJob(name, backend.sagemaker)) ?? d;
+      } else ctx.log(`processing job ${name} is already ${d.ProcessingJobStatus}: nothing to stop`);
+    }
+    const status = d.ProcessingJobStatus ?? "InProgress";
+    const iso = (t: Date | string | undefined): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());
+    const cluster = d.ProcessingResources?.ClusterConfig;
+    const job = {
+      name,
+      arn: d.ProcessingJobArn,
+      status,
+      failureReason: d.FailureReason,
+      exitMessage: d.ExitMessage,
+      backend: backend.kind,
+      endpoint: backend.kind === "emulator" && !backend.local ? backend.endpoint : undefined,
+      stateDir: backend.local ? backend.stateDir : undefined,
+      region: backend.region,
+      instanceCount: cluster?.InstanceCount,
+      instanceType: cluster?.InstanceType,
+      arguments: d.AppSpecification?.ContainerArguments,
+      createdAt: iso(d.CreationTime),
+      startedAt: iso(d.ProcessingStartTime),
+      endedAt: iso(d.ProcessingEndTime),
+      logGroup: sub.PROCESSING_LOG_GROUP,
+    };
+    ctx.log(`processing job ${name} on ${where}: ${status}${d.FailureReason ? `: ${d.FailureReason}` : ""}${job.arguments ? ` (${counted(job.instanceCount ?? 1, "instance")}, each running btkit ${job.arguments.join(" ")})` : ""}`);
+    await ctx.out(`${JSON.stringify({ processingJob: JSON.parse(JSON.stringify(job)) as unknown })}\n`);
+    if (command === "status" && status === "Failed") {
+      throw new BtkitError("SUBMIT_PROCESSING_FAILED", `processing job ${name} failed: ${(d.FailureReason ?? "(no FailureReason given)").replace(/\.+$/, "")}. Fix the cause, then rerun the prep|join --processing command with --new (without it, it attaches to this failed job)`, { job: name, option: "--new" });
+    }
+    if (command === "status" && status === "Stopped") {
+      throw new BtkitError("SUBMIT_PROCESSING_STOPPED", `processing job ${name} was stopped: rerun the prep|join --processing command with --new to run it again (without it, it attaches to this stopped job)`, { job: name, option: "--new" });
+    }
+    return 0;
+  } finally {
+    await backend.close();
+  }
 }

@@ -5,6 +5,7 @@
  * and `btkit prep --processing` through the CLI (--local on local paths; against a standalone
  * emulator and S3 as on AWS), its refusals, and each refusal's way out applied.
  */
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { CreateProcessingJobCommand, DescribeProcessingJobCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";
@@ -187,4 +188,88 @@ describe("btkit prep --processing", () => {
     expect(fresh.code, fresh.stderr).toBe(0);
     expect(parseDescriptor(fresh.stdout.trim(), "stdout").source.rowsWritten).toBe(2);
   });
+});
+
+/**
+ * The built CLI as a process, its instances sleeping (--processing-command btkit=...), interrupted
+ * with SIGINT once they run: resolves its exit and output when it ends.
+ */
+function launchAndInterrupt(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  let sent = false;
+  child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+  child.stderr.setEncoding("utf8").on("data", (c: string) => {
+    stderr += c;
+    // the instances run (their first line is logged): interrupt
+    if (!sent && /\[algo-1-\d+\] sleeping/.test(stderr)) {
+      sent = true;
+      child.kill("SIGINT");
+    }
+  });
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Runs a command as printed ("btkit ..."), with the built CLI for btkit, through the shell. */
+function runPrinted(command: string, env: NodeJS.ProcessEnv): Promise<Ran> {
+  return run("bash", ["-c", command.replace(/^btkit /, `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} `)], { cwd: dir, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env } });
+}
+
+const SLEEPER = ["--processing-command", "btkit=echo sleeping; sleep 60; true"];
+
+describe("Ctrl-C of --processing prints a command that shows the job", () => {
+  it("--local: the job is stopped; btkit status --processing-job NAME --state DIR as printed shows it Stopped; a rerun with --new runs it", async () => {
+    const argv = ["prep", "raw", "--out", "int-local", "--processing", "--local", "--instance-count", "2", "--poll-seconds", "0.1"];
+    const r = await launchAndInterrupt([...argv, ...SLEEPER], { PATH: process.env.PATH });
+    expect(r.code, r.stderr).toBe(130);
+    const m = /See it: (btkit status --processing-job (btkit-prep-[0-9a-f]{16}) --state (\S+))\. Run it again: rerun the same command with --new/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const [, command, name, state] = m!;
+    expect(state).toBe(path.join(dir, "emulator-state"));
+    const shown = await runPrinted(command!, { PATH: process.env.PATH });
+    expect(shown.status, shown.stderr).toBe(4);
+    const job = JSON.parse(shown.stdout) as { processingJob: Record<string, unknown> };
+    expect(job.processingJob).toMatchObject({ name, status: "Stopped", backend: "emulator", stateDir: state, instanceCount: 2 });
+    expect(shown.stderr).toContain(`processing job ${name} on the emulator state folder ${state}: Stopped (2 instances, each running btkit prep --out=`);
+    expect(shown.stderr).toContain(`[SUBMIT_PROCESSING_STOPPED]: processing job ${name} was stopped: rerun the prep|join --processing command with --new to run it again`);
+    // stop on a stopped job: nothing to do
+    const stopped = await runPrinted(command!.replace("btkit status", "btkit stop"), { PATH: process.env.PATH });
+    expect(stopped.status, stopped.stderr).toBe(0);
+    expect(stopped.stderr).toContain(`processing job ${name} is already Stopped: nothing to stop`);
+    // --local without the state folder is refused, naming --state (given above)
+    const noState = await runCli(["status", "--processing-job", name!, "--local"], { env: {}, cwd: dir });
+    expect(noState.code).toBe(2);
+    expect(noState.stderr).toContain(`status --processing-job ${name} --local needs --state DIR: the emulator state folder the job ran on`);
+    // the way out: the same command with --new (instances running btkit this time)
+    const again = await runCli([...argv, "--new"], { env: { PATH: process.env.PATH }, cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(parseDescriptor(again.stdout.trim(), "stdout").source.rowsWritten).toBe(FILES * ROWS);
+  }, 120_000);
+
+  it("on AWS (a standalone emulator): detached, the job goes on; btkit status and btkit stop --processing-job NAME as printed show and stop it", async () => {
+    const emu = await startEmulator({ env: { ...process.env, ...s3().env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" }, processingCommands: { btkit: ["sh", "-c", "echo sleeping; sleep 60"] } });
+    try {
+      const env = { ...s3().env, AWS_ENDPOINT_URL_SAGEMAKER: emu.endpoint, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: emu.endpoint };
+      const r = await launchAndInterrupt(["prep", "s3://proc-bucket/raw/", "--out", "s3://proc-bucket/int-aws/", "--processing", "--role", "arn:aws:iam::123456789012:role/btkit", "--image", "btkit:test", "--poll-seconds", "0.1"], env);
+      expect(r.code, r.stderr).toBe(130);
+      const m = /detached from processing job (btkit-prep-[0-9a-f]{16}), which goes on\. Reattach: rerun the same command \(it attaches, and combines the parts when the job ends\)\. See it: (btkit status --processing-job \1)\. Stop it: (btkit stop --processing-job \1)/.exec(r.stderr);
+      expect(m, r.stderr).not.toBeNull();
+      const [, name, see, stop] = m!;
+      const shown = await runPrinted(see!, env);
+      expect(shown.status, shown.stderr).toBe(0);
+      expect(JSON.parse(shown.stdout).processingJob).toMatchObject({ name, status: "InProgress", backend: "emulator", endpoint: emu.endpoint, instanceCount: 2 });
+      const stopped = await runPrinted(stop!, env);
+      expect(stopped.status, stopped.stderr).toBe(0);
+      expect(stopped.stderr).toContain(`stopping processing job ${name}`);
+      let last: Ran;
+      do {
+        last = await runPrinted(see!, env);
+      } while (last.status === 0 && JSON.parse(last.stdout).processingJob.status === "Stopping");
+      expect(last.status, last.stderr).toBe(4);
+      expect(JSON.parse(last.stdout).processingJob.status).toBe("Stopped");
+    } finally {
+      await emu.close();
+    }
+  }, 120_000);
 });
