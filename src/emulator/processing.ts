@@ -107,6 +107,8 @@ interface Instance {
   child: ChildProcess;
   /** the last stderr lines */
   tail: string[];
+  /** the last stderr line that is not indented (an error's headline), kept when it scrolls out of the tail */
+  headline?: string;
   /** resolves with how it ended: an exit code, a signal, or a start error */
   ended: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
 }
@@ -118,6 +120,24 @@ function kill(inst: Instance, sig: NodeJS.Signals): void {
   } catch {
     // gone already
   }
+}
+
+/**
+ * An instance's ExitMessage from its last stderr lines, within `max` characters: the last report
+ * (a line that is not indented, an error's headline, and the indented lines after it: a stack)
+ * kept whole when it fits, its headline and its end otherwise, then as many lines before it as fit.
+ */
+function exitMessageOf(lines: readonly string[], max: number): string {
+  let head = lines.length - 1;
+  while (head > 0 && /^\s/.test(lines[head]!)) head--;
+  let report = lines.slice(head).join("\n");
+  if (report.length > max) {
+    const headline = lines[head]!.slice(0, Math.floor(max / 2));
+    report = `${headline}\n...\n${tailOf(lines.slice(head + 1).join("\n"), max - headline.length - 5)}`;
+  }
+  let text = report;
+  for (let k = head - 1; k >= 0 && text.length + lines[k]!.length + 1 <= max; k--) text = `${lines[k]}\n${text}`;
+  return text;
 }
 
 /** The end of a text within `max` characters, cut at a line start when it can be. */
@@ -178,6 +198,7 @@ export async function runProcessingJob(req: ProcessingJobRequest, settings: Proc
     lineLogger(child.stderr, (line) => {
       log(line);
       inst.tail.push(line);
+      if (!/^\s/.test(line)) inst.headline = line;
       if (inst.tail.length > TAIL_LINES) inst.tail.shift();
     });
     if (child.pid !== undefined) {
@@ -235,7 +256,9 @@ export async function runProcessingJob(req: ProcessingJobRequest, settings: Proc
   if (failed !== undefined) {
     const { inst, how } = failed;
     const reason = `AlgorithmError: ${inst.host} (instance ${hosts.indexOf(inst.host) + 1} of ${count}) ${how}; its output is in the log stream ${inst.stream} of ${PROCESSING_LOG_GROUP}`;
-    const exitMessage = inst.tail.length > 0 ? tailOf(inst.tail.join("\n"), MESSAGE_MAX) : undefined;
+    // a headline the tail lost (a long stack after it) comes back, then a gap
+    const lines = inst.headline !== undefined && !inst.tail.includes(inst.headline) ? [inst.headline, "    ...", ...inst.tail] : inst.tail;
+    const exitMessage = lines.length > 0 ? exitMessageOf(lines, MESSAGE_MAX) : undefined;
     return exitMessage === undefined ? { status: "Failed", reason: reason.slice(0, MESSAGE_MAX) } : { status: "Failed", reason: reason.slice(0, MESSAGE_MAX), exitMessage };
   }
   if (signal.aborted || stoppedByRuntime) return { status: "Stopped" };

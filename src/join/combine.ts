@@ -11,7 +11,7 @@
  * JOIN_TYPE_CONFLICT naming the `--prediction-type` that makes every part agree. The rest is
  * JOIN_OUTPUT_CONFLICT (the folder does not hold exactly this join's N parts).
  */
-import { BtkitError, counted } from "../errors.js";
+import { BtkitError, counted, optionHint } from "../errors.js";
 import { toUri, type Location } from "../io/location.js";
 import type { Storage } from "../io/storage.js";
 import { parseDescriptor, type Descriptor, type ResultsSection, type SkipCount } from "../protocol/descriptor.js";
@@ -94,8 +94,8 @@ export function combinePartResults(descriptor: Descriptor, parts: readonly Descr
       const wider = [a.get(diff.name)!, diff.type].includes("float64") && [a.get(diff.name)!, diff.type].every((t) => t === "int64" || t === "float64") ? "float64" : "utf8";
       throw new BtkitError(
         "JOIN_TYPE_CONFLICT",
-        `${where}: column ${diff.name} is ${a.get(diff.name)} in part 0/${count} and ${diff.type} in part ${odd}/${count}: each part infers the types of its own predictions, so the parts of one dataset disagree. Join again into an empty folder with --prediction-type ${diff.name}=${wider}`,
-        { location: where, column: diff.name, expected: a.get(diff.name), got: diff.type, option: "--prediction-type" },
+        `${where}: column ${diff.name} is ${a.get(diff.name)} in part 0/${count} and ${diff.type} in part ${odd}/${count}: each part infers the types of its own predictions, so the parts of one dataset disagree. Join again into an empty folder with ${optionHint("predictionTypes", undefined, `--prediction-type ${diff.name}=${wider}`).replace("predictionTypes", `predictionTypes: ${JSON.stringify({ [diff.name]: wider })}`)}`,
+        { location: where, column: diff.name, expected: a.get(diff.name), got: diff.type, option: "predictionTypes" },
       );
     }
     conflict(`part ${odd}/${count} has other columns than part 0/${count} (${JSON.stringify(results[odd]!.columns ?? [])} against ${JSON.stringify(first!.columns ?? [])})`);

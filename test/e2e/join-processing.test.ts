@@ -73,7 +73,7 @@ describe("btkit join --processing --local", () => {
   it("parts that infer other prediction types are refused, naming --prediction-type; given it, they agree", async () => {
     const r = await runCli(["join", "--descriptor", "job.json", "--out", "typed", "--processing", "--local", "--instance-count", "3", ...FAST], { env, cwd: dir });
     expect(r.code).toBe(65);
-    expect(r.stderr).toMatch(/\[JOIN_TYPE_CONFLICT\]: \S+\/typed\/: column prediction is int64 in part 0\/3 and float64 in part \d\/3: each part infers the types of its own predictions, so the parts of one dataset disagree\. Join again into an empty folder with --prediction-type prediction=float64/);
+    expect(r.stderr).toMatch(/\[JOIN_TYPE_CONFLICT\]: \S+\/typed\/: column prediction is int64 in part 0\/3 and float64 in part \d\/3: each part infers the types of its own predictions, so the parts of one dataset disagree\. Join again into an empty folder with predictionTypes: \{"prediction":"float64"\} \(--prediction-type prediction=float64\)/);
     const ok = await runCli(["join", "--descriptor", "job.json", "--out", "typed2", "--processing", "--local", "--instance-count", "3", "--prediction-type", "prediction=float64", ...FAST, "--quiet"], { env, cwd: dir });
     expect(ok.code, ok.stderr).toBe(0);
     expect(parseDescriptor(ok.stdout.trim(), "stdout").results!.columns).toContainEqual({ name: "prediction", type: "float64" });

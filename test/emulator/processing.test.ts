@@ -163,6 +163,19 @@ describe("a processing job's life", () => {
     expect(list.ProcessingJobSummaries?.[0]).toMatchObject({ ProcessingJobStatus: "Failed", FailureReason: d.FailureReason, ExitMessage: d.ExitMessage });
   });
 
+  it("a crash's ExitMessage keeps the error's headline, not only the end of its stack", async () => {
+    const stack = 'for i in $(seq 0 39); do echo "    at frame$i (file:///app/dist/src/x$i.js:$i:1)" >&2; done';
+    const req = request(`echo "progress 1" >&2; echo "btkit join: internal error [INTERNAL]: Error: ENOENT: no such file, open '/out/x'" >&2; ${stack}; echo "  this is a bug in btkit" >&2; exit 1`);
+    await sm.send(new CreateProcessingJobCommand(req));
+    const d = await waitEnd(req.ProcessingJobName!);
+    expect(d.ProcessingJobStatus).toBe("Failed");
+    const msg = d.ExitMessage!;
+    expect(msg.length).toBeLessThanOrEqual(1024);
+    expect(msg.startsWith("btkit join: internal error [INTERNAL]: Error: ENOENT: no such file, open '/out/x'\n")).toBe(true);
+    expect(msg).toContain("...\n    at frame39 (file:///app/dist/src/x39.js:39:1)\n");
+    expect(msg.endsWith("  this is a bug in btkit")).toBe(true);
+  });
+
   it("an entrypoint not on PATH fails the job saying so", async () => {
     const req = request("true");
     req.AppSpecification = { ImageUri: "x", ContainerEntrypoint: ["no-such-command-btkit"] };
