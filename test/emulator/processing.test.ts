@@ -172,7 +172,8 @@ describe("a processing job's life", () => {
     const msg = d.ExitMessage!;
     expect(msg.length).toBeLessThanOrEqual(1024);
     expect(msg.startsWith("btkit join: internal error [INTERNAL]: Error: ENOENT: no such file, open '/out/x'\n")).toBe(true);
-    expect(msg).toContain("...\n    at frame39 (file:///app/dist/src/x39.js:39:1)\n");
+    expect(msg).toContain("'/out/x'\n...\n    at frame");
+    expect(msg).toContain("    at frame39 (file:///app/dist/src/x39.js:39:1)\n");
     expect(msg.endsWith("  this is a bug in btkit")).toBe(true);
   });
 
