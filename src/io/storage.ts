@@ -529,7 +529,15 @@ async function* listLocal(dir: string, temporaries: boolean): AsyncGenerator<Obj
   const rels = files.map((f) => path.relative(dir, f).split(path.sep).join("/")).sort();
   for (const rel of rels) {
     const p = path.join(dir, rel);
-    const st = await fs.stat(p);
+    let st;
+    try {
+      st = await fs.stat(p);
+    } catch (err) {
+      // gone since the folder was read (another writer's temporary renamed, a part's marker
+      // replaced): not listed, as an S3 listing would not list it
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw new BtkitError("IO_READ_FAILED", `cannot list ${p}: ${describeCause(err)}`, { location: p }, { cause: err });
+    }
     yield { location: p, relative: rel, size: st.size, lastModified: st.mtime };
   }
 }

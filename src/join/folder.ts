@@ -121,7 +121,14 @@ export async function prepareFolder(storage: Storage, folder: Location, dataset:
     const mine = JSON.stringify(dataset.identity.of);
     for (const name of identities) {
       const at = storage.child(folder, name);
-      const theirs = (await storage.readText(at).catch(() => "")).trim();
+      let theirs: string;
+      try {
+        theirs = (await storage.readText(at)).trim();
+      } catch (err) {
+        // removed since the listing: that part is starting again (it removes its marker first)
+        if (err instanceof BtkitError && err.code === "IO_NOT_FOUND") continue;
+        throw err;
+      }
       if (theirs === mine) continue;
       throw new BtkitError(
         "JOIN_OUTPUT_CONFLICT",

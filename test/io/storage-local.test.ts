@@ -122,6 +122,19 @@ describe("local storage", () => {
     expect(await s.head("nope.csv")).toBeUndefined();
   });
 
+  it("a file another writer removes while a folder is listed is not listed, and no raw ENOENT escapes", async () => {
+    // parts of one prep or join write into one folder at once: their temporaries are renamed and
+    // their markers replaced while another part lists the folder
+    const s = new Storage({ cwd: dir });
+    for (const n of ["a", "b", "c"]) await s.write(`q/${n}.txt`, n);
+    const seen: string[] = [];
+    for await (const o of s.list("q")) {
+      seen.push(o.relative);
+      if (o.relative === "a.txt") await fs.rm(path.join(dir, "q", "b.txt"));
+    }
+    expect(seen).toEqual(["a.txt", "c.txt"]);
+  });
+
   it("lists files below a folder recursively in key order, skipping unfinished temporary files", async () => {
     const s = new Storage({ cwd: dir });
     await s.write("p/b.txt", "bb");
