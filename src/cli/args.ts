@@ -49,6 +49,18 @@ export interface ParsedArgs {
   given: Set<string>;
 }
 
+/** A parsed flag's value as a string, or undefined when it was not given. */
+export function flagString(args: ParsedArgs, name: string): string | undefined {
+  const v = args.flags[name];
+  return v === undefined ? undefined : String(v);
+}
+
+/** A parsed flag's value as a number, or undefined when it was not given. */
+export function flagNumber(args: ParsedArgs, name: string): number | undefined {
+  const v = args.flags[name];
+  return v === undefined ? undefined : Number(v);
+}
+
 export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
   const flags: Record<string, FlagValue | undefined> = {};
   const given = new Set<string>();

@@ -12,7 +12,7 @@ import type { Descriptor, JobSection } from "../protocol/descriptor.js";
 import { outputNameFor } from "../protocol/layout.js";
 import { DEFAULT_PREDICTION_NAME } from "../protocol/layout.js";
 import type { RetryOverrides, TransformRequestOptions } from "../submit/index.js";
-import type { FlagSpec, ParsedArgs } from "./args.js";
+import { flagNumber, flagString, type FlagSpec, type ParsedArgs } from "./args.js";
 import { COMMON_FLAGS, type Command } from "./command.js";
 import type { CliContext } from "./context.js";
 import type { Backend, JobCommandDeps } from "./job-backend.js";
@@ -65,15 +65,7 @@ const FLAGS = {
   ...COMMON_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
 
-function str(args: ParsedArgs, name: string): string | undefined {
-  const v = args.flags[name];
-  return v === undefined ? undefined : String(v);
-}
 
-function num(args: ParsedArgs, name: string): number | undefined {
-  const v = args.flags[name];
-  return v === undefined ? undefined : Number(v);
-}
 
 function pairs(args: ParsedArgs, name: string): Record<string, string> | undefined {
   const vs = args.flags[name] as string[] | undefined;
@@ -105,27 +97,27 @@ export function serviceLocation(ctx: CliContext, flag: string, text: string | un
   return /^file:/i.test(text) ? text : pathToFileURL(path).href;
 }
 
-export function requestOptions(args: ParsedArgs, model: string | undefined, allowFileUris: boolean, output = str(args, "output")): TransformRequestOptions {
+export function requestOptions(args: ParsedArgs, model: string | undefined, allowFileUris: boolean, output = flagString(args, "output")): TransformRequestOptions {
   return {
     model,
-    instanceType: str(args, "instance-type"),
-    instanceCount: num(args, "instance-count"),
-    strategy: str(args, "strategy") as TransformRequestOptions["strategy"],
-    maxPayloadMb: num(args, "max-payload-mb"),
-    concurrency: num(args, "concurrency"),
+    instanceType: flagString(args, "instance-type"),
+    instanceCount: flagNumber(args, "instance-count"),
+    strategy: flagString(args, "strategy") as TransformRequestOptions["strategy"],
+    maxPayloadMb: flagNumber(args, "max-payload-mb"),
+    concurrency: flagNumber(args, "concurrency"),
     output,
-    accept: str(args, "accept"),
-    inputFilter: str(args, "input-filter"),
-    outputFilter: str(args, "output-filter"),
-    joinSource: str(args, "join-source") as TransformRequestOptions["joinSource"],
+    accept: flagString(args, "accept"),
+    inputFilter: flagString(args, "input-filter"),
+    outputFilter: flagString(args, "output-filter"),
+    joinSource: flagString(args, "join-source") as TransformRequestOptions["joinSource"],
     environment: pairs(args, "env"),
     tags: pairs(args, "tag"),
-    outputKmsKey: str(args, "output-kms-key"),
-    volumeKmsKey: str(args, "volume-kms-key"),
-    invocationTimeoutSeconds: num(args, "invocation-timeout"),
-    invocationRetries: num(args, "invocation-retries"),
-    jobName: str(args, "name"),
-    namePrefix: str(args, "name-prefix"),
+    outputKmsKey: flagString(args, "output-kms-key"),
+    volumeKmsKey: flagString(args, "volume-kms-key"),
+    invocationTimeoutSeconds: flagNumber(args, "invocation-timeout"),
+    invocationRetries: flagNumber(args, "invocation-retries"),
+    jobName: flagString(args, "name"),
+    namePrefix: flagString(args, "name-prefix"),
     nameSalt: args.flags.new === true ? `${Date.now()}-${Math.random()}` : undefined,
     allowFileUris,
   };
@@ -165,19 +157,19 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
         updateJobSection,
         writeRetryManifest,
       } = await import("../submit/index.js");
-      let { descriptor: input } = await readDescriptorOrParts(ctx, str(args, "descriptor"), { waitParts: args.flags["wait-parts"] === true });
+      let { descriptor: input } = await readDescriptorOrParts(ctx, flagString(args, "descriptor"), { waitParts: args.flags["wait-parts"] === true });
       const dryRun = args.flags["dry-run"] === true;
       const local = args.flags.local === true || args.flags.state !== undefined;
-      const modelCommand = str(args, "model-command");
-      const modelUrl = str(args, "model-url");
+      const modelCommand = flagString(args, "model-command");
+      const modelUrl = flagString(args, "model-url");
       if ((modelCommand !== undefined || modelUrl !== undefined) && !local) {
         throw new BtkitError("USAGE_MISSING", "--model-command and --model-url run the model on the emulator: add --local", { option: "--local" });
       }
       if (modelCommand !== undefined && modelUrl !== undefined) throw new BtkitError("USAGE_BAD_VALUE", "give --model-command or --model-url, not both", { option: "--model-url" });
       if ((modelCommand !== undefined || modelUrl !== undefined) && args.flags.image !== undefined) throw new BtkitError("USAGE_BAD_VALUE", "--image and --model-command/--model-url both say what the model runs: give one", { option: "--image" });
       // the emulator's image forms (src/emulator/index.ts, local-cmd: and local-url: images): a command started with `serve`, or a running server
-      const image = modelCommand !== undefined ? `local-cmd:${modelCommand}` : modelUrl !== undefined ? `local-url:${modelUrl}` : str(args, "image");
-      const role = str(args, "role");
+      const image = modelCommand !== undefined ? `local-cmd:${modelCommand}` : modelUrl !== undefined ? `local-url:${modelUrl}` : flagString(args, "image");
+      const role = flagString(args, "role");
       if ((args.flags["model-data"] !== undefined || role !== undefined) && image === undefined) {
         throw new BtkitError("USAGE_MISSING", "--model-data and --role create a model and need --image URI", { option: "--image" });
       }
@@ -196,14 +188,14 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
       // a preparation's descriptor with --retry-failed: these flags name the job to retry (the one this same command attached to)
       if (retry && input.job) refuseRetryChanges(args);
       let naming = predictionNaming(args, input);
-      const outputHint = retry ? (input.job ? outputFolderOf(input.job) : undefined) : (str(args, "output") ?? defaultOutputUri(input));
+      const outputHint = retry ? (input.job ? outputFolderOf(input.job) : undefined) : (flagString(args, "output") ?? defaultOutputUri(input));
       const backend = dryRun ? undefined : await deps.backend(ctx, args, { job: retry ? input.job : undefined, outputLocation: outputHint });
       try {
         // file:// locations are the emulator's extension: AWS gets s3:// only (checked before sending)
         const allowFile = backend?.kind === "emulator" || (dryRun && local);
-        const output = serviceLocation(ctx, "--output", str(args, "output"), allowFile, "writes a job's output to");
-        const modelData = serviceLocation(ctx, "--model-data", str(args, "model-data"), allowFile, "reads model data from");
-        const model = str(args, "model") ?? (image !== undefined ? derivedModelName(image, modelData, role) : undefined);
+        const output = serviceLocation(ctx, "--output", flagString(args, "output"), allowFile, "writes a job's output to");
+        const modelData = serviceLocation(ctx, "--model-data", flagString(args, "model-data"), allowFile, "reads model data from");
+        const model = flagString(args, "model") ?? (image !== undefined ? derivedModelName(image, modelData, role) : undefined);
         let request: CreateTransformJobRequest;
         let shards: string[] | undefined;
         let history: JobSection["history"];
@@ -232,18 +224,18 @@ export function createSubmitCommand(deps: JobCommandDeps = DEFAULT_DEPS): Comman
           shards = missing.map((s) => s.name);
           const manifest = dryRun ? `${input.manifest.location.replace(/[^/]*$/, "")}manifest-retry-${(job.history?.length ?? 0) + 1}.json` : await writeRetryManifest(input, missing, await ctx.storage());
           ctx.log(`retrying ${counted(missing.length, "shard")} without output: ${shards.join(", ")} (manifest ${manifest})`);
-          request = retryRequest(input, manifest, { namePrefix: str(args, "name-prefix"), allowFileUris: allowFile, overrides: retryOverrides(args, model, image !== undefined) });
+          request = retryRequest(input, manifest, { namePrefix: flagString(args, "name-prefix"), allowFileUris: allowFile, overrides: retryOverrides(args, model, image !== undefined) });
           history = historyWith(input);
         } else {
           request = buildTransformJobRequest(input, requestOptions(args, model, allowFile, output));
         }
         for (const w of requestWarnings(input, request, shards?.length)) ctx.warn(w);
         if (dryRun) {
-          const seconds = num(args, "expected-seconds-per-shard");
+          const seconds = flagNumber(args, "expected-seconds-per-shard");
           if (seconds !== undefined) {
             const count = request.TransformResources?.InstanceCount ?? 1;
             const est = estimateInstanceSeconds(shards?.length ?? input.shards.length, count, seconds);
-            const cost = estimateCost(est, request.TransformResources?.InstanceType ?? "", num(args, "price-per-hour"));
+            const cost = estimateCost(est, request.TransformResources?.InstanceType ?? "", flagNumber(args, "price-per-hour"));
             ctx.log(`estimate: ${cost ? formatCost(cost) : `${counted(est, "instance-second")} (no price known: give --price-per-hour)`}`);
           }
           await ctx.out(`${JSON.stringify(request, null, 2)}\n`);
@@ -339,8 +331,8 @@ function retryOverrides(args: ParsedArgs, model: string | undefined, modelGiven:
  * join after it.
  */
 function predictionNaming(args: ParsedArgs, d: Descriptor): { predictionName?: string; predictionPrefix?: string } {
-  const name = str(args, "prediction-name") ?? d.job?.predictionName;
-  const prefix = str(args, "prediction-prefix") ?? d.job?.predictionPrefix;
+  const name = flagString(args, "prediction-name") ?? d.job?.predictionName;
+  const prefix = flagString(args, "prediction-prefix") ?? d.job?.predictionPrefix;
   // the joined table holds every column of the schema (kept ones from the sidecar, features read back from the shards)
   const columns = d.schema.columns.map((c) => c.name);
   const scalar = name ?? DEFAULT_PREDICTION_NAME;

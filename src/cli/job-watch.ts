@@ -6,7 +6,7 @@
 import { BtkitError, counted } from "../errors.js";
 import type { Descriptor } from "../protocol/descriptor.js";
 import { outputNameFor } from "../protocol/layout.js";
-import type { FlagSpec, ParsedArgs } from "./args.js";
+import { flagNumber, type FlagSpec, type ParsedArgs } from "./args.js";
 import type { CliContext } from "./context.js";
 import type { Backend } from "./job-backend.js";
 import { storeJob } from "./job-prologue.js";
@@ -24,10 +24,6 @@ export const WAIT_FLAGS = {
   "price-per-hour": { type: "number", value: "USD", min: 0, help: "instance price for the cost report; default: a bundled us-east-1 on-demand table", group: G_WAIT },
 } as const satisfies Record<string, FlagSpec>;
 
-function num(args: ParsedArgs, name: string): number | undefined {
-  const v = args.flags[name];
-  return v === undefined ? undefined : Number(v);
-}
 
 function fmtSecs(s: number): string {
   const h = Math.floor(s / 3600);
@@ -58,8 +54,8 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
       storage: await ctx.storage(),
       outputLocation: job.outputLocation,
       expectedOutputs: names,
-      pollSeconds: num(args, "poll-seconds"),
-      timeoutSeconds: num(args, "timeout"),
+      pollSeconds: flagNumber(args, "poll-seconds"),
+      timeoutSeconds: flagNumber(args, "timeout"),
       signal: ctx.io.signal,
       logs: args.flags.logs === true ? createLogTailer(job.name, { client: backend.logs }) : undefined,
       onLogsFailed: (err) => ctx.warn(`--logs: the job's logs cannot be read (${err instanceof Error ? err.message : String(err)}); waiting goes on without them (an emulator's logs: set AWS_ENDPOINT_URL_CLOUDWATCH_LOGS or AWS_ENDPOINT_URL to its URL)`),
@@ -96,7 +92,7 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
   const final = current.job!;
   if (final.instanceSeconds !== undefined) {
     const type = String((final.request.TransformResources as { InstanceType?: string } | undefined)?.InstanceType ?? "");
-    const cost = estimateCost(final.instanceSeconds, type, num(args, "price-per-hour"));
+    const cost = estimateCost(final.instanceSeconds, type, flagNumber(args, "price-per-hour"));
     ctx.log(cost ? `job ${final.name}: ${formatCost(cost)}` : `job ${final.name}: ${counted(final.instanceSeconds, "instance-second")} (no price known for ${type}: give --price-per-hour)`);
   }
   const stored = await storeJob(ctx, current);
@@ -111,7 +107,7 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
   }
   if (final.status === "Stopped") throw new BtkitError("SUBMIT_JOB_STOPPED", `transform job ${final.name} was stopped`, { job: final.name });
   if (wait && final.status !== "Completed") {
-    throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for job ${final.name} after ${num(args, "timeout")} s; it is ${final.status} and goes on (btkit status --wait reattaches)`, { job: final.name });
+    throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for job ${final.name} after ${flagNumber(args, "timeout")} s; it is ${final.status} and goes on (btkit status --wait reattaches)`, { job: final.name });
   }
   return 0;
 }

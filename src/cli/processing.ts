@@ -25,7 +25,7 @@ import { BtkitError, counted } from "../errors.js";
 import { parseDescriptor, type Descriptor } from "../protocol/descriptor.js";
 import { partNames, type Part } from "../protocol/layout.js";
 import { VERSION } from "../version.js";
-import type { CommandSpec, FlagSpec, ParsedArgs } from "./args.js";
+import { flagNumber, flagString, type CommandSpec, type FlagSpec, type ParsedArgs } from "./args.js";
 import type { CliContext } from "./context.js";
 import type { Backend, JobCommandDeps } from "./job-backend.js";
 import { DEFAULT_DEPS, LOCAL_GROUP } from "./job-prologue.js";
@@ -100,15 +100,7 @@ function instanceLocation(ctx: CliContext, flag: string, text: string, local: bo
   return ctx.localFolder(flag, text, "not a location the instances can read");
 }
 
-function str(args: ParsedArgs, name: string): string | undefined {
-  const v = args.flags[name];
-  return v === undefined ? undefined : String(v);
-}
 
-function num(args: ParsedArgs, name: string): number | undefined {
-  const v = args.flags[name];
-  return v === undefined ? undefined : Number(v);
-}
 
 function fmtSecs(s: number): string {
   const m = Math.floor(s / 60);
@@ -132,9 +124,9 @@ export async function runProcessing(ctx: CliContext, args: ParsedArgs, spec: Com
   }
   const plan = command === "join" ? await planJoin(ctx, args, local) : planPrep(ctx, args, local);
   const out = plan.flags.out!;
-  const role = str(args, "role") ?? (local ? LOCAL_ROLE : undefined);
+  const role = flagString(args, "role") ?? (local ? LOCAL_ROLE : undefined);
   if (role === undefined) throw new BtkitError("USAGE_MISSING", `${command} --processing needs --role ARN: the IAM role the processing job runs as (with S3 access to the inputs and --out), or --local to run it on the emulator`, { option: "--role" });
-  const image = str(args, "image") ?? (local ? `btkit:${VERSION}` : undefined);
+  const image = flagString(args, "image") ?? (local ? `btkit:${VERSION}` : undefined);
   if (image === undefined) throw new BtkitError("USAGE_MISSING", `${command} --processing needs --image URI: the btkit image in ECR (docker build -t btkit . in the repository, then push it), or --local to run the job on the emulator`, { option: "--image" });
   const argv = containerArguments(spec, args, plan);
   const sub = await import("../submit/index.js");
@@ -142,11 +134,11 @@ export async function runProcessing(ctx: CliContext, args: ParsedArgs, spec: Com
     arguments: argv,
     image,
     role,
-    instanceCount: num(args, "instance-count"),
-    instanceType: str(args, "instance-type"),
-    volumeSizeGb: num(args, "volume-size"),
-    maxRuntimeSeconds: num(args, "max-runtime"),
-    namePrefix: str(args, "name-prefix") ?? `btkit-${command}`,
+    instanceCount: flagNumber(args, "instance-count"),
+    instanceType: flagString(args, "instance-type"),
+    volumeSizeGb: flagNumber(args, "volume-size"),
+    maxRuntimeSeconds: flagNumber(args, "max-runtime"),
+    namePrefix: flagString(args, "name-prefix") ?? `btkit-${command}`,
     nameSalt: f.new === true ? `${Date.now()}-${Math.random()}` : undefined,
   });
   const count = request.ProcessingResources!.ClusterConfig!.InstanceCount!;
@@ -185,8 +177,8 @@ async function watch(ctx: CliContext, args: ParsedArgs, name: string, backend: B
   const progress = new Progress(ctx);
   const waiter = waitForProcessingJob(name, {
     client: backend.sagemaker,
-    pollSeconds: num(args, "poll-seconds"),
-    timeoutSeconds: num(args, "timeout"),
+    pollSeconds: flagNumber(args, "poll-seconds"),
+    timeoutSeconds: flagNumber(args, "timeout"),
     signal: ctx.io.signal,
     logs: createLogTailer(name, { client: backend.logs, group: PROCESSING_LOG_GROUP }),
     onLogsFailed: (err) => ctx.warn(`the processing job's logs cannot be read (${err instanceof Error ? err.message : String(err)}); waiting goes on without them`),
@@ -215,7 +207,7 @@ async function watch(ctx: CliContext, args: ParsedArgs, name: string, backend: B
     }
     if (ev.timedOut) {
       progress.finish(state);
-      throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for processing job ${name} after ${num(args, "timeout")} s; it is ${ev.status} and goes on (rerun the same command to reattach)`, { job: name });
+      throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for processing job ${name} after ${flagNumber(args, "timeout")} s; it is ${ev.status} and goes on (rerun the same command to reattach)`, { job: name });
     }
     if (ev.terminal) {
       progress.finish(state);

@@ -69,6 +69,17 @@ export interface ProcessRecord {
   startTime: number;
 }
 
+/** A job a restart found running: a running one Failed (RESTART_REASON), a stopping one Stopped, ended now. */
+function endedByRestart(j: { status: string; failureReason?: string; endTime?: number; lastModifiedTime: number }): void {
+  const now = Date.now();
+  if (j.status === "InProgress") {
+    j.status = "Failed";
+    j.failureReason = RESTART_REASON;
+  } else j.status = "Stopped";
+  j.endTime = now;
+  j.lastModifiedTime = now;
+}
+
 export class StateStore {
   readonly models = new Map<string, ModelRecord>();
   readonly jobs = new Map<string, JobRecord>();
@@ -97,13 +108,7 @@ export class StateStore {
     for (const j of await readAll<JobRecord>(path.join(dir, "jobs"))) {
       if (j.status === "InProgress" || j.status === "Stopping") {
         ended.push({ job: j, was: j.status });
-        const now = Date.now();
-        if (j.status === "InProgress") {
-          j.status = "Failed";
-          j.failureReason = RESTART_REASON;
-        } else j.status = "Stopped";
-        j.endTime = now;
-        j.lastModifiedTime = now;
+        endedByRestart(j);
         await this.saveJob(j);
       }
       this.jobs.set(j.request.TransformJobName, j);
@@ -124,13 +129,7 @@ export class StateStore {
     for (const j of await readAll<ProcessingJobRecord>(path.join(dir, "processing-jobs"))) {
       if (j.status === "InProgress" || j.status === "Stopping") {
         ended.push({ job: j, was: j.status });
-        const now = Date.now();
-        if (j.status === "InProgress") {
-          j.status = "Failed";
-          j.failureReason = RESTART_REASON;
-        } else j.status = "Stopped";
-        j.endTime = now;
-        j.lastModifiedTime = now;
+        endedByRestart(j);
         await this.saveProcessingJob(j);
       }
       this.processingJobs.set(j.request.ProcessingJobName, j);

@@ -27,12 +27,12 @@ import {
 } from "@aws-sdk/client-sagemaker";
 import { DescribeLogStreamsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { createHash } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { BtkitError, optionHint, awsMetadata } from "../errors.js";
 import { JOB_NAME_RE } from "./constraints.js";
 import type { LogEvent, LogTailer, LogsLike } from "./logs.js";
 import { canonicalJson, stripUndefined } from "./request.js";
 import { isNotFound, serviceError, type SageMakerLike } from "./service.js";
+import { pollPause } from "./wait.js";
 
 export type ProcessingJobDescription = DescribeProcessingJobCommandOutput;
 
@@ -258,14 +258,7 @@ export async function* waitForProcessingJob(name: string, options: ProcessingWai
     const event: ProcessingWaitEvent = { job: name, status, elapsedSeconds: Math.max(0, Math.round((end - created) / 1000)), terminal, timedOut, interrupted: false, logs, description: d };
     yield event;
     if (terminal || timedOut) return;
-    let wait = delay;
-    if (options.timeoutSeconds !== undefined) wait = Math.max(0, Math.min(wait, options.timeoutSeconds - waited));
-    try {
-      await sleep(wait * 1000, undefined, { signal: options.signal });
-    } catch {
-      // aborted: one last event says so
-    }
-    if (options.signal?.aborted) {
+    if (await pollPause(delay, waited, options)) {
       yield { ...event, interrupted: true, logs: [] };
       return;
     }

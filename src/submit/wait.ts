@@ -106,17 +106,26 @@ export async function* waitForTransformJob(name: string, options: WaitOptions): 
     };
     yield event;
     if (terminal || timedOut) return;
-    let wait = delay;
-    if (options.timeoutSeconds !== undefined) wait = Math.max(0, Math.min(wait, options.timeoutSeconds - waited));
-    try {
-      await sleep(wait * 1000, undefined, { signal: options.signal });
-    } catch {
-      // aborted: one last event says so
-    }
-    if (options.signal?.aborted) {
+    if (await pollPause(delay, waited, options)) {
       yield { ...event, interrupted: true, logs: [] };
       return;
     }
     delay = Math.min(maxPoll, delay * 1.5);
   }
+}
+
+/**
+ * The pause between two polls of a waiter (transform and processing jobs): `delay` seconds, cut
+ * to what is left of `timeoutSeconds` after `waited` seconds; true when the signal ended it (the
+ * waiter then yields one last, interrupted event).
+ */
+export async function pollPause(delay: number, waited: number, options: { timeoutSeconds?: number; signal?: AbortSignal }): Promise<boolean> {
+  let wait = delay;
+  if (options.timeoutSeconds !== undefined) wait = Math.max(0, Math.min(wait, options.timeoutSeconds - waited));
+  try {
+    await sleep(wait * 1000, undefined, { signal: options.signal });
+  } catch {
+    // aborted: the caller's last event says so
+  }
+  return options.signal?.aborted === true;
 }
