@@ -70,6 +70,8 @@ export class RawRecords {
   flag = new Uint8Array(16384);
   /** the quote character, to undo doubled quotes */
   quote = 34;
+  /** the field delimiter (a byte) */
+  delimiter = 44;
 
   reset(buf: Buffer): void {
     this.buf = buf;
@@ -287,6 +289,7 @@ export class CsvScanner {
     }
     records.reset(buf);
     records.quote = this.quote;
+    records.delimiter = this.#delim;
     const consumed = this.#scan(buf, final, records);
     const done = buf.subarray(0, consumed);
     this.#validate(done, records);

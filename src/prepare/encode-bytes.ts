@@ -134,18 +134,60 @@ function span(raw: RawRecords, r: number): number {
 }
 
 /**
- * Encodes record r as a headerless CSV line (makeCsvEncoder's output) into out; returns its length,
- * or -1 when the string path must decide (a value with a line break, or a quote character other
- * than `"`). `fields`: the feature fields within the record in order, all when undefined.
+ * A line encoder over raw records that writes straight into a caller's buffer (the shard writer's
+ * block). `bound` is an upper bound of the bytes record r's line takes (all its fields counted);
+ * `into` writes the line (without newline) at dst[at...] (room for bound bytes) and returns its
+ * length, or -1 when the string path must decide (then it may have written garbage past `at`).
+ * `fields`: the feature fields within the record in order, all when undefined.
  */
-export function encodeCsvRaw(raw: RawRecords, r: number, fields: readonly number[] | undefined, out: LineBuffer): number {
+export interface RawLineEncoder {
+  bound(raw: RawRecords, r: number): number;
+  into(raw: RawRecords, r: number, fields: readonly number[] | undefined, dst: Buffer, at: number): number;
+}
+
+/**
+ * Whether record r's CSV line (all its fields, in order) is its bytes in the input as they stand:
+ * a comma delimiter, no line break in a value, and every quoted value one the encoder quotes too
+ * (empty, holding a doubled quote, or a comma). Unquoted values cannot hold the delimiter.
+ */
+function verbatimCsv(raw: RawRecords, r: number): boolean {
+  if (raw.delimiter !== COMMA || raw.multiline[r] === 1) return false;
+  const buf = raw.buf;
+  const flags = raw.flag;
+  const starts = raw.start;
+  const stops = raw.stop;
+  for (let f = raw.firstField[r]!, last = raw.firstField[r + 1]!; f < last; f++) {
+    if (flags[f] !== FIELD.quoted) continue;
+    const e = stops[f]!;
+    let i = starts[f]!;
+    if (i === e) continue;
+    while (i < e && buf[i] !== COMMA) i++;
+    if (i === e) return false;
+  }
+  return true;
+}
+
+/**
+ * Encodes record r as a headerless CSV line (makeCsvEncoder's output) at dst[at...]; returns its
+ * length, or -1 when the string path must decide (a value with a line break, or a quote character
+ * other than `"`). dst needs room for csvLine.bound(raw, r) bytes. A line that is its input bytes
+ * (verbatimCsv) is copied in one piece.
+ */
+function csvInto(raw: RawRecords, r: number, fields: readonly number[] | undefined, dst: Buffer, at: number): number {
   if (raw.quote !== QUOTE) return -1;
   const first = raw.firstField[r]!;
-  const n = fields === undefined ? raw.firstField[r + 1]! - first : fields.length;
-  const dst = out.ensure(span(raw, r) + 3 * n + 8);
   const buf = raw.buf;
+  if (fields === undefined && verbatimCsv(raw, r)) {
+    const last = raw.firstField[r + 1]! - 1;
+    const s = raw.start[first]! - (raw.flag[first] === FIELD.unquoted ? 0 : 1);
+    const e = raw.stop[last]! + (raw.flag[last] === FIELD.unquoted ? 0 : 1);
+    return copyBytes(buf, s, e, dst, at);
+  }
+  const n = fields === undefined ? raw.firstField[r + 1]! - first : fields.length;
   const multiline = raw.multiline[r] === 1;
-  let at = 0;
+  // with a comma delimiter an unquoted value holds no comma: nothing to look for
+  const commaFree = raw.delimiter === COMMA;
+  const at0 = at;
   for (let k = 0; k < n; k++) {
     if (k > 0) dst[at++] = COMMA;
     const f = first + (fields === undefined ? k : fields[k]!);
@@ -160,13 +202,13 @@ export function encodeCsvRaw(raw: RawRecords, r: number, fields: readonly number
       continue;
     }
     let quote = flag === FIELD.escaped;
-    if (!quote) {
+    if (!quote && !(commaFree && flag === FIELD.unquoted)) {
       for (let i = s; i < e; i++) {
         const c = buf[i]!;
         if (c === COMMA) quote = true;
         else if (multiline && (c === LF || c === CR)) return -1;
       }
-    } else if (multiline) {
+    } else if (multiline && flag !== FIELD.unquoted) {
       for (let i = s; i < e; i++) {
         const c = buf[i]!;
         if (c === LF || c === CR) return -1;
@@ -177,7 +219,22 @@ export function encodeCsvRaw(raw: RawRecords, r: number, fields: readonly number
     at += copyBytes(buf, s, e, dst, at);
     if (quote) dst[at++] = QUOTE;
   }
-  return at;
+  return at - at0;
+}
+
+/** The headerless CSV line encoder (makeCsvEncoder's output, newlines rejected) over raw records. */
+export const csvLine: RawLineEncoder = {
+  bound: (raw, r) => span(raw, r) + 3 * (raw.firstField[r + 1]! - raw.firstField[r]!) + 8,
+  into: csvInto,
+};
+
+/**
+ * Encodes record r as a headerless CSV line (makeCsvEncoder's output) into out; returns its length,
+ * or -1 when the string path must decide (a value with a line break, or a quote character other
+ * than `"`). `fields`: the feature fields within the record in order, all when undefined.
+ */
+export function encodeCsvRaw(raw: RawRecords, r: number, fields: readonly number[] | undefined, out: LineBuffer): number {
+  return csvInto(raw, r, fields, out.ensure(csvLine.bound(raw, r)), 0);
 }
 
 const HEX = "0123456789abcdef";
@@ -187,6 +244,12 @@ const HEX = "0123456789abcdef";
  * and types; it returns the line's length, or -1 for a quote character other than `"`.
  */
 export function makeJsonlRawEncoder(features: readonly string[], types: readonly ColumnType[]): (raw: RawRecords, r: number, fields: readonly number[] | undefined, out: LineBuffer) => number {
+  const line = jsonlLine(features, types);
+  return (raw, r, fields, out) => line.into(raw, r, fields, out.ensure(line.bound(raw, r)), 0);
+}
+
+/** The JSON Lines line encoder (makeJsonlEncoder's output) over raw records, for the given feature names and types. */
+export function jsonlLine(features: readonly string[], types: readonly ColumnType[]): RawLineEncoder {
   const keys = features.map((f, i) => Buffer.from(`${i > 0 ? "," : "{"}${JSON.stringify(f)}:`, "utf8"));
   // a decimal is a JSON number with its exact digits, as float64 is
   const kinds = types.map((t) => (decimalOf(t) ? "float64" : t === "uint64" ? "int64" : isNestedName(t) ? "json" : t));
@@ -194,13 +257,13 @@ export function makeJsonlRawEncoder(features: readonly string[], types: readonly
   const NULL = Buffer.from("null");
   const TRUE = Buffer.from("true");
   const FALSE = Buffer.from("false");
-  return (raw, r, fields, out) => {
+  const n = features.length;
+  const bound = (raw: RawRecords, r: number): number => span(raw, r) * 6 + keyBytes + 8 * n + 8;
+  const into = (raw: RawRecords, r: number, fields: readonly number[] | undefined, dst: Buffer, at0: number): number => {
     if (raw.quote !== QUOTE) return -1;
     const first = raw.firstField[r]!;
-    const n = features.length;
-    const dst = out.ensure(span(raw, r) * 6 + keyBytes + 8 * n + 8);
     const buf = raw.buf;
-    let at = 0;
+    let at = at0;
     if (n === 0) dst[at++] = 123; // "{"
     for (let k = 0; k < n; k++) {
       at += copyBytes(keys[k]!, 0, keys[k]!.length, dst, at);
@@ -279,6 +342,7 @@ export function makeJsonlRawEncoder(features: readonly string[], types: readonly
       }
     }
     dst[at++] = 125; // "}"
-    return at;
+    return at - at0;
   };
+  return { bound, into };
 }

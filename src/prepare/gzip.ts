@@ -20,9 +20,19 @@ const WINDOW = 32 * 1024;
 /** zlib's memLevel: 9, its largest (see above) */
 const MEM_LEVEL = 9;
 
+/**
+ * zlib's output buffer for a block of n bytes: large enough that a block's output usually comes
+ * back in one piece (text deflates to a third of its size or less; more output just takes another
+ * round). Each output buffer filled is one round trip between the thread pool and the main thread
+ * (zlib's default, 16 KiB, made about twenty per MiB); the bytes are the same whatever its size.
+ */
+function outputChunk(n: number): number {
+  return Math.max(constants.Z_DEFAULT_CHUNK, Math.min(n >> 1, 1024 * 1024) + 4096);
+}
+
 function deflateBlock(block: Buffer, level: number, dictionary: Buffer | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    deflateRaw(block, { level, memLevel: MEM_LEVEL, finishFlush: constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) }, (err, out) => (err ? reject(err) : resolve(out)));
+    deflateRaw(block, { level, memLevel: MEM_LEVEL, chunkSize: outputChunk(block.length), finishFlush: constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) }, (err, out) => (err ? reject(err) : resolve(out)));
   });
 }
 
@@ -36,7 +46,9 @@ export interface ParallelGzipOptions {
 
 /**
  * Gzips an async sequence of buffers, yielding compressed buffers in order. Memory is bounded by
- * inFlight x blockBytes.
+ * inFlight x blockBytes. A source buffer must not change once yielded (it may be compressed in
+ * place, and its last 32 KiB primes the next block). A source that yields whole blocks (exactly
+ * blockBytes each, as ShardWriter does) is compressed without a copy.
  */
 export async function* parallelGzip(source: AsyncIterable<Buffer>, options: ParallelGzipOptions): AsyncGenerator<Buffer> {
   const blockBytes = options.blockBytes ?? 1024 * 1024;
@@ -54,11 +66,19 @@ export async function* parallelGzip(source: AsyncIterable<Buffer>, options: Para
     const p = deflateBlock(block, options.level, prevTail);
     p.catch(() => undefined); // awaited in order below; this only avoids an unhandled rejection meanwhile
     pending.push(p);
-    prevTail = Buffer.from(block.subarray(Math.max(0, block.length - WINDOW)));
+    // a view, not a copy: neither the source's buffers nor the blocks gathered here change
+    prevTail = block.subarray(Math.max(0, block.length - WINDOW));
   };
   for await (const chunk of source) {
     let c = chunk;
     while (c.length > 0) {
+      if (fill === 0 && c.length >= blockBytes) {
+        // a whole block in one buffer: compressed where it is
+        submit(c.subarray(0, blockBytes));
+        c = c.subarray(blockBytes);
+        while (pending.length >= inFlight) yield await pending.shift()!;
+        continue;
+      }
       const take = Math.min(c.length, blockBytes - fill);
       parts.push(c.subarray(0, take));
       fill += take;

@@ -29,7 +29,7 @@ import { planColumns, type ColumnPlan } from "./column-plan.js";
 import { CsvScanner, type CsvRecord, type RawRecords } from "./csv-scanner.js";
 import { buildDescriptor } from "./descriptor-builder.js";
 import { makeCsvEncoder, makeJsonlEncoder } from "./encode.js";
-import { LineBuffer, encodeCsvRaw, fieldFits, makeJsonlRawEncoder } from "./encode-bytes.js";
+import { LineBuffer, csvLine, encodeCsvRaw, fieldFits, jsonlLine, makeJsonlRawEncoder, type RawLineEncoder } from "./encode-bytes.js";
 import { toUtf8 } from "./encoding.js";
 import { checkExisting, removeStale } from "./existing.js";
 import { checkSameColumns, headerNames, refuseDataAsHeader } from "./header.js";
@@ -45,6 +45,9 @@ import { openRecordInput } from "./typed-input.js";
 
 /** The note counting kept float64 values a double cannot hold exactly (sidecar.ts roundsInDouble). */
 const ROUNDED_NOTE = "float64 values with more significant digits than a double keeps: rounded to the nearest double in the sidecar and the joined table (the model input keeps them as written; --schema NAME:utf8 keeps them exactly)";
+
+/** `"`: the byte encoders' quote character */
+const QUOTE = 34;
 
 /** The note counting JSON values read as text. */
 const TEXT_NOTE = "JSON numbers, booleans and nested values read as their source text in utf8 columns (--text or --schema NAME:utf8)";
@@ -128,6 +131,8 @@ class PrepareJob {
   /** the byte path's encoder (CSV input): the line's length in lineBuffer, or -1 for the string path */
   encodeRaw: ((raw: RawRecords, r: number, fields: readonly number[] | undefined, out: LineBuffer) => number) | undefined;
   readonly lineBuffer = new LineBuffer();
+  /** the byte path's encoder straight into the shard's block (CSV input, the common case) */
+  lineEncoder: RawLineEncoder | undefined;
   csvEncoderChanged: () => number = () => 0;
 
   // the type sample: records held until sampleRows non-blank ones are seen (or the input ends)
@@ -579,11 +584,13 @@ class PrepareJob {
     const featureTypes = plan.featureIdx.map((i) => plan.types[i]!);
     if (this.o.format === "csv") {
       this.encodeRaw = encodeCsvRaw;
+      this.lineEncoder = csvLine;
       const enc = makeCsvEncoder(featureNames, this.o.newlines);
       this.encode = (values, input, line, row) => enc(values, { input, line, row });
       this.csvEncoderChanged = () => enc.newlinesChanged;
     } else {
       const enc = makeJsonlEncoder(featureNames, featureTypes);
+      this.lineEncoder = jsonlLine(featureNames, featureTypes);
       this.encodeRaw = makeJsonlRawEncoder(featureNames, featureTypes);
       this.encode = (values) => enc(values);
     }
@@ -676,8 +683,20 @@ class PrepareJob {
     const checkIdx = plan.checkIdx;
     const checkTypes = plan.checkTypes;
     for (let k = 0; ok && k < checkIdx.length; k++) ok = fieldFits(raw, first + checkIdx[k]!, checkTypes[k]!);
-    const len = ok ? this.encodeRaw!(raw, r, plan.featuresAll ? undefined : plan.featureIdx, this.lineBuffer) : -1;
     const pos = base + raw.end[r]!;
+    // the common case: encoded straight into the shard's block (a line break or another quote
+    // character, which the encoders may refuse, and a record that might be too large go below)
+    if (ok && raw.multiline[r] === 0 && raw.quote === QUOTE) {
+      const line = this.lineEncoder!;
+      const bound = line.bound(raw, r);
+      if (bound <= this.maxRecordBytes) {
+        this.rowsRead++;
+        const w = this.roller.addRaw(line, raw, r, plan.featuresAll ? undefined : plan.featureIdx, bound, plan.keepAll ? undefined : plan.keepIdx, pos);
+        this.progress(false);
+        return w;
+      }
+    }
+    const len = ok ? this.encodeRaw!(raw, r, plan.featuresAll ? undefined : plan.featureIdx, this.lineBuffer) : -1;
     if (len < 0 || len > this.maxRecordBytes) return this.process({ input, line: raw.line[r]!, pos, csv: raw.toRecord(r) });
     this.rowsRead++;
     const w = this.roller.addEncoded(this.lineBuffer.buf, len, raw, r, plan.keepAll ? undefined : plan.keepIdx, pos);

@@ -21,6 +21,7 @@ import type { Storage } from "../io/storage.js";
 import type { ColumnType, ShardEntry } from "../protocol/descriptor.js";
 import { LAYOUT, SIDECAR_EXTENSION, shardBaseName } from "../protocol/layout.js";
 import type { RawRecords } from "./csv-scanner.js";
+import type { RawLineEncoder } from "./encode-bytes.js";
 import type { ResolvedPrepareOptions } from "./options.js";
 import { ShardWriter } from "./shard-writer.js";
 
@@ -116,6 +117,23 @@ export class ShardRoller {
   addEncoded(buf: Buffer, len: number, raw: RawRecords, r: number, keep: readonly number[] | undefined, pos: number): Promise<void> | undefined {
     if (this.#writer && this.#mustCut()) return this.close().then(() => this.#addEncodedNow(buf, len, raw, r, keep, pos));
     return this.#addEncodedNow(buf, len, raw, r, keep, pos);
+  }
+
+  /** Writes raw CSV record r, encoded by `encoder` straight into the shard's block (ShardWriter.addRaw); `pos` as for add. */
+  addRaw(encoder: RawLineEncoder, raw: RawRecords, r: number, features: readonly number[] | undefined, bound: number, keep: readonly number[] | undefined, pos: number): Promise<void> | undefined {
+    if (this.#writer && this.#mustCut()) return this.close().then(() => this.#addRawNow(encoder, raw, r, features, bound, keep, pos));
+    return this.#addRawNow(encoder, raw, r, features, bound, keep, pos);
+  }
+
+  #addRawNow(encoder: RawLineEncoder, raw: RawRecords, r: number, features: readonly number[] | undefined, bound: number, keep: readonly number[] | undefined, pos: number): Promise<void> | undefined {
+    const w = this.#writer ?? this.#open();
+    this.#writerRows++;
+    this.#lastPos = pos;
+    const wait = w.addRaw(encoder, raw, r, features, bound, keep, this.rowsWritten++);
+    const len = w.lastBytes;
+    this.#writerBytes += len + 1;
+    if (len > this.maxRecord) this.maxRecord = len;
+    return wait;
   }
 
   #addNow(line: string, keep: readonly (string | null)[], pos: number): Promise<void> | undefined {

@@ -1,6 +1,7 @@
 /**
- * Writes one shard and its sidecar: encoded lines are gathered into blocks, optionally gzipped in
- * parallel (gzip.ts), and streamed to Storage (atomic, sha256 of the bytes as stored); sidecar rows
+ * Writes one shard and its sidecar: encoded lines are gathered into blocks of exactly blockBytes
+ * (records run on across block ends), optionally gzipped in parallel (gzip.ts, which compresses
+ * such blocks where they are), and streamed to Storage (atomic, sha256 of the bytes as stored); sidecar rows
  * are batched into Arrow record batches and streamed beside it as Parquet (protocol/sidecar-file.ts). Memory is bounded by the block
  * size, the gzip blocks in flight and one sidecar batch.
  */
@@ -12,6 +13,13 @@ import type { RawRecords } from "./csv-scanner.js";
 import { parallelGzip } from "./gzip.js";
 import { SIDECAR_CONTENT_TYPE, SidecarWriter } from "../protocol/sidecar-file.js";
 import { SidecarBatcher } from "./sidecar.js";
+import { copyBytes, type RawLineEncoder } from "./encode-bytes.js";
+
+/**
+ * Room past a block's end: a record is encoded straight into the block, and the bytes past
+ * blockBytes start the next block (blocks are handed on exactly blockBytes long: the gzip blocks).
+ */
+const BLOCK_SLACK = 64 * 1024;
 
 /** A bounded single-consumer channel of Buffers. */
 export class Channel implements AsyncIterable<Buffer> {
@@ -119,9 +127,9 @@ export class ShardWriter {
     this.#options = options;
     this.#blockBytes = options.blockBytes ?? 1024 * 1024;
     this.#batchRows = options.batchRows ?? 16384;
-    this.#block = Buffer.allocUnsafe(this.#blockBytes);
+    this.#block = Buffer.allocUnsafe(this.#blockBytes + BLOCK_SLACK);
     this.#batcher = new SidecarBatcher(options.keep, this.#batchRows);
-    const body = options.gzipLevel === undefined ? this.#chan : parallelGzip(this.#chan, { level: options.gzipLevel });
+    const body = options.gzipLevel === undefined ? this.#chan : parallelGzip(this.#chan, { level: options.gzipLevel, blockBytes: this.#blockBytes });
     this.#shardDone = options.storage.write(options.shard, body, { contentType: options.gzipLevel === undefined ? undefined : "application/gzip" });
     this.#shardDone.catch((err: unknown) => {
       this.#failure ??= err;
@@ -142,25 +150,10 @@ export class ShardWriter {
     this.rows++;
     this.#batcher.add(keepValues, row);
     if (this.#batcher.length >= this.#batchRows) this.#sidecar.write(this.#batcher.take());
-    let wait: Promise<void> | undefined;
-    // a UTF-16 code unit takes at most 3 UTF-8 bytes: only measure when the block might overflow
-    if (this.#fill + line.length * 3 + 1 > this.#block.length) {
-      const bytes = Buffer.byteLength(line, "utf8");
-      if (this.#fill + bytes + 1 > this.#block.length) wait = this.#flush();
-      if (bytes + 1 > this.#block.length) {
-        // a record longer than a block goes on its own
-        const big = Buffer.from(`${line}\n`, "utf8");
-        this.bytes += big.length;
-        this.#record(bytes);
-        const w2 = this.#chan.push(big);
-        return wait ? wait.then(() => w2) : w2;
-      }
-    }
-    const written = this.#block.write(line, this.#fill, "utf8");
-    this.#fill += written;
-    this.#block[this.#fill++] = 10;
-    this.#record(written);
-    return wait;
+    // a UTF-16 code unit takes at most 3 UTF-8 bytes
+    const dst = this.#reserve(line.length * 3 + 1);
+    const written = dst.write(line, this.#fill, "utf8");
+    return this.#commit(dst, written);
   }
 
   /**
@@ -171,35 +164,71 @@ export class ShardWriter {
     this.rows++;
     this.#batcher.addRaw(raw, r, fields, row);
     if (this.#batcher.length >= this.#batchRows) this.#sidecar.write(this.#batcher.take());
-    let wait: Promise<void> | undefined;
-    if (this.#fill + len + 1 > this.#block.length) {
-      wait = this.#flush();
-      if (len + 1 > this.#block.length) {
-        const big = Buffer.allocUnsafe(len + 1);
-        line.copy(big, 0, 0, len);
-        big[len] = 10;
-        this.bytes += big.length;
-        this.#record(len);
-        const w2 = this.#chan.push(big);
-        return wait ? wait.then(() => w2) : w2;
-      }
-    }
-    line.copy(this.#block, this.#fill, 0, len);
-    this.#fill += len;
-    this.#block[this.#fill++] = 10;
-    this.#record(len);
-    return wait;
+    const dst = this.#reserve(len + 1);
+    copyBytes(line, 0, len, dst, this.#fill);
+    return this.#commit(dst, len);
   }
 
-  #record(bytes: number): void {
-    this.lastBytes = bytes;
-    if (bytes > this.maxRecordBytes) this.maxRecordBytes = bytes;
+  /**
+   * Adds record r of raw CSV records encoded by `encoder` straight into the block (no line buffer
+   * in between): `features` are the fields it encodes, `bound` the bytes it may take at most
+   * (RawLineEncoder.bound), `keep` the sidecar's fields (all, in order, when undefined).
+   */
+  addRaw(encoder: RawLineEncoder, raw: RawRecords, r: number, features: readonly number[] | undefined, bound: number, keep: readonly number[] | undefined, row: number): Promise<void> | undefined {
+    this.rows++;
+    this.#batcher.addRaw(raw, r, keep, row);
+    if (this.#batcher.length >= this.#batchRows) this.#sidecar.write(this.#batcher.take());
+    const dst = this.#reserve(bound + 1);
+    const len = encoder.into(raw, r, features, dst, this.#fill);
+    if (len < 0) throw new BtkitError("INTERNAL", `the record at line ${raw.line[r]} was handed to the byte encoder, which cannot encode it`, { line: raw.line[r] });
+    return this.#commit(dst, len);
+  }
+
+  /** The block with room for n more bytes at the fill mark (grown, rarely, for a record longer than the slack). */
+  #reserve(n: number): Buffer {
+    const b = this.#block;
+    if (this.#fill + n <= b.length) return b;
+    const grown = Buffer.allocUnsafe(Math.max(this.#fill + n, this.#blockBytes + BLOCK_SLACK));
+    b.copy(grown, 0, 0, this.#fill);
+    this.#block = grown;
+    return grown;
+  }
+
+  /** Ends the record of `len` bytes just written at the fill mark with its newline; hands on the block once full. */
+  #commit(dst: Buffer, len: number): Promise<void> | undefined {
+    let fill = this.#fill + len;
+    dst[fill++] = 10;
+    this.#fill = fill;
+    this.lastBytes = len;
+    if (len > this.maxRecordBytes) this.maxRecordBytes = len;
+    return fill >= this.#blockBytes ? this.#emit() : undefined;
+  }
+
+  /**
+   * Hands on the full blocks, exactly blockBytes each (parallelGzip compresses them where they
+   * are), and starts the next block with the bytes past them (the end of the last record).
+   */
+  #emit(): Promise<void> | undefined {
+    const buf = this.#block;
+    const fill = this.#fill;
+    const n = this.#blockBytes;
+    const full: Buffer[] = [];
+    let off = 0;
+    for (; fill - off >= n; off += n) full.push(buf.subarray(off, off + n));
+    this.#block = Buffer.allocUnsafe(n + BLOCK_SLACK);
+    this.#fill = copyBytes(buf, off, fill, this.#block, 0);
+    this.bytes += off;
+    if (full.length === 1) return this.#chan.push(full[0]!);
+    return (async () => {
+      // one at a time: the channel wakes one waiting producer
+      for (const b of full) await this.#chan.push(b);
+    })();
   }
 
   #flush(): Promise<void> | undefined {
     if (this.#fill === 0) return undefined;
     const buf = this.#block.subarray(0, this.#fill);
-    this.#block = Buffer.allocUnsafe(this.#blockBytes);
+    this.#block = Buffer.allocUnsafe(0);
     this.#fill = 0;
     this.bytes += buf.length;
     return this.#chan.push(buf);

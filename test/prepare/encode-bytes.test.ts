@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BtkitError } from "../../src/errors.js";
 import { CsvScanner } from "../../src/prepare/csv-scanner.js";
 import { makeCsvEncoder, makeJsonlEncoder } from "../../src/prepare/encode.js";
-import { LineBuffer, encodeCsvRaw, fieldFits, makeJsonlRawEncoder } from "../../src/prepare/encode-bytes.js";
+import { LineBuffer, csvLine, encodeCsvRaw, fieldFits, jsonlLine, makeJsonlRawEncoder } from "../../src/prepare/encode-bytes.js";
 import { decimalBytes, timestampBytes } from "../../src/protocol/byte-values.js";
 import { prepare, type PrepareOptions } from "../../src/prepare/index.js";
 import { fits, timestampMicros } from "../../src/prepare/schema.js";
@@ -168,6 +168,41 @@ describe("byte path", () => {
       return w.toUint8Array(true);
     };
     expect(Buffer.from(ipc(byBytes)).equals(Buffer.from(ipc(byText)))).toBe(true);
+  });
+
+  it("encodes straight into a buffer at an offset as the string encoders do, whole records copied as they stand (fast-check, fixed seed)", () => {
+    const value = fc.stringMatching(/^[a-z ,"é👍0-9]{0,8}$/u);
+    // null, or a value written plain where it can be, or quoted (doubled quotes, commas and empty strings exercise every flag)
+    const field = fc.tuple(fc.option(value, { nil: null }), fc.boolean());
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }).chain((cols) => fc.array(fc.array(field, { minLength: cols, maxLength: cols }), { minLength: 1, maxLength: 5 })), fc.constantFrom(",", ";", "\t"), fc.constantFrom("\n", "\r\n"), fc.integer({ min: 0, max: 40 }), (rows, delim, eol, at) => {
+        const cols = rows[0]!.length;
+        const text = rows
+          .map((row) => row.map(([v, quoted]) => (v === null ? "" : quoted || v === "" || v.includes('"') || v.includes(delim) ? `"${v.replaceAll('"', '""')}"` : v)).join(delim))
+          .join(eol);
+        const scanner = new CsvScanner({ delimiter: delim, resumed: true });
+        const a = scanner.pushRaw(Buffer.from(`${text}${eol}`));
+        const names = Array.from({ length: cols }, (_, i) => `c${i}`);
+        const csvEnc = makeCsvEncoder(names, "reject");
+        const jsonEnc = makeJsonlEncoder(names, names.map(() => "utf8"));
+        const json = jsonlLine(names, names.map(() => "utf8"));
+        const all = names.map((_, i) => i);
+        expect(a.count).toBe(rows.length);
+        for (let r = 0; r < a.count; r++) {
+          if (a.blank[r] === 1) continue; // a lone empty field reads as a blank line
+          const values = a.toRecord(r).values;
+          for (const fields of [undefined, all]) {
+            const dst = Buffer.alloc(at + csvLine.bound(a, r));
+            const len = csvLine.into(a, r, fields, dst, at);
+            expect(dst.toString("utf8", at, at + len)).toBe(csvEnc(values, { input: "x", line: 0, row: 0 }));
+            const jdst = Buffer.alloc(at + json.bound(a, r));
+            const jlen = json.into(a, r, fields, jdst, at);
+            expect(jdst.toString("utf8", at, at + jlen)).toBe(jsonEnc(values));
+          }
+        }
+      }),
+      { seed: SEED, numRuns: 1500 },
+    );
   });
 
   it("writes the same shards and sidecars as the string path (CSV and JSON Lines, feature and keep subsets)", async () => {
