@@ -54,6 +54,7 @@ export const FIELD = { unquoted: 0, quoted: 1, escaped: 2 } as const;
  * Records of one push as byte ranges into `buf` (no strings made): record r has fields
  * firstField[r] .. firstField[r + 1] - 1; field f's content (quotes excluded) is
  * buf[start[f], end[f]) and flag[f] says whether it was quoted and whether it holds doubled quotes.
+ * Record r's bytes, its line break included, are buf[r === 0 ? 0 : next[r - 1], next[r]).
  * Valid until the next push or end (the arrays are reused).
  */
 export class RawRecords {
@@ -63,6 +64,8 @@ export class RawRecords {
   firstField = new Int32Array(1024);
   line = new Float64Array(1024);
   end = new Float64Array(1024);
+  /** offset in buf just after record r (its line break included) */
+  next = new Int32Array(1024);
   multiline = new Uint8Array(1024);
   blank = new Uint8Array(1024);
   start = new Int32Array(16384);
@@ -98,7 +101,8 @@ export class RawRecords {
     this.fields = f + 1;
   }
 
-  record(line: number, end: number, multiline: boolean, blank: boolean): void {
+  /** Ends record r at buf offset `next` (after its line break), `base` + next in the input. */
+  record(line: number, base: number, next: number, multiline: boolean, blank: boolean): void {
     const r = this.count;
     if (r + 1 >= this.firstField.length) {
       const n = this.firstField.length * 2;
@@ -111,6 +115,9 @@ export class RawRecords {
       const e = new Float64Array(n);
       e.set(this.end);
       this.end = e;
+      const x = new Int32Array(n);
+      x.set(this.next);
+      this.next = x;
       const m = new Uint8Array(n);
       m.set(this.multiline);
       this.multiline = m;
@@ -119,7 +126,8 @@ export class RawRecords {
       this.blank = b;
     }
     this.line[r] = line;
-    this.end[r] = end;
+    this.end[r] = base + next;
+    this.next[r] = next;
     this.multiline[r] = multiline ? 1 : 0;
     this.blank[r] = blank ? 1 : 0;
     this.count = r + 1;
@@ -243,8 +251,31 @@ export class CsvScanner {
 
   /** Like push, but the records stay byte ranges (valid until the next call). */
   pushRaw(chunk: Buffer): RawRecords {
-    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    this.#pending = this.#pending.length === 0 ? chunk : this.#join(this.#pending, chunk);
     return this.#run(false);
+  }
+
+  /** the scanner's own buffer, reused for a record begun in one chunk and ended in the next */
+  #joined: Buffer | undefined;
+
+  /**
+   * The pending bytes followed by the chunk, in the scanner's own buffer (reused from push to push,
+   * so no buffer is allocated per chunk: the records of the last push are no longer valid).
+   */
+  #join(pending: Buffer, chunk: Buffer): Buffer {
+    const n = pending.length + chunk.length;
+    let j = this.#joined;
+    if (j === undefined || j.length < n) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(n, 2 * (j?.length ?? 0)));
+      pending.copy(grown, 0);
+      j = this.#joined = grown;
+    } else if (pending.buffer !== j.buffer || pending.byteOffset !== j.byteOffset) {
+      // pending may be the end of the buffer itself: copyWithin moves it safely
+      if (pending.buffer === j.buffer) j.copyWithin(0, pending.byteOffset - j.byteOffset, pending.byteOffset - j.byteOffset + pending.length);
+      else pending.copy(j, 0);
+    }
+    chunk.copy(j, pending.length);
+    return j.subarray(0, n);
   }
 
   /** Like end, with byte ranges. */
@@ -338,16 +369,18 @@ export class CsvScanner {
     throw new BtkitError("PREP_QUOTE", `${this.input}: line ${line}: ${message}`, { input: this.input, line });
   }
 
-  /** Scans complete records; returns the number of bytes consumed. */
+  /**
+   * Scans complete records; returns the number of bytes consumed. One pass over the bytes in JS
+   * (no indexOf calls: fields are short, and a native call costs more than the bytes it skips);
+   * #special marks the bytes that end an unquoted field or matter inside a quoted one.
+   */
   #scan(buf: Buffer, final: boolean, out: RawRecords): number {
     const n = buf.length;
     const delim = this.#delim!;
     const quote = this.quote;
+    const special = this.#specialFor(delim);
     let pos = 0;
-    // next CR at or after the current field (cached: a file without CR is searched once)
-    let crNext = buf.indexOf(CR);
     outer: while (pos < n) {
-      const recStart = pos;
       const startLine = this.#line;
       let line = startLine;
       const firstField = out.fields;
@@ -362,7 +395,7 @@ export class CsvScanner {
           next = i + 2;
         } else if (final) this.#bareCr(startLine);
         else break;
-        out.record(startLine, this.bytes + next, false, true);
+        out.record(startLine, this.bytes, next, false, true);
         this.#line = startLine + 1;
         pos = next;
         continue;
@@ -374,33 +407,41 @@ export class CsvScanner {
           let j = i + 1;
           let escaped = false;
           let closed = -1;
-          while (true) {
-            const q = buf.indexOf(quote, j);
-            if (q < 0) break;
-            if (q + 1 < n && buf[q + 1] === quote) {
-              escaped = true;
-              j = q + 2;
+          let breaks = false;
+          let lfs = 0;
+          while (j < n) {
+            const d = buf[j]!;
+            if (special[d] === 0) {
+              j++;
               continue;
             }
-            if (q + 1 >= n && !final) break;
-            closed = q;
-            break;
+            if (d === quote) {
+              if (j + 1 < n) {
+                if (buf[j + 1] === quote) {
+                  escaped = true;
+                  j += 2;
+                  continue;
+                }
+                closed = j;
+              } else if (final) closed = j;
+              break;
+            }
+            if (d === LF) {
+              lfs++;
+              breaks = true;
+            } else if (d === CR) breaks = true;
+            j++;
           }
           if (closed < 0) {
             if (final) this.#quoteError(open, `a quote opened here is never closed (expected a closing ${String.fromCharCode(quote)} before the end of the input)`);
-            this.#checkOpen(n - recStart, open);
+            this.#checkOpen(n - pos, open);
             out.fields = firstField;
             break outer;
           }
           // newlines inside the quoted field
-          let nl = buf.indexOf(LF, i + 1);
-          if (crNext !== -1 && crNext <= i) crNext = buf.indexOf(CR, i + 1);
-          if ((nl >= 0 && nl < closed) || (crNext >= 0 && crNext < closed)) {
+          if (breaks) {
             multiline = true;
-            while (nl >= 0 && nl < closed) {
-              line++;
-              nl = buf.indexOf(LF, nl + 1);
-            }
+            line += lfs;
           }
           out.field(i + 1, closed, escaped ? FIELD.escaped : FIELD.quoted);
           i = closed + 1;
@@ -412,8 +453,10 @@ export class CsvScanner {
           const s = i;
           while (i < n) {
             c = buf[i]!;
-            if (c === delim || c === LF || c === CR) break;
-            if (c === quote) this.#quoteError(line, `a quote inside an unquoted field (field ${out.fields - firstField + 1}); quote the whole field and double inner quotes`);
+            if (special[c] !== 0) {
+              if (c === delim || c === LF || c === CR) break;
+              if (c === quote) this.#quoteError(line, `a quote inside an unquoted field (field ${out.fields - firstField + 1}); quote the whole field and double inner quotes`);
+            }
             i++;
           }
           if (i >= n) {
@@ -448,13 +491,25 @@ export class CsvScanner {
           i += 2;
         }
         if (i > n) i = n;
-        out.record(startLine, this.bytes + i, multiline, false);
+        out.record(startLine, this.bytes, i, multiline, false);
         this.#line = line + (c === -1 ? 0 : 1);
         pos = i;
         continue outer;
       }
     }
     return pos;
+  }
+
+  #special: Uint8Array | undefined;
+
+  /** 1 for the bytes that end an unquoted field or matter in a quoted one (delimiter, quote, LF, CR), else 0. */
+  #specialFor(delim: number): Uint8Array {
+    if (this.#special === undefined) {
+      const t = new Uint8Array(256);
+      for (const b of [delim, this.quote, LF, CR]) t[b] = 1;
+      this.#special = t;
+    }
+    return this.#special;
   }
 
   #checkOpen(pending: number, openLine: number): void {

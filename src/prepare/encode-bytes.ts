@@ -143,6 +143,12 @@ function span(raw: RawRecords, r: number): number {
 export interface RawLineEncoder {
   bound(raw: RawRecords, r: number): number;
   into(raw: RawRecords, r: number, fields: readonly number[] | undefined, dst: Buffer, at: number): number;
+  /**
+   * Where record r's line starts in raw.buf when the line and its newline are the record's input
+   * bytes as they stand, buf[run, raw.next[r]) (a writer may then copy runs of such records in
+   * one piece); -1 otherwise.
+   */
+  run?(raw: RawRecords, r: number, fields: readonly number[] | undefined): number;
 }
 
 /**
@@ -226,6 +232,13 @@ function csvInto(raw: RawRecords, r: number, fields: readonly number[] | undefin
 export const csvLine: RawLineEncoder = {
   bound: (raw, r) => span(raw, r) + 3 * (raw.firstField[r + 1]! - raw.firstField[r]!) + 8,
   into: csvInto,
+  run: (raw, r, fields) => {
+    if (fields !== undefined || raw.quote !== QUOTE || !verbatimCsv(raw, r)) return -1;
+    const next = raw.next[r]!;
+    // ended by LF alone (a CR before it can only be a CRLF's: a value holding one is multiline)
+    if (raw.buf[next - 1] !== LF || raw.buf[next - 2] === CR) return -1;
+    return r === 0 ? 0 : raw.next[r - 1]!;
+  },
 };
 
 /**

@@ -287,6 +287,8 @@ class PrepareJob {
         const w = this.schemaReady && raw.blank[r] === 0 && this.pendingBlanks.length === 0 ? this.processRaw(input, raw, r, base) : this.row({ input, line: raw.line[r]!, pos: base + raw.end[r]!, csv: raw.toRecord(r) });
         if (w) await w;
       }
+      // the shard writer copies the records it took by reference before the scanner moves on
+      this.roller.writer?.settle();
     };
     const handleJson = async (recs: JsonRecord[]): Promise<void> => {
       for (const r of recs) {
@@ -378,7 +380,10 @@ class PrepareJob {
         const at = next;
         next = s + raw.end[r]!;
         if (at >= slice.stop) {
-          if ((await past(at, raw.blank[r] === 1)) === "done") return true;
+          if ((await past(at, raw.blank[r] === 1)) === "done") {
+            this.roller.writer?.settle();
+            return true;
+          }
           continue;
         }
         if (header) {
@@ -395,6 +400,7 @@ class PrepareJob {
         const w = this.schemaReady && raw.blank[r] === 0 && this.pendingBlanks.length === 0 ? this.processRaw(named, raw, r, posBase) : this.row({ input: named, line: raw.line[r]!, pos: posBase + raw.end[r]!, csv: raw.toRecord(r) });
         if (w) await w;
       }
+      this.roller.writer?.settle();
       return false;
     };
     const handleJson = async (recs: JsonRecord[]): Promise<boolean> => {

@@ -118,6 +118,11 @@ export class ShardWriter {
   readonly #batchRows: number;
   #block: Buffer;
   #fill = 0;
+  /** a run of records not yet copied: src[runStart, runEnd), due at block offset runAt (addRaw) */
+  #run: Buffer | undefined;
+  #runStart = 0;
+  #runEnd = 0;
+  #runAt = 0;
   rows = 0;
   maxRecordBytes = 0;
   /** uncompressed bytes written (lines with their newlines) */
@@ -178,14 +183,53 @@ export class ShardWriter {
     this.rows++;
     this.#batcher.addRaw(raw, r, keep, row);
     if (this.#batcher.length >= this.#batchRows) this.#sidecar.write(this.#batcher.take());
+    const from = encoder.run ? encoder.run(raw, r, features) : -1;
+    if (from >= 0) return this.#addRun(raw.buf, from, raw.next[r]!);
     const dst = this.#reserve(bound + 1);
     const len = encoder.into(raw, r, features, dst, this.#fill);
     if (len < 0) throw new BtkitError("INTERNAL", `the record at line ${raw.line[r]} was handed to the byte encoder, which cannot encode it`, { line: raw.line[r] });
     return this.#commit(dst, len);
   }
 
+  /**
+   * A record whose line and newline are src[s, e) as they stand: counted now, copied later with
+   * the records that follow it in src (one copy per run, not one per record; see settle).
+   */
+  #addRun(src: Buffer, s: number, e: number): Promise<void> | undefined {
+    if (this.#run !== src || this.#runEnd !== s) {
+      this.settle();
+      this.#run = src;
+      this.#runStart = s;
+      this.#runAt = this.#fill;
+    }
+    this.#runEnd = e;
+    this.#fill += e - s;
+    const len = e - s - 1;
+    this.lastBytes = len;
+    if (len > this.maxRecordBytes) this.maxRecordBytes = len;
+    return this.#fill >= this.#blockBytes ? this.#emit() : undefined;
+  }
+
+  /**
+   * Copies the run of records added by reference (addRaw) into the block. The writer holds their
+   * source bytes until then: call it before they change (the scanner's next push); every other
+   * write, a full block and finish() call it first.
+   */
+  settle(): void {
+    const src = this.#run;
+    if (src === undefined) return;
+    this.#run = undefined;
+    if (this.#block.length < this.#fill) {
+      const grown = Buffer.allocUnsafe(Math.max(this.#fill, this.#blockBytes) + BLOCK_SLACK);
+      this.#block.copy(grown, 0, 0, this.#runAt);
+      this.#block = grown;
+    }
+    src.copy(this.#block, this.#runAt, this.#runStart, this.#runEnd);
+  }
+
   /** The block with room for n more bytes at the fill mark (grown, rarely, for a record longer than the slack). */
   #reserve(n: number): Buffer {
+    this.settle();
     const b = this.#block;
     if (this.#fill + n <= b.length) return b;
     const grown = Buffer.allocUnsafe(Math.max(this.#fill + n, this.#blockBytes + BLOCK_SLACK));
@@ -209,6 +253,7 @@ export class ShardWriter {
    * are), and starts the next block with the bytes past them (the end of the last record).
    */
   #emit(): Promise<void> | undefined {
+    this.settle();
     const buf = this.#block;
     const fill = this.#fill;
     const n = this.#blockBytes;
@@ -226,6 +271,7 @@ export class ShardWriter {
   }
 
   #flush(): Promise<void> | undefined {
+    this.settle();
     if (this.#fill === 0) return undefined;
     const buf = this.#block.subarray(0, this.#fill);
     this.#block = Buffer.allocUnsafe(0);
