@@ -369,18 +369,16 @@ export class CsvScanner {
     throw new BtkitError("PREP_QUOTE", `${this.input}: line ${line}: ${message}`, { input: this.input, line });
   }
 
-  /**
-   * Scans complete records; returns the number of bytes consumed. One pass over the bytes in JS
-   * (no indexOf calls: fields are short, and a native call costs more than the bytes it skips);
-   * #special marks the bytes that end an unquoted field or matter inside a quoted one.
-   */
+  /** Scans complete records; returns the number of bytes consumed. */
   #scan(buf: Buffer, final: boolean, out: RawRecords): number {
     const n = buf.length;
     const delim = this.#delim!;
     const quote = this.quote;
-    const special = this.#specialFor(delim);
     let pos = 0;
+    // next CR at or after the current field (cached: a file without CR is searched once)
+    let crNext = buf.indexOf(CR);
     outer: while (pos < n) {
+      const recStart = pos;
       const startLine = this.#line;
       let line = startLine;
       const firstField = out.fields;
@@ -407,41 +405,33 @@ export class CsvScanner {
           let j = i + 1;
           let escaped = false;
           let closed = -1;
-          let breaks = false;
-          let lfs = 0;
-          while (j < n) {
-            const d = buf[j]!;
-            if (special[d] === 0) {
-              j++;
+          while (true) {
+            const q = buf.indexOf(quote, j);
+            if (q < 0) break;
+            if (q + 1 < n && buf[q + 1] === quote) {
+              escaped = true;
+              j = q + 2;
               continue;
             }
-            if (d === quote) {
-              if (j + 1 < n) {
-                if (buf[j + 1] === quote) {
-                  escaped = true;
-                  j += 2;
-                  continue;
-                }
-                closed = j;
-              } else if (final) closed = j;
-              break;
-            }
-            if (d === LF) {
-              lfs++;
-              breaks = true;
-            } else if (d === CR) breaks = true;
-            j++;
+            if (q + 1 >= n && !final) break;
+            closed = q;
+            break;
           }
           if (closed < 0) {
             if (final) this.#quoteError(open, `a quote opened here is never closed (expected a closing ${String.fromCharCode(quote)} before the end of the input)`);
-            this.#checkOpen(n - pos, open);
+            this.#checkOpen(n - recStart, open);
             out.fields = firstField;
             break outer;
           }
           // newlines inside the quoted field
-          if (breaks) {
+          let nl = buf.indexOf(LF, i + 1);
+          if (crNext !== -1 && crNext <= i) crNext = buf.indexOf(CR, i + 1);
+          if ((nl >= 0 && nl < closed) || (crNext >= 0 && crNext < closed)) {
             multiline = true;
-            line += lfs;
+            while (nl >= 0 && nl < closed) {
+              line++;
+              nl = buf.indexOf(LF, nl + 1);
+            }
           }
           out.field(i + 1, closed, escaped ? FIELD.escaped : FIELD.quoted);
           i = closed + 1;
@@ -453,10 +443,8 @@ export class CsvScanner {
           const s = i;
           while (i < n) {
             c = buf[i]!;
-            if (special[c] !== 0) {
-              if (c === delim || c === LF || c === CR) break;
-              if (c === quote) this.#quoteError(line, `a quote inside an unquoted field (field ${out.fields - firstField + 1}); quote the whole field and double inner quotes`);
-            }
+            if (c === delim || c === LF || c === CR) break;
+            if (c === quote) this.#quoteError(line, `a quote inside an unquoted field (field ${out.fields - firstField + 1}); quote the whole field and double inner quotes`);
             i++;
           }
           if (i >= n) {
@@ -498,18 +486,6 @@ export class CsvScanner {
       }
     }
     return pos;
-  }
-
-  #special: Uint8Array | undefined;
-
-  /** 1 for the bytes that end an unquoted field or matter in a quoted one (delimiter, quote, LF, CR), else 0. */
-  #specialFor(delim: number): Uint8Array {
-    if (this.#special === undefined) {
-      const t = new Uint8Array(256);
-      for (const b of [delim, this.quote, LF, CR]) t[b] = 1;
-      this.#special = t;
-    }
-    return this.#special;
   }
 
   #checkOpen(pending: number, openLine: number): void {

@@ -251,6 +251,30 @@ export function encodeCsvRaw(raw: RawRecords, r: number, fields: readonly number
 }
 
 const HEX = "0123456789abcdef";
+const TRUE = Buffer.from("true");
+const FALSE = Buffer.from("false");
+
+/** How a JSON Lines encoder writes a column's CSV text: as it is (numbers, JSON), as true/false, or as a JSON string. */
+const AS_IS = 0;
+const AS_BOOL = 1;
+const AS_STRING = 2;
+
+/**
+ * JSON.stringify's escapes by byte: 0 passes as it is, 1 is `"` or `\` (a backslash before it),
+ * else the letter after the backslash (b t n f r, or u for \u00XX). UTF-8 bytes above 0x7f pass.
+ */
+const JSON_ESCAPE = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 0x20; c++) t[c] = 117;
+  t[8] = 98;
+  t[9] = 116;
+  t[10] = 110;
+  t[12] = 102;
+  t[13] = 114;
+  t[QUOTE] = 1;
+  t[BACKSLASH] = 1;
+  return t;
+})();
 
 /**
  * A JSON Lines encoder over raw records (makeJsonlEncoder's output) for the given feature names
@@ -263,15 +287,14 @@ export function makeJsonlRawEncoder(features: readonly string[], types: readonly
 
 /** The JSON Lines line encoder (makeJsonlEncoder's output) over raw records, for the given feature names and types. */
 export function jsonlLine(features: readonly string[], types: readonly ColumnType[]): RawLineEncoder {
-  const keys = features.map((f, i) => Buffer.from(`${i > 0 ? "," : "{"}${JSON.stringify(f)}:`, "utf8"));
-  // a decimal is a JSON number with its exact digits, as float64 is
-  const kinds = types.map((t) => (decimalOf(t) ? "float64" : t === "uint64" ? "int64" : isNestedName(t) ? "json" : t));
-  const keyBytes = keys.reduce((a, k) => a + k.length, 0);
-  const NULL = Buffer.from("null");
-  const TRUE = Buffer.from("true");
-  const FALSE = Buffer.from("false");
+  // every key with its lead ({ or ,) and colon, in one buffer: key k is keys[keyAt[k], keyAt[k + 1])
+  const keys = Buffer.concat(features.map((f, i) => Buffer.from(`${i > 0 ? "," : "{"}${JSON.stringify(f)}:`, "utf8")));
+  const keyAt = new Int32Array(features.length + 1);
+  features.forEach((f, i) => (keyAt[i + 1] = keyAt[i]! + Buffer.byteLength(`${i > 0 ? "," : "{"}${JSON.stringify(f)}:`, "utf8")));
+  // a decimal is a JSON number with its exact digits, as float64 is; a nested value is its JSON text
+  const kinds = Int8Array.from(types.map((t) => (decimalOf(t) || t === "int64" || t === "uint64" || t === "float64" || t === "json" || isNestedName(t) ? AS_IS : t === "bool" ? AS_BOOL : AS_STRING)));
   const n = features.length;
-  const bound = (raw: RawRecords, r: number): number => span(raw, r) * 6 + keyBytes + 8 * n + 8;
+  const bound = (raw: RawRecords, r: number): number => span(raw, r) * 6 + keys.length + 8 * n + 8;
   const into = (raw: RawRecords, r: number, fields: readonly number[] | undefined, dst: Buffer, at0: number): number => {
     if (raw.quote !== QUOTE) return -1;
     const first = raw.firstField[r]!;
@@ -279,80 +302,59 @@ export function jsonlLine(features: readonly string[], types: readonly ColumnTyp
     let at = at0;
     if (n === 0) dst[at++] = 123; // "{"
     for (let k = 0; k < n; k++) {
-      at += copyBytes(keys[k]!, 0, keys[k]!.length, dst, at);
+      for (let i = keyAt[k]!, end = keyAt[k + 1]!; i < end; i++) dst[at++] = keys[i]!;
       const f = first + (fields === undefined ? k : fields[k]!);
       const s = raw.start[f]!;
       const e = raw.stop[f]!;
       const flag = raw.flag[f]!;
       if (flag === FIELD.unquoted && s === e) {
-        at += copyBytes(NULL, 0, 4, dst, at);
+        dst[at++] = 110; // null
+        dst[at++] = 117;
+        dst[at++] = 108;
+        dst[at++] = 108;
         continue;
       }
       const escaped = flag === FIELD.escaped;
-      switch (kinds[k]) {
-        case "int64":
-        case "float64":
-        case "json":
-          if (!escaped) {
-            at += copyBytes(buf, s, e, dst, at);
-            continue;
-          }
-          for (let i = s; i < e; i++) {
-            const c = buf[i]!;
-            dst[at++] = c;
-            if (c === QUOTE) i++;
-          }
+      const kind = kinds[k];
+      if (kind === AS_IS) {
+        if (!escaped) {
+          at += copyBytes(buf, s, e, dst, at);
           continue;
-        case "bool":
-          at += buf[s] === 116 || buf[s] === 84 ? copyBytes(TRUE, 0, 4, dst, at) : copyBytes(FALSE, 0, 5, dst, at);
-          continue;
-        default: {
-          // JSON.stringify of the text: escape " \ and control characters; UTF-8 bytes pass
-          dst[at++] = QUOTE;
-          for (let i = s; i < e; i++) {
-            const c = buf[i]!;
-            if (c >= 0x20 && c !== QUOTE && c !== BACKSLASH) {
-              dst[at++] = c;
-              continue;
-            }
-            if (escaped && c === QUOTE) i++;
-            if (c === QUOTE || c === BACKSLASH) {
-              dst[at++] = BACKSLASH;
-              dst[at++] = c;
-              continue;
-            }
-            if (c >= 0x20) {
-              dst[at++] = c;
-              continue;
-            }
-            dst[at++] = BACKSLASH;
-            switch (c) {
-              case 8:
-                dst[at++] = 98;
-                break;
-              case 9:
-                dst[at++] = 116;
-                break;
-              case 10:
-                dst[at++] = 110;
-                break;
-              case 12:
-                dst[at++] = 102;
-                break;
-              case 13:
-                dst[at++] = 114;
-                break;
-              default:
-                dst[at++] = 117;
-                dst[at++] = 48;
-                dst[at++] = 48;
-                dst[at++] = HEX.charCodeAt(c >> 4);
-                dst[at++] = HEX.charCodeAt(c & 15);
-            }
-          }
-          dst[at++] = QUOTE;
         }
+        for (let i = s; i < e; i++) {
+          const c = buf[i]!;
+          dst[at++] = c;
+          if (c === QUOTE) i++;
+        }
+        continue;
       }
+      if (kind === AS_BOOL) {
+        at += buf[s] === 116 || buf[s] === 84 ? copyBytes(TRUE, 0, 4, dst, at) : copyBytes(FALSE, 0, 5, dst, at);
+        continue;
+      }
+      // JSON.stringify of the text: escape " \ and control characters; UTF-8 bytes pass
+      dst[at++] = QUOTE;
+      for (let i = s; i < e; i++) {
+        const c = buf[i]!;
+        const x = JSON_ESCAPE[c]!;
+        if (x === 0) {
+          dst[at++] = c;
+          continue;
+        }
+        dst[at++] = BACKSLASH;
+        if (x === 1) {
+          // a quote is doubled in an escaped CSV value: one of the two
+          if (escaped && c === QUOTE) i++;
+          dst[at++] = c;
+        } else if (x === 117) {
+          dst[at++] = 117;
+          dst[at++] = 48;
+          dst[at++] = 48;
+          dst[at++] = HEX.charCodeAt(c >> 4);
+          dst[at++] = HEX.charCodeAt(c & 15);
+        } else dst[at++] = x;
+      }
+      dst[at++] = QUOTE;
     }
     dst[at++] = 125; // "}"
     return at - at0;
