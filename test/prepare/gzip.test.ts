@@ -1,4 +1,4 @@
-import { gunzipSync } from "node:zlib";
+import { constants, crc32, deflateRawSync, gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { parallelGzip } from "../../src/prepare/gzip.js";
 
@@ -37,5 +37,28 @@ describe("parallelGzip", () => {
     expect(gunzipSync(await gz([], 1024)).length).toBe(0);
     const d = Buffer.from("abc\n".repeat(1000));
     expect(gunzipSync(await gz([d], 100, 0)).equals(d)).toBe(true);
+  });
+
+  it("writes the bytes of the pigz method with zlib's default output buffer (the larger one only saves round trips)", async () => {
+    let x = 7;
+    const parts: string[] = [];
+    // text that deflates well and bytes that do not: output above and below the output buffer's size
+    for (let i = 0; i < 30000; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      parts.push(i % 3 === 0 ? `${i},${x},row ${x % 97}\n` : String.fromCharCode(...[0, 1, 2, 3, 4, 5].map((k) => 32 + ((x >> (k * 5)) % 90))));
+    }
+    const data = Buffer.from(parts.join(""));
+    const blockBytes = 64 * 1024;
+    const want: Buffer[] = [Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])];
+    for (let at = 0; at < data.length; at += blockBytes) {
+      const block = data.subarray(at, at + blockBytes);
+      const dictionary = at > 0 ? data.subarray(Math.max(0, at - 32 * 1024), at) : undefined;
+      want.push(deflateRawSync(block, { level: 5, memLevel: 9, finishFlush: constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) }));
+    }
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(crc32(data) >>> 0, 0);
+    trailer.writeUInt32LE(data.length, 4);
+    want.push(Buffer.from([3, 0]), trailer);
+    expect((await gz([data], blockBytes, 5)).equals(Buffer.concat(want))).toBe(true);
   });
 });
