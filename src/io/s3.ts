@@ -103,5 +103,11 @@ export function createS3Client(settings: S3Settings, env: Record<string, string 
     config.responseChecksumValidation = checksums;
   }
   if (settings.credentials) config.credentials = settings.credentials;
+  else if (env !== process.env && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    // keys in an environment given in place of the process's (a library caller's, an in-process
+    // CLI's): the SDK's default chain reads process.env only, so they are passed on as they are
+    // (the SDK's environment credentials: https://docs.aws.amazon.com/sdkref/latest/guide/feature-static-credentials.html)
+    config.credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
+  }
   return new S3Client(config);
 }

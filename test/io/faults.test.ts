@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isBtkitError, type BtkitError } from "../../src/errors.js";
 import { collect } from "../../src/io/body.js";
-import { s3SettingsFromEnv, s3Timing } from "../../src/io/s3.js";
+import { createS3Client, s3SettingsFromEnv, s3Timing } from "../../src/io/s3.js";
 import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.js";
 import { startS3, type TestS3 } from "../helpers/s3server.js";
 
@@ -85,6 +85,15 @@ describe("S3 faults through a loopback proxy", () => {
     expect(Date.now() - started).toBeLessThan(3000 + 1000);
     expect(err.code).toMatch(/^IO_(S3|READ_FAILED)$/);
     expect(err.message).toContain("BTKIT_S3_STALL_TIMEOUT");
+  });
+
+  it("keys in an environment given in place of the process's are the client's credentials (the SDK's chain reads process.env only)", async () => {
+    const c = createS3Client({}, { AWS_ACCESS_KEY_ID: "AKIDFROMENV", AWS_SECRET_ACCESS_KEY: "secret-from-env", AWS_SESSION_TOKEN: "token", AWS_REGION: "us-east-1" });
+    const creds = await (c.config.credentials as () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>)();
+    expect([creds.accessKeyId, creds.secretAccessKey, creds.sessionToken]).toEqual(["AKIDFROMENV", "secret-from-env", "token"]);
+    // explicit settings win
+    const given = createS3Client({ credentials: { accessKeyId: "AKIDGIVEN", secretAccessKey: "s" } }, { AWS_ACCESS_KEY_ID: "AKIDFROMENV", AWS_SECRET_ACCESS_KEY: "x", AWS_REGION: "us-east-1" });
+    expect((await (given.config.credentials as () => Promise<{ accessKeyId: string }>)()).accessKeyId).toBe("AKIDGIVEN");
   });
 
   it("BTKIT_S3_STALL_TIMEOUT sets the deadline in seconds; a bad value is a usage error naming it", () => {
