@@ -95,6 +95,8 @@ describe("README install section", () => {
     expect(block("Getting `btkit` on your PATH")).toBe("npm link              # btkit on PATH, linked to this folder (npm unlink -g btkit removes it)\nbtkit help\n");
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { name: string; version: string; bin: Record<string, string> };
     expect(pkg.bin).toEqual({ btkit: "./dist/bin/btkit.js" });
+    // the build leaves the bin executable (npx and npm link run it as a program)
+    expect(fs.statSync(path.join(root, "dist/bin/btkit.js")).mode & 0o111).toBe(0o111);
     expect(section).toContain(`npm install -g ./${pkg.name}-${pkg.version}.tgz`);
     // offline and without asking: a command npx would have to fetch fails instead
     const npx = await run("npx", ["--offline", "--no", "btkit", "help"], { cwd: root, env: { ...process.env, npm_config_update_notifier: "false" } });

@@ -100,6 +100,8 @@ export async function ensureBuilt(): Promise<void> {
     await promisify(execFile)(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: root, maxBuffer: 64 * 1024 * 1024 }).catch((err: Error & { stdout?: string }) => {
       throw new Error(`the build of dist/ failed:\n${err.stdout ?? ""}${err.message}`);
     });
+    // what npm run build does after tsc: the bin is executable (npx, npm link, the Docker image run it)
+    await fs.chmod(path.join(dist, "bin", "btkit.js"), 0o755);
     const still = await staleness();
     if (still !== undefined) throw new Error(`dist/ is stale after the build: ${still}`);
   } finally {
