@@ -31,7 +31,8 @@ it("every COPY from the build context names files that exist and that .dockerign
 it("the build stage runs package.json's build script, and the runtime copies its output", () => {
   expect(instructions).toContain("RUN npm run build");
   const tsconfig = JSON.parse(fs.readFileSync(path.join(root, "tsconfig.build.json"), "utf8")) as { compilerOptions: { outDir: string }; include: string[] };
-  expect(pkg.scripts.build).toBe("tsc -p tsconfig.build.json");
+  // tsc, then the bin made executable (the image's btkit link runs it as a program)
+  expect(pkg.scripts.build).toBe(`tsc -p tsconfig.build.json && node -e "require('node:fs').chmodSync('dist/bin/btkit.js', 0o755)"`);
   expect(tsconfig.compilerOptions.outDir).toBe("dist");
   // every folder the build compiles is copied into the build stage
   for (const folder of tsconfig.include) expect(instructions, `COPY ${folder}`).toContain(`COPY ${folder} ./${folder}`);
