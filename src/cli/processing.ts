@@ -43,7 +43,7 @@ export const PROCESSING_FLAGS = {
   role: { type: "string", value: "ARN", help: "with --processing: the IAM role the job runs as (required on AWS; it needs the S3 access of the command)", group: G_PROC },
   image: { type: "string", value: "URI", help: "with --processing: the btkit image (the repository's Dockerfile, pushed to ECR; required on AWS) [default with --local: btkit:<version>]", group: G_PROC },
   "name-prefix": { type: "string", value: "P", help: "with --processing: prefix of the derived job name [default: btkit-<command>]", group: G_PROC },
-  new: { type: "boolean", help: "with --processing: launch a fresh job even when this request ran before (a rerun otherwise attaches to it)", group: G_PROC },
+  new: { type: "boolean", help: "with --processing: launch a fresh job even when this request ran before (a rerun otherwise attaches to it); its prep parts replace what the earlier job's parts left (--overwrite)", group: G_PROC },
   "poll-seconds": { type: "number", value: "SECONDS", min: 0, help: "with --processing: first interval between status polls; it grows by half up to 30 s [default: 5]", group: G_PROC },
   timeout: { type: "number", value: "SECONDS", min: 0, help: "with --processing: stop waiting after this long (exit 5; the job goes on)", group: G_PROC },
   "stop-on-interrupt": { type: "boolean", help: "with --processing: on Ctrl-C stop the job instead of detaching from it", group: G_PROC },
@@ -129,6 +129,9 @@ export async function runProcessing(ctx: CliContext, args: ParsedArgs, spec: Com
   const image = flagString(args, "image") ?? (local ? `btkit:${VERSION}` : undefined);
   if (image === undefined) throw new BtkitError("USAGE_MISSING", `${command} --processing needs --image URI: the btkit image in ECR (docker build -t btkit . in the repository, then push it), or --local to run the job on the emulator`, { option: "--image" });
   const argv = containerArguments(spec, args, plan);
+  // a fresh job of a request that ran before replaces what that job's parts left under --out (a
+  // part that finished before another failed would otherwise refuse its own earlier output)
+  if (f.new === true && command === "prep" && !argv.includes("--overwrite")) argv.splice(argv.indexOf("--part"), 0, "--overwrite");
   const sub = await import("../submit/index.js");
   const request = sub.buildProcessingJobRequest({
     arguments: argv,

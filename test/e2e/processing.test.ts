@@ -179,13 +179,18 @@ describe("btkit prep --processing", () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/\[SUBMIT_PROCESSING_FAILED\]: processing job btkit-prep-[0-9a-f]{16} failed: AlgorithmError: algo-2 \(instance 2 of 2\) exited with code 65; its output is in the log stream btkit-prep-[0-9a-f]{16}\/algo-2-\d+ of \/aws\/sagemaker\/ProcessingJobs\. Its last lines: .*PREP_RAGGED_ROW/);
     expect(r.stderr).toMatch(/Its log streams \(\/aws\/sagemaker\/ProcessingJobs\): btkit-prep-[0-9a-f]{16}\/algo-1-\d+, btkit-prep-[0-9a-f]{16}\/algo-2-\d+, btkit-prep-[0-9a-f]{16}\/emulator\. Fix the cause, then rerun with --new/);
+    // part 0 (a.csv) may have finished before part 1 failed: make sure it did, as on a slow failure
+    const part0 = await runCli(["prep", "bad", "--out", "bad-out", "--part", "0/2", "--quiet", "--overwrite"], { env: { PATH: process.env.PATH }, cwd: dir });
+    expect(part0.code, part0.stderr).toBe(0);
     fs.writeFileSync(path.join(bad, "b.csv"), "id,v\n3,4\n");
     // a rerun without --new attaches to the failed job
     const attached = await runCli(argv, { env: { PATH: process.env.PATH }, cwd: dir });
     expect(attached.code).toBe(3);
     expect(attached.stderr).toContain("which ran this request before; nothing launched (--new launches a fresh one)");
+    // --new: a fresh job whose parts replace the earlier job's (part 0's inputs changed with the fix)
     const fresh = await runCli([...argv, "--new"], { env: { PATH: process.env.PATH }, cwd: dir });
     expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stderr).toMatch(/each running btkit prep --out=\S+bad-out --overwrite --part auto /);
     expect(parseDescriptor(fresh.stdout.trim(), "stdout").source.rowsWritten).toBe(2);
   });
 });
