@@ -29,10 +29,10 @@ import { DescribeLogStreamsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { createHash } from "node:crypto";
 import { BtkitError, optionHint, awsMetadata } from "../errors.js";
 import { JOB_NAME_RE } from "./constraints.js";
-import type { LogEvent, LogTailer, LogsLike } from "./logs.js";
+import type { LogEvent, LogsLike } from "./logs.js";
 import { canonicalJson, stripUndefined } from "./request.js";
 import { isNotFound, serviceError, type SageMakerLike } from "./service.js";
-import { pollPause } from "./wait.js";
+import { pollPause, type PollOptions } from "./wait.js";
 
 export type ProcessingJobDescription = DescribeProcessingJobCommandOutput;
 
@@ -193,21 +193,8 @@ export async function stopProcessingJob(name: string, deps: { client: SageMakerL
   }
 }
 
-export interface ProcessingWaitOptions {
-  client: SageMakerLike;
-  /** first poll interval in seconds; default 5; it grows by half each poll up to maxPollSeconds */
-  pollSeconds?: number;
-  /** default 30 */
-  maxPollSeconds?: number;
-  /** give up after this many seconds (the job goes on); default: no limit */
-  timeoutSeconds?: number;
-  /** aborting it ends the wait (the job goes on) */
-  signal?: AbortSignal;
-  /** a tailer of the job's log streams (createLogTailer(name, { group: PROCESSING_LOG_GROUP })) */
-  logs?: LogTailer;
-  /** called once when polling the logs fails; the wait goes on without them */
-  onLogsFailed?: (err: unknown) => void;
-}
+/** How the processing waiter polls; `logs` tails the job's streams (createLogTailer(name, { group: PROCESSING_LOG_GROUP })). */
+export type ProcessingWaitOptions = PollOptions;
 
 export interface ProcessingWaitEvent {
   job: string;

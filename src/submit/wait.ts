@@ -12,17 +12,12 @@ import type { Storage } from "../io/storage.js";
 import type { LogEvent, LogTailer } from "./logs.js";
 import { describeTransformJob, type SageMakerLike, type TransformJobDescription } from "./service.js";
 
-export interface WaitOptions {
+/** How a waiter polls (transform and processing jobs alike). */
+export interface PollOptions {
   client: SageMakerLike;
-  /** lists the output location to count .out files; without it outputsPresent is undefined */
-  storage?: Storage;
-  /** the job's output location (S3OutputPath) */
-  outputLocation?: string;
-  /** the .out names expected under the output location (one per shard given to the job) */
-  expectedOutputs?: readonly string[];
-  /** first poll interval in seconds; default 5 */
+  /** first poll interval in seconds; default 5; it grows by half each poll up to maxPollSeconds */
   pollSeconds?: number;
-  /** the interval grows by half each poll up to this; default 60 (at least pollSeconds) */
+  /** the largest poll interval in seconds (at least pollSeconds); default 60 for transform jobs, 30 for processing jobs */
   maxPollSeconds?: number;
   /** give up waiting after this many seconds (the job goes on); default: no limit */
   timeoutSeconds?: number;
@@ -32,6 +27,15 @@ export interface WaitOptions {
   logs?: LogTailer;
   /** called once when polling the logs fails; the wait goes on without them */
   onLogsFailed?: (err: unknown) => void;
+}
+
+export interface WaitOptions extends PollOptions {
+  /** lists the output location to count .out files; without it outputsPresent is undefined */
+  storage?: Storage;
+  /** the job's output location (S3OutputPath) */
+  outputLocation?: string;
+  /** the .out names expected under the output location (one per shard given to the job) */
+  expectedOutputs?: readonly string[];
 }
 
 export interface WaitEvent {
