@@ -51,7 +51,8 @@ export interface Accumulator {
   finish(length: number): Data;
 }
 
-abstract class Validity {
+/** A column's validity bitmap (all valid until setNull), shared by the accumulators here and csv-features.ts. */
+export abstract class Validity {
   bits: Uint8Array;
   nulls = 0;
   constructor(length: number) {

@@ -20,7 +20,7 @@
 import { makeData, Utf8, type Data } from "apache-arrow";
 import type { ColumnType } from "../protocol/descriptor.js";
 import { decimalBytes, timestampBytes } from "../protocol/byte-values.js";
-import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, type Accumulator } from "./columns.js";
+import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, Validity, type Accumulator } from "./columns.js";
 import type { RawLines } from "./lines.js";
 
 const QUOTE = 0x22;
@@ -40,16 +40,14 @@ function fieldText(bytes: Buffer, start: number, end: number, quoted: boolean): 
 }
 
 /** One utf8 column built as bytes: offsets and data, grown as needed, copied out exactly at the end. */
-class Utf8Bytes {
+class Utf8Bytes extends Validity {
   readonly offsets: Int32Array;
   data: Uint8Array;
   at = 0;
-  bits: Uint8Array;
-  nulls = 0;
   constructor(length: number, scratch: Uint8Array) {
+    super(length);
     this.offsets = new Int32Array(length + 1);
     this.data = scratch;
-    this.bits = new Uint8Array((length + 7) >> 3).fill(0xff);
   }
   #room(n: number): void {
     if (this.at + n <= this.data.length) return;
@@ -82,14 +80,13 @@ class Utf8Bytes {
     this.at = at;
     this.offsets[i + 1] = at;
   }
-  setNull(i: number): void {
-    this.bits[i >> 3]! &= ~(1 << (i & 7));
-    this.nulls++;
+  override setNull(i: number): void {
+    super.setNull(i);
     this.offsets[i + 1] = this.at;
   }
   finish(length: number): Data {
     const data = this.data.slice(0, this.at);
-    return makeData({ type: new Utf8(), length, nullCount: this.nulls, nullBitmap: this.nulls === 0 ? undefined : this.bits, valueOffsets: this.offsets, data });
+    return makeData({ type: new Utf8(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), valueOffsets: this.offsets, data });
   }
 }
 
