@@ -1,0 +1,117 @@
+/**
+ * Record batches encoded on the second core: the main thread reads, parses and aligns while a
+ * worker thread turns the batches into file bytes (Parquet in parquet-worker.ts, JSON Lines and
+ * CSV in text-worker.ts). One protocol for both:
+ *
+ * - main -> worker: `{ type: "batch", ipc }` (one Arrow IPC stream, its buffer transferred, not
+ *   copied), then `{ type: "end" }`;
+ * - worker -> main: `{ type: "pulled" }` as it takes a batch, `{ type: "chunk", bytes }` for output
+ *   in order, `{ type: "done" }` at the end, or `{ type: "error", message }`.
+ *
+ * At most `inflight` batches wait in the worker's queue, and the main thread stops sending while
+ * more than `maxQueuedBytes` of output wait to be written, so memory stays flat whichever side is
+ * slower. A failure on either side ends both; the worker is terminated when the output ends or
+ * its reader stops early.
+ */
+import type { Worker } from "node:worker_threads";
+import { Table, tableToIPC, type RecordBatch } from "apache-arrow";
+import { BtkitError } from "../errors.js";
+
+interface WorkerMessage {
+  type: "pulled" | "chunk" | "done" | "error";
+  bytes?: Uint8Array;
+  message?: string;
+}
+
+export interface BatchWorkerLimits {
+  /** batches sent and not yet taken by the worker; default 3 */
+  inflight?: number;
+  /** output bytes received and not yet written before sending stops; default 8 MiB */
+  maxQueuedBytes?: number;
+}
+
+/**
+ * Sends record batches to a worker started by `start` and yields the bytes it sends back, in
+ * order. `what` names the work in errors ("Parquet encoding"): the worker's own failure is
+ * IO_WRITE_FAILED, its exit before "done" is INTERNAL; an error of `batches` is thrown as it is.
+ */
+export async function* throughWorker(batches: AsyncIterable<RecordBatch>, start: () => Worker, what: string, limits: BatchWorkerLimits = {}): AsyncGenerator<Uint8Array> {
+  const inflightMax = limits.inflight ?? 3;
+  const maxQueued = limits.maxQueuedBytes ?? 8 * 1024 * 1024;
+  const worker = start();
+  const chunks: Uint8Array[] = [];
+  let queuedBytes = 0;
+  let inflight = 0;
+  let done = false;
+  let failure: unknown;
+  let wake: Array<() => void> = [];
+  const notify = (): void => {
+    const w = wake;
+    wake = [];
+    for (const f of w) f();
+  };
+  const changed = (): Promise<void> => new Promise((resolve) => wake.push(resolve));
+  worker.on("message", (m: WorkerMessage) => {
+    if (m.type === "chunk") {
+      chunks.push(m.bytes!);
+      queuedBytes += m.bytes!.length;
+    } else if (m.type === "pulled") inflight--;
+    else if (m.type === "done") done = true;
+    else failure ??= new BtkitError("IO_WRITE_FAILED", `${what} failed: ${m.message}`, {});
+    notify();
+  });
+  worker.on("error", (err) => {
+    failure ??= err;
+    notify();
+  });
+  worker.on("exit", (code) => {
+    if (!done) failure ??= new BtkitError("INTERNAL", `the ${what} worker exited with code ${code} before finishing`, {});
+    notify();
+  });
+  let stop = false;
+  const producer = (async () => {
+    try {
+      for await (const b of batches) {
+        while (!stop && failure === undefined && (inflight >= inflightMax || queuedBytes > maxQueued)) await changed();
+        if (stop || failure !== undefined) return;
+        const ipc = ownBuffer(tableToIPC(new Table([b]), "stream"));
+        inflight++;
+        worker.postMessage({ type: "batch", ipc }, [ipc.buffer as ArrayBuffer]);
+      }
+      worker.postMessage({ type: "end" });
+    } catch (err) {
+      failure ??= err;
+      notify();
+    }
+  })();
+  try {
+    while (true) {
+      if (chunks.length > 0) {
+        const c = chunks.shift()!;
+        queuedBytes -= c.length;
+        notify();
+        yield c;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (done) break;
+      await changed();
+    }
+    await producer;
+    if (failure !== undefined) throw failure;
+  } finally {
+    stop = true;
+    notify();
+    await producer.catch(() => undefined);
+    await worker.terminate();
+  }
+}
+
+/** The bytes in an ArrayBuffer of their own (a view of a shared or pooled buffer is copied), so the buffer can be transferred. */
+export function ownBuffer(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  // not bytes.slice(): a Buffer's slice is a view of the same memory
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}
