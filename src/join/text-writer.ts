@@ -366,16 +366,16 @@ function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWrite
   throw new Error(`no text form for column type ${type}`);
 }
 
-/** Record batches -> JSON Lines or CSV bytes, one buffer per batch (CSV: the header first). */
-export async function* writeText(batches: AsyncIterable<RecordBatch>, kind: "jsonl" | "csv"): AsyncGenerator<Uint8Array> {
+/** Record batches -> JSON Lines or CSV bytes, one buffer per batch (CSV: the header first unless `header` is false). */
+export async function* writeText(batches: AsyncIterable<RecordBatch>, kind: "jsonl" | "csv", options: { header?: boolean } = {}): AsyncGenerator<Uint8Array> {
   const csv = kind === "csv";
   const s = new ByteSink();
-  let header = false;
+  let headerDone = options.header === false;
   for await (const b of batches) {
     const fields = b.schema.fields;
-    if (csv && !header) {
+    if (csv && !headerDone) {
       s.text(`${fields.map((f) => csvField(f.name)).join(",")}\n`);
-      header = true;
+      headerDone = true;
     }
     const cells = fields.map((f, j) => cellWriterOf(b.getChildAt(j)!, columnTypeOfField(f), csv));
     const keys = fields.map((f, j) => Buffer.from(`${j > 0 ? "," : "{"}${JSON.stringify(f.name)}:`));

@@ -6,13 +6,20 @@
  *   default, snappy or none on request.
  * - arrow / arrow-stream: apache-arrow's IPC file / stream writers. Their queue does not slow the
  *   producer down, so each batch's bytes are drained before the next batch is written.
- * - jsonl, csv: written from the Arrow buffers as bytes by text-writer.ts.
+ * - jsonl, csv: written from the Arrow buffers as bytes by text-writer.ts: the first
+ *   `textWorkerAfterRows` rows on the main thread, the rest on a worker thread (text-worker.ts), so
+ *   a large join's writing overlaps its reading and a small one does not pay for a worker's start.
  */
 import { Field, makeData, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Schema, Struct, Table, Time, TimeUnit, Timestamp, Type, tableToIPC, type Data, type DataType } from "apache-arrow";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import * as pw from "parquet-wasm";
 import { BtkitError } from "../errors.js";
+import { throughWorker } from "./batch-worker.js";
 import { parquetInWorker } from "./parquet-worker.js";
 import { writeText } from "./text-writer.js";
+import type { TextWorkerData } from "./text-worker.js";
 
 export const OUTPUT_FORMATS = ["parquet", "arrow", "arrow-stream", "jsonl", "csv"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -47,6 +54,12 @@ export interface WriterOptions {
   parquetVersion?: 1 | 2;
   /** the schema to write when no batch comes (an empty output still has its columns); default none */
   emptySchema?: () => Schema | undefined;
+  /**
+   * JSON Lines and CSV: rows written on the main thread before the rest go to a worker thread
+   * (rows, whole batches: the worker takes over from the batch after the one that reaches it);
+   * default 16384. 0 sends every row to the worker, Infinity none. The bytes are the same either way.
+   */
+  textWorkerAfterRows?: number;
 }
 
 export interface ResolvedWriterOptions {
@@ -57,6 +70,7 @@ export interface ResolvedWriterOptions {
   statistics: "none" | "chunk" | "page";
   parquetVersion: 1 | 2;
   emptySchema: () => Schema | undefined;
+  textWorkerAfterRows: number;
 }
 
 export function resolveWriterOptions(o: WriterOptions = {}): ResolvedWriterOptions {
@@ -70,7 +84,9 @@ export function resolveWriterOptions(o: WriterOptions = {}): ResolvedWriterOptio
   if (statistics !== "none" && statistics !== "chunk" && statistics !== "page") throw new BtkitError("OPT_INVALID", `statistics must be none, chunk or page, got ${JSON.stringify(statistics)}`, { option: "statistics", got: statistics });
   const parquetVersion = o.parquetVersion ?? 1;
   if (parquetVersion !== 1 && parquetVersion !== 2) throw new BtkitError("OPT_INVALID", `parquetVersion must be 1 or 2, got ${JSON.stringify(parquetVersion)}`, { option: "parquetVersion", got: parquetVersion });
-  return { format, compression, rowGroupRows, dictionary: o.dictionary ?? false, statistics, parquetVersion, emptySchema: o.emptySchema ?? (() => undefined) };
+  const textWorkerAfterRows = o.textWorkerAfterRows ?? 16384;
+  if (!(textWorkerAfterRows >= 0) || (!Number.isInteger(textWorkerAfterRows) && textWorkerAfterRows !== Infinity)) throw new BtkitError("OPT_INVALID", `textWorkerAfterRows must be a whole number >= 0 or Infinity, got ${textWorkerAfterRows}`, { option: "textWorkerAfterRows", got: textWorkerAfterRows });
+  return { format, compression, rowGroupRows, dictionary: o.dictionary ?? false, statistics, parquetVersion, emptySchema: o.emptySchema ?? (() => undefined), textWorkerAfterRows };
 }
 
 /** Creates the writer stage for a format: record batches in, file bytes out. */
@@ -84,10 +100,61 @@ export function createWriter(options: WriterOptions = {}): (batches: AsyncIterab
     case "arrow-stream":
       return (b) => writeArrow(b, o, "stream");
     case "jsonl":
-      return (b) => writeText(orEmpty(b, o), "jsonl");
-    case "csv":
-      return (b) => writeText(orEmpty(b, o), "csv");
+    case "csv": {
+      const kind = o.format;
+      return (b) => writeTextStaged(orEmpty(b, o), kind, o.textWorkerAfterRows);
+    }
   }
+}
+
+/** The first `afterRows` rows (whole batches) written on this thread, the rest by a worker; the bytes are writeText's. */
+async function* writeTextStaged(batches: AsyncIterable<RecordBatch>, kind: "jsonl" | "csv", afterRows: number): AsyncGenerator<Uint8Array> {
+  const source = batches[Symbol.asyncIterator]();
+  let rows = 0;
+  let ended = false;
+  const head = async function* (): AsyncGenerator<RecordBatch> {
+    while (rows < afterRows) {
+      const r = await source.next();
+      if (r.done) {
+        ended = true;
+        return;
+      }
+      rows += r.value.numRows;
+      yield r.value;
+    }
+  };
+  // on this thread: a header-only CSV when no batch comes is still written here
+  if (afterRows > 0) yield* writeText(head(), kind);
+  if (ended) return;
+  const first = await source.next();
+  if (first.done) return;
+  const rest = async function* (): AsyncGenerator<RecordBatch> {
+    yield first.value;
+    while (true) {
+      const r = await source.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  };
+  const data: TextWorkerData = { btkitTextWorker: true, kind, header: afterRows === 0 };
+  yield* throughWorker(rest(), () => startTextWorker(data), kind === "csv" ? "CSV writing" : "JSON Lines writing");
+}
+
+/** Loads text-worker.js beside this module in a worker; from the TypeScript sources (tests, tsx) through tsx's loader, registered in the worker. */
+const TEXT_WORKER_BOOT = `
+const { workerData, parentPort } = require("node:worker_threads");
+(async () => {
+  if (workerData.tsx) (await import(workerData.tsx)).register();
+  await import(workerData.module);
+})().catch((e) => parentPort.postMessage({ type: "error", message: String((e && e.message) || e) }));
+`;
+
+function startTextWorker(data: TextWorkerData): Worker {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const module = new URL(fromSource ? "./text-worker.ts" : "./text-worker.js", import.meta.url).href;
+  // tsx's ESM API (a development dependency): resolved only when running from the sources
+  const tsx = fromSource ? pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href : undefined;
+  return new Worker(TEXT_WORKER_BOOT, { eval: true, workerData: { ...data, module, tsx } });
 }
 
 /** Batches, or one empty batch of the empty schema when none came. */

@@ -1,8 +1,9 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { tableFromIPC } from "apache-arrow";
+import { tableFromIPC, type RecordBatch } from "apache-arrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createWriter, isoMicros, join } from "../../src/join/index.js";
+import { createWriter, isoMicros, join, joinRows } from "../../src/join/index.js";
 import { Storage } from "../../src/io/storage.js";
 import { tempDir } from "../helpers/tmp.js";
 import { duckRows, sqlString } from "./duck.js";
@@ -80,6 +81,73 @@ describe("writers", () => {
     const arrow = path.join(dir, "empty.arrow");
     await join({ descriptor: fx.descriptor, out: arrow, storage, format: "arrow", ...KEPT_ONLY });
     expect(tableFromIPC(await fs.readFile(arrow)).schema.fields.map((f) => f.name)).toEqual(KEEP);
+  });
+
+  describe("JSON Lines and CSV on a worker thread", () => {
+    /** the joined batches of 12 rows (features read back, batches of 3), as join writes them */
+    async function batches(): Promise<RecordBatch[]> {
+      const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: rows.slice(0, 5), out: jsonOut(rows.slice(0, 5)) }, { rows: rows.slice(5), out: jsonOut(rows.slice(5)) }] });
+      const out: RecordBatch[] = [];
+      for await (const b of joinRows(fx.descriptor, { storage, batchRows: 3 })) out.push(b);
+      return out;
+    }
+    async function bytesOf(format: "jsonl" | "csv", input: AsyncIterable<RecordBatch> | RecordBatch[], textWorkerAfterRows: number): Promise<string> {
+      const parts: Uint8Array[] = [];
+      const source = Array.isArray(input) ? (async function* () { yield* input; })() : input;
+      for await (const c of createWriter({ format, textWorkerAfterRows })(source)) parts.push(c);
+      return Buffer.concat(parts).toString("utf8");
+    }
+
+    it("write the bytes the main thread writes, whichever batch the worker takes over from", async () => {
+      const bs = await batches();
+      expect(bs.length).toBeGreaterThan(3);
+      for (const format of ["jsonl", "csv"] as const) {
+        const here = await bytesOf(format, bs, Infinity);
+        expect(here.split("\n").length).toBe(rows.length + (format === "csv" ? 2 : 1));
+        // 0: every row on the worker (it writes the CSV header); 1 and 4: the first batch or two here, the rest there
+        for (const after of [0, 1, 4]) expect(await bytesOf(format, bs, after)).toBe(here);
+      }
+    });
+
+    it("an error of the batches after the worker took over is thrown as it is (join restarts on its own errors by identity)", async () => {
+      const bs = await batches();
+      const boom = new Error("boom from the aligner");
+      const failing = (async function* () {
+        yield* bs.slice(0, 3);
+        throw boom;
+      })();
+      await expect(bytesOf("jsonl", failing, 0)).rejects.toBe(boom);
+    });
+
+    it("a reader that stops early ends the worker (no hang)", async () => {
+      const bs = await batches();
+      const it = createWriter({ format: "jsonl", textWorkerAfterRows: 0 })((async function* () { yield* bs; })());
+      const first = await it.next();
+      expect(Buffer.from(first.value as Uint8Array).toString("utf8").split("\n")[0]).toContain('"id":0');
+      await it.return(undefined);
+    });
+
+    it("the built CLI's join past 16,384 rows (its worker loaded from dist/) writes the bytes the main thread writes", async () => {
+      const big = makeRows(20_000, 22);
+      const fx = await writeFixture(storage, storage.parse(dir), { sidecarBatchRows: 4096, shards: [{ rows: big.slice(0, 9000), out: jsonOut(big.slice(0, 9000)) }, { rows: big.slice(9000), out: jsonOut(big.slice(9000)) }] });
+      await fs.writeFile(path.join(dir, "btkit.json"), JSON.stringify(fx.descriptor));
+      const here: RecordBatch[] = [];
+      for await (const b of joinRows(fx.descriptor, { storage })) here.push(b);
+      for (const format of ["jsonl", "csv"] as const) {
+        const out = path.join(dir, `cli.${format}`);
+        const r = spawnSync(process.execPath, [path.resolve("dist/bin/btkit.js"), "join", "--descriptor", dir, "--out", out, "--quiet"], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        const want = await bytesOf(format, here, Infinity);
+        expect(want.split("\n").length).toBe(big.length + (format === "csv" ? 2 : 1));
+        expect(await fs.readFile(out, "utf8")).toBe(want);
+      }
+    });
+
+    it("textWorkerAfterRows must be a whole number >= 0 or Infinity", () => {
+      expect(() => createWriter({ format: "csv", textWorkerAfterRows: -1 })).toThrow(expect.objectContaining({ code: "OPT_INVALID", context: expect.objectContaining({ option: "textWorkerAfterRows" }) }) as Error);
+      expect(() => createWriter({ format: "csv", textWorkerAfterRows: 1.5 })).toThrow(expect.objectContaining({ code: "OPT_INVALID" }) as Error);
+    });
   });
 
   it("createWriter rejects an unknown format", () => {
