@@ -6,7 +6,9 @@
  * - utf8: the field's bytes are copied into the column's UTF-8 data (a quoted field's doubled
  *   quotes undone); an empty field is null, a quoted empty field "" the empty string;
  * - float64: a plain decimal of at most 15 digits is its digits over a power of ten, correctly
- *   rounded (protocol/byte-values.ts, Clinger's fast path); anything else goes through Number();
+ *   rounded (protocol/byte-values.ts, Clinger's fast path); one of 16 or 17 digits (how most
+ *   writers print a double) is read exactly by longDecimalBytes, which also tells whether the
+ *   double rounds the text (counted through `rounded`); anything else goes through Number();
  * - int64: at most 15 digits are computed as a double, exactly; longer ones through BigInt;
  * - timestamp, timestamp_ntz: the common ISO 8601 forms with Z (timestamp) or without a zone
  *   (timestamp_ntz), within 2^53 microseconds of 1970, from their digits (protocol/byte-values.ts;
@@ -19,7 +21,7 @@
  */
 import { makeData, Utf8, type Data } from "apache-arrow";
 import type { ColumnType } from "../protocol/descriptor.js";
-import { decimalBytes, timestampBytes } from "../protocol/byte-values.js";
+import { decimalBytes, longDecimalBytes, timestampBytes } from "../protocol/byte-values.js";
 import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, Validity, type Accumulator } from "./columns.js";
 import type { RawLines } from "./lines.js";
 
@@ -100,7 +102,12 @@ export interface CsvFeatureTarget {
    * (an empty text is a null), or throws the error naming line and column
    */
   slow(acc: Accumulator, i: number, text: string, slot: number, line: number): void;
+  /** counts a float64 value whose text has more significant digits than its double keeps (the string path counts its own) */
+  rounded(): void;
 }
+
+/** longDecimalBytes's answer to whether the double rounds the text */
+const LONG = { rounds: false };
 
 /** A scratch buffer per utf8 column, reused from batch to batch (the column's data is copied out of it). */
 export class CsvFeatureReader {
@@ -179,8 +186,12 @@ export class CsvFeatureReader {
               done = true;
             } else if (!quoted) {
               if (kind === K_FLOAT) {
-                const x = decimalBytes(bytes, start, stop);
-                // NaN: not a plain decimal of at most 15 digits (the text "NaN" goes the slow way)
+                let x = decimalBytes(bytes, start, stop);
+                if (x !== x) {
+                  x = longDecimalBytes(bytes, start, stop, LONG);
+                  if (x === x && LONG.rounds) this.#target.rounded();
+                }
+                // NaN: neither reader decided (the text "NaN" goes the slow way too)
                 if (x === x) {
                   (acc as Float64Acc).values[i] = x;
                   done = true;

@@ -50,6 +50,7 @@ export class FeatureParser {
         slotOfField,
         types: columns.map((c) => c.type),
         slow: (acc, i, text, slot, line) => this.#setText(acc, i, text, columns[slot]!, this.#src!, line),
+        rounded: () => this.rounded++,
       });
     }
   }

@@ -28,7 +28,7 @@ export { roundsInDouble };
 import { arrowTypeOf } from "../protocol/arrow-types.js";
 import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
-import { decimalBytes, timestampBytes } from "../protocol/byte-values.js";
+import { decimalBytes, longDecimalBytes, timestampBytes } from "../protocol/byte-values.js";
 import { copyBytes } from "./encode-bytes.js";
 import { timestampMicros } from "./schema.js";
 import { temporalOf, temporalUnits, type Temporal } from "../protocol/time.js";
@@ -50,6 +50,8 @@ export function columnData(type: ColumnType, values: readonly (string | null)[],
 }
 
 const MICROS_PER_DAY = 86400000000n;
+/** longDecimalBytes's answer to whether the double rounds the text */
+const LONG = { rounds: false };
 
 /**
  * A temporal column as Arrow Data from microseconds since 1970-01-01T00:00 (UTC for timestamp,
@@ -288,7 +290,14 @@ class ColumnBuilder {
           this.#f64![i] = v;
           return;
         }
-        // more than 15 digits, or an exponent: the slow path, which also counts what a double rounds
+        // 16 or 17 digits (a double printed shortest): exactly, with whether the double rounds the text
+        const long = longDecimalBytes(buf, s, e, LONG);
+        if (!Number.isNaN(long)) {
+          this.#f64![i] = long;
+          if (LONG.rounds) this.rounded++;
+          return;
+        }
+        // an exponent, more digits, a boundary case: the slow path, which also counts what a double rounds
         const text = buf.toString("latin1", s, e);
         const x = Number(text);
         this.#f64![i] = x;

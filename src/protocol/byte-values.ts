@@ -102,3 +102,130 @@ export function decimalBytes(buf: Buffer, s: number, e: number): number {
   return neg ? -v : v;
 }
 
+
+/** 10^k for k <= 22: exact doubles */
+const POW10_EXACT = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+/** 2^27 + 1: Dekker's splitter for doubles */
+const SPLIT = 134217729;
+/** how close to a rounding boundary (relative) a long decimal is left to the string path */
+const MARGIN = 1e-6;
+const BITS = new Float64Array(1);
+const WORDS = new Uint32Array(BITS.buffer);
+// the word order of a double in memory (the low word first on little-endian machines)
+const LOW = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+const HIGH = 1 - LOW;
+
+/** The rounding error of p = x * y: x * y is exactly p + productError(x, y, p) (T. J. Dekker, 1971; no overflow or underflow here). */
+function productError(x: number, y: number, p: number): number {
+  let c = SPLIT * x;
+  const xh = c - (c - x);
+  const xl = x - xh;
+  c = SPLIT * y;
+  const yh = c - (c - y);
+  const yl = y - yh;
+  return xh * yh - p + xh * yl + xl * yh + xl * yl;
+}
+
+/** The positive double next to positive x, up (+1) or down (-1). */
+function nextDouble(x: number, dir: 1 | -1): number {
+  BITS[0] = x;
+  const lo = WORDS[LOW]!;
+  if (dir > 0) {
+    if (lo === 0xffffffff) {
+      WORDS[LOW] = 0;
+      WORDS[HIGH] = WORDS[HIGH]! + 1;
+    } else WORDS[LOW] = lo + 1;
+  } else if (lo === 0) {
+    WORDS[LOW] = 0xffffffff;
+    WORDS[HIGH] = WORDS[HIGH]! - 1;
+  } else WORDS[LOW] = lo - 1;
+  return BITS[0];
+}
+
+/**
+ * A plain decimal of 16 or 17 significant digits (-?digits[.digits], at most 22 fraction digits,
+ * the last digit not 0: what JavaScript's and Python's shortest float printing writes for most
+ * doubles) read exactly, where Clinger's fast path (decimalBytes) stops: the correctly rounded
+ * double, the value Number() gives. `out.rounds` is set to whether the text has more significant
+ * digits than that double keeps (decimal.ts roundsInDouble's answer: the text is not the
+ * double's shortest form). NaN, `out` untouched, for any other text and where the answer lies
+ * within a millionth of a rounding boundary (then Number() and roundsInDouble decide).
+ *
+ * How: with D the digits as an integer and k the fraction digits, x = D / 10^k. A candidate
+ * double c (two roundings off at most) is checked by its residual r = c * 10^k - D, computed
+ * exactly (Dekker's product, Sterbenz's lemma for the differences): c is the nearest double when
+ * |r| is below half of c's spacing times 10^k, else its neighbour is tried. The text is c's
+ * shortest form when D is the integer nearest c * 10^k (|r| < 1/2, or the even one at a tie) and
+ * no multiple of 10 (a decimal with fewer digits) lies within c's rounding interval; ECMA-262
+ * Number::toString defines that form (fewest digits that read back as c, then the nearest, then
+ * the even).
+ */
+export function longDecimalBytes(buf: Buffer, s: number, e: number, out: { rounds: boolean }): number {
+  let k = s;
+  const neg = buf[k] === MINUS;
+  if (neg) k++;
+  let a = 0;
+  let b = 0;
+  let digits = 0;
+  let scale = -1;
+  let last = 0;
+  for (; k < e; k++) {
+    const c = buf[k]!;
+    if (c === 46) {
+      if (scale >= 0) return NaN;
+      scale = 0;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9) return NaN;
+    if (scale >= 0) scale++;
+    if (digits === 0 && d === 0) continue;
+    // D = a * 10^8 + b: b holds the last 8 digits read, a those before (below 10^9: exact)
+    if (++digits > 17) return NaN;
+    const carry = Math.floor(b / 1e7);
+    b = (b - carry * 1e7) * 10 + d;
+    a = a * 10 + carry;
+    last = d;
+  }
+  if (digits < 16 || last === 0 || scale > 22) return NaN;
+  const p10 = POW10_EXACT[scale > 0 ? scale : 0]!;
+  const high = a * 1e8;
+  let x = (high + b) / p10;
+  let r: number;
+  let w: number;
+  for (let tries = 0; ; tries++) {
+    BITS[0] = x;
+    const hiWord = WORDS[HIGH]!;
+    // a power of two: its rounding interval is lopsided (left to the string path)
+    if ((hiWord & 0xfffff) === 0 && WORDS[LOW] === 0) return NaN;
+    // half of x's spacing, times 10^k (exact: a power of two times an exact power of ten)
+    WORDS[HIGH] = ((hiWord >>> 20) - 53) << 20;
+    WORDS[LOW] = 0;
+    w = BITS[0] * p10;
+    const p = x * p10;
+    // p - high is exact (Sterbenz: high >= 10^15 > p / 2), and so is its difference with b (both
+    // multiples of p's spacing, which is at least 1/8, and below 2^27)
+    r = p - high - b + productError(x, p10, p);
+    const off = Math.abs(r);
+    if (off < w * (1 - MARGIN)) break;
+    if (off <= w * (1 + MARGIN) || tries === 1) return NaN;
+    x = nextDouble(x, r > 0 ? -1 : 1);
+  }
+  const near = Math.abs(r);
+  // whether D is the integer nearest x * 10^k. At a tie (x * 10^k ends in .5) the shortest form
+  // takes the even one (ECMA-262 Number::toString). A computed .5 is a true tie from x >= 256
+  // on: there the exact residual is a multiple of 2^-44 or coarser, and the error far smaller.
+  let nearest: boolean;
+  if (near === 0.5 && x >= 256) nearest = last % 2 === 0;
+  else if (Math.abs(near - 0.5) < MARGIN) return NaN;
+  else nearest = near < 0.5;
+  if (!nearest) out.rounds = true;
+  else {
+    // the decimals with a digit fewer nearest x * 10^k = D + r: D - last and D - last + 10
+    const shorter = Math.min(last + r, 10 - last - r);
+    if (Math.abs(shorter - w) < MARGIN * w) return NaN;
+    // one within reach reads back as x too, so the shortest form has fewer digits than the text
+    out.rounds = shorter < w;
+  }
+  return neg ? -x : x;
+}
