@@ -17,6 +17,7 @@ import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
 import { decimalText, readDecimalWords } from "../protocol/decimal.js";
 import { isNestedName } from "../protocol/nested.js";
 import { leafText, nestedText, validity } from "../protocol/nested-arrow.js";
+import { halfSpacing, isPowerOfTwo, productError } from "../protocol/byte-values.js";
 import { civilFromDays, temporalOf, temporalText } from "../protocol/time.js";
 import { columnTypeOfField } from "./columns.js";
 import { csvField } from "./csv-fields.js";
@@ -131,6 +132,110 @@ export function writeShortDouble(s: ByteSink, x: number): boolean {
   return true;
 }
 
+/** how close to a tie or a boundary (relative) writeLongDouble leaves a double to String(x) */
+const MARGIN = 1e-6;
+const LONG_DIGITS = new Uint8Array(17);
+
+/**
+ * The digits of the integer N nearest a * 10^k (a * 10^k in [10^15, 10^17), 10^k exact) into
+ * LONG_DIGITS, most significant first; returns their count. -1 when N lies clearly beyond a's
+ * rounding interval (|a * 10^k - N| more than half of a's spacing times 10^k: then no integer
+ * does), 0 when that is too close to call (within a millionth). At a tie between two integers
+ * (a * 10^k ending in .5, both within reach) the even one, as ECMA-262 Number::toString picks;
+ * a computed .5 is a true tie from a >= 256 on (the exact residual is a multiple of 2^-44 or
+ * coarser there, the error far smaller); below, a near-tie is 0.
+ */
+function nearestDigits(a: number, k: number): number {
+  const scale = POW10[k]!;
+  const p = a * scale;
+  const q = productError(a, scale, p);
+  // a * 10^k = p + q exactly; N = whole + t, with residual r = f - t
+  const whole = Math.floor(p);
+  const f = p - whole + q;
+  const t = Math.round(f);
+  const r = f - t;
+  const w = halfSpacing(a) * scale;
+  const off = Math.abs(r);
+  if (Math.abs(off - w) < MARGIN * w) return 0;
+  if (off > w) return -1;
+  const tie = off === 0.5 && a >= 256;
+  if (!tie && Math.abs(off - 0.5) < MARGIN) return 0;
+  // N in two parts of up to 9 and 8 digits (whole < 2^57: its division by 10^8 and the remainder exact)
+  let hi = Math.floor(whole / 1e8);
+  let lo = whole - hi * 1e8 + t;
+  // Math.round took the upper of the two: the even one is the other when lo is odd
+  if (tie && lo % 2 !== 0) lo--;
+  while (lo < 0) {
+    lo += 1e8;
+    hi--;
+  }
+  while (lo >= 1e8) {
+    lo -= 1e8;
+    hi++;
+  }
+  let n = 0;
+  for (let d = 1e8; d >= 1; d /= 10) {
+    const digit = Math.floor(hi / d) % 10;
+    if (n > 0 || digit > 0) LONG_DIGITS[n++] = digit;
+  }
+  for (let d = 1e7; d >= 1; d /= 10) LONG_DIGITS[n++] = Math.floor(lo / d) % 10;
+  return n;
+}
+
+/**
+ * Writes a finite double as String(x) writes it when writeShortDouble or writeLongDouble can
+ * (plain decimals from 1e-6 to 2^51 in magnitude, but for a power of two or a text near a tie or
+ * boundary); false, nothing written, otherwise (the caller writes String(x)).
+ */
+export function writeDouble(s: ByteSink, x: number): boolean {
+  return writeShortDouble(s, x) || writeLongDouble(s, x);
+}
+
+/**
+ * Writes a finite double whose shortest text has 16 or 17 significant digits (what
+ * writeShortDouble leaves, so only after it: 1e-6 <= |x| < 2^51) as String(x) writes it, exactly: the 16-digit
+ * integer nearest |x| * 10^k when it lies within x's rounding interval, else the 17-digit one
+ * (ECMA-262 Number::toString: the fewest digits that read back as x, then the nearest). The
+ * products are exact (Dekker's, protocol/byte-values.ts). False, nothing written, for every other
+ * double and within a millionth of a boundary or a tie (the caller writes String(x)). Checked
+ * against String(x) by property tests.
+ */
+function writeLongDouble(s: ByteSink, x: number): boolean {
+  const a = x < 0 ? -x : x;
+  if (!(a >= 1e-6 && a < SHORT_LIMIT) || isPowerOfTwo(a)) return false;
+  // k: a * 10^k in [10^15, 10^16) (log10 may miss by one at a power of ten: checked)
+  let k = 15 - Math.floor(Math.log10(a));
+  if (a * POW10[k]! >= 1e16) k--;
+  else if (a * POW10[k]! < 1e15) k++;
+  if (k < 0 || k > 21) return false;
+  let n = nearestDigits(a, k);
+  if (n === 0) return false;
+  if (n < 0) {
+    k++;
+    n = nearestDigits(a, k);
+    if (n <= 0) return false;
+  }
+  if (LONG_DIGITS[n - 1] === 0 || n < 16) return false;
+  s.reserve(n + k + 3);
+  const buf = s.buf;
+  let p = s.pos;
+  if (x < 0) buf[p++] = 0x2d;
+  // digits n, point k places from the right
+  if (k >= n) {
+    buf[p++] = 0x30;
+    buf[p++] = 0x2e;
+    for (let z = n; z < k; z++) buf[p++] = 0x30;
+    for (let d = 0; d < n; d++) buf[p++] = 0x30 + LONG_DIGITS[d]!;
+  } else {
+    for (let d = 0; d < n; d++) {
+      if (d === n - k) buf[p++] = 0x2e;
+      buf[p++] = 0x30 + LONG_DIGITS[d]!;
+    }
+  }
+  s.pos = p;
+  return true;
+}
+
 /** Writes cell i of a column (null as the format's null: `null` in JSON Lines, nothing in CSV). */
 type CellWriter = (i: number, s: ByteSink) => void;
 
@@ -193,6 +298,28 @@ function copyOneLine(s: ByteSink, src: Uint8Array, start: number, end: number): 
 /** A 64-bit integer held in halves (lo unsigned, hi signed) as a Number when it is one exactly (|v| < 2^53), else undefined. */
 function safeInt64(lo: number, hi: number): number | undefined {
   return hi >= -0x200000 && hi < 0x200000 ? hi * 0x100000000 + lo : undefined;
+}
+
+const TRUE = Buffer.from("true");
+const FALSE = Buffer.from("false");
+
+/** Writes a whole number of magnitude below 2^53 as String(n) does (no -0: a zero is 0). */
+export function writeInteger(s: ByteSink, n: number): void {
+  s.reserve(17);
+  const buf = s.buf;
+  let p = s.pos;
+  let m = n;
+  if (m < 0) {
+    buf[p++] = 0x2d;
+    m = -m;
+  }
+  let nd = 0;
+  do {
+    DIGITS[nd++] = 0x30 + (m % 10);
+    m = Math.floor(m / 10);
+  } while (m > 0);
+  while (nd > 0) buf[p++] = DIGITS[--nd]!;
+  s.pos = p;
 }
 
 /** Writes n (0 <= n < 10^width) as `width` digits. */
@@ -309,7 +436,8 @@ function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWrite
       return (i, s) => {
         if (!valid(i)) return nullCell(i, s);
         const n = safeInt64(halves[2 * i]! >>> 0, halves[2 * i + 1]!);
-        s.text(n !== undefined ? String(n) : slow(i)!);
+        if (n !== undefined) writeInteger(s, n);
+        else s.text(slow(i)!);
       };
     }
     case "float64": {
@@ -318,12 +446,22 @@ function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWrite
       const values = raw as Float64Array;
       const slow = viaText(leafText(type, data), csv);
       return (i, s) => {
-        if (valid(i) && !writeShortDouble(s, values[i]!)) slow(i, s);
-        else if (!valid(i)) nullCell(i, s);
+        if (!valid(i)) return nullCell(i, s);
+        const x = values[i]!;
+        if (!writeDouble(s, x)) slow(i, s);
+      };
+    }
+    case "bool": {
+      // true or false, the same in CSV and JSON
+      const bits = raw as Uint8Array;
+      const base = data.offset;
+      return (i, s) => {
+        if (!valid(i)) return nullCell(i, s);
+        const word = ((bits[(base + i) >> 3]! >> ((base + i) & 7)) & 1) === 1 ? TRUE : FALSE;
+        s.copy(word, 0, word.length);
       };
     }
     case "uint64":
-    case "bool":
       // the same text in CSV and JSON
       return viaText(leafText(type, data), csv);
     case "date": {

@@ -115,8 +115,12 @@ const WORDS = new Uint32Array(BITS.buffer);
 const LOW = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
 const HIGH = 1 - LOW;
 
-/** The rounding error of p = x * y: x * y is exactly p + productError(x, y, p) (T. J. Dekker, 1971; no overflow or underflow here). */
-function productError(x: number, y: number, p: number): number {
+/**
+ * The rounding error of p = x * y: x * y is exactly p + productError(x, y, p) (T. J. Dekker, "A
+ * floating-point technique for extending the available precision", 1971), for products far from
+ * overflow and underflow (|x * y| < 2^900, and not subnormal).
+ */
+export function productError(x: number, y: number, p: number): number {
   let c = SPLIT * x;
   const xh = c - (c - x);
   const xl = x - xh;
@@ -124,6 +128,20 @@ function productError(x: number, y: number, p: number): number {
   const yh = c - (c - y);
   const yl = y - yh;
   return xh * yh - p + xh * yl + xl * yh + xl * yl;
+}
+
+/** Whether normal x is a power of two (its mantissa bits all 0): the spacing below it is half the spacing above. */
+export function isPowerOfTwo(x: number): boolean {
+  BITS[0] = x;
+  return (WORDS[HIGH]! & 0xfffff) === 0 && WORDS[LOW] === 0;
+}
+
+/** Half the distance from positive normal x (at least 2^-960) to the next double up: 2^(e - 53) for x in [2^e, 2^(e+1)). */
+export function halfSpacing(x: number): number {
+  BITS[0] = x;
+  WORDS[HIGH] = ((WORDS[HIGH]! >>> 20) - 53) << 20;
+  WORDS[LOW] = 0;
+  return BITS[0];
 }
 
 /** The positive double next to positive x, up (+1) or down (-1). */
@@ -194,14 +212,10 @@ export function longDecimalBytes(buf: Buffer, s: number, e: number, out: { round
   let r: number;
   let w: number;
   for (let tries = 0; ; tries++) {
-    BITS[0] = x;
-    const hiWord = WORDS[HIGH]!;
     // a power of two: its rounding interval is lopsided (left to the string path)
-    if ((hiWord & 0xfffff) === 0 && WORDS[LOW] === 0) return NaN;
+    if (isPowerOfTwo(x)) return NaN;
     // half of x's spacing, times 10^k (exact: a power of two times an exact power of ten)
-    WORDS[HIGH] = ((hiWord >>> 20) - 53) << 20;
-    WORDS[LOW] = 0;
-    w = BITS[0] * p10;
+    w = halfSpacing(x) * p10;
     const p = x * p10;
     // p - high is exact (Sterbenz: high >= 10^15 > p / 2), and so is its difference with b (both
     // multiples of p's spacing, which is at least 1/8, and below 2^27)

@@ -4,11 +4,11 @@
  * microsecond timestamps (checked against Date arithmetic), every digit of an int64, over the
  * whole range including the values where the fast paths hand over to the exact ones.
  */
-import { DateDay, Field, Int64, RecordBatch, Schema, Struct, TimestampMicrosecond, TimeUnit, Timestamp, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
+import { Bool, DateDay, Field, Int64, RecordBatch, Schema, Struct, TimestampMicrosecond, TimeUnit, Timestamp, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
-import { ByteSink, writeCsvField, writeJsonString, writeShortDouble, writeText } from "../../src/join/text-writer.js";
+import { ByteSink, writeCsvField, writeDouble, writeInteger, writeJsonString, writeShortDouble, writeText } from "../../src/join/text-writer.js";
 import { isoMicros } from "../../src/join/writers.js";
 import { TYPE_METADATA_KEY } from "../../src/join/columns.js";
 
@@ -75,6 +75,25 @@ describe("rows", () => {
     const text = await textOf(batchOf({ id: ids }), "jsonl");
     expect(text).toBe([...INT64.map((v) => `{"id":${v}}`), '{"id":null}'].join("\n") + "\n");
     expect(await textOf(batchOf({ id: ids }), "csv")).toBe(["id", ...INT64.map(String), ""].join("\n") + "\n");
+  });
+
+  it("whole numbers below 2^53 are written as String(n) writes them (fast-check, fixed seed)", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.maxSafeInteger(), fc.integer(), fc.constantFrom(0, -0, 9, 10, -10, 2 ** 53 - 1, -(2 ** 53 - 1))), (n) => {
+        const sink = new ByteSink();
+        writeInteger(sink, n);
+        expect(sink.take().toString("latin1")).toBe(String(n));
+      }),
+      { seed: 20261130, numRuns: 5000 },
+    );
+  });
+
+  it("bool cells are true, false or null, in a sliced column too (its bit offset)", async () => {
+    const flags = vectorFromArray([true, false, null, true, true, false, false, true, null, false, true], new Bool());
+    expect(await textOf(batchOf({ f: flags }), "jsonl")).toBe('{"f":true}\n{"f":false}\n{"f":null}\n{"f":true}\n{"f":true}\n{"f":false}\n{"f":false}\n{"f":true}\n{"f":null}\n{"f":false}\n{"f":true}\n');
+    const sliced = flags.slice(3, 10);
+    expect(sliced.data[0]!.offset).toBe(3);
+    expect(await textOf(batchOf({ f: sliced }), "csv")).toBe("f\ntrue\ntrue\nfalse\nfalse\ntrue\n\nfalse\n");
   });
 
   it("timestamps and dates are ISO 8601 as Date arithmetic gives them, zone only for instants (fast-check, fixed seed)", async () => {
@@ -166,6 +185,56 @@ describe("floats written from their digits", () => {
     // 17 digits: beyond 2^51, left to String(x)
     expect(shortOf(0.1 + 0.2)).toBeUndefined();
     expect(shortOf(Infinity)).toBeUndefined();
+  });
+
+  /** writeDouble: the short digits, else the 16- or 17-digit ones; undefined when it leaves x to String(x). */
+  const anyOf = (x: number): string | undefined => {
+    const sink = new ByteSink();
+    sink.text("<");
+    return writeDouble(sink, x) ? sink.take().toString("latin1").slice(1) : undefined;
+  };
+
+  it("16 and 17 digits: write String(x) whenever they write, and take nearly every such double from 1e-6 to 2^51 (fast-check, fixed seed)", () => {
+    let long = 0;
+    let left = 0;
+    // doubles of every magnitude in the range, from random bits (most print 16 or 17 digits)
+    const bits = fc.tuple(fc.integer({ min: 1003, max: 1073 }), fc.integer({ min: 0, max: 2 ** 20 - 1 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.boolean()).map(([e, hi, lo, neg]) => {
+      const view = new DataView(new ArrayBuffer(8));
+      view.setUint32(0, ((neg ? 0x800 : 0) | e) * 2 ** 20 + hi);
+      view.setUint32(4, lo);
+      return view.getFloat64(0);
+    });
+    fc.assert(
+      fc.property(fc.oneof(bits, fc.double({ min: 1e-6, max: 2 ** 51, noNaN: true })), (x) => {
+        const want = String(x);
+        const got = anyOf(x);
+        if (got === undefined) {
+          if (Math.abs(x) >= 1e-6 && Math.abs(x) < 2 ** 51) left++;
+          return;
+        }
+        expect({ x, got }).toEqual({ x, got: want });
+        if (shortOf(x) === undefined) long++;
+      }),
+      { seed: 20261203, numRuns: 30000 },
+    );
+    expect(long).toBeGreaterThan(20000);
+    // left to String(x): powers of two, and a text within a millionth of a tie or boundary
+    expect(left).toBeLessThan(long / 1000);
+  });
+
+  it("16 and 17 digits at the edges: a power of ten, just below one, powers of two, 0.1 + 0.2, the bench's scores", () => {
+    for (const x of [0.1 + 0.2, 1 / 3, 2 / 3, -0.05536588979884982, 0.11319955857470632, 9.999999999999999e-6, 0.9999999999999999, 99.99999999999999, 1e15 + 0.5, 2 ** 51 - 0.5, 1.0000000000000002, 123456.78901234567, 5e-324 * 2 ** 1000]) {
+      const got = anyOf(x);
+      if (got !== undefined) expect({ x, got }).toEqual({ x, got: String(x) });
+    }
+    expect(anyOf(0.1 + 0.2)).toBe("0.30000000000000004");
+    expect(anyOf(-0.05536588979884982)).toBe("-0.05536588979884982");
+    expect(anyOf(0.9999999999999999)).toBe("0.9999999999999999");
+    // x * 10^k ending in .5 with both neighbours in reach: String(x) takes the even one
+    expect(anyOf(444227139950.59375)).toBe("444227139950.59375");
+    expect(anyOf(237608793705893.25)).toBe("237608793705893.25");
+    // numbers beyond 2^51 are left to String(x)
+    expect(anyOf(2 ** 51 + 0.5)).toBeUndefined();
   });
 });
 
