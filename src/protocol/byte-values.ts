@@ -72,17 +72,21 @@ export function timestampBytes(buf: Buffer, s: number, e: number): number {
   return Number.isSafeInteger(us) ? us : NaN;
 }
 
-const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+/** 10^k for k <= 22: exact doubles */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 /**
  * Clinger's fast path (W. D. Clinger, "How to read floating point numbers accurately", PLDI 1990):
- * a plain decimal (-?digits[.digits], no exponent, at most 15 digits) as its digits over a power
- * of ten, both exact doubles, so the quotient is correctly rounded: the value Number() gives. NaN otherwise.
+ * a plain decimal (-?digits[.digits], no exponent, at most 15 significant digits and 22 fraction
+ * digits) as its digits over a power of ten, both exact doubles, so the quotient is correctly
+ * rounded: the value Number() gives. NaN otherwise.
  */
 export function decimalBytes(buf: Buffer, s: number, e: number): number {
   let k = s;
   const neg = buf[k] === MINUS;
   if (neg) k++;
   let m = 0;
+  let any = false;
+  // significant digits: from the first that is not 0 ("0.0283" has 3)
   let digits = 0;
   let scale = -1;
   for (; k < e; k++) {
@@ -94,17 +98,16 @@ export function decimalBytes(buf: Buffer, s: number, e: number): number {
     }
     if (c < 48 || c > 57) return NaN;
     m = m * 10 + (c - 48);
-    digits++;
+    any = true;
+    if (digits > 0 || c !== 48) digits++;
     if (scale >= 0) scale++;
   }
-  if (digits === 0 || digits > 15) return NaN;
+  if (!any || digits > 15 || scale > 22) return NaN;
   const v = scale > 0 ? m / POW10[scale]! : m;
   return neg ? -v : v;
 }
 
 
-/** 10^k for k <= 22: exact doubles */
-const POW10_EXACT = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 /** 2^27 + 1: Dekker's splitter for doubles */
 const SPLIT = 134217729;
 /** how close to a rounding boundary (relative) a long decimal is left to the string path */
@@ -206,7 +209,7 @@ export function longDecimalBytes(buf: Buffer, s: number, e: number, out: { round
     last = d;
   }
   if (digits < 16 || last === 0 || scale > 22) return NaN;
-  const p10 = POW10_EXACT[scale > 0 ? scale : 0]!;
+  const p10 = POW10[scale > 0 ? scale : 0]!;
   const high = a * 1e8;
   let x = (high + b) / p10;
   let r: number;

@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { longDecimalBytes } from "../../src/protocol/byte-values.js";
+import { decimalBytes, longDecimalBytes } from "../../src/protocol/byte-values.js";
 import { roundsInDouble } from "../../src/protocol/decimal.js";
 
 /** longDecimalBytes's answer for a text: undefined when it hands over to the string path */
@@ -137,5 +137,35 @@ describe("longDecimalBytes", () => {
     expect(read("1565054152883007.7")).toEqual({ x: 1565054152883007.8, rounds: true });
     expect(read("-0.05536588979884982")).toEqual({ x: -0.05536588979884982, rounds: false });
     expect(read("0.10000000000000001")).toEqual({ x: 0.1, rounds: true });
+  });
+});
+
+describe("decimalBytes (Clinger's fast path)", () => {
+  const read15 = (text: string): number => {
+    const b = Buffer.from(`#${text}#`);
+    return decimalBytes(b, 1, b.length - 1);
+  };
+
+  it("reads plain decimals of at most 15 significant digits, leading zeros not counted, as Number() does (fast-check, fixed seed)", () => {
+    let answered = 0;
+    fc.assert(
+      fc.property(fc.constantFrom("", "-"), fc.stringMatching(/^0{0,3}$/), fc.stringMatching(/^[0-9]{0,15}$/), fc.integer({ min: 0, max: 24 }), (sign, zeros, d, at) => {
+        const body = zeros + d;
+        if (body.length === 0) return;
+        const cut = Math.min(at, body.length);
+        const text = at % 3 === 0 ? `${sign}${body}` : `${sign}${body.slice(0, cut)}.${body.slice(cut)}`;
+        const got = read15(text);
+        if (Number.isNaN(got)) return;
+        answered++;
+        expect({ text, got }).toEqual({ text, got: Number(text) });
+      }),
+      { seed: 20261204, numRuns: 20000 },
+    );
+    expect(answered).toBeGreaterThan(15000);
+    // what the bench's scores look like: 15 significant digits after "0.0"
+    expect(read15("0.0283636343665421")).toBe(0.0283636343665421);
+    expect(read15("-0.786717934999615")).toBe(-0.786717934999615);
+    expect(Object.is(read15("-0"), -0)).toBe(true);
+    for (const t of ["1234567890123456", "0.1234567890123456", "1e5", "", "-", ".", "1.2.3", "0.00000000000000000000001"]) expect({ t, got: read15(t) }).toEqual({ t, got: NaN });
   });
 });
