@@ -188,7 +188,21 @@ function nearestDigits(a: number, k: number): number {
  * boundary); false, nothing written, otherwise (the caller writes String(x)).
  */
 export function writeDouble(s: ByteSink, x: number): boolean {
+  const a = x < 0 ? -x : x;
+  if (!(a >= 1e-6 && a < SHORT_LIMIT)) return false;
+  // 15 significant digits first: when none reads back as x, its text has 16 or 17 (writeShortDouble's
+  // search would only run on to its limit)
+  const k = sixteenDigitScale(a) - 1;
+  if (k >= 0 && Math.round(a * POW10[k]!) / POW10[k]! !== a) return writeLongDouble(s, x);
   return writeShortDouble(s, x) || writeLongDouble(s, x);
+}
+
+/** k with a * 10^k in [10^15, 10^16), for 1e-6 <= a < 2^51 (log10 may miss by one near a power of ten: checked). */
+function sixteenDigitScale(a: number): number {
+  let k = 15 - Math.floor(Math.log10(a));
+  if (a * POW10[k]! >= 1e16) k--;
+  else if (a * POW10[k]! < 1e15) k++;
+  return k;
 }
 
 /**
@@ -203,10 +217,7 @@ export function writeDouble(s: ByteSink, x: number): boolean {
 function writeLongDouble(s: ByteSink, x: number): boolean {
   const a = x < 0 ? -x : x;
   if (!(a >= 1e-6 && a < SHORT_LIMIT) || isPowerOfTwo(a)) return false;
-  // k: a * 10^k in [10^15, 10^16) (log10 may miss by one at a power of ten: checked)
-  let k = 15 - Math.floor(Math.log10(a));
-  if (a * POW10[k]! >= 1e16) k--;
-  else if (a * POW10[k]! < 1e15) k++;
+  let k = sixteenDigitScale(a);
   if (k < 0 || k > 21) return false;
   let n = nearestDigits(a, k);
   if (n === 0) return false;
