@@ -54,8 +54,8 @@ export class CliContext {
 
   /**
    * Storage configured from the environment (AWS config, AWS_ENDPOINT_URL_S3, BTKIT_S3_*), made on
-   * first use: its module loads the S3 SDK, which `--version`, help and a command that never
-   * reads or writes a location do not pay for.
+   * first use; the S3 SDK loads only with its first S3 call (io/s3.ts), so `--version`, help and
+   * a command on local paths never pay for it.
    */
   storage(): Promise<Storage> {
     this.#storage ??= (async () => {

@@ -17,9 +17,9 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { BtkitError } from "../errors.js";
 import { formatLocation, type Location } from "./location.js";
+import { s3Sdk } from "./s3.js";
 import { processAlive as alive, type Storage } from "./storage.js";
 
 export interface Claim {
@@ -91,7 +91,7 @@ export async function claim(storage: Storage, lock: Location, command: string, w
       },
     };
   }
-  const s3 = storage.s3();
+  const [s3, { PutObjectCommand }] = await Promise.all([storage.s3(), s3Sdk()]);
   const holderNow = async (): Promise<Holder | undefined> => parseHolder(await storage.readText(lock).catch(() => ""));
   const takeOverOrRefuse = async (attempt: number, holder: Holder | undefined): Promise<void> => {
     if (attempt > 0 || holder === undefined || holder.host !== me.host || alive(holder.pid)) throw locked(where, what, holder);

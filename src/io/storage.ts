@@ -10,6 +10,7 @@
  *   (size, and the ETag against MD5s we computed while streaming), then copied to the final key
  *   with our sha256 as metadata and verified again; the temporary key is deleted. On any failure
  *   the final key is untouched and nothing of ours is left behind.
+ * - The S3 SDK is loaded by the first S3 call (s3.ts), never by local reads and writes.
  */
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
@@ -18,23 +19,12 @@ import path from "node:path";
 import { Readable, pipeline } from "node:stream";
 import { finished } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import {
-  AbortMultipartUploadCommand,
-  CopyObjectCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsCommand,
-  UploadPartCopyCommand,
-  CreateMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type * as S3Sdk from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { BtkitError, counted, describeCause } from "../errors.js";
 import { bodyChunks, collect, Digest, type Body } from "./body.js";
 import { baseName, childLocation, formatLocation, parseLocation, type Location } from "./location.js";
-import { DEFAULT_STALL_MS, createS3Client, s3SettingsFromEnv, s3Timing, type S3Settings } from "./s3.js";
+import { DEFAULT_STALL_MS, createS3Client, s3LibStorage, s3Sdk, s3SettingsFromEnv, s3Timing, type S3Settings } from "./s3.js";
 
 export interface WriteResult {
   location: string;
@@ -95,11 +85,11 @@ const COPY_PART = 512 * 1024 * 1024;
 
 export class Storage {
   readonly #opts: StorageOptions;
-  #s3: S3Client | undefined;
+  #s3: Promise<S3Client> | undefined;
 
   constructor(options: StorageOptions = {}) {
     this.#opts = options;
-    this.#s3 = options.s3Client;
+    this.#s3 = options.s3Client && Promise.resolve(options.s3Client);
   }
 
   /** The budget of all cleanup calls after one failed S3 write (ms): part of the stall deadline (s3.ts s3Timing). */
@@ -107,10 +97,23 @@ export class Storage {
     return s3Timing({ ...s3SettingsFromEnv(this.#opts.env ?? process.env), ...this.#opts.s3 }).cleanupMs;
   }
 
-  /** The S3 client, built on first use from the settings and the standard AWS configuration. */
-  s3(): S3Client {
-    this.#s3 ??= createS3Client(this.#opts.s3 ?? {}, this.#opts.env ?? process.env);
+  /**
+   * The S3 client, built on first use from the settings and the standard AWS configuration (the
+   * first call loads the S3 SDK). Rejects with USAGE_BAD_VALUE for a bad BTKIT_S3_STALL_TIMEOUT,
+   * and builds again on the next call.
+   */
+  s3(): Promise<S3Client> {
+    this.#s3 ??= createS3Client(this.#opts.s3 ?? {}, this.#opts.env ?? process.env).catch((err: unknown) => {
+      this.#s3 = undefined;
+      throw err;
+    });
     return this.#s3;
+  }
+
+  /** The S3 client and the SDK's commands (both loaded on first use). */
+  async #client(): Promise<{ s3: S3Client; sdk: typeof S3Sdk }> {
+    const [s3, sdk] = await Promise.all([this.s3(), s3Sdk()]);
+    return { s3, sdk };
   }
 
   get partSize(): number {
@@ -173,7 +176,8 @@ export class Storage {
     let res;
     try {
       const bytes = range ? { Range: `bytes=${range.start}-${range.end !== undefined ? range.end - 1 : ""}` } : {};
-      res = await this.s3().send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, ...bytes, ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}) }), { abortSignal: signal });
+      const { s3, sdk } = await this.#client();
+      res = await s3.send(new sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, ...bytes, ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}) }), { abortSignal: signal });
     } catch (err) {
       if ((err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 412) {
         throw new BtkitError("IO_CHANGED", `${where} was replaced since it was first seen (its ETag is no longer ${ifMatch}); run again once it is complete`, { location: where, expected: ifMatch }, { cause: err });
@@ -267,7 +271,7 @@ export class Storage {
 
   async #writeS3(loc: Extract<Location, { kind: "s3" }>, body: Body, options: WriteOptions): Promise<WriteResult> {
     const where = formatLocation(loc);
-    const s3 = this.s3();
+    const [{ s3, sdk }, { Upload }] = await Promise.all([this.#client(), s3LibStorage()]);
     const tmpKey = `${loc.key}.btkit-${randomBytes(6).toString("hex")}.tmp`;
     const digest = new Digest(this.partSize);
     const tallied = async function* (): AsyncGenerator<Buffer> {
@@ -293,7 +297,7 @@ export class Storage {
     } catch (err) {
       const uploadId = (upload as unknown as { uploadId?: string }).uploadId;
       const cleanup = AbortSignal.timeout(this.#cleanupMs);
-      if (uploadId !== undefined) await s3.send(new AbortMultipartUploadCommand({ Bucket: loc.bucket, Key: tmpKey, UploadId: uploadId }), { abortSignal: cleanup }).catch(() => undefined);
+      if (uploadId !== undefined) await s3.send(new sdk.AbortMultipartUploadCommand({ Bucket: loc.bucket, Key: tmpKey, UploadId: uploadId }), { abortSignal: cleanup }).catch(() => undefined);
       await this.#deleteQuiet(loc.bucket, tmpKey, cleanup);
       if (err instanceof BtkitError) throw err;
       throw new BtkitError("IO_WRITE_FAILED", `uploading ${where} failed: ${s3Cause(err)}; nothing was written under that key`, { location: where }, { cause: err });
@@ -301,7 +305,7 @@ export class Storage {
     const sha256 = digest.finish();
     let finalEtag: string | undefined;
     try {
-      const head = await s3.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: tmpKey }));
+      const head = await s3.send(new sdk.HeadObjectCommand({ Bucket: loc.bucket, Key: tmpKey }));
       if (head.ContentLength !== digest.bytes) {
         throw new BtkitError("IO_VERIFY_FAILED", `S3 stored ${counted(head.ContentLength ?? 0, "byte")} for ${where}, expected ${digest.bytes}`, { location: where, expected: digest.bytes, got: head.ContentLength });
       }
@@ -313,7 +317,7 @@ export class Storage {
       }
       const metadata = { ...options.metadata, [BTKIT_SHA256_META]: sha256, "btkit-bytes": String(digest.bytes) };
       await this.#copy(loc.bucket, tmpKey, loc.key, digest.bytes, metadata, options.contentType);
-      const final = await s3.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+      const final = await s3.send(new sdk.HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
       if (final.ContentLength !== digest.bytes || final.Metadata?.[BTKIT_SHA256_META] !== sha256) {
         await this.#deleteQuiet(loc.bucket, loc.key);
         throw new BtkitError("IO_VERIFY_FAILED", `S3 object ${where} does not match after copy: expected ${counted(digest.bytes, "byte")} with sha256 ${sha256}, got ${counted(final.ContentLength ?? 0, "byte")} with ${final.Metadata?.[BTKIT_SHA256_META] ?? "no"} sha256`, { location: where });
@@ -329,24 +333,24 @@ export class Storage {
   }
 
   async #copy(bucket: string, from: string, to: string, size: number, metadata: Record<string, string>, contentType?: string): Promise<void> {
-    const s3 = this.s3();
+    const { s3, sdk } = await this.#client();
     const source = `${bucket}/${encodeURIComponent(from).replaceAll("%2F", "/")}`;
     if (size <= COPY_LIMIT) {
-      await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: source, MetadataDirective: "REPLACE", Metadata: metadata, ContentType: contentType }));
+      await s3.send(new sdk.CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: source, MetadataDirective: "REPLACE", Metadata: metadata, ContentType: contentType }));
       return;
     }
     // CopyObject takes at most 5 GiB: larger objects are copied part by part.
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: to, Metadata: metadata, ContentType: contentType }));
+    const { UploadId } = await s3.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: to, Metadata: metadata, ContentType: contentType }));
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];
       for (let start = 0, n = 1; start < size; start += COPY_PART, n++) {
         const end = Math.min(size, start + COPY_PART) - 1;
-        const r = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: to, UploadId, PartNumber: n, CopySource: source, CopySourceRange: `bytes=${start}-${end}` }));
+        const r = await s3.send(new sdk.UploadPartCopyCommand({ Bucket: bucket, Key: to, UploadId, PartNumber: n, CopySource: source, CopySourceRange: `bytes=${start}-${end}` }));
         parts.push({ ETag: r.CopyPartResult?.ETag ?? "", PartNumber: n });
       }
-      await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: to, UploadId, MultipartUpload: { Parts: parts } }));
+      await s3.send(new sdk.CompleteMultipartUploadCommand({ Bucket: bucket, Key: to, UploadId, MultipartUpload: { Parts: parts } }));
     } catch (err) {
-      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: to, UploadId })).catch(() => undefined);
+      await s3.send(new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: to, UploadId })).catch(() => undefined);
       throw err;
     }
   }
@@ -357,7 +361,8 @@ export class Storage {
    * already caused); `signal` when one budget is shared by several calls.
    */
   async #deleteQuiet(bucket: string, key: string, signal?: AbortSignal): Promise<void> {
-    await this.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal ?? AbortSignal.timeout(this.#cleanupMs) }).catch(() => undefined);
+    const { s3, sdk } = await this.#client();
+    await s3.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal ?? AbortSignal.timeout(this.#cleanupMs) }).catch(() => undefined);
   }
 
   /** Size and btkit checksum of an object, or undefined when it does not exist. */
@@ -374,7 +379,8 @@ export class Storage {
       }
     }
     try {
-      const h = await this.s3().send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+      const { s3, sdk } = await this.#client();
+      const h = await s3.send(new sdk.HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
       const info: ObjectInfo = { location: formatLocation(loc), relative: baseName(loc), size: h.ContentLength ?? 0, lastModified: h.LastModified, etag: h.ETag };
       const sha = h.Metadata?.[BTKIT_SHA256_META];
       if (sha) info.sha256 = sha;
@@ -461,7 +467,8 @@ export class Storage {
       return;
     }
     try {
-      await this.s3().send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+      const { s3, sdk } = await this.#client();
+      await s3.send(new sdk.DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
     } catch (err) {
       if (!isNotFound(err)) throw s3Error(err, "delete", formatLocation(loc));
     }
@@ -486,7 +493,8 @@ export class Storage {
     while (true) {
       let page;
       try {
-        page = await this.s3().send(new ListObjectsCommand({ Bucket: loc.bucket, Prefix: loc.key, Marker: marker }));
+        const { s3, sdk } = await this.#client();
+        page = await s3.send(new sdk.ListObjectsCommand({ Bucket: loc.bucket, Prefix: loc.key, Marker: marker }));
       } catch (err) {
         throw s3Error(err, "list", formatLocation(loc));
       }

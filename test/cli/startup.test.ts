@@ -47,6 +47,6 @@ describe("startup", () => {
   it("a command that runs loads what it needs (the hook sees the SDK when it is loaded)", async () => {
     const r = await loads(["submit", "--descriptor", path.join(dir, "missing.json"), "--model", "m"]);
     expect(r.status).not.toBe(0);
-    expect(r.heavy.some((u) => u.includes("/@aws-sdk/client-s3/"))).toBe(true);
+    expect(r.heavy.some((u) => u.includes("/@aws-sdk/client-sagemaker/"))).toBe(true);
   });
 });

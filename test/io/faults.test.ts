@@ -88,11 +88,11 @@ describe("S3 faults through a loopback proxy", () => {
   });
 
   it("keys in an environment given in place of the process's are the client's credentials (the SDK's chain reads process.env only)", async () => {
-    const c = createS3Client({}, { AWS_ACCESS_KEY_ID: "AKIDFROMENV", AWS_SECRET_ACCESS_KEY: "secret-from-env", AWS_SESSION_TOKEN: "token", AWS_REGION: "us-east-1" });
+    const c = await createS3Client({}, { AWS_ACCESS_KEY_ID: "AKIDFROMENV", AWS_SECRET_ACCESS_KEY: "secret-from-env", AWS_SESSION_TOKEN: "token", AWS_REGION: "us-east-1" });
     const creds = await (c.config.credentials as () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>)();
     expect([creds.accessKeyId, creds.secretAccessKey, creds.sessionToken]).toEqual(["AKIDFROMENV", "secret-from-env", "token"]);
     // explicit settings win
-    const given = createS3Client({ credentials: { accessKeyId: "AKIDGIVEN", secretAccessKey: "s" } }, { AWS_ACCESS_KEY_ID: "AKIDFROMENV", AWS_SECRET_ACCESS_KEY: "x", AWS_REGION: "us-east-1" });
+    const given = await createS3Client({ credentials: { accessKeyId: "AKIDGIVEN", secretAccessKey: "s" } }, { AWS_ACCESS_KEY_ID: "AKIDFROMENV", AWS_SECRET_ACCESS_KEY: "x", AWS_REGION: "us-east-1" });
     expect((await (given.config.credentials as () => Promise<{ accessKeyId: string }>)()).accessKeyId).toBe("AKIDGIVEN");
   });
 
