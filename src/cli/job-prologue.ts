@@ -35,7 +35,7 @@ export async function withLatestJob(ctx: CliContext, command: string, read: { de
   const d = read.descriptor;
   if (d.job) return { descriptor: d as Descriptor & { job: JobSection }, source: read.source };
   const { storedJobDescriptors } = await import("../submit/record.js");
-  const { defaultOutputUri } = await import("../submit/request.js");
+  const { defaultOutputUri } = await import("../submit/output-uri.js");
   const found = await storedJobDescriptors(d, await ctx.storage());
   const folder = `${defaultOutputUri(d)}/`;
   if (found.length === 0) {

@@ -4,7 +4,9 @@
  * The SageMaker and CloudWatch Logs clients are always injected, so the same code drives AWS or
  * the emulator.
  */
-export { buildTransformJobRequest, checkJoinable, requestWarnings, jobNameFor, defaultOutputUri, jobOutputUri, canonicalJson, stripUndefined, DEFAULT_INSTANCE_TYPE, DEFAULT_NAME_PREFIX, type TransformRequestOptions } from "./request.js";
+export { buildTransformJobRequest, checkJoinable, requestWarnings, jobNameFor, DEFAULT_INSTANCE_TYPE, DEFAULT_NAME_PREFIX, type TransformRequestOptions } from "./request.js";
+export { defaultOutputUri, jobOutputUri } from "./output-uri.js";
+export { canonicalJson, stripUndefined } from "./json.js";
 export { validateTransformJobRequest, JOB_NAME_RE, MODEL_NAME_RE, MAX_PAYLOAD_MB, type ConstraintOptions } from "./constraints.js";
 export {
   submitTransformJob,

@@ -30,7 +30,7 @@ import { createHash } from "node:crypto";
 import { BtkitError, optionHint, awsMetadata } from "../errors.js";
 import { JOB_NAME_RE } from "./constraints.js";
 import type { LogEvent, LogsLike } from "./logs.js";
-import { canonicalJson, stripUndefined } from "./request.js";
+import { canonicalJson, stripUndefined } from "./json.js";
 import { isNotFound, serviceError, type SageMakerLike } from "./service.js";
 import { pollPause, type PollOptions } from "./wait.js";
 

@@ -9,7 +9,8 @@ import type { Storage } from "../io/storage.js";
 import { parseDescriptor, serializeDescriptor, type Descriptor, type JobRecord, type JobSection, type JobStatus } from "../protocol/descriptor.js";
 import { LAYOUT } from "../protocol/layout.js";
 import { instanceSeconds } from "./cost.js";
-import { defaultOutputUri, stripUndefined } from "./request.js";
+import { stripUndefined } from "./json.js";
+import { defaultOutputUri } from "./output-uri.js";
 import type { TransformJobDescription } from "./service.js";
 
 export interface RecordContext {

@@ -7,8 +7,9 @@ import type { BatchStrategy, CreateTransformJobRequest, JoinSource } from "@aws-
 import { BtkitError, counted, optionHint } from "../errors.js";
 import type { Descriptor } from "../protocol/descriptor.js";
 import { isLayoutProblem, outputLayoutOf, type LayoutRequest } from "../protocol/data-processing.js";
-import { LAYOUT } from "../protocol/layout.js";
 import { DEFAULT_PAYLOAD_MB, MIB, validateTransformJobRequest } from "./constraints.js";
+import { canonicalJson, stripUndefined } from "./json.js";
+import { jobOutputUri } from "./output-uri.js";
 
 export interface TransformRequestOptions {
   /** the SageMaker model to run; required (no default) */
@@ -76,35 +77,6 @@ export const DEFAULT_NAME_PREFIX = "btkit";
 const JOB_NAME_PLACEHOLDER = "{job-name}";
 /** hex characters of the content hash in a derived job name */
 const HASH_CHARS = 16;
-
-/** The folder (with trailing slash) that holds a location: `s3://b/p/manifest.json` -> `s3://b/p/`. */
-export function parentUri(uri: string): string {
-  const noSlash = uri.endsWith("/") ? uri.slice(0, -1) : uri;
-  return noSlash.slice(0, noSlash.lastIndexOf("/") + 1);
-}
-
-/**
- * The folder of the default output locations: LAYOUT.outputDir beside the manifest (and shards/),
- * without trailing slash. Each job writes under `<this>/<job name>` (jobOutputUri).
- */
-export function defaultOutputUri(d: Descriptor): string {
-  return parentUri(d.manifest.location) + LAYOUT.outputDir.replace(/\/$/, "");
-}
-
-/** A job's default S3OutputPath: its own prefix `output/<job name>` (no trailing slash). */
-export function jobOutputUri(d: Descriptor, jobName: string): string {
-  return `${defaultOutputUri(d)}/${jobName}`;
-}
-
-/** JSON with object keys sorted, so equal requests hash equally. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  if (v !== null && typeof v === "object") {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(",")}}`;
-  }
-  return JSON.stringify(v);
-}
 
 /**
  * The derived job name: `<prefix>-<16 hex of sha256>` over the descriptor's content identity
@@ -222,15 +194,4 @@ export function requestWarnings(d: Descriptor, request: CreateTransformJobReques
   if (shardCount < n) out.push(`${counted(shardCount, "shard")} for ${n} instances: ${counted(n - shardCount, "instance")} will sit idle but ${n - shardCount === 1 ? "is" : "are"} billed; prepare more shards or lower ${optionHint("instanceCount")}`);
   else if (shardCount % n !== 0) out.push(`${shardCount} shards on ${n} instances: the last round has ${counted(shardCount % n, "shard")}, so ${counted(n - (shardCount % n), "instance")} ${n - (shardCount % n) === 1 ? "sits" : "sit"} idle at the end; prepare with ${optionHint("instances", n)} (a shard count that is a multiple of it) or choose another ${optionHint("instanceCount")}`);
   return out;
-}
-
-/** A copy without undefined members, recursively (the request is compared and hashed as JSON). */
-export function stripUndefined<T>(v: T): T {
-  if (Array.isArray(v)) return v.map(stripUndefined) as T;
-  if (v !== null && typeof v === "object" && !(v instanceof Date)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = stripUndefined(x);
-    return out as T;
-  }
-  return v;
 }

@@ -13,7 +13,9 @@ import { manifestDocument } from "../protocol/layout.js";
 import type { Storage } from "../io/storage.js";
 import { validateTransformJobRequest } from "./constraints.js";
 import { shardOutputs } from "../protocol/provenance.js";
-import { DEFAULT_NAME_PREFIX, jobNameFor, parentUri, stripUndefined, type TransformRequestOptions } from "./request.js";
+import { stripUndefined } from "./json.js";
+import { parentUri } from "./output-uri.js";
+import { DEFAULT_NAME_PREFIX, jobNameFor, type TransformRequestOptions } from "./request.js";
 
 /**
  * The shards of the descriptor without an .out of their own: for each shard, the job that was
