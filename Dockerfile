@@ -18,7 +18,8 @@ RUN npm run build
 
 # 2: the runtime: production dependencies and dist/ only
 FROM node:20-slim
-ENV NODE_ENV=production
+# one malloc arena (set here, so prep and join need not run themselves again to get it: src/cli/relaunch.ts)
+ENV NODE_ENV=production MALLOC_ARENA_MAX=1
 WORKDIR /opt/btkit
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-import { runFromProcess } from "../src/cli/process.js";
+import { relaunch } from "../src/cli/relaunch.js";
 
-process.exitCode = await runFromProcess();
+// prep and join on Linux run in a second process with one malloc arena (src/cli/relaunch.ts)
+const relaunched = relaunch();
+process.exitCode = relaunched !== undefined ? await relaunched : await (await import("../src/cli/process.js")).runFromProcess();

@@ -1,0 +1,99 @@
+/**
+ * prep and join run in a second process with MALLOC_ARENA_MAX=1 on Linux (src/cli/relaunch.ts):
+ * which command lines do, that the command really runs there (its environment read from /proc),
+ * that a signal sent to the first process alone reaches it, and that a Ctrl-C reaching both
+ * processes (a process group's signal, as a terminal sends; the kernel may merge it with the
+ * forwarded one) still stops it cleanly, not at once.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { shouldRelaunch } from "../../src/cli/relaunch.js";
+import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const bin = path.join(root, "dist/bin/btkit.js");
+
+describe("shouldRelaunch", () => {
+  it("prep and join on Linux, unless MALLOC_ARENA_MAX is set, BTKIT_RELAUNCH=0, or help is asked", () => {
+    expect(shouldRelaunch(["prep", "in.csv", "--out", "d"], {}, "linux")).toBe(true);
+    expect(shouldRelaunch(["join", "--descriptor", "d", "--out", "x.parquet"], {}, "linux")).toBe(true);
+    expect(shouldRelaunch(["prep", "in.csv"], { MALLOC_ARENA_MAX: "2" }, "linux")).toBe(false);
+    expect(shouldRelaunch(["prep", "in.csv"], { BTKIT_RELAUNCH: "0" }, "linux")).toBe(false);
+    expect(shouldRelaunch(["prep", "--help"], {}, "linux")).toBe(false);
+    expect(shouldRelaunch(["join", "-h"], {}, "linux")).toBe(false);
+    expect(shouldRelaunch(["prep", "in.csv"], {}, "darwin")).toBe(false);
+    for (const other of [[], ["--version"], ["help", "prep"], ["submit"], ["status"], ["emulator"]]) expect(shouldRelaunch(other, {}, "linux")).toBe(false);
+  });
+});
+
+describe.runIf(process.platform === "linux")("the relaunched command (built CLI)", () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeAll(ensureBuilt, BUILD_TIMEOUT_MS);
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir("btkit-relaunch-"));
+    const rows: string[] = ["id,x,text"];
+    for (let i = 0; i < 400_000; i++) rows.push(`${i},${i * 2},"text, with a comma ${i}"`);
+    fs.writeFileSync(path.join(dir, "big.csv"), `${rows.join("\n")}\n`);
+  });
+  afterAll(() => cleanup?.());
+
+  /** Starts prep; once it reports rows, calls `act` with the first process's pid and its child processes' pids. */
+  function prepThen(out: string, act: (parent: number, children: number[]) => void, options: { detached?: boolean; env?: Record<string, string> } = {}): Promise<{ code: number | null; stderr: string }> {
+    const env: NodeJS.ProcessEnv = { ...process.env, BTKIT_PROGRESS_INTERVAL_MS: "0" };
+    delete env.MALLOC_ARENA_MAX;
+    delete env.BTKIT_RELAUNCH;
+    Object.assign(env, options.env);
+    return new Promise((resolve) => {
+      const p = spawn(process.execPath, [bin, "prep", "big.csv", "--out", out, "--gzip", "--shard-rows", "20000"], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"], detached: options.detached ?? false });
+      let stderr = "";
+      let acted = false;
+      p.stderr.on("data", (c: Buffer) => {
+        stderr += c.toString();
+        if (!acted && /prep: [\d,]+ rows/.test(stderr)) {
+          acted = true;
+          const children = fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+          act(p.pid!, children);
+        }
+      });
+      p.on("exit", (code) => resolve({ code, stderr }));
+    });
+  }
+
+  const leftovers = (out: string): string[] =>
+    fs.existsSync(path.join(dir, out)) ? fs.readdirSync(path.join(dir, out), { recursive: true }).map(String).filter((f) => /\.tmp$|\.lock$/.test(f)) : [];
+
+  it("runs prep in a child process with MALLOC_ARENA_MAX=1, and SIGTERM to the first process stops it cleanly (143)", async () => {
+    let childEnv = "";
+    let count = 0;
+    const r = await prepThen("out-term", (parent, children) => {
+      count = children.length;
+      childEnv = fs.readFileSync(`/proc/${children[0]}/environ`, "utf8");
+      process.kill(parent, "SIGTERM");
+    });
+    expect(count).toBe(1);
+    expect(childEnv.split("\0")).toContain("MALLOC_ARENA_MAX=1");
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toContain("interrupted (SIGTERM)");
+    expect(leftovers("out-term")).toEqual([]);
+    expect(fs.existsSync(path.join(dir, "out-term", "btkit.json"))).toBe(false);
+  });
+
+  it("BTKIT_RELAUNCH=0 runs the command in the first process (no child), which completes", async () => {
+    let count = -1;
+    const r = await prepThen("out-one", (_parent, children) => (count = children.length), { env: { BTKIT_RELAUNCH: "0" } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(count).toBe(0);
+    expect(fs.existsSync(path.join(dir, "out-one", "btkit.json"))).toBe(true);
+  });
+
+  it("a Ctrl-C to the process group (both processes get SIGINT, the first forwards it) counts once: exit 130, temporaries removed", async () => {
+    const r = await prepThen("out-int", (parent) => process.kill(-parent, "SIGINT"), { detached: true });
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain("interrupted (SIGINT)");
+    expect(leftovers("out-int")).toEqual([]);
+  });
+});
