@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -65,6 +66,26 @@ describe("local storage", () => {
     expect(err.message).toContain("source broke");
     expect(await fs.readFile(path.join(dir, "keep.txt"), "utf8")).toBe("old content");
     expect(await fs.readdir(dir)).toEqual(["keep.txt"]);
+  });
+
+  it("a body past the background flushes (16 MiB each) is written whole, and one failing after a flush began leaves nothing", async () => {
+    const s = new Storage({ cwd: dir });
+    const block = Buffer.alloc(1024 * 1024);
+    const blocks = (n: number, fail: boolean) =>
+      (async function* (): AsyncGenerator<Buffer> {
+        for (let i = 0; i < n; i++) yield Buffer.from(block.fill(i % 251));
+        if (fail) throw new Error("source broke after 40 MiB");
+      })();
+    const res = await s.write("big.bin", blocks(40, false));
+    const back = await fs.readFile(path.join(dir, "big.bin"));
+    expect(back.length).toBe(40 * 1024 * 1024);
+    expect([back[0], back[16 * 1024 * 1024], back[40 * 1024 * 1024 - 1]]).toEqual([0, 16, 39]);
+    expect(res.sha256).toBe(createHash("sha256").update(back).digest("hex"));
+    const err = (await s.write("big.bin", blocks(40, true)).catch((e: unknown) => e)) as BtkitError;
+    expect(isBtkitError(err, "IO_WRITE_FAILED")).toBe(true);
+    expect(err.message).toContain("source broke after 40 MiB");
+    expect(await fs.readdir(dir)).toEqual(["big.bin"]);
+    expect((await fs.stat(path.join(dir, "big.bin"))).size).toBe(40 * 1024 * 1024);
   });
 
   it("noOverwrite refuses an existing file with IO_EXISTS", async () => {
