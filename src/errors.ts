@@ -33,6 +33,8 @@ export const EXIT = {
   interrupted: 130,
   /** terminated (SIGTERM), as 128 + 15; temporaries removed as for an interrupt */
   terminated: 143,
+  /** hung up (SIGHUP: the terminal closed), as 128 + 1; temporaries removed as for an interrupt */
+  hangup: 129,
 } as const;
 export type ExitKind = keyof typeof EXIT;
 

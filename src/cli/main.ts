@@ -45,6 +45,7 @@ function topHelp(commands: readonly CommandEntry[]): string {
     `  ${EXIT.conflict}  (also) another btkit command is writing to the same output`,
     `  ${EXIT.interrupted} interrupted (Ctrl-C, SIGINT): temporary files removed`,
     `  ${EXIT.terminated} terminated (SIGTERM): temporary files removed`,
+    `  ${EXIT.hangup} hung up (SIGHUP, the terminal closed): temporary files removed`,
     "",
     "Environment: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL[_S3|_SAGEMAKER] as for the AWS CLI;",
     "BTKIT_S3_PATH_STYLE=1 and BTKIT_S3_CHECKSUMS=WHEN_REQUIRED for S3-compatible servers.",
@@ -111,10 +112,17 @@ async function commandHelp(ctx: CliContext, entry: CommandEntry): Promise<number
 }
 
 /** The abort reason of a signal the process received. */
-export class Interrupted extends Error {
-  readonly signal: "SIGINT" | "SIGTERM";
+export type StopSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
 
-  constructor(signal: "SIGINT" | "SIGTERM") {
+/** The exit code of a command a signal stopped: 128 + the signal's number. */
+export function exitOfSignal(sig: StopSignal): number {
+  return sig === "SIGTERM" ? EXIT.terminated : sig === "SIGHUP" ? EXIT.hangup : EXIT.interrupted;
+}
+
+export class Interrupted extends Error {
+  readonly signal: StopSignal;
+
+  constructor(signal: StopSignal) {
     super(`interrupted by ${signal}`);
     this.name = "Interrupted";
     this.signal = signal;
@@ -122,7 +130,7 @@ export class Interrupted extends Error {
 }
 
 /**
- * A command stopped by a signal ends 130 (SIGINT) or 143 (SIGTERM), whatever error the stop
+ * A command stopped by a signal ends 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP), whatever error the stop
  * surfaced as (an aborted write, an aborted request): its own message when it is a coded one that
  * says more (SUBMIT_INTERRUPTED), else that it stopped with temporaries removed and no descriptor published.
  */
@@ -131,7 +139,7 @@ function reportInterrupted(ctx: CliContext, err: unknown, command: string, reaso
   ctx.clearBar();
   if (err instanceof BtkitError && err.code === "SUBMIT_INTERRUPTED") reportError(ctx, err, command);
   else ctx.io.stderr.write(`btkit ${command}: interrupted (${sig}): stopped; temporary files removed, no descriptor published (run the same command again to start over)\n`);
-  return sig === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
+  return exitOfSignal(sig);
 }
 
 function unknownCommand(ctx: CliContext, name: string, commands: readonly CommandEntry[]): number {

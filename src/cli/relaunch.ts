@@ -12,8 +12,10 @@
  * The first process waits and exits as the second does (128 + the signal's number when a signal
  * ended it). It forwards SIGINT, SIGTERM and SIGHUP, so a signal sent to it alone (`kill PID`,
  * `docker stop`) reaches the command; a terminal's Ctrl-C reaches both (one process group), and
- * the command counts signals that close together as one (process.ts). This module imports nothing
- * else of btkit, so the first process stays small.
+ * the command counts signals that close together as one (process.ts). A SIGKILL cannot be
+ * forwarded: the command notices within half a second that its first process is gone and stops
+ * as for SIGTERM (watchFirstProcess). This module imports nothing else of btkit, so the first
+ * process stays small.
  */
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
@@ -39,7 +41,7 @@ export function relaunch(): Promise<number> | undefined {
   if (!shouldRelaunch(process.argv.slice(2), process.env, process.platform)) return undefined;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: "inherit",
-    env: { ...process.env, MALLOC_ARENA_MAX: "1" },
+    env: { ...process.env, MALLOC_ARENA_MAX: "1", BTKIT_FIRST_PID: String(process.pid) },
   });
   const forward = (sig: NodeJS.Signals): void => {
     child.kill(sig);
@@ -55,4 +57,24 @@ export function relaunch(): Promise<number> | undefined {
       resolve(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0)));
     });
   });
+}
+
+/** How often a relaunched command checks that its first process is still there (ms). */
+const WATCH_MS = 500;
+
+/**
+ * In a relaunched command (BTKIT_FIRST_PID set), calls `gone` once when the first process is no
+ * longer its parent: it was killed with SIGKILL, which it cannot forward, and the command would
+ * otherwise go on as an orphan nobody waits for (still writing, holding its output's lock). The
+ * check is a timer that does not keep the process alive.
+ */
+export function watchFirstProcess(env: NodeJS.ProcessEnv, gone: () => void): void {
+  const first = Number(env.BTKIT_FIRST_PID);
+  if (!Number.isInteger(first) || first <= 0 || process.ppid !== first) return;
+  const timer = setInterval(() => {
+    if (process.ppid === first) return;
+    clearInterval(timer);
+    gone();
+  }, WATCH_MS);
+  timer.unref();
 }

@@ -90,6 +90,27 @@ describe.runIf(process.platform === "linux")("the relaunched command (built CLI)
     expect(fs.existsSync(path.join(dir, "out-one", "btkit.json"))).toBe(true);
   });
 
+  it("SIGHUP (a closed terminal) to the first process stops the command cleanly: exit 129, temporaries removed", async () => {
+    const r = await prepThen("out-hup", (parent) => process.kill(parent, "SIGHUP"));
+    expect(r.code, r.stderr).toBe(129);
+    expect(r.stderr).toContain("interrupted (SIGHUP)");
+    expect(leftovers("out-hup")).toEqual([]);
+  });
+
+  it("SIGKILL of the first process: the command notices it is gone and stops as for SIGTERM, leaving no temporaries or lock", async () => {
+    let child = 0;
+    await prepThen("out-kill", (parent, children) => {
+      child = children[0]!;
+      process.kill(parent, "SIGKILL");
+    });
+    // the orphan stops within about half a second of the check
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && fs.existsSync(`/proc/${child}`) && !fs.readFileSync(`/proc/${child}/stat`, "utf8").includes(") Z ")) await new Promise((r) => setTimeout(r, 100));
+    expect(fs.existsSync(`/proc/${child}`) && !fs.readFileSync(`/proc/${child}/stat`, "utf8").includes(") Z ")).toBe(false);
+    expect(leftovers("out-kill")).toEqual([]);
+    expect(fs.existsSync(path.join(dir, "out-kill", "btkit.json"))).toBe(false);
+  });
+
   it("a Ctrl-C to the process group (both processes get SIGINT, the first forwards it) counts once: exit 130, temporaries removed", async () => {
     const r = await prepThen("out-int", (parent) => process.kill(-parent, "SIGINT"), { detached: true });
     expect(r.code, r.stderr).toBe(130);
