@@ -81,30 +81,70 @@ const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
  * rounded: the value Number() gives. NaN otherwise.
  */
 export function decimalBytes(buf: Buffer, s: number, e: number): number {
+  if (!scanDecimal(buf, s, e) || SCAN.digits > 15 || SCAN.scale > 22) return NaN;
+  // at most 15 digits: below 10^15, every part exact
+  const m = SCAN.a * POW10[SCAN.nb]! + SCAN.b;
+  const v = SCAN.scale > 0 ? m / POW10[SCAN.scale]! : m;
+  return SCAN.neg ? -v : v;
+}
+
+/** A plain decimal's parts, as scanDecimal leaves them: its significant digits D = a * 10^nb + b. */
+const SCAN = {
+  neg: false,
+  /** the first 9 significant digits */
+  a: 0,
+  /** the significant digits after the first 9, and how many they are */
+  b: 0,
+  nb: 0,
+  /** significant digits: from the first that is not 0 ("0.0283" has 3) */
+  digits: 0,
+  /** digits after the point; -1 without one */
+  scale: -1,
+  /** the last digit */
+  last: 0,
+};
+
+/** Scans -?digits[.digits] (one digit at least) of at most 17 significant digits into SCAN; false for any other text. */
+function scanDecimal(buf: Buffer, s: number, e: number): boolean {
   let k = s;
   const neg = buf[k] === MINUS;
   if (neg) k++;
-  let m = 0;
-  let any = false;
-  // significant digits: from the first that is not 0 ("0.0283" has 3)
+  let a = 0;
+  let b = 0;
+  let nb = 0;
   let digits = 0;
   let scale = -1;
+  let last = 0;
+  let any = false;
   for (; k < e; k++) {
     const c = buf[k]!;
     if (c === 46) {
-      if (scale >= 0) return NaN;
+      if (scale >= 0) return false;
       scale = 0;
       continue;
     }
-    if (c < 48 || c > 57) return NaN;
-    m = m * 10 + (c - 48);
+    const d = c - 48;
+    if (d < 0 || d > 9) return false;
     any = true;
-    if (digits > 0 || c !== 48) digits++;
     if (scale >= 0) scale++;
+    if (digits === 0 && d === 0) continue;
+    if (++digits <= 9) a = a * 10 + d;
+    else if (digits > 17) return false;
+    else {
+      b = b * 10 + d;
+      nb++;
+    }
+    last = d;
   }
-  if (!any || digits > 15 || scale > 22) return NaN;
-  const v = scale > 0 ? m / POW10[scale]! : m;
-  return neg ? -v : v;
+  if (!any) return false;
+  SCAN.neg = neg;
+  SCAN.a = a;
+  SCAN.b = b;
+  SCAN.nb = nb;
+  SCAN.digits = digits;
+  SCAN.scale = scale;
+  SCAN.last = last;
+  return true;
 }
 
 
@@ -182,35 +222,12 @@ function nextDouble(x: number, dir: 1 | -1): number {
  * the even).
  */
 export function longDecimalBytes(buf: Buffer, s: number, e: number, out: { rounds: boolean }): number {
-  let k = s;
-  const neg = buf[k] === MINUS;
-  if (neg) k++;
-  let a = 0;
-  let b = 0;
-  let digits = 0;
-  let scale = -1;
-  let last = 0;
-  for (; k < e; k++) {
-    const c = buf[k]!;
-    if (c === 46) {
-      if (scale >= 0) return NaN;
-      scale = 0;
-      continue;
-    }
-    const d = c - 48;
-    if (d < 0 || d > 9) return NaN;
-    if (scale >= 0) scale++;
-    if (digits === 0 && d === 0) continue;
-    // D = a * 10^8 + b: b holds the last 8 digits read, a those before (below 10^9: exact)
-    if (++digits > 17) return NaN;
-    const carry = Math.floor(b / 1e7);
-    b = (b - carry * 1e7) * 10 + d;
-    a = a * 10 + carry;
-    last = d;
-  }
-  if (digits < 16 || last === 0 || scale > 22) return NaN;
+  if (!scanDecimal(buf, s, e) || SCAN.digits < 16 || SCAN.last === 0 || SCAN.scale > 22) return NaN;
+  const { neg, b, scale, last } = SCAN;
   const p10 = POW10[scale > 0 ? scale : 0]!;
-  const high = a * 1e8;
+  // D = high + b: the first 9 digits times 10^nb (exact: below 2^49 times a power of two), and
+  // the last 7 or 8 digits
+  const high = SCAN.a * POW10[SCAN.nb]!;
   let x = (high + b) / p10;
   let r: number;
   let w: number;
