@@ -184,6 +184,7 @@ export const joinCommand: Command = {
       },
     });
     progress.finish({ label: "join", done: results.rows, total: results.rows, unit: "row", detail: `-> ${results.location}` });
+    ctx.notes("join", results.notes);
     if (results.missing.length > 0) ctx.warn(`${counted(results.missing.length, "shard")} had no .out and ${results.missing.length === 1 ? "was" : "were"} not joined: ${results.missing.join(", ")} (listed in results.missing)`);
     await publish(serializeDescriptor(joined));
     return 0;

@@ -142,6 +142,7 @@ export const prepCommand: Command = {
     }
     const summary = storedSummary(d);
     if (summary) ctx.log(summary);
+    ctx.notes("prep", d.source.notes);
     const idle = idleInstancesLine(d, num(f.instances));
     if (idle) ctx.log(idle);
     await ctx.emitDescriptor(d);

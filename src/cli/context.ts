@@ -4,7 +4,7 @@
  */
 import type { Readable, Writable } from "node:stream";
 import { BtkitError, redact } from "../errors.js";
-import { parseDescriptor, serializeDescriptor, type Descriptor } from "../protocol/descriptor.js";
+import { parseDescriptor, serializeDescriptor, type Descriptor, type SkipCount } from "../protocol/descriptor.js";
 import type { Storage } from "../io/storage.js";
 import { formatLocation, parseLocation } from "../io/location.js";
 import { LAYOUT } from "../protocol/layout.js";
@@ -106,6 +106,15 @@ export class CliContext {
     if (this.quiet) return;
     this.clearBar();
     this.io.stderr.write(`${redact(message)}\n`);
+  }
+
+  /**
+   * The counted notes of a descriptor (what the data went through: values rounded, a byte order
+   * mark stripped, lines skipped by a flag), one log line each, so a run says them and not only its
+   * descriptor. Notes with a count of 0 are not shown.
+   */
+  notes(command: string, notes: readonly SkipCount[] | undefined): void {
+    for (const n of notes ?? []) if (n.count > 0) this.log(`${command}: note: ${n.reason} (${n.count.toLocaleString("en-US")})`);
   }
 
   /** A warning to stderr, shown even with --quiet. */

@@ -111,6 +111,20 @@ describe("README install section", () => {
 });
 
 describe("README commands", () => {
+  it("the local pipeline over your own table runs as written (in a folder whose dist/ is this build's), every row joined", async () => {
+    const local = path.join(dir, "own");
+    fs.mkdirSync(local);
+    fs.symlinkSync(path.join(root, "dist"), path.join(local, "dist"));
+    const rows = Array.from({ length: 300 }, (_, i) => `${i},${(i * 0.37).toFixed(3)},${i % 7},"text, ${i}"`);
+    fs.writeFileSync(path.join(local, "my-table.csv"), `id,a,b,c\n${rows.join("\n")}\n`);
+    const r = await bash(block("The pipeline"), {}, local);
+    expect(r.stderr).not.toMatch(/error \[/);
+    expect(r.status, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as { job: { status: string }; results: { rows: number; location: string } };
+    expect(d.job.status).toBe("Completed");
+    expect(d.results).toMatchObject({ rows: 300, location: `file://${path.join(local, "run", "joined.parquet")}` });
+  });
+
   it("the AWS pipeline runs as written", async () => {
     const r = await bash(block("The same pipeline on AWS"));
     expect(r.stderr).not.toMatch(/error \[/);

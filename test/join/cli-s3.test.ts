@@ -47,6 +47,23 @@ describe("btkit join (CLI)", () => {
     }
   });
 
+  it("says the notes of its results on stderr: a feature value with more digits than a double keeps is counted there, not only in the descriptor", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const storage = s3.storage();
+      const a = makeRows(3, 33);
+      a[1]!.x1 = "0.10000000000000001";
+      const fx = await writeFixture(storage, storage.parse(dir), { shards: [{ rows: a, out: jsonOut(a) }] });
+      const r = await runCli(["join", "--out", path.join(dir, "n.jsonl")], { stdin: JSON.stringify(fx.descriptor) });
+      expect(r.code, r.stderr).toBe(0);
+      const notes = parseDescriptor(r.stdout.trim()).results!.notes ?? [];
+      expect(notes).toEqual([{ reason: expect.stringContaining("float64 feature values read back from the shards with more significant digits than a double keeps") as string, count: 1 }]);
+      expect(r.stderr).toContain(`join: note: ${notes[0]!.reason} (1)`);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it("maps a count mismatch to exit status 65 with the coded message on stderr, and prints nothing", async () => {
     const { dir, cleanup } = await tempDir();
     try {

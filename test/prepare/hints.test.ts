@@ -60,10 +60,13 @@ it("a float column with a 20-digit integer is float64: the model gets numbers, t
   const notes = parseDescriptor(r.stdout).source.notes ?? [];
   expect(notes).toEqual([{ reason: expect.stringContaining("float64 values with more significant digits than a double keeps") as string, count: 1 }]);
   expect(notes[0]!.reason).toContain("--schema NAME:utf8 keeps them exactly");
+  // and the run says it, not only its descriptor
+  expect(r.stderr).toContain(`prep: note: ${notes[0]!.reason} (1)`);
   // the way the note names: --schema x:utf8 keeps every digit
   const exact = await prep("floats.csv", "--schema", "x:utf8", "--keep", "id,x");
   expect(exact.code, exact.stderr).toBe(0);
   expect(parseDescriptor(exact.stdout).source.notes).toBeUndefined();
+  expect(exact.stderr).not.toContain("note:");
   // a column of such integers (IDs), none negative, is uint64: every digit kept
   await fs.writeFile(path.join(dir, "ids.csv"), "id,x\n12345678901234567890,1\n12345678901234567891,2\n");
   expect(typeOf((await prep("ids.csv")).stdout, "id")).toBe("uint64");
