@@ -17,7 +17,7 @@ const G_WAIT = "Waiting";
 /** Flags shared by submit and status (waiting and watching). */
 export const WAIT_FLAGS = {
   wait: { type: "boolean", help: "wait for the job to end, with progress on stderr; the exit code says how it ended", group: G_WAIT },
-  timeout: { type: "number", value: "SECONDS", min: 0, help: "stop waiting after this long (exit 5; the job goes on); default: no limit", group: G_WAIT },
+  timeout: { type: "number", value: "SECONDS", min: 0, help: "stop waiting after this long (exit 5; the job goes on, except with --local: its emulator ends with the command); default: no limit", group: G_WAIT },
   "poll-seconds": { type: "number", value: "SECONDS", min: 0, default: 5, help: "first interval between status polls; it grows by half up to 60 s", group: G_WAIT },
   logs: { type: "boolean", help: "stream the job's CloudWatch logs (/aws/sagemaker/TransformJobs, <job>/...) to stderr while waiting", group: G_WAIT },
   "stop-on-interrupt": { type: "boolean", help: "on Ctrl-C stop the job instead of detaching from it", group: G_WAIT },
@@ -107,7 +107,11 @@ export async function watchAndEmit(ctx: CliContext, args: ParsedArgs, d: Descrip
   }
   if (final.status === "Stopped") throw new BtkitError("SUBMIT_JOB_STOPPED", `transform job ${final.name} was stopped`, { job: final.name });
   if (wait && final.status !== "Completed") {
-    throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for job ${final.name} after ${flagNumber(args, "timeout")} s; it is ${final.status} and goes on (btkit status --wait reattaches)`, { job: final.name });
+    const from = stored ?? "job.json (the descriptor printed on stdout, saved)";
+    const next = backend.local
+      ? `it ran on the in-process emulator, which ends with this command: the job ends Failed, and the shards it finished keep their .out. See how it ended: btkit status --descriptor ${from}; transform the rest: btkit submit --retry-failed --descriptor ${from}`
+      : `it is ${final.status} and goes on (btkit status --wait reattaches)`;
+    throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for job ${final.name} after ${flagNumber(args, "timeout")} s; ${next}`, { job: final.name });
   }
   return 0;
 }

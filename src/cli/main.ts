@@ -36,7 +36,7 @@ function topHelp(commands: readonly CommandEntry[]): string {
     `  ${EXIT.usage}   usage error (unknown flag, bad value, missing argument)`,
     `  ${EXIT.jobFailed}   the transform job ended Failed`,
     `  ${EXIT.jobStopped}   the transform job ended Stopped`,
-    `  ${EXIT.timeout}   waiting for the job timed out (the job goes on)`,
+    `  ${EXIT.timeout}   waiting for the job timed out (the job goes on; with --local it ends with the command)`,
     `  ${EXIT.data}  bad input data (invalid rows, count mismatch, schema conflict)`,
     `  ${EXIT.noInput}  an input does not exist`,
     `  ${EXIT.service}  AWS (or the emulator) refused or failed a call`,

@@ -143,6 +143,14 @@ describe("submit --local", () => {
     const stop = await runJobCli(DEFAULT_DEPS, ["stop"], { stdin: s.stdout });
     expect(stop.code).toBe(0);
     expect(stop.stderr).toContain("is already Failed: nothing to stop");
+    // what the timeout said is so, and its way on works: the stored descriptor, --retry-failed
+    const stored = path.join(outDir(d1.job!.name), "btkit.json");
+    expect(r.stderr).toContain(`it ran on the in-process emulator, which ends with this command: the job ends Failed, and the shards it finished keep their .out. See how it ended: btkit status --descriptor ${stored}; transform the rest: btkit submit --retry-failed --descriptor ${stored}`);
+    expect(r.stderr).not.toContain("goes on");
+    await restartModel({});
+    const retry = await runJobCli(DEFAULT_DEPS, ["submit", "--retry-failed", "--descriptor", stored, ...FAST]);
+    expect(retry.code, retry.stderr).toBe(0);
+    expect(parseDescriptor(retry.stdout).job).toMatchObject({ status: "Completed", history: [{ name: d1.job!.name, status: "Failed" }] });
   });
 
   it("Ctrl-C during submit --local: exit 130, and the commands it prints show how the job ended and transform the rest", async () => {
