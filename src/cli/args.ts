@@ -170,7 +170,8 @@ function convert(name: string, f: FlagSpec, raw: string, shown: string): string 
 }
 
 function unknownFlag(spec: CommandSpec, flag: string): never {
-  const names = Object.keys(spec.flags).map((n) => `--${n}`);
+  // a boolean flag's negation is a name too (--no-features)
+  const names = Object.entries(spec.flags).flatMap(([n, f]) => (f.type === "boolean" ? [`--${n}`, `--no-${n}`] : [`--${n}`]));
   const near = closest(flag.startsWith("--") ? flag : `--${flag.slice(1)}`, names);
   usage("USAGE_UNKNOWN_FLAG", `unknown flag ${flag} for btkit ${spec.name}${near ? `; did you mean ${near}?` : ""} (see btkit help ${spec.name})`, flag);
 }
@@ -179,8 +180,23 @@ function usage(code: "USAGE_BAD_VALUE" | "USAGE_MISSING" | "USAGE_UNKNOWN_FLAG",
   throw new BtkitError(code, message, { option });
 }
 
-/** The candidate nearest to `word` by edit distance, if near enough to be a likely typo. */
+/**
+ * The candidate `word` is most likely a typo of: one it abbreviates or runs on past, else the
+ * nearest by edit distance when near enough; "A or B" when two fit as well.
+ */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  // a name typed shortened, its letters in order (--model-cmd for --model-command), or a name
+  // typed on past its end within its last word (--output for --out): those first, the nearest
+  // two named when several
+  const ranked = candidates
+    .filter((c) => isSubsequence(word, c))
+    .map((c) => ({ c, d: editDistance(word, c) }))
+    .sort((a, b) => a.d - b.d);
+  // of the shortened ones, those as near as the nearest
+  const shortened = ranked.filter((x) => x.d === ranked[0]!.d).map((x) => x.c);
+  const lengthened = candidates.filter((c) => c.length >= 3 && c.length < word.length && word.startsWith(c) && word[c.length] !== "-");
+  const found = [...shortened, ...lengthened];
+  if (found.length > 0) return found.length === 1 ? found[0] : `${found[0]} or ${found[1]}`;
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
@@ -194,6 +210,15 @@ export function closest(word: string, candidates: readonly string[]): string | u
   if (best !== undefined && bestD <= limit) return best;
   const prefix = candidates.filter((c) => c.startsWith(word) || word.startsWith(c));
   return prefix.length === 1 ? prefix[0] : undefined;
+}
+
+/** Whether the letters of `short` appear in `long` in order (after a shared leading "--" or "-", at least two letters). */
+function isSubsequence(short: string, long: string): boolean {
+  const bare = short.replace(/^-+/, "");
+  if (bare.length < 2 || short.length >= long.length) return false;
+  let k = 0;
+  for (let i = 0; i < long.length && k < short.length; i++) if (long[i] === short[k]) k++;
+  return k === short.length;
 }
 
 function editDistance(a: string, b: string): number {

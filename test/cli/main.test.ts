@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { PassThrough, Readable, Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { parseArgs, type CommandSpec } from "../../src/cli/args.js";
+import { closest, parseArgs, type CommandSpec } from "../../src/cli/args.js";
 import { COMMON_FLAGS, type Command, type CommandEntry, type LazyCommand } from "../../src/cli/command.js";
 import { COMMANDS } from "../../src/cli/commands.js";
 import { COMPRESSION_CHOICES, FORMAT_CHOICES, PREDICTION_FORMAT_CHOICES } from "../../src/cli/cmd-join.js";
@@ -50,6 +50,17 @@ describe("argument parsing", () => {
     expect(err.message).toContain("did you mean --dry-run?");
     expect(err.exitCode).toBe(EXIT.usage);
     expect(parseError(["x", "--shardrows", "3"]).message).toContain("--shard-rows");
+    // a boolean flag's negation is suggested too
+    expect(parseError(["x", "--no-dry-rn"]).message).toContain("did you mean --no-dry-run?");
+  });
+
+  it("a flag typed shortened or lengthened, its letters in order, suggests the flag it abbreviates, or the nearest two", () => {
+    expect(closest("--model-cmd", ["--model-url", "--model-command", "--model"])).toBe("--model-command");
+    expect(closest("--no-feature", ["--features", "--no-features", "--feature-names"])).toBe("--no-features");
+    expect(closest("--output", ["--out", "--outputs", "--descriptor-out"])).toBe("--outputs or --out");
+    // the rest as before: edit distance
+    expect(closest("--dry-rn", ["--dry-run", "--format"])).toBe("--dry-run");
+    expect(closest("--zzz", ["--dry-run", "--format"])).toBeUndefined();
   });
 
   it.each([
