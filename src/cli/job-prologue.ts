@@ -73,7 +73,7 @@ export const LOCAL_GROUP = "Local (emulator)";
 
 /** Flags that choose the in-process emulator instead of AWS. */
 export const LOCAL_FLAGS = {
-  local: { type: "boolean", help: "run on the emulator in this process (on 127.0.0.1) instead of AWS; implies --wait", group: LOCAL_GROUP },
+  local: { type: "boolean", help: "use the emulator in this process (on 127.0.0.1, its jobs kept in --state) instead of AWS; with submit it runs the job and implies --wait", group: LOCAL_GROUP },
   state: { type: "string", value: "DIR", help: "the emulator's state folder (implies --local); default: emulator-state/ beside the output folder", group: LOCAL_GROUP },
 } as const satisfies Record<string, FlagSpec>;
 
