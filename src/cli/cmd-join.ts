@@ -150,6 +150,7 @@ export const joinCommand: Command = {
         ...shared,
       });
       ctx.log(`join: ${counted(results.rows, "row")} from ${counted(results.pairs.length - results.missing.length, "input file")} -> ${results.location}`);
+      ctx.notes("join", results.notes);
       if (results.missing.length > 0) ctx.warn(`${counted(results.missing.length, "input")} had no .out and ${results.missing.length === 1 ? "was" : "were"} not joined: ${results.missing.join(", ")}`);
       // no descriptor to extend: the results section alone, as one JSON line
       await publish(JSON.stringify({ results }));

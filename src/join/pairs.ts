@@ -64,6 +64,8 @@ export interface JoinFilesResult {
   missing: string[];
   files: string[];
   pairs: Array<{ input: string; output: string }>;
+  /** what the values went through, counted (numbers rounded into float64, values widened, CRs stripped); empty when nothing */
+  notes: Array<{ reason: string; count: number }>;
 }
 
 /** Pairs inputs with their .out files by name; two inputs with one name are JOIN_PAIRING. */
@@ -129,6 +131,7 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
   let echo: EchoSplitter | undefined;
   let schema: Schema | undefined;
   const rowsPerShard: Record<string, number> = {};
+  let crlf = 0;
   const emptySchema = (): Schema | undefined => schema;
   const writer = createWriter({ format, compression: options.compression, rowGroupRows: options.rowGroupRows, emptySchema });
 
@@ -146,7 +149,10 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
         if (a.lines.length !== b.lines.length) {
           throw new BtkitError("JOIN_COUNT_MISMATCH", `${outSrc.location} and ${src.location} have different line counts`, { shard: p.name, location: outSrc.location });
         }
-        if (a.lines.length === 0) break;
+        if (a.lines.length === 0) {
+          crlf += inLines.crlf + outLines.crlf;
+          break;
+        }
         const inData: Data[] = inputParser.parse(a, src);
         const inputCsv = inputParser.format === "csv";
         if (joinSource === "input") echo ??= new EchoSplitter(inputCsv ? { kind: "csv-join", select: undefined, filter: "$" } : { kind: "json-join", keys: "all", filter: "$" }, inputParser.fields()!.length);
@@ -198,5 +204,11 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
     files.push(location);
   }
   const rows = Object.values(rowsPerShard).reduce((x, y) => x + y, 0);
-  return { location, format, partitioned, rows, rowsPerShard, missing, files, pairs: pairs.map((p) => ({ input: toUri(p.input), output: toUri(p.output) })) };
+  const notes = [
+    { reason: "input numbers with more significant digits than a double keeps: rounded in float64 columns", count: inputParser.rounded },
+    { reason: "prediction numbers with more significant digits than a double keeps: rounded in float64 columns (--prediction-type NAME=int64, uint64 or decimal(P,S) keeps them exactly)", count: predParser?.rounded ?? 0 },
+    { reason: "values widened to utf8 (--widen-to-utf8)", count: inputParser.widened + (predParser?.widened ?? 0) },
+    { reason: "CR before LF stripped from lines", count: crlf },
+  ].filter((n) => n.count > 0);
+  return { location, format, partitioned, rows, rowsPerShard, missing, files, pairs: pairs.map((p) => ({ input: toUri(p.input), output: toUri(p.output) })), notes };
 }

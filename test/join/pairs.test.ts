@@ -68,6 +68,22 @@ describe("join without a descriptor (--inputs, --outputs)", () => {
     expect((e as BtkitError).code).toBe("JOIN_ECHO_MISMATCH");
   });
 
+  it("counts what the values went through, and the CLI says it: a 17-digit input number rounded into float64, CRs stripped", async () => {
+    await put("in/a.csv", "1,0.10000000000000001\r\n2,0.5\r\n");
+    await put("out/a.csv.out", "0.9\n0.1\n");
+    const res = await joinFiles({ inputs: [path.join(dir, "in")], outputs: path.join(dir, "out"), out: path.join(dir, "n.jsonl"), storage, format: "jsonl" });
+    expect(res.notes).toEqual([
+      { reason: "input numbers with more significant digits than a double keeps: rounded in float64 columns", count: 1 },
+      { reason: "CR before LF stripped from lines", count: 2 },
+    ]);
+    const cli = await runCli(["join", "--inputs", path.join(dir, "in"), "--outputs", path.join(dir, "out"), "--out", path.join(dir, "c.jsonl")]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stderr).toContain("join: note: input numbers with more significant digits than a double keeps: rounded in float64 columns (1)");
+    // nothing to say: no notes
+    await put("in/a.csv", "1,0.5\n2,0.25\n");
+    expect((await joinFiles({ inputs: [path.join(dir, "in")], outputs: path.join(dir, "out"), out: path.join(dir, "m.jsonl"), storage, format: "jsonl" })).notes).toEqual([]);
+  });
+
   it("two inputs with one name are JOIN_PAIRING; a missing .out is JOIN_MISSING_OUTPUT; counts must match", async () => {
     await fs.mkdir(path.join(dir, "in/sub"));
     await put("in/a.csv", "1\n");
