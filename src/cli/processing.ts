@@ -45,7 +45,7 @@ export const PROCESSING_FLAGS = {
   "name-prefix": { type: "string", value: "P", help: "with --processing: prefix of the derived job name [default: btkit-<command>]", group: G_PROC },
   new: { type: "boolean", help: "with --processing: launch a fresh job even when this request ran before (a rerun otherwise attaches to it); its prep parts replace what the earlier job's parts left (--overwrite)", group: G_PROC },
   "poll-seconds": { type: "number", value: "SECONDS", min: 0, help: "with --processing: first interval between status polls; it grows by half up to 30 s [default: 5]", group: G_PROC },
-  timeout: { type: "number", value: "SECONDS", min: 0, help: "with --processing: stop waiting after this long (exit 5; the job goes on)", group: G_PROC },
+  timeout: { type: "number", value: "SECONDS", min: 0, help: "with --processing: stop waiting after this long (exit 5; the job goes on, except with --local: it is stopped, as its emulator ends with the command)", group: G_PROC },
   "stop-on-interrupt": { type: "boolean", help: "with --processing: on Ctrl-C stop the job instead of detaching from it", group: G_PROC },
   local: { type: "boolean", help: "with --processing: run the job on the emulator in this process (its instances are local processes) instead of AWS", group: LOCAL_GROUP },
   state: { type: "string", value: "DIR", help: "with --processing: the emulator's state folder (implies --local); default: emulator-state/ beside --out", group: LOCAL_GROUP },
@@ -210,6 +210,12 @@ async function watch(ctx: CliContext, args: ParsedArgs, name: string, backend: B
     }
     if (ev.timedOut) {
       progress.finish(state);
+      if (backend.local) {
+        // as for Ctrl-C: the emulator in this process ends with it, so the job is stopped, not left to be reported Failed
+        await stopProcessingJob(name, { client: backend.sagemaker }).catch(() => undefined);
+        const see = `btkit status --processing-job ${name}${backend.stateDir ? ` --state ${quoted(backend.stateDir)}` : ""}`;
+        throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for processing job ${name} after ${flagNumber(args, "timeout")} s; it ran on the emulator in this process, which ends with this command: the job is stopped. See it: ${see}. Run it again: rerun the same command with --new`, { job: name, option: "--new" });
+      }
       throw new BtkitError("SUBMIT_TIMEOUT", `gave up waiting for processing job ${name} after ${flagNumber(args, "timeout")} s; it is ${ev.status} and goes on (rerun the same command to reattach)`, { job: name });
     }
     if (ev.terminal) {

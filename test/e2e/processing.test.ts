@@ -224,6 +224,21 @@ function runPrinted(command: string, env: NodeJS.ProcessEnv): Promise<Ran> {
 const SLEEPER = ["--processing-command", "btkit=echo sleeping; sleep 60; true"];
 
 describe("Ctrl-C of --processing prints a command that shows the job", () => {
+  it("--local --timeout: the job is stopped, not said to go on; btkit status as printed shows it Stopped; a rerun with --new runs it", async () => {
+    const argv = ["prep", "raw", "--out", "to-local", "--processing", "--local", "--instance-count", "2", "--poll-seconds", "0.1"];
+    const r = await runPrinted(`btkit ${[...argv, "--timeout", "3", "--processing-command", "'btkit=echo sleeping; sleep 60; true'"].join(" ")}`, { PATH: process.env.PATH });
+    expect(r.status, r.stderr).toBe(5);
+    expect(r.stderr).not.toContain("goes on");
+    const m = /See it: (btkit status --processing-job (btkit-prep-[0-9a-f]{16}) --state (\S+))\. Run it again: rerun the same command with --new/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const shown = await runPrinted(m![1]!, { PATH: process.env.PATH });
+    expect(shown.status, shown.stderr).toBe(4);
+    expect((JSON.parse(shown.stdout) as { processingJob: Record<string, unknown> }).processingJob).toMatchObject({ name: m![2], status: "Stopped" });
+    const again = await runCli([...argv, "--new"], { env: { PATH: process.env.PATH }, cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(parseDescriptor(again.stdout.trim(), "stdout").source.rowsWritten).toBe(FILES * ROWS);
+  }, 120_000);
+
   it("--local: the job is stopped; btkit status --processing-job NAME --state DIR as printed shows it Stopped; a rerun with --new runs it", async () => {
     const argv = ["prep", "raw", "--out", "int-local", "--processing", "--local", "--instance-count", "2", "--poll-seconds", "0.1"];
     const r = await launchAndInterrupt([...argv, ...SLEEPER], { PATH: process.env.PATH });
