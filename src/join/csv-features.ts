@@ -21,7 +21,7 @@
  */
 import { makeData, Utf8, type Data } from "apache-arrow";
 import type { ColumnType } from "../protocol/descriptor.js";
-import { decimalBytes, longDecimalBytes, timestampBytes } from "../protocol/byte-values.js";
+import { readDecimal, timestampBytes } from "../protocol/byte-values.js";
 import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, Validity, type Accumulator } from "./columns.js";
 import type { RawLines } from "./lines.js";
 
@@ -186,11 +186,8 @@ export class CsvFeatureReader {
               done = true;
             } else if (!quoted) {
               if (kind === K_FLOAT) {
-                let x = decimalBytes(bytes, start, stop);
-                if (x !== x) {
-                  x = longDecimalBytes(bytes, start, stop, LONG);
-                  if (x === x && LONG.rounds) this.#target.rounded();
-                }
+                const x = readDecimal(bytes, start, stop, LONG);
+                if (x === x && LONG.rounds) this.#target.rounded();
                 // NaN: neither reader decided (the text "NaN" goes the slow way too)
                 if (x === x) {
                   (acc as Float64Acc).values[i] = x;

@@ -28,7 +28,7 @@ export { roundsInDouble };
 import { arrowTypeOf } from "../protocol/arrow-types.js";
 import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
-import { decimalBytes, longDecimalBytes, timestampBytes } from "../protocol/byte-values.js";
+import { readDecimal, timestampBytes } from "../protocol/byte-values.js";
 import { copyBytes } from "./encode-bytes.js";
 import { timestampMicros } from "./schema.js";
 import { temporalOf, temporalUnits, type Temporal } from "../protocol/time.js";
@@ -285,15 +285,10 @@ class ColumnBuilder {
         return;
       }
       case "float64": {
-        const v = decimalBytes(buf, s, e);
+        // up to 17 digits (a double printed shortest): exactly, with whether the double rounds the text
+        const v = readDecimal(buf, s, e, LONG);
         if (!Number.isNaN(v)) {
           this.#f64![i] = v;
-          return;
-        }
-        // 16 or 17 digits (a double printed shortest): exactly, with whether the double rounds the text
-        const long = longDecimalBytes(buf, s, e, LONG);
-        if (!Number.isNaN(long)) {
-          this.#f64![i] = long;
           if (LONG.rounds) this.rounded++;
           return;
         }

@@ -81,7 +81,25 @@ const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
  * rounded: the value Number() gives. NaN otherwise.
  */
 export function decimalBytes(buf: Buffer, s: number, e: number): number {
-  if (!scanDecimal(buf, s, e) || SCAN.digits > 15 || SCAN.scale > 22) return NaN;
+  return scanDecimal(buf, s, e) ? shortOfScan() : NaN;
+}
+
+/**
+ * A plain decimal read from its bytes with one scan: decimalBytes's value for at most 15
+ * significant digits (`out.rounds` false: such a text always survives), longDecimalBytes's for 16
+ * or 17 (with its rounding answer); NaN, `out` untouched, where neither answers.
+ */
+export function readDecimal(buf: Buffer, s: number, e: number, out: { rounds: boolean }): number {
+  if (!scanDecimal(buf, s, e)) return NaN;
+  if (SCAN.digits > 15) return longOfScan(out);
+  const x = shortOfScan();
+  if (x === x) out.rounds = false;
+  return x;
+}
+
+/** Clinger's fast path over SCAN (decimalBytes). */
+function shortOfScan(): number {
+  if (SCAN.digits > 15 || SCAN.scale > 22) return NaN;
   // at most 15 digits: below 10^15, every part exact
   const m = SCAN.a * POW10[SCAN.nb]! + SCAN.b;
   const v = SCAN.scale > 0 ? m / POW10[SCAN.scale]! : m;
@@ -222,7 +240,12 @@ function nextDouble(x: number, dir: 1 | -1): number {
  * the even).
  */
 export function longDecimalBytes(buf: Buffer, s: number, e: number, out: { rounds: boolean }): number {
-  if (!scanDecimal(buf, s, e) || SCAN.digits < 16 || SCAN.last === 0 || SCAN.scale > 22) return NaN;
+  return scanDecimal(buf, s, e) ? longOfScan(out) : NaN;
+}
+
+/** The exact 16/17-digit read over SCAN (longDecimalBytes). */
+function longOfScan(out: { rounds: boolean }): number {
+  if (SCAN.digits < 16 || SCAN.last === 0 || SCAN.scale > 22) return NaN;
   const { neg, b, scale, last } = SCAN;
   const p10 = POW10[scale > 0 ? scale : 0]!;
   // D = high + b: the first 9 digits times 10^nb (exact: below 2^49 times a power of two), and

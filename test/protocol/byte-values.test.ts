@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decimalBytes, longDecimalBytes } from "../../src/protocol/byte-values.js";
+import { decimalBytes, longDecimalBytes, readDecimal } from "../../src/protocol/byte-values.js";
 import { roundsInDouble } from "../../src/protocol/decimal.js";
 
 /** longDecimalBytes's answer for a text: undefined when it hands over to the string path */
@@ -23,10 +23,22 @@ function want(text: string): { x: number; rounds: boolean } {
   return { x, rounds: roundsInDouble(text, x) };
 }
 
+/** readDecimal (one scan) answers as decimalBytes or longDecimalBytes does, whichever answers. */
+function oneScan(text: string): void {
+  const b = Buffer.from(text);
+  const out = { rounds: true };
+  const x = readDecimal(b, 0, b.length, out);
+  const short = decimalBytes(b, 0, b.length);
+  const long = read(text);
+  const want = Number.isNaN(short) ? (long === undefined ? { x: NaN, rounds: true } : long) : { x: short, rounds: false };
+  if (!Object.is(x, want.x) || out.rounds !== want.rounds) expect({ text, x, rounds: out.rounds }).toEqual({ text, ...want });
+}
+
 /** Checks every answer; returns how many texts were answered. */
 function agree(texts: string[]): number {
   let answered = 0;
   for (const t of texts) {
+    oneScan(t);
     const got = read(t);
     if (got === undefined) continue;
     answered++;
@@ -154,6 +166,7 @@ describe("decimalBytes (Clinger's fast path)", () => {
         if (body.length === 0) return;
         const cut = Math.min(at, body.length);
         const text = at % 3 === 0 ? `${sign}${body}` : `${sign}${body.slice(0, cut)}.${body.slice(cut)}`;
+        oneScan(text);
         const got = read15(text);
         if (Number.isNaN(got)) return;
         answered++;
