@@ -192,9 +192,10 @@ export function writeDouble(s: ByteSink, x: number): boolean {
   if (!(a >= 1e-6 && a < SHORT_LIMIT)) return false;
   // 15 significant digits first: when none reads back as x, its text has 16 or 17 (writeShortDouble's
   // search would only run on to its limit)
-  const k = sixteenDigitScale(a) - 1;
-  if (k >= 0 && Math.round(a * POW10[k]!) / POW10[k]! !== a) return writeLongDouble(s, x);
-  return writeShortDouble(s, x) || writeLongDouble(s, x);
+  const k16 = sixteenDigitScale(a);
+  const k = k16 - 1;
+  if (k >= 0 && Math.round(a * POW10[k]!) / POW10[k]! !== a) return writeLongDouble(s, x, k16);
+  return writeShortDouble(s, x) || writeLongDouble(s, x, k16);
 }
 
 /** k with a * 10^k in [10^15, 10^16), for 1e-6 <= a < 2^51 (log10 may miss by one near a power of ten: checked). */
@@ -207,17 +208,18 @@ function sixteenDigitScale(a: number): number {
 
 /**
  * Writes a finite double whose shortest text has 16 or 17 significant digits (what
- * writeShortDouble leaves, so only after it: 1e-6 <= |x| < 2^51) as String(x) writes it, exactly: the 16-digit
+ * writeShortDouble leaves, so only after it, from writeDouble: 1e-6 <= |x| < 2^51, and k16 with
+ * |x| * 10^k16 in [10^15, 10^16)) as String(x) writes it, exactly: the 16-digit
  * integer nearest |x| * 10^k when it lies within x's rounding interval, else the 17-digit one
  * (ECMA-262 Number::toString: the fewest digits that read back as x, then the nearest). The
  * products are exact (Dekker's, protocol/byte-values.ts). False, nothing written, for every other
  * double and within a millionth of a boundary or a tie (the caller writes String(x)). Checked
  * against String(x) by property tests.
  */
-function writeLongDouble(s: ByteSink, x: number): boolean {
+function writeLongDouble(s: ByteSink, x: number, k16: number): boolean {
   const a = x < 0 ? -x : x;
-  if (!(a >= 1e-6 && a < SHORT_LIMIT) || isPowerOfTwo(a)) return false;
-  let k = sixteenDigitScale(a);
+  if (isPowerOfTwo(a)) return false;
+  let k = k16;
   if (k < 0 || k > 21) return false;
   let n = nearestDigits(a, k);
   if (n === 0) return false;
