@@ -39,7 +39,7 @@ import { columnTypeOfField, fieldOf } from "./columns.js";
 import { LineReader, scanLines, type BlankLinePolicy, type LineScan } from "./lines.js";
 import { folderDataset, prepareFolder, recordIdentity, type FolderDataset } from "./folder.js";
 import { checkPart, partLabel, shardStem, shardsOfPart, jobShards, type Part } from "./plan.js";
-import { WidenToFloat64, predictionTypeHint, type PredictionFormat } from "./predictions.js";
+import { PREDICTIONS_ROUNDED_NOTE, WidenToFloat64, predictionTypeHint, type PredictionFormat } from "./predictions.js";
 import { createWriter, EXTENSION_OF, OUTPUT_FORMATS, type OutputFormat, type ParquetCompression } from "./writers.js";
 
 export interface JoinProgress {
@@ -426,7 +426,7 @@ function summaryOf(c: CheckedJoin, widened: readonly WidenToFloat64[]): JoinSumm
     { reason: "blank .out lines skipped (--blank-lines skip)", count: blank },
     { reason: "CR before LF stripped from .out lines", count: crlf },
     { reason: "prediction values widened to utf8 (--widen-to-utf8)", count: aligner.parser.widened },
-    { reason: "prediction numbers with more significant digits than a double keeps: rounded in float64 columns (--prediction-type NAME=int64, uint64 or decimal(P,S) keeps them exactly)", count: aligner.parser.rounded },
+    { reason: PREDICTIONS_ROUNDED_NOTE, count: aligner.parser.rounded },
   ].filter((n) => n.count > 0);
   const schema = aligner.schema();
   return {

@@ -14,7 +14,7 @@ import { baseName, formatLocation, toUri, type Location } from "../io/location.j
 import { Storage } from "../io/storage.js";
 import { LineReader, scanLines } from "./lines.js";
 import { EchoSplitter } from "./echo.js";
-import { PredictionParser } from "./predictions.js";
+import { PREDICTIONS_ROUNDED_NOTE, PredictionParser } from "./predictions.js";
 import { createWriter, EXTENSION_OF, type OutputFormat } from "./writers.js";
 import { shardStem } from "./plan.js";
 import type { JoinOptions } from "./join.js";
@@ -206,7 +206,7 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
   const rows = Object.values(rowsPerShard).reduce((x, y) => x + y, 0);
   const notes = [
     { reason: "input numbers with more significant digits than a double keeps: rounded in float64 columns", count: inputParser.rounded },
-    { reason: "prediction numbers with more significant digits than a double keeps: rounded in float64 columns (--prediction-type NAME=int64, uint64 or decimal(P,S) keeps them exactly)", count: predParser?.rounded ?? 0 },
+    { reason: PREDICTIONS_ROUNDED_NOTE, count: predParser?.rounded ?? 0 },
     { reason: "values widened to utf8 (--widen-to-utf8)", count: inputParser.widened + (predParser?.widened ?? 0) },
     { reason: "CR before LF stripped from lines", count: crlf },
   ].filter((n) => n.count > 0);

@@ -112,6 +112,9 @@ export class WidenToFloat64 extends Error {
   }
 }
 
+/** The note counting PredictionParser#rounded (join's and joinFiles's results). */
+export const PREDICTIONS_ROUNDED_NOTE = "prediction numbers with more significant digits than a double keeps: rounded in float64 columns (--prediction-type NAME=int64, uint64 or decimal(P,S) keeps them exactly)";
+
 export class PredictionParser {
   readonly options: ResolvedPredictionParserOptions;
   #format: Exclude<PredictionFormat, "auto"> | undefined;
