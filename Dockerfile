@@ -18,8 +18,9 @@ RUN npm run build
 
 # 2: the runtime: production dependencies and dist/ only
 FROM node:20-slim
-# one malloc arena (set here, so prep and join need not run themselves again to get it: src/cli/relaunch.ts)
-ENV NODE_ENV=production MALLOC_ARENA_MAX=1
+# MALLOC_ARENA_MAX is not set here: prep and join run themselves again with it, and join with V8's
+# smaller young generation, as anywhere on Linux (src/cli/relaunch.ts)
+ENV NODE_ENV=production
 WORKDIR /opt/btkit
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force

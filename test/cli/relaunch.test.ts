@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { shouldRelaunch } from "../../src/cli/relaunch.js";
+import { relaunchExecArgv, shouldRelaunch } from "../../src/cli/relaunch.js";
 import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -26,6 +26,17 @@ describe("shouldRelaunch", () => {
     expect(shouldRelaunch(["join", "-h"], {}, "linux")).toBe(false);
     expect(shouldRelaunch(["prep", "in.csv"], {}, "darwin")).toBe(false);
     for (const other of [[], ["--version"], ["help", "prep"], ["submit"], ["status"], ["emulator"]]) expect(shouldRelaunch(other, {}, "linux")).toBe(false);
+  });
+});
+
+describe("relaunchExecArgv", () => {
+  it("adds --max-semi-space-size=2 to a join's node options, unless they or NODE_OPTIONS set it; prep's are kept as they are", () => {
+    expect(relaunchExecArgv("join", [], {})).toEqual(["--max-semi-space-size=2"]);
+    expect(relaunchExecArgv("join", ["--enable-source-maps"], { NODE_OPTIONS: "--max-old-space-size=4096" })).toEqual(["--enable-source-maps", "--max-semi-space-size=2"]);
+    expect(relaunchExecArgv("join", ["--max-semi-space-size=16"], {})).toEqual(["--max-semi-space-size=16"]);
+    expect(relaunchExecArgv("join", ["--max_semi_space_size", "8"], {})).toEqual(["--max_semi_space_size", "8"]);
+    expect(relaunchExecArgv("join", [], { NODE_OPTIONS: "--enable-source-maps --max-semi-space-size=1" })).toEqual([]);
+    expect(relaunchExecArgv("prep", ["--enable-source-maps"], {})).toEqual(["--enable-source-maps"]);
   });
 });
 
@@ -66,20 +77,49 @@ describe.runIf(process.platform === "linux")("the relaunched command (built CLI)
   const leftovers = (out: string): string[] =>
     fs.existsSync(path.join(dir, out)) ? fs.readdirSync(path.join(dir, out), { recursive: true }).map(String).filter((f) => /\.tmp$|\.lock$/.test(f)) : [];
 
-  it("runs prep in a child process with MALLOC_ARENA_MAX=1, and SIGTERM to the first process stops it cleanly (143)", async () => {
+  it("runs prep in a child process with MALLOC_ARENA_MAX=1 (V8's options unchanged), and SIGTERM to the first process stops it cleanly (143)", async () => {
     let childEnv = "";
+    let childArgs: string[] = [];
     let count = 0;
     const r = await prepThen("out-term", (parent, children) => {
       count = children.length;
       childEnv = fs.readFileSync(`/proc/${children[0]}/environ`, "utf8");
+      childArgs = fs.readFileSync(`/proc/${children[0]}/cmdline`, "utf8").split("\0");
       process.kill(parent, "SIGTERM");
     });
     expect(count).toBe(1);
     expect(childEnv.split("\0")).toContain("MALLOC_ARENA_MAX=1");
+    expect(childArgs.slice(1, 3)).toEqual([bin, "prep"]);
     expect(r.code, r.stderr).toBe(143);
     expect(r.stderr).toContain("interrupted (SIGTERM)");
     expect(leftovers("out-term")).toEqual([]);
     expect(fs.existsSync(path.join(dir, "out-term", "btkit.json"))).toBe(false);
+  });
+
+  it("runs join in a child process with --max-semi-space-size=2 added to node's options, unless NODE_OPTIONS sets it", async () => {
+    // join waits for its descriptor on stdin: the child is read from /proc meanwhile, then stopped
+    const childArgs = async (env: NodeJS.ProcessEnv): Promise<string[]> => {
+      const p = spawn(process.execPath, [bin, "join", "--out", "x.jsonl"], { cwd: dir, env, stdio: ["pipe", "ignore", "ignore"] });
+      try {
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline) {
+          const children = fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, "utf8").trim();
+          if (children !== "") return fs.readFileSync(`/proc/${children.split(/\s+/)[0]}/cmdline`, "utf8").split("\0");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        throw new Error("join started no child process");
+      } finally {
+        const exited = new Promise((r) => p.on("exit", r));
+        p.kill("SIGTERM");
+        await exited;
+      }
+    };
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.MALLOC_ARENA_MAX;
+    delete env.BTKIT_RELAUNCH;
+    delete env.NODE_OPTIONS;
+    expect((await childArgs(env)).slice(1, 4)).toEqual(["--max-semi-space-size=2", bin, "join"]);
+    expect((await childArgs({ ...env, NODE_OPTIONS: "--max-semi-space-size=8" })).slice(1, 3)).toEqual([bin, "join"]);
   });
 
   it("BTKIT_RELAUNCH=0 runs the command in the first process (no child), which completes", async () => {
