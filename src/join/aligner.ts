@@ -151,7 +151,8 @@ export function createAligner(options: AlignerOptions = {}): {
     for await (const shard of shards) {
       const st: ShardStats = { rows: 0, blankLinesSkipped: 0, crlfStripped: 0 };
       stats.set(shard.name, st);
-      const out = new LineReader(await shard.openOut(), { location: shard.outLocation, shard: shard.name, blankLines: o.blankLines, maxLineBytes: o.maxLineBytes });
+      // the .out lines stay bytes (the prediction parser's flat-object path reads them so; every other reader decodes them as it asks)
+      const out = new LineReader(await shard.openOut(), { location: shard.outLocation, shard: shard.name, blankLines: o.blankLines, maxLineBytes: o.maxLineBytes, bytes: true });
       let inputLines: LineReader | undefined;
       try {
         const shardLocation = shard.shardLocation ?? shard.name;
@@ -186,8 +187,8 @@ export function createAligner(options: AlignerOptions = {}): {
                 sidecarError(shard, `row numbers ${String(r0)}..${String(r1)} at sidecar row ${next - shard.firstRow} do not follow the shard (expected ${next}..${next + n - 1})`, SIDECAR_ROW_COLUMN);
               }
               const lines = await out.take(n);
-              if (lines.lines.length < n) {
-                throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} ends after ${counted(next - shard.firstRow + lines.lines.length, "line")}, but shard ${shard.name} has ${counted(shard.rows, "row")}`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, got: next - shard.firstRow + lines.lines.length });
+              if (lineCount(lines) < n) {
+                throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} ends after ${counted(next - shard.firstRow + lineCount(lines), "line")}, but shard ${shard.name} has ${counted(shard.rows, "row")}`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, got: next - shard.firstRow + lineCount(lines) });
               }
               let featureData: Data[] = [];
               let predLines = lines;
@@ -219,7 +220,7 @@ export function createAligner(options: AlignerOptions = {}): {
         await shard.checkSidecar?.();
         if (st.rows !== shard.rows) sidecarError(shard, `has ${counted(st.rows, "row")}, but the shard has ${shard.rows}`, undefined);
         const extra = await out.take(1);
-        if (extra.lines.length > 0) {
+        if (lineCount(extra) > 0) {
           throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} has more lines than shard ${shard.name}'s ${counted(shard.rows, "row")} (line ${extra.lineNumber(0)} is one too many)`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, line: extra.lineNumber(0) });
         }
         if (inputLines) {

@@ -26,7 +26,7 @@ import { DEFAULT_PREDICTION_NAME, DEFAULT_PREDICTION_PREFIX } from "../protocol/
 import { accumulatorFor, fieldOf } from "./columns.js";
 import { splitCsvLine } from "./csv-fields.js";
 import { FlatObjectReader } from "./fast-json.js";
-import type { LineBatch } from "./lines.js";
+import { lineCount, type LineBatch } from "./lines.js";
 import { csvValue, excerpt, isJsonObject, mergeTypes, parseJsonValue, SET_OK, SET_ROUNDED, SET_WIDENED, setValue, typeOfValue } from "./values.js";
 
 /** The predictionTypes option declaring column `name` as `type`, with its CLI flag: `predictionTypes: { "p": "float64" } (--prediction-type p=float64)`. */
@@ -156,7 +156,7 @@ export class PredictionParser {
 
   /** Parses one batch of lines into one Data per prediction column (fixing the columns on the first call with lines). */
   parse(batch: LineBatch, src: BatchSource): Data[] {
-    const n = batch.lines.length;
+    const n = lineCount(batch);
     if (n === 0 && this.#columns === undefined) return [];
     if (this.#format === undefined) this.#format = sniff(batch.lines[0]!);
     let values: unknown[] | undefined;
@@ -169,12 +169,14 @@ export class PredictionParser {
     const widen = this.options.widenToUtf8;
     const shape = this.#shape!;
     if (values === undefined && this.#fast !== undefined) {
-      // the flat-object fast path; a line it does not take goes through JSON.parse below
+      // the flat-object fast path (from the bytes when the batch has them); a line it does not take
+      // goes through JSON.parse below
       const fast = this.#fast;
       const row = new Array<unknown>(cols.length);
+      const raw = batch.raw;
       let slow: number[] | undefined;
       for (let i = 0; i < n; i++) {
-        if (fast.read(batch.lines[i]!, row)) {
+        if (raw !== undefined ? fast.readBytes(raw.bytes, raw.starts[i]!, raw.ends[i]!, row) : fast.read(batch.lines[i]!, row)) {
           for (let j = 0; j < cols.length; j++) this.#set(accs[j]!, i, row[j], widen, cols[j]!, batch, src);
         } else (slow ??= []).push(i);
       }
@@ -183,7 +185,7 @@ export class PredictionParser {
       values = new Array<unknown>(n);
       const one = { lines: [""], lineNumber: (_: number) => 0 };
       for (const i of slow) {
-        one.lines[0] = batch.lines[i]!;
+        one.lines[0] = raw !== undefined ? raw.bytes.toString("utf8", raw.starts[i], raw.ends[i]) : batch.lines[i]!;
         one.lineNumber = () => batch.lineNumber(i);
         values[i] = this.#decode(one, src)[0];
       }
