@@ -255,28 +255,41 @@ type CellWriter = (i: number, s: ByteSink) => void;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
-const HEX = "0123456789abcdef";
+const HEX_BYTES = new TextEncoder().encode("0123456789abcdef");
 /** JSON.stringify's short escapes, by byte */
 const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72, 0x22: QUOTE, 0x5c: BACKSLASH };
 
 /** Bytes src[start, end) of UTF-8 text as a JSON string, escaped as JSON.stringify escapes. */
 export function writeJsonString(s: ByteSink, src: Uint8Array, start: number, end: number): void {
   s.reserve(end - start + 2);
-  s.buf[s.pos++] = QUOTE;
-  let run = start;
+  let buf = s.buf;
+  let p = s.pos;
+  buf[p++] = QUOTE;
+  // one pass: each byte checked and copied (a scan, then a copy of the runs, read every byte twice)
   for (let k = start; k < end; k++) {
     const c = src[k]!;
-    if (c >= 0x20 && c !== QUOTE && c !== BACKSLASH) continue;
-    s.copy(src, run, k);
+    if (c >= 0x20 && c !== QUOTE && c !== BACKSLASH) {
+      buf[p++] = c;
+      continue;
+    }
+    // room for the longest escape, the rest and the closing quote
+    s.pos = p;
+    s.reserve(7 + end - k);
+    buf = s.buf;
+    p = s.pos;
+    buf[p++] = BACKSLASH;
     const short = SHORT_ESCAPE[c];
-    s.reserve(6 + end - k);
-    s.buf[s.pos++] = BACKSLASH;
-    if (short !== undefined) s.buf[s.pos++] = short;
-    else s.pos += s.buf.write(`u00${HEX[c >> 4]}${HEX[c & 15]}`, s.pos, "latin1");
-    run = k + 1;
+    if (short !== undefined) buf[p++] = short;
+    else {
+      buf[p++] = 0x75;
+      buf[p++] = 0x30;
+      buf[p++] = 0x30;
+      buf[p++] = HEX_BYTES[c >> 4]!;
+      buf[p++] = HEX_BYTES[c & 15]!;
+    }
   }
-  s.copy(src, run, end);
-  s.byte(QUOTE);
+  buf[p++] = QUOTE;
+  s.pos = p;
 }
 
 /** Bytes src[start, end) as one CSV field: quoted, quotes doubled, when they hold a comma, quote, CR or LF. */
@@ -313,8 +326,9 @@ function safeInt64(lo: number, hi: number): number | undefined {
   return hi >= -0x200000 && hi < 0x200000 ? hi * 0x100000000 + lo : undefined;
 }
 
-const TRUE = Buffer.from("true");
-const FALSE = Buffer.from("false");
+// plain Uint8Arrays, as the column data are (ByteSink#copy sees one kind of array)
+const TRUE = new TextEncoder().encode("true");
+const FALSE = new TextEncoder().encode("false");
 
 /** Writes a whole number of magnitude below 2^53 as String(n) does (no -0: a zero is 0). */
 export function writeInteger(s: ByteSink, n: number): void {
@@ -529,7 +543,8 @@ export async function* writeText(batches: AsyncIterable<RecordBatch>, kind: "jso
       headerDone = true;
     }
     const cells = fields.map((f, j) => cellWriterOf(b.getChildAt(j)!, columnTypeOfField(f), csv));
-    const keys = fields.map((f, j) => Buffer.from(`${j > 0 ? "," : "{"}${JSON.stringify(f.name)}:`));
+    // plain Uint8Arrays, as the column data are (ByteSink#copy sees one kind of array)
+    const keys = fields.map((f, j) => new TextEncoder().encode(`${j > 0 ? "," : "{"}${JSON.stringify(f.name)}:`));
     const n = cells.length;
     for (let i = 0; i < b.numRows; i++) {
       if (csv) {
