@@ -4,7 +4,9 @@
  * CSV in text-worker.ts). One protocol for both:
  *
  * - main -> worker: `{ type: "batch", ipc }` (one Arrow IPC stream, its buffer transferred, not
- *   copied), then `{ type: "end" }`;
+ *   copied), or with the `parts` transport `{ type: "schema", ipc }` once (a schema-only IPC
+ *   stream) and `{ type: "parts", length, columns }` per batch (batch-transfer.ts: the column
+ *   buffers themselves, transferred; a batch they cannot carry goes as IPC), then `{ type: "end" }`;
  * - worker -> main: `{ type: "pulled" }` as it takes a batch, `{ type: "chunk", bytes }` for output
  *   in order, `{ type: "done" }` at the end, or `{ type: "error", message }`.
  *
@@ -14,8 +16,9 @@
  * its reader stops early.
  */
 import type { Worker } from "node:worker_threads";
-import { Table, tableToIPC, type RecordBatch } from "apache-arrow";
+import { Table, tableToIPC, type RecordBatch, type Schema } from "apache-arrow";
 import { BtkitError } from "../errors.js";
+import { batchParts } from "./batch-transfer.js";
 
 interface WorkerMessage {
   type: "pulled" | "chunk" | "done" | "error";
@@ -30,12 +33,15 @@ export interface BatchWorkerLimits {
   maxQueuedBytes?: number;
 }
 
+/** How batches travel: one IPC stream each (what parquet-wasm reads), or their column buffers (batch-transfer.ts). */
+export type BatchTransport = "ipc" | "parts";
+
 /**
  * Sends record batches to a worker started by `start` and yields the bytes it sends back, in
- * order. `what` names the work in errors ("Parquet encoding"): the worker's own failure is
+ * order, the batches sent as `transport` says. `what` names the work in errors ("Parquet encoding"): the worker's own failure is
  * IO_WRITE_FAILED, its exit before "done" is INTERNAL; an error of `batches` is thrown as it is.
  */
-export async function* throughWorker(batches: AsyncIterable<RecordBatch>, start: () => Worker, what: string, limits: BatchWorkerLimits = {}): AsyncGenerator<Uint8Array> {
+export async function* throughWorker(batches: AsyncIterable<RecordBatch>, start: () => Worker, what: string, limits: BatchWorkerLimits = {}, transport: BatchTransport = "ipc"): AsyncGenerator<Uint8Array> {
   const inflightMax = limits.inflight ?? 3;
   const maxQueued = limits.maxQueuedBytes ?? 8 * 1024 * 1024;
   const worker = start();
@@ -69,14 +75,25 @@ export async function* throughWorker(batches: AsyncIterable<RecordBatch>, start:
     notify();
   });
   let stop = false;
+  let schemaSent: Schema | undefined;
   const producer = (async () => {
     try {
       for await (const b of batches) {
         while (!stop && failure === undefined && (inflight >= inflightMax || queuedBytes > maxQueued)) await changed();
         if (stop || failure !== undefined) return;
-        const ipc = ownBuffer(tableToIPC(new Table([b]), "stream"));
         inflight++;
-        worker.postMessage({ type: "batch", ipc }, [ipc.buffer as ArrayBuffer]);
+        const carried = transport === "parts" ? batchParts(b) : undefined;
+        if (carried !== undefined) {
+          if (b.schema !== schemaSent) {
+            const ipc = ownBuffer(tableToIPC(new Table(b.schema), "stream"));
+            worker.postMessage({ type: "schema", ipc }, [ipc.buffer as ArrayBuffer]);
+            schemaSent = b.schema;
+          }
+          worker.postMessage({ type: "parts", length: b.numRows, columns: carried.columns }, carried.transfer);
+        } else {
+          const ipc = ownBuffer(tableToIPC(new Table([b]), "stream"));
+          worker.postMessage({ type: "batch", ipc }, [ipc.buffer as ArrayBuffer]);
+        }
       }
       worker.postMessage({ type: "end" });
     } catch (err) {

@@ -1,6 +1,8 @@
 /**
  * Typed column accumulators: values are pushed one by one into preallocated typed arrays and
  * turned into Arrow Data without going through Arrow's generic builders (the hot path of join).
+ * The Data of the scalar accumulators holds arrays made for it alone, and is marked so
+ * (batch-transfer.ts `fresh`): a worker may take them without a copy.
  */
 import { Bool, Data, DateDay, Decimal, Field, Float64, Int64, makeData, Null, TimestampMicrosecond, Utf8, Uint64, type DataType } from "apache-arrow";
 import { DECIMAL_MAX_PRECISION, decimalOf, decimalType, isColumnType, type ColumnType, type DecimalType } from "../protocol/descriptor.js";
@@ -9,6 +11,7 @@ import { arrowTypeOf } from "../protocol/arrow-types.js";
 import { temporalOf, temporalTypeName, type Temporal, type TimeUnit } from "../protocol/time.js";
 import { isNestedName } from "../protocol/nested.js";
 import { nestedData } from "../protocol/nested-arrow.js";
+import { fresh } from "./batch-transfer.js";
 
 /** Field metadata key carrying the btkit column type (json and utf8 share Arrow's Utf8). */
 export const TYPE_METADATA_KEY = "btkit.type";
@@ -75,7 +78,7 @@ export class Float64Acc extends Validity implements Accumulator {
     this.values = new Float64Array(length);
   }
   finish(length: number): Data {
-    return makeData({ type: new Float64(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.values });
+    return fresh(makeData({ type: new Float64(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.values }));
   }
 }
 
@@ -92,13 +95,13 @@ export class Int64Acc extends Validity implements Accumulator {
     const common = { length, nullCount: this.nulls, nullBitmap: this.bitmap() };
     switch (this.type) {
       case "timestamp":
-        return makeData({ type: new TimestampMicrosecond("UTC"), ...common, data: this.values });
+        return fresh(makeData({ type: new TimestampMicrosecond("UTC"), ...common, data: this.values }));
       case "timestamp_ntz":
-        return makeData({ type: new TimestampMicrosecond(), ...common, data: this.values });
+        return fresh(makeData({ type: new TimestampMicrosecond(), ...common, data: this.values }));
       case "date":
-        return makeData({ type: new DateDay(), ...common, data: Int32Array.from(this.values, (us) => Number(us / 86400000000n)) });
+        return fresh(makeData({ type: new DateDay(), ...common, data: Int32Array.from(this.values, (us) => Number(us / 86400000000n)) }));
       default:
-        return makeData({ type: new Int64(), ...common, data: this.values });
+        return fresh(makeData({ type: new Int64(), ...common, data: this.values }));
     }
   }
 }
@@ -156,7 +159,7 @@ export class BoolAcc extends Validity implements Accumulator {
     if (v) this.values[i >> 3]! |= 1 << (i & 7);
   }
   finish(length: number): Data {
-    return makeData({ type: new Bool(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.values });
+    return fresh(makeData({ type: new Bool(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.values }));
   }
 }
 
@@ -186,7 +189,7 @@ export class Utf8Acc extends Validity implements Accumulator {
       }
     }
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
-    return makeData({ type: new Utf8(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), valueOffsets: offsets, data: bytes });
+    return fresh(makeData({ type: new Utf8(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), valueOffsets: offsets, data: bytes }));
   }
 }
 
@@ -208,7 +211,7 @@ export class DecimalAcc extends Validity implements Accumulator {
     writeDecimalWords(unscaled, this.words, i * 4);
   }
   finish(length: number): Data {
-    return makeData({ type: new Decimal(this.scale, this.precision, 128), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.words });
+    return fresh(makeData({ type: new Decimal(this.scale, this.precision, 128), length, nullCount: this.nulls, nullBitmap: this.bitmap(), data: this.words }));
   }
 }
 

@@ -24,6 +24,7 @@ import type { ColumnType } from "../protocol/descriptor.js";
 import { readDecimal, timestampBytes } from "../protocol/byte-values.js";
 import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, Validity, type Accumulator } from "./columns.js";
 import type { RawLines } from "./lines.js";
+import { fresh } from "./batch-transfer.js";
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
@@ -87,8 +88,9 @@ class Utf8Bytes extends Validity {
     this.offsets[i + 1] = this.at;
   }
   finish(length: number): Data {
+    // a copy: the scratch is filled again by the next batch
     const data = this.data.slice(0, this.at);
-    return makeData({ type: new Utf8(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), valueOffsets: this.offsets, data });
+    return fresh(makeData({ type: new Utf8(), length, nullCount: this.nulls, nullBitmap: this.bitmap(), valueOffsets: this.offsets, data }));
   }
 }
 

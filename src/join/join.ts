@@ -34,6 +34,7 @@ import { lockFor, withClaim } from "../io/lock.js";
 import { Storage, gunzipIfGzip } from "../io/storage.js";
 import { Readable } from "node:stream";
 import { createAligner, type ShardInput } from "./aligner.js";
+import { handedOver } from "./batch-transfer.js";
 import { hasEcho } from "./echo.js";
 import { columnTypeOfField, fieldOf } from "./columns.js";
 import { LineReader, scanLines, type BlankLinePolicy, type LineScan } from "./lines.js";
@@ -468,7 +469,9 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     }
     await prepareFolder(storage, storage.parse(r.out), dataset, `this join (job ${job.name})`);
   }
-  const writer = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: aligner.schema });
+  const write = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: aligner.schema });
+  // join's own batches: nothing reads them after the writer, so their buffers may move to its worker (batch-transfer.ts)
+  const writer = (batches: AsyncIterable<RecordBatch>): AsyncIterable<Uint8Array> => write(handedOver(batches));
   const ext = EXTENSION_OF[r.format];
   const outLoc = storage.parse(r.out);
   const files: string[] = [];

@@ -16,6 +16,7 @@ import { LineReader, scanLines } from "./lines.js";
 import { EchoSplitter } from "./echo.js";
 import { PREDICTIONS_ROUNDED_NOTE, PredictionParser } from "./predictions.js";
 import { createWriter, EXTENSION_OF, type OutputFormat } from "./writers.js";
+import { handedOver } from "./batch-transfer.js";
 import { shardStem } from "./plan.js";
 import type { JoinOptions } from "./join.js";
 
@@ -133,7 +134,9 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
   const rowsPerShard: Record<string, number> = {};
   let crlf = 0;
   const emptySchema = (): Schema | undefined => schema;
-  const writer = createWriter({ format, compression: options.compression, rowGroupRows: options.rowGroupRows, emptySchema });
+  const write = createWriter({ format, compression: options.compression, rowGroupRows: options.rowGroupRows, emptySchema });
+  // its own batches: nothing reads them after the writer (batch-transfer.ts)
+  const writer = (batches: AsyncIterable<RecordBatch>): AsyncIterable<Uint8Array> => write(handedOver(batches));
 
   async function* batchesOf(list: typeof present): AsyncGenerator<RecordBatch> {
     for (const p of list) {

@@ -1,10 +1,12 @@
 /**
  * The worker thread of the JSON Lines and CSV writers (started by writers.ts, driven by
- * batch-worker.ts's protocol): Arrow IPC batches in, text-writer.ts's bytes out, in order. It
+ * batch-worker.ts's protocol): batches in (as their column buffers, batch-transfer.ts, or as
+ * Arrow IPC), text-writer.ts's bytes out, in order. It
  * does nothing when imported outside such a worker.
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
-import { tableFromIPC, type RecordBatch } from "apache-arrow";
+import { tableFromIPC, type RecordBatch, type Schema } from "apache-arrow";
+import { batchOf, type DataParts } from "./batch-transfer.js";
 import { ownBuffer } from "./batch-worker.js";
 import { writeText } from "./text-writer.js";
 
@@ -16,7 +18,7 @@ export interface TextWorkerData {
   header: boolean;
 }
 
-type Incoming = { type: "batch"; ipc: Uint8Array } | { type: "end" };
+type Incoming = { type: "batch" | "schema"; ipc: Uint8Array } | { type: "parts"; length: number; columns: DataParts[] } | { type: "end" };
 
 function run(port: MessagePort, data: TextWorkerData): void {
   const queue: Incoming[] = [];
@@ -30,9 +32,20 @@ function run(port: MessagePort, data: TextWorkerData): void {
   });
   const next = (): Promise<Incoming> => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => (waiting = resolve)));
   const batches = async function* (): AsyncGenerator<RecordBatch> {
+    let schema: Schema | undefined;
     while (true) {
       const m = await next();
       if (m.type === "end") return;
+      if (m.type === "schema") {
+        schema = tableFromIPC(m.ipc).schema;
+        continue;
+      }
+      if (m.type === "parts") {
+        const batch = batchOf(schema!, m.length, m.columns);
+        port.postMessage({ type: "pulled" });
+        yield batch;
+        continue;
+      }
       const table = tableFromIPC(m.ipc);
       port.postMessage({ type: "pulled" });
       yield* table.batches;

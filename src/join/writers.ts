@@ -137,7 +137,7 @@ async function* writeTextStaged(batches: AsyncIterable<RecordBatch>, kind: "json
     }
   };
   const data: TextWorkerData = { btkitTextWorker: true, kind, header: afterRows === 0 };
-  yield* throughWorker(rest(), () => startTextWorker(data), kind === "csv" ? "CSV writing" : "JSON Lines writing");
+  yield* throughWorker(rest(), () => startTextWorker(data), kind === "csv" ? "CSV writing" : "JSON Lines writing", {}, "parts");
 }
 
 /** Loads text-worker.js beside this module in a worker; from the TypeScript sources (tests, tsx) through tsx's loader, registered in the worker. */
