@@ -8,7 +8,8 @@
  * - float64: a plain decimal of at most 15 digits is its digits over a power of ten, correctly
  *   rounded (protocol/byte-values.ts, Clinger's fast path); one of 16 or 17 digits (how most
  *   writers print a double) is read exactly by longDecimalBytes, which also tells whether the
- *   double rounds the text (counted through `rounded`); anything else goes through Number();
+ *   double rounds the text (counted through `rounded`); anything else goes through Number(). An
+ *   unquoted float64 or int64 field is read in the same scan that finds its end;
  * - int64: at most 15 digits are computed as a double, exactly; longer ones through BigInt;
  * - timestamp, timestamp_ntz: the common ISO 8601 forms with Z (timestamp) or without a zone
  *   (timestamp_ntz), within 2^53 microseconds of 1970, from their digits (protocol/byte-values.ts;
@@ -21,7 +22,7 @@
  */
 import { makeData, Utf8, type Data } from "apache-arrow";
 import type { ColumnType } from "../protocol/descriptor.js";
-import { readDecimal, timestampBytes } from "../protocol/byte-values.js";
+import { FIELD_END, readDecimal, readDecimalField, timestampBytes } from "../protocol/byte-values.js";
 import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, Validity, type Accumulator } from "./columns.js";
 import type { RawLines } from "./lines.js";
 import { fresh } from "./batch-transfer.js";
@@ -149,9 +150,14 @@ export class CsvFeatureReader {
       // one pass over the line's bytes, field by field; a line is one empty field at least
       while (true) {
         const start = at;
-        let stop: number;
+        const slot = field < slotOfField.length ? slotOfField[field]! : -1;
+        const kind = slot >= 0 ? kinds[slot]! : K_SLOW;
+        let stop = -1;
         let quoted = false;
         let escaped = false;
+        /** a float64 or int64 field read in the scan that found its end (its value: x, or in halves) */
+        let fused = false;
+        let x = NaN;
         if (at < end && bytes[at] === QUOTE) {
           quoted = true;
           // the closing quote: the next quote not doubled (memchr-fast; the field ends before the line does)
@@ -164,34 +170,48 @@ export class CsvFeatureReader {
           stop = q + 1;
           if (stop < end && bytes[stop] !== COMMA) fault(i, { kind: "invalid" });
         } else {
-          let k = at;
-          while (k < end) {
-            const c = bytes[k]!;
-            if (c === COMMA) break;
-            // an unquoted field holding a quote is not RFC 4180
-            if (c === QUOTE) fault(i, { kind: "invalid" });
-            k++;
+          // a number column's field: its digits read as its end is found (a field that is not a
+          // plain number, or is empty, is scanned below as any other)
+          if (kind === K_FLOAT) {
+            x = readDecimalField(bytes, at, end, COMMA, LONG);
+            stop = FIELD_END.at;
+          } else if (kind === K_INT) stop = readIntField(bytes, at, end, halves[slot]!, i);
+          fused = stop >= 0;
+          if (!fused) {
+            let k = at;
+            while (k < end) {
+              const c = bytes[k]!;
+              if (c === COMMA) break;
+              // an unquoted field holding a quote is not RFC 4180
+              if (c === QUOTE) fault(i, { kind: "invalid" });
+              k++;
+            }
+            stop = k;
           }
-          stop = k;
         }
-        const slot = field < slotOfField.length ? slotOfField[field]! : -1;
         if (slot >= 0) {
           const acc = accs[slot]!;
           if (start === stop) {
             acc.setNull(i);
           } else {
-            const kind = kinds[slot]!;
             let done = false;
-            if (kind === K_UTF8) {
+            if (fused) {
+              if (kind === K_INT) done = true;
+              // NaN: the reader did not decide (the string path does)
+              else if (x === x) {
+                if (LONG.rounds) this.#target.rounded();
+                (acc as Float64Acc).values[i] = x;
+                done = true;
+              }
+            } else if (kind === K_UTF8) {
               if (quoted) (acc as Utf8Bytes).set(i, bytes, start + 1, stop - 1, escaped);
               else (acc as Utf8Bytes).set(i, bytes, start, stop, false);
               done = true;
             } else if (!quoted) {
               if (kind === K_FLOAT) {
-                const x = readDecimal(bytes, start, stop, LONG);
-                if (x === x && LONG.rounds) this.#target.rounded();
-                // NaN: neither reader decided (the text "NaN" goes the slow way too)
+                x = readDecimal(bytes, start, stop, LONG);
                 if (x === x) {
+                  if (LONG.rounds) this.#target.rounded();
                   (acc as Float64Acc).values[i] = x;
                   done = true;
                 }
@@ -242,6 +262,28 @@ function setInt64(halves: Int32Array, i: number, v: number): void {
   const hi = Math.floor(v / TWO32);
   halves[2 * i] = v - hi * TWO32;
   halves[2 * i + 1] = hi;
+}
+
+/**
+ * readInt over a delimited field: `-?digits` of at most 15 digits from s up to the first comma or
+ * e, written as row i; the field's end, or -1 (nothing written) for anything else or an empty field.
+ */
+function readIntField(b: Buffer, s: number, e: number, halves: Int32Array, i: number): number {
+  let k = s;
+  const negative = b[k] === MINUS;
+  if (negative) k++;
+  const first = k;
+  let m = 0;
+  for (; k < e; k++) {
+    const c = b[k]!;
+    if (c === COMMA) break;
+    const d = c - ZERO;
+    if (d < 0 || d > 9) return -1;
+    m = m * 10 + d;
+  }
+  if (k === first || k - first > 15) return -1;
+  setInt64(halves, i, negative ? -m : m);
+  return k;
 }
 
 /** `-?digits` of at most 15 digits, exactly; false for anything else. */

@@ -81,7 +81,7 @@ const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
  * rounded: the value Number() gives. NaN otherwise.
  */
 export function decimalBytes(buf: Buffer, s: number, e: number): number {
-  return scanDecimal(buf, s, e) ? shortOfScan() : NaN;
+  return scanDecimal(buf, s, e, -1) ? shortOfScan() : NaN;
 }
 
 /**
@@ -90,7 +90,31 @@ export function decimalBytes(buf: Buffer, s: number, e: number): number {
  * or 17 (with its rounding answer); NaN, `out` untouched, where neither answers.
  */
 export function readDecimal(buf: Buffer, s: number, e: number, out: { rounds: boolean }): number {
-  if (!scanDecimal(buf, s, e)) return NaN;
+  if (!scanDecimal(buf, s, e, -1)) return NaN;
+  return valueOfScan(out);
+}
+
+/** Where the field readDecimalField read ends (its stop byte or the end), or -1 when it did not read one. */
+export const FIELD_END = { at: -1 };
+
+/**
+ * readDecimal over a delimited field: the field starting at s ends at the first `stop` byte or at
+ * e (the scan that reads the digits also finds the end, so a CSV reader need not scan the field
+ * twice). FIELD_END.at is that end when the bytes before it are a plain decimal of at most 17
+ * significant digits, with the value readDecimal gives for them (NaN where it does not answer);
+ * -1 (and NaN) when they are not one, or the field is empty: the caller finds the end itself.
+ */
+export function readDecimalField(buf: Buffer, s: number, e: number, stop: number, out: { rounds: boolean }): number {
+  if (!scanDecimal(buf, s, e, stop)) {
+    FIELD_END.at = -1;
+    return NaN;
+  }
+  FIELD_END.at = SCAN.end;
+  return valueOfScan(out);
+}
+
+/** readDecimal's answer over SCAN. */
+function valueOfScan(out: { rounds: boolean }): number {
   if (SCAN.digits > 15) return longOfScan(out);
   const x = shortOfScan();
   if (x === x) out.rounds = false;
@@ -120,10 +144,15 @@ const SCAN = {
   scale: -1,
   /** the last digit */
   last: 0,
+  /** where the scan stopped: e, or the stop byte's position */
+  end: 0,
 };
 
-/** Scans -?digits[.digits] (one digit at least) of at most 17 significant digits into SCAN; false for any other text. */
-function scanDecimal(buf: Buffer, s: number, e: number): boolean {
+/**
+ * Scans -?digits[.digits] (one digit at least) of at most 17 significant digits into SCAN, up to e
+ * or the first `stop` byte (-1: none); false for any other text.
+ */
+function scanDecimal(buf: Buffer, s: number, e: number, stop: number): boolean {
   let k = s;
   const neg = buf[k] === MINUS;
   if (neg) k++;
@@ -136,6 +165,7 @@ function scanDecimal(buf: Buffer, s: number, e: number): boolean {
   let any = false;
   for (; k < e; k++) {
     const c = buf[k]!;
+    if (c === stop) break;
     if (c === 46) {
       if (scale >= 0) return false;
       scale = 0;
@@ -162,6 +192,7 @@ function scanDecimal(buf: Buffer, s: number, e: number): boolean {
   SCAN.digits = digits;
   SCAN.scale = scale;
   SCAN.last = last;
+  SCAN.end = k;
   return true;
 }
 
@@ -240,7 +271,7 @@ function nextDouble(x: number, dir: 1 | -1): number {
  * the even).
  */
 export function longDecimalBytes(buf: Buffer, s: number, e: number, out: { rounds: boolean }): number {
-  return scanDecimal(buf, s, e) ? longOfScan(out) : NaN;
+  return scanDecimal(buf, s, e, -1) ? longOfScan(out) : NaN;
 }
 
 /** The exact 16/17-digit read over SCAN (longDecimalBytes). */

@@ -65,12 +65,12 @@ const floatText = fc.oneof(
   fc.tuple(fc.constantFrom("", "-"), digits(1, 20), digits(0, 25)).map(([s, a, b]) => `${s}${a}.${b}`),
   fc.double({ noNaN: false }).map((x) => String(x)),
   fc.double().map((x) => x.toExponential()),
-  fc.constantFrom("NaN", "Infinity", "-0", "-0.0", ".5", "5.", "0x10", " 1", "1e5", "1_0", "", "-", "."),
+  fc.constantFrom("NaN", "Infinity", "-0", "-0.0", ".5", "5.", "0x10", " 1", "1e5", "1_0", "", "-", ".", '1"', '12"3', "1 ", "1.2.3", "--1"),
 );
 const intText = fc.oneof(
   fc.tuple(fc.constantFrom("", "-"), digits(1, 20)).map(([s, d]) => `${s}${d}`),
   fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String),
-  fc.constantFrom("", "+1", "1.0", "1e3", "-", "9223372036854775808"),
+  fc.constantFrom("", "+1", "1.0", "1e3", "-", "9223372036854775808", '1"', '12"3', "1 ", "--1", "0123"),
 );
 const pad = (n: number, w: number) => String(n).padStart(w, "0");
 const timestampText = fc
