@@ -468,7 +468,7 @@ function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWrite
       };
     }
     case "float64": {
-      // the shortest text, as String(x) writes it (-0 as -0, non-finite as null): from the digits
+      // the shortest text, as String(x) writes it (-0 as -0.0, non-finite as null): from the digits
       // when writeShortDouble can, else through leafText
       const values = raw as Float64Array;
       const slow = viaText(leafText(type, data), csv);

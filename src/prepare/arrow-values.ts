@@ -326,8 +326,9 @@ function columnReader(vec: Vector, native: ColumnType, asText: boolean): Reader 
         if (!valid(i)) return null;
         const v = vec.get(i) as number;
         if (!Number.isFinite(v)) throw new ValueError(`${v} is not a finite number (JSON and CSV model input cannot carry it)`);
-        // String(-0) is "0": the sign of a negative zero is kept
-        return Object.is(v, -0) ? "-0" : String(v);
+        // String(-0) is "0": a negative zero is written -0.0, which keeps its sign in every reader
+        // (a Python model's json reads -0 as the integer 0)
+        return Object.is(v, -0) ? "-0.0" : String(v);
       };
     case Type.Decimal: {
       const { scale, bitWidth } = t as unknown as { scale: number; bitWidth: number };

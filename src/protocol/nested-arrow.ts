@@ -219,7 +219,9 @@ export function leafText(leaf: string, data: Data): Reader {
       return (i) => {
         if (!valid(i)) return null;
         const v = values[i]!;
-        return Number.isFinite(v) ? (Object.is(v, -0) ? "-0" : String(v)) : null;
+        // String(-0) is "0": a negative zero is written -0.0, which keeps its sign in every reader
+        // (Python's json reads -0 as the integer 0; -0.0 is also what Python and DuckDB write)
+        return Number.isFinite(v) ? (Object.is(v, -0) ? "-0.0" : String(v)) : null;
       };
     }
     case "bool": {

@@ -320,10 +320,10 @@ describe("every type comes back as it went in", () => {
     const z = path.join(dir, "z.parquet");
     await duckRows(`COPY (SELECT 1 AS id, -0.0::DOUBLE AS x) TO ${sqlString(z)} (FORMAT parquet)`);
     const p = ok(await cli(["prep", z, "--out", path.join(dir, "zp"), "--format", "jsonl"]));
-    expect(await fs.readFile(path.join(dir, "zp", "shards", "part-00000.jsonl"), "utf8")).toBe('{"id":1,"x":-0}\n');
+    expect(await fs.readFile(path.join(dir, "zp", "shards", "part-00000.jsonl"), "utf8")).toBe('{"id":1,"x":-0.0}\n');
     const s = ok(await cli(["submit", "--local", "--state", path.join(dir, "state"), "--poll-seconds", "0.05", "--model-url", model.url], p.stdout));
     ok(await cli(["join", "--out", path.join(dir, "z.csv")], s.stdout));
-    expect((parse(await fs.readFile(path.join(dir, "z.csv"), "utf8"), { columns: true }) as Array<Record<string, string>>)[0]).toMatchObject({ id: "1", x: "-0" });
+    expect((parse(await fs.readFile(path.join(dir, "z.csv"), "utf8"), { columns: true }) as Array<Record<string, string>>)[0]).toMatchObject({ id: "1", x: "-0.0" });
     // an input column named like btkit's row number is refused naming --drop, which works
     await fs.writeFile(path.join(dir, "row.csv"), "__btkit_row,x\n5,1\n");
     const refused = await cli(["prep", path.join(dir, "row.csv"), "--out", path.join(dir, "rowp")]);

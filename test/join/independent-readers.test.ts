@@ -139,7 +139,7 @@ describe("DuckDB", () => {
 describe("doubles as the text writer prints them (16 and 17 digits from their exact nearest digits, the rest from their shortest digits)", () => {
   it("Python's json and csv read every one back to the same 64 bits", async () => {
     // random bit patterns from 1e-7 to 2^53, both signs, plus the hard cases: ties of x * 10^k ending in .5, 0.1 + 0.2
-    // (-0 is written "-0", which Python's json reads as the integer 0: recorded below, not changed)
+    // (-0 is written "-0.0": below)
     const view = new DataView(new ArrayBuffer(8));
     let seed = 20261130;
     const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
@@ -176,16 +176,24 @@ print(json.dumps([str(struct.unpack("<Q", struct.pack("<d", float(x)))[0]) for x
     }
   });
 
-  it("-0 is written -0, which Python's json reads as the integer 0: the sign is lost there (a disagreement, recorded)", async () => {
+  it("-0 is written -0.0 in JSON Lines and CSV, which Python's json and csv read back as the float -0.0 (-0 would be json's integer 0)", async () => {
     const field = new Field("x", new Float64(), false, new Map([[TYPE_METADATA_KEY, "float64"]]));
     const batch = new RecordBatch(new Schema([field]), makeData({ type: new Struct([field]), length: 1, nullCount: 0, children: [vectorFromArray([-0], new Float64()).data[0]!] }));
     const parts: Uint8Array[] = [];
     for await (const c of writeText((async function* () {
       yield batch;
     })(), "jsonl")) parts.push(c);
-    expect(Buffer.concat(parts).toString("utf8")).toBe('{"x":-0}\n');
+    expect(Buffer.concat(parts).toString("utf8")).toBe('{"x":-0.0}\n');
     const out = path.join(dir, "minus-zero.jsonl");
     await fs.writeFile(out, Buffer.concat(parts));
-    expect(await python(`import json, sys\nx = json.loads(open(sys.argv[1]).read())["x"]\nprint(json.dumps([type(x).__name__, str(x)]))`, out)).toEqual(["int", "0"]);
+    expect(await python(`import json, math, sys\nx = json.loads(open(sys.argv[1]).read())["x"]\nprint(json.dumps([type(x).__name__, str(x), math.copysign(1, x)]))`, out)).toEqual(["float", "-0.0", -1]);
+    const csvParts: Uint8Array[] = [];
+    for await (const c of writeText((async function* () {
+      yield batch;
+    })(), "csv")) csvParts.push(c);
+    expect(Buffer.concat(csvParts).toString("utf8")).toBe("x\n-0.0\n");
+    const csvOut = path.join(dir, "minus-zero.csv");
+    await fs.writeFile(csvOut, Buffer.concat(csvParts));
+    expect(await python(`import csv, json, math, sys\nrow = next(csv.DictReader(open(sys.argv[1])))\nprint(json.dumps(math.copysign(1, float(row["x"]))))`, csvOut)).toBe(-1);
   });
 });
