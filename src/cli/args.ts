@@ -173,7 +173,7 @@ function unknownFlag(spec: CommandSpec, flag: string): never {
   // a boolean flag's negation is a name too (--no-features)
   const names = Object.entries(spec.flags).flatMap(([n, f]) => (f.type === "boolean" ? [`--${n}`, `--no-${n}`] : [`--${n}`]));
   const near = closest(flag.startsWith("--") ? flag : `--${flag.slice(1)}`, names);
-  usage("USAGE_UNKNOWN_FLAG", `unknown flag ${flag} for btkit ${spec.name}${near ? `; did you mean ${near}?` : ""} (see btkit help ${spec.name})`, flag);
+  usage("USAGE_UNKNOWN_FLAG", `unknown flag ${flag} for btkit ${spec.name}${near ? `; did you mean ${near}?` : ""}`, flag);
 }
 
 function usage(code: "USAGE_BAD_VALUE" | "USAGE_MISSING" | "USAGE_UNKNOWN_FLAG", message: string, option: string): never {

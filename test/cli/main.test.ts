@@ -183,6 +183,9 @@ describe("main", () => {
     const f = await run(["demo", "x", "--dry-rn"]);
     expect(f.code).toBe(EXIT.usage);
     expect(f.stderr).toContain("did you mean --dry-run?");
+    // where to read more is said once, on its own line
+    expect(f.stderr.match(/btkit help demo/g)).toEqual(["btkit help demo"]);
+    expect(f.stderr).toContain("\n  see: btkit help demo\n");
   });
 
   it("never prints credentials from the environment, even inside an error", async () => {
