@@ -113,7 +113,7 @@ export class WidenToFloat64 extends Error {
 }
 
 /** The note counting PredictionParser#rounded (join's and joinFiles's results). */
-export const PREDICTIONS_ROUNDED_NOTE = "prediction numbers with more significant digits than a double keeps: rounded in float64 columns (--prediction-type NAME=int64, uint64 or decimal(P,S) keeps them exactly)";
+export const PREDICTIONS_ROUNDED_NOTE = "prediction numbers with more significant digits than a double keeps (or beyond its range): rounded in float64 columns (--prediction-type NAME=int64, uint64 or decimal(P,S) keeps them exactly)";
 
 export class PredictionParser {
   readonly options: ResolvedPredictionParserOptions;
@@ -124,7 +124,7 @@ export class PredictionParser {
   #fast: FlatObjectReader | undefined;
   /** values written as utf8 JSON text under widenToUtf8 */
   widened = 0;
-  /** numbers with more significant digits than a double keeps, rounded into float64 columns */
+  /** numbers a double does not hold exactly (more significant digits, or beyond its range), rounded into float64 columns */
   rounded = 0;
   /** lines the flat-object fast path read (fast-json.ts); the others went through JSON.parse */
   fastLines = 0;

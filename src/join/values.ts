@@ -28,16 +28,18 @@ const INT64_MAX = 9223372036854775807n;
  */
 export function numberValue(text: string): number | JsonNumber {
   const x = Number(text);
-  if (text.length <= 15) return x;
+  // a short plain text is exact in a double; one with an exponent may be beyond its range (1e400:
+  // Infinity, 1e-400: 0), which roundsInDouble tells, so it is counted where it lands
+  if (text.length <= 15 && text.indexOf("e") < 0 && text.indexOf("E") < 0) return x;
   // an integer beyond 2^53 stays its digits even when the double prints the same (an even ID):
   // as a number it would make its column float64, and its neighbours one apart would round
   if (Math.abs(x) > MAX_SAFE && INT_TEXT_RE.test(text)) return new JsonNumber(text);
   return roundsInDouble(text, x) ? new JsonNumber(text) : x;
 }
 
-/** Whether a line may hold a number a double does not keep (a run of 16 digits): only then is it parsed exactly. */
+/** Whether a line may hold a number a double does not keep (a run of 16 digits, or an exponent of 3 digits: beyond its range): only then is it parsed exactly. */
 export function mayRound(line: string): boolean {
-  return /\d{16}/.test(line);
+  return /\d{16}|[eE][+-]?\d{3}/.test(line);
 }
 
 /** JSON.parse, but numbers a double does not keep stay JsonNumbers (numberValue). Throws SyntaxError. */
@@ -203,9 +205,13 @@ function setExact(acc: Accumulator, i: number, v: JsonNumber, widenToUtf8: boole
     return SET_OK;
   }
   switch (acc.type) {
-    case "float64":
-      (acc as Float64Acc).values[i] = Number(v.text);
-      return SET_ROUNDED;
+    case "float64": {
+      const x = Number(v.text);
+      (acc as Float64Acc).values[i] = x;
+      // an integer beyond 2^53 stays its digits (numberValue) even where a double holds it
+      // exactly (9007199254740994): rounded only where it does not
+      return INT_TEXT_RE.test(v.text) && Number.isFinite(x) && BigInt(x) === BigInt(v.text) ? SET_OK : SET_ROUNDED;
+    }
     case "int64": {
       if (!INT_TEXT_RE.test(v.text)) return SET_CONFLICT;
       const n = BigInt(v.text);

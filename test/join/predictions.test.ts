@@ -97,6 +97,14 @@ describe("PredictionParser", () => {
     );
   });
 
+  it("a float64 column counts as rounded the numbers its doubles change (beyond its range too), and not an integer beyond 2^53 a double holds exactly", () => {
+    const p = new PredictionParser({ format: "json", types: { pred_s: "float64" } });
+    const got = runWith(p, ['{"s":9007199254740994}', '{"s":9007199254740993}', '{"s":-18014398509481988}', '{"s":1e400}', '{"s":1e-400}', '{"s":1e100}', '{"s":0.1000000000000000055511151231257827}']);
+    expect(got["pred_s:float64"]).toEqual([9007199254740994, 9007199254740992, -18014398509481988, Infinity, 0, 1e100, 0.1]);
+    // 9007199254740993 becomes ...992, 1e400 Infinity (written as null), 1e-400 0, 0.1000...0555 0.1
+    expect(p.rounded).toBe(4);
+  });
+
   it("int64 widens to float64 inside the first batch; a float after it asks join to start again with float64; text after it is a conflict", () => {
     expect(run({ format: "json" }, ['{"s":1}', '{"s":1.5}'])).toEqual({ "pred_s:float64": [1, 1.5] });
     expect(run({ format: "json" }, ['{"s":1}', '{"s":2}'], ['{"s":3}'])).toEqual({ "pred_s:int64": [1n, 2n, 3n] });
