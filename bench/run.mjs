@@ -13,7 +13,7 @@
 // task (bytes under prep's --out per byte of gzip shards, for three column splits, checked against
 // the descriptor's bytesWritten), the default pipeline's joined table compared with DuckDB's read
 // of the source (CSV, and DuckDB's JSON Lines and Parquet copies of it; bench/verify.mjs; exit 1
-// when they differ), and a memory check (btkit prep peak RSS on the table and on four copies of
+// when they differ), and a memory check (btkit prep's and join's peak RSS on the table and on four copies of
 // it, given as four inputs), and the CLI's startup (CPU seconds of btkit --version and of help, the
 // median of at least 5 runs, against the target; --tasks startup alone needs no data).
 // Not part of the tests: speed and memory targets are checked here, never by timed tests.
@@ -154,12 +154,17 @@ if (tasks.has("csv2jsonl")) {
   check("DuckDB CSV -> JSONL.gz", `jsonl:${path.join(work, "duck.jsonl.gz")}`);
   results.push({ task: "CSV -> JSONL.gz", btkit: b, peer: d, peerName: "DuckDB", target: 0.5, bytes: [sizeOf(path.join(work, "p-jsonl", "shards")), sizeOf(path.join(work, "duck.jsonl.gz"))] });
 }
-/** Writes .out files for a preparation under `out` from the prediction lines (split by the shards' row counts) and a Completed job section into its btkit.json. */
-function fakeJob(out) {
+/**
+ * Writes .out files for a preparation under `out` from the prediction lines (split by the shards'
+ * row counts; `copies` times over, for a preparation of that many copies of the table) and a
+ * Completed job section into its btkit.json.
+ */
+function fakeJob(out, copies = 1) {
   const desc = JSON.parse(fs.readFileSync(path.join(out, "btkit.json"), "utf8"));
   const outDir = path.join(out, "output");
   fs.mkdirSync(outDir, { recursive: true });
-  const predText = fs.readFileSync(pred);
+  const one = fs.readFileSync(pred);
+  const predText = copies === 1 ? one : Buffer.concat(Array.from({ length: copies }, () => one));
   let off = 0;
   for (const s of desc.shards) {
     let end = off;
@@ -200,6 +205,21 @@ if (tasks.has("join")) {
     check(`DuckDB join -> ${label}`, `${ext.slice(1)}:${path.join(work, `duck${ext}`)}`, PRED);
     results.push({ task: `join -> ${label}`, btkit: b, peer: dj, peerName: "DuckDB", target: 1.0, bytes: [sizeOf(joined(ext)), sizeOf(path.join(work, `duck${ext}`))] });
   }
+}
+
+/** Newlines in a file, read in 16 MiB pieces (a 4x join's output is larger than one Buffer holds). */
+function countLines(file) {
+  const fd = fs.openSync(file, "r");
+  const buf = Buffer.allocUnsafe(16 << 20);
+  let n = 0;
+  try {
+    for (let got; (got = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) {
+      for (let at = buf.indexOf(10, 0); at >= 0 && at < got; at = buf.indexOf(10, at + 1)) n++;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return n;
 }
 
 /** Bytes of every file under a folder. */
@@ -271,7 +291,29 @@ if (tasks.has("memory")) {
     return p;
   });
   const four = prep("csv", true, path.join(work, "m4"), copies);
-  memory = { one: one.rssMiB, four: four.rssMiB, oneWall: one.wall, fourWall: four.wall };
+  memory = { one: one.rssMiB, four: four.rssMiB, oneWall: one.wall, fourWall: four.wall, join: [] };
+  // join on both: JSON Lines (its rows counted: every row of the 4x input once) and Parquet (zstd, the default)
+  console.error("task: memory check (join -> JSON Lines and Parquet on 1x and 4x the input)");
+  fakeJob(path.join(work, "m1"));
+  fakeJob(path.join(work, "m4"), 4);
+  const rows = countLines(pred);
+  for (const [ext, label] of [[".jsonl", "JSON Lines"], [".parquet", "Parquet"]]) {
+    const at = {};
+    for (const [k, dir, times] of [["one", "m1", 1], ["four", "m4", 4]]) {
+      const target = path.join(work, `mj-${k}${ext}`);
+      const r = timed(process.execPath, [btkit, "join", "--descriptor", path.join(work, dir), "--out", target, "--quiet"]);
+      if (ext === ".jsonl") {
+        const n = countLines(target);
+        if (n !== rows * times) {
+          console.error(`memory check: the join of ${times}x the input wrote ${n} rows, expected ${rows * times}`);
+          process.exit(1);
+        }
+      }
+      at[k] = r;
+      fs.rmSync(target, { force: true });
+    }
+    memory.join.push({ label, one: at.one.rssMiB, four: at.four.rssMiB, oneWall: at.one.wall, fourWall: at.four.wall });
+  }
 }
 
 /** CPU seconds (user + sys) and wall seconds of one run of the bin, under /usr/bin/time. */
@@ -325,6 +367,7 @@ for (const s of startup) {
 }
 if (memory) {
   lines.push("", `memory: btkit prep peak RSS ${memory.one.toFixed(0)} MiB at 1x (${memory.oneWall.toFixed(1)} s), ${memory.four.toFixed(0)} MiB at 4x (${memory.fourWall.toFixed(1)} s)`);
+  for (const j of memory.join) lines.push(`memory: btkit join -> ${j.label} peak RSS ${j.one.toFixed(0)} MiB at 1x (${j.oneWall.toFixed(1)} s), ${j.four.toFixed(0)} MiB at 4x (${j.fourWall.toFixed(1)} s); target <= 256 MiB at both: ${Math.max(j.one, j.four) <= 256 ? "met" : "not met"}`);
 }
 console.log(lines.join("\n"));
 fs.rmSync(work, { recursive: true, force: true });
