@@ -27,7 +27,8 @@ import { accumulatorFor, fieldOf } from "./columns.js";
 import { splitCsvLine } from "./csv-fields.js";
 import { FlatObjectReader } from "./fast-json.js";
 import { lineCount, type LineBatch } from "./lines.js";
-import { csvValue, excerpt, isJsonObject, mergeTypes, parseJsonValue, SET_OK, SET_ROUNDED, SET_WIDENED, setValue, typeOfValue } from "./values.js";
+import { csvValue, excerpt, isJsonObject, jsonText, mergeTypes, parseJsonValue, SET_OK, SET_ROUNDED, SET_WIDENED, setValue, typeOfValue } from "./values.js";
+import { JsonNumber } from "../protocol/nested.js";
 
 /** The predictionTypes option declaring column `name` as `type`, with its CLI flag: `predictionTypes: { "p": "float64" } (--prediction-type p=float64)`. */
 export function predictionTypeHint(name: string, type: string): string {
@@ -237,11 +238,13 @@ export class PredictionParser {
       return;
     }
     const line = batch.lineNumber(i);
-    if (col.type === "int64" && typeof v === "number" && this.options.types[col.name] === undefined) {
+    // a float after int64 values: a number, or one a double does not hold exactly (0.10000000000000001, 1e400; an integer beyond int64 is not one)
+    const float = typeof v === "number" || (v instanceof JsonNumber && typeOfValue(v) === "float64");
+    if (col.type === "int64" && float && this.options.types[col.name] === undefined) {
       // every int64 value taken so far is a safe integer (values.ts), so exact in float64
       throw new WidenToFloat64(col.name, src.shard, src.location, line);
     }
-    throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}): column ${col.name} is ${col.type} (from the first batch), got ${typeOfValue(v)} ${excerpt(JSON.stringify(v) ?? String(v))}; declare it with ${predictionTypeHint(col.name, "TYPE")}${col.type !== "utf8" ? "" : ` or use ${optionHint("widenToUtf8", true)}`}`, { shard: src.shard, location: src.location, line, column: col.name, expected: col.type, got: typeOfValue(v) });
+    throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}): column ${col.name} is ${col.type} (from the first batch), got ${typeOfValue(v)} ${excerpt(jsonText(v))}; declare it with ${predictionTypeHint(col.name, "TYPE")}${col.type !== "utf8" ? "" : ` or use ${optionHint("widenToUtf8", true)}`}`, { shard: src.shard, location: src.location, line, column: col.name, expected: col.type, got: typeOfValue(v) });
   }
 
   #shapeConflict(v: unknown, line: number, src: BatchSource, text: string): never {

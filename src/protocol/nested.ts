@@ -209,6 +209,8 @@ export function plainJson(v: ExactJson, number: (text: string) => unknown): unkn
 /** JSON text of a plain value, JsonNumbers as their digits (JSON.stringify would write them as objects); undefined members are left out, as JSON.stringify does. */
 export function jsonTextOf(v: unknown): string {
   if (v instanceof JsonNumber) return v.text;
+  // JSON.stringify(-0) is "0": a negative zero keeps its sign as -0.0 (as the float64 text writers write it)
+  if (typeof v === "number" && Object.is(v, -0)) return "-0.0";
   if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? "null" : jsonTextOf(x))).join(",")}]`;
   if (v !== null && typeof v === "object") {
     return `{${Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).map(([k, x]) => `${JSON.stringify(k)}:${jsonTextOf(x)}`).join(",")}}`;

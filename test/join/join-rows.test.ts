@@ -177,6 +177,23 @@ describe("joinRows", () => {
     expect(batches.flatMap((b) => [...b.getChild("pred_v")!])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8.5, 9.5]);
   });
 
+  it("join() widens an int64 prediction column to float64 when a later number is one a double does not hold (0.10000000000000001, 1e400, 1e-400), and counts it rounded", async () => {
+    for (const late of ["0.10000000000000001", "1e400", "1e-400"]) {
+      const a = makeRows(10, 1, 0);
+      const out = a.map((_, i) => `{"v":${i < 8 ? i : late}}\n`).join("");
+      const fx = await fixture({ shards: [{ rows: a, out }] });
+      const file = path.join(dir, `widen-${Math.random().toString(36).slice(2)}.jsonl`);
+      const written = await join({ descriptor: fx.descriptor, out: file, format: "jsonl", storage, batchRows: 4 });
+      const notes = written.results.notes ?? [];
+      expect(notes.some((n) => n.reason.startsWith("prediction column pred_v widened from int64 to float64 (line 9"))).toBe(true);
+      expect(notes.find((n) => n.reason.startsWith("prediction numbers with more significant digits"))?.count).toBe(2);
+      const values = fs.readFileSync(file, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { pred_v: number | null }).pred_v);
+      expect(values.slice(0, 8)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      // 0.10000000000000001 is the double 0.1; 1e400 is beyond float64 (written null); 1e-400 is 0
+      expect(values.slice(8)).toEqual(late === "1e400" ? [null, null] : late === "1e-400" ? [0, 0] : [0.1, 0.1]);
+    }
+  });
+
   it("a preparation with no rows (no job) yields nothing and returns an empty summary with the input's columns", async () => {
     const fx = await threeShards();
     const { job: _job, ...rest } = fx.descriptor;

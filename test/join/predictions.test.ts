@@ -97,6 +97,10 @@ describe("PredictionParser", () => {
     );
   });
 
+  it("a negative zero inside a JSON value keeps its sign in the json column's text (-0.0)", () => {
+    expect(run({ format: "json" }, ['{"vec":[1.5,-0.0,null]}', '{"vec":{"a":-0}}'])).toEqual({ "pred_vec:json": ["[1.5,-0.0,null]", '{"a":-0.0}'] });
+  });
+
   it("a float64 column counts as rounded the numbers its doubles change (beyond its range too), and not an integer beyond 2^53 a double holds exactly", () => {
     const p = new PredictionParser({ format: "json", types: { pred_s: "float64" } });
     const got = runWith(p, ['{"s":9007199254740994}', '{"s":9007199254740993}', '{"s":-18014398509481988}', '{"s":1e400}', '{"s":1e-400}', '{"s":1e100}', '{"s":0.1000000000000000055511151231257827}']);
@@ -117,6 +121,12 @@ describe("PredictionParser", () => {
       widen = err;
     }
     expect(widen).toBeInstanceOf(WidenToFloat64);
+    // a number a double does not hold exactly is a float too (it was a conflict printing {"text":...})
+    for (const late of ["0.10000000000000001", "1e400", "-1e-400"]) {
+      const q = new PredictionParser({ format: "json" });
+      q.parse(batch(['{"s":1}', '{"s":2}']), SRC);
+      expect(() => q.parse(batch([`{"s":${late}}`], 3), SRC)).toThrow(WidenToFloat64);
+    }
     expect(widen).toMatchObject({ column: "pred_s", shard: "part-00003.csv", line: 4 });
     // a declared int64 is the user's word: a float is a conflict
     const declared = fails({ format: "json", types: { pred_s: "int64" } }, ['{"s":1}'], ['{"s":3.5}']);
