@@ -19,6 +19,8 @@ export const mergeCommand: Command = {
     const parts = [];
     for (const p of args.positionals) parts.push(parseDescriptor(await storage.readText(p), p));
     const d = await merge(parts, { storage });
+    // the parts' counted notes, summed (as prep prints its own)
+    ctx.notes("merge", d.source.notes);
     await ctx.emitDescriptor(d);
     return 0;
   },

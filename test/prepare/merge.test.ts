@@ -130,4 +130,18 @@ describe("--part and merge", () => {
     expect(parseDescriptor(r.stdout).source.rowsWritten).toBe(18);
     expect((await runCli(["prep", ...files, "--out", o, "--part", "2/2"])).code).toBe(2);
   });
+
+  it("btkit merge prints the parts' counted notes, summed, as prep prints its own", async () => {
+    const inputs = [0, 1].map((k) => path.join(dir, `long-${k}.csv`));
+    // a float64 value with more digits than a double keeps (kept in the sidecar, so rounded there), twice in the first file and once in the second
+    await fs.writeFile(inputs[0]!, "id,x\n1,0.12345678901234567\n2,0.5\n3,0.98765432109876543\n");
+    await fs.writeFile(inputs[1]!, "id,x\n4,0.11111111111111111\n5,2\n");
+    const o = path.join(dir, "notes");
+    for (const part of ["0/2", "1/2"]) expect((await runCli(["prep", ...inputs, "--out", o, "--part", part, "--no-split-files", "--keep", "x", "-q"])).code).toBe(0);
+    const r = await runCli(["merge", path.join(o, "parts/part-0of2.btkit.json"), path.join(o, "parts/part-1of2.btkit.json")]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("merge: note: float64 values with more significant digits than a double keeps");
+    expect(r.stderr).toMatch(/merge: note: float64 values with more significant digits[^\n]*\(3\)\n/);
+    expect(parseDescriptor(r.stdout).source.notes).toContainEqual(expect.objectContaining({ count: 3 }));
+  });
 });
