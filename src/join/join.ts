@@ -40,7 +40,7 @@ import { columnTypeOfField, fieldOf } from "./columns.js";
 import { LineReader, scanLines, type BlankLinePolicy, type LineScan } from "./lines.js";
 import { folderDataset, prepareFolder, recordIdentity, type FolderDataset } from "./folder.js";
 import { checkPart, partLabel, shardStem, shardsOfPart, jobShards, type Part } from "./plan.js";
-import { PREDICTIONS_ROUNDED_NOTE, WidenToFloat64, predictionTypeHint, type PredictionFormat } from "./predictions.js";
+import { PREDICTIONS_ROUNDED_NOTE, WidenToFloat64, predictionTypeHint, widenOf, type PredictionFormat } from "./predictions.js";
 import { createWriter, EXTENSION_OF, OUTPUT_FORMATS, type OutputFormat, type ParquetCompression } from "./writers.js";
 
 export interface JoinProgress {
@@ -238,14 +238,6 @@ export async function* joinRows(descriptor: Descriptor, options: JoinRowsOptions
   const summary = summaryOf(c, []);
   c.progress({ phase: "done", shardsDone: c.inputs.length, rowsDone: summary.rows });
   return summary;
-}
-
-/** The WidenToFloat64 behind an error (a failed write wraps what its body threw). */
-function widenOf(err: unknown): WidenToFloat64 | undefined {
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof WidenToFloat64) return e;
-  }
-  return undefined;
 }
 
 /** What steps 0-2 leave for step 3: the checked shards, and the aligner that joins them. */

@@ -14,7 +14,8 @@ import { baseName, formatLocation, toUri, type Location } from "../io/location.j
 import { Storage } from "../io/storage.js";
 import { LineReader, scanLines } from "./lines.js";
 import { EchoSplitter } from "./echo.js";
-import { PREDICTIONS_ROUNDED_NOTE, PredictionParser } from "./predictions.js";
+import { PREDICTIONS_ROUNDED_NOTE, PredictionParser, WidenToFloat64, predictionTypeHint, widenOf } from "./predictions.js";
+import type { ColumnType } from "../protocol/descriptor.js";
 import { createWriter, EXTENSION_OF, type OutputFormat } from "./writers.js";
 import { handedOver } from "./batch-transfer.js";
 import { shardStem } from "./plan.js";
@@ -97,7 +98,42 @@ export async function pairFiles(storage: Storage, inputs: string[], outputs: str
   });
 }
 
+/** Column types a run of joinFilesOnce declares, learnt from the runs before it, and which parser widened last. */
+interface Widening {
+  inputTypes: Record<string, ColumnType>;
+  predictionTypes: Record<string, ColumnType>;
+  /** set when the input parser (not the predictions') threw */
+  input?: WidenToFloat64;
+}
+
+/**
+ * joinFiles: as join() does, a column inferred int64 from the first batch that meets a float later
+ * (an input's or a prediction's) is declared float64 and the join runs again, with a note; through
+ * a sink the rows before it went out already, so it is JOIN_TYPE_CONFLICT naming the flag.
+ */
 export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesResult> {
+  const w: Widening = { inputTypes: {}, predictionTypes: { ...options.predictionTypes } };
+  const widened: WidenToFloat64[] = [];
+  while (true) {
+    try {
+      const r = await joinFilesOnce(options, w);
+      const notes = widened.map((x) => ({ reason: `column ${x.column} widened from int64 to float64 (line ${x.line} of ${x.location} holds the first value int64 cannot)`, count: 1 }));
+      return { ...r, notes: [...notes, ...r.notes] };
+    } catch (err) {
+      const x = widenOf(err);
+      const types = x !== undefined && w.input === x ? w.inputTypes : w.predictionTypes;
+      if (x === undefined || types[x.column] !== undefined) throw err;
+      if (options.sink) {
+        throw new BtkitError("JOIN_TYPE_CONFLICT", `column ${x.column} is int64 from the first batch, but line ${x.line} of ${x.location} holds a value int64 cannot, and the rows before it were written to ${options.sink.location} already: join again${types === w.predictionTypes ? ` with ${predictionTypeHint(x.column, "float64")}` : " into a file"}`, { shard: x.shard, location: x.location, line: x.line, column: x.column, expected: "int64", got: "float64", option: "predictionTypes" });
+      }
+      types[x.column] = "float64";
+      widened.push(x);
+      w.input = undefined;
+    }
+  }
+}
+
+async function joinFilesOnce(options: JoinFilesOptions, w: Widening): Promise<JoinFilesResult> {
   const storage = options.storage ?? new Storage();
   if (!Array.isArray(options.inputs) || options.inputs.length === 0) throw new BtkitError("OPT_INVALID", "joinFiles needs inputs: the model-input files", { option: "inputs" });
   const format = options.format ?? "parquet";
@@ -125,7 +161,7 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
     }
   }
   const inputFormat = options.inputFormat ?? "auto";
-  const inputParser = new PredictionParser({ format: inputFormat === "auto" ? (present.some((p) => /\.csv(\.gz)?$/i.test(p.name)) ? "csv" : "auto") : inputFormat, prefix: options.inputPrefix ?? "in_", scalarName: "input", widenToUtf8: options.widenToUtf8 });
+  const inputParser = new PredictionParser({ format: inputFormat === "auto" ? (present.some((p) => /\.csv(\.gz)?$/i.test(p.name)) ? "csv" : "auto") : inputFormat, prefix: options.inputPrefix ?? "in_", scalarName: "input", widenToUtf8: options.widenToUtf8, types: w.inputTypes });
   const joinSource = options.joinSource ?? "none";
   let predParser: PredictionParser | undefined;
   // JoinSource=Input outputs echo their input line: checked against it, as join() does (echo.ts)
@@ -156,14 +192,20 @@ export async function joinFiles(options: JoinFilesOptions): Promise<JoinFilesRes
           crlf += inLines.crlf + outLines.crlf;
           break;
         }
-        const inData: Data[] = inputParser.parse(a, src);
+        let inData: Data[];
+        try {
+          inData = inputParser.parse(a, src);
+        } catch (err) {
+          if (err instanceof WidenToFloat64) w.input = err;
+          throw err;
+        }
         const inputCsv = inputParser.format === "csv";
         if (joinSource === "input") echo ??= new EchoSplitter(inputCsv ? { kind: "csv-join", select: undefined, filter: "$" } : { kind: "json-join", keys: "all", filter: "$" }, inputParser.fields()!.length);
         predParser ??= new PredictionParser({
           format: echo && (options.predictionFormat ?? "auto") === "auto" ? (inputCsv ? "csv" : "json") : options.predictionFormat,
           prefix: options.predictionPrefix,
           scalarName: options.predictionName,
-          types: options.predictionTypes,
+          types: w.predictionTypes,
           widenToUtf8: options.widenToUtf8,
         });
         const predData = predParser.parse(echo ? echo.split(b, a, outSrc, src.location) : b, outSrc);

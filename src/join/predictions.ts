@@ -113,6 +113,14 @@ export class WidenToFloat64 extends Error {
   }
 }
 
+/** The WidenToFloat64 behind an error (a failed write wraps what its body threw). */
+export function widenOf(err: unknown): WidenToFloat64 | undefined {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof WidenToFloat64) return e;
+  }
+  return undefined;
+}
+
 /** The note counting PredictionParser#rounded (join's and joinFiles's results). */
 export const PREDICTIONS_ROUNDED_NOTE = "prediction numbers with more significant digits than a double keeps (or beyond its range): rounded in float64 columns (--prediction-type NAME=int64, uint64 or decimal(P,S) keeps them exactly)";
 

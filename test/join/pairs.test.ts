@@ -84,6 +84,28 @@ describe("join without a descriptor (--inputs, --outputs)", () => {
     expect((await joinFiles({ inputs: [path.join(dir, "in")], outputs: path.join(dir, "out"), out: path.join(dir, "m.jsonl"), storage, format: "jsonl" })).notes).toEqual([]);
   });
 
+  it("an input or prediction column int64 in the first batch that meets a float later is widened to float64 and the join runs again, with a note (DuckDB reads it back)", async () => {
+    // batches of 3: the floats come in the second batch, in an input column and in the predictions
+    const n = 6;
+    await put("in/a.csv", Array.from({ length: n }, (_, i) => `${i},${i < 4 ? i : i + 0.25}\n`).join(""));
+    await put("out/a.csv.out", Array.from({ length: n }, (_, i) => `{"p":${i < 5 ? i : "0.10000000000000001"}}\n`).join(""));
+    const out = path.join(dir, "w.parquet");
+    const res = await joinFiles({ inputs: [path.join(dir, "in")], outputs: path.join(dir, "out"), out, storage, batchRows: 3 });
+    expect(res.notes.map((x) => x.reason)).toEqual(expect.arrayContaining([expect.stringContaining("column in_1 widened from int64 to float64 (line 5 of"), expect.stringContaining("column pred_p widened from int64 to float64 (line 6 of")]));
+    expect(await duckRows(`SELECT in_1, pred_p FROM read_parquet(${sqlString(out)})`)).toEqual([
+      { in_1: 0, pred_p: 0 },
+      { in_1: 1, pred_p: 1 },
+      { in_1: 2, pred_p: 2 },
+      { in_1: 3, pred_p: 3 },
+      { in_1: 4.25, pred_p: 4 },
+      { in_1: 5.25, pred_p: 0.1 },
+    ]);
+    // through a sink the rows before went out already: the error names the flag
+    const sink = { location: "stdout", write: async (body: AsyncIterable<Uint8Array>) => { for await (const _ of body) void _; } };
+    const err = await joinFiles({ inputs: [path.join(dir, "in", "a.csv")], outputs: path.join(dir, "out"), out: "-", storage, batchRows: 3, format: "jsonl", sink, predictionTypes: { pred_p: "float64" } }).catch((e: unknown) => e as BtkitError);
+    expect(err).toMatchObject({ code: "JOIN_TYPE_CONFLICT", context: { column: "in_1", line: 5 } });
+  });
+
   it("two inputs with one name are JOIN_PAIRING; a missing .out is JOIN_MISSING_OUTPUT; counts must match", async () => {
     await fs.mkdir(path.join(dir, "in/sub"));
     await put("in/a.csv", "1\n");
