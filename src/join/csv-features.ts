@@ -22,7 +22,7 @@
  */
 import { makeData, Utf8, type Data } from "apache-arrow";
 import type { ColumnType } from "../protocol/descriptor.js";
-import { FIELD_END, readDecimal, readDecimalField, timestampBytes } from "../protocol/byte-values.js";
+import { FIELD_END, readDecimalField, timestampBytes } from "../protocol/byte-values.js";
 import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, Validity, type Accumulator } from "./columns.js";
 import type { RawLines } from "./lines.js";
 import { fresh } from "./batch-transfer.js";
@@ -208,16 +208,9 @@ export class CsvFeatureReader {
               else (acc as Utf8Bytes).set(i, bytes, start, stop, false);
               done = true;
             } else if (!quoted) {
-              if (kind === K_FLOAT) {
-                x = readDecimal(bytes, start, stop, LONG);
-                if (x === x) {
-                  if (LONG.rounds) this.#target.rounded();
-                  (acc as Float64Acc).values[i] = x;
-                  done = true;
-                }
-              }
-              else if (kind === K_INT) done = readInt(bytes, start, stop, halves[slot]!, i);
-              else if (kind === K_TS || kind === K_TS_NTZ) done = readTimestamp(bytes, start, stop, kind === K_TS, halves[slot]!, i);
+              // an unquoted float64 or int64 field the scan above did not read is no plain number
+              // of its kind: the string path decides it (reading it again here would decline too)
+              if (kind === K_TS || kind === K_TS_NTZ) done = readTimestamp(bytes, start, stop, kind === K_TS, halves[slot]!, i);
               else if (kind === K_BOOL) done = readBool(bytes, start, stop, acc as BoolAcc, i);
             }
             if (!done) {
@@ -284,22 +277,6 @@ function readIntField(b: Buffer, s: number, e: number, halves: Int32Array, i: nu
   if (k === first || k - first > 15) return -1;
   setInt64(halves, i, negative ? -m : m);
   return k;
-}
-
-/** `-?digits` of at most 15 digits, exactly; false for anything else. */
-function readInt(b: Buffer, start: number, end: number, halves: Int32Array, i: number): boolean {
-  let k = start;
-  const negative = b[k] === MINUS;
-  if (negative) k++;
-  if (k === end || end - k > 15) return false;
-  let m = 0;
-  for (; k < end; k++) {
-    const d = b[k]! - ZERO;
-    if (d < 0 || d > 9) return false;
-    m = m * 10 + d;
-  }
-  setInt64(halves, i, negative ? -m : m);
-  return true;
 }
 
 /**
