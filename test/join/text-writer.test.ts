@@ -8,23 +8,27 @@ import { Bool, DateDay, Field, Int64, RecordBatch, Schema, Struct, TimestampMicr
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
-import { ByteSink, writeCsvField, writeDouble, writeInteger, writeJsonString, writeShortDouble, writeText } from "../../src/join/text-writer.js";
+import { ByteSink, viewOf, writeCsvField, writeDouble, writeInteger, writeJsonString, writeShortDouble, writeText } from "../../src/join/text-writer.js";
 import { isoMicros } from "../../src/join/writers.js";
 import { TYPE_METADATA_KEY } from "../../src/join/columns.js";
 
-function jsonOf(s: string): string {
+/**
+ * s written by `write` from the middle of a larger column (`skip` bytes before it, a tail after it,
+ * so the word reads start unaligned and must stop at the field's end); with `words`, through a view
+ * of the column (four bytes at a time), else byte by byte
+ */
+function written(write: typeof writeJsonString, s: string, words = false, skip = 0): string {
   const sink = new ByteSink();
-  const bytes = Buffer.from(s, "utf8");
-  writeJsonString(sink, bytes, 0, bytes.length);
+  const text = Buffer.from(s, "utf8");
+  const column = new Uint8Array(skip + text.length + 5);
+  column.fill(0x7a);
+  column.set(text, skip);
+  write(sink, column, skip, skip + text.length, words ? viewOf(column) : undefined);
   return sink.take().toString("utf8");
 }
 
-function csvOf(s: string): string {
-  const sink = new ByteSink();
-  const bytes = Buffer.from(s, "utf8");
-  writeCsvField(sink, bytes, 0, bytes.length);
-  return sink.take().toString("utf8");
-}
+const jsonOf = (s: string, words = false, skip = 0): string => written(writeJsonString, s, words, skip);
+const csvOf = (s: string, words = false, skip = 0): string => written(writeCsvField, s, words, skip);
 
 async function textOf(batch: RecordBatch, kind: "jsonl" | "csv"): Promise<string> {
   const parts: Uint8Array[] = [];
@@ -53,6 +57,26 @@ describe("strings", () => {
       { seed: 20261130, numRuns: 2000 },
     );
     expect(jsonOf('a"b\\c\u0000\u001f\n')).toBe('"a\\"b\\\\c\\u0000\\u001f\\n"');
+  });
+
+  /** longer strings: runs of plain bytes between the characters that matter, so words are read whole */
+  const LONG_TEXT = fc.array(fc.oneof(TEXT, fc.constantFrom("plain text ", "abcd", "ab", "éé", "👍👍")), { maxLength: 8 }).map((parts) => parts.join(""));
+
+  it("four bytes at a time (a view of the column, any start) a string is escaped and a field quoted as byte by byte (fast-check, fixed seed)", () => {
+    fc.assert(
+      fc.property(fc.oneof(TEXT, LONG_TEXT, fc.string({ unit: "grapheme", maxLength: 40 })), fc.integer({ min: 0, max: 7 }), (s, skip) => {
+        expect(jsonOf(s, true, skip)).toBe(JSON.stringify(s));
+        expect(csvOf(s, true, skip)).toBe(csvOf(s));
+      }),
+      { seed: 20261130, numRuns: 3000 },
+    );
+    // an escape in each position of a word, and a word that ends exactly at the field's end
+    for (const s of ["abc\"", "ab\"c", "a\"bc", "\"abc", "abcd", "abcdabcd\u001f", "abcd\u0020efg", "a,bcdefg", "abcdefg\r"]) {
+      for (let skip = 0; skip < 4; skip++) {
+        expect(jsonOf(s, true, skip)).toBe(JSON.stringify(s));
+        expect(csvOf(s, true, skip)).toBe(csvOf(s));
+      }
+    }
   });
 
   it("a CSV field is quoted only when it must be, and csv-parse reads back the text (fast-check, fixed seed)", () => {
@@ -98,7 +122,9 @@ describe("rows", () => {
 
   it("timestamps and dates are ISO 8601 as Date arithmetic gives them, zone only for instants (fast-check, fixed seed)", async () => {
     // years 0000-9999, beyond 2^53 microseconds too (after 2255), before 1970 too
-    const micros = fc.bigInt({ min: -62167219200000000n, max: 253402300799999999n });
+    // and around one day's midnight: rows that share their day, and rows just either side of it
+    const midnight = 1704067200000000n;
+    const micros = fc.oneof(fc.bigInt({ min: -62167219200000000n, max: 253402300799999999n }), fc.bigInt({ min: midnight - 2n, max: midnight + 1n }), fc.bigInt({ min: midnight - 86400000000n, max: midnight + 86400000000n }));
     await fc.assert(
       fc.asyncProperty(fc.array(micros, { minLength: 1, maxLength: 20 }), async (values) => {
         const micro = (type: TimestampMicrosecond | Timestamp) => makeVector(makeData({ type, length: values.length, nullCount: 0, data: BigInt64Array.from(values) }));
