@@ -21,6 +21,7 @@ import { halfSpacing, isPowerOfTwo, productError } from "../protocol/byte-values
 import { civilFromDays, temporalOf, temporalText } from "../protocol/time.js";
 import { columnTypeOfField } from "./columns.js";
 import { csvField } from "./csv-fields.js";
+import { hasBelow, hasByte } from "../protocol/words.js";
 
 /** A growable output buffer, reused from batch to batch; take() hands on a copy of what was written. */
 export class ByteSink {
@@ -321,25 +322,14 @@ const HEX_BYTES = new TextEncoder().encode("0123456789abcdef");
 /** JSON.stringify's short escapes, by byte */
 const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72, 0x22: QUOTE, 0x5c: BACKSLASH };
 
-/**
- * Whether one of the four bytes of x (a 32-bit word) is below 0x20, a quote or a backslash: what a
- * JSON string escapes. Exact, by the word tricks haszero and hasless
- * (https://graphics.stanford.edu/~seander/bithacks.html#ZeroInWord): a byte below n borrows into
- * its top bit, and a byte of 0x80 or more is masked out by ~x.
- */
+/** Whether one of the four bytes of x is below 0x20, a quote or a backslash: what a JSON string escapes. */
 function jsonEscapes(x: number): boolean {
-  const q = x ^ 0x22222222;
-  const b = x ^ 0x5c5c5c5c;
-  return ((((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080) !== 0;
+  return (hasBelow(x, 0x20202020) | hasByte(x, 0x22222222) | hasByte(x, 0x5c5c5c5c)) !== 0;
 }
 
-/** Whether one of the four bytes of x is a comma, a quote, LF or CR (what makes a CSV field quoted); as jsonEscapes. */
+/** Whether one of the four bytes of x is a comma, a quote, LF or CR (what makes a CSV field quoted). */
 function csvSpecial(x: number): boolean {
-  const c = x ^ 0x2c2c2c2c;
-  const q = x ^ 0x22222222;
-  const n = x ^ 0x0a0a0a0a;
-  const r = x ^ 0x0d0d0d0d;
-  return ((((c - 0x01010101) & ~c) | ((q - 0x01010101) & ~q) | ((n - 0x01010101) & ~n) | ((r - 0x01010101) & ~r)) & 0x80808080) !== 0;
+  return (hasByte(x, 0x2c2c2c2c) | hasByte(x, 0x22222222) | hasByte(x, 0x0a0a0a0a) | hasByte(x, 0x0d0d0d0d)) !== 0;
 }
 
 /** A DataView of exactly src's bytes (view.getInt32(k) reads src[k, k + 4)). */

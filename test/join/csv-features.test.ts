@@ -167,6 +167,13 @@ describe("CSV features read as bytes", () => {
       expect(b).toEqual(s);
       expect(b).toMatchObject({ code: "JOIN_PARSE" });
     }
+    // a quote inside a long unquoted field, at each place in the four-byte words it is scanned by
+    for (let at = 0; at < 9; at++) {
+      const text = `${"abcdefghij".slice(0, at)}"${"klmnopqrs".slice(at)}`;
+      const [s, b] = await both(columnsOf(["utf8", "int64"]), ["plain text here,1", `${text},2`]);
+      expect(b).toEqual(s);
+      expect(b).toMatchObject({ code: "JOIN_PARSE", message: expect.stringContaining("line 2 ") });
+    }
     const [, few] = await both(columnsOf(["float64", "int64"]), ["1,2", "3"]);
     expect(few).toEqual({ code: "JOIN_PARSE", message: "line 2 of model-input shard mem://part-00000.csv (shard part-00000.csv), feature c1, has 1 field, fewer than the 2 the features need" });
   });

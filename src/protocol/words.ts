@@ -1,0 +1,19 @@
+/**
+ * Tests on the four bytes of a 32-bit word at once, for byte loops that mostly find nothing (the
+ * end of a CSV field, a byte a JSON string escapes): read the word with DataView#getInt32 (either
+ * byte order), test it, and look at its bytes one by one only when the test says one is there.
+ * These are haszero and hasless from https://graphics.stanford.edu/~seander/bithacks.html#ZeroInWord,
+ * exact as answers for the whole word: a byte below n borrows into its own top bit, no byte
+ * borrows unless one is below n, and a byte of 0x80 or more is masked out by ~x.
+ */
+
+/** Non-zero when one of x's four bytes is the byte b, given as b * 0x01010101 (`repeated`). */
+export function hasByte(x: number, repeated: number): number {
+  const y = x ^ repeated;
+  return (y - 0x01010101) & ~y & 0x80808080;
+}
+
+/** Non-zero when one of x's four bytes is below n (1 <= n <= 128), given as n * 0x01010101 (`repeated`). */
+export function hasBelow(x: number, repeated: number): number {
+  return (x - repeated) & ~x & 0x80808080;
+}
