@@ -21,7 +21,7 @@ import { halfSpacing, isPowerOfTwo, productError } from "../protocol/byte-values
 import { civilFromDays, temporalOf, temporalText } from "../protocol/time.js";
 import { columnTypeOfField } from "./columns.js";
 import { csvField } from "./csv-fields.js";
-import { hasBelow, hasByte } from "../protocol/words.js";
+import { hasByte, hasJsonEscape } from "../protocol/words.js";
 
 /** A growable output buffer, reused from batch to batch; take() hands on a copy of what was written. */
 export class ByteSink {
@@ -322,11 +322,6 @@ const HEX_BYTES = new TextEncoder().encode("0123456789abcdef");
 /** JSON.stringify's short escapes, by byte */
 const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72, 0x22: QUOTE, 0x5c: BACKSLASH };
 
-/** Whether one of the four bytes of x is below 0x20, a quote or a backslash: what a JSON string escapes. */
-function jsonEscapes(x: number): boolean {
-  return (hasBelow(x, 0x20202020) | hasByte(x, 0x22222222) | hasByte(x, 0x5c5c5c5c)) !== 0;
-}
-
 /** Whether one of the four bytes of x is a comma, a quote, LF or CR (what makes a CSV field quoted). */
 function csvSpecial(x: number): boolean {
   return (hasByte(x, 0x2c2c2c2c) | hasByte(x, 0x22222222) | hasByte(x, 0x0a0a0a0a) | hasByte(x, 0x0d0d0d0d)) !== 0;
@@ -353,7 +348,7 @@ export function writeJsonString(s: ByteSink, src: Uint8Array, start: number, end
     if (view !== undefined) {
       while (k + 4 <= end) {
         const x = view.getInt32(k, true);
-        if (jsonEscapes(x)) break;
+        if (hasJsonEscape(x) !== 0) break;
         out.setInt32(p, x, true);
         p += 4;
         k += 4;

@@ -13,6 +13,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { BtkitError } from "../errors.js";
+import { hasBelow, hasByte } from "../protocol/words.js";
 import { LATIN1_ADVICE, utf16Advice, utf16Bom } from "./encoding.js";
 
 const LF = 10;
@@ -375,6 +376,9 @@ export class CsvScanner {
     const delim = this.#delim!;
     const quote = this.quote;
     let pos = 0;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    const delimWord = delim * 0x01010101;
+    const quoteWord = quote * 0x01010101;
     // next CR at or after the current field (cached: a file without CR is searched once)
     let crNext = buf.indexOf(CR);
     outer: while (pos < n) {
@@ -441,6 +445,13 @@ export class CsvScanner {
           }
         } else {
           const s = i;
+          // four bytes at a time while none can end the field or is a quote (LF and CR are caught
+          // with the rarer control bytes below 0x0e, a tab delimiter too: those are looked at one by one)
+          while (i + 4 <= n) {
+            const x = view.getInt32(i, true);
+            if ((hasBelow(x, 0x0e0e0e0e) | hasByte(x, delimWord) | hasByte(x, quoteWord)) !== 0) break;
+            i += 4;
+          }
           while (i < n) {
             c = buf[i]!;
             if (c === delim || c === LF || c === CR) break;

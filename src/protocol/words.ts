@@ -17,3 +17,8 @@ export function hasByte(x: number, repeated: number): number {
 export function hasBelow(x: number, repeated: number): number {
   return (x - repeated) & ~x & 0x80808080;
 }
+
+/** Non-zero when one of x's four bytes is one JSON.stringify escapes in a string: below 0x20, `"` or `\`. */
+export function hasJsonEscape(x: number): number {
+  return hasBelow(x, 0x20202020) | hasByte(x, 0x22222222) | hasByte(x, 0x5c5c5c5c);
+}
