@@ -29,13 +29,17 @@ export class Digest {
   #partFill = 0;
   readonly partMd5s: Buffer[] = [];
 
-  constructor(partSize = 0) {
+  readonly #hashed: boolean;
+
+  /** `sha256` false: only counts the bytes (finish() is then not to be called) */
+  constructor(partSize = 0, sha256 = true) {
     this.#partSize = partSize;
+    this.#hashed = sha256;
   }
 
   update(chunk: Buffer): void {
     this.bytes += chunk.length;
-    this.#sha.update(chunk);
+    if (this.#hashed) this.#sha.update(chunk);
     if (this.#partSize > 0) this.#md5.update(chunk);
     if (this.#partSize <= 0) return;
     let off = 0;

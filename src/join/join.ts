@@ -41,7 +41,7 @@ import { LineReader, scanLines, type BlankLinePolicy, type LineScan } from "./li
 import { folderDataset, prepareFolder, recordIdentity, type FolderDataset } from "./folder.js";
 import { checkPart, partLabel, shardStem, shardsOfPart, jobShards, type Part } from "./plan.js";
 import { PREDICTIONS_ROUNDED_NOTE, WidenToFloat64, predictionTypeHint, widenOf, type PredictionFormat } from "./predictions.js";
-import { createWriter, EXTENSION_OF, OUTPUT_FORMATS, type OutputFormat, type ParquetCompression } from "./writers.js";
+import { createWriter, EXTENSION_OF, tableWriteOptions, OUTPUT_FORMATS, type OutputFormat, type ParquetCompression } from "./writers.js";
 
 export interface JoinProgress {
   phase: "check" | "join" | "done";
@@ -474,7 +474,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
       for (const s of inputs) {
         const target = storage.child(outLoc, `${shardStem(s.name)}${ext}`);
         // a shard with no rows still gets its file (with the columns), so the dataset lists every shard
-        const w = await storage.write(target, writer(c.batches([s])), { signal: options.signal });
+        const w = await storage.write(target, writer(c.batches([s])), tableWriteOptions(options.signal));
         files.push(toUri(storage.parse(w.location)));
         c.counts.shards++;
       }
@@ -488,7 +488,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
       await options.sink.write(writer(c.batches(inputs)));
       location = options.sink.location;
     } else {
-      const w = await storage.write(target, writer(c.batches(inputs)), { signal: options.signal });
+      const w = await storage.write(target, writer(c.batches(inputs)), tableWriteOptions(options.signal));
       location = toUri(storage.parse(w.location));
       files.push(location);
     }
@@ -549,7 +549,7 @@ async function joinNothing(r: Resolved, options: JoinOptions): Promise<JoinResul
   const target = r.partitioned ? storage.child(outLoc, `empty${ext}`) : r.part ? storage.child(outLoc, `${partLabel(r.part)}${ext}`) : outLoc;
   const none = async function* (): AsyncGenerator<RecordBatch> {};
   if (options.sink) await options.sink.write(writer(none()));
-  const file = options.sink ? options.sink.location : toUri(storage.parse((await storage.write(target, writer(none()), { signal: options.signal })).location));
+  const file = options.sink ? options.sink.location : toUri(storage.parse((await storage.write(target, writer(none()), tableWriteOptions(options.signal))).location));
   const results: ResultsSection = {
     location: r.partitioned ? withSlash(toUri(outLoc)) : file,
     format: r.format,

@@ -16,7 +16,7 @@ import { LineReader, scanLines } from "./lines.js";
 import { EchoSplitter } from "./echo.js";
 import { PREDICTIONS_ROUNDED_NOTE, PredictionParser, WidenToFloat64, predictionTypeHint, widenOf } from "./predictions.js";
 import type { ColumnType } from "../protocol/descriptor.js";
-import { createWriter, EXTENSION_OF, type OutputFormat } from "./writers.js";
+import { createWriter, EXTENSION_OF, tableWriteOptions, type OutputFormat } from "./writers.js";
 import { handedOver } from "./batch-transfer.js";
 import { shardStem } from "./plan.js";
 import type { JoinOptions } from "./join.js";
@@ -233,7 +233,7 @@ async function joinFilesOnce(options: JoinFilesOptions, w: Widening): Promise<Jo
     location = toUri(outLoc).replace(/\/?$/, "/");
     try {
       for (const p of present) {
-        const w = await storage.write(storage.child(outLoc, `${shardStem(p.name)}${EXTENSION_OF[format]}`), writer(batchesOf([p])), { signal: options.signal });
+        const w = await storage.write(storage.child(outLoc, `${shardStem(p.name)}${EXTENSION_OF[format]}`), writer(batchesOf([p])), tableWriteOptions(options.signal));
         files.push(toUri(storage.parse(w.location)));
       }
     } catch (err) {
@@ -244,7 +244,7 @@ async function joinFilesOnce(options: JoinFilesOptions, w: Widening): Promise<Jo
     await options.sink.write(writer(batchesOf(present)));
     location = options.sink.location;
   } else {
-    const w = await storage.write(outLoc, writer(batchesOf(present)), { signal: options.signal });
+    const w = await storage.write(outLoc, writer(batchesOf(present)), tableWriteOptions(options.signal));
     location = toUri(storage.parse(w.location));
     files.push(location);
   }

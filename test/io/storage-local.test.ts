@@ -31,6 +31,13 @@ describe("local storage", () => {
     expect(await fs.readdir(path.join(dir, "out/a"))).toEqual(["b.txt"]);
   });
 
+  it("sha256: false writes the same bytes, counted, and leaves the digest out (join's table outputs)", async () => {
+    const s = new Storage({ cwd: dir });
+    const res = await s.write("out/t.jsonl", ["{}\n", "{}\n"].map((t) => Buffer.from(t)), { sha256: false });
+    expect(res).toEqual({ location: path.join(dir, "out/t.jsonl"), bytes: 6 });
+    expect(await fs.readFile(path.join(dir, "out/t.jsonl"), "utf8")).toBe("{}\n{}\n");
+  });
+
   it("a write to a symbolic link fills the file it points to and keeps the link; a FIFO or folder is IO_BAD_LOCATION, untouched", async () => {
     const s = new Storage({ cwd: dir });
     await fs.writeFile(path.join(dir, "target.txt"), "old\n");

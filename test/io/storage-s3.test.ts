@@ -33,6 +33,15 @@ describe("S3 storage against s3rver", () => {
     expect(list.Contents?.map((o) => o.Key)).toEqual(["big/object.bin"]);
   });
 
+  it("an S3 write hashes even when told not to (sha256: false): the digest is the object's metadata, checked after the copy", async () => {
+    const storage = s3.storage();
+    const res = await storage.write("s3://bkt/table.jsonl", "{}\n", { sha256: false });
+    const sha = createHash("sha256").update("{}\n").digest("hex");
+    expect(res).toMatchObject({ bytes: 3, sha256: sha });
+    const head = await s3.client.send(new HeadObjectCommand({ Bucket: "bkt", Key: "table.jsonl" }));
+    expect(head.Metadata?.["btkit-sha256"]).toBe(sha);
+  });
+
   it("lists past 1,000 keys (2,500 objects) in key order", async () => {
     const storage = s3.storage();
     const keys = Array.from({ length: 2500 }, (_, i) => `p/k-${String(i).padStart(5, "0")}`);
