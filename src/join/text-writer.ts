@@ -21,7 +21,7 @@ import { halfSpacing, isPowerOfTwo, productError } from "../protocol/byte-values
 import { civilFromDays, temporalOf, temporalText } from "../protocol/time.js";
 import { columnTypeOfField } from "./columns.js";
 import { csvField } from "./csv-fields.js";
-import { hasByte, hasJsonEscape } from "../protocol/words.js";
+import { copyJsonSafeWords, hasByte } from "../protocol/words.js";
 
 /** A growable output buffer, reused from batch to batch; take() hands on a copy of what was written. */
 export class ByteSink {
@@ -346,13 +346,9 @@ export function writeJsonString(s: ByteSink, src: Uint8Array, start: number, end
   let k = start;
   while (k < end) {
     if (view !== undefined) {
-      while (k + 4 <= end) {
-        const x = view.getInt32(k, true);
-        if (hasJsonEscape(x) !== 0) break;
-        out.setInt32(p, x, true);
-        p += 4;
-        k += 4;
-      }
+      const copied = copyJsonSafeWords(view, k, end, out, p);
+      k += copied;
+      p += copied;
       if (k === end) break;
     }
     const c = src[k]!;

@@ -10,7 +10,7 @@
 import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
 import { isNestedName } from "../protocol/nested.js";
 import { timestampBytes } from "../protocol/byte-values.js";
-import { hasJsonEscape } from "../protocol/words.js";
+import { copyJsonSafeWords } from "../protocol/words.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
 import { fits, temporalFits, temporalTypeOf } from "./schema.js";
 
@@ -355,13 +355,9 @@ export function jsonlLine(features: readonly string[], types: readonly ColumnTyp
       dst[at++] = QUOTE;
       for (let i = s; i < e; i++) {
         // four bytes at a time while none needs an escape
-        while (i + 4 <= e) {
-          const w = src.getInt32(i, true);
-          if (hasJsonEscape(w) !== 0) break;
-          out.setInt32(at, w, true);
-          at += 4;
-          i += 4;
-        }
+        const copied = copyJsonSafeWords(src, i, e, out, at);
+        i += copied;
+        at += copied;
         if (i === e) break;
         const c = buf[i]!;
         const x = JSON_ESCAPE[c]!;
