@@ -172,7 +172,22 @@ export class CliContext {
       throw new BtkitError("PROTO_NO_INPUT", "no descriptor: pipe one in (btkit prep ... | btkit NEXT) or give --descriptor PATH|URI");
     }
     const chunks: Buffer[] = [];
-    for await (const c of this.io.stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+    const signal = this.io.signal;
+    signal?.throwIfAborted();
+    // a signal while the descriptor is awaited (the previous stage still running, or never
+    // writing) stops the read: stdin is destroyed, nothing else reads it; the command then
+    // stops as for any signal (without this, a pending read kept the process alive)
+    const stdin = this.io.stdin;
+    const onAbort = (): void => void stdin.destroy();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const c of stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+    } catch (err) {
+      throw signal?.aborted ? signal.reason : err;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+    signal?.throwIfAborted();
     const text = Buffer.concat(chunks).toString("utf8").trim();
     if (text.length === 0) {
       throw new BtkitError("PROTO_NO_INPUT", "no descriptor on stdin (the previous command printed nothing, or failed): give --descriptor PATH|URI");

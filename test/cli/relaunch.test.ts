@@ -104,7 +104,9 @@ describe.runIf(process.platform === "linux")("the relaunched command (built CLI)
         const deadline = Date.now() + 15_000;
         while (Date.now() < deadline) {
           const children = fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, "utf8").trim();
-          if (children !== "") return fs.readFileSync(`/proc/${children.split(/\s+/)[0]}/cmdline`, "utf8").split("\0");
+          // an empty command line (the child between fork and exec, on a loaded machine) is read again
+          const args = children === "" ? [] : fs.readFileSync(`/proc/${children.split(/\s+/)[0]}/cmdline`, "utf8").split("\0");
+          if (args.length > 1) return args;
           await new Promise((r) => setTimeout(r, 20));
         }
         throw new Error("join started no child process");
@@ -121,6 +123,29 @@ describe.runIf(process.platform === "linux")("the relaunched command (built CLI)
     expect((await childArgs(env)).slice(1, 4)).toEqual(["--max-semi-space-size=2", bin, "join"]);
     expect((await childArgs({ ...env, NODE_OPTIONS: "--max-semi-space-size=8" })).slice(1, 3)).toEqual([bin, "join"]);
   });
+
+  it("a command still waiting on stdin (join for its descriptor, prep for its table from -) stops on SIGTERM with exit 143", async () => {
+    // before: the pending stdin read kept the process alive after the command had stopped
+    for (const args of [["join", "--out", "x.jsonl"], ["prep", "-", "--out", "out-stdin"]]) {
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      delete env.MALLOC_ARENA_MAX;
+      delete env.BTKIT_RELAUNCH;
+      delete env.NODE_OPTIONS;
+      const p = spawn(process.execPath, [bin, ...args], { cwd: dir, env, stdio: ["pipe", "ignore", "pipe"] });
+      let stderr = "";
+      p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((r) => p.on("exit", (code) => r(code)));
+      // the relaunched child, a second after it appears (its signal handlers are in place)
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline && fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, "utf8").trim() === "") await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 1000));
+      p.kill("SIGTERM");
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("still running 10 s after SIGTERM"), 10_000))]);
+      if (code === "still running 10 s after SIGTERM") p.kill("SIGKILL");
+      expect(code, `${args[0]}: ${stderr}`).toBe(143);
+      expect(stderr).toContain("interrupted (SIGTERM)");
+    }
+  }, 60_000);
 
   it("BTKIT_RELAUNCH=0 runs the command in the first process (no child), which completes", async () => {
     let count = -1;
