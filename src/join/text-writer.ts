@@ -156,13 +156,16 @@ const DIGITS = new Uint8Array(24);
  * digits reads back as x (it would have been found at a smaller k), and below 2^51 the product
  * is within far less than a half of the shortest text's digits, so m is them. False for every
  * other double (the caller writes String(x)), and for one that needs more than `maxK` fraction
- * digits. Checked against String(x) by property tests.
+ * digits. `fromK`: fewer fraction digits are known not to read back (a caller's earlier try), so
+ * the search starts there. Checked against String(x) by property tests.
  */
-export function writeShortDouble(s: ByteSink, x: number, maxK = 22): boolean {
+export function writeShortDouble(s: ByteSink, x: number, maxK = 22, fromK = 0): boolean {
   const a = x < 0 ? -x : x;
   if (!(a >= 1e-6 && a < SHORT_LIMIT)) return false;
-  let k = 0;
-  let m = Math.round(a);
+  let k = fromK;
+  const first = a * POW10[k]!;
+  if (first >= SHORT_LIMIT) return false;
+  let m = Math.round(first);
   while (m / POW10[k]! !== a) {
     if (++k > maxK) return false;
     const scaled = a * POW10[k]!;
@@ -258,7 +261,8 @@ export function writeDouble(s: ByteSink, x: number): boolean {
   const k16 = sixteenDigitScale(a);
   const k = k16 - 1;
   if (k >= 0 && Math.round(a * POW10[k]!) / POW10[k]! !== a) return writeLongDouble(s, x, k16);
-  return writeShortDouble(s, x) || writeLongDouble(s, x, k16);
+  // up to 4 fraction digits were tried above: the search goes on from 5
+  return writeShortDouble(s, x, 22, 5) || writeLongDouble(s, x, k16);
 }
 
 /** k with a * 10^k in [10^15, 10^16), for 1e-6 <= a < 2^51 (log10 may miss by one near a power of ten: checked). */
