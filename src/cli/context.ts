@@ -42,6 +42,10 @@ export class CliContext {
   constructor(io: CliIo) {
     this.io = io;
     this.cwd = io.cwd ?? process.cwd();
+    // a signal stops a command still waiting on stdin (a descriptor, or prep's table from -): its
+    // pending read would keep the process alive after the command ends; nothing reads stdin after
+    const signal = io.signal;
+    signal?.addEventListener("abort", () => void io.stdin.destroy(), { once: true });
     io.stdout.on?.("error", (err: NodeJS.ErrnoException) => {
       if (err.code === "EPIPE") this.#stdoutClosed = true;
       else this.#stdoutError ??= err;
@@ -174,18 +178,12 @@ export class CliContext {
     const chunks: Buffer[] = [];
     const signal = this.io.signal;
     signal?.throwIfAborted();
-    // a signal while the descriptor is awaited (the previous stage still running, or never
-    // writing) stops the read: stdin is destroyed, nothing else reads it; the command then
-    // stops as for any signal (without this, a pending read kept the process alive)
-    const stdin = this.io.stdin;
-    const onAbort = (): void => void stdin.destroy();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // a signal while the descriptor is awaited ends the read (stdin destroyed: see the
+    // constructor); the command stops as for any signal, not as for an empty pipe
     try {
-      for await (const c of stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+      for await (const c of this.io.stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
     } catch (err) {
       throw signal?.aborted ? signal.reason : err;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
     }
     signal?.throwIfAborted();
     const text = Buffer.concat(chunks).toString("utf8").trim();

@@ -23,9 +23,6 @@ export async function runFromProcess(): Promise<number> {
     } else if (now - first > SAME_SIGNAL_MS) process.exit(exitOfSignal(sig));
   };
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => stop(sig));
-  // a command blocked reading stdin (a descriptor, or prep's table from -, before the previous
-  // stage writes) stops too: its pending read would keep the process alive after the command ends
-  ac.signal.addEventListener("abort", () => void process.stdin.destroy(), { once: true });
   // a relaunched command (relaunch.ts) stops as for SIGTERM when its first process is gone (killed
   // with SIGKILL, which cannot be forwarded): nobody is left to wait for it
   watchFirstProcess(process.env, () => {
