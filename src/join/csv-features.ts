@@ -22,7 +22,7 @@
  */
 import { makeData, Utf8, type Data } from "apache-arrow";
 import type { ColumnType } from "../protocol/descriptor.js";
-import { FIELD_END, readDecimalField, timestampBytes } from "../protocol/byte-values.js";
+import { readDecimalField, timestampBytesTo } from "../protocol/byte-values.js";
 import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, Validity, type Accumulator } from "./columns.js";
 import type { RawLines } from "./lines.js";
 import { fresh } from "./batch-transfer.js";
@@ -150,6 +150,8 @@ export class CsvFeatureReader {
     const accs: (Accumulator | Utf8Bytes)[] = types.map((t, j) => (t === "utf8" ? new Utf8Bytes(n, this.#scratch[j]!) : accumulatorFor(t, n)));
     // int64 and the microsecond types written as two 32-bit halves (no BigInt per value)
     const halves: (Int32Array | undefined)[] = accs.map((a) => (a instanceof Int64Acc && a.type !== "date" ? new Int32Array(a.values.buffer, a.values.byteOffset, a.values.length * 2) : undefined));
+    // float64 values are read straight into their column (a double returned would be boxed)
+    const floats: (Float64Array | undefined)[] = accs.map((a) => (a instanceof Float64Acc ? a.values : undefined));
     const kinds = types.map((t) => KIND[t] ?? K_SLOW);
     const bytes = raw.bytes;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
@@ -165,9 +167,8 @@ export class CsvFeatureReader {
         let stop = -1;
         let quoted = false;
         let escaped = false;
-        /** a float64 or int64 field read in the scan that found its end (its value: x, or in halves) */
+        /** a float64 or int64 field read in the scan that found its end (its value in floats or halves; NaN: undecided) */
         let fused = false;
-        let x = NaN;
         if (at < end && bytes[at] === QUOTE) {
           quoted = true;
           // the closing quote: the next quote not doubled (memchr-fast; the field ends before the line does)
@@ -182,10 +183,8 @@ export class CsvFeatureReader {
         } else {
           // a number column's field: its digits read as its end is found (a field that is not a
           // plain number, or is empty, is scanned below as any other)
-          if (kind === K_FLOAT) {
-            x = readDecimalField(bytes, at, end, COMMA, LONG);
-            stop = FIELD_END.at;
-          } else if (kind === K_INT) stop = readIntField(bytes, at, end, halves[slot]!, i);
+          if (kind === K_FLOAT) stop = readDecimalField(bytes, at, end, COMMA, LONG, floats[slot]!, i);
+          else if (kind === K_INT) stop = readIntField(bytes, at, end, halves[slot]!, i);
           fused = stop >= 0;
           if (!fused) {
             let k = at;
@@ -214,9 +213,8 @@ export class CsvFeatureReader {
             if (fused) {
               if (kind === K_INT) done = true;
               // NaN: the reader did not decide (the string path does)
-              else if (x === x) {
+              else if (floats[slot]![i] === floats[slot]![i]) {
                 if (LONG.rounds) this.#target.rounded();
-                (acc as Float64Acc).values[i] = x;
                 done = true;
               }
             } else if (kind === K_UTF8) {
@@ -300,12 +298,13 @@ function readIntField(b: Buffer, s: number, e: number, halves: Int32Array, i: nu
  * timestamp_ntz, which also takes a date alone) as microseconds; false for anything else.
  */
 function readTimestamp(b: Buffer, start: number, end: number, zone: boolean, halves: Int32Array, i: number): boolean {
-  if ((b[end - 1] === 0x5a) !== zone) return false;
-  const us = timestampBytes(b, start, end);
-  if (Number.isNaN(us)) return false;
-  setInt64(halves, i, us);
+  if ((b[end - 1] === 0x5a) !== zone || !timestampBytesTo(b, start, end, MICROS, 0)) return false;
+  setInt64(halves, i, MICROS[0]!);
   return true;
 }
+
+/** readTimestamp's scratch: the microseconds as a double, unboxed */
+const MICROS = new Float64Array(1);
 
 /** Whether b[at, at + word.length) is `word`, in lower case, or (upper: allowed) in upper case. */
 function spelled(b: Buffer, at: number, lower: string, upper: boolean): boolean {

@@ -28,7 +28,7 @@ export { roundsInDouble };
 import { arrowTypeOf } from "../protocol/arrow-types.js";
 import { SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
-import { readDecimal, timestampBytes } from "../protocol/byte-values.js";
+import { readDecimalTo, timestampBytesTo } from "../protocol/byte-values.js";
 import { copyBytes } from "./encode-bytes.js";
 import { timestampMicros } from "./schema.js";
 import { temporalOf, temporalUnits, type Temporal } from "../protocol/time.js";
@@ -52,6 +52,8 @@ export function columnData(type: ColumnType, values: readonly (string | null)[],
 const MICROS_PER_DAY = 86400000000n;
 /** longDecimalBytes's answer to whether the double rounds the text */
 const LONG = { rounds: false };
+/** timestampBytesTo's scratch: microseconds, unboxed */
+const MICROS = new Float64Array(1);
 
 /**
  * A temporal column as Arrow Data from microseconds since 1970-01-01T00:00 (UTC for timestamp,
@@ -286,9 +288,7 @@ class ColumnBuilder {
       }
       case "float64": {
         // up to 17 digits (a double printed shortest): exactly, with whether the double rounds the text
-        const v = readDecimal(buf, s, e, LONG);
-        if (!Number.isNaN(v)) {
-          this.#f64![i] = v;
+        if (readDecimalTo(buf, s, e, LONG, this.#f64!, i)) {
           if (LONG.rounds) this.rounded++;
           return;
         }
@@ -305,9 +305,8 @@ class ColumnBuilder {
       case "date":
       case "timestamp_ntz":
       case "timestamp": {
-        const us = timestampBytes(buf, s, e);
-        if (Number.isNaN(us)) return this.#timestamp(i, buf.toString("latin1", s, e));
-        setInt64(this.#halves!, this.#i64!, i, us);
+        if (!timestampBytesTo(buf, s, e, MICROS, 0)) return this.#timestamp(i, buf.toString("latin1", s, e));
+        setInt64(this.#halves!, this.#i64!, i, MICROS[0]!);
         return;
       }
       default: {

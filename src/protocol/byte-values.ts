@@ -1,8 +1,14 @@
 /**
  * Values read from their bytes without a string: the hot paths of prep (sidecar columns, type
  * checks of CSV fields) and join (CSV features read back from the shards) share them. Each answers
- * NaN where it does not decide, and the caller then takes the string path (protocol/time.ts,
- * Number()), with which it agrees wherever it answers.
+ * NaN (or false) where it does not decide, and the caller then takes the string path
+ * (protocol/time.ts, Number()), with which it agrees wherever it answers.
+ *
+ * The hot paths use the `…To` forms, which store the value in `dst[i]` (a Float64Array) and
+ * return whether they answered: a double returned from a function V8 does not inline is boxed (a
+ * 16-byte HeapNumber per value: about 36 MB per 100 MB of CSV features on the join's main thread,
+ * a third of its allocation), a double stored in a typed array is not. The forms that return the
+ * number are for everything else.
  */
 import { daysFromCivil, daysInMonth } from "./time.js";
 
@@ -25,30 +31,38 @@ function two(buf: Buffer, k: number): number {
  * offsets and results beyond the safe integers. Agrees with timestampMicros where it answers.
  */
 export function timestampBytes(buf: Buffer, s: number, e: number): number {
+  return timestampBytesTo(buf, s, e, ONE, 0) ? ONE[0]! : NaN;
+}
+
+/** A scratch for the forms that return the number. */
+const ONE = new Float64Array(1);
+
+/** timestampBytes into dst[i]: true when it answers (dst untouched when not). */
+export function timestampBytesTo(buf: Buffer, s: number, e: number, dst: Float64Array, i: number): boolean {
   const n = e - s;
-  if (n < 10 || buf[s + 4] !== MINUS || buf[s + 7] !== MINUS) return NaN;
+  if (n < 10 || buf[s + 4] !== MINUS || buf[s + 7] !== MINUS) return false;
   const y1 = two(buf, s);
   const y2 = two(buf, s + 2);
   const mo = two(buf, s + 5);
   const d = two(buf, s + 8);
-  if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || d < 1) return NaN;
+  if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || d < 1) return false;
   const y = y1 * 100 + y2;
-  if (d > daysInMonth(y, mo)) return NaN;
+  if (d > daysInMonth(y, mo)) return false;
   let k = s + 10;
   let h = 0;
   let mi = 0;
   let sec = 0;
   let frac = 0;
   if (k < e && buf[k] !== 90) {
-    if ((buf[k] !== 84 && buf[k] !== 32) || k + 6 > e || buf[k + 3] !== 58) return NaN;
+    if ((buf[k] !== 84 && buf[k] !== 32) || k + 6 > e || buf[k + 3] !== 58) return false;
     h = two(buf, k + 1);
     mi = two(buf, k + 4);
-    if (h < 0 || h > 23 || mi < 0 || mi > 59) return NaN;
+    if (h < 0 || h > 23 || mi < 0 || mi > 59) return false;
     k += 6;
     if (k < e && buf[k] === 58) {
-      if (k + 3 > e) return NaN;
+      if (k + 3 > e) return false;
       sec = two(buf, k + 1);
-      if (sec < 0 || sec > 59) return NaN;
+      if (sec < 0 || sec > 59) return false;
       k += 3;
       if (k < e && buf[k] === 46) {
         k++;
@@ -57,19 +71,21 @@ export function timestampBytes(buf: Buffer, s: number, e: number): number {
         while (k < e && isDigit(buf[k]!)) {
           if (scale >= 1) frac += (buf[k]! - 48) * scale;
           // below a microsecond: a non-zero digit would be lost (distinct instants made equal)
-          else if (buf[k] !== 48) return NaN;
+          else if (buf[k] !== 48) return false;
           scale /= 10;
           k++;
         }
-        if (k === f0 || k - f0 > 9) return NaN;
+        if (k === f0 || k - f0 > 9) return false;
       }
     }
   }
   if (k < e) {
-    if (buf[k] !== 90 || k + 1 !== e) return NaN;
+    if (buf[k] !== 90 || k + 1 !== e) return false;
   }
   const us = (daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000000 + frac;
-  return Number.isSafeInteger(us) ? us : NaN;
+  if (!Number.isSafeInteger(us)) return false;
+  dst[i] = us;
+  return true;
 }
 
 /** 10^k for k <= 22: exact doubles */
@@ -81,7 +97,7 @@ const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
  * rounded: the value Number() gives. NaN otherwise.
  */
 export function decimalBytes(buf: Buffer, s: number, e: number): number {
-  return scanDecimal(buf, s, e, -1) ? shortOfScan() : NaN;
+  return scanDecimal(buf, s, e, -1) && shortOfScan(ONE, 0) ? ONE[0]! : NaN;
 }
 
 /**
@@ -90,44 +106,43 @@ export function decimalBytes(buf: Buffer, s: number, e: number): number {
  * or 17 (with its rounding answer); NaN, `out` untouched, where neither answers.
  */
 export function readDecimal(buf: Buffer, s: number, e: number, out: { rounds: boolean }): number {
-  if (!scanDecimal(buf, s, e, -1)) return NaN;
-  return valueOfScan(out);
+  return readDecimalTo(buf, s, e, out, ONE, 0) ? ONE[0]! : NaN;
 }
 
-/** Where the field readDecimalField read ends (its stop byte or the end), or -1 when it did not read one. */
-export const FIELD_END = { at: -1 };
+/** readDecimal into dst[i]: true when it answers (dst and `out` untouched when not). */
+export function readDecimalTo(buf: Buffer, s: number, e: number, out: { rounds: boolean }, dst: Float64Array, i: number): boolean {
+  return scanDecimal(buf, s, e, -1) && valueOfScan(out, dst, i);
+}
 
 /**
  * readDecimal over a delimited field: the field starting at s ends at the first `stop` byte or at
  * e (the scan that reads the digits also finds the end, so a CSV reader need not scan the field
- * twice). FIELD_END.at is that end when the bytes before it are a plain decimal of at most 17
- * significant digits, with the value readDecimal gives for them (NaN where it does not answer);
- * -1 (and NaN) when they are not one, or the field is empty: the caller finds the end itself.
+ * twice). When the bytes before that end are a plain decimal of at most 17 significant digits:
+ * the end, with readDecimal's value for them in dst[i] (NaN where it does not answer). -1, dst
+ * untouched, when they are not one, or the field is empty: the caller finds the end itself.
  */
-export function readDecimalField(buf: Buffer, s: number, e: number, stop: number, out: { rounds: boolean }): number {
-  if (!scanDecimal(buf, s, e, stop)) {
-    FIELD_END.at = -1;
-    return NaN;
-  }
-  FIELD_END.at = SCAN.end;
-  return valueOfScan(out);
+export function readDecimalField(buf: Buffer, s: number, e: number, stop: number, out: { rounds: boolean }, dst: Float64Array, i: number): number {
+  if (!scanDecimal(buf, s, e, stop)) return -1;
+  if (!valueOfScan(out, dst, i)) dst[i] = NaN;
+  return SCAN.end;
 }
 
-/** readDecimal's answer over SCAN. */
-function valueOfScan(out: { rounds: boolean }): number {
-  if (SCAN.digits > 15) return longOfScan(out);
-  const x = shortOfScan();
-  if (x === x) out.rounds = false;
-  return x;
+/** readDecimal's answer over SCAN, into dst[i]: whether it answers. */
+function valueOfScan(out: { rounds: boolean }, dst: Float64Array, i: number): boolean {
+  if (SCAN.digits > 15) return longOfScan(out, dst, i);
+  if (!shortOfScan(dst, i)) return false;
+  out.rounds = false;
+  return true;
 }
 
-/** Clinger's fast path over SCAN (decimalBytes). */
-function shortOfScan(): number {
-  if (SCAN.digits > 15 || SCAN.scale > 22) return NaN;
+/** Clinger's fast path over SCAN (decimalBytes), into dst[i]: whether it answers. */
+function shortOfScan(dst: Float64Array, i: number): boolean {
+  if (SCAN.digits > 15 || SCAN.scale > 22) return false;
   // at most 15 digits: below 10^15, every part exact
   const m = SCAN.a * POW10[SCAN.nb]! + SCAN.b;
   const v = SCAN.scale > 0 ? m / POW10[SCAN.scale]! : m;
-  return SCAN.neg ? -v : v;
+  dst[i] = SCAN.neg ? -v : v;
+  return true;
 }
 
 /** A plain decimal's parts, as scanDecimal leaves them: its significant digits D = a * 10^nb + b. */
@@ -236,9 +251,12 @@ export function halfSpacing(x: number): number {
   return BITS[0];
 }
 
-/** The positive double next to positive x, up (+1) or down (-1). */
-function nextDouble(x: number, dir: 1 | -1): number {
-  BITS[0] = x;
+/**
+ * The positive double in BITS moved to its neighbour, up (+1) or down (-1). In place: a double
+ * passed to and returned from a function V8 does not inline (this one is called too rarely to be)
+ * is boxed each way.
+ */
+function stepBits(dir: 1 | -1): void {
   const lo = WORDS[LOW]!;
   if (dir > 0) {
     if (lo === 0xffffffff) {
@@ -249,7 +267,6 @@ function nextDouble(x: number, dir: 1 | -1): number {
     WORDS[LOW] = 0xffffffff;
     WORDS[HIGH] = WORDS[HIGH]! - 1;
   } else WORDS[LOW] = lo - 1;
-  return BITS[0];
 }
 
 /**
@@ -271,12 +288,12 @@ function nextDouble(x: number, dir: 1 | -1): number {
  * the even).
  */
 export function longDecimalBytes(buf: Buffer, s: number, e: number, out: { rounds: boolean }): number {
-  return scanDecimal(buf, s, e, -1) ? longOfScan(out) : NaN;
+  return scanDecimal(buf, s, e, -1) && longOfScan(out, ONE, 0) ? ONE[0]! : NaN;
 }
 
-/** The exact 16/17-digit read over SCAN (longDecimalBytes). */
-function longOfScan(out: { rounds: boolean }): number {
-  if (SCAN.digits < 16 || SCAN.last === 0 || SCAN.scale > 22) return NaN;
+/** The exact 16/17-digit read over SCAN (longDecimalBytes), into dst[i]: whether it answers. */
+function longOfScan(out: { rounds: boolean }, dst: Float64Array, i: number): boolean {
+  if (SCAN.digits < 16 || SCAN.last === 0 || SCAN.scale > 22) return false;
   const { neg, b, scale, last } = SCAN;
   const p10 = POW10[scale > 0 ? scale : 0]!;
   // D = high + b: the first 9 digits times 10^nb (exact: below 2^49 times a power of two), and
@@ -287,7 +304,7 @@ function longOfScan(out: { rounds: boolean }): number {
   let w: number;
   for (let tries = 0; ; tries++) {
     // a power of two: its rounding interval is lopsided (left to the string path)
-    if (isPowerOfTwo(x)) return NaN;
+    if (isPowerOfTwo(x)) return false;
     // half of x's spacing, times 10^k (exact: a power of two times an exact power of ten)
     w = halfSpacing(x) * p10;
     const p = x * p10;
@@ -296,8 +313,10 @@ function longOfScan(out: { rounds: boolean }): number {
     r = p - high - b + productError(x, p10, p);
     const off = Math.abs(r);
     if (off < w * (1 - MARGIN)) break;
-    if (off <= w * (1 + MARGIN) || tries === 1) return NaN;
-    x = nextDouble(x, r > 0 ? -1 : 1);
+    if (off <= w * (1 + MARGIN) || tries === 1) return false;
+    BITS[0] = x;
+    stepBits(r > 0 ? -1 : 1);
+    x = BITS[0]!;
   }
   const near = Math.abs(r);
   // whether D is the integer nearest x * 10^k. At a tie (x * 10^k ends in .5) the shortest form
@@ -305,15 +324,16 @@ function longOfScan(out: { rounds: boolean }): number {
   // on: there the exact residual is a multiple of 2^-44 or coarser, and the error far smaller.
   let nearest: boolean;
   if (near === 0.5 && x >= 256) nearest = last % 2 === 0;
-  else if (Math.abs(near - 0.5) < MARGIN) return NaN;
+  else if (Math.abs(near - 0.5) < MARGIN) return false;
   else nearest = near < 0.5;
   if (!nearest) out.rounds = true;
   else {
     // the decimals with a digit fewer nearest x * 10^k = D + r: D - last and D - last + 10
     const shorter = Math.min(last + r, 10 - last - r);
-    if (Math.abs(shorter - w) < MARGIN * w) return NaN;
+    if (Math.abs(shorter - w) < MARGIN * w) return false;
     // one within reach reads back as x too, so the shortest form has fewer digits than the text
     out.rounds = shorter < w;
   }
-  return neg ? -x : x;
+  dst[i] = neg ? -x : x;
+  return true;
 }

@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decimalBytes, longDecimalBytes, readDecimal } from "../../src/protocol/byte-values.js";
+import { decimalBytes, longDecimalBytes, readDecimal, readDecimalField, readDecimalTo } from "../../src/protocol/byte-values.js";
 import { roundsInDouble } from "../../src/protocol/decimal.js";
 
 /** longDecimalBytes's answer for a text: undefined when it hands over to the string path */
@@ -32,6 +32,24 @@ function oneScan(text: string): void {
   const long = read(text);
   const want = Number.isNaN(short) ? (long === undefined ? { x: NaN, rounds: true } : long) : { x: short, rounds: false };
   if (!Object.is(x, want.x) || out.rounds !== want.rounds) expect({ text, x, rounds: out.rounds }).toEqual({ text, ...want });
+  // the forms the hot paths use, which store the double rather than return it: readDecimalTo into
+  // dst[i] (untouched when it does not answer), readDecimalField up to a comma (the field's end,
+  // and NaN in dst[i] where it does not answer; -1, dst untouched, for a field that is no plain decimal)
+  const dst = new Float64Array([7, 7, 7]);
+  const to = { rounds: !want.rounds };
+  const answered = readDecimalTo(b, 0, b.length, to, dst, 1);
+  if (answered !== !Number.isNaN(want.x) || !Object.is(dst[1], answered ? want.x : 7) || (answered && to.rounds !== want.rounds) || dst[0] !== 7 || dst[2] !== 7) {
+    expect({ text, answered, value: dst[1], rounds: to.rounds }).toEqual({ text, answered: !Number.isNaN(want.x), value: want.x, rounds: want.rounds });
+  }
+  const field = Buffer.from(`${text},9,x`);
+  dst.fill(7);
+  const end = readDecimalField(field, 0, field.length, 0x2c, { rounds: false }, dst, 2);
+  const plain = /^-?[0-9]*\.?[0-9]*$/.test(text) && /[0-9]/.test(text) && (text.match(/\./g) ?? []).length <= 1;
+  if (plain && text.replace(/^-?0*\.?0*/, "").replace(".", "").length <= 17) {
+    expect(end).toBe(b.length);
+    expect(Object.is(dst[2], Number.isNaN(want.x) ? NaN : want.x)).toBe(true);
+  } else if (end < 0) expect(dst[2]).toBe(7);
+  else expect(Object.is(dst[2], want.x) || Number.isNaN(dst[2]!)).toBe(true);
 }
 
 /** Checks every answer; returns how many texts were answered. */
