@@ -417,6 +417,7 @@ export function writeCsvField(s: ByteSink, src: Uint8Array, start: number, end: 
     }
     if (k === end) return s.copy(src, start, end);
   }
+  if (view !== undefined) return quoteCsvWords(s, src, start, end, view);
   s.byte(QUOTE);
   let run = start;
   for (k = start; k < end; k++) {
@@ -427,6 +428,33 @@ export function writeCsvField(s: ByteSink, src: Uint8Array, start: number, end: 
   }
   s.copy(src, run, end);
   s.byte(QUOTE);
+}
+
+/** src[start, end) quoted, each quote doubled: words without a quote copied as they are, the rest byte by byte. */
+function quoteCsvWords(s: ByteSink, src: Uint8Array, start: number, end: number, view: DataView): void {
+  // at most every byte a quote, and the two around them
+  s.reserve(2 * (end - start) + 2);
+  const out = s.view;
+  const buf = s.buf;
+  let p = s.pos;
+  buf[p++] = QUOTE;
+  let k = start;
+  while (k < end) {
+    if (k + 4 <= end) {
+      const x = view.getInt32(k, true);
+      if (hasByte(x, 0x22222222) === 0) {
+        out.setInt32(p, x, true);
+        k += 4;
+        p += 4;
+        continue;
+      }
+    }
+    const c = src[k++]!;
+    buf[p++] = c;
+    if (c === QUOTE) buf[p++] = QUOTE;
+  }
+  buf[p++] = QUOTE;
+  s.pos = p;
 }
 
 /** Copies src[start, end) with each CR and LF written as a space. */

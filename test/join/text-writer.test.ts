@@ -79,6 +79,20 @@ describe("strings", () => {
     }
   });
 
+  it("a CSV field of quotes, written four bytes at a time, grows the sink to twice its length (each quote doubled) however full it was", () => {
+    const field = Buffer.from(`${'"'.repeat(40_000)},`);
+    for (const fill of [0, 65_533, 65_536, 100_000]) {
+      const sink = new ByteSink();
+      const before = Buffer.alloc(fill, 0x61);
+      sink.copy(before, 0, fill);
+      writeCsvField(sink, field, 0, field.length, viewOf(field));
+      const out = sink.take().toString("latin1");
+      expect(out.length).toBe(fill + 2 * 40_000 + 3);
+      expect(out.slice(fill)).toBe(`"${'""'.repeat(40_000)},"`);
+      expect(out.slice(0, fill)).toBe(before.toString("latin1"));
+    }
+  });
+
   it("a CSV field is quoted only when it must be, and csv-parse reads back the text (fast-check, fixed seed)", () => {
     fc.assert(
       fc.property(TEXT, (s) => {
