@@ -84,6 +84,8 @@ export class LineReader {
   #pos = 0;
   #carry: Buffer[] = [];
   #carryBytes = 0;
+  /** whole lines of the last chunk still to decode (after the line it finished, decoded first) */
+  #rest: Buffer | undefined;
   #eof = false;
   /** physical lines read so far (blank ones included) */
   #physical = 0;
@@ -106,6 +108,7 @@ export class LineReader {
     this.#count = 0;
     this.#carry = [];
     this.#carryBytes = 0;
+    this.#rest = undefined;
     await this.#it.return?.();
   }
 
@@ -146,6 +149,13 @@ export class LineReader {
 
   async #fill(): Promise<boolean> {
     while (!this.#eof) {
+      const rest = this.#rest;
+      if (rest !== undefined) {
+        this.#rest = undefined;
+        this.#decode(rest, true);
+        if (this.#count > 0) return true;
+        continue;
+      }
       const r = await this.#it.next();
       if (r.done) {
         this.#eof = true;
@@ -166,7 +176,14 @@ export class LineReader {
         if (this.#carryBytes > this.#o.maxLineBytes) this.#tooLong();
         continue;
       }
-      const head = this.#carryBytes > 0 ? Buffer.concat([...this.#carry, chunk.subarray(0, last + 1)]) : chunk.subarray(0, last + 1);
+      let head = chunk.subarray(0, last + 1);
+      if (this.#carryBytes > 0) {
+        // only the line the chunk finishes is joined with what came before; the chunk's other
+        // lines are decoded where they are (joining the whole chunk copied every byte once more)
+        const first = chunk.indexOf(10);
+        this.#rest = first < last ? chunk.subarray(first + 1, last + 1) : undefined;
+        head = Buffer.concat([...this.#carry, chunk.subarray(0, first + 1)]);
+      }
       this.#carry = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
       this.#carryBytes = chunk.length - last - 1;
       this.#decode(head, true);
