@@ -79,16 +79,13 @@ class Utf8Bytes extends Validity {
         data[at++] = b;
         if (b === QUOTE) k++;
       }
-    } else if (len < 64) {
-      // short fields four bytes at a time (view: of bytes), then byte by byte: Buffer#copy's
-      // checks cost more than the copy below 64 bytes
+    } else {
+      // four bytes at a time (view: of bytes), then byte by byte: as fast as Buffer#copy for the
+      // longest fields here (a few hundred bytes), which makes a view object to copy from each time
       const out = this.#view;
       let k = start;
       for (; k + 4 <= end; k += 4, at += 4) out.setInt32(at, view.getInt32(k, true), true);
       for (; k < end; k++) data[at++] = bytes[k]!;
-    } else {
-      bytes.copy(data, at, start, end);
-      at += len;
     }
     this.at = at;
     this.offsets[i + 1] = at;
