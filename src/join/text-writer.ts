@@ -160,6 +160,20 @@ const DIGITS = new Uint8Array(24);
  * the search starts there. Checked against String(x) by property tests.
  */
 export function writeShortDouble(s: ByteSink, x: number, maxK = 22, fromK = 0): boolean {
+  X[0] = x;
+  return shortX(s, maxK, fromK);
+}
+
+/**
+ * The double being written, for the writers below: they read it from here rather than take it as
+ * an argument, since a double passed to (or returned from) a function V8 does not inline is boxed,
+ * a 16-byte HeapNumber each (most of the text worker's allocation: a few per float64 cell).
+ */
+const X = new Float64Array(1);
+
+/** writeShortDouble of X[0]. */
+function shortX(s: ByteSink, maxK: number, fromK: number): boolean {
+  const x = X[0]!;
   const a = x < 0 ? -x : x;
   if (!(a >= 1e-6 && a < SHORT_LIMIT)) return false;
   let k = fromK;
@@ -193,12 +207,12 @@ export function writeShortDouble(s: ByteSink, x: number, maxK = 22, fromK = 0): 
   return true;
 }
 
-/** how close to a tie or a boundary (relative) writeLongDouble leaves a double to String(x) */
+/** how close to a tie or a boundary (relative) longX leaves a double to String(x) */
 const MARGIN = 1e-6;
 const LONG_DIGITS = new Uint8Array(17);
 
 /**
- * The digits of the integer N nearest a * 10^k (a * 10^k in [10^15, 10^17), 10^k exact) into
+ * The digits of the integer N nearest a * 10^k (a = |X[0]|, a * 10^k in [10^15, 10^17), 10^k exact) into
  * LONG_DIGITS, most significant first; returns their count. -1 when N lies clearly beyond a's
  * rounding interval (|a * 10^k - N| more than half of a's spacing times 10^k: then no integer
  * does), 0 when that is too close to call (within a millionth). At a tie between two integers
@@ -206,7 +220,9 @@ const LONG_DIGITS = new Uint8Array(17);
  * a computed .5 is a true tie from a >= 256 on (the exact residual is a multiple of 2^-44 or
  * coarser there, the error far smaller); below, a near-tie is 0.
  */
-function nearestDigits(a: number, k: number): number {
+function nearestDigits(k: number): number {
+  const x = X[0]!;
+  const a = x < 0 ? -x : x;
   const scale = POW10[k]!;
   const p = a * scale;
   const q = productError(a, scale, p);
@@ -247,22 +263,35 @@ function nearestDigits(a: number, k: number): number {
 }
 
 /**
- * Writes a finite double as String(x) writes it when writeShortDouble or writeLongDouble can
+ * Writes a finite double as String(x) writes it when writeShortDouble or longX (below) can
  * (plain decimals from 1e-6 to 2^51 in magnitude, but for a power of two or a text near a tie or
  * boundary); false, nothing written, otherwise (the caller writes String(x)).
  */
 export function writeDouble(s: ByteSink, x: number): boolean {
+  X[0] = x;
+  return doubleX(s);
+}
+
+/** writeDouble of values[i] (the double is not boxed on the way: X). */
+export function writeDoubleAt(s: ByteSink, values: Float64Array, i: number): boolean {
+  X[0] = values[i]!;
+  return doubleX(s);
+}
+
+/** writeDouble of X[0]. */
+function doubleX(s: ByteSink): boolean {
+  const x = X[0]!;
   const a = x < 0 ? -x : x;
   if (!(a >= 1e-6 && a < SHORT_LIMIT)) return false;
   // a few fraction digits (prices, rates, rounded scores) in a few steps, before the scale's log10
-  if (writeShortDouble(s, x, 4)) return true;
+  if (shortX(s, 4, 0)) return true;
   // 15 significant digits first: when none reads back as x, its text has 16 or 17 (writeShortDouble's
   // search would only run on to its limit)
   const k16 = sixteenDigitScale(a);
   const k = k16 - 1;
-  if (k >= 0 && Math.round(a * POW10[k]!) / POW10[k]! !== a) return writeLongDouble(s, x, k16);
+  if (k >= 0 && Math.round(a * POW10[k]!) / POW10[k]! !== a) return longX(s, k16);
   // up to 4 fraction digits were tried above: the search goes on from 5
-  return writeShortDouble(s, x, 22, 5) || writeLongDouble(s, x, k16);
+  return shortX(s, 22, 5) || longX(s, k16);
 }
 
 /** k with a * 10^k in [10^15, 10^16), for 1e-6 <= a < 2^51 (log10 may miss by one near a power of ten: checked). */
@@ -274,7 +303,7 @@ function sixteenDigitScale(a: number): number {
 }
 
 /**
- * Writes a finite double whose shortest text has 16 or 17 significant digits (what
+ * Writes the finite double x = X[0] whose shortest text has 16 or 17 significant digits (what
  * writeShortDouble leaves, so only after it, from writeDouble: 1e-6 <= |x| < 2^51, and k16 with
  * |x| * 10^k16 in [10^15, 10^16)) as String(x) writes it, exactly: the 16-digit
  * integer nearest |x| * 10^k when it lies within x's rounding interval, else the 17-digit one
@@ -283,16 +312,17 @@ function sixteenDigitScale(a: number): number {
  * double and within a millionth of a boundary or a tie (the caller writes String(x)). Checked
  * against String(x) by property tests.
  */
-function writeLongDouble(s: ByteSink, x: number, k16: number): boolean {
+function longX(s: ByteSink, k16: number): boolean {
+  const x = X[0]!;
   const a = x < 0 ? -x : x;
   if (isPowerOfTwo(a)) return false;
   let k = k16;
   if (k < 0 || k > 21) return false;
-  let n = nearestDigits(a, k);
+  let n = nearestDigits(k);
   if (n === 0) return false;
   if (n < 0) {
     k++;
-    n = nearestDigits(a, k);
+    n = nearestDigits(k);
     if (n <= 0) return false;
   }
   if (LONG_DIGITS[n - 1] === 0 || n < 16) return false;
@@ -545,10 +575,14 @@ function divmod(n: number, d: number): Float64Array {
 }
 
 /**
- * Microseconds since the epoch (exact, |us| < 2^53) as YYYY-MM-DDTHH:MM:SS.ffffff, plus `Z` for an
- * instant; false (nothing written) when the year leaves 0000-9999.
+ * Microseconds since the epoch, row i of an int64 column given as 32-bit halves (lo, hi), as
+ * YYYY-MM-DDTHH:MM:SS.ffffff, plus `Z` for an instant; false (nothing written) when the value is
+ * 2^53 or more in magnitude or the year leaves 0000-9999.
  */
-function writeMicros(s: ByteSink, us: number, zone: boolean): boolean {
+function writeMicrosAt(s: ByteSink, halves: Int32Array, i: number, zone: boolean): boolean {
+  // from the halves here: a double passed to a function V8 does not inline is boxed (X)
+  const us = safeInt64(halves[2 * i]! >>> 0, halves[2 * i + 1]!);
+  if (us === undefined) return false;
   let qr = divmod(us, 1_000_000);
   const frac = qr[1]!;
   qr = divmod(qr[0]!, 86400);
@@ -650,8 +684,7 @@ function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWrite
       const slow = viaText(leafText(type, data), csv);
       return (i, s) => {
         if (!valid(i)) return nullCell(i, s);
-        const x = values[i]!;
-        if (!writeDouble(s, x)) slow(i, s);
+        if (!writeDoubleAt(s, values, i)) slow(i, s);
       };
     }
     case "bool": {
@@ -686,8 +719,7 @@ function cellWriterOf(vector: Vector, type: ColumnType, csv: boolean): CellWrite
       return (i, s) => {
         if (!valid(i)) return nullCell(i, s);
         if (!csv) s.byte(QUOTE);
-        const us = safeInt64(halves[2 * i]! >>> 0, halves[2 * i + 1]!);
-        if (us === undefined || !writeMicros(s, us, zone)) s.text(instantText(values[i]!, zone) ?? temporalText(values[i]!, t!));
+        if (!writeMicrosAt(s, halves, i, zone)) s.text(instantText(values[i]!, zone) ?? temporalText(values[i]!, t!));
         if (!csv) s.byte(QUOTE);
       };
     }

@@ -4,7 +4,7 @@
  * microsecond timestamps (checked against Date arithmetic), every digit of an int64, over the
  * whole range including the values where the fast paths hand over to the exact ones.
  */
-import { Bool, DateDay, Field, Int64, RecordBatch, Schema, Struct, TimestampMicrosecond, TimeUnit, Timestamp, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
+import { Bool, DateDay, Field, Float64, Int64, RecordBatch, Schema, Struct, TimestampMicrosecond, TimeUnit, Timestamp, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
@@ -113,6 +113,23 @@ describe("rows", () => {
     const text = await textOf(batchOf({ id: ids }), "jsonl");
     expect(text).toBe([...INT64.map((v) => `{"id":${v}}`), '{"id":null}'].join("\n") + "\n");
     expect(await textOf(batchOf({ id: ids }), "csv")).toBe(["id", ...INT64.map(String), ""].join("\n") + "\n");
+  });
+
+  it("float64 cells, read from their column, are String(x) in both formats (-0 as -0.0, non-finite as null), nulls null (fast-check, fixed seed)", async () => {
+    const SPECIAL = [0, -0, 0.1, -0.05536588979884982, 136.61, 1e-7, 2 ** 51, 1e21, Number.MAX_VALUE, Number.MIN_VALUE, NaN, Infinity, -Infinity];
+    const cell = (x: number | null, csv: boolean): string => {
+      if (x === null) return csv ? "" : "null";
+      if (!Number.isFinite(x)) return csv ? "" : "null";
+      return Object.is(x, -0) ? "-0.0" : String(x);
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(fc.double(), fc.constantFrom(...SPECIAL), fc.constant(null)), { minLength: 1, maxLength: 40 }), async (xs) => {
+        const batch = batchOf({ x: vectorFromArray(xs, new Float64()) });
+        expect(await textOf(batch, "jsonl")).toBe(xs.map((x) => `{"x":${cell(x, false)}}`).join("\n") + "\n");
+        expect(await textOf(batch, "csv")).toBe(["x", ...xs.map((x) => cell(x, true))].join("\n") + "\n");
+      }),
+      { seed: 20261201, numRuns: 300 },
+    );
   });
 
   it("whole numbers below 2^53 are written as String(n) writes them (fast-check, fixed seed)", () => {
