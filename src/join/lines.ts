@@ -149,10 +149,10 @@ export class LineReader {
 
   async #fill(): Promise<boolean> {
     while (!this.#eof) {
-      const rest = this.#rest;
-      if (rest !== undefined) {
+      const pending = this.#rest;
+      if (pending !== undefined) {
         this.#rest = undefined;
-        this.#decode(rest, true);
+        this.#decode(pending, true, true);
         if (this.#count > 0) return true;
         continue;
       }
@@ -177,16 +177,25 @@ export class LineReader {
         continue;
       }
       let head = chunk.subarray(0, last + 1);
+      let rest: Buffer | undefined;
       if (this.#carryBytes > 0) {
         // only the line the chunk finishes is joined with what came before; the chunk's other
         // lines are decoded where they are (joining the whole chunk copied every byte once more)
         const first = chunk.indexOf(10);
-        this.#rest = first < last ? chunk.subarray(first + 1, last + 1) : undefined;
+        rest = first < last ? chunk.subarray(first + 1, last + 1) : undefined;
         head = Buffer.concat([...this.#carry, chunk.subarray(0, first + 1)]);
       }
       this.#carry = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
       this.#carryBytes = chunk.length - last - 1;
       this.#decode(head, true);
+      if (rest !== undefined) {
+        // the rest is checked now, as the whole chunk always was: a bad byte in it fails this
+        // take (before the lines already taken are parsed), not the one that reaches it
+        if (!isUtf8(rest)) this.#badUtf8(rest);
+        // and so is a blank line in it, under the error policy (decoding it throws, naming the line)
+        if (this.#o.blankLines === "error" && hasBlankLine(rest)) this.#decode(rest, true, true);
+        this.#rest = rest;
+      }
       if (this.#count > 0) return true;
     }
     return false;
@@ -197,8 +206,9 @@ export class LineReader {
     throw new BtkitError("JOIN_PARSE", `line ${line} of ${this.#o.location} is longer than ${this.#o.maxLineBytes} bytes (maxLineBytes): is this really a line-per-record file?`, { location: this.#o.location, shard: this.#o.shard, line });
   }
 
-  #decode(region: Buffer, endsWithNewline: boolean): void {
-    if (!isUtf8(region)) this.#badUtf8(region);
+  /** Decodes a region's lines (`checked`: its UTF-8 already validated). */
+  #decode(region: Buffer, endsWithNewline: boolean, checked = false): void {
+    if (!checked && !isUtf8(region)) this.#badUtf8(region);
     if (this.#o.bytes) {
       this.#decodeRaw(region, endsWithNewline);
       return;
@@ -306,6 +316,11 @@ export class LineReader {
     }
     throw new BtkitError("JOIN_PARSE", `${this.#o.location} is not valid UTF-8`, { location: this.#o.location, shard: this.#o.shard });
   }
+}
+
+/** Whether a region that starts a line holds a blank one ("\n" or "\r\n" alone). */
+function hasBlankLine(region: Buffer): boolean {
+  return region[0] === 10 || (region[0] === 13 && region[1] === 10) || region.indexOf("\n\n") >= 0 || region.indexOf("\n\r\n") >= 0;
 }
 
 /** The lines of a batch's regions as one RawLines: the region itself when one region holds them all, else their bytes copied together. */

@@ -80,6 +80,28 @@ describe("LineReader and scanLines", () => {
     await expect(readAll([Buffer.from("a\n\nb\n")], 10, "error", true)).rejects.toMatchObject({ code: "JOIN_BLANK_LINE", context: { line: 2 } });
   });
 
+  it("a bad byte or (error policy) a blank line anywhere in a read chunk fails the take that reads the chunk, not a later one", async () => {
+    // the chunk finishes the carried line "aaa" (taken first), then holds the fault on line 3
+    const take1 = (parts: string[], blankLines: "error" | "skip", bytes: boolean) => {
+      const r = new LineReader(
+        (async function* () {
+          for (const p of parts) yield Buffer.from(p, "latin1");
+        })(),
+        { location: "mem", blankLines, maxLineBytes: 1 << 20, bytes },
+      );
+      return r.take(1).then((b) => b.lines);
+    };
+    for (const bytes of [false, true]) {
+      await expect(take1(["aa", "a\nbb\n\xff\ncc\n"], "error", bytes)).rejects.toMatchObject({ code: "JOIN_PARSE", context: { line: 3 } });
+      await expect(take1(["aa", "a\nbb\n\ncc\n"], "error", bytes)).rejects.toMatchObject({ code: "JOIN_BLANK_LINE", context: { line: 3 } });
+      await expect(take1(["aa", "a\nbb\n\r\ncc\n"], "error", bytes)).rejects.toMatchObject({ code: "JOIN_BLANK_LINE", context: { line: 3 } });
+      await expect(take1(["aa", "a\n\nbb\n"], "error", bytes)).rejects.toMatchObject({ code: "JOIN_BLANK_LINE", context: { line: 2 } });
+      await expect(take1(["aa", "a\n\r\nbb\n"], "error", bytes)).rejects.toMatchObject({ code: "JOIN_BLANK_LINE", context: { line: 2 } });
+      // skipped blank lines are no fault: the first line comes back
+      expect(await take1(["aa", "a\nbb\n\ncc\n"], "skip", bytes)).toEqual(["aaa"]);
+    }
+  });
+
   it("a line longer than maxLineBytes is JOIN_PARSE", async () => {
     const source = (async function* () {
       yield Buffer.alloc(100, 97);
