@@ -42,6 +42,16 @@ export interface LineReaderOptions {
   bytes?: boolean;
 }
 
+/** A decoded region's lines not yet taken: LineReader's state for them. */
+interface Decoded {
+  lines: string[];
+  raw: RawRegion | undefined;
+  count: number;
+  firstNo: number;
+  numbers: number[] | undefined;
+  pos: number;
+}
+
 /** One decoded region's lines in byte mode. */
 interface RawRegion {
   bytes: Buffer;
@@ -84,8 +94,8 @@ export class LineReader {
   #pos = 0;
   #carry: Buffer[] = [];
   #carryBytes = 0;
-  /** whole lines of the last chunk still to decode (after the line it finished, decoded first) */
-  #rest: Buffer | undefined;
+  /** the lines of the last chunk after the one it finished, decoded with it, taken after that one */
+  #next: Decoded | undefined;
   #eof = false;
   /** physical lines read so far (blank ones included) */
   #physical = 0;
@@ -108,7 +118,7 @@ export class LineReader {
     this.#count = 0;
     this.#carry = [];
     this.#carryBytes = 0;
-    this.#rest = undefined;
+    this.#next = undefined;
     await this.#it.return?.();
   }
 
@@ -149,10 +159,10 @@ export class LineReader {
 
   async #fill(): Promise<boolean> {
     while (!this.#eof) {
-      const pending = this.#rest;
-      if (pending !== undefined) {
-        this.#rest = undefined;
-        this.#decode(pending, true, true);
+      const next = this.#next;
+      if (next !== undefined) {
+        this.#next = undefined;
+        this.#resume(next);
         if (this.#count > 0) return true;
         continue;
       }
@@ -189,12 +199,13 @@ export class LineReader {
       this.#carryBytes = chunk.length - last - 1;
       this.#decode(head, true);
       if (rest !== undefined) {
-        // the rest is checked now, as the whole chunk always was: a bad byte in it fails this
-        // take (before the lines already taken are parsed), not the one that reaches it
-        if (!isUtf8(rest)) this.#badUtf8(rest);
-        // and so is a blank line in it, under the error policy (decoding it throws, naming the line)
-        if (this.#o.blankLines === "error" && hasBlankLine(rest)) this.#decode(rest, true, true);
-        this.#rest = rest;
+        // the rest is decoded now too, as the whole chunk always was: a fault in it (a bad byte, a
+        // blank line under the error policy) fails this take, before the lines already taken are
+        // parsed or written; its lines wait in #next
+        const finished = this.#suspend();
+        this.#decode(rest, true);
+        this.#next = this.#suspend();
+        this.#resume(finished);
       }
       if (this.#count > 0) return true;
     }
@@ -206,9 +217,22 @@ export class LineReader {
     throw new BtkitError("JOIN_PARSE", `line ${line} of ${this.#o.location} is longer than ${this.#o.maxLineBytes} bytes (maxLineBytes): is this really a line-per-record file?`, { location: this.#o.location, shard: this.#o.shard, line });
   }
 
-  /** Decodes a region's lines (`checked`: its UTF-8 already validated). */
-  #decode(region: Buffer, endsWithNewline: boolean, checked = false): void {
-    if (!checked && !isUtf8(region)) this.#badUtf8(region);
+  /** The decoded lines not yet taken, as they stand. */
+  #suspend(): Decoded {
+    return { lines: this.#lines, raw: this.#raw, count: this.#count, firstNo: this.#firstNo, numbers: this.#numbers, pos: this.#pos };
+  }
+
+  #resume(d: Decoded): void {
+    this.#lines = d.lines;
+    this.#raw = d.raw;
+    this.#count = d.count;
+    this.#firstNo = d.firstNo;
+    this.#numbers = d.numbers;
+    this.#pos = d.pos;
+  }
+
+  #decode(region: Buffer, endsWithNewline: boolean): void {
+    if (!isUtf8(region)) this.#badUtf8(region);
     if (this.#o.bytes) {
       this.#decodeRaw(region, endsWithNewline);
       return;
@@ -316,11 +340,6 @@ export class LineReader {
     }
     throw new BtkitError("JOIN_PARSE", `${this.#o.location} is not valid UTF-8`, { location: this.#o.location, shard: this.#o.shard });
   }
-}
-
-/** Whether a region that starts a line holds a blank one ("\n" or "\r\n" alone). */
-function hasBlankLine(region: Buffer): boolean {
-  return region[0] === 10 || (region[0] === 13 && region[1] === 10) || region.indexOf("\n\n") >= 0 || region.indexOf("\n\r\n") >= 0;
 }
 
 /** The lines of a batch's regions as one RawLines: the region itself when one region holds them all, else their bytes copied together. */
