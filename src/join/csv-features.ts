@@ -210,7 +210,7 @@ export class CsvFeatureReader {
             if (fused) {
               if (kind === K_INT) done = true;
               // NaN: the reader did not decide (the string path does)
-              else if (floats[slot]![i] === floats[slot]![i]) {
+              else if (!Number.isNaN(floats[slot]![i])) {
                 if (LONG.rounds) this.#target.rounded();
                 done = true;
               }

@@ -9,7 +9,7 @@
  */
 import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
 import { isNestedName } from "../protocol/nested.js";
-import { timestampBytesTo } from "../protocol/byte-values.js";
+import { isTimestampBytes } from "../protocol/byte-values.js";
 import { copyJsonSafeWords } from "../protocol/words.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
 import { fits, temporalFits, temporalTypeOf } from "./schema.js";
@@ -109,7 +109,7 @@ export function fieldFits(raw: RawRecords, f: number, type: ColumnType): boolean
     case "timestamp_ntz":
     case "timestamp":
       // timestampBytes answers YYYY-MM-DD (a date), a date-time without zone, or one ending in Z
-      if (timestampBytesTo(buf, s, e, MICROS, 0)) return temporalFits(type, e - s === 10 ? "date" : buf[e - 1] === 90 ? "timestamp" : "timestamp_ntz");
+      if (isTimestampBytes(buf, s, e)) return temporalFits(type, e - s === 10 ? "date" : buf[e - 1] === 90 ? "timestamp" : "timestamp_ntz");
       // the syntax is ASCII only: a latin1 view decides the same as the UTF-8 text
       return temporalFits(type, temporalTypeOf(buf.toString("latin1", s, e)));
     default:
@@ -385,6 +385,3 @@ export function jsonlLine(features: readonly string[], types: readonly ColumnTyp
   };
   return { bound, into };
 }
-
-/** the microseconds timestampBytesTo reads (only whether it answers is used) */
-const MICROS = new Float64Array(1);

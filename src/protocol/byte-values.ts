@@ -37,6 +37,11 @@ export function timestampBytes(buf: Buffer, s: number, e: number): number {
 /** A scratch for the forms that return the number. */
 const ONE = new Float64Array(1);
 
+/** Whether timestampBytes answers (a type check that needs no value). */
+export function isTimestampBytes(buf: Buffer, s: number, e: number): boolean {
+  return timestampBytesTo(buf, s, e, ONE, 0);
+}
+
 /** timestampBytes into dst[i]: true when it answers (dst untouched when not). */
 export function timestampBytesTo(buf: Buffer, s: number, e: number, dst: Float64Array, i: number): boolean {
   const n = e - s;
