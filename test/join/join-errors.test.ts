@@ -152,6 +152,32 @@ describe("missing and corrupt inputs", () => {
     expect(await listOut()).toEqual([]);
   });
 
+  it("a bad byte later in a read chunk is reported before an earlier line's fault the batch boundary would reach first (the chunk is decoded whole, as it is read)", async () => {
+    // 5,000 lines of 256 bytes, but line 4,095 shorter, so that line 4,096 (the last of the first
+    // 4,096-row batch) crosses the local reader's 1 MiB chunk; line 4,098, in that chunk, holds a
+    // byte that is not UTF-8, and line 10, in the batch before it, is not JSON
+    const a = makeRows(5000, 1);
+    const line = (i: number, len: number): Buffer => {
+      const head = `{"label":${i % 3},"p":0.5,"pad":"`;
+      return Buffer.from(`${head}${"a".repeat(len - head.length - 3)}"}\n`);
+    };
+    const out = Array.from({ length: 5000 }, (_, i) => line(i, i === 4094 ? 100 : i === 4095 ? 800 : 256));
+    out[4097] = Buffer.concat([Buffer.from('{"label":"'), Buffer.from([0xff]), Buffer.from('"}\n')]);
+    out[9] = Buffer.from(`{"label":${"1".repeat(245)}\n`);
+    const start4096 = out.slice(0, 4095).reduce((n, b) => n + b.length, 0);
+    expect(start4096).toBeLessThan(1 << 20);
+    expect(start4096 + out[4095]!.length).toBeGreaterThan(1 << 20);
+    const fx = await fixture([{ rows: a, out: Buffer.concat(out) }], { sidecarBatchRows: 4096 });
+    for (const ext of [".jsonl", ".csv"]) {
+      const err = await failure({ descriptor: fx.descriptor, out: path.join(dir, `joined${ext}`), storage });
+      expect(err.code).toBe("JOIN_PARSE");
+      expect(err.context).toMatchObject({ line: 4098 });
+      expect(err.message).toContain("line 4098 of");
+      expect(err.message).toContain("is not valid UTF-8");
+    }
+    expect(await listOut()).toEqual([]);
+  });
+
   it("a corrupt sidecar: JOIN_SIDECAR, nothing published", async () => {
     const a = makeRows(5, 1);
     const fx = await fixture([{ rows: a, out: jsonOut(a) }]);
