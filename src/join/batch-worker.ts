@@ -7,8 +7,10 @@
  *   copied), or with the `parts` transport `{ type: "schema", ipc }` once (a schema-only IPC
  *   stream) and `{ type: "parts", length, columns }` per batch (batch-transfer.ts: the column
  *   buffers themselves, transferred; a batch they cannot carry goes as IPC), then `{ type: "end" }`;
- * - worker -> main: `{ type: "pulled" }` as it takes a batch, `{ type: "chunk", bytes }` for output
- *   in order, `{ type: "done" }` at the end, or `{ type: "error", message }`.
+ * - worker -> main: `{ type: "pulled" }` as it takes a batch (with `buffer`, the batch's IPC
+ *   buffer transferred back when the worker is done with its bytes: the next batch is written
+ *   into it, ipc-buffers.ts), `{ type: "chunk", bytes }` for output in order, `{ type: "done" }`
+ *   at the end, or `{ type: "error", message }`.
  *
  * At most `inflight` batches wait in the worker's queue, and the main thread stops sending while
  * more than `maxQueuedBytes` of output wait to be written, so memory stays flat whichever side is
@@ -19,10 +21,12 @@ import type { Worker } from "node:worker_threads";
 import { Table, tableToIPC, type RecordBatch, type Schema } from "apache-arrow";
 import { BtkitError } from "../errors.js";
 import { batchParts } from "./batch-transfer.js";
+import { IpcBuffers } from "./ipc-buffers.js";
 
 interface WorkerMessage {
   type: "pulled" | "chunk" | "done" | "error";
   bytes?: Uint8Array;
+  buffer?: ArrayBuffer;
   message?: string;
 }
 
@@ -48,6 +52,8 @@ export async function* throughWorker(batches: AsyncIterable<RecordBatch>, start:
   const chunks: Uint8Array[] = [];
   let queuedBytes = 0;
   let inflight = 0;
+  // the batches in flight, and the one being written
+  const ipcBuffers = new IpcBuffers(inflightMax + 1);
   let done = false;
   let failure: unknown;
   let wake: Array<() => void> = [];
@@ -61,7 +67,10 @@ export async function* throughWorker(batches: AsyncIterable<RecordBatch>, start:
     if (m.type === "chunk") {
       chunks.push(m.bytes!);
       queuedBytes += m.bytes!.length;
-    } else if (m.type === "pulled") inflight--;
+    } else if (m.type === "pulled") {
+      inflight--;
+      if (m.buffer !== undefined) ipcBuffers.give(m.buffer);
+    }
     else if (m.type === "done") done = true;
     else failure ??= new BtkitError("IO_WRITE_FAILED", `${what} failed: ${m.message}`, {});
     notify();
@@ -91,7 +100,7 @@ export async function* throughWorker(batches: AsyncIterable<RecordBatch>, start:
           }
           worker.postMessage({ type: "parts", length: b.numRows, columns: carried.columns }, carried.transfer);
         } else {
-          const ipc = ownBuffer(tableToIPC(new Table([b]), "stream"));
+          const ipc = ipcBuffers.encode(b);
           worker.postMessage({ type: "batch", ipc }, [ipc.buffer as ArrayBuffer]);
         }
       }

@@ -46,7 +46,8 @@ const input = new ReadableStream({
       const t = pw.Table.fromIPCStream(m.ipc);
       pending = t.recordBatches();
       t.free();
-      parentPort.postMessage({ type: "pulled" });
+      // its bytes are in wasm memory now: the buffer goes back for the next batch (ipc-buffers.ts)
+      parentPort.postMessage({ type: "pulled", buffer: m.ipc.buffer }, [m.ipc.buffer]);
     }
     c.enqueue(pending.shift());
   },

@@ -1,0 +1,88 @@
+/**
+ * Arrow IPC streams of single record batches, written into buffers that come back: the Parquet
+ * worker (parquet-worker.ts) copies each stream into its wasm memory as it takes it and hands the
+ * buffer back (batch-worker.ts, the `pulled` message), so the next batch is written into it.
+ *
+ * Why: a fresh buffer per batch (apache-arrow's tableToIPC) was most of what the main thread
+ * allocated outside its heap (106 MB of 184 MB per 100 MB of the bench table joined to Parquet).
+ * Transferred to the worker, each died there, and V8 frees such a buffer only when it collects
+ * the object holding it: the worker, which allocates little on its own heap, collected 21 times
+ * in a 400 MB join, so dead streams piled up in the process's malloc heap. With the buffers
+ * returned, that join's peak RSS fell from 232 to 218-221 MiB (BENCHMARKS.md). A buffer that
+ * never comes back is garbage as before, so a worker that does not return them (the text
+ * worker's IPC fallback) still works.
+ *
+ * The bytes are apache-arrow's own stream writer's (schema message, the batch's message and body,
+ * end-of-stream marker), gathered as the views it writes and copied once, as tableToIPC copies
+ * them once into the buffer it returns.
+ */
+import { RecordBatchStreamWriter, type RecordBatch, type TypeMap } from "apache-arrow";
+
+/** apache-arrow's stream writer, keeping the views it writes instead of queueing them to a reader. */
+class GatheringWriter<T extends TypeMap> extends RecordBatchStreamWriter<T> {
+  readonly pieces: Uint8Array[] = [];
+  bytes = 0;
+
+  protected override _write(chunk: ArrayBufferView | ArrayBufferLike): this {
+    if (!this._started) return this;
+    const view = ArrayBuffer.isView(chunk) ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) : new Uint8Array(chunk);
+    if (view.byteLength > 0) {
+      this.pieces.push(view);
+      this.bytes += view.byteLength;
+      this._position += view.byteLength;
+    }
+    return this;
+  }
+}
+
+/** How much larger than the stream a new buffer is made, so a slightly larger batch fits next time. */
+const HEADROOM = 1.125;
+
+/**
+ * Buffers to write IPC streams into, and those handed back. At most `keep` buffers wait for reuse
+ * (the batches in flight to a worker, plus one); more are dropped to the garbage collector.
+ */
+export class IpcBuffers {
+  readonly #free: ArrayBuffer[] = [];
+  readonly #keep: number;
+  /** buffers made (a new one when none free was large enough), for tests and diagnostics */
+  made = 0;
+
+  constructor(keep: number) {
+    this.#keep = keep;
+  }
+
+  /**
+   * The batch as one Arrow IPC stream (schema, batch, end-of-stream), in a buffer of its own:
+   * a returned one when one is large enough, else a new one. The view starts at the buffer's start;
+   * the buffer may be longer than the stream.
+   */
+  encode<T extends TypeMap>(batch: RecordBatch<T>): Uint8Array {
+    const w = new GatheringWriter<T>();
+    w.write(batch);
+    w.finish();
+    const out = new Uint8Array(this.#take(w.bytes), 0, w.bytes);
+    let at = 0;
+    for (const p of w.pieces) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    return out;
+  }
+
+  /** A buffer an encoded stream travelled in, to be written into again (its old bytes are overwritten, padding included). */
+  give(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === 0 || this.#free.length >= this.#keep) return;
+    this.#free.push(buffer);
+  }
+
+  #take(bytes: number): ArrayBuffer {
+    for (let i = 0; i < this.#free.length; i++) {
+      if (this.#free[i]!.byteLength >= bytes) return this.#free.splice(i, 1)[0]!;
+    }
+    // none fits (every waiting one is too small): one is dropped, so the buffers grow with the batches
+    if (this.#free.length >= this.#keep) this.#free.shift();
+    this.made++;
+    return new ArrayBuffer(Math.ceil((bytes * HEADROOM) / 8) * 8);
+  }
+}
