@@ -99,6 +99,9 @@ export class LineReader {
   #eof = false;
   /** physical lines read so far (blank ones included) */
   #physical = 0;
+  /** bytes and lines #decodeRaw has seen: the mean line length sizes its offset arrays */
+  #seenBytes = 0;
+  #seenLines = 0;
   /** lines whose trailing "\r" was stripped */
   crlf = 0;
   /** blank lines skipped under the skip policy */
@@ -270,7 +273,8 @@ export class LineReader {
 
   /** #decode in byte mode: the region's line offsets, by the same rules (CR stripped, blank lines by the policy). */
   #decodeRaw(region: Buffer, endsWithNewline: boolean): void {
-    let cap = 1024;
+    // room for the lines the region holds at the mean line length so far, and a quarter more (grown as needed)
+    let cap = this.#seenLines === 0 ? 1024 : Math.ceil(((region.length * this.#seenLines) / Math.max(1, this.#seenBytes)) * 1.25) + 16;
     let starts = new Int32Array(cap);
     let ends = new Int32Array(cap);
     this.#firstNo = this.#physical + 1;
@@ -318,6 +322,8 @@ export class LineReader {
     this.#physical += physical;
     this.#raw = { bytes: region, starts, ends };
     this.#count = kept;
+    this.#seenBytes += region.length;
+    this.#seenLines += physical;
   }
 
   #blankError(no: number): never {

@@ -70,6 +70,19 @@ describe("LineReader and scanLines", () => {
     );
   });
 
+  it("byte mode: a chunk of far more (shorter) lines than the chunks before it gives every line (its offsets outgrow the estimate)", async () => {
+    const long = Array.from({ length: 8 }, (_, i) => `${i}`.padEnd(2000, "x"));
+    const short = Array.from({ length: 30_000 }, (_, i) => `${i % 10}`);
+    const blanks = Array.from({ length: 5_000 }, () => "");
+    const parts = [long, short, long, [...short.slice(0, 2_000), ...blanks], long].map((ls) => Buffer.from(`${ls.join("\n")}\n`));
+    for (const policy of ["skip", "keep"] as const) {
+      const got = await readAll(parts, 4096, policy, true);
+      expect(got).toEqual(await readAll(parts, 4096, policy));
+      const all = [long, short, long, [...short.slice(0, 2_000), ...blanks], long].flat();
+      expect(got.lines).toEqual(all.map((l, i) => [i + 1, l] as [number, string]).filter(([, l]) => policy === "keep" || l.length > 0));
+    }
+  });
+
   it("a bare CR stays inside its line (SageMaker splits on LF only)", async () => {
     const got = await readAll([Buffer.from("a\rb\nc\n")], 10);
     expect(got.lines).toEqual([[1, "a\rb"], [2, "c"]]);
