@@ -10,7 +10,7 @@
 import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
 import { isNestedName } from "../protocol/nested.js";
 import { isTimestampBytes } from "../protocol/byte-values.js";
-import { copyJsonSafeWords } from "../protocol/words.js";
+import { copyJsonSafeWords, copyWordsPast } from "../protocol/words.js";
 import { FIELD, type RawRecords } from "./csv-scanner.js";
 import { fits, temporalFits, temporalTypeOf } from "./schema.js";
 
@@ -288,13 +288,15 @@ export function makeJsonlRawEncoder(features: readonly string[], types: readonly
 
 /** The JSON Lines line encoder (makeJsonlEncoder's output) over raw records, for the given feature names and types. */
 export function jsonlLine(features: readonly string[], types: readonly ColumnType[]): RawLineEncoder {
-  // every key with its lead ({ or ,) and colon, in one buffer: key k is keys[keyAt[k], keyAt[k + 1])
-  const keys = Buffer.concat(features.map((f, i) => Buffer.from(`${i > 0 ? "," : "{"}${JSON.stringify(f)}:`, "utf8")));
+  // every key with its lead ({ or ,) and colon, in one buffer: key k is keys[keyAt[k], keyAt[k + 1]);
+  // 3 bytes more at the end, so the last key too is read in whole words
+  const keys = Buffer.concat([...features.map((f, i) => Buffer.from(`${i > 0 ? "," : "{"}${JSON.stringify(f)}:`, "utf8")), Buffer.alloc(3)]);
   const keyAt = new Int32Array(features.length + 1);
   features.forEach((f, i) => (keyAt[i + 1] = keyAt[i]! + Buffer.byteLength(`${i > 0 ? "," : "{"}${JSON.stringify(f)}:`, "utf8")));
   // a decimal is a JSON number with its exact digits, as float64 is; a nested value is its JSON text
   const kinds = Int8Array.from(types.map((t) => (decimalOf(t) || t === "int64" || t === "uint64" || t === "float64" || t === "json" || isNestedName(t) ? AS_IS : t === "bool" ? AS_BOOL : AS_STRING)));
   const n = features.length;
+  // 8 bytes a field more than its value and key: room for the null, the quotes and the 3 bytes a word copy writes past its span
   const bound = (raw: RawRecords, r: number): number => span(raw, r) * 6 + keys.length + 8 * n + 8;
   // the keys read four bytes at a time (the rest of each byte by byte)
   const keyView = new DataView(keys.buffer, keys.byteOffset, keys.length);
@@ -311,6 +313,8 @@ export function jsonlLine(features: readonly string[], types: readonly ColumnTyp
       srcBuf = buf;
       src = new DataView(buf.buffer, buf.byteOffset, buf.length);
     }
+    // a value is read in whole words where 3 bytes follow it in the source
+    const wordsTo = buf.length - 3;
     if (dst !== dstBuf) {
       dstBuf = dst;
       out = new DataView(dst.buffer, dst.byteOffset, dst.length);
@@ -318,10 +322,7 @@ export function jsonlLine(features: readonly string[], types: readonly ColumnTyp
     let at = at0;
     if (n === 0) dst[at++] = 123; // "{"
     for (let k = 0; k < n; k++) {
-      const keyEnd = keyAt[k + 1]!;
-      let ki = keyAt[k]!;
-      for (; ki + 4 <= keyEnd; ki += 4, at += 4) out.setInt32(at, keyView.getInt32(ki, true), true);
-      for (; ki < keyEnd; ki++) dst[at++] = keys[ki]!;
+      at += copyWordsPast(keyView, keyAt[k]!, keyAt[k + 1]!, out, at);
       const f = first + (fields === undefined ? k : fields[k]!);
       const s = raw.start[f]!;
       const e = raw.stop[f]!;
@@ -337,7 +338,7 @@ export function jsonlLine(features: readonly string[], types: readonly ColumnTyp
       const kind = kinds[k];
       if (kind === AS_IS) {
         if (!escaped) {
-          at += copyBytes(buf, s, e, dst, at);
+          at += e <= wordsTo && e - s <= 48 ? copyWordsPast(src, s, e, out, at) : copyBytes(buf, s, e, dst, at);
           continue;
         }
         for (let i = s; i < e; i++) {

@@ -38,3 +38,14 @@ export function copyJsonSafeWords(src: DataView, from: number, end: number, out:
   }
   return k - from;
 }
+
+/**
+ * Copies src[from, end) to out at `at` four bytes at a time, the last word whole: it reads up to
+ * 3 bytes past `end` and writes up to 3 bytes past at + (end - from), so the caller guarantees
+ * both views reach that far and overwrites (or ignores) the bytes written past the copy. Returns
+ * end - from. For short spans whose byte loop would cost more than the few words.
+ */
+export function copyWordsPast(src: DataView, from: number, end: number, out: DataView, at: number): number {
+  for (let k = from; k < end; k += 4, at += 4) out.setInt32(at, src.getInt32(k, true), true);
+  return end - from;
+}

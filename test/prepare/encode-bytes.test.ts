@@ -206,6 +206,31 @@ describe("byte path", () => {
     );
   });
 
+  it("JSON Lines: numbers (copied a word at a time, reading and writing past their span) are their text, at any offset, into a buffer of exactly the bound (fast-check, fixed seed)", () => {
+    const number = fc.oneof(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map(String), fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => String(x)), fc.stringMatching(/^[0-9]{40,60}$/));
+    const field = fc.option(number, { nil: null });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }).chain((cols) => fc.array(fc.array(field, { minLength: cols, maxLength: cols }), { minLength: 1, maxLength: 5 })), fc.constantFrom("\n", "\r\n", ""), fc.integer({ min: 0, max: 40 }), (rows, eol, at) => {
+        const cols = rows[0]!.length;
+        // no newline after the last record: its last value ends the source, so it cannot be read in whole words
+        const text = rows.map((row) => row.map((v) => v ?? "").join(",")).join("\n") + eol;
+        const a = new CsvScanner({ delimiter: ",", resumed: true }).pushRaw(Buffer.from(text));
+        const names = Array.from({ length: cols }, (_, i) => `n${"x".repeat(i)}`);
+        const types = names.map((_, i): ColumnType => (i % 2 === 0 ? "float64" : "int64"));
+        const json = jsonlLine(names, types);
+        for (let r = 0; r < a.count; r++) {
+          if (a.blank[r] === 1) continue;
+          const want = `{${names.map((n, i) => `"${n}":${rows[r]![i] ?? "null"}`).join(",")}}`;
+          const dst = Buffer.alloc(at + json.bound(a, r), 0xee);
+          const len = json.into(a, r, undefined, dst, at);
+          expect(dst.toString("utf8", at, at + len)).toBe(want);
+          expect(dst.subarray(0, at).every((b) => b === 0xee)).toBe(true);
+        }
+      }),
+      { seed: SEED, numRuns: 1500 },
+    );
+  });
+
   it("writes the same shards and sidecars as the string path (CSV and JSON Lines, feature and keep subsets)", async () => {
     const text = table(SEED + 1, 900, false);
     for (const o of [{ format: "csv" as const }, { format: "jsonl" as const }, { format: "csv" as const, features: ["t", "f", "id"], keep: ["t2", "b"] }, { format: "jsonl" as const, features: ["ts", "t2"], gzipLevel: 1 }]) {
