@@ -52,6 +52,12 @@ interface Decoded {
   pos: number;
 }
 
+/**
+ * The most line offsets a byte-mode region's arrays start with (two Int32Arrays, 512 KiB); more are
+ * grown by doubling. A 1 MiB read chunk of 190-byte .out lines needs about 5,500.
+ */
+const MAX_FIRST_OFFSETS = 65536;
+
 /** One decoded region's lines in byte mode. */
 interface RawRegion {
   bytes: Buffer;
@@ -273,8 +279,11 @@ export class LineReader {
 
   /** #decode in byte mode: the region's line offsets, by the same rules (CR stripped, blank lines by the policy). */
   #decodeRaw(region: Buffer, endsWithNewline: boolean): void {
-    // room for the lines the region holds at the mean line length so far, and a quarter more (grown as needed)
-    let cap = this.#seenLines === 0 ? 1024 : Math.ceil(((region.length * this.#seenLines) / Math.max(1, this.#seenBytes)) * 1.25) + 16;
+    // room for the lines the region holds at the mean line length so far, and a quarter more, grown
+    // as needed; at most MAX_FIRST_OFFSETS to start with (a long line after many short ones is one
+    // line in a large region), and never more than the region has bytes
+    const estimate = this.#seenLines === 0 ? 1024 : Math.ceil(((region.length * this.#seenLines) / Math.max(1, this.#seenBytes)) * 1.25) + 16;
+    let cap = Math.min(estimate, MAX_FIRST_OFFSETS, region.length + 1);
     let starts = new Int32Array(cap);
     let ends = new Int32Array(cap);
     this.#firstNo = this.#physical + 1;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LineReader, scanLines, splitCsvLine } from "../../src/join/index.js";
-import { lineCount } from "../../src/join/lines.js";
+import { lineCount, type RawLines } from "../../src/join/lines.js";
 
 /** The bytes cut at the given positions, as chunks. */
 function chunks(bytes: Buffer, cuts: number[]): Buffer[] {
@@ -80,6 +80,32 @@ describe("LineReader and scanLines", () => {
       expect(got).toEqual(await readAll(parts, 4096, policy));
       const all = [long, short, long, [...short.slice(0, 2_000), ...blanks], long].flat();
       expect(got.lines).toEqual(all.map((l, i) => [i + 1, l] as [number, string]).filter(([, l]) => policy === "keep" || l.length > 0));
+    }
+  });
+
+  it("byte mode: one long line after many blank ones starts with offset arrays of a bounded size, not its bytes times the lines-per-byte so far", async () => {
+    const long = "y".repeat(4 << 20);
+    for (const blankLines of ["skip", "keep"] as const) {
+      const r = new LineReader(
+        (async function* () {
+          yield Buffer.from("\n".repeat(200_000));
+          yield Buffer.from(`${long}\n`);
+        })(),
+        { location: "mem", blankLines, maxLineBytes: 8 << 20, bytes: true },
+      );
+      let last: RawLines | undefined;
+      let lines = 0;
+      for (;;) {
+        const b = await r.take(200_000);
+        const raw = b.raw!;
+        if (raw.starts.length === 0) break;
+        lines += raw.starts.length;
+        last = raw;
+      }
+      expect(lines).toBe(blankLines === "keep" ? 200_001 : 1);
+      expect(last!.bytes.toString("latin1", last!.starts.at(-1), last!.ends.at(-1))).toBe(long);
+      // the region of the long line: at most 65,536 offsets to start with (an estimate from 200,000 one-byte lines would be 5 million)
+      expect(last!.starts.buffer.byteLength).toBeLessThanOrEqual(65_536 * 4);
     }
   });
 
