@@ -298,7 +298,7 @@ export function jsonlLine(features: readonly string[], types: readonly ColumnTyp
   const n = features.length;
   // 8 bytes a field more than its value and key: room for the null, the quotes and the 3 bytes a word copy writes past its span
   const bound = (raw: RawRecords, r: number): number => span(raw, r) * 6 + keys.length + 8 * n + 8;
-  // the keys read four bytes at a time (the rest of each byte by byte)
+  // the keys read in whole words (copyWordsPast: the 3 bytes past a key are the next key's, or the padding)
   const keyView = new DataView(keys.buffer, keys.byteOffset, keys.length);
   // DataViews of the last source and destination buffers (a block holds many records)
   let srcBuf: Buffer | undefined;
