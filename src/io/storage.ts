@@ -191,6 +191,8 @@ export class Storage {
       if ((err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 412) {
         throw new BtkitError("IO_CHANGED", `${where} was replaced since it was first seen (its ETag is no longer ${ifMatch}); run again once it is complete`, { location: where, expected: ifMatch }, { cause: err });
       }
+      // no answer at all (the connection lost or stalled before the headers) is a failed read, as a body cut short is
+      if (noAnswer(err)) throw new BtkitError("IO_READ_FAILED", `reading ${where} failed before S3 answered: ${s3Cause(err)}`, { location: where }, { cause: err });
       throw s3Error(err, "read", where);
     }
     const body = res.Body as Readable | undefined;
@@ -763,10 +765,26 @@ function isNotFound(err: unknown): boolean {
  * describeCause, plus for a timeout the deadline it enforced and how to change it: a stalled
  * server fails the operation once BTKIT_S3_STALL_TIMEOUT seconds are spent (s3.ts s3Timing).
  */
+/** Socket error codes of a connection closed or refused by the other end: not a stall. */
+const CONNECTION_LOST = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ECONNABORTED"]);
+
+/**
+ * The cause of a failed S3 call, with what it means. The SDK names both a stall (no byte for the
+ * inactivity timeout) and a connection reset or broken before the answer "TimeoutError", so both
+ * are retried (`NODEJS_TIMEOUT_ERROR_CODES` of @smithy/node-http-handler: ECONNRESET, EPIPE,
+ * ETIMEDOUT); only a stall gets the stall deadline's note, a lost connection says so.
+ */
 function s3Cause(err: unknown): string {
   const text = describeCause(err);
-  if ((err as { name?: string })?.name !== "TimeoutError") return text;
+  const e = err as { name?: string; code?: string };
+  if (e?.code !== undefined && CONNECTION_LOST.has(e.code)) return `${text} (${e.code}: the connection to S3 was closed before the answer was complete)`;
+  if (e?.name !== "TimeoutError") return text;
   return `${text} (the S3 server stopped answering; btkit gives a stalled server BTKIT_S3_STALL_TIMEOUT seconds in all, retries and cleanup included, default ${DEFAULT_STALL_MS / 1000})`;
+}
+
+/** Whether a failed call got no HTTP answer at all (a network failure: reset, refused, stalled). */
+function noAnswer(err: unknown): boolean {
+  return !(err instanceof BtkitError) && (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === undefined;
 }
 
 function s3Error(err: unknown, what: string, where: string): BtkitError {

@@ -86,6 +86,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         if (fault === "cut-body") {
           const len = Number(up.headers["content-length"] ?? 0);
           res.writeHead(up.statusCode ?? 502, up.headers);
+          // the headers go now, on their own: the client has its answer before the body is cut
+          res.flushHeaders();
           let sent = 0;
           const limit = Math.max(1, Math.floor(len / 2));
           up.on("data", (c: Buffer) => {

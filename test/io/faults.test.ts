@@ -39,6 +39,9 @@ describe("S3 faults through a loopback proxy", () => {
     const err = (await storage().write("s3://faults/reset/a.bin", randomBytes(1000)).catch((e: unknown) => e)) as BtkitError;
     expect(isBtkitError(err, "IO_WRITE_FAILED")).toBe(true);
     expect(err.context.location).toBe("s3://faults/reset/a.bin");
+    // a reset is a lost connection, not a stall
+    expect(err.message).toContain("the connection to S3 was closed");
+    expect(err.message).not.toContain("stopped answering");
     expect(await keys("reset/")).toEqual([]);
   });
 
@@ -83,7 +86,7 @@ describe("S3 faults through a loopback proxy", () => {
     const started = Date.now();
     const err = (await storage().readText("s3://faults/stall-read/e.bin").catch((e: unknown) => e)) as BtkitError;
     expect(Date.now() - started).toBeLessThan(3000 + 1000);
-    expect(err.code).toMatch(/^IO_(S3|READ_FAILED)$/);
+    expect(err.code).toBe("IO_READ_FAILED");
     expect(err.message).toContain("BTKIT_S3_STALL_TIMEOUT");
   });
 
@@ -140,7 +143,25 @@ describe("S3 faults through a loopback proxy", () => {
     await s3.storage().write("s3://faults/cut/e.bin", data);
     proxy.rules.push({ match: (r) => r.method === "GET" && r.url.includes("cut/e.bin"), fault: "cut-body" });
     const err = (await collect(await storage().read("s3://faults/cut/e.bin")).catch((e: unknown) => e)) as BtkitError;
-    expect(isBtkitError(err, "IO_READ_FAILED")).toBe(true);
+    expect(isBtkitError(err, "IO_READ_FAILED"), String(err)).toBe(true);
     expect(err.context.location).toBe("s3://faults/cut/e.bin");
+    // the headers came, half the body, then the connection closed: the bytes counted are named
+    expect(err.message).toMatch(/^reading s3:\/\/faults\/cut\/e\.bin failed after [\d,]+ bytes/);
+    expect(err.context.expected).toBe(300_000);
+    expect(err.context.got).toBeLessThanOrEqual(150_000);
+  });
+
+  it("a connection reset before S3 answers a read is IO_READ_FAILED too, named a lost connection (not a stall), after the SDK's retries", async () => {
+    await s3.storage().write("s3://faults/reset-read/f.bin", randomBytes(1000));
+    proxy.rules.push({ match: (r) => r.method === "GET" && r.url.includes("reset-read/f.bin"), fault: "reset" });
+    const getsBefore = proxy.seen.filter((s) => s.startsWith("GET")).length;
+    const err = (await storage().read("s3://faults/reset-read/f.bin").catch((e: unknown) => e)) as BtkitError;
+    expect(isBtkitError(err, "IO_READ_FAILED"), String(err)).toBe(true);
+    expect(err.context.location).toBe("s3://faults/reset-read/f.bin");
+    expect(err.message).toContain("reading s3://faults/reset-read/f.bin failed before S3 answered");
+    expect(err.message).toContain("ECONNRESET: the connection to S3 was closed before the answer was complete");
+    expect(err.message).not.toContain("stopped answering");
+    // retried as the SDK retries a reset (maxAttempts 2), then given up
+    expect(proxy.seen.filter((s) => s.startsWith("GET")).length - getsBefore).toBe(2);
   });
 });
