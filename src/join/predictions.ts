@@ -252,7 +252,7 @@ export class PredictionParser {
       // every int64 value taken so far is a safe integer (values.ts), so exact in float64
       throw new WidenToFloat64(col.name, src.shard, src.location, line);
     }
-    throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}): column ${col.name} is ${col.type} (from the first batch), got ${typeOfValue(v)} ${excerpt(jsonText(v))}; declare it with ${predictionTypeHint(col.name, "TYPE")}${col.type !== "utf8" ? "" : ` or use ${optionHint("widenToUtf8", true)}`}`, { shard: src.shard, location: src.location, line, column: col.name, expected: col.type, got: typeOfValue(v) });
+    throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}): column ${col.name} is ${col.type} (${this.options.types[col.name] === undefined ? "from the first batch" : "declared"}), got ${typeOfValue(v)} ${excerpt(jsonText(v))}; declare it with ${predictionTypeHint(col.name, "TYPE")}${col.type !== "utf8" ? "" : ` or use ${optionHint("widenToUtf8", true)}`}`, { shard: src.shard, location: src.location, line, column: col.name, expected: col.type, got: typeOfValue(v) });
   }
 
   #shapeConflict(v: unknown, line: number, src: BatchSource, text: string): never {

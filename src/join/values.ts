@@ -70,7 +70,8 @@ export function typeOfValue(v: unknown): ColumnType {
     case "boolean":
       return "bool";
     case "number":
-      return Number.isInteger(v) && Math.abs(v) <= MAX_SAFE ? "int64" : "float64";
+      // a negative zero is a double's (-0.0, -0): no integer column keeps its sign
+      return Number.isInteger(v) && Math.abs(v) <= MAX_SAFE && !Object.is(v, -0) ? "int64" : "float64";
     case "string":
       return "utf8";
     default:
@@ -126,7 +127,7 @@ export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: b
   if (acc instanceof UnitsAcc) {
     let n: bigint | undefined;
     if (acc.temporal) n = typeof v === "string" ? temporalUnits(v, acc.temporal) : undefined;
-    else if (typeof v === "number") n = Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined;
+    else if (typeof v === "number") n = Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0) ? BigInt(v) : undefined;
     else if (typeof v === "string" && UINT64_RE.test(v) && BigInt(v) <= UINT64_MAX) n = BigInt.asIntN(64, BigInt(v));
     if (n === undefined) return SET_CONFLICT;
     acc.values[i] = n;
@@ -145,7 +146,8 @@ export function setValue(acc: Accumulator, i: number, v: unknown, widenToUtf8: b
       (acc as Float64Acc).values[i] = v;
       return SET_OK;
     case "int64":
-      if (typeof v !== "number" || !Number.isInteger(v) || Math.abs(v) > MAX_SAFE) return SET_CONFLICT;
+      // -0 too: written 0 it would lose its sign (an inferred column widens to float64, which keeps it)
+      if (typeof v !== "number" || !Number.isInteger(v) || Math.abs(v) > MAX_SAFE || Object.is(v, -0)) return SET_CONFLICT;
       (acc as Int64Acc).values[i] = BigInt(v);
       return SET_OK;
     case "date":

@@ -108,6 +108,22 @@ describe("join --out -", () => {
     expect(parseDescriptor(file.stdout).results!.notes!.map((n) => n.reason)[0]).toContain("prediction column prediction widened from int64 to float64");
   });
 
+  it("a negative zero after int64 predictions widens the column to float64 and keeps its sign (it was written 0)", async () => {
+    const storage = new Storage();
+    const many = makeRows(5000, 43);
+    const out = many.map((_, i) => (i === 4500 ? "-0.0\n" : i === 4501 ? "-0\n" : `${i}\n`)).join("");
+    const { descriptor } = await writeFixture(storage, storage.parse(path.join(dir, "negzero")), { shards: [{ rows: many, out }], sidecarBatchRows: 1000 });
+    const file = await join(["--out", "negzero.jsonl"], descriptor);
+    expect(file.code).toBe(0);
+    const results = parseDescriptor(file.stdout).results!;
+    expect(results.columns!.find((c) => c.name === "prediction")!.type).toBe("float64");
+    expect(results.notes!.map((n) => n.reason)[0]).toContain("prediction column prediction widened from int64 to float64");
+    const text = (await fs.readFile(path.join(dir, "negzero.jsonl"), "utf8")).trimEnd().split("\n");
+    const values = text.map((l) => (JSON.parse(l) as { prediction: number }).prediction);
+    expect(values.slice(4499, 4503).map((v) => (Object.is(v, -0) ? "-0" : v))).toEqual([4499, "-0", "-0", 4502]);
+    expect(text[4500]).toContain('"prediction":-0.0');
+  });
+
   it("without a descriptor (--inputs/--outputs) as well", async () => {
     const r = await runCli(["join", "--inputs", path.join(dir, "prep", "shards"), "--outputs", path.join(dir, "prep", "output"), "--out", "-", "--format", "csv", "--descriptor-out", "r.json"], { cwd: dir });
     expect(r.stderr).not.toContain("error");

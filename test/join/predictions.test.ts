@@ -137,6 +137,29 @@ describe("PredictionParser", () => {
     expect(err.message).toContain("--prediction-type pred_s=TYPE");
   });
 
+  it("a negative zero is never an int64 value (written 0 it would lose its sign): it makes the column float64, in the first batch or after it, JSON and CSV alike", () => {
+    const signs = (xs: unknown[]) => xs.map((x) => (Object.is(x, -0) ? "-0" : x));
+    // inferred from it, and beside integers in the first batch
+    expect(signs(run({ format: "json" }, ['{"s":-0}', '{"s":1}'])["pred_s:float64"]!)).toEqual(["-0", 1]);
+    expect(signs(run({ format: "csv" }, ["1", "-0.0", "-0"])["prediction:float64"]!)).toEqual([1, "-0", "-0"]);
+    // after a batch of integers: join starts again with float64, as for any float
+    for (const late of ["-0", "-0.0", "-0e5"]) {
+      const q = new PredictionParser({ format: "json" });
+      q.parse(batch(['{"s":0}', '{"s":2}']), SRC);
+      expect(() => q.parse(batch([`{"s":${late}}`], 3), SRC)).toThrow(WidenToFloat64);
+    }
+    // a positive zero stays an integer
+    expect(run({ format: "json" }, ['{"s":0}', '{"s":0.0}'])).toEqual({ "pred_s:int64": [0n, 0n] });
+    // declared int64 (or uint64): a conflict naming the value with its sign, and the declaration its message suggests reads it
+    for (const type of ["int64", "uint64"] as const) {
+      const err = fails({ format: "json", types: { pred_s: type } }, ['{"s":1}', '{"s":-0.0}']);
+      expect(err.code).toBe("JOIN_TYPE_CONFLICT");
+      expect(err.message).toContain(`column pred_s is ${type} (declared), got float64 -0.0`);
+      expect(err.message).toContain("--prediction-type pred_s=TYPE");
+      expect(signs(run({ format: "json", types: { pred_s: "float64" } }, ['{"s":1}', '{"s":-0.0}'])["pred_s:float64"]!)).toEqual([1, "-0"]);
+    }
+  });
+
   it("declared types settle it; widenToUtf8 turns conflicts into counted JSON text", () => {
     expect(run({ format: "json", types: { pred_s: "float64" } }, ['{"s":1}'], ['{"s":3.5}'])).toEqual({ "pred_s:float64": [1, 3.5] });
     const p = new PredictionParser({ format: "json", widenToUtf8: true });
