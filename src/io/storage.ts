@@ -191,7 +191,7 @@ export class Storage {
       if ((err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 412) {
         throw new BtkitError("IO_CHANGED", `${where} was replaced since it was first seen (its ETag is no longer ${ifMatch}); run again once it is complete`, { location: where, expected: ifMatch }, { cause: err });
       }
-      // no answer at all (the connection lost or stalled before the headers) is a failed read, as a body cut short is
+      // no answer at all (the connection refused, lost or stalled before the headers) is a failed read, as a body cut short is
       if (noAnswer(err)) throw new BtkitError("IO_READ_FAILED", `reading ${where} failed before S3 answered: ${s3Cause(err)}`, { location: where }, { cause: err });
       throw s3Error(err, "read", where);
     }
@@ -765,8 +765,10 @@ function isNotFound(err: unknown): boolean {
  * describeCause, plus for a timeout the deadline it enforced and how to change it: a stalled
  * server fails the operation once BTKIT_S3_STALL_TIMEOUT seconds are spent (s3.ts s3Timing).
  */
-/** Socket error codes of a connection closed or refused by the other end: not a stall. */
-const CONNECTION_LOST = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ECONNABORTED"]);
+/** Socket error codes of a connection the other end closed mid-call: not a stall. */
+const CONNECTION_LOST = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
+/** Socket and resolver error codes of a call that reached no server at all. */
+const NO_CONNECTION = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 
 /**
  * The cause of a failed S3 call, with what it means. The SDK names both a stall (no byte for the
@@ -778,13 +780,21 @@ function s3Cause(err: unknown): string {
   const text = describeCause(err);
   const e = err as { name?: string; code?: string };
   if (e?.code !== undefined && CONNECTION_LOST.has(e.code)) return `${text} (${e.code}: the connection to S3 was closed before the answer was complete)`;
+  if (e?.code !== undefined && NO_CONNECTION.has(e.code)) return `${text} (${e.code}: no connection to the S3 endpoint could be made; check the endpoint, the region and the network)`;
   if (e?.name !== "TimeoutError") return text;
   return `${text} (the S3 server stopped answering; btkit gives a stalled server BTKIT_S3_STALL_TIMEOUT seconds in all, retries and cleanup included, default ${DEFAULT_STALL_MS / 1000})`;
 }
 
-/** Whether a failed call got no HTTP answer at all (a network failure: reset, refused, stalled). */
+/**
+ * Whether a failed call got no HTTP answer because of the network: the connection refused,
+ * lost or stalled (after the SDK's retries). Not a client-side failure (no credentials, a bad
+ * request) nor the caller's own abort: those are not failed reads.
+ */
 function noAnswer(err: unknown): boolean {
-  return !(err instanceof BtkitError) && (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === undefined;
+  if (err instanceof BtkitError) return false;
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  if (e?.$metadata?.httpStatusCode !== undefined || e?.name === "AbortError") return false;
+  return e?.name === "TimeoutError" || (e?.code !== undefined && (CONNECTION_LOST.has(e.code) || NO_CONNECTION.has(e.code) || e.code === "ETIMEDOUT"));
 }
 
 function s3Error(err: unknown, what: string, where: string): BtkitError {

@@ -1,5 +1,7 @@
 import { ListObjectsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isBtkitError, type BtkitError } from "../../src/errors.js";
 import { collect } from "../../src/io/body.js";
@@ -163,5 +165,26 @@ describe("S3 faults through a loopback proxy", () => {
     expect(err.message).not.toContain("stopped answering");
     // retried as the SDK retries a reset (maxAttempts 2), then given up
     expect(proxy.seen.filter((s) => s.startsWith("GET")).length - getsBefore).toBe(2);
+  });
+
+  it("a refused connection on a read is IO_READ_FAILED saying no connection could be made; the caller's own abort is not a failed read", async () => {
+    // a port nothing listens on: a server started and closed
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const refused = s3.storage({ s3: { ...s3.settings, endpoint: `http://127.0.0.1:${port}`, stallTimeoutMs: 3000, maxAttempts: 2 } });
+    const err = (await refused.read("s3://faults/refused/g.bin").catch((e: unknown) => e)) as BtkitError;
+    expect(isBtkitError(err, "IO_READ_FAILED"), String(err)).toBe(true);
+    expect(err.message).toContain("reading s3://faults/refused/g.bin failed before S3 answered");
+    expect(err.message).toContain("ECONNREFUSED: no connection to the S3 endpoint could be made");
+    expect(err.message).not.toContain("closed before the answer");
+    // aborted by its caller: not a failed read (the CLI reports an interrupt by the signal itself)
+    await s3.storage().write("s3://faults/abort/h.bin", "x");
+    const ac = new AbortController();
+    ac.abort();
+    const aborted = (await storage().read("s3://faults/abort/h.bin", { signal: ac.signal }).catch((e: unknown) => e)) as BtkitError;
+    expect(aborted.code, String(aborted)).toBe("IO_S3");
+    expect(aborted.message).toContain("AbortError");
   });
 });
