@@ -175,47 +175,43 @@ export function createAligner(options: AlignerOptions = {}): {
         keepFields ??= base;
         let next = shard.firstRow;
         const src = { shard: shard.name, location: shard.outLocation };
-        try {
-          for await (const sb of reader.batches) {
-            for (let off = 0; off < sb.numRows; off += o.batchRows) {
-              const part = off === 0 && sb.numRows <= o.batchRows ? sb : sb.slice(off, Math.min(sb.numRows, off + o.batchRows));
-              const n = part.numRows;
-              const rowVec = part.getChild(SIDECAR_ROW_COLUMN)!;
-              const r0 = rowVec.get(0) as bigint | null;
-              const r1 = rowVec.get(n - 1) as bigint | null;
-              if (r0 !== BigInt(next) || r1 !== BigInt(next + n - 1)) {
-                sidecarError(shard, `row numbers ${String(r0)}..${String(r1)} at sidecar row ${next - shard.firstRow} do not follow the shard (expected ${next}..${next + n - 1})`, SIDECAR_ROW_COLUMN);
-              }
-              const lines = await out.take(n);
-              if (lineCount(lines) < n) {
-                throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} ends after ${counted(next - shard.firstRow + lineCount(lines), "line")}, but shard ${shard.name} has ${counted(shard.rows, "row")}`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, got: next - shard.firstRow + lineCount(lines) });
-              }
-              let featureData: Data[] = [];
-              let predLines = lines;
-              if (inputLines) {
-                const inLines = await inputLines.take(n);
-                if (lineCount(inLines) < n) {
-                  throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} ends after ${counted(next - shard.firstRow + lineCount(inLines), "line")}, but shard ${shard.name} has ${counted(shard.rows, "row")}`, { shard: shard.name, location: shardLocation, expected: shard.rows, got: next - shard.firstRow + lineCount(inLines) });
-                }
-                if (echo) predLines = echo.split(lines, inLines, src, shardLocation);
-                if (features) featureData = features.parse(inLines, { shard: shard.name, location: shardLocation });
-              }
-              const preds = parser.parse(predLines, src);
-              schema ??= makeSchema(base, parser.fields() ?? []);
-              const columns: Data[] = [];
-              const sidecarFields = unordered.length - (features ? features.fields().length : 0);
-              for (const f of unordered.slice(0, sidecarFields)) columns.push(f.name === SIDECAR_ROW_COLUMN ? rowVec.data[0]! : part.getChild(f.name)!.data[0]!);
-              columns.push(...featureData);
-              const children = perm.map((k) => columns[k]!);
-              children.push(...preds);
-              yield { shard: shard.name, batch: new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children })) };
-              next += n;
-              st.rows += n;
+        // a failure of the sidecar's reader is the sidecar's; any other is what it says
+        for await (const sb of sidecarBatches(shard, reader.batches)) {
+          for (let off = 0; off < sb.numRows; off += o.batchRows) {
+            const part = off === 0 && sb.numRows <= o.batchRows ? sb : sb.slice(off, Math.min(sb.numRows, off + o.batchRows));
+            const n = part.numRows;
+            const rowVec = part.getChild(SIDECAR_ROW_COLUMN)!;
+            const r0 = rowVec.get(0) as bigint | null;
+            const r1 = rowVec.get(n - 1) as bigint | null;
+            if (r0 !== BigInt(next) || r1 !== BigInt(next + n - 1)) {
+              sidecarError(shard, `row numbers ${String(r0)}..${String(r1)} at sidecar row ${next - shard.firstRow} do not follow the shard (expected ${next}..${next + n - 1})`, SIDECAR_ROW_COLUMN);
             }
+            const lines = await out.take(n);
+            if (lineCount(lines) < n) {
+              throw new BtkitError("JOIN_COUNT_MISMATCH", `${shard.outLocation} ends after ${counted(next - shard.firstRow + lineCount(lines), "line")}, but shard ${shard.name} has ${counted(shard.rows, "row")}`, { shard: shard.name, location: shard.outLocation, expected: shard.rows, got: next - shard.firstRow + lineCount(lines) });
+            }
+            let featureData: Data[] = [];
+            let predLines = lines;
+            if (inputLines) {
+              const inLines = await inputLines.take(n);
+              if (lineCount(inLines) < n) {
+                throw new BtkitError("JOIN_COUNT_MISMATCH", `model-input shard ${shardLocation} ends after ${counted(next - shard.firstRow + lineCount(inLines), "line")}, but shard ${shard.name} has ${counted(shard.rows, "row")}`, { shard: shard.name, location: shardLocation, expected: shard.rows, got: next - shard.firstRow + lineCount(inLines) });
+              }
+              if (echo) predLines = echo.split(lines, inLines, src, shardLocation);
+              if (features) featureData = features.parse(inLines, { shard: shard.name, location: shardLocation });
+            }
+            const preds = parser.parse(predLines, src);
+            schema ??= makeSchema(base, parser.fields() ?? []);
+            const columns: Data[] = [];
+            const sidecarFields = unordered.length - (features ? features.fields().length : 0);
+            for (const f of unordered.slice(0, sidecarFields)) columns.push(f.name === SIDECAR_ROW_COLUMN ? rowVec.data[0]! : part.getChild(f.name)!.data[0]!);
+            columns.push(...featureData);
+            const children = perm.map((k) => columns[k]!);
+            children.push(...preds);
+            yield { shard: shard.name, batch: new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children })) };
+            next += n;
+            st.rows += n;
           }
-        } catch (err) {
-          if (err instanceof BtkitError) throw err;
-          sidecarError(shard, `cannot be read: ${(err as Error).message}`, undefined, err);
         }
         await shard.checkSidecar?.();
         if (st.rows !== shard.rows) sidecarError(shard, `has ${counted(st.rows, "row")}, but the shard has ${shard.rows}`, undefined);
@@ -258,6 +254,26 @@ function orderOf(fields: readonly Field[], order: readonly string[] | undefined)
   const named = order.map((n) => at.get(n)).filter((k): k is number => k !== undefined);
   const taken = new Set(named);
   return [...named, ...all.filter((k) => !taken.has(k))];
+}
+
+/** The sidecar's record batches, a failure to read them JOIN_SIDECAR naming the shard (a BtkitError as it is). */
+async function* sidecarBatches(shard: ShardInput, batches: AsyncIterable<RecordBatch>): AsyncGenerator<RecordBatch> {
+  const it = batches[Symbol.asyncIterator]();
+  try {
+    while (true) {
+      let r: IteratorResult<RecordBatch>;
+      try {
+        r = await it.next();
+      } catch (err) {
+        if (err instanceof BtkitError) throw err;
+        sidecarError(shard, `cannot be read: ${(err as Error).message}`, undefined, err);
+      }
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    await it.return?.();
+  }
 }
 
 function sidecarError(shard: ShardInput, what: string, column: string | undefined, cause?: unknown): never {

@@ -23,12 +23,13 @@ import type { Data, Field } from "apache-arrow";
 import { BtkitError, counted, optionHint } from "../errors.js";
 import type { ColumnType } from "../protocol/descriptor.js";
 import { DEFAULT_PREDICTION_NAME, DEFAULT_PREDICTION_PREFIX } from "../protocol/layout.js";
-import { accumulatorFor, fieldOf } from "./columns.js";
+import { accumulatorFor, fieldOf, NestedAcc } from "./columns.js";
 import { splitCsvLine } from "./csv-fields.js";
 import { FlatObjectReader } from "./fast-json.js";
 import { lineCount, type LineBatch } from "./lines.js";
 import { csvValue, excerpt, isJsonObject, jsonText, mergeTypes, parseJsonValue, SET_OK, SET_ROUNDED, SET_WIDENED, setValue, typeOfValue } from "./values.js";
 import { JsonNumber } from "../protocol/nested.js";
+import { nestedData } from "../protocol/nested-arrow.js";
 
 /** The predictionTypes option declaring column `name` as `type`, with its CLI flag: `predictionTypes: { "p": "float64" } (--prediction-type p=float64)`. */
 export function predictionTypeHint(name: string, type: string): string {
@@ -190,7 +191,7 @@ export class PredictionParser {
         } else (slow ??= []).push(i);
       }
       this.fastLines += n - (slow?.length ?? 0);
-      if (slow === undefined) return accs.map((a) => a.finish(n));
+      if (slow === undefined) return this.#finish(accs, n, batch, src);
       values = new Array<unknown>(n);
       const one = { lines: [""], lineNumber: (_: number) => 0 };
       for (const i of slow) {
@@ -199,11 +200,44 @@ export class PredictionParser {
         values[i] = this.#decode(one, src)[0];
       }
       for (const i of slow) this.#fillRow(values[i], i, accs, cols, widen, batch, src, shape);
-      return accs.map((a) => a.finish(n));
+      return this.#finish(accs, n, batch, src);
     }
     values ??= this.#decode(batch, src);
     for (let i = 0; i < n; i++) this.#fillRow(values[i], i, accs, cols, widen, batch, src, shape);
-    return accs.map((a) => a.finish(n));
+    return this.#finish(accs, n, batch, src);
+  }
+
+  /**
+   * The batch's columns. A nested column (list, struct, map) checks its values against its type
+   * as it is built; a value that does not fit is JOIN_TYPE_CONFLICT naming its line, as for a
+   * scalar column.
+   */
+  #finish(accs: ReturnType<typeof accumulatorFor>[], n: number, batch: LineBatch, src: BatchSource): Data[] {
+    const cols = this.#columns!;
+    return accs.map((a, j) => {
+      if (!(a instanceof NestedAcc)) return a.finish(n);
+      try {
+        return a.finish();
+      } catch (err) {
+        if (err instanceof BtkitError) throw err;
+        const col = cols[j]!;
+        // the first value that does not fit, alone
+        for (let i = 0; i < n; i++) {
+          const text = a.values[i];
+          if (text === null || text === undefined) continue;
+          let why: string | undefined;
+          try {
+            nestedData(col.type, [text]);
+          } catch (e) {
+            why = (e as Error).message;
+          }
+          if (why === undefined) continue;
+          const line = batch.lineNumber(i);
+          throw new BtkitError("JOIN_TYPE_CONFLICT", `line ${line} of ${src.location} (shard ${src.shard}): column ${col.name} is ${col.type} (${this.options.types[col.name] === undefined ? "from the first batch" : "declared"}), got ${excerpt(text)} (${why}); declare it with ${predictionTypeHint(col.name, "TYPE")}`, { shard: src.shard, location: src.location, line, column: col.name, expected: col.type }, { cause: err });
+        }
+        throw err;
+      }
+    });
   }
 
   #fillRow(v: unknown, i: number, accs: ReturnType<typeof accumulatorFor>[], cols: Column[], widen: boolean, batch: LineBatch, src: BatchSource, shape: Shape): void {

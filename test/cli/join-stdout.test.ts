@@ -108,6 +108,23 @@ describe("join --out -", () => {
     expect(parseDescriptor(file.stdout).results!.notes!.map((n) => n.reason)[0]).toContain("prediction column prediction widened from int64 to float64");
   });
 
+  it("a prediction that does not fit its declared nested type is JOIN_TYPE_CONFLICT naming its line, not an unreadable sidecar; the suggested declaration passes", async () => {
+    const storage = new Storage();
+    const rows = makeRows(6, 44);
+    const out = ['{"p":[1,2]}', '{"p":[3]}', '{"p":[0,"x"]}', '{"p":[4]}', '{"p":[]}', '{"p":null}'].map((l) => `${l}\n`).join("");
+    const { descriptor } = await writeFixture(storage, storage.parse(path.join(dir, "nested")), { shards: [{ rows, out }] });
+    const r = await join(["--out", "nested.jsonl", "--prediction-type", "pred_p=list<int64>"], descriptor);
+    expect(r.code).toBe(EXIT.data);
+    expect(r.stderr).toContain("error [JOIN_TYPE_CONFLICT]: line 3 of");
+    expect(r.stderr).toContain('column pred_p is list<int64> (declared), got [0,"x"] (value[] holds the string "x", not a int64); declare it with');
+    expect(r.stderr).toContain("(--prediction-type pred_p=TYPE)");
+    expect(r.stderr).not.toContain("JOIN_SIDECAR");
+    const ok = await join(["--out", "nested.jsonl", "--prediction-type", "pred_p=json"], descriptor);
+    expect(ok.code).toBe(0);
+    const got = (await fs.readFile(path.join(dir, "nested.jsonl"), "utf8")).trimEnd().split("\n").map((l) => (JSON.parse(l) as { pred_p: unknown }).pred_p);
+    expect(got).toEqual([[1, 2], [3], [0, "x"], [4], [], null]);
+  });
+
   it("a negative zero after int64 predictions widens the column to float64 and keeps its sign (it was written 0)", async () => {
     const storage = new Storage();
     const many = makeRows(5000, 43);

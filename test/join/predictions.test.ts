@@ -160,6 +160,20 @@ describe("PredictionParser", () => {
     }
   });
 
+  it("a value that does not fit a declared nested type is JOIN_TYPE_CONFLICT naming its line and column (it was a plain error, worded by join as an unreadable sidecar)", () => {
+    const err = fails({ format: "json", types: { pred_p: "list<int64>" } }, ['{"p":[1,2]}'], ['{"p":[3]}', '{"p":null}', '{"p":[0,"x"]}', '{"p":[4]}']);
+    expect(err.code).toBe("JOIN_TYPE_CONFLICT");
+    expect(err.context).toMatchObject({ shard: "part-00003.csv", line: 4, column: "pred_p", expected: "list<int64>" });
+    expect(err.message).toBe(`line 4 of ${SRC.location} (shard part-00003.csv): column pred_p is list<int64> (declared), got [0,"x"] (value[] holds the string "x", not a int64); declare it with predictionTypes: { "pred_p": "TYPE" } (--prediction-type pred_p=TYPE)`);
+    // a scalar where a list is declared, on the first line
+    const scalar = fails({ format: "csv", types: { prediction: "list<int64>" } }, ["1", "2"]);
+    expect(scalar.code).toBe("JOIN_TYPE_CONFLICT");
+    expect(scalar.message).toContain("line 1 of");
+    expect(scalar.message).toContain("column prediction is list<int64> (declared), got 1 (value holds the number 1, not a list)");
+    // the declaration the message suggests reads it
+    expect(run({ format: "json", types: { pred_p: "json" } }, ['{"p":[1,2]}'], ['{"p":[0,"x"]}'])).toEqual({ "pred_p:json": ["[1,2]", '[0,"x"]'] });
+  });
+
   it("declared types settle it; widenToUtf8 turns conflicts into counted JSON text", () => {
     expect(run({ format: "json", types: { pred_s: "float64" } }, ['{"s":1}'], ['{"s":3.5}'])).toEqual({ "pred_s:float64": [1, 3.5] });
     const p = new PredictionParser({ format: "json", widenToUtf8: true });
