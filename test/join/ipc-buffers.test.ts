@@ -57,6 +57,42 @@ describe("IPC buffers", () => {
     expect(back.getChild("i")!.get(5)).toBe(5n * 10n ** 15n);
   });
 
+  it("batches of one schema (as a join's are) are each tableToIPC's bytes, the schema's message encoded once; another schema gets its own", () => {
+    const pool = new IpcBuffers(2);
+    const first = batchOf(5, "a");
+    const schema = first.schema;
+    for (const [n, text] of [[5, "a"], [9, "longer text"], [1, ""]] as const) {
+      const b = new RecordBatch(schema, batchOf(n, text).data);
+      expect(Buffer.from(pool.encode(b)).equals(reference(b))).toBe(true);
+    }
+    // same columns, other names and metadata: not the first schema's message
+    const renamed = new Schema(schema.fields.map((f) => f.clone({ name: `${f.name}2` })), new Map([["k", "v"]]));
+    const other = new RecordBatch(renamed, batchOf(4, "b").data);
+    const got = pool.encode(other);
+    expect(Buffer.from(got).equals(reference(other))).toBe(true);
+    expect(tableFromIPC(got).schema.fields.map((f) => f.name)).toEqual(["f2", "i2", "t2", "b2", "u2"]);
+    expect(tableFromIPC(got).schema.metadata.get("k")).toBe("v");
+    // what apache-arrow's schema comparison leaves out still makes another message: the schema's
+    // metadata, a field's metadata, and back to the first schema
+    // (each after one it differs from in that alone)
+    const variants = [
+      schema,
+      new Schema(schema.fields.map((f, i) => (i === 4 ? f.clone({ metadata: new Map([["btkit.type", "json"]]) }) : f))),
+      schema,
+      new Schema(schema.fields, new Map([["k", "w"]])),
+      schema,
+      new Schema(schema.fields.map((f, i) => (i === 0 ? f.clone({ nullable: !f.nullable }) : f))),
+    ];
+    for (const v of variants) {
+      const b = new RecordBatch(v, batchOf(3, "c").data);
+      const bytes = pool.encode(b);
+      expect(Buffer.from(bytes).equals(reference(b))).toBe(true);
+      const read = tableFromIPC(bytes).schema;
+      expect(read.metadata.get("k")).toBe(v.metadata.get("k"));
+      expect(read.fields[4]!.metadata.get("btkit.type")).toBe(v.fields[4]!.metadata.get("btkit.type"));
+    }
+  });
+
   it("a dictionary column's dictionary travels in the stream, as tableToIPC writes it", () => {
     const dict = vectorFromArray(["a", "bb", null, "a", "ccc"], new Dictionary(new Utf8(), new Int32()));
     const b = new Table({ d: dict }).batches[0]!;
