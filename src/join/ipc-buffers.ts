@@ -16,16 +16,17 @@
  * end-of-stream marker), gathered as the views it writes and copied once, as tableToIPC copies
  * them once into the buffer it returns.
  */
-import { RecordBatchStreamWriter, type Field, type RecordBatch, type Schema, type TypeMap } from "apache-arrow";
-import { compareSchemas } from "apache-arrow/visitor/typecomparator";
+import { RecordBatchStreamWriter, type RecordBatch, type Schema, type TypeMap } from "apache-arrow";
 
 /**
  * The last schema's message as apache-arrow writes it (length prefix, flatbuffer, padding): the
  * same bytes for every batch of a join, so encoded once (it was about 2% of the main thread's time
  * in a Parquet join). A RecordBatch copies its schema (apache-arrow's constructor assigns the
- * fields again), so schemas are compared by content: apache-arrow's own comparison (names,
- * nullability, types with their parameters and dictionary ids), and every key-value metadata,
- * which it does not compare and the message carries.
+ * fields again, as clones holding the same type objects), so a schema is the last one when it has
+ * the same field names, nullability and key-value metadata, and the very same type objects (a
+ * type's parameters, children and dictionary id are the object's; apache-arrow's compareSchemas is
+ * not enough: it takes any two decimals as equal, whatever their precision and scale, and leaves
+ * metadata out).
  */
 let lastSchema: Schema | undefined;
 let lastMessage: Uint8Array | undefined;
@@ -36,16 +37,14 @@ function sameMetadata(a: Map<string, string>, b: Map<string, string>): boolean {
   return true;
 }
 
-function sameFieldMetadata(a: readonly Field[], b: readonly Field[]): boolean {
-  return a.every((f, i) => {
-    const g = b[i]!;
-    return sameMetadata(f.metadata, g.metadata) && sameFieldMetadata((f.type.children ?? []) as Field[], (g.type.children ?? []) as Field[]);
-  });
-}
-
-/** Whether two schemas write the same schema message. */
+/** Whether two schemas write the same schema message (false may be said of two that would: then it is encoded again). */
 export function sameSchemaMessage(a: Schema, b: Schema): boolean {
-  return a === b || (compareSchemas(a, b) && sameMetadata(a.metadata, b.metadata) && sameFieldMetadata(a.fields, b.fields));
+  if (a === b) return true;
+  if (a.fields.length !== b.fields.length || !sameMetadata(a.metadata, b.metadata)) return false;
+  return a.fields.every((f, i) => {
+    const g = b.fields[i]!;
+    return f.type === g.type && f.name === g.name && f.nullable === g.nullable && sameMetadata(f.metadata, g.metadata);
+  });
 }
 
 /** apache-arrow's stream writer, keeping the views it writes instead of queueing them to a reader. */
