@@ -16,7 +16,7 @@
  * end-of-stream marker), gathered as the views it writes and copied once, as tableToIPC copies
  * them once into the buffer it returns.
  */
-import { RecordBatchStreamWriter, type RecordBatch, type Schema, type TypeMap } from "apache-arrow";
+import { Message, RecordBatchStreamWriter, type RecordBatch, type Schema, type TypeMap } from "apache-arrow";
 
 /**
  * The last schema's message as apache-arrow writes it (length prefix, flatbuffer, padding): the
@@ -45,6 +45,18 @@ export function sameSchemaMessage(a: Schema, b: Schema): boolean {
     const g = b.fields[i]!;
     return f.type === g.type && f.name === g.name && f.nullable === g.nullable && sameMetadata(f.metadata, g.metadata);
   });
+}
+
+/**
+ * Whether two schemas are one: the same schema message (sameSchemaMessage's quick answer, else
+ * both messages encoded and compared byte for byte: names, nullability, types with every
+ * parameter, dictionary ids, metadata).
+ */
+export function sameSchema(a: Schema, b: Schema): boolean {
+  if (sameSchemaMessage(a, b)) return true;
+  const x = Message.encode(Message.from(a));
+  const y = Message.encode(Message.from(b));
+  return x.byteLength === y.byteLength && x.every((v, i) => v === y[i]);
 }
 
 /** apache-arrow's stream writer, keeping the views it writes instead of queueing them to a reader. */

@@ -18,6 +18,7 @@ import type { WriteOptions } from "../io/storage.js";
 import * as pw from "parquet-wasm";
 import { BtkitError } from "../errors.js";
 import { throughWorker } from "./batch-worker.js";
+import { sameSchema } from "./ipc-buffers.js";
 import { parquetInWorker } from "./parquet-worker.js";
 import { writeText } from "./text-writer.js";
 import type { TextWorkerData } from "./text-worker.js";
@@ -99,21 +100,40 @@ export function resolveWriterOptions(o: WriterOptions = {}): ResolvedWriterOptio
   return { format, compression, rowGroupRows, dictionary: o.dictionary ?? false, statistics, parquetVersion, emptySchema: o.emptySchema ?? (() => undefined), textWorkerAfterRows };
 }
 
-/** Creates the writer stage for a format: record batches in, file bytes out. */
+/**
+ * Creates the writer stage for a format: record batches in, file bytes out. The batches must share
+ * one schema: one that differs from the first batch's is OPT_INVALID, never written otherwise or
+ * left out (apache-arrow's writers end their file at a new schema, parquet-wasm's stream skipped it).
+ */
 export function createWriter(options: WriterOptions = {}): (batches: AsyncIterable<RecordBatch>) => AsyncGenerator<Uint8Array> {
   const o = resolveWriterOptions(options);
   switch (o.format) {
     case "parquet":
-      return (b) => writeParquet(b, o);
+      return (b) => writeParquet(oneSchema(b, o.format), o);
     case "arrow":
-      return (b) => writeArrow(b, o, "file");
+      return (b) => writeArrow(oneSchema(b, o.format), o, "file");
     case "arrow-stream":
-      return (b) => writeArrow(b, o, "stream");
+      return (b) => writeArrow(oneSchema(b, o.format), o, "stream");
     case "jsonl":
     case "csv": {
       const kind = o.format;
-      return (b) => writeTextStaged(orEmpty(b, o), kind, o.textWorkerAfterRows);
+      return (b) => writeTextStaged(orEmpty(oneSchema(b, kind), o), kind, o.textWorkerAfterRows);
     }
+  }
+}
+
+/** The batches, each checked to have the first one's schema (ipc-buffers.ts sameSchema). */
+async function* oneSchema(batches: AsyncIterable<RecordBatch>, format: OutputFormat): AsyncGenerator<RecordBatch> {
+  let first: Schema | undefined;
+  let k = 0;
+  for await (const b of batches) {
+    k++;
+    if (first === undefined) first = b.schema;
+    else if (!sameSchema(b.schema, first)) {
+      const describe = (s: Schema): string => s.fields.map((f) => `${f.name}: ${String(f.type)}${f.nullable ? "" : " not null"}`).join(", ");
+      throw new BtkitError("OPT_INVALID", `the batches given to one ${format} writer must share one schema: batch ${k} has (${describe(b.schema)}), the first had (${describe(first)}); write each schema to a writer of its own`, { option: "batches", expected: describe(first), got: describe(b.schema) });
+    }
+    yield b;
   }
 }
 

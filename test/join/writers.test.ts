@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { tableFromIPC, type RecordBatch } from "apache-arrow";
+import { Decimal, Field, makeData, RecordBatch, Schema, Struct, tableFromIPC } from "apache-arrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import * as pw from "parquet-wasm";
 import { createWriter, isoMicros, join, joinRows } from "../../src/join/index.js";
 import { Storage } from "../../src/io/storage.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -152,5 +153,35 @@ describe("writers", () => {
 
   it("createWriter rejects an unknown format", () => {
     expect(() => createWriter({ format: "xlsx" as "csv" })).toThrow(expect.objectContaining({ code: "OPT_INVALID" }) as Error);
+  });
+
+  it("one writer takes batches of one schema: equal ones made apart are written; another (a decimal of another scale) is OPT_INVALID naming the batch, never dropped or written with the first's schema", async () => {
+    const decimalBatch = (scale: number, precision: number, name = "d"): RecordBatch => {
+      const type = new Decimal(scale, precision, 128);
+      const field = new Field(name, type, true);
+      const data = makeData({ type, length: 1, nullCount: 0, data: new Uint32Array([12345, 0, 0, 0]) });
+      return new RecordBatch(new Schema([field]), makeData({ type: new Struct([field]), length: 1, nullCount: 0, children: [data] }));
+    };
+    const drain = async (format: "parquet" | "arrow" | "arrow-stream" | "jsonl" | "csv", batches: RecordBatch[]): Promise<Buffer> => {
+      const parts: Uint8Array[] = [];
+      for await (const c of createWriter({ format, textWorkerAfterRows: Infinity })((async function* () { yield* batches; })())) parts.push(c);
+      return Buffer.concat(parts);
+    };
+    for (const format of ["parquet", "arrow", "arrow-stream", "jsonl", "csv"] as const) {
+      // two schemas of equal content, made apart (other objects): one file of both rows
+      const same = await drain(format, [decimalBatch(2, 10), decimalBatch(2, 10)]);
+      if (format === "arrow" || format === "arrow-stream") expect(tableFromIPC(same).numRows).toBe(2);
+      if (format === "parquet") {
+        const back = tableFromIPC(pw.readParquet(same).intoIPCStream());
+        expect(back.numRows).toBe(2);
+        expect([(back.schema.fields[0]!.type as Decimal).scale, (back.schema.fields[0]!.type as Decimal).precision]).toEqual([2, 10]);
+      }
+      if (format === "jsonl") expect(same.toString()).toBe('{"d":123.45}\n{"d":123.45}\n');
+      const err = await drain(format, [decimalBatch(2, 10), decimalBatch(4, 20)]).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "OPT_INVALID", context: { option: "batches" } });
+      expect((err as Error).message).toContain(`the batches given to one ${format} writer must share one schema: batch 2 has (d: Decimal[20e+4]), the first had (d: Decimal[10e+2])`);
+      const renamed = await drain(format, [decimalBatch(2, 10), decimalBatch(2, 10, "e")]).catch((e: unknown) => e);
+      expect(renamed).toMatchObject({ code: "OPT_INVALID" });
+    }
   });
 });
