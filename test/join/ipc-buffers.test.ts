@@ -5,10 +5,11 @@
  * included, overwritten); buffers are reused while they fit, a larger batch gets a larger one,
  * and no more than `keep` wait.
  */
-import { Decimal, Dictionary, Field, Int32, makeData, RecordBatch, Schema, Struct, Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray, type Data } from "apache-arrow";
+import { Decimal, Dictionary, Int32, makeData, RecordBatch, Schema, Struct, Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray, type Data } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import { accumulatorFor, BoolAcc, Float64Acc, Int64Acc, Utf8Acc, fieldOf } from "../../src/join/columns.js";
 import { IpcBuffers } from "../../src/join/ipc-buffers.js";
+import { decimalBatch } from "../helpers/arrow.js";
 import type { ColumnType } from "../../src/protocol/descriptor.js";
 
 /** A batch of n rows of the join's column kinds, with nulls; `text` repeats in every utf8 value (so its length sets the stream's). */
@@ -95,13 +96,8 @@ describe("IPC buffers", () => {
 
   it("a decimal column of another precision or scale, under the same name, gets its own schema message (apache-arrow's schema comparison takes any two decimals as equal)", () => {
     const pool = new IpcBuffers(2);
-    const decimalBatch = (type: Decimal): RecordBatch => {
-      const field = new Field("d", type, true);
-      const data = makeData({ type, length: 1, nullCount: 0, data: new Uint32Array([12345, 0, 0, 0]) });
-      return new RecordBatch(new Schema([field]), makeData({ type: new Struct([field]), length: 1, nullCount: 0, children: [data] }));
-    };
     for (const [scale, precision] of [[2, 10], [4, 20], [4, 20], [2, 10]] as const) {
-      const b = decimalBatch(new Decimal(scale, precision, 128));
+      const b = decimalBatch(scale, precision);
       const got = pool.encode(b);
       expect(Buffer.from(got).equals(reference(b))).toBe(true);
       const type = tableFromIPC(got).schema.fields[0]!.type as Decimal;

@@ -1,11 +1,12 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { Decimal, Field, makeData, RecordBatch, Schema, Struct, tableFromIPC } from "apache-arrow";
+import { tableFromIPC, type Decimal, type RecordBatch } from "apache-arrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as pw from "parquet-wasm";
 import { createWriter, isoMicros, join, joinRows } from "../../src/join/index.js";
 import { Storage } from "../../src/io/storage.js";
+import { decimalBatch } from "../helpers/arrow.js";
 import { tempDir } from "../helpers/tmp.js";
 import { duckRows, sqlString } from "./duck.js";
 import { COLUMNS, jsonOut, makeRows, writeFixture, type Row } from "./fixture.js";
@@ -156,12 +157,6 @@ describe("writers", () => {
   });
 
   it("one writer takes batches of one schema: equal ones made apart are written; another (a decimal of another scale) is OPT_INVALID naming the batch, never dropped or written with the first's schema", async () => {
-    const decimalBatch = (scale: number, precision: number, name = "d"): RecordBatch => {
-      const type = new Decimal(scale, precision, 128);
-      const field = new Field(name, type, true);
-      const data = makeData({ type, length: 1, nullCount: 0, data: new Uint32Array([12345, 0, 0, 0]) });
-      return new RecordBatch(new Schema([field]), makeData({ type: new Struct([field]), length: 1, nullCount: 0, children: [data] }));
-    };
     const drain = async (format: "parquet" | "arrow" | "arrow-stream" | "jsonl" | "csv", batches: RecordBatch[]): Promise<Buffer> => {
       const parts: Uint8Array[] = [];
       for await (const c of createWriter({ format, textWorkerAfterRows: Infinity })((async function* () { yield* batches; })())) parts.push(c);
