@@ -3,6 +3,7 @@
  * stream), as prep reads - from stdin; the descriptor goes to --descriptor-out only, and nothing
  * is written under a file named "-". Formats a stream cannot hold are refused naming --format.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { tableFromIPC } from "apache-arrow";
@@ -139,6 +140,10 @@ describe("join --out -", () => {
     const values = text.map((l) => (JSON.parse(l) as { prediction: number }).prediction);
     expect(values.slice(4499, 4503).map((v) => (Object.is(v, -0) ? "-0" : v))).toEqual([4499, "-0", "-0", 4502]);
     expect(text[4500]).toContain('"prediction":-0.0');
+    // an independent reader: Python's json keeps the sign (math.copysign)
+    const py = spawnSync("python3", ["-c", "import json, math, sys\nrows = [json.loads(l) for l in open(sys.argv[1])]\nprint(json.dumps([math.copysign(1, rows[i]['prediction']) for i in (4499, 4500, 4501)]))", path.join(dir, "negzero.jsonl")], { encoding: "utf8" });
+    expect(py.status, py.stderr).toBe(0);
+    expect(JSON.parse(py.stdout)).toEqual([1, -1, -1]);
   });
 
   it("without a descriptor (--inputs/--outputs) as well", async () => {
