@@ -6,7 +6,8 @@
  * folder, last (folder.ts: the part's completion marker). The parts form the whole join when:
  * every one of the N is there and says it is part i of N, every one joined the same job's
  * descriptor (job name, the same shards), every shard of the job is joined (or listed missing) by
- * exactly one part, and all have the same columns. Parts are joined apart, so each infers its
+ * exactly one part, and all that joined rows have the same columns (a part that joined none knows
+ * only the declared predictions, and writes no table: join.ts EMPTY_PART_NOTE). Parts are joined apart, so each infers its
  * prediction types from its own lines: one part's int64 where another's lines hold floats is a
  * JOIN_TYPE_CONFLICT naming the `--prediction-type` that makes every part agree. The rest is
  * JOIN_OUTPUT_CONFLICT (the folder does not hold exactly this join's N parts).
@@ -84,33 +85,36 @@ export function combinePartResults(descriptor: Descriptor, parts: readonly Descr
   if (stranger !== undefined) conflict(`part ${owner.get(stranger)}/${count} joined shard ${stranger}, which the descriptor does not have`, stranger);
 
   const results = parts.map((d) => d.results!);
-  const first = results[0];
-  if (first === undefined) conflict("no parts to combine");
-  const odd = results.findIndex((r) => !sameColumns(r, first!));
-  if (odd > 0) {
-    const a = new Map((first!.columns ?? []).map((c) => [c.name, c.type]));
+  if (results.length === 0) conflict("no parts to combine");
+  // the columns of the parts that joined rows (of part 0 when none did)
+  const withRows = results.flatMap((r, i) => (r.rows > 0 ? [i] : []));
+  const ref = withRows[0] ?? 0;
+  const first = results[ref]!;
+  const odd = withRows.find((i) => !sameColumns(results[i]!, first)) ?? -1;
+  if (odd >= 0) {
+    const a = new Map((first.columns ?? []).map((c) => [c.name, c.type]));
     const diff = (results[odd]!.columns ?? []).find((c) => a.get(c.name) !== c.type);
     if (diff !== undefined && a.has(diff.name)) {
       const wider = [a.get(diff.name)!, diff.type].includes("float64") && [a.get(diff.name)!, diff.type].every((t) => t === "int64" || t === "float64") ? "float64" : "utf8";
       throw new BtkitError(
         "JOIN_TYPE_CONFLICT",
-        `${where}: column ${diff.name} is ${a.get(diff.name)} in part 0/${count} and ${diff.type} in part ${odd}/${count}: each part infers the types of its own predictions, so the parts of one dataset disagree. Join again into an empty folder with ${optionHint("predictionTypes", undefined, `--prediction-type ${diff.name}=${wider}`).replace("predictionTypes", `predictionTypes: ${JSON.stringify({ [diff.name]: wider })}`)}`,
+        `${where}: column ${diff.name} is ${a.get(diff.name)} in part ${ref}/${count} and ${diff.type} in part ${odd}/${count}: each part infers the types of its own predictions, so the parts of one dataset disagree. Join again into an empty folder with ${optionHint("predictionTypes", undefined, `--prediction-type ${diff.name}=${wider}`).replace("predictionTypes", `predictionTypes: ${JSON.stringify({ [diff.name]: wider })}`)}`,
         { location: where, column: diff.name, expected: a.get(diff.name), got: diff.type, option: "predictionTypes" },
       );
     }
-    conflict(`part ${odd}/${count} has other columns than part 0/${count} (${JSON.stringify(results[odd]!.columns ?? [])} against ${JSON.stringify(first!.columns ?? [])})`);
+    conflict(`part ${odd}/${count} has other columns than part ${ref}/${count} (${JSON.stringify(results[odd]!.columns ?? [])} against ${JSON.stringify(first.columns ?? [])})`);
   }
   const notes = new Map<string, number>();
   for (const r of results) for (const n of r.notes ?? []) notes.set(n.reason, (notes.get(n.reason) ?? 0) + n.count);
   const combined: ResultsSection = {
     location,
-    format: first!.format,
-    partitioned: first!.partitioned,
+    format: first.format,
+    partitioned: first.partitioned,
     rows: results.reduce((sum, r) => sum + r.rows, 0),
     rowsPerShard: Object.assign({}, ...results.map((r) => r.rowsPerShard)) as Record<string, number>,
     missing: results.flatMap((r) => r.missing),
     files: results.flatMap((r) => r.files),
-    ...(first!.columns ? { columns: first!.columns } : {}),
+    ...(first.columns ? { columns: first.columns } : {}),
     notes: [...notes].map(([reason, n]): SkipCount => ({ reason, count: n })),
   };
   return combined;

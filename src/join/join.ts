@@ -21,12 +21,12 @@
  *    per shard and then the descriptor (btkit.json) last; files of a failed partitioned join are
  *    deleted.
  */
-import { Schema, type RecordBatch } from "apache-arrow";
+import { Schema, type Field, type RecordBatch } from "apache-arrow";
 import { BtkitError, counted, optionHint } from "../errors.js";
 import type { ColumnType, Descriptor, JobSection, ResultsSection, ShardEntry } from "../protocol/descriptor.js";
 import { canonicalType, isColumnType, serializeDescriptor, validateDescriptor } from "../protocol/descriptor.js";
 import { isLayoutProblem, outputLayoutOf } from "../protocol/data-processing.js";
-import { LAYOUT } from "../protocol/layout.js";
+import { LAYOUT, SIDECAR_ROW_COLUMN } from "../protocol/layout.js";
 import { shardOutputs } from "../protocol/provenance.js";
 import { formatLocation, toUri, type Location } from "../io/location.js";
 import { Digest } from "../io/body.js";
@@ -245,12 +245,19 @@ interface CheckedJoin {
   job: JobSection;
   /** every shard of the job (a part's dataset identity counts them) */
   all: ShardEntry[];
+  /** the --part joined, if one */
+  part: Part | undefined;
   /** the part's shards whose .out is present and counted */
   present: ShardEntry[];
   missing: string[];
   /** shards whose .out another job wrote (left out under allowMissing) */
   foreign: string[];
   aligner: ReturnType<typeof createAligner>;
+  /**
+   * the joined table's columns: the aligner's, or when no shard was joined (every one of the part
+   * missing, or none in it) the input's columns, the row number and the declared predictions
+   */
+  schema(): Schema;
   /** one aligner input per present shard, in order */
   inputs: ShardInput[];
   /** the aligner's joined batches of `shards`, counted and reported to onProgress */
@@ -396,7 +403,8 @@ async function checkJoin(r: Common, options: JoinRowsOptions): Promise<CheckedJo
       yield j.batch;
     }
   };
-  return { job, all, present, missing, foreign, aligner, inputs, batches, counts, progress };
+  const schema = (): Schema => aligner.schema() ?? emptySchemaOf(d, options, aligner.parser.fieldsWithoutData());
+  return { job, all, part: r.part, present, missing, foreign, aligner, schema, inputs, batches, counts, progress };
 }
 
 /** Rows, columns and the notes of every normalization, once the aligner has joined every shard. */
@@ -421,12 +429,12 @@ function summaryOf(c: CheckedJoin, widened: readonly WidenToFloat64[]): JoinSumm
     { reason: "prediction values widened to utf8 (--widen-to-utf8)", count: aligner.parser.widened },
     { reason: PREDICTIONS_ROUNDED_NOTE, count: aligner.parser.rounded },
   ].filter((n) => n.count > 0);
-  const schema = aligner.schema();
+  if (c.part && c.inputs.length === 0) notes.push({ reason: EMPTY_PART_NOTE, count: 1 });
   return {
     rows: c.counts.rows,
     rowsPerShard,
     missing: c.missing,
-    columns: schema ? schema.fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })) : [],
+    columns: c.schema().fields.map((f) => ({ name: f.name, type: columnTypeOfField(f) })),
     notes,
   };
 }
@@ -436,7 +444,7 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   const storage = r.storage;
   const c = await checkJoin(r, options);
   if (!c) return joinNothing(r, options);
-  const { job, all, aligner, inputs } = c;
+  const { job, all, inputs } = c;
 
   // 3. join and write (into a folder: only beside files of this same dataset)
   let dataset: FolderDataset | undefined;
@@ -461,7 +469,8 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     }
     await prepareFolder(storage, storage.parse(r.out), dataset, `this join (job ${job.name})`);
   }
-  const write = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: aligner.schema });
+  // no batch (no shard joined): a table of the columns known without one, never an empty file
+  const write = createWriter({ format: r.format, compression: options.compression, rowGroupRows: options.rowGroupRows, parquetVersion: options.parquetVersion, emptySchema: c.schema });
   // join's own batches: nothing reads them after the writer, so their buffers may move to its worker (batch-transfer.ts)
   const writer = (batches: AsyncIterable<RecordBatch>): AsyncIterable<Uint8Array> => write(handedOver(batches));
   const ext = EXTENSION_OF[r.format];
@@ -484,7 +493,11 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
     }
   } else {
     const target = r.part ? storage.child(outLoc, `${partLabel(r.part)}${ext}`) : outLoc;
-    if (options.sink) {
+    if (r.part && inputs.length === 0) {
+      // a part that joins nothing writes no table (EMPTY_PART_NOTE); one an earlier run of it wrote goes
+      await storage.delete(target);
+      location = withSlash(toUri(outLoc));
+    } else if (options.sink) {
       await options.sink.write(writer(c.batches(inputs)));
       location = options.sink.location;
     } else {
@@ -530,9 +543,23 @@ async function publishResults(r: Resolved, outLoc: Location, results: ResultsSec
 
 const NOTHING_NOTE = { reason: "the preparation has no rows: no job ran, the table is empty", count: 1 };
 
-/** The columns of the joined table of a preparation with no rows: the input's, no predictions. */
-function emptySchemaOf(d: Descriptor, options: JoinRowsOptions): Schema {
-  return new Schema(d.schema.columns.filter((c) => c.roles.includes("keep") || (options.withFeatures !== false && c.roles.includes("feature"))).map((c) => fieldOf(c.name, c.type)));
+/**
+ * A --part that joins no shard (more parts than shards, or every one of its shards missing) writes
+ * no table file: its columns would lack the inferred predictions, and readers of the dataset's
+ * files take one file's columns for all (DuckDB's read_parquet of a glob refuses the other files,
+ * or drops the predictions when the empty file comes first). Its results list no file.
+ */
+export const EMPTY_PART_NOTE = "parts that joined no rows (no shard of the job in the part, or every one missing): no table file written, so every file of the dataset has the prediction columns";
+
+/**
+ * The columns of a joined table no shard was joined into (a preparation with no rows, or every
+ * shard missing): the input's kept and feature columns in the input's order, the row number
+ * (--row-number), then `predictions` (the declared ones; the rest are known only from .out lines).
+ * The aligner's columns for the same options, when it has joined rows.
+ */
+function emptySchemaOf(d: Descriptor, options: JoinRowsOptions, predictions: readonly Field[] = []): Schema {
+  const input = d.schema.columns.filter((c) => c.roles.includes("keep") || (options.withFeatures !== false && c.roles.includes("feature"))).map((c) => fieldOf(c.name, c.type));
+  return new Schema([...input, ...(options.rowNumber ? [fieldOf(SIDECAR_ROW_COLUMN, "int64")] : []), ...predictions]);
 }
 
 /**

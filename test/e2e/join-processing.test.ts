@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDescriptor } from "../../src/protocol/descriptor.js";
+import { EMPTY_PART_NOTE } from "../../src/join/join.js";
 import { BUILD_TIMEOUT_MS, ensureBuilt } from "../helpers/build.js";
 import { runCli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -77,6 +78,20 @@ describe("btkit join --processing --local", () => {
     const ok = await runCli(["join", "--descriptor", "job.json", "--out", "typed2", "--processing", "--local", "--instance-count", "3", "--prediction-type", "prediction=float64", ...FAST, "--quiet"], { env, cwd: dir });
     expect(ok.code, ok.stderr).toBe(0);
     expect(parseDescriptor(ok.stdout.trim(), "stdout").results!.columns).toContainEqual({ name: "prediction", type: "float64" });
+  }, 120_000);
+
+  it("more instances than shards: the parts without a shard write no file, and the dataset is the whole join", async () => {
+    const r = await runCli(["join", "--descriptor", "job.json", "--out", "wide", "--prediction-type", "prediction=float64", "--processing", "--local", "--instance-count", "8", ...FAST], { env, cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`join --processing: combined 8 parts: ${ROWS} rows from 6 shards in 6 files`);
+    const d = parseDescriptor(r.stdout.trim(), "stdout");
+    expect(d.results!.rows).toBe(ROWS);
+    expect(d.results!.notes).toContainEqual({ reason: EMPTY_PART_NOTE, count: 2 });
+    const tables = fs.readdirSync(path.join(dir, "wide")).filter((n) => n.endsWith(".parquet"));
+    expect(tables).toHaveLength(6);
+    expect(d.results!.files.map((f) => path.basename(f)).sort()).toEqual(tables.sort());
+    // a reader of every file: all rows with their predictions
+    expect(await duckRows(ORDERED(path.join(dir, "wide", "*.parquet")))).toEqual(await duckRows(ORDERED(path.join(dir, "plain.parquet"))));
   }, 120_000);
 
   it("stdin does not reach the instances: --descriptor is needed (given above); --inputs has no shards to slice", async () => {

@@ -6,11 +6,13 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { combinePartResults, join, readPartResults } from "../../src/join/index.js";
+import { EMPTY_PART_NOTE } from "../../src/join/join.js";
 import { Storage } from "../../src/io/storage.js";
 import { isBtkitError } from "../../src/errors.js";
 import type { Descriptor } from "../../src/protocol/descriptor.js";
 import { rejectedBy } from "../helpers/errors.js";
 import { tempDir } from "../helpers/tmp.js";
+import { duckRows, sqlString } from "./duck.js";
 import { jsonOut, makeRows, writeFixture } from "./fixture.js";
 
 let dir: string;
@@ -45,6 +47,45 @@ describe("the parts of a --part join, combined", () => {
     expect(r.files).toEqual([`file://${out}/part-0of2.parquet`, `file://${out}/part-1of2.parquet`]);
     expect(r.part).toBeUndefined();
     expect(r.columns).toEqual(parts[0]!.results!.columns);
+  });
+
+  it("more parts than shards: a part with no shard writes no table file, and the parts combine into the whole join", async () => {
+    const d = await fixture();
+    for (const format of ["parquet", "csv"] as const) {
+      const out = path.join(dir, `ds-${format}`);
+      const results = [];
+      for (const index of [0, 1, 2, 3]) results.push((await join({ descriptor: d, out, storage, format, part: { index, count: 4 } })).results);
+      const empty = results.filter((r) => r.rows === 0);
+      expect(empty).toHaveLength(1);
+      expect(empty[0]).toMatchObject({ location: `file://${out}/`, files: [], rowsPerShard: {}, notes: [{ reason: EMPTY_PART_NOTE, count: 1 }] });
+      const tables = (await fs.readdir(out)).filter((n) => n.endsWith(`.${format}`));
+      expect(tables).toHaveLength(3);
+      const r = combinePartResults(d, await readPartResults(storage, out, 4), `file://${out}/`);
+      expect(r.rows).toBe(12);
+      expect(r.files.map((f) => path.basename(f)).sort()).toEqual(tables.sort());
+      expect(r.columns).toEqual(results.find((x) => x.rows > 0)!.columns);
+      expect(r.columns!.map((c) => c.name)).toEqual(expect.arrayContaining(["pred_label", "pred_p"]));
+      expect(r.notes).toContainEqual({ reason: EMPTY_PART_NOTE, count: 1 });
+      // every file of the folder has the predictions: a reader of all of them gets the whole join
+      const read = format === "parquet" ? "read_parquet" : "read_csv";
+      const rows = await duckRows(`SELECT count(*)::INT AS n, count(pred_p)::INT AS p FROM ${read}(${sqlString(path.join(out, `*.${format}`))})`);
+      expect(rows).toEqual([{ n: 12, p: 12 }]);
+    }
+  });
+
+  it("a part that joins no rows when it joined some before removes its earlier table file", async () => {
+    const shards = [0, 1].map((i) => makeRows(3, 30 + i, 3 * i));
+    const fx = await writeFixture(storage, storage.parse(dir), { shards: shards.map((rows) => ({ rows, out: jsonOut(rows) })) });
+    const out = path.join(dir, "ds");
+    const first = await join({ descriptor: fx.descriptor, out, storage, part: { index: 1, count: 2 } });
+    expect(first.results.files).toHaveLength(1);
+    const file = new URL(first.results.files[0]!);
+    await fs.stat(file);
+    // its shard's .out gone: --allow-missing joins nothing for the part
+    await fs.rm(new URL(`${fx.descriptor.job!.outputLocation}${fx.descriptor.shards[1]!.name}.out`));
+    const again = await join({ descriptor: fx.descriptor, out, storage, allowMissing: true, part: { index: 1, count: 2 } });
+    expect(again.results).toMatchObject({ rows: 0, files: [], missing: ["part-00001.csv"] });
+    await expect(fs.stat(file)).rejects.toThrow();
   });
 
   it("a part that did not finish is named, with the --part that joins it (applied: then they combine)", async () => {

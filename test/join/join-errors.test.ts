@@ -7,7 +7,7 @@ import type { BtkitError } from "../../src/errors.js";
 import { Storage } from "../../src/io/storage.js";
 import { rejectedBy } from "../helpers/errors.js";
 import { tempDir } from "../helpers/tmp.js";
-import { duckRows, sqlString } from "./duck.js";
+import { duckRows, duckTypes, sqlString } from "./duck.js";
 import { jsonOut, makeRows, writeFixture, type FixtureShard } from "./fixture.js";
 
 let dir: string;
@@ -131,6 +131,26 @@ describe("missing and corrupt inputs", () => {
     expect(res.results.missing).toEqual(["part-00001.csv"]);
     expect(res.results.rowsPerShard).toEqual({ "part-00000.csv": 3 });
     expect((await duckRows(`SELECT id FROM read_parquet(${sqlString(out)})`)).map((r) => r.id)).toEqual([0n, 1n, 2n]);
+  });
+
+  it("--allow-missing with every .out missing writes a table of the known columns, never an empty file", async () => {
+    const a = makeRows(3, 1);
+    const fx = await fixture([{ rows: a, out: undefined }]);
+    const pq = path.join(dir, "none.parquet");
+    const res = await join({ descriptor: fx.descriptor, out: pq, storage, allowMissing: true, rowNumber: true, predictionTypes: { prediction: "float64" } });
+    expect(res.results.rows).toBe(0);
+    expect(res.results.missing).toEqual(["part-00000.csv"]);
+    // the input's columns in its order, the row number, the declared prediction (the only one known without .out lines)
+    const columns = ["id", "name", "score", "flag", "ts", "meta", "x1", "x2", "__btkit_row", "prediction"];
+    expect(res.results.columns!.map((c) => c.name)).toEqual(columns);
+    expect(res.results.columns!.at(-1)).toEqual({ name: "prediction", type: "float64" });
+    const types = await duckTypes(`SELECT * FROM read_parquet(${sqlString(pq)})`);
+    expect(Object.keys(types)).toEqual(columns);
+    expect(types).toMatchObject({ id: "BIGINT", ts: "TIMESTAMP WITH TIME ZONE", __btkit_row: "BIGINT", prediction: "DOUBLE" });
+    expect(await duckRows(`SELECT count(*)::INT AS n FROM read_parquet(${sqlString(pq)})`)).toEqual([{ n: 0 }]);
+    const csv = path.join(dir, "none.csv");
+    await join({ descriptor: fx.descriptor, out: csv, format: "csv", storage, allowMissing: true });
+    expect(await fs.readFile(csv, "utf8")).toBe("id,name,score,flag,ts,meta,x1,x2\n");
   });
 
   it("truncated gzip .out: IO_GZIP_CORRUPT and nothing published", async () => {
