@@ -81,7 +81,7 @@ export const joinCommand: Command = {
       "prediction-format": { type: "string", value: "FORMAT", choices: PREDICTION_FORMAT_CHOICES, default: "auto", help: "how .out lines are read (auto: the job's Accept, else the first line)", group: "Predictions" },
       "prediction-prefix": { type: "string", value: "TEXT", help: "prefix of object-key and index prediction columns; default: what submit --prediction-prefix recorded, else pred_", group: "Predictions" },
       "prediction-name": { type: "string", value: "NAME", help: "column of a scalar prediction; default: what submit --prediction-name recorded, else prediction", group: "Predictions" },
-      "prediction-type": { type: "string", value: "NAME=TYPE", multiple: true, help: `declare a prediction column's type (${COLUMN_TYPE_NAMES})`, group: "Predictions" },
+      "prediction-type": { type: "string", value: "NAME=TYPE", multiple: true, help: `declare a prediction column's type (${COLUMN_TYPE_NAMES}); NAME is the output column (PREFIX+key for objects, which also declares a key later lines bring; PREFIX+index for arrays; the --prediction-name column for scalars); a NAME that is no prediction column is refused`, group: "Predictions" },
       "widen-to-utf8": { type: "boolean", help: "let values that conflict with their column's type become utf8 JSON text (counted)", group: "Predictions" },
       ...PROCESSING_FLAGS,
       ...COMMON_FLAGS,

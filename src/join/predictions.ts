@@ -400,6 +400,17 @@ export class PredictionParser {
       const declared = o.types[c.name];
       if (declared !== undefined) c.type = declared;
     }
+    // a declared name that is no column would be left out without a word (a typo, another prefix)
+    const stranger = Object.keys(o.types).find((name) => !cols.some((c) => c.name === name));
+    if (stranger !== undefined) {
+      const names = cols.map((c) => c.name).join(", ");
+      const what = shape === "object" ? `objects, whose keys are columns ${JSON.stringify(o.prefix)} + key (${names})` : shape === "array" ? `arrays of ${counted(cols.length, "value")}, columns ${names}` : `one value per line, column ${names} (${optionHint("predictionName")} names it)`;
+      throw new BtkitError(
+        "OPT_INVALID",
+        `predictionTypes declares ${JSON.stringify(stranger)}, which is no prediction column: line ${batch.lineNumber(0)} of ${src.location} (shard ${src.shard}) holds ${what}; declare one of those, for example ${predictionTypeHint(cols[0]!.name, o.types[stranger]!)}`,
+        { shard: src.shard, location: src.location, option: "predictionTypes", got: stranger, expected: cols.map((c) => c.name) },
+      );
+    }
     this.#columns = cols;
     if (shape === "object" && this.#format === "json") this.#fast = new FlatObjectReader(cols.map((c) => c.key as string));
   }

@@ -126,6 +126,23 @@ describe("join --out -", () => {
     expect(got).toEqual([[1, 2], [3], [0, "x"], [4], [], null]);
   });
 
+  it("--prediction-type for no prediction column is refused naming the columns there are; the suggested one passes", async () => {
+    const storage = new Storage();
+    const rows = makeRows(4, 45);
+    const { descriptor } = await writeFixture(storage, storage.parse(path.join(dir, "scalar")), { shards: [{ rows, out: "1\n2\n3\n4\n" }] });
+    // a typo of the column's name was left out without a word: the scores came out int64
+    const r = await join(["--out", "scalar.jsonl", "--prediction-type", "predictions=float64"], descriptor);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('error [OPT_INVALID]: predictionTypes declares "predictions", which is no prediction column: line 1 of');
+    expect(r.stderr).toContain("holds one value per line, column prediction (predictionName (--prediction-name) names it); declare one of those, for example predictionTypes: { \"prediction\": \"float64\" } (--prediction-type prediction=float64)");
+    await expect(fs.stat(path.join(dir, "scalar.jsonl"))).rejects.toThrow(/ENOENT/);
+    const ok = await join(["--out", "scalar.jsonl", "--prediction-type", "prediction=float64"], descriptor);
+    expect(ok.code, ok.stderr).toBe(0);
+    const got = (await fs.readFile(path.join(dir, "scalar.jsonl"), "utf8")).trimEnd().split("\n");
+    expect(got.map((l) => (JSON.parse(l) as { prediction: number }).prediction)).toEqual([1, 2, 3, 4]);
+    expect(parseDescriptor(ok.stdout.trim(), "stdout").results!.columns).toContainEqual({ name: "prediction", type: "float64" });
+  });
+
   it("a negative zero after int64 predictions widens the column to float64 and keeps its sign (it was written 0)", async () => {
     const storage = new Storage();
     const many = makeRows(5000, 43);

@@ -35,6 +35,30 @@ function runWith(p: PredictionParser, ...batches: string[][]): Record<string, un
 const fails = (options: PredictionParserOptions, ...batches: string[][]): BtkitError => thrownBy(() => run(options, ...batches));
 
 describe("PredictionParser", () => {
+  it("a declared type for no prediction column is OPT_INVALID naming the columns there are; declaring one of those passes", () => {
+    // scalars: one column, named by predictionName
+    const scalar = fails({ format: "json", types: { score: "float64" } }, ["1", "2.5"]);
+    expect(scalar.code).toBe("OPT_INVALID");
+    expect(scalar.message).toBe(
+      'predictionTypes declares "score", which is no prediction column: line 1 of file:///o/part-00003.csv.out (shard part-00003.csv) holds one value per line, column prediction (predictionName (--prediction-name) names it); declare one of those, for example predictionTypes: { "prediction": "float64" } (--prediction-type prediction=float64)',
+    );
+    expect(scalar.context).toEqual({ shard: "part-00003.csv", location: "file:///o/part-00003.csv.out", option: "predictionTypes", got: "score", expected: ["prediction"] });
+    expect(run({ format: "json", types: { prediction: "float64" } }, ["1", "2.5"])).toEqual({ "prediction:float64": [1, 2.5] });
+    expect(run({ format: "json", scalarName: "score", types: { score: "float64" } }, ["1"])).toEqual({ "score:float64": [1] });
+    // arrays: one column per position
+    const array = fails({ format: "json", types: { pred_2: "float64" } }, ["[1, 2]"]);
+    expect(array.message).toContain('predictionTypes declares "pred_2", which is no prediction column: line 1 of file:///o/part-00003.csv.out (shard part-00003.csv) holds arrays of 2 values, columns pred_0, pred_1; declare one of those');
+    expect(run({ format: "json", types: { pred_1: "float64" } }, ["[1, 2]"])).toEqual({ "pred_0:int64": [1n], "pred_1:float64": [2] });
+    // objects: a name with the prefix declares a key (one later lines may bring); one without it is no column
+    const object = fails({ format: "json", types: { label: "utf8" } }, ['{"label":"a","p":0.5}']);
+    expect(object.message).toContain('predictionTypes declares "label", which is no prediction column: line 1 of file:///o/part-00003.csv.out (shard part-00003.csv) holds objects, whose keys are columns "pred_" + key (pred_label, pred_p); declare one of those, for example predictionTypes: { "pred_label": "utf8" }');
+    expect(run({ format: "json", types: { pred_label: "utf8", pred_q: "float64" } }, ['{"label":"a","p":0.5}'], ['{"label":"b","p":1,"q":2}'])).toEqual({
+      "pred_label:utf8": ["a", "b"],
+      "pred_p:float64": [0.5, 1],
+      "pred_q:float64": [null, 2],
+    });
+  });
+
   it("numbers a double does not keep: integers above 2^53 are int64 or uint64 exactly, a declared decimal keeps every digit, float64 rounds them and counts it", () => {
     expect(run({}, ['{"id":9007199254740993,"u":18446744073709551615}', '{"id":-9007199254740993,"u":1}'])).toEqual({
       "pred_id:int64": [9007199254740993n, -9007199254740993n],
