@@ -404,6 +404,8 @@ async function checkJoin(r: Common, options: JoinRowsOptions): Promise<CheckedJo
     }
   };
   const schema = (): Schema => aligner.schema() ?? emptySchemaOf(d, options, aligner.parser.fieldsWithoutData());
+  // with no shard to join, its columns are refused (if they are) before anything is written
+  if (present.length === 0) schema();
   return { job, all, part: r.part, present, missing, foreign, aligner, schema, inputs, batches, counts, progress };
 }
 
@@ -479,6 +481,8 @@ async function joinOnce(options: JoinOptions, widened: readonly WidenToFloat64[]
   let location: string;
   if (r.partitioned) {
     location = withSlash(toUri(outLoc));
+    // a shard not joined (missing) has no file of this dataset: one an earlier join wrote would be read as its rows
+    for (const name of c.missing) await storage.delete(storage.child(outLoc, `${shardStem(name)}${ext}`));
     try {
       for (const s of inputs) {
         const target = storage.child(outLoc, `${shardStem(s.name)}${ext}`);
@@ -554,12 +558,19 @@ export const EMPTY_PART_NOTE = "parts that joined no rows (no shard of the job i
 /**
  * The columns of a joined table no shard was joined into (a preparation with no rows, or every
  * shard missing): the input's kept and feature columns in the input's order, the row number
- * (--row-number), then `predictions` (the declared ones; the rest are known only from .out lines).
- * The aligner's columns for the same options, when it has joined rows.
+ * (--row-number), then `predictions` (the declared ones, as declared: the rest, and which of them
+ * the lines would have, are known only from .out lines). The aligner's columns for the same
+ * options, when it has joined rows. A declared name of an input column is OPT_INVALID.
  */
 function emptySchemaOf(d: Descriptor, options: JoinRowsOptions, predictions: readonly Field[] = []): Schema {
   const input = d.schema.columns.filter((c) => c.roles.includes("keep") || (options.withFeatures !== false && c.roles.includes("feature"))).map((c) => fieldOf(c.name, c.type));
-  return new Schema([...input, ...(options.rowNumber ? [fieldOf(SIDECAR_ROW_COLUMN, "int64")] : []), ...predictions]);
+  if (options.rowNumber) input.push(fieldOf(SIDECAR_ROW_COLUMN, "int64"));
+  // a declared name is taken as a prediction column (no line says which there are), but never in place of an input column
+  const clash = predictions.find((p) => input.some((f) => f.name === p.name));
+  if (clash !== undefined) {
+    throw new BtkitError("OPT_INVALID", `predictionTypes declares ${JSON.stringify(clash.name)}, which is a column of the input, not a prediction column: declare the prediction columns only (PREFIX+key of objects, PREFIX+index of arrays, or the scalar's name)`, { option: "predictionTypes", got: clash.name });
+  }
+  return new Schema([...input, ...predictions]);
 }
 
 /**

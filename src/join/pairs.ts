@@ -151,6 +151,7 @@ async function joinFilesOnce(options: JoinFilesOptions, w: Widening): Promise<Jo
     throw new BtkitError("JOIN_MISSING_OUTPUT", `${missing.length} of ${counted(pairs.length, "input")} ${missing.length === 1 ? "has" : "have"} no .out under ${options.outputs}: ${missing.join(", ")}; transform them again, or join the rest with ${optionHint("allowMissing", true)}`, { location: options.outputs, missing, option: "allowMissing" });
   }
   // counts first: every .out has as many lines as its input
+  let lines = 0;
   for (const p of present) {
     const a = await scanLines(await storage.read(p.input, { signal: options.signal }));
     const b = await scanLines(await storage.read(p.output, { signal: options.signal }));
@@ -159,6 +160,13 @@ async function joinFilesOnce(options: JoinFilesOptions, w: Widening): Promise<Jo
     if (na !== nb) {
       throw new BtkitError("JOIN_COUNT_MISMATCH", `${formatLocation(p.output)} has ${counted(nb, "line")}, but its input ${formatLocation(p.input)} has ${na}${b.blank > 0 ? ` (line ${b.firstBlank} is blank)` : ""}`, { shard: p.name, location: formatLocation(p.output), expected: na, got: nb, line: b.firstBlank });
     }
+    lines += na;
+  }
+  // without a descriptor the columns come from the lines: with none, no table can be written (an
+  // empty file is none: Parquet and Arrow readers refuse it)
+  if (lines === 0) {
+    const why = present.length === 0 ? `none of the ${counted(pairs.length, "input")} has its .out under ${options.outputs}` : `the ${counted(present.length, "input")} with a .out hold no lines`;
+    throw new BtkitError("JOIN_MISSING_OUTPUT", `nothing to join: ${why}, and without a descriptor no column of the table is known. Transform the inputs (again), or join with the preparation's descriptor, which knows them (btkit join --descriptor PATH --allow-missing writes a table of its columns with no rows)`, { location: options.outputs, missing, option: "allowMissing" });
   }
   const inputFormat = options.inputFormat ?? "auto";
   const inputParser = new PredictionParser({ format: inputFormat === "auto" ? (present.some((p) => /\.csv(\.gz)?$/i.test(p.name)) ? "csv" : "auto") : inputFormat, prefix: options.inputPrefix ?? "in_", scalarName: "input", widenToUtf8: options.widenToUtf8, types: w.inputTypes });

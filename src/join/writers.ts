@@ -10,7 +10,7 @@
  *   `textWorkerAfterRows` rows on the main thread, the rest on a worker thread (text-worker.ts), so
  *   a large join's writing overlaps its reading and a small one does not pay for a worker's start.
  */
-import { Field, makeData, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Schema, Struct, Table, Time, TimeUnit, Timestamp, Type, tableToIPC, type Data, type DataType } from "apache-arrow";
+import { Field, makeBuilder, makeData, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Schema, Struct, Table, Time, TimeUnit, Timestamp, Type, tableToIPC, type Data, type DataType } from "apache-arrow";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -200,9 +200,13 @@ async function* orEmpty(batches: AsyncIterable<RecordBatch>, o: ResolvedWriterOp
   }
 }
 
-/** A record batch with no rows (an empty output still has its columns). */
+/**
+ * A record batch with no rows (an empty output still has its columns). Each column comes from
+ * apache-arrow's builder of its type, which makes the child data and offsets a list, struct or
+ * map column needs (makeData alone leaves them out, and the writers then fail on them).
+ */
 export function emptyBatch(schema: Schema): RecordBatch {
-  const children = schema.fields.map((f) => makeData({ type: f.type, length: 0 }));
+  const children = schema.fields.map((f) => makeBuilder({ type: f.type }).finish().flush());
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children }));
 }
 

@@ -2,7 +2,9 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { join, type JoinOptions } from "../../src/join/index.js";
+import { fileURLToPath } from "node:url";
+import { tableFromIPC } from "apache-arrow";
+import { join, joinFiles, type JoinOptions } from "../../src/join/index.js";
 import type { BtkitError } from "../../src/errors.js";
 import { Storage } from "../../src/io/storage.js";
 import { rejectedBy } from "../helpers/errors.js";
@@ -151,6 +153,71 @@ describe("missing and corrupt inputs", () => {
     const csv = path.join(dir, "none.csv");
     await join({ descriptor: fx.descriptor, out: csv, format: "csv", storage, allowMissing: true });
     expect(await fs.readFile(csv, "utf8")).toBe("id,name,score,flag,ts,meta,x1,x2\n");
+  });
+
+  it("with no shard joined, declared nested predictions are columns of every format's empty table", async () => {
+    const a = makeRows(3, 1);
+    const fx = await fixture([{ rows: a, out: undefined }]);
+    const predictionTypes = { pred_v: "list<int64>", pred_s: 'struct<"a":utf8>', pred_m: "map<utf8,int64>" } as const;
+    for (const format of ["parquet", "arrow", "jsonl", "csv"] as const) {
+      const out = path.join(dir, `nested.${format}`);
+      const res = await join({ descriptor: fx.descriptor, out, format, storage, allowMissing: true, predictionTypes });
+      expect(res.results.columns!.slice(-3)).toEqual([
+        { name: "pred_v", type: "list<int64>" },
+        { name: "pred_s", type: 'struct<"a":utf8>' },
+        { name: "pred_m", type: "map<utf8,int64>" },
+      ]);
+      const bytes = await fs.readFile(out);
+      if (format === "arrow") {
+        const t = tableFromIPC(bytes);
+        expect(t.numRows).toBe(0);
+        expect(t.schema.fields.slice(-3).map((f) => String(f.type))).toEqual(["List<Int64>", "Struct<{a:Utf8}>", "Map<{key:Utf8, value:Int64}>"]);
+      } else if (format === "parquet") {
+        expect(await duckTypes(`SELECT pred_v, pred_s, pred_m FROM read_parquet(${sqlString(out)})`)).toEqual({ pred_v: "BIGINT[]", pred_s: 'STRUCT("a" VARCHAR)', pred_m: "MAP(VARCHAR, BIGINT)" });
+      } else if (format === "csv") expect(bytes.toString()).toBe("id,name,score,flag,ts,meta,x1,x2,pred_v,pred_s,pred_m\n");
+      else expect(bytes.length).toBe(0);
+    }
+  });
+
+  it("with no shard joined, a declared name of an input column is OPT_INVALID before anything is written; declaring predictions only passes", async () => {
+    const a = makeRows(3, 1);
+    const fx = await fixture([{ rows: a, out: undefined }]);
+    const out = path.join(dir, "joined.parquet");
+    const err = await failure({ descriptor: fx.descriptor, out, storage, allowMissing: true, predictionTypes: { id: "utf8", pred_p: "float64" } });
+    expect(err.code).toBe("OPT_INVALID");
+    expect(err.message).toBe('predictionTypes declares "id", which is a column of the input, not a prediction column: declare the prediction columns only (PREFIX+key of objects, PREFIX+index of arrays, or the scalar\'s name)');
+    expect(await listOut()).toEqual([]);
+    const ok = await join({ descriptor: fx.descriptor, out, storage, allowMissing: true, predictionTypes: { pred_p: "float64" } });
+    expect(ok.results.columns!.map((c) => c.name)).toEqual(["id", "name", "score", "flag", "ts", "meta", "x1", "x2", "pred_p"]);
+    expect(await duckTypes(`SELECT id, pred_p FROM read_parquet(${sqlString(out)})`)).toEqual({ id: "BIGINT", pred_p: "DOUBLE" });
+  });
+
+  it("without a descriptor, nothing to join is JOIN_MISSING_OUTPUT, never an empty file; the descriptor's join with --allow-missing writes the empty table", async () => {
+    const a = makeRows(3, 1);
+    const fx = await fixture([{ rows: a, out: undefined }]);
+    const out = path.join(dir, "joined.parquet");
+    const err = await rejectedBy(joinFiles({ inputs: [fileURLToPath(fx.descriptor.shards[0]!.location)], outputs: fileURLToPath(fx.descriptor.job!.outputLocation), out, storage, allowMissing: true }));
+    expect(err.code).toBe("JOIN_MISSING_OUTPUT");
+    expect(err.message).toContain("nothing to join: none of the 1 input has its .out under");
+    expect(err.message).toContain("and without a descriptor no column of the table is known. Transform the inputs (again), or join with the preparation's descriptor, which knows them (btkit join --descriptor PATH --allow-missing writes a table of its columns with no rows)");
+    expect(await listOut()).toEqual([]);
+    const ok = await join({ descriptor: fx.descriptor, out, storage, allowMissing: true });
+    expect(ok.results).toMatchObject({ rows: 0, missing: ["part-00000.csv"] });
+    expect(await duckRows(`SELECT count(*)::INT AS n FROM read_parquet(${sqlString(out)})`)).toEqual([{ n: 0 }]);
+  });
+
+  it("--partitioned again with a shard now missing removes that shard's file of the earlier join: the folder holds the joined shards only", async () => {
+    const a = makeRows(3, 1);
+    const b = makeRows(2, 2, 3);
+    const fx = await fixture([{ rows: a, out: jsonOut(a) }, { rows: b, out: jsonOut(b) }]);
+    const out = path.join(dir, "joined");
+    await join({ descriptor: fx.descriptor, out, storage, partitioned: true });
+    expect((await fs.readdir(out)).filter((n) => n.endsWith(".parquet")).sort()).toEqual(["part-00000.parquet", "part-00001.parquet"]);
+    await fs.rm(new URL(`${fx.descriptor.job!.outputLocation}part-00001.csv.out`));
+    const again = await join({ descriptor: fx.descriptor, out, storage, partitioned: true, allowMissing: true });
+    expect(again.results).toMatchObject({ rows: 3, missing: ["part-00001.csv"], files: [`file://${out}/part-00000.parquet`] });
+    expect((await fs.readdir(out)).filter((n) => n.endsWith(".parquet"))).toEqual(["part-00000.parquet"]);
+    expect(await duckRows(`SELECT count(*)::INT AS n FROM read_parquet(${sqlString(path.join(out, "*.parquet"))})`)).toEqual([{ n: 3 }]);
   });
 
   it("truncated gzip .out: IO_GZIP_CORRUPT and nothing published", async () => {
