@@ -10,7 +10,7 @@
  *   their JSON text (line breaks between its tokens written as spaces), non-finite floats as null. Strings are escaped as JSON.stringify escapes them
  *   (`"`, `\`, and control characters below U+0020), so the bytes are the same.
  * - csv: a header line, then RFC 4180 rows: a field is quoted (quotes doubled) when it holds a
- *   comma, a quote, CR or LF; null is an empty field.
+ *   comma, a quote, CR or LF; null is an empty field, the empty string `""` (how prep reads them).
  */
 import type { RecordBatch, Vector } from "apache-arrow";
 import { decimalOf, type ColumnType } from "../protocol/descriptor.js";
@@ -414,10 +414,16 @@ export function writeJsonString(s: ByteSink, src: Uint8Array, start: number, end
 
 /**
  * Bytes src[start, end) as one CSV field: quoted, quotes doubled, when they hold a comma, quote, CR
- * or LF. With `view` (viewOf(src)), a field that needs no quotes is checked and copied four bytes
+ * or LF; no bytes (the empty string) as `""`. With `view` (viewOf(src)), a field that needs no quotes is checked and copied four bytes
  * at a time.
  */
 export function writeCsvField(s: ByteSink, src: Uint8Array, start: number, end: number, view?: DataView): void {
+  if (start === end) {
+    // the empty string is "", apart from null's empty field (as prep reads CSV, and DuckDB writes it)
+    s.byte(QUOTE);
+    s.byte(QUOTE);
+    return;
+  }
   let k = start;
   if (view !== undefined) {
     // copied as it is checked; committed (pos moved) only when no byte needs the quotes

@@ -197,3 +197,20 @@ print(json.dumps([str(struct.unpack("<Q", struct.pack("<d", float(x)))[0]) for x
     expect(await python(`import csv, json, math, sys\nrow = next(csv.DictReader(open(sys.argv[1])))\nprint(json.dumps(math.copysign(1, float(row["x"]))))`, csvOut)).toBe(-1);
   });
 });
+
+describe("the empty string and null in CSV", () => {
+  it('an empty string is written "" and null an empty field, which DuckDB reads apart (allow_quoted_nulls=false), as prep reads them', async () => {
+    const field = new Field("s", new Utf8(), true, new Map([[TYPE_METADATA_KEY, "utf8"]]));
+    const values = vectorFromArray(["", null, "x", ""], new Utf8());
+    const batch = new RecordBatch(new Schema([field]), makeData({ type: new Struct([field]), length: 4, nullCount: 0, children: [values.data[0]!] }));
+    const parts: Uint8Array[] = [];
+    for await (const c of writeText((async function* () {
+      yield batch;
+    })(), "csv")) parts.push(c);
+    expect(Buffer.concat(parts).toString("utf8")).toBe('s\n""\n\nx\n""\n');
+    const out = path.join(dir, "empty-and-null.csv");
+    await fs.writeFile(out, Buffer.concat(parts));
+    const rows = await duckRows(`SELECT s, s IS NULL AS missing FROM read_csv(${sqlString(out)}, header = true, allow_quoted_nulls = false, columns = {'s': 'VARCHAR'})`);
+    expect(rows).toEqual([{ s: "", missing: false }, { s: null, missing: true }, { s: "x", missing: false }, { s: "", missing: false }]);
+  });
+});
