@@ -26,6 +26,8 @@ export interface JsonRecord {
   blank: boolean;
   /** byte offset just after the line, from the start of the input */
   end: number;
+  /** with `lineErrors: "record"`: why the line is not a JSON object (PREP_JSON); keys and values are then empty */
+  error?: BtkitError;
 }
 
 export interface JsonlScannerOptions {
@@ -34,6 +36,12 @@ export interface JsonlScannerOptions {
   maxRecordBytes?: number;
   /** the bytes start at a line inside the input (a --part that starts inside a file): no byte order mark or UTF-16 check; default false */
   resumed?: boolean;
+  /**
+   * A line that is not one JSON object (PREP_JSON): "throw" it (default), or "record" it as a
+   * JsonRecord with `error`, the lines after it read as usual (each JSON Lines line stands alone,
+   * so prep's onInvalid "skip" can skip it). Encoding errors and over-long lines always throw.
+   */
+  lineErrors?: "throw" | "record";
 }
 
 /** deepest nesting accepted inside a value */
@@ -43,6 +51,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 export class JsonlScanner {
   readonly input: string;
   readonly maxRecordBytes: number;
+  readonly lineErrors: "throw" | "record";
   #pending: Buffer = Buffer.alloc(0);
   #line = 1;
   #started = false;
@@ -53,6 +62,7 @@ export class JsonlScanner {
     this.input = options.input ?? "input";
     this.maxRecordBytes = options.maxRecordBytes ?? 64 * 1024 * 1024;
     this.#started = options.resumed ?? false;
+    this.lineErrors = options.lineErrors ?? "throw";
   }
 
   get bomStripped(): boolean {
@@ -97,7 +107,12 @@ export class JsonlScanner {
         throw new BtkitError("PREP_ENCODING", `${this.input}: line ${this.#line} holds invalid UTF-8 (byte 0x${span[bad]!.toString(16).padStart(2, "0")} at column ${bad + 1}); ${LATIN1_ADVICE}`, { input: this.input, line: this.#line, offset: this.bytes + pos + bad });
       }
       const end = this.bytes + Math.min(nl + 1, buf.length);
-      out.push(parseObjectLine(span.toString("utf8"), this.input, this.#line, end));
+      try {
+        out.push(parseObjectLine(span.toString("utf8"), this.input, this.#line, end));
+      } catch (err) {
+        if (this.lineErrors === "throw" || !(err instanceof BtkitError) || err.code !== "PREP_JSON") throw err;
+        out.push({ keys: [], values: [], kinds: [], line: this.#line, blank: false, end, error: err });
+      }
       this.#line++;
       pos = Math.min(nl + 1, buf.length);
     }

@@ -50,8 +50,9 @@ export interface PrepareOptions {
    * Anything else is PREP_JSON naming the row and the column (and the path in a nested value):
    * a row that is not a plain object, a function, a symbol, NaN or an infinity, an invalid Date,
    * a class instance (Map, Set, Buffer, typed arrays, your own classes: convert them), a cycle.
-   * Like invalid JSON in a JSON Lines file, it stops the run whatever `onInvalid` says; rows whose
-   * values do not fit their column's type follow `onInvalid` as usual.
+   * It stops the run whatever `onInvalid` says (unlike a JSON Lines line that is no JSON object,
+   * which `onInvalid: "skip"` skips); rows whose values do not fit their column's type follow
+   * `onInvalid` as usual.
    * The descriptor records the input as location "rows", format "jsonl", and (like stdin) a
    * rerun into the same `out` cannot be shown to be the same preparation: PREP_OUT_EXISTS unless
    * `overwrite`. The rows are iterated once; a run that fails or is aborted ends the iteration

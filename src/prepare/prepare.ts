@@ -265,7 +265,7 @@ class PrepareJob {
     this.json = json;
     const base = this.bytesBefore;
     const csv = json ? undefined : new CsvScanner({ input: input.display, delimiter: this.o.delimiter ?? (input.format === "tsv" ? "\t" : undefined), quote: this.o.quote, maxRecordBytes: Math.max(this.maxRecordBytes * 4, 64 * 1024 * 1024) });
-    const jl = json ? new JsonlScanner({ input: input.display, maxRecordBytes: Math.max(this.maxRecordBytes * 4, 64 * 1024 * 1024) }) : undefined;
+    const jl = json ? new JsonlScanner({ input: input.display, maxRecordBytes: Math.max(this.maxRecordBytes * 4, 64 * 1024 * 1024), lineErrors: "record" }) : undefined;
     let header = !json;
     let rows = 0;
     const handleCsv = async (raw: RawRecords): Promise<void> => {
@@ -293,7 +293,7 @@ class PrepareJob {
     const handleJson = async (recs: JsonRecord[]): Promise<void> => {
       for (const r of recs) {
         rows++;
-        const w = this.row({ input, line: r.line, pos: base + r.end, json: r });
+        const w = r.error ? this.lineError(r.error, { input, line: r.line, pos: base + r.end, json: r }) : this.row({ input, line: r.line, pos: base + r.end, json: r });
         if (w) await w;
       }
     };
@@ -355,7 +355,7 @@ class PrepareJob {
     const named: ResolvedInput = startAt > 0 ? { ...input, display: `${input.display} (lines counted from byte ${startAt})`, linesFrom: startAt } : input;
     const stream = await this.storage.read(input.location!, { decompress: "never", range: { start: Math.min(startAt, size), end: size }, ...(input.rawEtag !== undefined ? { ifMatch: input.rawEtag } : {}) });
     const csv = json ? undefined : new CsvScanner({ input: named.display, delimiter, quote: this.o.quote, maxRecordBytes, resumed: startAt > 0 });
-    const jl = json ? new JsonlScanner({ input: named.display, maxRecordBytes, resumed: startAt > 0 }) : undefined;
+    const jl = json ? new JsonlScanner({ input: named.display, maxRecordBytes, resumed: startAt > 0, lineErrors: "record" }) : undefined;
     const base = this.bytesBefore;
     let rows = 0;
     /** the file offset where the next record starts */
@@ -413,7 +413,8 @@ class PrepareJob {
           continue;
         }
         rows++;
-        const w = this.row({ input: named, line: r.line, pos: base + s - slice.start + r.end, json: r });
+        const p = { input: named, line: r.line, pos: base + s - slice.start + r.end, json: r };
+        const w = r.error ? this.lineError(r.error, p) : this.row(p);
         if (w) await w;
       }
       return false;
@@ -708,6 +709,17 @@ class PrepareJob {
     const w = this.roller.addEncoded(this.lineBuffer.buf, len, raw, r, plan.keepAll ? undefined : plan.keepIdx, pos);
     this.progress(false);
     return w;
+  }
+
+  /**
+   * A JSON Lines line that is no JSON object (the scanner's PREP_JSON): a row read and invalid,
+   * taken after the blank lines held before it; under onInvalid "skip" it goes to rejects.jsonl.
+   */
+  async lineError(err: BtkitError, p: PendingRow): Promise<void> {
+    if (this.pendingBlanks.length > 0) await this.resolveBlanks(false);
+    this.rowsRead++;
+    if (this.o.onInvalid !== "skip") throw new BtkitError(err.code, `${err.message}; fix the line, or skip such lines with ${optionHint("onInvalid", "skip")}`, err.context, { cause: err });
+    await this.invalid(err, p);
   }
 
   async invalid(err: unknown, p: PendingRow): Promise<void> {

@@ -232,6 +232,34 @@ describe("prepare", () => {
     expect(d2.source.skipped).toContainEqual({ reason: "blank line", count: 1 });
   });
 
+  it("a JSON Lines line that is no JSON object stops the run naming --on-invalid skip, which skips it to rejects.jsonl and reads on (CLI and library)", async () => {
+    // an array, a trailing comma, a bare word, each on a line of its own; inside and past the type sample
+    const src = await write("bad.jsonl", '{"a":1,"b":"x"}\n[1,2]\n{"a":2,"b":"y"}\n{"a":3,}\n{"a":4,"b":"z"}\n\n{"a":5,"b":"w"}\nnope\n{"a":6,"b":"v"}\n');
+    for (const sampleRows of [1, 1000]) {
+      const err = await rejectedBy(prepare({ inputs: [src], out: out(), sampleRows }));
+      expect(err.code).toBe("PREP_JSON");
+      expect(err.context).toMatchObject({ line: 2 });
+      expect(err.message).toMatch(/line 2: expected a JSON object, got an array; fix the line, or skip such lines with onInvalid: "skip" \(--on-invalid skip\)/);
+      const o = out();
+      const d = await prepare({ inputs: [src], out: o, sampleRows, onInvalid: "skip", blankLines: "skip" });
+      // nine lines read: five rows written, three lines that are no object and one blank line skipped
+      expect(d.source).toMatchObject({ rowsRead: 9, rowsWritten: 5, rowsSkipped: 4 });
+      expect(d.source.skipped).toEqual([{ reason: "PREP_JSON", count: 3 }, { reason: "blank line", count: 1 }]);
+      const rejects = (await fs.readFile(path.join(o, "rejects.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { line: number; code: string });
+      expect(rejects.map((r) => [r.line, r.code])).toEqual([[2, "PREP_JSON"], [4, "PREP_JSON"], [8, "PREP_JSON"]]);
+      expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe("1,x\n2,y\n4,z\n5,w\n6,v\n");
+    }
+    const { runCli } = await import("../helpers/cli.js");
+    const failed = await runCli(["prep", src, "--out", out(), "--blank-lines", "skip"]);
+    expect(failed.code).toBe(65);
+    expect(failed.stderr).toMatch(/\[PREP_JSON\].*line 2: expected a JSON object, got an array; fix the line, or skip such lines with .*\(--on-invalid skip\)/);
+    const o = out();
+    const skipped = await runCli(["prep", src, "--out", o, "--blank-lines", "skip", "--on-invalid", "skip", "--quiet"]);
+    expect(skipped.code).toBe(0);
+    expect(JSON.parse(skipped.stdout).source).toMatchObject({ rowsWritten: 5, rowsSkipped: 4 });
+    expect((await fs.readFile(path.join(o, "rejects.jsonl"), "utf8")).trim().split("\n")).toHaveLength(3);
+  });
+
   it("ignores and counts trailing blank lines (C26) and accepts a header-only file with zero shards (C22)", async () => {
     const d = await prepare({ inputs: [await write("tb.csv", "a\n1\n2\n\n\n")], out: out() });
     expect(d.source.rowsWritten).toBe(2);

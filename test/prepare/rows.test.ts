@@ -177,7 +177,7 @@ describe("prepare({ rows })", () => {
       expect(err.code, message).toBe("PREP_JSON");
       expect(err.context, message).toMatchObject({ input: "rows", line: 2, row: 2, ...context });
       expect(err.message).toContain(message);
-      // under onInvalid "skip" too: like invalid JSON in a JSON Lines file, it stops the run
+      // under onInvalid "skip" too: a JS value that is no row stops the run
       expect((await rejectedBy(prepare({ rows: [row as Record<string, unknown>], out: out(), onInvalid: "skip" }))).code).toBe("PREP_JSON");
     }
     // nesting: as deep as a JSON Lines value may be, and no deeper
