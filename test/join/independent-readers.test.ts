@@ -62,6 +62,17 @@ async function python(script: string, ...args: string[]): Promise<unknown> {
   return JSON.parse(stdout);
 }
 
+/** One column `name` of `values` as a batch, written by join's text writer as JSON Lines or CSV. */
+async function writtenColumn(name: string, values: Vector, metadataType: string, kind: "jsonl" | "csv"): Promise<Buffer> {
+  const field = new Field(name, values.type, values.nullCount > 0, new Map([[TYPE_METADATA_KEY, metadataType]]));
+  const batch = new RecordBatch(new Schema([field]), makeData({ type: new Struct([field]), length: values.length, nullCount: 0, children: [values.data[0]!] }));
+  const parts: Uint8Array[] = [];
+  for await (const c of writeText((async function* () {
+    yield batch;
+  })(), kind)) parts.push(c);
+  return Buffer.concat(parts);
+}
+
 const AT = ["+010000-01-01T00:00:00.000000Z", "-000001-12-31T23:59:59.999999Z", "2023-11-14T22:13:20.123456Z"];
 const DAY = ["+010000-01-01", "-000001-12-31", "2023-11-14"];
 const J = [{ a: 1, b: [1, 2] }, 7, ["x,y", { q: "a\nb", r: "é" }]];
@@ -177,39 +188,25 @@ print(json.dumps([str(struct.unpack("<Q", struct.pack("<d", float(x)))[0]) for x
   });
 
   it("-0 is written -0.0 in JSON Lines and CSV, which Python's json and csv read back as the float -0.0 (-0 would be json's integer 0)", async () => {
-    const field = new Field("x", new Float64(), false, new Map([[TYPE_METADATA_KEY, "float64"]]));
-    const batch = new RecordBatch(new Schema([field]), makeData({ type: new Struct([field]), length: 1, nullCount: 0, children: [vectorFromArray([-0], new Float64()).data[0]!] }));
-    const parts: Uint8Array[] = [];
-    for await (const c of writeText((async function* () {
-      yield batch;
-    })(), "jsonl")) parts.push(c);
-    expect(Buffer.concat(parts).toString("utf8")).toBe('{"x":-0.0}\n');
+    const jsonl = await writtenColumn("x", vectorFromArray([-0], new Float64()), "float64", "jsonl");
+    expect(jsonl.toString("utf8")).toBe('{"x":-0.0}\n');
     const out = path.join(dir, "minus-zero.jsonl");
-    await fs.writeFile(out, Buffer.concat(parts));
+    await fs.writeFile(out, jsonl);
     expect(await python(`import json, math, sys\nx = json.loads(open(sys.argv[1]).read())["x"]\nprint(json.dumps([type(x).__name__, str(x), math.copysign(1, x)]))`, out)).toEqual(["float", "-0.0", -1]);
-    const csvParts: Uint8Array[] = [];
-    for await (const c of writeText((async function* () {
-      yield batch;
-    })(), "csv")) csvParts.push(c);
-    expect(Buffer.concat(csvParts).toString("utf8")).toBe("x\n-0.0\n");
+    const csv = await writtenColumn("x", vectorFromArray([-0], new Float64()), "float64", "csv");
+    expect(csv.toString("utf8")).toBe("x\n-0.0\n");
     const csvOut = path.join(dir, "minus-zero.csv");
-    await fs.writeFile(csvOut, Buffer.concat(csvParts));
+    await fs.writeFile(csvOut, csv);
     expect(await python(`import csv, json, math, sys\nrow = next(csv.DictReader(open(sys.argv[1])))\nprint(json.dumps(math.copysign(1, float(row["x"]))))`, csvOut)).toBe(-1);
   });
 });
 
 describe("the empty string and null in CSV", () => {
   it('an empty string is written "" and null an empty field, which DuckDB reads apart (allow_quoted_nulls=false), as prep reads them', async () => {
-    const field = new Field("s", new Utf8(), true, new Map([[TYPE_METADATA_KEY, "utf8"]]));
-    const values = vectorFromArray(["", null, "x", ""], new Utf8());
-    const batch = new RecordBatch(new Schema([field]), makeData({ type: new Struct([field]), length: 4, nullCount: 0, children: [values.data[0]!] }));
-    const parts: Uint8Array[] = [];
-    for await (const c of writeText((async function* () {
-      yield batch;
-    })(), "csv")) parts.push(c);
-    expect(Buffer.concat(parts).toString("utf8")).toBe('s\n""\n\nx\n""\n');
+    const csv = await writtenColumn("s", vectorFromArray(["", null, "x", ""], new Utf8()), "utf8", "csv");
+    expect(csv.toString("utf8")).toBe('s\n""\n\nx\n""\n');
     const out = path.join(dir, "empty-and-null.csv");
-    await fs.writeFile(out, Buffer.concat(parts));
+    await fs.writeFile(out, csv);
     const rows = await duckRows(`SELECT s, s IS NULL AS missing FROM read_csv(${sqlString(out)}, header = true, allow_quoted_nulls = false, columns = {'s': 'VARCHAR'})`);
     expect(rows).toEqual([{ s: "", missing: false }, { s: null, missing: true }, { s: "x", missing: false }, { s: "", missing: false }]);
   });
