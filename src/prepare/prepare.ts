@@ -293,7 +293,7 @@ class PrepareJob {
     const handleJson = async (recs: JsonRecord[]): Promise<void> => {
       for (const r of recs) {
         rows++;
-        const w = r.error ? this.lineError(r.error, { input, line: r.line, pos: base + r.end, json: r }) : this.row({ input, line: r.line, pos: base + r.end, json: r });
+        const w = this.row({ input, line: r.line, pos: base + r.end, json: r });
         if (w) await w;
       }
     };
@@ -413,8 +413,7 @@ class PrepareJob {
           continue;
         }
         rows++;
-        const p = { input: named, line: r.line, pos: base + s - slice.start + r.end, json: r };
-        const w = r.error ? this.lineError(r.error, p) : this.row(p);
+        const w = this.row({ input: named, line: r.line, pos: base + s - slice.start + r.end, json: r });
         if (w) await w;
       }
       return false;
@@ -529,7 +528,10 @@ class PrepareJob {
 
   rowAfterBlanks(p: PendingRow): Promise<void> | undefined {
     if (!this.schemaReady) {
+      // in order with the rows around it (rejects and row numbers in line order); a line that is
+      // no JSON object waits with them, but is no sample of the types
       this.sample.push(p);
+      if (p.json?.error !== undefined) return undefined;
       this.sampleNonBlank++;
       if (this.sampleNonBlank >= this.o.sampleRows) return this.decideSchema(false);
       return undefined;
@@ -580,7 +582,7 @@ class PrepareJob {
       this.columns.forEach((n, i) => this.colIndex.set(n, i));
     }
     const columns = this.columns ?? [];
-    const sampleValues = this.sample.map((p) => (p.csv ? { values: p.csv.values } : this.jsonValues(p)));
+    const sampleValues = this.sample.filter((p) => p.json?.error === undefined).map((p) => (p.csv ? { values: p.csv.values } : this.jsonValues(p)));
     const inferred = inferTypes(columns, sampleValues.filter((s): s is { values: (string | null)[]; kinds?: Kind[] } => s !== undefined && s.values.length === columns.length), { json: this.json, wholeInput, text: this.o.text });
     // Parquet and Arrow inputs declare their types (arrow-values.ts): no inference
     const plan = planColumns(columns, this.declared ? this.declared.map((c) => c.type) : inferred, { json: this.json, declared: this.declared !== undefined }, this.o);
@@ -630,6 +632,11 @@ class PrepareJob {
     const input = p.input.display;
     const rowNo = this.rowsRead;
     try {
+      const lineError = p.json?.error;
+      if (lineError !== undefined) {
+        // a JSON Lines line that is no JSON object (the scanner's PREP_JSON, lineErrors "record")
+        throw this.o.onInvalid === "skip" ? lineError : new BtkitError(lineError.code, `${lineError.message}; fix the line, or skip such lines with ${optionHint("onInvalid", "skip")}`, lineError.context, { cause: lineError });
+      }
       let values: (string | null)[];
       let kinds: Kind[] | undefined;
       if (p.csv) {
@@ -709,17 +716,6 @@ class PrepareJob {
     const w = this.roller.addEncoded(this.lineBuffer.buf, len, raw, r, plan.keepAll ? undefined : plan.keepIdx, pos);
     this.progress(false);
     return w;
-  }
-
-  /**
-   * A JSON Lines line that is no JSON object (the scanner's PREP_JSON): a row read and invalid,
-   * taken after the blank lines held before it; under onInvalid "skip" it goes to rejects.jsonl.
-   */
-  async lineError(err: BtkitError, p: PendingRow): Promise<void> {
-    if (this.pendingBlanks.length > 0) await this.resolveBlanks(false);
-    this.rowsRead++;
-    if (this.o.onInvalid !== "skip") throw new BtkitError(err.code, `${err.message}; fix the line, or skip such lines with ${optionHint("onInvalid", "skip")}`, err.context, { cause: err });
-    await this.invalid(err, p);
   }
 
   async invalid(err: unknown, p: PendingRow): Promise<void> {
