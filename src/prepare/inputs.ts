@@ -42,6 +42,8 @@ export interface ResolvedInput {
   rawEtag?: string;
   /** the format is a guess (no --input-format, no telling name): decided from the first bytes (detectFormat) */
   sniff?: boolean;
+  /** the format was read from the first bytes (a guess that detectFormat settled) */
+  detected?: boolean;
   /**
    * a --part reads only the records that start in the file's bytes [start, stop) (parts.ts),
    * reading on past `stop` to the end of the record in progress there
@@ -106,6 +108,7 @@ export async function detectFormat(opened: OpenedInput, input: ResolvedInput): P
   const shown = formatFromBytes(head);
   if (input.sniff) {
     if (shown !== undefined) input.format = shown;
+    input.detected = true;
     input.sniff = false;
   } else if (input.format === "parquet" && shown !== "parquet") {
     throw new BtkitError("PREP_FORMAT", `${input.display} is not a Parquet file: it does not start with "PAR1" (got ${JSON.stringify(head.subarray(0, 4).toString("latin1"))})`, { input: input.display, expected: "PAR1", got: head.subarray(0, 4).toString("hex") });

@@ -52,6 +52,20 @@ const QUOTE = 34;
 /** The note counting JSON values read as text. */
 const TEXT_NOTE = "JSON numbers, booleans and nested values read as their source text in utf8 columns (--text or --schema NAME:utf8)";
 
+/**
+ * An input read as a JSON array only because it starts with "[" (stdin, or a name that tells no
+ * format): its PREP_JSON says so and how to read it as JSON Lines instead (a JSON Lines file whose
+ * first line is an array looks the same).
+ */
+async function* detectedArrayHint<T>(input: ResolvedInput, records: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* records;
+  } catch (err) {
+    if (!(err instanceof BtkitError) || err.code !== "PREP_JSON" || input.format !== "json" || input.detected !== true) throw err;
+    throw new BtkitError(err.code, `${err.message}; read as a JSON array because it starts with "[" (if it is JSON Lines, say ${optionHint("inputFormat", "jsonl")})`, err.context, { cause: err });
+  }
+}
+
 /** Row-level failures that --on-invalid skip may skip (scanner-level ones break the stream). */
 const SKIPPABLE: ReadonlySet<ErrorCode> = new Set(["PREP_RAGGED_ROW", "PREP_TYPE", "PREP_NEWLINE", "PREP_RECORD_TOO_LARGE", "PREP_JSON", "PREP_SCHEMA"]);
 
@@ -480,7 +494,7 @@ class PrepareJob {
     }
     const base = this.bytesBefore;
     let rows = 0;
-    for await (const recs of src.records) {
+    for await (const recs of detectedArrayHint(input, src.records)) {
       for (const r of recs) {
         rows++;
         const p = { input, line: r.line, pos: base + r.end, json: r };

@@ -260,6 +260,19 @@ describe("prepare", () => {
     expect((await fs.readFile(path.join(o, "rejects.jsonl"), "utf8")).trim().split("\n")).toHaveLength(3);
   });
 
+  it("JSON Lines on stdin whose first line is an array is read as a JSON array, and its error names --input-format jsonl, which reads it as JSON Lines", async () => {
+    const { runCli } = await import("../helpers/cli.js");
+    const stdin = '[1,2]\n{"a":1}\n{"a":2}\n';
+    const asArray = await runCli(["prep", "-", "--out", out(), "--on-invalid", "skip"], { stdin });
+    expect(asArray.code).toBe(65);
+    expect(asArray.stderr).toMatch(/\[PREP_JSON\]: stdin: element 1 .*expected a JSON object, got number; read as a JSON array because it starts with "\[" \(if it is JSON Lines, say .*--input-format jsonl\)/);
+    const o = out();
+    const asLines = await runCli(["prep", "-", "--out", o, "--on-invalid", "skip", "--input-format", "jsonl", "--quiet"], { stdin });
+    expect(asLines.code).toBe(0);
+    expect(JSON.parse(asLines.stdout).source).toMatchObject({ rowsWritten: 2, rowsSkipped: 1 });
+    expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe("1\n2\n");
+  });
+
   it("rejects lines in line order with their row numbers while the type sample fills: a value that does not fit, then a line that is no object", async () => {
     const src = await write("ord.jsonl", '{"id":1,"a":1}\n{"id":2,"a":"zz"}\nbad\n{"id":4,"a":4}\n');
     for (const sampleRows of [1, 1000]) {
