@@ -5,7 +5,9 @@
  *   object becomes one column per key, named prefix + key (one level; deeper values are JSON
  *   text); an array becomes prefix + index columns; a scalar becomes `scalarName`.
  * - csv: each line's fields (RFC 4180) become prefix + index columns; a single field becomes
- *   `scalarName`. "" is null; numeric text is a number (the text itself in a column declared utf8).
+ *   `scalarName`. An empty field is null, and so is a quoted "" but in a column declared utf8 (the
+ *   empty string there, as prep reads CSV); numeric text is a number (the text itself in a column
+ *   declared utf8).
  * - text: the whole line is `scalarName` (utf8).
  * - auto: the job's Accept when known (text/csv -> csv, JSON types -> json), else the first line
  *   decides (JSON when it parses as JSON, csv when it holds a comma, text otherwise).
@@ -309,16 +311,18 @@ export class PredictionParser {
         out[i] = v;
       }
     } else if (this.#format === "csv") {
+      const quoted: boolean[] = [];
       for (let i = 0; i < n; i++) {
-        const fields = splitCsvLine(lines[i]!);
+        const fields = splitCsvLine(lines[i]!, quoted);
         if (fields === undefined) {
           throw new BtkitError("JOIN_PARSE", `line ${batch.lineNumber(i)} of ${src.location} (shard ${src.shard}) is not valid CSV (a quote is unbalanced or misplaced): ${excerpt(lines[i]!)}`, { shard: src.shard, location: src.location, line: batch.lineNumber(i) });
         }
         const vals = new Array<unknown>(fields.length);
         for (let j = 0; j < fields.length; j++) {
-          // a column declared utf8 takes the field as written ("1.50", "Infinity"); others are typed from it
+          // a column declared utf8 takes the field as written ("1.50", "Infinity"; a quoted "" is the
+          // empty string, an empty field null, as prep reads CSV); others are typed from it
           const name = fields.length === 1 ? this.options.scalarName : `${this.options.prefix}${j}`;
-          vals[j] = this.options.types[name] === "utf8" && fields[j] !== "" ? fields[j] : csvValue(fields[j]!);
+          vals[j] = this.options.types[name] === "utf8" && (fields[j] !== "" || quoted[j] === true) ? fields[j] : csvValue(fields[j]!);
         }
         out[i] = vals;
       }

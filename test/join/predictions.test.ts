@@ -234,6 +234,12 @@ describe("PredictionParser", () => {
     expect(fails({ format: "csv" }, ['1,"x'], []).code).toBe("JOIN_PARSE");
   });
 
+  it('CSV: in a column declared utf8 a quoted "" is the empty string and an empty field null, as prep reads CSV; elsewhere both are null', () => {
+    const lines = ['"",x', ',""', "a,b"];
+    expect(run({ format: "csv", types: { pred_0: "utf8", pred_1: "utf8" } }, lines)).toEqual({ "pred_0:utf8": ["", null, "a"], "pred_1:utf8": ["x", "", "b"] });
+    expect(run({ format: "csv" }, lines)).toEqual({ "pred_0:utf8": [null, null, "a"], "pred_1:utf8": ["x", null, "b"] });
+  });
+
   it("CSV: a non-number after numbers names --prediction-type NAME=utf8, which keeps every field as written", () => {
     const e = fails({ format: "csv" }, ["2.5", "1.50"], ["Infinity"]);
     expect(e.code).toBe("JOIN_TYPE_CONFLICT");
