@@ -66,6 +66,11 @@ async function* detectedArrayHint<T>(input: ResolvedInput, records: AsyncIterabl
   }
 }
 
+/** Whether a pending row is a blank line (held, then trailing or inside the data). */
+function isBlank(p: PendingRow): boolean {
+  return p.csv ? p.csv.blank : p.json!.blank;
+}
+
 /** Row-level failures that --on-invalid skip may skip (scanner-level ones break the stream). */
 const SKIPPABLE: ReadonlySet<ErrorCode> = new Set(["PREP_RAGGED_ROW", "PREP_TYPE", "PREP_NEWLINE", "PREP_RECORD_TOO_LARGE", "PREP_JSON", "PREP_SCHEMA"]);
 
@@ -559,20 +564,26 @@ class PrepareJob {
     const blanks = this.pendingBlanks;
     this.pendingBlanks = [];
     for (const b of blanks) {
-      this.rowsRead++;
       if (atEnd && b.csv) {
-        this.rowsRead--;
         this.note("trailing blank lines ignored");
         this.trailingBlankCount.set(b.input, (this.trailingBlankCount.get(b.input) ?? 0) + 1);
         continue;
       }
-      const err = new BtkitError(b.json ? "PREP_JSON" : "PREP_RAGGED_ROW", `${b.input.display}: line ${b.line} is blank (${b.json ? "a blank line is not a JSON Lines value: https://jsonlines.org" : "inside the data, not at its end"}); use ${optionHint("blankLines", "skip")} to skip blank lines`, { input: b.input.display, line: b.line });
-      if (this.o.blankLines === "skip") {
-        this.skipped.set("blank line", (this.skipped.get("blank line") ?? 0) + 1);
-        continue;
-      }
-      await this.invalid(err, b);
+      // inside the data: in its place among the type sample's rows while they wait (rejects in line order)
+      if (!this.schemaReady) this.sample.push(b);
+      else await this.blankInside(b);
     }
+  }
+
+  /** A blank line inside the data: skipped under blankLines "skip", else an invalid row (PREP_JSON or PREP_RAGGED_ROW). */
+  async blankInside(b: PendingRow): Promise<void> {
+    this.rowsRead++;
+    const err = new BtkitError(b.json ? "PREP_JSON" : "PREP_RAGGED_ROW", `${b.input.display}: line ${b.line} is blank (${b.json ? "a blank line is not a JSON Lines value: https://jsonlines.org" : "inside the data, not at its end"}); use ${optionHint("blankLines", "skip")} to skip blank lines`, { input: b.input.display, line: b.line });
+    if (this.o.blankLines === "skip") {
+      this.skipped.set("blank line", (this.skipped.get("blank line") ?? 0) + 1);
+      return;
+    }
+    await this.invalid(err, b);
   }
 
   async flushTrailingBlanks(): Promise<void> {
@@ -596,7 +607,7 @@ class PrepareJob {
       this.columns.forEach((n, i) => this.colIndex.set(n, i));
     }
     const columns = this.columns ?? [];
-    const sampleValues = this.sample.filter((p) => p.json?.error === undefined).map((p) => (p.csv ? { values: p.csv.values } : this.jsonValues(p)));
+    const sampleValues = this.sample.filter((p) => p.json?.error === undefined && !isBlank(p)).map((p) => (p.csv ? { values: p.csv.values } : this.jsonValues(p)));
     const inferred = inferTypes(columns, sampleValues.filter((s): s is { values: (string | null)[]; kinds?: Kind[] } => s !== undefined && s.values.length === columns.length), { json: this.json, wholeInput, text: this.o.text });
     // Parquet and Arrow inputs declare their types (arrow-values.ts): no inference
     const plan = planColumns(columns, this.declared ? this.declared.map((c) => c.type) : inferred, { json: this.json, declared: this.declared !== undefined }, this.o);
@@ -620,7 +631,7 @@ class PrepareJob {
     const sample = this.sample;
     this.sample = [];
     for (const p of sample) {
-      const w = this.process(p);
+      const w = isBlank(p) ? this.blankInside(p) : this.process(p);
       if (w) await w;
     }
   }

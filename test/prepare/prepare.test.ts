@@ -236,7 +236,8 @@ describe("prepare", () => {
     // an array, a trailing comma, a bare word, each on a line of its own; inside and past the type sample
     const src = await write("bad.jsonl", '{"a":1,"b":"x"}\n[1,2]\n{"a":2,"b":"y"}\n{"a":3,}\n{"a":4,"b":"z"}\n\n{"a":5,"b":"w"}\nnope\n{"a":6,"b":"v"}\n');
     for (const sampleRows of [1, 1000]) {
-      const err = await rejectedBy(prepare({ inputs: [src], out: out(), sampleRows, blankLines: "skip" }));
+      // the first invalid line is the one reported, also with a blank line later in the type sample
+      const err = await rejectedBy(prepare({ inputs: [src], out: out(), sampleRows }));
       expect(err.code).toBe("PREP_JSON");
       expect(err.context).toMatchObject({ line: 2 });
       expect(err.message).toMatch(/line 2: expected a JSON object, got an array; fix the line, or skip such lines with onInvalid: "skip" \(--on-invalid skip\)/);
@@ -273,14 +274,14 @@ describe("prepare", () => {
     expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe("1\n2\n");
   });
 
-  it("rejects lines in line order with their row numbers while the type sample fills: a value that does not fit, then a line that is no object", async () => {
-    const src = await write("ord.jsonl", '{"id":1,"a":1}\n{"id":2,"a":"zz"}\nbad\n{"id":4,"a":4}\n');
+  it("rejects lines in line order with their row numbers while the type sample fills: a value that does not fit, a blank line, a line that is no object", async () => {
+    const src = await write("ord.jsonl", '{"id":1,"a":1}\n{"id":2,"a":"zz"}\n\nbad\n{"id":4,"a":4}\n');
     for (const sampleRows of [1, 1000]) {
       const o = out();
       const d = await prepare({ inputs: [src], out: o, sampleRows, onInvalid: "skip", schema: { a: "int64", id: "int64" } });
-      expect(d.source).toMatchObject({ rowsRead: 4, rowsWritten: 2, rowsSkipped: 2 });
+      expect(d.source).toMatchObject({ rowsRead: 5, rowsWritten: 2, rowsSkipped: 3 });
       const rejects = (await fs.readFile(path.join(o, "rejects.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { line: number; code: string; message: string });
-      expect(rejects.map((r) => [r.line, r.code])).toEqual([[2, "PREP_TYPE"], [3, "PREP_JSON"]]);
+      expect(rejects.map((r) => [r.line, r.code])).toEqual([[2, "PREP_TYPE"], [3, "PREP_JSON"], [4, "PREP_JSON"]]);
       expect(rejects[0]!.message).toMatch(/line 2 \(row 2\)/);
       expect(await fs.readFile(path.join(o, "shards/part-00000.csv"), "utf8")).toBe("1,1\n4,4\n");
     }
