@@ -14,7 +14,7 @@
 import { BtkitError, counted } from "../errors.js";
 import { csvJoinSources, type CsvSource, type OutputLayout } from "../protocol/data-processing.js";
 import type { SliceEnd } from "../protocol/jsonpath.js";
-import { csvField, splitCsvLine } from "./csv-fields.js";
+import { splitCsvLine } from "./csv-fields.js";
 import type { LineBatch } from "./lines.js";
 import type { BatchSource } from "./predictions.js";
 import { excerpt } from "./values.js";
@@ -61,7 +61,8 @@ export class EchoSplitter {
   }
 
   #csv(line: string, inputLine: string, no: number, src: BatchSource, shardLocation: string): string {
-    const fields = splitCsvLine(line);
+    const raw: string[] = [];
+    const fields = splitCsvLine(line, undefined, raw);
     if (fields === undefined) parseError(src, no, `is not valid CSV (a quote is unbalanced or misplaced): ${excerpt(line)}`);
     const inputs = splitCsvLine(inputLine);
     if (inputs === undefined) parseError(src, no, `belongs to a shard line that is not valid CSV (${shardLocation}): ${excerpt(inputLine)}`);
@@ -74,12 +75,13 @@ export class EchoSplitter {
     const preds: string[] = [];
     for (let p = 0; p < sources.length; p++) {
       const s = sources[p]!;
-      if (s.from === "output") preds.push(fields[p]!);
+      // the model's fields as written: a quoted "" stays the empty string for the prediction parser
+      if (s.from === "output") preds.push(raw[p]!);
       else if (fields[p] !== inputs[s.index]) {
         echoError(src, no, this.#inputNo, shardLocation, `field ${p + 1} echoes input field ${s.index + 1} as ${JSON.stringify(excerpt(fields[p]!))}, but the shard line holds ${JSON.stringify(excerpt(inputs[s.index] ?? ""))}`, inputLine, line);
       }
     }
-    return preds.map(csvField).join(",");
+    return preds.join(",");
   }
 
   /**

@@ -58,6 +58,14 @@ describe("join without a descriptor (--inputs, --outputs)", () => {
     expect((JSON.parse(r.stdout) as { results: { rows: number } }).results.rows).toBe(2);
     expect(await fs.readFile(out2, "utf8")).toBe("in_0,in_1,prediction\n1,2,0.5\n3,4,0.25\n");
 
+    // the model's fields pass on as written: a quoted "" in a prediction declared utf8 stays the empty string (DuckDB reads it apart from null)
+    await put("out/c.csv.out", '1,2,"",x\n3,4,,""\n');
+    const out3 = path.join(dir, "e.csv");
+    const empty = await runCli(["join", "--inputs", path.join(dir, "in/c.csv"), "--outputs", path.join(dir, "out"), "--out", out3, "--join-source", "input", "--prediction-type", "pred_0=utf8", "--prediction-type", "pred_1=utf8"]);
+    expect(empty.code).toBe(0);
+    expect(await fs.readFile(out3, "utf8")).toBe('in_0,in_1,pred_0,pred_1\n1,2,"",x\n3,4,,""\n');
+    expect(await duckRows(`SELECT pred_0, pred_1 FROM read_csv(${sqlString(out3)}, allow_quoted_nulls = false, all_varchar = true)`)).toEqual([{ pred_0: "", pred_1: "x" }, { pred_0: null, pred_1: "" }]);
+
     // without a descriptor too, echoes are checked: swapped lines are refused, not joined to the wrong rows
     await put("out/c.csv.out", "3,4,0.25\n1,2,0.5\n");
     const swapped = await runCli(["join", "--inputs", path.join(dir, "in/c.csv"), "--outputs", path.join(dir, "out"), "--out", path.join(dir, "d.csv"), "--join-source", "input"]);
