@@ -26,7 +26,11 @@ export interface JsonRecord {
   blank: boolean;
   /** byte offset just after the line, from the start of the input */
   end: number;
-  /** with `lineErrors: "record"`: why the line is not a JSON object (PREP_JSON); keys and values are then empty */
+  /**
+   * why the record is invalid (its values are not to be used): with `lineErrors: "record"`, a line
+   * that is no JSON object (PREP_JSON, naming onInvalid "skip"); from typed-input.ts, a value that
+   * does not fit its column (PREP_TYPE)
+   */
   error?: BtkitError;
 }
 
@@ -111,7 +115,8 @@ export class JsonlScanner {
         out.push(parseObjectLine(span.toString("utf8"), this.input, this.#line, end));
       } catch (err) {
         if (this.lineErrors === "throw" || !(err instanceof BtkitError) || err.code !== "PREP_JSON") throw err;
-        out.push({ keys: [], values: [], kinds: [], line: this.#line, blank: false, end, error: err });
+        const error = new BtkitError(err.code, `${err.message}; fix the line, or skip such lines with ${optionHint("onInvalid", "skip")}`, err.context, { cause: err });
+        out.push({ keys: [], values: [], kinds: [], line: this.#line, blank: false, end, error });
       }
       this.#line++;
       pos = Math.min(nl + 1, buf.length);

@@ -502,13 +502,7 @@ class PrepareJob {
     for await (const recs of detectedArrayHint(input, src.records)) {
       for (const r of recs) {
         rows++;
-        const p = { input, line: r.line, pos: base + r.end, json: r };
-        if (r.error) {
-          this.rowsRead++;
-          await this.invalid(r.error, p);
-          continue;
-        }
-        const w = this.row(p);
+        const w = this.row({ input, line: r.line, pos: base + r.end, json: r });
         if (w) await w;
       }
       this.bytesRead = base + src.bytes();
@@ -547,8 +541,8 @@ class PrepareJob {
 
   rowAfterBlanks(p: PendingRow): Promise<void> | undefined {
     if (!this.schemaReady) {
-      // in order with the rows around it (rejects and row numbers in line order); a line that is
-      // no JSON object waits with them, but is no sample of the types
+      // in order with the rows around it (rejects and row numbers in line order); a record found
+      // invalid where it was read waits with them, but is no sample of the types
       this.sample.push(p);
       if (p.json?.error !== undefined) return undefined;
       this.sampleNonBlank++;
@@ -657,11 +651,8 @@ class PrepareJob {
     const input = p.input.display;
     const rowNo = this.rowsRead;
     try {
-      const lineError = p.json?.error;
-      if (lineError !== undefined) {
-        // a JSON Lines line that is no JSON object (the scanner's PREP_JSON, lineErrors "record")
-        throw this.o.onInvalid === "skip" ? lineError : new BtkitError(lineError.code, `${lineError.message}; fix the line, or skip such lines with ${optionHint("onInvalid", "skip")}`, lineError.context, { cause: lineError });
-      }
+      // a record found invalid where it was read (JsonRecord.error): in its place, as the rows around it
+      if (p.json?.error !== undefined) throw p.json.error;
       let values: (string | null)[];
       let kinds: Kind[] | undefined;
       if (p.csv) {
