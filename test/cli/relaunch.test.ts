@@ -104,8 +104,11 @@ describe.runIf(process.platform === "linux")("the relaunched command (built CLI)
         const deadline = Date.now() + 15_000;
         while (Date.now() < deadline) {
           const children = fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, "utf8").trim();
-          // an empty command line (the child between fork and exec, on a loaded machine) is read again
-          const args = children === "" ? [] : fs.readFileSync(`/proc/${children.split(/\s+/)[0]}/cmdline`, "utf8").split("\0");
+          // the child between fork and exec (on a loaded machine) shows an empty command line or the
+          // parent's own: read again until it runs with relaunch's environment (BTKIT_FIRST_PID)
+          const child = children === "" ? undefined : children.split(/\s+/)[0];
+          const execed = child !== undefined && fs.readFileSync(`/proc/${child}/environ`, "utf8").split("\0").some((v) => v.startsWith("BTKIT_FIRST_PID="));
+          const args = execed ? fs.readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0") : [];
           if (args.length > 1) return args;
           await new Promise((r) => setTimeout(r, 20));
         }
